@@ -1,0 +1,108 @@
+"""Reads of the core app: the health report shown by /api/v1/health and the status strip."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.core.models import Component, HealthStatus, SystemStatus
+
+logger = logging.getLogger(__name__)
+
+# Components whose state is probed live on each request; the others report heartbeats.
+LIVE_PROBED = (Component.DATABASE, Component.REDIS)
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    component: str
+    label: str
+    status: str
+    message: str
+    last_seen: datetime | None
+    age_seconds: float | None
+    data_count: int
+    expected: bool
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["last_seen"] = self.last_seen.isoformat() if self.last_seen else None
+        return d
+
+
+def _probe_database() -> tuple[str, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return HealthStatus.OK, connection.vendor
+    except Exception as exc:
+        return HealthStatus.DOWN, type(exc).__name__
+
+
+def _probe_redis() -> tuple[str, str]:
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+        )
+        client.ping()
+        return HealthStatus.OK, ""
+    except Exception as exc:
+        return HealthStatus.DOWN, type(exc).__name__
+
+
+def _heartbeat_status(row: SystemStatus | None, now: datetime) -> tuple[str, float | None]:
+    if row is None or row.last_seen is None:
+        return HealthStatus.UNKNOWN, None
+    age = (now - row.last_seen).total_seconds()
+    if row.status != HealthStatus.OK:
+        return row.status, age
+    if age > settings.HEALTH_STALE_SECONDS:
+        return HealthStatus.DOWN, age
+    return HealthStatus.OK, age
+
+
+def health_report(*, probe: bool = True) -> dict:
+    """Every component with status and age. ``ok`` is true when all expected components are ok.
+
+    With ``probe`` false (the status strip on every page) no network call is made: database and Redis
+    are then shown from the rows the heartbeat task last wrote.
+    """
+    now = timezone.now()
+    rows = {row.component: row for row in SystemStatus.objects.all()}
+    expected = set(settings.HEALTH_EXPECTED_COMPONENTS)
+    components: list[ComponentHealth] = []
+    for component in Component:
+        row = rows.get(component.value)
+        if probe and component in LIVE_PROBED:
+            probe_fn = _probe_database if component == Component.DATABASE else _probe_redis
+            status, message = probe_fn()
+            age = 0.0
+            last_seen = now
+        else:
+            status, age = _heartbeat_status(row, now)
+            message = row.message if row else ""
+            last_seen = row.last_seen if row else None
+        components.append(
+            ComponentHealth(
+                component=component.value,
+                label=str(component.label),
+                status=status,
+                message=message,
+                last_seen=last_seen,
+                age_seconds=round(age, 1) if age is not None else None,
+                data_count=row.data_count if row else 0,
+                expected=component.value in expected,
+            )
+        )
+    ok = all(c.status == HealthStatus.OK for c in components if c.expected)
+    return {
+        "ok": ok,
+        "time": now.isoformat(),
+        "components": [c.as_dict() for c in components],
+    }

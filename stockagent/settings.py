@@ -1,0 +1,324 @@
+"""StockAgent settings, read from the environment (django-environ).
+
+Every variable here is listed in the README's settings table with its default. Two embedded defaults let a
+fresh machine run the whole stack with no services configured: a SQLite file under ``var/`` (WAL mode so web,
+worker, beat and realtime can share it) and a Redis server started by ``manage.py runstack`` on 127.0.0.1:6379.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# var/ holds everything a running stack writes: the embedded database, generated keys, logs, simulator state.
+VAR_DIR = Path(env.str("STOCKAGENT_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _generated_secret(name: str, factory) -> str:
+    """A secret kept in var/ so every process of one installation shares it (embedded default only)."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(factory())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+DATABASE_URL = env.str("DATABASE_URL", default="")
+EMBEDDED_DATABASE = not DATABASE_URL
+
+# With no DATABASE_URL this is a single-machine installation: generate secrets into var/ instead of
+# running with a known default. Anything else must be given explicitly (the system checks refuse otherwise).
+SECRET_KEY = env.str("SECRET_KEY", default="") or (
+    _generated_secret("secret_key", lambda: secrets.token_urlsafe(50))
+    if EMBEDDED_DATABASE or DEBUG
+    else ""
+)
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="") or (
+    _generated_secret("field_encryption_key", _fernet_key) if EMBEDDED_DATABASE or DEBUG else ""
+)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "channels",
+    "django_celery_beat",
+    "apps.core",
+    "apps.broker",
+    "apps.market",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page requires a login unless its view is marked login_not_required (the login page only).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "stockagent.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.system_status",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "stockagent.wsgi.application"
+ASGI_APPLICATION = "stockagent.asgi.application"
+
+# --- Database -------------------------------------------------------------------------------------------
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "stockagent.sqlite3",
+            "OPTIONS": {
+                # WAL lets readers and one writer work at once across processes; the busy timeout makes a
+                # second writer wait instead of failing; IMMEDIATE takes the write lock at BEGIN so two
+                # processes never deadlock upgrading read locks.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+if test_db_name := env.str("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": test_db_name}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, Celery, Channels ----------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+EMBEDDED_REDIS = "REDIS_URL" not in os.environ
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TIMEZONE = "Asia/Seoul"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_ACKS_LATE = (
+    False  # a task that died mid-way is not re-run blindly (orders must not repeat)
+)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "apps.core.beat:HeartbeatDatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+    }
+}
+
+# --- REST API -------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.IsTraderOrReadOnly"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+# --- Auth -----------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+
+# --- I18n / time ----------------------------------------------------------------------------------------
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "Asia/Seoul"  # what pages show; the database stores UTC
+
+# --- Static ---------------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Kiwoom / broker ------------------------------------------------------------------------------------
+KIWOOM_REAL_HOST = "api.kiwoom.com"
+KIWOOM_MOCK_HOST = "mockapi.kiwoom.com"
+KIWOOM_SIM_HOST = env.str("KIWOOM_SIM_HOST", default="127.0.0.1")
+KIWOOM_SIM_PORT = env.int("KIWOOM_SIM_PORT", default=18400)
+KIWOOM_SIM_SPEED = env.float("KIWOOM_SIM_SPEED", default=1.0)
+KIWOOM_SIM_SEED = env.int("KIWOOM_SIM_SEED", default=7)
+KIWOOM_SIM_STATE_FILE = env.str(
+    "KIWOOM_SIM_STATE_FILE", default=str(VAR_DIR / "kiwoom-sim-state.json")
+)
+KIWOOM_SIM_CONDITIONS_FILE = env.str("KIWOOM_SIM_CONDITIONS_FILE", default="")
+
+KIWOOM_APP_KEY = env.str("KIWOOM_APP_KEY", default="")
+KIWOOM_SECRET_KEY = env.str("KIWOOM_SECRET_KEY", default="")
+# No keys means paper trading on the bundled simulator, never the real host by accident.
+KIWOOM_USE_SIMULATOR = not (KIWOOM_APP_KEY and KIWOOM_SECRET_KEY)
+if KIWOOM_USE_SIMULATOR:
+    KIWOOM_APP_KEY = "SIMULATOR-DEMO-APPKEY"
+    KIWOOM_SECRET_KEY = "SIMULATOR-DEMO-SECRET"  # noqa: S105 - the simulator's public demo pair
+    KIWOOM_BASE_URL = f"http://{KIWOOM_SIM_HOST}:{KIWOOM_SIM_PORT}"
+    KIWOOM_WS_URL = f"ws://{KIWOOM_SIM_HOST}:{KIWOOM_SIM_PORT}/api/dostk/websocket"
+    KIWOOM_ACCOUNT = env.str("KIWOOM_ACCOUNT", default="5000000010")
+else:
+    KIWOOM_BASE_URL = env.str("KIWOOM_BASE_URL", default=f"https://{KIWOOM_MOCK_HOST}")
+    KIWOOM_WS_URL = env.str(
+        "KIWOOM_WS_URL", default=f"wss://{KIWOOM_MOCK_HOST}:10000/api/dostk/websocket"
+    )
+    KIWOOM_ACCOUNT = env.str("KIWOOM_ACCOUNT", default="")
+KIWOOM_IS_MOCK = urlsplit(KIWOOM_BASE_URL).hostname == KIWOOM_MOCK_HOST
+KIWOOM_RATE_QUERY_PER_SEC = env.float(
+    "KIWOOM_RATE_QUERY_PER_SEC", default=1.0 if KIWOOM_IS_MOCK else 5.0
+)
+KIWOOM_RATE_ORDER_PER_SEC = env.float(
+    "KIWOOM_RATE_ORDER_PER_SEC", default=1.0 if KIWOOM_IS_MOCK else 5.0
+)
+KIWOOM_TIMEOUT_SECONDS = env.float("KIWOOM_TIMEOUT_SECONDS", default=10.0)
+BROKER_BACKEND = env.str("BROKER_BACKEND", default="kiwoom")
+
+# --- Health ---------------------------------------------------------------------------------------------
+HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=10)
+HEALTH_STALE_SECONDS = env.int("HEALTH_STALE_SECONDS", default=45)
+# Components the stack is expected to run; health is green only when all of them are.
+HEALTH_EXPECTED_COMPONENTS = env.list(
+    "HEALTH_EXPECTED_COMPONENTS", default=["database", "redis", "worker", "beat"]
+)
+
+# --- Logging --------------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")  # text | json
+LOG_DIR = Path(env.str("LOG_DIR", default=str(VAR_DIR / "log")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=14)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "apps.core.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        },
+        "file": {
+            "class": "logging.handlers.TimedRotatingFileHandler",
+            "filename": str(LOG_DIR / "stockagent.log"),
+            "when": "midnight",
+            "backupCount": LOG_FILE_BACKUPS,
+            "encoding": "utf-8",
+            "delay": True,
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "websockets": {"level": "WARNING"},
+    },
+}
+
+# Values the redaction filter masks wherever they appear in a log record.
+SECRET_VALUES_FOR_REDACTION = [
+    v for v in (SECRET_KEY, FIELD_ENCRYPTION_KEY, KIWOOM_SECRET_KEY) if v and len(v) >= 6
+]
+if not KIWOOM_USE_SIMULATOR:
+    SECRET_VALUES_FOR_REDACTION.append(KIWOOM_APP_KEY)
+
+# --- Email (notifications use Django's email backend) ---------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="stockagent@localhost")

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from apps.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("flags/<slug:key>/toggle", core_views.flag_toggle, name="flag-toggle"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/setlang/", core_views.set_language_public, name="set_language"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("apps.core.urls")),
+    path("api/v1/market/", include("apps.market.urls")),
+]
