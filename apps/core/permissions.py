@@ -5,8 +5,6 @@ from __future__ import annotations
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 TRADE_PERMISSION = "core.trade"
-VIEWER_GROUP = "viewer"
-TRADER_GROUP = "trader"
 
 
 def can_trade(user) -> bool:

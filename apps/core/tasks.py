@@ -41,7 +41,7 @@ def heartbeat() -> None:
     publish_now("health", health_report(probe=False))
 
 
-@shared_task(name="core.echo", time_limit=10)
+@shared_task(name="core.echo", time_limit=10, soft_time_limit=8)
 def echo(value: object) -> object:
     """Returns its argument: the round-trip check for worker + broker + result backend."""
     return value

@@ -6,11 +6,7 @@ import json
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-VIEW_MODELS = [
-    ("core", "systemstatus"),
-    ("core", "runtimeflag"),
-    ("core", "runtimeflagevent"),
-]
+from apps.core.roles import ensure_roles
 
 FLAGS = [
     ("trading-enabled", False, "자동매매 주문 허용 (끄면 신규 주문을 내지 않음)"),
@@ -24,20 +20,7 @@ def seed(apps, schema_editor):
         create_permissions(app_config, verbosity=0)
         app_config.models_module = None
 
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    view_perms = list(
-        Permission.objects.filter(
-            content_type__app_label__in=[a for a, _ in VIEW_MODELS],
-            content_type__model__in=[m for _, m in VIEW_MODELS],
-            codename__startswith="view_",
-        )
-    )
-    trade = Permission.objects.get(content_type__app_label="core", codename="trade")
-    viewer, _ = Group.objects.get_or_create(name="viewer")
-    viewer.permissions.add(*view_perms)
-    trader, _ = Group.objects.get_or_create(name="trader")
-    trader.permissions.add(*view_perms, trade)
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
     RuntimeFlag = apps.get_model("core", "RuntimeFlag")
     for key, enabled, description in FLAGS:

@@ -1,0 +1,88 @@
+"""The live socket over the real Redis channel layer: logged-in clients get events, anonymous are refused."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connections, transaction
+
+from apps.core.consumers import UNAUTHORIZED_CLOSE_CODE
+from apps.core.live import publish_after_commit
+from stockagent.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    # sync_to_async runs ORM calls on a worker thread whose connection would outlive the test database.
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+def _session_cookie_for(client, user) -> bytes:
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+def _communicator(cookie: bytes | None = None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, "/ws/live", headers=headers)
+
+
+async def test_logged_in_client_receives_event_published_after_commit(client, viewer):
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    connected, _ = await ws.connect()
+    assert connected
+
+    def business_action():
+        with transaction.atomic():
+            publish_after_commit("order", {"code": "005930", "price": 71500})
+
+    await sync_to_async(business_action)()
+
+    assert await ws.receive_json_from(timeout=5) == {
+        "type": "order",
+        "data": {"code": "005930", "price": 71500},
+    }
+    await ws.disconnect()
+
+
+async def test_rolled_back_action_publishes_nothing(client, viewer):
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+
+    def failing_action():
+        try:
+            with transaction.atomic():
+                publish_after_commit("order", {"code": "000660"})
+                raise RuntimeError("rejected")
+        except RuntimeError:
+            pass
+
+    await sync_to_async(failing_action)()
+
+    assert await ws.receive_nothing(timeout=0.5)
+    await ws.disconnect()
+
+
+async def test_anonymous_socket_is_refused():
+    ws = _communicator()
+    connected, code = await ws.connect()
+    assert not connected
+    assert code == UNAUTHORIZED_CLOSE_CODE
+
+
+async def test_ping_gets_pong(client, viewer):
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
+    await ws.disconnect()
