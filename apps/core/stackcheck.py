@@ -1,0 +1,183 @@
+"""A scripted check of the whole stack: start ``manage.py runstack``, wait for all-green health, measure each
+process's memory, stop it with Ctrl-C (SIGINT) and list any process that outlived it.
+
+Run as ``python -m apps.core.stackcheck [--embedded]``; it prints one JSON object. The test suite runs it (with
+``--embedded`` inside a fresh network namespace, where nothing listens on 6379) and so does
+``bench/stack_startup.py``. It sets its own ``STOCKAGENT_VAR_DIR`` so it never touches a real installation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESS_NAMES = {
+    "redis-server": "redis",
+    "daphne": "web",
+    " worker ": "worker",
+    " beat ": "beat",
+    "kiwoom_sim": "simulator",
+    "run_realtime": "realtime",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def health(port: int, token: str) -> dict | None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/health", headers={"Authorization": f"Token {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:  # noqa: S310 - loopback only
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read() or b"{}")
+    except (OSError, ValueError):
+        return None
+
+
+def classify(proc: psutil.Process) -> str:
+    try:
+        cmdline = " " + " ".join(proc.cmdline()) + " "
+    except psutil.Error:
+        return "?"
+    for needle, name in PROCESS_NAMES.items():
+        if needle in cmdline:
+            return name
+    return "other"
+
+
+def memory_by_process(root: psutil.Process) -> dict[str, float]:
+    """RSS in MiB per stack process (a Celery worker counts with its pool children)."""
+    totals: dict[str, float] = {"runstack": root.memory_info().rss / 2**20}
+    for child in root.children(recursive=True):
+        name = classify(child)
+        if name in ("other", "?"):
+            continue
+        try:
+            totals[name] = totals.get(name, 0.0) + child.memory_info().rss / 2**20
+        except psutil.Error:
+            continue
+    return {k: round(v, 1) for k, v in sorted(totals.items())}
+
+
+def run(embedded: bool, timeout: float) -> dict:
+    var_dir = tempfile.mkdtemp(prefix="stackcheck-")
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["STOCKAGENT_VAR_DIR"] = var_dir
+    env["PYTHONUNBUFFERED"] = "1"
+    if embedded:
+        for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEY"):
+            env.pop(name, None)
+    port = free_port()
+
+    setup_started = time.monotonic()
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo")
+    token = manage(env, "drf_create_token", "trader").split()[2]
+    setup_seconds = time.monotonic() - setup_started
+
+    log_path = Path(var_dir) / "stack.log"
+    log = log_path.open("w")
+    started = time.monotonic()
+    stack = subprocess.Popen(
+        [sys.executable, "manage.py", "runstack", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    green_after = None
+    report: dict | None = None
+    while time.monotonic() - started < timeout:
+        report = health(port, token)
+        if report and report.get("ok"):
+            green_after = time.monotonic() - started
+            break
+        if stack.poll() is not None:
+            break
+        time.sleep(0.25)
+
+    root = psutil.Process(stack.pid)
+    memory = memory_by_process(root) if stack.poll() is None else {}
+    tree = [root, *root.children(recursive=True)] if stack.poll() is None else []
+    processes = sorted({classify(p) for p in tree[1:]} - {"other", "?"})
+
+    stop_started = time.monotonic()
+    stack.send_signal(signal.SIGINT)
+    try:
+        stack.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stack.kill()
+    stop_seconds = time.monotonic() - stop_started
+    time.sleep(0.5)
+    leftovers = []
+    for proc in tree:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                leftovers.append({"pid": proc.pid, "cmd": " ".join(proc.cmdline())[:200]})
+                proc.kill()
+        except psutil.Error:
+            continue
+    log.close()
+    return {
+        "embedded": embedded,
+        "setup_seconds": round(setup_seconds, 2),
+        "green_after_seconds": round(green_after, 2) if green_after is not None else None,
+        "stop_seconds": round(stop_seconds, 2),
+        "processes": processes,
+        "memory_mib": memory,
+        "leftover_processes": leftovers,
+        "last_health": report,
+        "log_tail": log_path.read_text(errors="replace")[-4000:] if green_after is None else "",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--embedded", action="store_true", help="unset DATABASE_URL/REDIS_URL")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--lo-up", action="store_true", help="bring up loopback first (inside `unshare --net`)"
+    )
+    args = parser.parse_args()
+    if args.lo_up:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    print(json.dumps(run(args.embedded, args.timeout), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

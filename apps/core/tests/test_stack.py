@@ -1,0 +1,65 @@
+"""The whole stack as the README's run command starts it: all-green health, clean stop, no orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.slow
+
+
+def _stackcheck(args: list[str], env: dict[str, str], prefix: list[str] | None = None) -> dict:
+    out = subprocess.run(
+        [*(prefix or []), sys.executable, "-m", "apps.core.stackcheck", *args],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=400, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _assert_green_and_clean(result: dict, expected: set[str]) -> None:
+    assert result["green_after_seconds"] is not None, result["log_tail"]
+    assert expected <= set(result["processes"])
+    health = {c["component"]: c["status"] for c in result["last_health"]["components"]}
+    for component in ("database", "redis", "worker", "beat"):
+        assert health[component] == "ok"
+    assert result["leftover_processes"] == []
+
+
+def test_stack_on_postgres_and_redis():
+    db_name = "stockagent_stackcheck"
+    subprocess.run(
+        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db_name], check=True
+    )
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        REDIS_URL="redis://127.0.0.1:6379/9",
+        SECRET_KEY="stackcheck-secret-key-0123456789",
+        FIELD_ENCRYPTION_KEY=os.environ.get(
+            "FIELD_ENCRYPTION_KEY", "s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI="
+        ),
+    )
+    result = _stackcheck([], env)
+    _assert_green_and_clean(result, {"web", "worker", "beat"})
+    assert "redis" not in result["processes"]  # a Redis was configured: none is embedded
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
+def test_stack_with_embedded_defaults_and_nothing_on_6379():
+    # A fresh network namespace has only its own loopback: no Postgres, no Redis on 6379.
+    probe = subprocess.run(["unshare", "--net", "true"], check=False, capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a network namespace here: {probe.stderr.decode()[:200]}")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = _stackcheck(["--embedded", "--lo-up"], env, prefix=["unshare", "--net"])
+    _assert_green_and_clean(result, {"redis", "web", "worker", "beat"})
+    db = next(c for c in result["last_health"]["components"] if c["component"] == "database")
+    assert db["message"] == "sqlite"
