@@ -1,0 +1,351 @@
+"""Typed realtime events decoded from REAL frames (PROTOCOL.md §6.5–6.7, §7.3).
+
+A busy session pushes tens of thousands of 0B frames a minute, so events are built cheaply: each
+keeps the frame's FID map and decodes a field only when it is read (then caches nothing — reads are
+rare compared with frames). Events are read-only; every accessor returns normalised values (int
+KRW without direction sign, Decimal rates, bare codes, aware KST datetimes).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from . import normalize as n
+from .dto import Side
+
+__all__ = [
+    "BalanceEvent",
+    "ConditionEvent",
+    "OrderEvent",
+    "RealtimeEvent",
+    "Tick",
+    "TradingDay",
+    "parse_real",
+]
+
+
+class TradingDay:
+    """The current KST date, recomputed only when the wall clock crosses KST midnight."""
+
+    __slots__ = ("_day", "_until")
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._day = date(1970, 1, 1)
+
+    def today(self) -> date:
+        now = _time.time()
+        if now >= self._until:
+            local = datetime.fromtimestamp(now, n.KST)
+            self._day = local.date()
+            midnight = datetime(local.year, local.month, local.day, tzinfo=n.KST) + timedelta(
+                days=1
+            )
+            self._until = midnight.timestamp()
+        return self._day
+
+
+class RealtimeEvent:
+    """Base: `item` is the registered code, `day` the KST trading day the frame arrived on."""
+
+    __slots__ = ("_v", "day", "item")
+    type_code = ""
+
+    def __init__(self, item: str, values: dict[str, str], day: date) -> None:
+        object.__setattr__(self, "item", item)
+        object.__setattr__(self, "_v", values)
+        object.__setattr__(self, "day", day)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def _g(self, fid: str) -> str:
+        return self._v.get(fid, "")
+
+    def _at(self, fid: str) -> datetime | None:
+        return n.kst_at(self.day, self._g(fid))
+
+    @property
+    def code(self) -> str:
+        return n.code(self._g("9001") or self.item)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r})"
+
+
+class Tick(RealtimeEvent):
+    """0B 주식체결: one trade."""
+
+    __slots__ = ()
+    type_code = "0B"
+
+    @property
+    def code(self) -> str:
+        return n.code(self.item)
+
+    @property
+    def at(self) -> datetime | None:
+        return self._at("20")
+
+    @property
+    def price(self) -> int:
+        return n.price(self._g("10"))
+
+    @property
+    def change(self) -> int:
+        return n.signed_int(self._g("11"))
+
+    @property
+    def change_rate(self) -> Decimal:
+        return n.rate(self._g("12"))
+
+    @property
+    def direction(self) -> n.Direction:
+        return n.Direction.parse(self._g("25"), self._g("11"))
+
+    @property
+    def quantity(self) -> int:
+        return n.price(self._g("15"))
+
+    @property
+    def aggressor(self) -> Side | None:
+        """Buy- or sell-initiated (FID 15's sign); None when unsigned."""
+        s = self._g("15")
+        return Side.BUY if s.startswith("+") else Side.SELL if s.startswith("-") else None
+
+    @property
+    def cumulative_volume(self) -> int:
+        return n.unsigned_int(self._g("13"))
+
+    @property
+    def cumulative_value_krw(self) -> int:
+        return n.millions_to_krw(self._g("14"))
+
+    @property
+    def open(self) -> int:
+        return n.price(self._g("16"))
+
+    @property
+    def high(self) -> int:
+        return n.price(self._g("17"))
+
+    @property
+    def low(self) -> int:
+        return n.price(self._g("18"))
+
+    @property
+    def best_ask(self) -> int:
+        return n.price(self._g("27"))
+
+    @property
+    def best_bid(self) -> int:
+        return n.price(self._g("28"))
+
+    @property
+    def session(self) -> str:
+        """FID 290: 1 pre-market after-hours, 2 regular, 3 post-market after-hours."""
+        return self._g("290")
+
+    def __repr__(self) -> str:
+        return f"Tick(code={self.code!r}, price={self.price}, quantity={self.quantity})"
+
+
+class OrderEvent(RealtimeEvent):
+    """00 주문체결: accepted / filled / confirmed / cancelled / rejected."""
+
+    __slots__ = ()
+    type_code = "00"
+
+    @property
+    def account(self) -> str:
+        return self._g("9201").strip()
+
+    @property
+    def order_no(self) -> str:
+        return n.order_no(self._g("9203"))
+
+    @property
+    def original_order_no(self) -> str | None:
+        s = self._g("904").strip()
+        return None if not s.strip("0") else n.order_no(s)
+
+    @property
+    def status(self) -> str:
+        return self._g("913").strip()
+
+    @property
+    def name(self) -> str:
+        return self._g("302").strip()
+
+    @property
+    def order_kind(self) -> str:
+        """FID 905 without its colour sign: 매수, 매도, 매수정정, 매도취소 …"""
+        return self._g("905").strip().lstrip("+-")
+
+    @property
+    def side(self) -> Side:
+        raw = self._g("907").strip()
+        if raw in ("1", "2"):
+            return Side.SELL if raw == "1" else Side.BUY
+        return Side.BUY if "매수" in self._g("905") else Side.SELL
+
+    @property
+    def order_type_name(self) -> str:
+        return self._g("906").strip()
+
+    @property
+    def quantity(self) -> int:
+        return n.unsigned_int(self._g("900"))
+
+    @property
+    def price(self) -> int:
+        return n.price(self._g("901"))
+
+    @property
+    def remaining(self) -> int:
+        return n.unsigned_int(self._g("902"))
+
+    @property
+    def filled_value(self) -> int:
+        return n.unsigned_int(self._g("903"))
+
+    @property
+    def at(self) -> datetime | None:
+        return self._at("908")
+
+    @property
+    def execution_no(self) -> str | None:
+        return n.blank_to_none(self._g("909"))
+
+    @property
+    def fill_price(self) -> int | None:
+        """FID 910. Whether it is the last or the average price is unconfirmed (PROTOCOL §11)."""
+        return n.price_or_none(self._g("910"))
+
+    @property
+    def filled_quantity(self) -> int | None:
+        """FID 911 — cumulative in OpenAPI+ semantics, unconfirmed for REST; prefer unit_*."""
+        return n.price_or_none(self._g("911"))
+
+    @property
+    def unit_fill_price(self) -> int | None:
+        return n.price_or_none(self._g("914"))
+
+    @property
+    def unit_fill_quantity(self) -> int | None:
+        return n.price_or_none(self._g("915"))
+
+    @property
+    def fee(self) -> int:
+        return n.unsigned_int(self._g("938"))
+
+    @property
+    def tax(self) -> int:
+        return n.unsigned_int(self._g("939"))
+
+    @property
+    def reject_reason(self) -> str | None:
+        s = self._g("919").strip()
+        return None if s in ("", "0") else s
+
+    def __repr__(self) -> str:
+        return f"OrderEvent(order_no={self.order_no!r}, status={self.status!r}, code={self.code!r})"
+
+
+class BalanceEvent(RealtimeEvent):
+    """04 잔고: the position after a fill."""
+
+    __slots__ = ()
+    type_code = "04"
+
+    @property
+    def account(self) -> str:
+        return self._g("9201").strip()
+
+    @property
+    def name(self) -> str:
+        return self._g("302").strip()
+
+    @property
+    def quantity(self) -> int:
+        return n.unsigned_int(self._g("930"))
+
+    @property
+    def average_price(self) -> int:
+        return n.price(self._g("931"))
+
+    @property
+    def purchase_amount(self) -> int:
+        return n.unsigned_int(self._g("932"))
+
+    @property
+    def sellable_quantity(self) -> int:
+        return n.unsigned_int(self._g("933"))
+
+    @property
+    def current_price(self) -> int:
+        return n.price(self._g("10"))
+
+    @property
+    def base_price(self) -> int:
+        return n.price(self._g("307"))
+
+    @property
+    def realized_profit_loss(self) -> int:
+        return n.signed_int(self._g("990"))
+
+    def __repr__(self) -> str:
+        return f"BalanceEvent(code={self.code!r}, quantity={self.quantity})"
+
+
+class ConditionEvent(RealtimeEvent):
+    """02 조건검색: a stock entered (I) or left (D) a realtime condition."""
+
+    __slots__ = ()
+    type_code = "02"
+
+    @property
+    def seq(self) -> str:
+        return self._g("841").strip()
+
+    @property
+    def entered(self) -> bool:
+        return self._g("843").strip().upper() == "I"
+
+    @property
+    def at(self) -> datetime | None:
+        return self._at("20")
+
+    def __repr__(self) -> str:
+        return f"ConditionEvent(seq={self.seq!r}, code={self.code!r}, entered={self.entered})"
+
+
+EVENT_TYPES: dict[str, type[RealtimeEvent]] = {
+    "0B": Tick,
+    "00": OrderEvent,
+    "04": BalanceEvent,
+    "02": ConditionEvent,
+}
+
+
+def events_from_data(data: list[dict[str, Any]], day: date) -> list[RealtimeEvent]:
+    """REAL `data[]` entries → events; types we do not model are skipped."""
+    out: list[RealtimeEvent] = []
+    for entry in data:
+        cls = EVENT_TYPES.get(entry.get("type", ""))
+        if cls is not None:
+            out.append(cls(entry.get("item") or "", entry.get("values") or {}, day))
+    return out
+
+
+def parse_real(frame: bytes | str, day: date) -> list[RealtimeEvent]:
+    """A raw REAL frame → events (used by the benchmark and tests)."""
+    msg = orjson.loads(frame)
+    if msg.get("trnm") != "REAL":
+        return []
+    return events_from_data(msg.get("data") or [], day)

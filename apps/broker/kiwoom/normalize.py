@@ -1,0 +1,150 @@
+"""Primitive decoders for Kiwoom's string encodings (PROTOCOL.md §3.4).
+
+Every Kiwoom value is a string: direction-signed prices (`"+70000"` means 70,000 and up), arithmetic
+signs on changes and rates, zero-padded fixed-width account numbers with the sign in front
+(`"-00000000000084"`), condition-search rates ×100, `A`-prefixed codes and KST wall-clock times.
+These helpers turn them into int KRW, Decimal rates, bare codes and aware datetimes.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+KST = ZoneInfo("Asia/Seoul")
+MILLION = 1_000_000
+HUNDRED_MILLION = 100_000_000
+
+
+class Direction(enum.Enum):
+    """Kiwoom's 전일대비기호 (sign code) — direction versus the previous close."""
+
+    UPPER_LIMIT = "1"
+    UP = "2"
+    FLAT = "3"
+    LOWER_LIMIT = "4"
+    DOWN = "5"
+
+    @classmethod
+    def parse(cls, raw: str, fallback_signed: str = "") -> Direction:
+        try:
+            return cls(raw.strip())
+        except ValueError:
+            # No sign code: derive the direction from a direction-signed price or change.
+            s = fallback_signed.strip()
+            if s.startswith("+"):
+                return cls.UP
+            if s.startswith("-"):
+                return cls.DOWN
+            return cls.FLAT
+
+
+def signed_int(raw: str) -> int:
+    """Arithmetic integer: `"-00000000000084"` → -84, `"+600"` → 600, `""` → 0."""
+    s = raw.strip() if raw else ""
+    if not s:
+        return 0
+    try:
+        return int(s)
+    except ValueError:
+        return int(Decimal(s.replace(",", "")))
+
+
+def price(raw: str) -> int:
+    """A direction-signed price as int KRW: the sign is a direction, not arithmetic."""
+    return abs(signed_int(raw))
+
+
+def price_or_none(raw: str) -> int | None:
+    s = raw.strip() if raw else ""
+    return abs(signed_int(s)) if s else None
+
+
+def unsigned_int(raw: str) -> int:
+    """Quantities/amounts that are documented unsigned; padding is dropped."""
+    return abs(signed_int(raw))
+
+
+def rate(raw: str) -> Decimal:
+    """A percent string (`"+0.57"`, `"-43.8977"`) as Decimal percent."""
+    s = raw.strip() if raw else ""
+    if not s:
+        return Decimal(0)
+    try:
+        return Decimal(s)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def rate_x100(raw: str) -> Decimal:
+    """Condition-search rates come ×100 without a point: `"-00000130"` → -1.30 (percent)."""
+    return Decimal(signed_int(raw)).scaleb(-2)
+
+
+def millions_to_krw(raw: str) -> int:
+    """Amounts reported in 백만원 (rankings, daily charts, FID 14) as int KRW."""
+    return abs(signed_int(raw)) * MILLION
+
+
+def code(raw: str) -> str:
+    """Strip the one-letter market prefix (`A005930` → `005930`); leave anything else alone."""
+    s = raw.strip()
+    if len(s) == 7 and s[0].isalpha() and s[1:].isdigit():
+        return s[1:]
+    return s
+
+
+def order_no(raw: str) -> str:
+    """Order numbers keep their 7-digit zero padding (they are identifiers, not numbers)."""
+    s = raw.strip()
+    return s.zfill(7) if s.isdigit() else s
+
+
+def kst_datetime(raw: str) -> datetime:
+    """`YYYYMMDDHHMMSS` KST wall clock → aware datetime."""
+    s = raw.strip()
+    return datetime(
+        int(s[0:4]),
+        int(s[4:6]),
+        int(s[6:8]),
+        int(s[8:10]),
+        int(s[10:12]),
+        int(s[12:14]),
+        tzinfo=KST,
+    )
+
+
+def kst_date(raw: str) -> date | None:
+    """`YYYYMMDD` → date; blank or all-zero dates (Kiwoom's "none") → None."""
+    s = raw.strip()
+    if not s or not s.strip("0"):
+        return None
+    return date(int(s[0:4]), int(s[4:6]), int(s[6:8]))
+
+
+def hhmmss(raw: str) -> time | None:
+    s = raw.strip()
+    if len(s) < 6 or not s.isdigit():
+        return None
+    return time(int(s[0:2]), int(s[2:4]), int(s[4:6]))
+
+
+def kst_at(day: date, raw_hhmmss: str) -> datetime | None:
+    """Combine a trading day with an `HHMMSS` string into an aware KST datetime."""
+    t = hhmmss(raw_hhmmss)
+    if t is None:
+        return None
+    return datetime(day.year, day.month, day.day, t.hour, t.minute, t.second, tzinfo=KST)
+
+
+def kst_today(now: datetime) -> date:
+    if now.tzinfo is None:
+        raise ValueError("naive datetime passed where an aware one is required")
+    return now.astimezone(KST).date()
+
+
+def blank_to_none(raw: str) -> str | None:
+    s = raw.strip() if raw else ""
+    return s or None
