@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.models import Component, HealthStatus, SystemStatus
+from apps.core.templatetags.stockagent import kst
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class ComponentHealth:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["last_seen"] = self.last_seen.isoformat() if self.last_seen else None
+        d["last_seen_kst"] = kst(self.last_seen) if self.last_seen else None
         return d
 
 

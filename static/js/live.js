@@ -34,6 +34,7 @@
       if (row) {
         const cell = row.querySelector(".status");
         cell.className = "status " + c.status; cell.textContent = c.status;
+        row.querySelector(".last-seen").textContent = c.last_seen_kst || "-";
         row.querySelector(".age").textContent = c.age_seconds === null ? "-" : c.age_seconds;
         row.querySelector(".count").textContent = c.data_count;
         row.querySelector(".msg").textContent = c.message;
