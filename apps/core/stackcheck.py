@@ -103,6 +103,7 @@ def run(embedded: bool, timeout: float) -> dict:
         for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEY"):
             env.pop(name, None)
     port = free_port()
+    env["KIWOOM_SIM_PORT"] = str(free_port())  # never collide with a simulator already running here
 
     setup_started = time.monotonic()
     manage(env, "migrate", "--noinput", "-v0")
