@@ -274,6 +274,7 @@ class SimServer:
         self.steps = 0
         self.events_seen = 0
         self.lock = asyncio.Lock()
+        self.closing = False
 
     # ---------------------------------------------------------------- time
     def sim_now(self) -> datetime:
@@ -317,6 +318,7 @@ class SimServer:
         self._loop_task = asyncio.get_running_loop().create_task(self.run_loop())
 
     async def _stop_loop(self, app: web.Application) -> None:
+        self.closing = True
         if self._loop_task:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -512,12 +514,16 @@ class SimServer:
 
     async def _lose_reply(self, request: web.Request, mode: str) -> web.StreamResponse:
         """The order is in the book; the client never hears about it."""
-        if mode == "hang":
-            await asyncio.sleep(3600)
         transport = request.transport
+        if mode == "hang":
+            # Hold the request until the client gives up (or the server stops).
+            for _ in range(36_000):
+                if self.closing or transport is None or transport.is_closing():
+                    break
+                await asyncio.sleep(0.1)
         if transport is not None:
             transport.abort()
-        raise ConnectionResetError("simulated lost reply")
+        return web.Response(status=200)
 
     # ---------------------------------------------------------------- admin
     async def handle_faults_get(self, request: web.Request) -> web.Response:
