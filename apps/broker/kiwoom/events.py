@@ -349,3 +349,72 @@ def parse_real(frame: bytes | str, day: date) -> list[RealtimeEvent]:
     if msg.get("trnm") != "REAL":
         return []
     return events_from_data(msg.get("data") or [], day)
+
+
+# --------------------------------------------------------------------------- builders
+# For in-memory backends and tests: build events from normalised values (the inverse encoding).
+def _hms(at: datetime) -> str:
+    return at.astimezone(n.KST).strftime("%H%M%S")
+
+
+def make_tick(
+    code: str,
+    price: int,
+    quantity: int,
+    at: datetime,
+    *,
+    side: Side = Side.BUY,
+    cum_volume: int = 0,
+) -> Tick:
+    sign = "+" if side is Side.BUY else "-"
+    values = {"20": _hms(at), "10": str(price), "15": f"{sign}{quantity}", "13": str(cum_volume)}
+    return Tick(code, values, at.astimezone(n.KST).date())
+
+
+def make_order_event(
+    order_no: str,
+    code: str,
+    status: str,
+    side: Side,
+    quantity: int,
+    price: int,
+    remaining: int,
+    at: datetime,
+    *,
+    fill_price: int | None = None,
+    fill_quantity: int | None = None,
+    original_order_no: str | None = None,
+) -> OrderEvent:
+    values = {
+        "9203": order_no,
+        "9001": code,
+        "913": status,
+        "905": "+매수" if side is Side.BUY else "-매도",
+        "907": "2" if side is Side.BUY else "1",
+        "900": str(quantity),
+        "901": str(price),
+        "902": str(remaining),
+        "904": original_order_no or "0000000",
+        "908": _hms(at),
+        "914": "" if fill_price is None else str(fill_price),
+        "915": "" if fill_quantity is None else str(fill_quantity),
+    }
+    return OrderEvent(code, values, at.astimezone(n.KST).date())
+
+
+def make_balance_event(
+    code: str, quantity: int, average_price: int, current_price: int, at: datetime
+) -> BalanceEvent:
+    values = {
+        "9001": code,
+        "930": str(quantity),
+        "933": str(quantity),
+        "931": str(average_price),
+        "10": str(current_price),
+    }
+    return BalanceEvent(code, values, at.astimezone(n.KST).date())
+
+
+def make_condition_event(seq: str, code: str, entered: bool, at: datetime) -> ConditionEvent:
+    values = {"841": seq, "9001": code, "843": "I" if entered else "D", "20": _hms(at)}
+    return ConditionEvent(code, values, at.astimezone(n.KST).date())

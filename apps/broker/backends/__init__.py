@@ -1,0 +1,65 @@
+"""Broker backends and `get_broker()`, which picks one from Django settings.
+
+BROKER_BACKEND = "kiwoom" (default; real host, Kiwoom's mock host or the simulator, by URL) or
+"memory" (in-process, for unit tests). One instance per process.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from apps.broker.contract import Broker
+from apps.broker.kiwoom.config import KiwoomConfig
+
+_lock = threading.Lock()
+_broker: Broker | None = None
+
+
+def kiwoom_config_from_settings() -> KiwoomConfig:
+    from django.conf import settings
+
+    return KiwoomConfig(
+        app_key=settings.KIWOOM_APP_KEY,
+        secret_key=settings.KIWOOM_SECRET_KEY,
+        account=getattr(settings, "KIWOOM_ACCOUNT", ""),
+        base_url=settings.KIWOOM_BASE_URL,
+        ws_url=settings.KIWOOM_WS_URL,
+        is_mock=bool(getattr(settings, "KIWOOM_IS_MOCK", False)),
+        rate_query_per_sec=float(getattr(settings, "KIWOOM_RATE_QUERY_PER_SEC", 5)),
+        rate_order_per_sec=float(getattr(settings, "KIWOOM_RATE_ORDER_PER_SEC", 5)),
+        timeout_seconds=float(getattr(settings, "KIWOOM_TIMEOUT_SECONDS", 10)),
+        redis_url=settings.REDIS_URL,
+    )
+
+
+def build_broker(backend: str | None = None) -> Broker:
+    from django.conf import settings
+
+    name = (backend or getattr(settings, "BROKER_BACKEND", "kiwoom") or "kiwoom").lower()
+    if name == "memory":
+        from .memory import MemoryBroker
+
+        return MemoryBroker()
+    if name == "kiwoom":
+        from .kiwoom import KiwoomBroker
+
+        return KiwoomBroker(kiwoom_config_from_settings())
+    raise ValueError(f"unknown BROKER_BACKEND {name!r} (expected 'kiwoom' or 'memory')")
+
+
+def get_broker() -> Broker:
+    """The process-wide broker chosen by settings.BROKER_BACKEND."""
+    global _broker
+    with _lock:
+        if _broker is None:
+            _broker = build_broker()
+        return _broker
+
+
+def reset_broker() -> None:
+    """Forget the process-wide broker (tests that change settings)."""
+    global _broker
+    with _lock:
+        if _broker is not None:
+            _broker.close()
+        _broker = None

@@ -1,0 +1,191 @@
+"""The broker contract on the Kiwoom client: real host, Kiwoom's mock host or the simulator.
+
+Only the URLs in `KiwoomConfig` differ between the three. Sync calls go through the sync facade
+(its own event loop thread); the realtime feed runs on the caller's event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from apps.broker.contract import (
+    AmendAck,
+    Balance,
+    Broker,
+    CancelAck,
+    Condition,
+    ConditionHit,
+    DailyBar,
+    EventHandler,
+    Exchange,
+    Fill,
+    Holding,
+    Instrument,
+    MinuteBar,
+    OpenOrder,
+    OrderAck,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    Quote,
+    RankingKind,
+    RankingRow,
+    RealtimeFeed,
+    Side,
+    TokenInfo,
+)
+from apps.broker.kiwoom.config import KiwoomConfig
+from apps.broker.kiwoom.rest import KiwoomRestClient
+from apps.broker.kiwoom.sync import KiwoomSync
+from apps.broker.kiwoom.ws import KiwoomWebSocket, WsOptions
+
+
+class KiwoomRealtimeFeed(RealtimeFeed):
+    def __init__(
+        self, config: KiwoomConfig, on_event: EventHandler | None, options: WsOptions | None = None
+    ) -> None:
+        self._config = config
+        self._on_event = on_event
+        self._options = options or WsOptions(request_timeout=config.timeout_seconds)
+        self._rest: KiwoomRestClient | None = None
+        self._ws: KiwoomWebSocket | None = None
+
+    @property
+    def ws(self) -> KiwoomWebSocket:
+        if self._ws is None:
+            raise RuntimeError("realtime feed not started")
+        return self._ws
+
+    async def start(self) -> None:
+        if self._ws is not None:
+            return
+        self._rest = KiwoomRestClient(self._config)
+        self._ws = KiwoomWebSocket(
+            self._config.ws_url,
+            self._rest.tokens.get,
+            self._rest.tokens.invalidate,
+            on_event=self._on_event,
+            options=self._options,
+        )
+        await self._ws.start()
+        await self._ws.wait_ready()
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+        if self._rest is not None:
+            await self._rest.aclose()
+            self._rest = None
+
+    async def subscribe_ticks(self, codes: list[str], group: str = "1") -> None:
+        await self.ws.subscribe(codes, ["0B"], group)
+
+    async def unsubscribe_ticks(self, codes: list[str], group: str = "1") -> None:
+        await self.ws.unsubscribe(codes, ["0B"], group)
+
+    async def subscribe_account(self) -> None:
+        await self.ws.subscribe_account()
+
+    async def conditions(self) -> list[Condition]:
+        return await self.ws.conditions()
+
+    async def condition_search(self, seq: str) -> list[ConditionHit]:
+        return await self.ws.condition_search(seq)
+
+    async def subscribe_condition(self, seq: str) -> list[ConditionHit]:
+        return await self.ws.condition_subscribe(seq)
+
+    async def unsubscribe_condition(self, seq: str) -> None:
+        await self.ws.condition_unsubscribe(seq)
+
+    @property
+    def connections(self) -> int:
+        return self._ws.connections if self._ws else 0
+
+
+class KiwoomBroker(Broker):
+    def __init__(self, config: KiwoomConfig) -> None:
+        self.config = config
+        self._sync: KiwoomSync | None = None
+
+    def __repr__(self) -> str:
+        return f"KiwoomBroker({self.config!r})"
+
+    @property
+    def client(self) -> KiwoomSync:
+        # Created on first use so that importing/constructing the broker never opens sockets.
+        if self._sync is None:
+            self._sync = KiwoomSync(self.config)
+        return self._sync
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    def place_order(
+        self,
+        side: Side,
+        code: str,
+        quantity: int,
+        order_type: OrderType = OrderType.LIMIT,
+        price: int | None = None,
+        exchange: Exchange = Exchange.KRX,
+    ) -> OrderAck:
+        return self.client.place_order(side, code, quantity, order_type, price, exchange)
+
+    def amend_order(self, order_no: str, code: str, quantity: int, price: int) -> AmendAck:
+        return self.client.amend_order(order_no, code, quantity, price)
+
+    def cancel_order(self, order_no: str, code: str, quantity: int = 0) -> CancelAck:
+        return self.client.cancel_order(order_no, code, quantity)
+
+    def order_status(self, order_no: str) -> OrderStatus | None:
+        return self.client.order_status(order_no)
+
+    def open_orders(self, code: str | None = None) -> list[OpenOrder]:
+        return self.client.open_orders(code)
+
+    def fills(self, code: str | None = None) -> list[Fill]:
+        return self.client.fills(code)
+
+    def balance(self) -> Balance:
+        return self.client.balance()
+
+    def holdings(self) -> list[Holding]:
+        return self.client.holdings()
+
+    def quote(self, code: str) -> Quote:
+        return self.client.quote(code)
+
+    def order_book(self, code: str) -> OrderBook:
+        return self.client.order_book(code)
+
+    def rankings(self, kind: RankingKind, **filters: str) -> list[RankingRow]:
+        return self.client.rankings(kind, **filters)
+
+    def minute_bars(
+        self, code: str, minutes: int = 1, max_pages: int | None = 1
+    ) -> list[MinuteBar]:
+        return self.client.minute_bars(code, minutes, max_pages)
+
+    def daily_bars(
+        self, code: str, base_date: date | None = None, max_pages: int | None = 1
+    ) -> list[DailyBar]:
+        return self.client.daily_bars(code, base_date, max_pages)
+
+    def instruments(self, market: str = "0") -> list[Instrument]:
+        return self.client.instruments(market)
+
+    def conditions(self) -> list[Condition]:
+        return self.client.conditions()
+
+    def condition_search(self, seq: str) -> list[ConditionHit]:
+        return self.client.condition_search(seq)
+
+    def realtime(self, on_event: EventHandler | None = None) -> KiwoomRealtimeFeed:
+        return KiwoomRealtimeFeed(self.config, on_event)
+
+    def token_status(self) -> TokenInfo:
+        return self.client.token_info()

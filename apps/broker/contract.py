@@ -1,0 +1,220 @@
+"""The broker contract the apps program against, and the types it speaks.
+
+Two implementations: `backends.kiwoom.KiwoomBroker` (the real host, Kiwoom's mock host or the
+bundled simulator — only URLs differ) and `backends.memory.MemoryBroker` (in-process, for unit
+tests). `backends.get_broker()` picks one from settings. Everything here is plain Python: frozen
+dataclasses with int KRW, Decimal rates, aware datetimes; errors are the `BrokerError` family.
+
+Rules every caller relies on:
+- place/amend/cancel are sent once. `AmbiguousOutcome` means "maybe done": reconcile with
+  `order_status`/`open_orders`/`fills`, never resend blindly.
+- Realtime subscriptions survive reconnects; a gap is announced through `RealtimeFeed.connections`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from .kiwoom.dto import (
+    AmendAck,
+    Balance,
+    CancelAck,
+    Condition,
+    ConditionHit,
+    DailyBar,
+    Direction,
+    Exchange,
+    Fill,
+    Holding,
+    Instrument,
+    MinuteBar,
+    OpenOrder,
+    OrderAck,
+    OrderBook,
+    OrderBookLevel,
+    OrderStatus,
+    OrderType,
+    Quote,
+    RankingKind,
+    RankingRow,
+    Side,
+    TokenInfo,
+)
+from .kiwoom.errors import (
+    AmbiguousOutcome,
+    AuthExpired,
+    AuthFailed,
+    BrokerError,
+    BrokerUnavailable,
+    InvalidRequest,
+    OrderRejected,
+    RateLimited,
+)
+from .kiwoom.events import BalanceEvent, ConditionEvent, OrderEvent, RealtimeEvent, Tick
+
+__all__ = [
+    "AmbiguousOutcome",
+    "AmendAck",
+    "AuthExpired",
+    "AuthFailed",
+    "Balance",
+    "BalanceEvent",
+    "Broker",
+    "BrokerError",
+    "BrokerUnavailable",
+    "CancelAck",
+    "Condition",
+    "ConditionEvent",
+    "ConditionHit",
+    "DailyBar",
+    "Direction",
+    "EventHandler",
+    "Exchange",
+    "Fill",
+    "Holding",
+    "Instrument",
+    "InvalidRequest",
+    "MinuteBar",
+    "OpenOrder",
+    "OrderAck",
+    "OrderBook",
+    "OrderBookLevel",
+    "OrderEvent",
+    "OrderRejected",
+    "OrderStatus",
+    "OrderType",
+    "Quote",
+    "RankingKind",
+    "RankingRow",
+    "RateLimited",
+    "RealtimeEvent",
+    "RealtimeFeed",
+    "Side",
+    "Tick",
+    "TokenInfo",
+]
+
+EventHandler = Callable[[RealtimeEvent], Awaitable[None] | None]
+
+
+class RealtimeFeed(abc.ABC):
+    """A live event stream (async; used by the realtime process)."""
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def subscribe_ticks(self, codes: list[str], group: str = "1") -> None: ...
+
+    @abc.abstractmethod
+    async def unsubscribe_ticks(self, codes: list[str], group: str = "1") -> None: ...
+
+    @abc.abstractmethod
+    async def subscribe_account(self) -> None:
+        """Order (OrderEvent) and position (BalanceEvent) events of the account."""
+
+    @abc.abstractmethod
+    async def conditions(self) -> list[Condition]: ...
+
+    @abc.abstractmethod
+    async def condition_search(self, seq: str) -> list[ConditionHit]: ...
+
+    @abc.abstractmethod
+    async def subscribe_condition(self, seq: str) -> list[ConditionHit]:
+        """Initial hits now; ConditionEvent entries/exits afterwards."""
+
+    @abc.abstractmethod
+    async def unsubscribe_condition(self, seq: str) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def connections(self) -> int:
+        """Sessions opened so far: a value above 1 means events may have been missed."""
+
+
+class Broker(abc.ABC):
+    """Synchronous broker operations (views, services, Celery tasks, commands)."""
+
+    # ---- orders (never retried)
+    @abc.abstractmethod
+    def place_order(
+        self,
+        side: Side,
+        code: str,
+        quantity: int,
+        order_type: OrderType = OrderType.LIMIT,
+        price: int | None = None,
+        exchange: Exchange = Exchange.KRX,
+    ) -> OrderAck: ...
+
+    @abc.abstractmethod
+    def amend_order(self, order_no: str, code: str, quantity: int, price: int) -> AmendAck:
+        """Quantity 0 amends the whole remaining quantity; the amend gets a new order number."""
+
+    @abc.abstractmethod
+    def cancel_order(self, order_no: str, code: str, quantity: int = 0) -> CancelAck:
+        """Quantity 0 cancels everything that remains."""
+
+    # ---- account
+    @abc.abstractmethod
+    def order_status(self, order_no: str) -> OrderStatus | None: ...
+
+    @abc.abstractmethod
+    def open_orders(self, code: str | None = None) -> list[OpenOrder]: ...
+
+    @abc.abstractmethod
+    def fills(self, code: str | None = None) -> list[Fill]: ...
+
+    @abc.abstractmethod
+    def balance(self) -> Balance: ...
+
+    @abc.abstractmethod
+    def holdings(self) -> list[Holding]: ...
+
+    # ---- market data
+    @abc.abstractmethod
+    def quote(self, code: str) -> Quote: ...
+
+    @abc.abstractmethod
+    def order_book(self, code: str) -> OrderBook: ...
+
+    @abc.abstractmethod
+    def rankings(self, kind: RankingKind, **filters: str) -> list[RankingRow]: ...
+
+    @abc.abstractmethod
+    def minute_bars(
+        self, code: str, minutes: int = 1, max_pages: int | None = 1
+    ) -> list[MinuteBar]:
+        """Newest first; `max_pages=None` pages to exhaustion."""
+
+    @abc.abstractmethod
+    def daily_bars(
+        self, code: str, base_date: date | None = None, max_pages: int | None = 1
+    ) -> list[DailyBar]:
+        """Newest first, starting at `base_date` (default today)."""
+
+    @abc.abstractmethod
+    def instruments(self, market: str = "0") -> list[Instrument]:
+        """Kiwoom market codes: "0" KOSPI, "10" KOSDAQ, "8" ETF ..."""
+
+    # ---- condition search
+    @abc.abstractmethod
+    def conditions(self) -> list[Condition]: ...
+
+    @abc.abstractmethod
+    def condition_search(self, seq: str) -> list[ConditionHit]: ...
+
+    # ---- realtime and housekeeping
+    @abc.abstractmethod
+    def realtime(self, on_event: EventHandler | None = None) -> RealtimeFeed: ...
+
+    @abc.abstractmethod
+    def token_status(self) -> TokenInfo: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""
