@@ -1,0 +1,276 @@
+"""Parsers and validators for the KRX file formats the market app imports.
+
+Framework-free: each `read_*` function turns one file into a clean pandas frame with integer
+KRW columns and aware UTC times, or raises `ImportFileError` naming the file, the line and the
+reason for the FIRST bad row (line numbers count the header as line 1). Writing is done by
+`services.py`.
+
+Formats (see the README's market-data section):
+- daily (KRX all-stock, marcap-YYYY.csv[.gz]): columns read by name, order varies by year;
+  required Date, Code, Open, High, Low, Close, Volume, Amount; optional Name, Market, Dept,
+  Changes, Stocks. Prices may be written as floats ("83000.0") but must be whole won.
+- minute: code,date,time_hhmm,open,high,low,close,volume with time_hhmm the bar END minute
+  in KST (0901 = 09:00:00-09:00:59).
+- master (stock master): Code, Name, Market, Sector (the board), Industry, ListingDate, ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from apps.market.calendar import KST
+
+CODE_RE = r"^[0-9A-Z]{6}$"
+
+DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
+DAILY_OPTIONAL = ("Name", "Market", "Dept", "Changes", "Stocks")
+MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")
+MASTER_REQUIRED = ("Code", "Name", "Market")
+
+_MARKETS = {"KOSPI": "KOSPI", "KOSDAQ": "KOSDAQ", "KOSDAQ GLOBAL": "KOSDAQ", "KONEX": "KONEX"}
+
+
+class ImportFileError(ValueError):
+    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{self.path}: {where}{reason}")
+
+
+def _read_csv(path: Path, dtype: dict[str, type], encoding: str = "utf-8") -> pd.DataFrame:
+    try:
+        return pd.read_csv(
+            path,
+            dtype=dtype,
+            keep_default_na=False,
+            na_values=[""],
+            compression="infer",
+            encoding=encoding,
+        )
+    except FileNotFoundError:
+        raise ImportFileError(path, None, "file not found") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, EOFError, OSError) as exc:
+        raise ImportFileError(path, None, f"unreadable CSV: {exc}") from exc
+
+
+def _require_columns(path: Path, df: pd.DataFrame, required: Sequence[str]) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ImportFileError(path, 1, f"missing column(s) {', '.join(missing)}")
+
+
+Check = tuple[np.ndarray, Callable[[int], str]]
+
+
+def _raise_first(path: Path, checks: list[Check]) -> None:
+    """Raise for the earliest row that fails any check (checks are in priority order)."""
+    first: tuple[int, str] | None = None
+    for mask, reason in checks:
+        bad = np.flatnonzero(mask)
+        if bad.size and (first is None or bad[0] < first[0]):
+            first = (int(bad[0]), reason(int(bad[0])))
+    if first is not None:
+        raise ImportFileError(path, first[0] + 2, first[1])
+
+
+def _numbers(df: pd.DataFrame, columns: Sequence[str], checks: list[Check]) -> dict[str, pd.Series]:
+    """Whole, non-negative numbers per column; failing rows are added to `checks`."""
+    out: dict[str, pd.Series] = {}
+    for col in columns:
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        values = num.to_numpy()
+        nan = np.isnan(values)
+        checks.append(
+            (nan, lambda i, c=col, r=raw: f"{c} is not a number: {r.iloc[i]!r}"),
+        )
+        frac = ~nan & (np.floor(values) != values)
+        checks.append((frac, lambda i, c=col, r=raw: f"{c} is not a whole number: {r.iloc[i]!r}"))
+        neg = ~nan & (values < 0)
+        checks.append((neg, lambda i, c=col, r=raw: f"{c} is negative: {r.iloc[i]!r}"))
+        out[col] = num
+    return out
+
+
+def _codes(df: pd.DataFrame, col: str, checks: list[Check]) -> pd.Series:
+    codes = df[col].fillna("").astype(str).str.strip()
+    bad = ~codes.str.match(CODE_RE).to_numpy(dtype=bool)
+    checks.append((bad, lambda i: f"{col} must be 6 characters [0-9A-Z], got {codes.iloc[i]!r}"))
+    return codes
+
+
+def _int(series: pd.Series, valid: np.ndarray) -> np.ndarray:
+    return np.where(valid, series.fillna(0).to_numpy(), 0).astype(np.int64)
+
+
+def _ohlc_checks(
+    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, traded: np.ndarray
+) -> list[Check]:
+    return [
+        (traded & (h < lo), lambda i: f"High {h[i]} is below Low {lo[i]}"),
+        (
+            traded & ((o > h) | (o < lo) | (c > h) | (c < lo)),
+            lambda i: f"Open {o[i]} / Close {c[i]} outside Low {lo[i]} .. High {h[i]}",
+        ),
+        (traded & (lo <= 0), lambda i: f"Low must be positive on a traded row, got {lo[i]}"),
+    ]
+
+
+def _duplicates(keys: pd.DataFrame, label: str) -> Check:
+    dup = keys.duplicated(keep="first").to_numpy()
+    return dup, lambda i: f"duplicate row for {label} {' '.join(map(str, keys.iloc[i]))}"
+
+
+def read_daily_file(path: Path | str) -> pd.DataFrame:
+    """Daily bars: code, date, open, high, low, close, prev_close, volume, value (+ instrument
+    columns name, market, board, listed_shares for creating unknown instruments)."""
+    path = Path(path)
+    df = _read_csv(path, dtype={"Code": str, "Date": str, "Name": str, "Dept": str, "Market": str})
+    _require_columns(path, df, DAILY_REQUIRED)
+    checks: list[Check] = []
+    codes = _codes(df, "Code", checks)
+    dates = pd.to_datetime(df["Date"], format="%Y-%m-%d", errors="coerce")
+    checks.append(
+        (dates.isna().to_numpy(), lambda i: f"Date is not YYYY-MM-DD: {df['Date'].iloc[i]!r}")
+    )
+    numeric = [c for c in ("Open", "High", "Low", "Close", "Volume", "Amount") if c in df]
+    optional_numeric = [c for c in ("Changes", "Stocks") if c in df]
+    nums = _numbers(df, numeric, checks)
+    valid = np.ones(len(df), dtype=bool)
+    for mask, _ in checks:
+        valid &= ~mask
+    o, h, lo, c = (_int(nums[k], valid) for k in ("Open", "High", "Low", "Close"))
+    volume = _int(nums["Volume"], valid)
+    # O/H/L all zero = no regular-session trade (a halt, or after-hours trades only: Volume
+    # includes them); such a day is stored as a flat bar at the close.
+    idle = (o == 0) & (h == 0) & (lo == 0)
+    checks += _ohlc_checks(o, h, lo, c, valid & ~idle)
+    checks.append((valid & (c <= 0), lambda i: f"Close must be positive, got {c[i]}"))
+    checks.append(_duplicates(pd.DataFrame({"c": codes, "d": df["Date"]}), "Code/Date"))
+    _raise_first(path, checks)
+
+    o = np.where(idle, c, o)
+    h = np.where(idle, c, h)
+    lo = np.where(idle, c, lo)
+    out = pd.DataFrame(
+        {
+            "code": codes.to_numpy(),
+            "date": dates.dt.date.to_numpy(),
+            "open": o,
+            "high": h,
+            "low": lo,
+            "close": c,
+            "volume": volume,
+            "value": _int(nums["Amount"], valid),
+        }
+    )
+    if "Changes" in optional_numeric:
+        changes = pd.to_numeric(df["Changes"], errors="coerce")
+        prev = (pd.Series(c) - changes.round()).astype("Int64")
+        out["prev_close"] = prev.where(changes.notna())
+    else:
+        out["prev_close"] = pd.Series([pd.NA] * len(df), dtype="Int64")
+    out["name"] = df["Name"].fillna("").astype(str) if "Name" in df else ""
+    out["market"] = df["Market"].map(_MARKETS).fillna("OTHER") if "Market" in df else "OTHER"
+    out["board"] = df["Dept"].fillna("").astype(str) if "Dept" in df else ""
+    if "Stocks" in optional_numeric:
+        out["listed_shares"] = pd.to_numeric(df["Stocks"], errors="coerce").round().astype("Int64")
+    else:
+        out["listed_shares"] = pd.Series([pd.NA] * len(df), dtype="Int64")
+    return out
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3])[0-5]\d$")
+
+
+def read_minute_file(path: Path | str) -> pd.DataFrame:
+    """Minute bars: code, time (aware UTC bar end), open, high, low, close, volume."""
+    path = Path(path)
+    df = _read_csv(path, dtype={"code": str, "date": str, "time_hhmm": str})
+    _require_columns(path, df, MINUTE_COLUMNS)
+    checks: list[Check] = []
+    codes = _codes(df, "code", checks)
+    hhmm = df["time_hhmm"].fillna("").astype(str).str.strip()
+    checks.append(
+        (
+            ~hhmm.str.match(_HHMM.pattern).to_numpy(dtype=bool),
+            lambda i: f"time_hhmm must be HHMM, got {hhmm.iloc[i]!r}",
+        )
+    )
+    local = pd.to_datetime(
+        df["date"].fillna("").astype(str) + " " + hhmm, format="%Y-%m-%d %H%M", errors="coerce"
+    )
+    checks.append(
+        (
+            local.isna().to_numpy() & hhmm.str.match(_HHMM.pattern).to_numpy(dtype=bool),
+            lambda i: f"date is not YYYY-MM-DD: {df['date'].iloc[i]!r}",
+        )
+    )
+    nums = _numbers(df, ("open", "high", "low", "close", "volume"), checks)
+    valid = np.ones(len(df), dtype=bool)
+    for mask, _ in checks:
+        valid &= ~mask
+    o, h, lo, c = (_int(nums[k], valid) for k in ("open", "high", "low", "close"))
+    checks += _ohlc_checks(o, h, lo, c, valid)
+    checks.append(_duplicates(pd.DataFrame({"c": codes, "d": df["date"], "t": hhmm}), "code/time"))
+    _raise_first(path, checks)
+    times = local.dt.tz_localize(KST).dt.tz_convert("UTC")
+    return pd.DataFrame(
+        {
+            "code": codes.to_numpy(),
+            "time": times.to_numpy(),
+            "open": o,
+            "high": h,
+            "low": lo,
+            "close": c,
+            "volume": _int(nums["volume"], valid),
+        }
+    )
+
+
+def read_master_file(path: Path | str) -> pd.DataFrame:
+    """Stock master rows: code, name, market, board, sector, listing_date (date or None)."""
+    path = Path(path)
+    df = _read_csv(path, dtype={"Code": str, "ListingDate": str}, encoding="utf-8-sig")
+    _require_columns(path, df, MASTER_REQUIRED)
+    checks: list[Check] = []
+    codes = _codes(df, "Code", checks)
+    names = df["Name"].fillna("").astype(str).str.strip()
+    checks.append(((names == "").to_numpy(), lambda i: "Name is empty"))
+    listing = (
+        pd.to_datetime(df["ListingDate"], format="%Y-%m-%d", errors="coerce")
+        if "ListingDate" in df
+        else pd.Series([pd.NaT] * len(df))
+    )
+    if "ListingDate" in df:
+        checks.append(
+            (
+                (listing.isna() & df["ListingDate"].notna()).to_numpy(),
+                lambda i: f"ListingDate is not YYYY-MM-DD: {df['ListingDate'].iloc[i]!r}",
+            )
+        )
+    checks.append(_duplicates(pd.DataFrame({"c": codes}), "Code"))
+    _raise_first(path, checks)
+
+    def text(col: str) -> pd.Series:
+        return (
+            df[col].fillna("").astype(str).str.strip() if col in df else pd.Series([""] * len(df))
+        )
+
+    return pd.DataFrame(
+        {
+            "code": codes.to_numpy(),
+            "name": names.to_numpy(),
+            "market": df["Market"].map(_MARKETS).fillna("OTHER").to_numpy(),
+            "board": text("Sector").to_numpy(),
+            "sector": text("Industry").to_numpy(),
+            "listing_date": [None if pd.isna(x) else x.date() for x in listing],
+        }
+    )

@@ -1,0 +1,100 @@
+"""Market-data tables: the stock master and minute/daily OHLCV bars.
+
+Bars reference instruments by their 6-character code (the instrument's primary key), so bulk
+loaders write codes straight from the source files without a lookup. The bar tables carry no
+database-level foreign key: a per-row FK trigger roughly doubled bulk-load time, and every
+writer (services.py) creates missing instruments in the same transaction as the bars.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Market(models.TextChoices):
+    KOSPI = "KOSPI", "KOSPI"
+    KOSDAQ = "KOSDAQ", "KOSDAQ"
+    KONEX = "KONEX", "KONEX"
+    OTHER = "OTHER", "Other"
+
+
+class Instrument(models.Model):
+    code = models.CharField(max_length=6, primary_key=True)
+    name = models.CharField(max_length=100, blank=True)
+    market = models.CharField(max_length=8, choices=Market.choices, default=Market.OTHER)
+    board = models.CharField(max_length=50, blank=True, help_text="소속부, e.g. 우량기업부")
+    sector = models.CharField(max_length=100, blank=True)
+    listed_shares = models.BigIntegerField(null=True, blank=True)
+    listing_date = models.DateField(null=True, blank=True)
+    is_halted = models.BooleanField(default=False, help_text="거래정지")
+    is_administrative = models.BooleanField(default=False, help_text="관리종목")
+    is_caution = models.BooleanField(default=False, help_text="투자주의환기종목 / 투자유의")
+    warning = models.CharField(max_length=2, blank=True, help_text="ka10099 orderWarning code")
+    nxt_enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        indexes = [models.Index(fields=["market", "code"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+
+class MinuteBar(models.Model):
+    """One 1-minute bar; `time` is the aware bar END (09:01 KST covers 09:00:00-09:00:59)."""
+
+    instrument = models.ForeignKey(
+        Instrument,
+        on_delete=models.CASCADE,
+        db_column="code",
+        related_name="minute_bars",
+        db_constraint=False,  # see the module docstring
+        db_index=False,  # the unique (code, time/date) index serves lookups by code
+    )
+    time = models.DateTimeField()
+    open = models.BigIntegerField()
+    high = models.BigIntegerField()
+    low = models.BigIntegerField()
+    close = models.BigIntegerField()
+    volume = models.BigIntegerField()
+    value = models.BigIntegerField(null=True, blank=True, help_text="traded value, KRW")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "time"], name="market_minutebar_uniq"),
+        ]
+        ordering = ["instrument", "time"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.time:%Y-%m-%d %H:%M}"
+
+
+class DailyBar(models.Model):
+    """One trading day; a day without a regular-session trade is a flat bar at the close."""
+
+    instrument = models.ForeignKey(
+        Instrument,
+        on_delete=models.CASCADE,
+        db_column="code",
+        related_name="daily_bars",
+        db_constraint=False,  # see the module docstring
+        db_index=False,  # the unique (code, time/date) index serves lookups by code
+    )
+    date = models.DateField()
+    open = models.BigIntegerField()
+    high = models.BigIntegerField()
+    low = models.BigIntegerField()
+    close = models.BigIntegerField()
+    prev_close = models.BigIntegerField(null=True, blank=True)
+    volume = models.BigIntegerField()
+    value = models.BigIntegerField(help_text="traded value, KRW")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "date"], name="market_dailybar_uniq"),
+        ]
+        ordering = ["instrument", "date"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.date}"
