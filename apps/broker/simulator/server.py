@@ -312,6 +312,10 @@ class SimServer:
             except Exception:
                 log.exception("simulator step failed")
             self.hub.check_pings()
+            try:
+                self.market.maybe_save(self.state_file)
+            except OSError:
+                log.exception("could not save simulator state to %s", self.state_file)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     async def _start_loop(self, app: web.Application) -> None:
