@@ -1,6 +1,8 @@
 """The two roles, as groups with permissions: viewer (read only) and trader (may also change things).
 
-Used by the data migration (with historical models) and by tests after a database flush.
+Both get the view permission of every model in the project's own apps (``apps.*``), so a new app's models
+become readable by both roles on its first migrate; the trader also gets ``core.trade``. Kept in sync by the
+core data migration and a post_migrate hook, and re-created by tests after a database flush.
 """
 
 from __future__ import annotations
@@ -9,23 +11,21 @@ VIEWER_GROUP = "viewer"
 TRADER_GROUP = "trader"
 TRADE_CODENAME = "trade"
 
-# (app_label, model) whose view permission both roles get. Later apps append theirs in their migrations.
-VIEW_MODELS = [
-    ("core", "systemstatus"),
-    ("core", "runtimeflag"),
-    ("core", "runtimeflagevent"),
-]
+
+def project_app_labels() -> list[str]:
+    from django.apps import apps
+
+    return [c.label for c in apps.get_app_configs() if c.name.startswith("apps.")]
 
 
-def ensure_roles(group_model, permission_model) -> None:
+def ensure_roles(group_model, permission_model, app_labels: list[str] | None = None) -> None:
     """Create (or complete) both groups. Idempotent."""
-    view_perms = [
-        p
-        for p in permission_model.objects.filter(codename__startswith="view_").select_related(
-            "content_type"
+    labels = app_labels if app_labels is not None else project_app_labels()
+    view_perms = list(
+        permission_model.objects.filter(
+            codename__startswith="view_", content_type__app_label__in=labels
         )
-        if (p.content_type.app_label, p.content_type.model) in VIEW_MODELS
-    ]
+    )
     trade = permission_model.objects.get(content_type__app_label="core", codename=TRADE_CODENAME)
     viewer, _ = group_model.objects.get_or_create(name=VIEWER_GROUP)
     viewer.permissions.add(*view_perms)

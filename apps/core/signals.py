@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery.signals import worker_ready
+from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +19,16 @@ def _worker_ready(sender=None, **kwargs) -> None:
         status_record(Component.WORKER, message=str(getattr(sender, "hostname", "")))
     except Exception:
         logger.exception("could not record worker start")
+
+
+def _sync_roles(sender, **kwargs) -> None:
+    """After every migrate: give both roles the view permissions of models that apps just added."""
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.core.roles import ensure_roles
+
+    if Permission.objects.filter(content_type__app_label="core", codename="trade").exists():
+        ensure_roles(Group, Permission)
+
+
+post_migrate.connect(_sync_roles, dispatch_uid="apps.core.sync_roles")

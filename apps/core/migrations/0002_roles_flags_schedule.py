@@ -20,7 +20,7 @@ def seed(apps, schema_editor):
         create_permissions(app_config, verbosity=0)
         app_config.models_module = None
 
-    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), ["core"])
 
     RuntimeFlag = apps.get_model("core", "RuntimeFlag")
     for key, enabled, description in FLAGS:

@@ -108,3 +108,22 @@ def test_bad_flag_changes_get_clear_errors_and_change_nothing(
     assert response.json()  # an explanation, not an empty body
     assert RuntimeFlag.objects.get(key="trading-enabled").enabled is False
     assert not RuntimeFlagEvent.objects.exists()
+
+
+def test_roles_cover_every_project_app():
+    from django.contrib.auth.models import Group
+
+    viewer_perms = set(
+        Group.objects.get(name="viewer").permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    )
+    trader_perms = set(
+        Group.objects.get(name="trader").permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    )
+    assert ("core", "view_systemstatus") in viewer_perms
+    assert ("core", "trade") not in viewer_perms
+    assert ("core", "trade") in trader_perms
+    assert viewer_perms < trader_perms
