@@ -27,6 +27,7 @@ class KiwoomConfig:
     key_prefix: str = "stockagent:kiwoom"
     # Retries of READS after a throttle reply; orders are never retried.
     max_throttle_retries: int = 3
+    throttle_backoff_base: float = 0.5
 
     @property
     def query_rate(self) -> float:

@@ -158,6 +158,7 @@ class KiwoomRestClient:
             self.redis, config.app_key, self._issue_token, key_prefix=config.key_prefix, now=clock
         )
         self.throttled = 0  # throttle replies seen (diagnostics for the benchmark)
+        self.server_day: date | None = None  # last trading day the server reported (simulator)
 
     def __repr__(self) -> str:
         return f"KiwoomRestClient({self.config!r})"
@@ -236,7 +237,8 @@ class KiwoomRestClient:
         sim = resp.headers.get("x-sim-time")
         if sim:
             try:
-                return datetime.fromisoformat(sim).astimezone(n.KST).date()
+                self.server_day = datetime.fromisoformat(sim).astimezone(n.KST).date()
+                return self.server_day
             except ValueError:
                 pass
         return n.kst_today(self._clock())
@@ -292,10 +294,16 @@ class KiwoomRestClient:
                         reissued = True
                         continue
                 raise
+            except BrokerUnavailable:
+                # A gateway error or garbage body: a read may be asked once more.
+                if is_order or transport_retried:
+                    raise
+                transport_retried = True
+                continue
             except RateLimited:
                 self.throttled += 1
                 throttle_attempt += 1
-                delay = backoff_delay(throttle_attempt)
+                delay = backoff_delay(throttle_attempt, self.config.throttle_backoff_base)
                 await self.limiter.penalize(cls, delay)
                 if is_order or throttle_attempt > self.config.max_throttle_retries:
                     raise
