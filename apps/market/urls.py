@@ -1,5 +1,11 @@
 """Market-data API routes, mounted under /api/v1/market/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.market import api
+
+app_name = "market"
+
+urlpatterns = [
+    path("chart/<str:code>", api.ChartApi.as_view(), name="chart"),
+]

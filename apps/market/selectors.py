@@ -1,0 +1,108 @@
+"""Reads of the market app: instruments, bars of a day, and the chart payload."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+
+from apps.market import calendar, indicators
+from apps.market.aggregator import opening_range
+from apps.market.models import DailyBar, Instrument, MinuteBar
+
+_FIELDS = ("time", "open", "high", "low", "close", "volume", "value")
+
+
+def instrument_get(code: str) -> Instrument | None:
+    return Instrument.objects.filter(code=code).first()
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=calendar.KST)
+    return start, start + dt.timedelta(days=1)
+
+
+def minute_bars_of_day(code: str, day: dt.date) -> pd.DataFrame:
+    """The day's (KST) minute bars as a frame indexed by aware UTC bar end."""
+    start, end = _day_bounds(day)
+    rows = (
+        MinuteBar.objects.filter(instrument_id=code, time__gt=start, time__lte=end)
+        .order_by("time")
+        .values_list(*_FIELDS)
+    )
+    frame = pd.DataFrame(list(rows), columns=list(_FIELDS))
+    frame["value"] = frame["value"].fillna(0).astype("int64")
+    return frame.set_index(pd.DatetimeIndex(frame.pop("time"), tz="UTC"))
+
+
+def minute_bar_times(code: str, start: dt.datetime, end: dt.datetime) -> set[dt.datetime]:
+    """Stored bar ends in (start, end]."""
+    return set(
+        MinuteBar.objects.filter(instrument_id=code, time__gt=start, time__lte=end).values_list(
+            "time", flat=True
+        )
+    )
+
+
+def latest_minute_bar_day(code: str) -> dt.date | None:
+    last = MinuteBar.objects.filter(instrument_id=code).order_by("-time").first()
+    return calendar.trading_day_of(last.time) if last else None
+
+
+def daily_bar_get(code: str, day: dt.date) -> DailyBar | None:
+    return DailyBar.objects.filter(instrument_id=code, date=day).first()
+
+
+def _num(value: float) -> float | None:
+    return (
+        None
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else round(float(value), 2)
+    )
+
+
+def chart_data(instrument: Instrument, day: dt.date) -> dict:
+    """Bars of one day with VWAP (+ bands), Bollinger and ATR, times as KST ISO strings."""
+    bars = minute_bars_of_day(instrument.code, day)
+    payload: dict = {
+        "code": instrument.code,
+        "name": instrument.name,
+        "date": day.isoformat(),
+        "bars": [],
+        "opening_range": None,
+    }
+    if calendar.is_trading_day(day):
+        s = calendar.session(day)
+        payload["session"] = {
+            "open": s.open.astimezone(calendar.KST).isoformat(),
+            "close": s.close.astimezone(calendar.KST).isoformat(),
+            "expected_bars": s.expected_minute_bars,
+        }
+        if not bars.empty:
+            rng = opening_range(bars, s)
+            payload["opening_range"] = {"high": rng[0], "low": rng[1]} if rng else None
+    if bars.empty:
+        return payload
+    vb = indicators.vwap_bands(bars)
+    bb = indicators.bollinger(bars)
+    atr = indicators.atr(bars)
+    for i, (end, row) in enumerate(bars.iterrows()):
+        payload["bars"].append(
+            {
+                "time": end.tz_convert(calendar.KST).isoformat(),
+                "open": int(row["open"]),
+                "high": int(row["high"]),
+                "low": int(row["low"]),
+                "close": int(row["close"]),
+                "volume": int(row["volume"]),
+                "vwap": _num(vb["middle"].iloc[i]),
+                "vwap_upper": _num(vb["upper"].iloc[i]),
+                "vwap_lower": _num(vb["lower"].iloc[i]),
+                "bb_middle": _num(bb["middle"].iloc[i]),
+                "bb_upper": _num(bb["upper"].iloc[i]),
+                "bb_lower": _num(bb["lower"].iloc[i]),
+                "atr": _num(atr.iloc[i]),
+            }
+        )
+    return payload

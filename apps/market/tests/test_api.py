@@ -1,0 +1,76 @@
+"""The chart endpoint and the admin list pages."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.core.tests.factories import UserFactory
+from apps.market import calendar, indicators, selectors
+from apps.market.tests.factories import InstrumentFactory, MinuteBarFactory
+
+DAY = dt.date(2025, 2, 3)
+
+
+def make_day(code: str = "005930", minutes: int = 30) -> None:
+    instrument = InstrumentFactory(code=code, name="삼성전자")
+    for i, end in enumerate(calendar.session(DAY).minute_bar_ends()[:minutes]):
+        price = 70_000 + 100 * (i % 7)
+        MinuteBarFactory(
+            instrument=instrument,
+            time=end,
+            open=price,
+            high=price + 100,
+            low=price - 100,
+            close=price,
+            volume=1_000 + i,
+            value=None if i % 2 else price * (1_000 + i),
+        )
+
+
+@pytest.mark.django_db
+def test_chart_returns_bars_and_indicators_in_kst(viewer_client) -> None:
+    make_day()
+    response = viewer_client.get("/api/v1/market/chart/005930", {"date": "2025-02-03"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["code"] == "005930" and body["name"] == "삼성전자" and body["date"] == "2025-02-03"
+    assert body["session"]["open"] == "2025-02-03T09:00:00+09:00"
+    assert body["session"]["expected_bars"] == 381
+    bars = body["bars"]
+    assert len(bars) == 30
+    assert bars[0]["time"] == "2025-02-03T09:01:00+09:00"
+    assert bars[0]["open"] == 70_000 and isinstance(bars[0]["close"], int)
+    assert bars[0]["atr"] is None and bars[13]["atr"] is not None
+    assert bars[18]["bb_middle"] is None and bars[19]["bb_middle"] is not None
+    # The numbers are the vectorised indicators over the stored bars.
+    frame = selectors.minute_bars_of_day("005930", DAY)
+    assert bars[-1]["vwap"] == round(indicators.vwap(frame).iloc[-1], 2)
+    assert body["opening_range"] == {"high": 70_500, "low": 69_900}
+
+
+@pytest.mark.django_db
+def test_chart_defaults_to_latest_day_and_validates_input(viewer_client) -> None:
+    make_day(minutes=3)
+    assert viewer_client.get("/api/v1/market/chart/005930").json()["date"] == "2025-02-03"
+    assert viewer_client.get("/api/v1/market/chart/005930?date=2025-13-01").status_code == 400
+    assert viewer_client.get("/api/v1/market/chart/999999").status_code == 404
+    holiday = viewer_client.get("/api/v1/market/chart/005930?date=2025-01-29").json()
+    assert holiday["bars"] == [] and "session" not in holiday
+
+
+@pytest.mark.django_db
+def test_chart_requires_login(client) -> None:
+    make_day(minutes=1)
+    assert client.get("/api/v1/market/chart/005930").status_code in (302, 401, 403)
+
+
+@pytest.mark.django_db
+def test_admin_list_pages(client) -> None:
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True, role=None)
+    assert isinstance(admin, get_user_model())
+    client.force_login(admin)
+    make_day(minutes=2)
+    for page in ("instrument", "minutebar", "dailybar"):
+        assert client.get(f"/admin/market/{page}/").status_code == 200
+    assert "09:01" in client.get("/admin/market/minutebar/").content.decode()
