@@ -8,7 +8,7 @@ fixed-width account numbers, 9-digit condition-search numbers, 'A' code prefixes
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -140,3 +140,12 @@ def yyyymmddhhmmss(dt: datetime) -> str:
 def ord_no(number: int) -> str:
     """7-digit zero-padded order number."""
     return str(number).zfill(7)
+
+
+def date8(day: date | datetime | None) -> str:
+    """YYYYMMDD of a date (KST for datetimes); '' when unknown."""
+    if day is None:
+        return ""
+    if isinstance(day, datetime):
+        return yyyymmdd(day)
+    return day.strftime("%Y%m%d")

@@ -146,9 +146,7 @@ async def running_simulator(
     if start is not None or speed == 0:
         # Bring the exchange to the clock's start so the first request sees a live market.
         server.step(server.clock.now())
-    runner = web.AppRunner(
-        server.build_app(run_loop=True), handle_signals=False, access_log=None
-    )
+    runner = web.AppRunner(server.build_app(run_loop=True), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
