@@ -115,6 +115,8 @@ class ExchangeConfig:
     market_slippage_ticks: int = 1
     conditions_path: str | Path | None = None
     state_path: str | Path | None = None
+    # False = weekdays only (no holidays): skips building the XKRX calendar (~7 s per process)
+    use_krx_calendar: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 

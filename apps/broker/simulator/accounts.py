@@ -1,0 +1,208 @@
+"""Paper accounts: cash, holds for open orders, positions at cost, realised P&L, fees and tax.
+
+Settlement is simplified: cash and shares move at the fill (T+2 is ignored), so a sell's proceeds
+can buy again at once. Open buy orders hold `remaining × hold price + estimated commission`
+(the hold price is the limit, or the upper limit for market orders); open sell orders hold shares.
+
+Invariant (tested): cash + Σ position cost + Σ buy commission still carried − Σ realised P&L
+== starting cash. Realised P&L is net of both sides' commission and the sell tax.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from apps.market.krx import Market
+
+from .dto import OrderAction, OrderStatus, OrderType, Side
+from .fees import ceil_won, commission, sell_tax
+
+
+@dataclass
+class Order:
+    account: str
+    order_no: str
+    orig_order_no: str | None
+    base_order_no: str
+    code: str
+    name: str
+    market: Market
+    side: Side
+    action: OrderAction
+    order_type: OrderType
+    qty: int
+    price: int
+    time: dt.datetime
+    seq: int
+    remaining: int = 0
+    filled_qty: int = 0
+    filled_value: int = 0
+    cancelled_qty: int = 0
+    status: OrderStatus = OrderStatus.ACCEPTED
+    is_open: bool = True
+    commission: int = 0
+    tax: int = 0
+    last_fill_no: str = ""
+    last_fill_price: int = 0
+    last_fill_qty: int = 0
+    hold_price: int = 0
+    held_cash: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["time"] = self.time.isoformat()
+        for k in ("market", "side", "action", "order_type", "status"):
+            d[k] = str(d[k])
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Order:
+        d = dict(d)
+        d["time"] = dt.datetime.fromisoformat(d["time"])
+        d["market"] = Market(d["market"])
+        d["side"] = Side(d["side"])
+        d["action"] = OrderAction(d["action"])
+        d["order_type"] = OrderType(d["order_type"])
+        d["status"] = OrderStatus(d["status"])
+        return cls(**d)
+
+
+@dataclass
+class Position:
+    qty: int = 0
+    cost: int = 0
+    buy_commission: int = 0
+    sell_held: int = 0
+    realized: int = 0
+    today_realized: int = 0
+    today_buy_qty: int = 0
+    today_sell_qty: int = 0
+    today_sell_cost: int = 0  # cost basis of today's sells (for the realised rate)
+    last_side: str | None = None
+
+
+@dataclass
+class FillResult:
+    commission: int
+    tax: int
+    realized: int
+
+
+@dataclass
+class Account:
+    number: str
+    starting_cash: int
+    cash: int
+    commission_rate: Decimal
+    held_cash: int = 0
+    positions: dict[str, Position] = field(default_factory=dict)
+    commission_total: int = 0
+    tax_total: int = 0
+    commission_today: int = 0
+    tax_today: int = 0
+    realized_total: int = 0
+
+    # -------------------------------------------------------------- holds
+    def buy_hold(self, qty: int, price: int) -> int:
+        """Cash an open buy of qty at price needs: amount + commission rounded up."""
+        amount = qty * price
+        return amount + ceil_won(Decimal(amount) * self.commission_rate)
+
+    @property
+    def orderable_cash(self) -> int:
+        return self.cash - self.held_cash
+
+    def max_buy_qty(self, price: int) -> int:
+        if price <= 0:
+            return 0
+        qty = max(self.orderable_cash, 0) // price
+        while qty > 0 and self.buy_hold(qty, price) > self.orderable_cash:
+            qty -= 1
+        return qty
+
+    def position(self, code: str) -> Position:
+        return self.positions.setdefault(code, Position())
+
+    def sellable_qty(self, code: str) -> int:
+        pos = self.positions.get(code)
+        return pos.qty - pos.sell_held if pos else 0
+
+    def hold(self, order: Order) -> None:
+        """(Re)compute the hold of an order from its open remainder."""
+        if order.side is Side.BUY:
+            new = self.buy_hold(order.remaining, order.hold_price) if order.is_open else 0
+            self.held_cash += new - order.held_cash
+            order.held_cash = new
+        else:
+            pos = self.position(order.code)
+            new = order.remaining if order.is_open else 0
+            pos.sell_held += new - order.held_cash
+            order.held_cash = new
+
+    # -------------------------------------------------------------- fills
+    def apply_fill(self, order: Order, qty: int, price: int, trade_date: dt.date) -> FillResult:
+        """Book a fill: cash, position, the order's cumulative fees (rounded down on the order's
+        cumulative amount) and realised P&L. The caller updates the order's remainder/hold."""
+        amount = qty * price
+        order.filled_qty += qty
+        order.filled_value += amount
+        new_comm = commission(order.filled_value, self.commission_rate)
+        comm = new_comm - order.commission
+        order.commission = new_comm
+        tax = 0
+        pos = self.position(order.code)
+        realized = 0
+        if order.side is Side.BUY:
+            self.cash -= amount + comm
+            pos.qty += qty
+            pos.cost += amount
+            pos.buy_commission += comm
+            pos.today_buy_qty += qty
+            pos.last_side = Side.BUY.value
+        else:
+            new_tax = sell_tax(order.filled_value, trade_date, order.market)
+            tax = new_tax - order.tax
+            order.tax = new_tax
+            cost_out = pos.cost if qty >= pos.qty else pos.cost * qty // pos.qty
+            comm_out = pos.buy_commission if qty >= pos.qty else pos.buy_commission * qty // pos.qty
+            realized = amount - cost_out - comm_out - comm - tax
+            self.cash += amount - comm - tax
+            pos.qty -= qty
+            pos.cost -= cost_out
+            pos.buy_commission -= comm_out
+            pos.realized += realized
+            pos.today_realized += realized
+            pos.today_sell_qty += qty
+            pos.today_sell_cost += cost_out
+            pos.last_side = Side.SELL.value
+            self.realized_total += realized
+        self.commission_total += comm
+        self.commission_today += comm
+        self.tax_total += tax
+        self.tax_today += tax
+        return FillResult(comm, tax, realized)
+
+    def new_day(self) -> None:
+        self.commission_today = 0
+        self.tax_today = 0
+        for code, pos in list(self.positions.items()):
+            pos.today_realized = pos.today_buy_qty = pos.today_sell_qty = 0
+            pos.today_sell_cost = 0
+            if pos.qty == 0 and pos.sell_held == 0:
+                del self.positions[code]
+
+    # -------------------------------------------------------------- persistence
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["commission_rate"] = str(self.commission_rate)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Account:
+        d = dict(d)
+        d["commission_rate"] = Decimal(d["commission_rate"])
+        d["positions"] = {k: Position(**v) for k, v in d["positions"].items()}
+        return cls(**d)

@@ -1,0 +1,70 @@
+"""Clocks for the simulator: small injectable objects with `now() -> aware datetime`.
+
+The exchange never sleeps; whoever owns the loop (the protocol server) asks the clock for the
+time and calls `Exchange.advance(clock.now())`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+
+from apps.market.krx import KST
+
+
+class ManualClock:
+    """Time moves only when told (tests, backtests)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        self._now = start.astimezone(KST)
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def set(self, moment: dt.datetime) -> None:
+        self._now = moment.astimezone(KST)
+
+    def tick(self, delta: dt.timedelta) -> dt.datetime:
+        self._now += delta
+        return self._now
+
+
+class WallClock:
+    """The real time in KST."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(KST)
+
+
+class AcceleratedClock:
+    """Simulated time = sim_start + (wall elapsed) x speed. speed 60 runs a 6.5-hour session in
+    6.5 minutes; speed 1 with a past `sim_start` replays a fixed date in real time."""
+
+    def __init__(
+        self,
+        sim_start: dt.datetime,
+        speed: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if sim_start.tzinfo is None:
+            raise ValueError("AcceleratedClock needs an aware datetime")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.sim_start = sim_start.astimezone(KST)
+        self.speed = speed
+        self._monotonic = monotonic
+        self._wall_start = monotonic()
+
+    def now(self) -> dt.datetime:
+        elapsed = (self._monotonic() - self._wall_start) * self.speed
+        return self.sim_start + dt.timedelta(seconds=elapsed)
+
+
+def replay_clock(
+    day: dt.date, speed: float = 1.0, at: dt.time = dt.time(8, 25)
+) -> AcceleratedClock:
+    """A clock that starts on `day` at `at` KST and runs at `speed`."""
+    return AcceleratedClock(dt.datetime.combine(day, at, tzinfo=KST), speed)

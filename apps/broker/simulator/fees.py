@@ -1,0 +1,116 @@
+"""Commission and the securities transaction tax (증권거래세 incl. 농어촌특별세) of the paper accounts.
+
+Rounding: both are computed on an order's CUMULATIVE executed amount and rounded DOWN to the won;
+each fill is charged the difference to the previous cumulative figure, so splitting an order into
+many fills never changes its total (brokers charge per order execution, not per print).
+
+Tax table by trade date and market (rate on the sell amount; KOSPI = 거래세 + 농특세 0.15 %):
+- until 2019-06-02: KOSPI 0.15+0.15, KOSDAQ 0.30, KONEX 0.30
+- 2019-06-03: KOSPI 0.10+0.15, KOSDAQ 0.25, KONEX 0.10 (증권거래세법 시행령 개정; fntimes 2019-04-02)
+- 2021-01-01: KOSPI 0.08+0.15, KOSDAQ 0.23
+- 2023-01-01: KOSPI 0.05+0.15, KOSDAQ 0.20
+- 2024-01-01: KOSPI 0.03+0.15, KOSDAQ 0.18
+- 2025-01-01: KOSPI 0.00+0.15, KOSDAQ 0.15
+- 2026-01-01: KOSPI 0.05+0.15 = 0.20, KOSDAQ 0.20, KONEX 0.10 unchanged — the rates were restored
+  to the 2023 level by the 증권거래세법 시행령 amendment that followed the 2025 세제개편안 (MOEF
+  announcement 2025-12-01, in force for sales from 2026-01-01; reported e.g. by Hankyung Magazine
+  2025-12-01 "내년 1월 1일부터 코스피·코스닥 시장에서 증권거래세율이 0.05%포인트씩 오른다").
+  Checked against press reports, not the promulgated decree text itself: revisit if it changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from apps.market.krx import Market
+
+DEFAULT_COMMISSION_RATE = Decimal("0.00015")  # 0.015 % per side
+
+# (effective from, {market: total rate}) in ascending date order.
+TAX_TABLE: tuple[tuple[dt.date, dict[Market, Decimal]], ...] = (
+    (
+        dt.date(1996, 1, 1),
+        {
+            Market.KOSPI: Decimal("0.0030"),
+            Market.KOSDAQ: Decimal("0.0030"),
+            Market.KONEX: Decimal("0.0030"),
+        },
+    ),
+    (
+        dt.date(2019, 6, 3),
+        {
+            Market.KOSPI: Decimal("0.0025"),
+            Market.KOSDAQ: Decimal("0.0025"),
+            Market.KONEX: Decimal("0.0010"),
+        },
+    ),
+    (
+        dt.date(2021, 1, 1),
+        {
+            Market.KOSPI: Decimal("0.0023"),
+            Market.KOSDAQ: Decimal("0.0023"),
+            Market.KONEX: Decimal("0.0010"),
+        },
+    ),
+    (
+        dt.date(2023, 1, 1),
+        {
+            Market.KOSPI: Decimal("0.0020"),
+            Market.KOSDAQ: Decimal("0.0020"),
+            Market.KONEX: Decimal("0.0010"),
+        },
+    ),
+    (
+        dt.date(2024, 1, 1),
+        {
+            Market.KOSPI: Decimal("0.0018"),
+            Market.KOSDAQ: Decimal("0.0018"),
+            Market.KONEX: Decimal("0.0010"),
+        },
+    ),
+    (
+        dt.date(2025, 1, 1),
+        {
+            Market.KOSPI: Decimal("0.0015"),
+            Market.KOSDAQ: Decimal("0.0015"),
+            Market.KONEX: Decimal("0.0010"),
+        },
+    ),
+    (
+        dt.date(2026, 1, 1),
+        {
+            Market.KOSPI: Decimal("0.0020"),
+            Market.KOSDAQ: Decimal("0.0020"),
+            Market.KONEX: Decimal("0.0010"),
+        },
+    ),
+)
+
+
+def sell_tax_rate(trade_date: dt.date, market: Market | str) -> Decimal:
+    """Total transaction tax rate on a sell executed on `trade_date` in `market`."""
+    rate = TAX_TABLE[0][1][Market(market)]
+    for since, rates in TAX_TABLE:
+        if trade_date >= since:
+            rate = rates[Market(market)]
+    return rate
+
+
+def floor_won(amount: Decimal) -> int:
+    """Round a KRW amount down to the won."""
+    return int(amount.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def ceil_won(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_CEILING))
+
+
+def commission(amount: int, rate: Decimal = DEFAULT_COMMISSION_RATE) -> int:
+    """Commission on an executed amount, rounded down to the won."""
+    return floor_won(Decimal(amount) * rate)
+
+
+def sell_tax(amount: int, trade_date: dt.date, market: Market | str) -> int:
+    """Transaction tax on a sell amount, rounded down to the won."""
+    return floor_won(Decimal(amount) * sell_tax_rate(trade_date, market))
