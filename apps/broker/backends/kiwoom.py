@@ -35,6 +35,7 @@ from apps.broker.contract import (
     TokenInfo,
 )
 from apps.broker.kiwoom.config import KiwoomConfig
+from apps.broker.kiwoom.events import TradingDay
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.sync import KiwoomSync
 from apps.broker.kiwoom.ws import KiwoomWebSocket, WsOptions
@@ -59,13 +60,18 @@ class KiwoomRealtimeFeed(RealtimeFeed):
     async def start(self) -> None:
         if self._ws is not None:
             return
-        self._rest = KiwoomRestClient(self._config)
+        self._rest = rest = KiwoomRestClient(self._config)
+        # One cheap query up front: it proves the keys work and, against the simulator, tells us
+        # the exchange's trading day (x-sim-time) for events that only carry HHMMSS.
+        await rest.account_number()
+        fallback = TradingDay()
         self._ws = KiwoomWebSocket(
             self._config.ws_url,
-            self._rest.tokens.get,
-            self._rest.tokens.invalidate,
+            rest.tokens.get,
+            rest.tokens.invalidate,
             on_event=self._on_event,
             options=self._options,
+            today=lambda: rest.server_day or fallback.today(),
         )
         await self._ws.start()
         await self._ws.wait_ready()
