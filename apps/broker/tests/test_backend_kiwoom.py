@@ -115,3 +115,40 @@ def test_get_broker_follows_settings(settings: object, sim: SimHandle) -> None:
     with pytest.raises(ValueError, match="unknown BROKER_BACKEND"):
         backends.build_broker("nope")
     assert unique_prefix() != unique_prefix()
+
+
+def test_terminal_command(settings: object, sim: SimHandle) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cfg = client_config(sim)
+    for name, value in {
+        "BROKER_BACKEND": "kiwoom",
+        "KIWOOM_APP_KEY": sim.app_key,
+        "KIWOOM_SECRET_KEY": sim.secret_key,
+        "KIWOOM_BASE_URL": sim.base_url,
+        "KIWOOM_WS_URL": sim.ws_url,
+        "KIWOOM_IS_MOCK": False,
+        "REDIS_URL": cfg.redis_url,
+    }.items():
+        setattr(settings, name, value)
+    backends.reset_broker()
+    try:
+        out = StringIO()
+        call_command("kiwoom", "token", "--revoke", stdout=out)
+        call_command("kiwoom", "token", stdout=out)
+        assert "no token stored" in out.getvalue()
+        call_command("kiwoom", "token", "--issue", stdout=out)
+        assert "token valid" in out.getvalue()
+        call_command("kiwoom", "quote", "005930", stdout=out)
+        assert "삼성전자" in out.getvalue() and "75,000원" in out.getvalue()
+        call_command("kiwoom", "balance", stdout=out)
+        call_command("kiwoom", "orders", stdout=out)
+        assert "no open orders" in out.getvalue()
+        call_command("kiwoom", "conditions", stdout=out)
+        assert "급등" in out.getvalue()
+        call_command("kiwoom", "token", "--revoke", stdout=out)
+        assert sim.app_key not in out.getvalue() and sim.secret_key not in out.getvalue()
+    finally:
+        backends.reset_broker()
