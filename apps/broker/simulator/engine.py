@@ -186,7 +186,7 @@ class Engine:
         start = start.astimezone(KST)
         self.clock = config.clock or ManualClock(start)
         self.accounts: dict[str, Account] = {}
-        self.orders: dict[str, dict[str, Order]] = {}
+        self.order_index: dict[str, dict[str, Order]] = {}
         self.fill_log: dict[str, list[Fill]] = {}
         self.working: dict[str, list[Order]] = {}
         self.order_counters: dict[str, int] = {}
@@ -419,7 +419,7 @@ class Engine:
             bases = {c: st.price or st.base for c, st in self.stocks.items()}
             for acct in self.accounts.values():
                 acct.new_day()
-            self.orders = {a: {} for a in self.orders}
+            self.order_index = {a: {} for a in self.order_index}
             self.fill_log = {a: [] for a in self.fill_log}
             self.working = {}
             nxt = self.days.next(self.day)
@@ -932,7 +932,7 @@ class Engine:
             return
         start = self.config.start_cash if cash is None else cash
         self.accounts[account] = Account(account, start, start, self.rate)
-        self.orders.setdefault(account, {})
+        self.order_index.setdefault(account, {})
         self.fill_log.setdefault(account, [])
 
     def account_numbers(self) -> list[str]:
@@ -1022,7 +1022,7 @@ class Engine:
         return self._ack(o, qty)
 
     def _accept(self, acct: Account, o: Order, st: StockDay, auction: bool) -> None:
-        self.orders.setdefault(o.account, {})[o.order_no] = o
+        self.order_index.setdefault(o.account, {})[o.order_no] = o
         acct.hold(o)
         self.outbox.append(self._order_event(o, self.now, OrderStatus.ACCEPTED))
         if not auction:
@@ -1043,7 +1043,7 @@ class Engine:
         )  # fmt: skip
 
     def _target(self, account: str, orig_order_no: str, code: str) -> Order:
-        o = self.orders.get(account, {}).get(orig_order_no.strip().zfill(7))
+        o = self.order_index.get(account, {}).get(orig_order_no.strip().zfill(7))
         if o is None or o.code != code.strip().removeprefix("A"):
             raise _reject("RC4031", f"원주문번호를 확인하세요. 원주문번호={orig_order_no}")
         if not o.is_open or o.remaining <= 0:
@@ -1081,7 +1081,7 @@ class Engine:
         )  # fmt: skip
         self.working[o.code] = [w for w in self.working.get(o.code, []) if w.is_open]
         auction = self.phase is not SessionPhase.CONTINUOUS or st.vi_until is not None
-        self.orders[account][new.order_no] = new
+        self.order_index[account][new.order_no] = new
         acct.hold(new)
         self.outbox.append(self._order_event(new, self.now, OrderStatus.ACCEPTED))
         self.outbox.append(self._order_event(new, self.now, OrderStatus.CONFIRMED))
@@ -1112,7 +1112,7 @@ class Engine:
             time=self.now, seq=next(self.order_seq), remaining=0, is_open=False,
             status=OrderStatus.CONFIRMED, cancelled_qty=qty,
         )  # fmt: skip
-        self.orders[account][rec.order_no] = rec
+        self.order_index[account][rec.order_no] = rec
         self.outbox.append(self._order_event(rec, self.now, OrderStatus.ACCEPTED))
         self.outbox.append(self._order_event(rec, self.now, OrderStatus.CONFIRMED))
         return self._ack(rec, qty)
@@ -1131,7 +1131,9 @@ class Engine:
 
     def orders_of(self, account: str, code: str | None) -> list[Order]:
         self._account(account)
-        out = [o for o in self.orders.get(account, {}).values() if code is None or o.code == code]
+        out = [
+            o for o in self.order_index.get(account, {}).values() if code is None or o.code == code
+        ]
         return sorted(out, key=lambda o: o.order_no, reverse=True)
 
     def open_orders(self, account: str, code: str | None) -> list[OrderView]:
@@ -1141,7 +1143,7 @@ class Engine:
         return [self._view(o) for o in self.orders_of(account, code)]
 
     def order(self, account: str, order_no: str) -> OrderView:
-        o = self.orders.get(account, {}).get(order_no.strip().zfill(7))
+        o = self.order_index.get(account, {}).get(order_no.strip().zfill(7))
         if o is None:
             raise _reject("RC4031", f"주문번호를 확인하세요. 주문번호={order_no}")
         return self._view(o)
@@ -1485,7 +1487,7 @@ class Engine:
                 for code, bars in self.recorded.items()
             },
             "accounts": {n: a.to_json() for n, a in self.accounts.items()},
-            "orders": {a: [o.to_json() for o in os.values()] for a, os in self.orders.items()},
+            "orders": {a: [o.to_json() for o in os.values()] for a, os in self.order_index.items()},
             "fills": {
                 a: [
                     [
@@ -1521,14 +1523,14 @@ class Engine:
         eng = cls(config, _state=state)
         # The market was replayed to `now` by the constructor; now put the accounts back.
         eng.accounts = {n: Account.from_json(a) for n, a in state["accounts"].items()}
-        eng.orders = {}
+        eng.order_index = {}
         eng.working = {}
         max_seq = 0
         for acct, rows in state["orders"].items():
-            eng.orders[acct] = {}
+            eng.order_index[acct] = {}
             for row in rows:
                 o = Order.from_json(row)
-                eng.orders[acct][o.order_no] = o
+                eng.order_index[acct][o.order_no] = o
                 max_seq = max(max_seq, o.seq)
                 if o.is_open:
                     eng.working.setdefault(o.code, []).append(o)
@@ -1543,7 +1545,7 @@ class Engine:
                          r[7], r[8], r[9], dt.datetime.fromisoformat(r[10]), r[11], r[12], r[13])
                 )  # fmt: skip
         for acct in eng.accounts:
-            eng.orders.setdefault(acct, {})
+            eng.order_index.setdefault(acct, {})
             eng.fill_log.setdefault(acct, [])
         eng.order_counters = dict(state["order_counters"])
         eng.fill_counter = int(state["fill_counter"])
