@@ -51,7 +51,7 @@ class Bar:
     low: int
     close: int
     volume: int
-    value: int  # sum of price x quantity, KRW
+    value: int | None  # sum of price x quantity, KRW; None when the source has none (ka10080)
 
 
 class MinuteAggregator:

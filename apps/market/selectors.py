@@ -106,3 +106,11 @@ def chart_data(instrument: Instrument, day: dt.date) -> dict:
             }
         )
     return payload
+
+
+def daily_bar_dates(code: str, start: dt.date, end: dt.date) -> set[dt.date]:
+    return set(
+        DailyBar.objects.filter(instrument_id=code, date__gte=start, date__lte=end).values_list(
+            "date", flat=True
+        )
+    )

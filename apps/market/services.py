@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from django.db import IntegrityError, connection, transaction
@@ -22,6 +23,9 @@ from django.utils import timezone
 from apps.market import importers
 from apps.market.aggregator import Bar
 from apps.market.models import DailyBar, Instrument, Market, MinuteBar
+
+if TYPE_CHECKING:
+    from apps.broker.contract import Broker
 
 Progress = Callable[[int], object]
 
@@ -120,7 +124,11 @@ def _create_missing_instruments(frame: pd.DataFrame, key: str, described: bool) 
 
 
 def _load_postgres(
-    spec: _BarTable, frame: pd.DataFrame, with_instrument_columns: bool, progress: Progress
+    spec: _BarTable,
+    frame: pd.DataFrame,
+    with_instrument_columns: bool,
+    progress: Progress,
+    overwrite: bool = True,
 ) -> tuple[int, int]:
     table = spec.model._meta.db_table
     key_type = "date" if spec.key == "date" else "timestamptz"
@@ -143,13 +151,15 @@ def _load_postgres(
         created = _create_missing_instruments(frame, spec.key, with_instrument_columns)
         mine = ", ".join(f"b.{c}" for c in spec.columns)
         theirs = ", ".join(f"t.{c}" for c in spec.columns)
-        # Identifiers below come from the model specs above, never from input.
-        cursor.execute(
-            f"UPDATE {table} b SET ({values}) = ({theirs}) FROM tmp_bars t "  # noqa: S608
-            f"WHERE b.code = t.code AND b.{spec.key} = t.{spec.key} "
-            f"AND ({mine}) IS DISTINCT FROM ({theirs})"
-        )
-        changed = cursor.rowcount
+        changed = 0
+        if overwrite:
+            # Identifiers below come from the model specs above, never from input.
+            cursor.execute(
+                f"UPDATE {table} b SET ({values}) = ({theirs}) FROM tmp_bars t "  # noqa: S608
+                f"WHERE b.code = t.code AND b.{spec.key} = t.{spec.key} "
+                f"AND ({mine}) IS DISTINCT FROM ({theirs})"
+            )
+            changed = cursor.rowcount
         # A plain anti-join INSERT is about twice as fast as INSERT ... ON CONFLICT here.
         insert = (
             f"INSERT INTO {table} ({key}, {values}) "  # noqa: S608
@@ -161,9 +171,10 @@ def _load_postgres(
                 cursor.execute(insert)
         except IntegrityError:
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in spec.columns)
+            action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
             cursor.execute(
                 f"INSERT INTO {table} ({key}, {values}) SELECT {key}, {values} "  # noqa: S608
-                f"FROM tmp_bars ON CONFLICT ({key}) DO UPDATE SET {updates}"
+                f"FROM tmp_bars ON CONFLICT ({key}) {action}"
             )
         changed += cursor.rowcount
         cursor.execute("DROP TABLE tmp_bars")
@@ -171,7 +182,11 @@ def _load_postgres(
 
 
 def _load_generic(
-    spec: _BarTable, frame: pd.DataFrame, with_instrument_columns: bool, progress: Progress
+    spec: _BarTable,
+    frame: pd.DataFrame,
+    with_instrument_columns: bool,
+    progress: Progress,
+    overwrite: bool = True,
 ) -> tuple[int, int]:
     """Portable path (SQLite): ORM upserts; slower, and counts every row as changed."""
     created = _create_missing_instruments(frame, spec.key, with_instrument_columns)
@@ -184,12 +199,15 @@ def _load_generic(
         objs.append(spec.model(instrument_id=rec["code"], **{spec.key: key}, **kwargs))
     for start in range(0, len(objs), 5_000):
         batch = objs[start : start + 5_000]
-        spec.model.objects.bulk_create(
-            batch,
-            update_conflicts=True,
-            unique_fields=["instrument", spec.key],
-            update_fields=list(spec.columns),
-        )
+        if overwrite:
+            spec.model.objects.bulk_create(
+                batch,
+                update_conflicts=True,
+                unique_fields=["instrument", spec.key],
+                update_fields=list(spec.columns),
+            )
+        else:
+            spec.model.objects.bulk_create(batch, ignore_conflicts=True)
         progress(len(batch))
     return len(objs), created
 
@@ -200,13 +218,14 @@ def _load(
     source: str,
     with_instrument_columns: bool,
     progress: Progress | None,
+    overwrite: bool = True,
 ) -> LoadResult:
     progress = progress or _noop
     if frame.empty:
         return LoadResult(source, 0, 0, 0)
     loader = _load_postgres if connection.vendor == "postgresql" else _load_generic
     with transaction.atomic():
-        changed, created = loader(spec, frame, with_instrument_columns, progress)
+        changed, created = loader(spec, frame, with_instrument_columns, progress, overwrite)
     return LoadResult(source, len(frame), changed, created)
 
 
@@ -223,14 +242,17 @@ def minute_bars_import_file(path: Path | str, progress: Progress | None = None) 
     return _load(_MINUTE, frame, str(path), False, progress)
 
 
-def minute_bars_upsert(bars: Iterable[Bar], source: str = "bars") -> LoadResult:
-    """Write aggregated or fetched minute bars (idempotent)."""
+def minute_bars_upsert(
+    bars: Iterable[Bar], source: str = "bars", overwrite: bool = True
+) -> LoadResult:
+    """Write aggregated or fetched minute bars (idempotent). With overwrite=False only missing
+    bars are inserted: backfill fills gaps and never replaces a stored bar."""
     rows = [(b.code, b.end, b.open, b.high, b.low, b.close, b.volume, b.value) for b in bars]
     frame = pd.DataFrame(rows, columns=["code", "time", *_BAR_COLUMNS])
     if not frame.empty:
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         frame["value"] = frame["value"].astype("Int64")
-    return _load(_MINUTE, frame, source, False, None)
+    return _load(_MINUTE, frame, source, False, None, overwrite)
 
 
 @dataclass(frozen=True)
@@ -246,7 +268,9 @@ class DailyRow:
     prev_close: int | None = None
 
 
-def daily_bars_upsert(rows: Sequence[DailyRow], source: str = "rows") -> LoadResult:
+def daily_bars_upsert(
+    rows: Sequence[DailyRow], source: str = "rows", overwrite: bool = True
+) -> LoadResult:
     frame = pd.DataFrame(
         [
             (r.code, r.date, r.open, r.high, r.low, r.close, r.prev_close, r.volume, r.value)
@@ -256,7 +280,7 @@ def daily_bars_upsert(rows: Sequence[DailyRow], source: str = "rows") -> LoadRes
     )
     if not frame.empty:
         frame["prev_close"] = frame["prev_close"].astype("Int64")
-    return _load(_DAILY, frame, source, False, None)
+    return _load(_DAILY, frame, source, False, None, overwrite)
 
 
 def instruments_import_master(path: Path | str) -> LoadResult:
@@ -297,3 +321,58 @@ def instruments_import_master(path: Path | str) -> LoadResult:
         )
         created = Instrument.objects.count() - before
     return LoadResult(str(path), len(objs), len(objs), created)
+
+
+_BROKER_MARKETS = {"0": Market.KOSPI, "10": Market.KOSDAQ, "50": Market.KONEX}
+
+
+def instruments_sync_from_broker(
+    broker: Broker, markets: Sequence[str] = ("0", "10")
+) -> LoadResult:
+    """Upsert instruments from the broker's stock list (ka10099), one call per market code.
+
+    The broker's list is the live state, so it also sets the flags: 거래정지 and 관리종목 from the
+    state flags, the 투자유의 code (orderWarning) and NXT eligibility.
+    """
+    now = timezone.now()
+    objs: dict[str, Instrument] = {}
+    for market in markets:
+        for item in broker.instruments(market):
+            flags = " ".join(item.state_flags)
+            objs[item.code] = Instrument(
+                code=item.code,
+                name=item.name,
+                market=_BROKER_MARKETS.get(market, Market.OTHER),
+                sector=item.sector,
+                listed_shares=item.listed_shares,
+                listing_date=item.listing_date,
+                is_halted="거래정지" in flags,
+                is_administrative="관리종목" in flags,
+                is_caution=item.warning not in ("", "0"),
+                warning="" if item.warning == "0" else item.warning,
+                nxt_enabled=item.nxt_enabled,
+                updated_at=now,
+            )
+    with transaction.atomic():
+        before = Instrument.objects.count()
+        Instrument.objects.bulk_create(
+            list(objs.values()),
+            batch_size=2_000,
+            update_conflicts=True,
+            unique_fields=["code"],
+            update_fields=[
+                "name",
+                "market",
+                "sector",
+                "listed_shares",
+                "listing_date",
+                "is_halted",
+                "is_administrative",
+                "is_caution",
+                "warning",
+                "nxt_enabled",
+                "updated_at",
+            ],
+        )
+        created = Instrument.objects.count() - before
+    return LoadResult("broker", len(objs), len(objs), created)
