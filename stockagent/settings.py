@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.broker",
     "apps.market",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
@@ -323,3 +324,16 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="stockagent@localhost")
+
+# --- Notifications (apps.notifications) -----------------------------------------------------------------
+NOTIFY_DEDUP_WINDOW_SECONDS = env.int("NOTIFY_DEDUP_WINDOW_SECONDS", default=300)
+NOTIFY_THROTTLE_WINDOW_SECONDS = env.int("NOTIFY_THROTTLE_WINDOW_SECONDS", default=60)
+NOTIFY_THROTTLE_MAX = env.int("NOTIFY_THROTTLE_MAX", default=5)  # messages per channel per window
+NOTIFY_DIGEST_DELAY_SECONDS = env.int("NOTIFY_DIGEST_DELAY_SECONDS", default=10)
+NOTIFY_DIGEST_MAX_LINES = env.int("NOTIFY_DIGEST_MAX_LINES", default=60)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=2.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=300.0)
+NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5.0)
+NOTIFY_MAX_ETA_SECONDS = env.int("NOTIFY_MAX_ETA_SECONDS", default=600)
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
