@@ -1,0 +1,63 @@
+"""The backend contract and the one outbound HTTP helper every HTTP channel uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from apps.notifications.models import NotificationChannel
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """What a channel sends: a Korean title and body (plain text)."""
+
+    title: str
+    body: str
+
+    def as_text(self) -> str:
+        return f"{self.title}\n{self.body}" if self.body else self.title
+
+
+class SendError(Exception):
+    """A send that did not succeed. ``retry`` is false for errors a retry cannot fix (bad webhook, 4xx).
+
+    The message must be secret-free: it is stored in the delivery log and logged.
+    """
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+class BaseBackend:
+    kind: str = ""
+
+    def send(self, channel: NotificationChannel, message: OutgoingMessage) -> None:
+        raise NotImplementedError
+
+
+def post_json(url: str, payload: dict[str, Any]) -> httpx.Response:
+    """POST JSON with the notification timeout. Transport errors become a SendError naming only the
+    exception class: httpx messages can contain the URL, and our URLs contain secrets."""
+    timeout = httpx.Timeout(settings.NOTIFY_HTTP_TIMEOUT_SECONDS)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            return client.post(url, json=payload)
+    except httpx.TimeoutException as exc:
+        raise SendError(f"timeout ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise SendError(f"connection error ({type(exc).__name__})") from None
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    """2xx passes; 429 and 5xx are retried; any other status is permanent."""
+    code = response.status_code
+    if 200 <= code < 300:
+        return
+    retry = code == 429 or code >= 500
+    raise SendError(f"HTTP {code}", retry=retry)

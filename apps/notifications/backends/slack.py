@@ -1,0 +1,19 @@
+"""Slack channel: an incoming webhook (the URL is the secret), POST ``{"text": ...}``."""
+
+from __future__ import annotations
+
+from apps.notifications.backends.base import (
+    BaseBackend,
+    OutgoingMessage,
+    post_json,
+    raise_for_status,
+)
+from apps.notifications.models import NotificationChannel
+
+
+class SlackBackend(BaseBackend):
+    kind = "slack"
+
+    def send(self, channel: NotificationChannel, message: OutgoingMessage) -> None:
+        text = f"*{message.title}*\n{message.body}" if message.body else f"*{message.title}*"
+        raise_for_status(post_json(channel.secret, {"text": text}))

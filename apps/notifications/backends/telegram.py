@@ -1,0 +1,34 @@
+"""Telegram channel: bot API ``POST {TELEGRAM_API_BASE}/bot<token>/sendMessage``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from apps.notifications.backends.base import (
+    BaseBackend,
+    OutgoingMessage,
+    SendError,
+    post_json,
+    raise_for_status,
+)
+from apps.notifications.models import NotificationChannel
+
+
+class TelegramBackend(BaseBackend):
+    kind = "telegram"
+
+    def send(self, channel: NotificationChannel, message: OutgoingMessage) -> None:
+        url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{channel.secret}/sendMessage"
+        payload = {
+            "chat_id": channel.target,
+            "text": message.as_text(),
+            "disable_web_page_preview": True,
+        }
+        response = post_json(url, payload)
+        raise_for_status(response)
+        try:
+            ok = response.json().get("ok", False)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SendError("telegram: ok=false", retry=False)

@@ -1,0 +1,418 @@
+"""Writes of the notifications app: ``notify()`` (the one entry point other apps call), sending one delivery,
+the sweep of due deliveries, and the per-user channel settings.
+
+Kinds other apps raise (``NotificationKind``): ``condition.entry``, ``condition.exit``, ``order.fill``,
+``risk.halt``, ``report.daily``, ``system``.
+
+Rules, per channel, applied when ``notify()`` plans a delivery:
+
+- dedup: the same ``dedup_key`` within ``NOTIFY_DEDUP_WINDOW_SECONDS`` makes one notification, not two;
+- quiet hours (KST, per channel): deliveries are *held*, not dropped — they join the channel's digest, which is
+  sent when the quiet hours end, so the trader reads everything they missed in one message;
+- throttling: once a channel has had ``NOTIFY_THROTTLE_MAX`` messages within ``NOTIFY_THROTTLE_WINDOW_SECONDS``
+  (or its own ``min_interval_seconds`` has not passed since its last message), further deliveries join one
+  digest sent ``NOTIFY_DIGEST_DELAY_SECONDS`` later (or when the min interval is over). Everything that
+  arrives before the digest is claimed goes into that same digest: a burst becomes one message.
+
+Sending happens after commit, one Celery task per delivery; a delivery is claimed with a conditional UPDATE
+(``pending`` → ``sending``) so two workers never send it twice. Failures are retried with exponential backoff
+and jitter up to ``NOTIFY_MAX_ATTEMPTS``; one channel failing never delays another (separate tasks, bounded
+timeouts).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.logging import redact
+from apps.core.templatetags.stockagent import kst
+from apps.notifications.backends import OutgoingMessage, SendError, get_backend
+from apps.notifications.models import (
+    DedupMark,
+    Delivery,
+    DeliveryStatus,
+    HoldReason,
+    Notification,
+    NotificationChannel,
+    NotificationKind,
+)
+
+logger = logging.getLogger(__name__)
+
+TEST_TITLE = "테스트 메시지"
+TEST_BODY = "StockAgent 알림 채널 테스트입니다. 이 메시지가 보이면 설정이 올바릅니다."
+
+
+class NotifyError(ValueError):
+    """A notify() call that cannot be made (unknown kind, empty title)."""
+
+
+# --- notify ---------------------------------------------------------------------------------------------
+def notify(
+    kind: str,
+    *,
+    title: str,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    dedup_key: str | None = None,
+    users: Iterable[AbstractBaseUser | int] | None = None,
+) -> Notification | None:
+    """Record a notification and one delivery per interested channel; sending starts after commit.
+
+    ``users`` limits the recipients (default: every user with a channel subscribed to ``kind``). Returns
+    ``None`` when ``dedup_key`` was already used within the dedup window (nothing is written then).
+    """
+    if kind not in NotificationKind.values:
+        raise NotifyError(f"unknown notification kind: {kind}")
+    if not title.strip():
+        raise NotifyError("notification title is empty")
+    now = timezone.now()
+    with transaction.atomic():
+        if dedup_key and _is_duplicate(dedup_key, now):
+            logger.debug("notification %s suppressed as duplicate", kind)
+            return None
+        notification = Notification.objects.create(
+            kind=kind,
+            title=title[:200],
+            body=body,
+            data=data or {},
+            dedup_key=(dedup_key or "")[:200],
+            created_at=now,
+        )
+        for channel in _recipient_channels(kind, users):
+            _plan_delivery(channel, notification, now)
+    return notification
+
+
+def _is_duplicate(key: str, now: datetime) -> bool:
+    key = key[:200]
+    mark, created = DedupMark.objects.get_or_create(key=key, defaults={"last_at": now})
+    if created:
+        return False
+    mark = DedupMark.objects.select_for_update().get(pk=mark.pk)
+    if now - mark.last_at < timedelta(seconds=settings.NOTIFY_DEDUP_WINDOW_SECONDS):
+        return True
+    mark.last_at = now
+    mark.save(update_fields=["last_at"])
+    return False
+
+
+def _recipient_channels(
+    kind: str, users: Iterable[AbstractBaseUser | int] | None
+) -> list[NotificationChannel]:
+    qs = NotificationChannel.objects.filter(enabled=True, user__is_active=True)
+    if users is not None:
+        ids = [u if isinstance(u, int) else u.pk for u in users]
+        qs = qs.filter(user_id__in=ids)
+    # Locked in id order: concurrent notify() calls plan each channel one at a time, without deadlocks.
+    return [c for c in qs.select_for_update(of=("self",)).order_by("pk") if c.wants(kind)]
+
+
+def _plan_delivery(
+    channel: NotificationChannel, notification: Notification, now: datetime
+) -> Delivery:
+    open_digest = (
+        Delivery.objects.filter(channel=channel, is_digest=True, status=DeliveryStatus.PENDING)
+        .order_by("pk")
+        .first()
+    )
+    if channel.in_quiet_hours(now):
+        release = channel.quiet_end_after(now)
+        return _batch(channel, notification, now, open_digest, release, HoldReason.QUIET)
+    if open_digest is not None:
+        return _batch(
+            channel, notification, now, open_digest, open_digest.send_after, HoldReason.THROTTLE
+        )
+    throttled_until = _throttled_until(channel, now)
+    if throttled_until is not None:
+        return _batch(channel, notification, now, None, throttled_until, HoldReason.THROTTLE)
+    delivery = Delivery.objects.create(
+        channel=channel, notification=notification, send_after=now, created_at=now
+    )
+    _enqueue_after_commit(delivery.pk, now)
+    return delivery
+
+
+def _throttled_until(channel: NotificationChannel, now: datetime) -> datetime | None:
+    """When a digest may go out if the channel is over its message budget now; None if it is not."""
+    messages = Delivery.objects.filter(channel=channel, digest__isnull=True)
+    window_start = now - timedelta(seconds=settings.NOTIFY_THROTTLE_WINDOW_SECONDS)
+    if messages.filter(created_at__gte=window_start).count() >= settings.NOTIFY_THROTTLE_MAX:
+        return now + timedelta(seconds=settings.NOTIFY_DIGEST_DELAY_SECONDS)
+    if channel.min_interval_seconds:
+        interval = timedelta(seconds=channel.min_interval_seconds)
+        last = messages.filter(created_at__gt=now - interval).order_by("-created_at").first()
+        if last is not None:
+            return last.created_at + interval
+    return None
+
+
+def _batch(
+    channel: NotificationChannel,
+    notification: Notification,
+    now: datetime,
+    digest: Delivery | None,
+    release: datetime,
+    reason: str,
+) -> Delivery:
+    if digest is None:
+        digest = Delivery.objects.create(
+            channel=channel, is_digest=True, hold_reason=reason, send_after=release, created_at=now
+        )
+        _enqueue_after_commit(digest.pk, release)
+    elif release > digest.send_after or (
+        reason == HoldReason.QUIET and digest.hold_reason != reason
+    ):
+        digest.send_after = max(release, digest.send_after)
+        digest.hold_reason = reason
+        digest.save(update_fields=["send_after", "hold_reason", "updated_at"])
+        _enqueue_after_commit(digest.pk, digest.send_after)
+    return Delivery.objects.create(
+        channel=channel,
+        notification=notification,
+        digest=digest,
+        status=DeliveryStatus.BATCHED,
+        hold_reason=reason,
+        send_after=digest.send_after,
+        created_at=now,
+    )
+
+
+def _enqueue_after_commit(delivery_id: int, eta: datetime) -> None:
+    """Queue the send once the rows are committed. Long holds (quiet hours) are left to the sweep: a
+    broker holding an ETA task for hours would redeliver it."""
+    from apps.notifications.tasks import send_delivery
+
+    delay = (eta - timezone.now()).total_seconds()
+    if delay > settings.NOTIFY_MAX_ETA_SECONDS:
+        return
+
+    def enqueue() -> None:
+        if delay > 0:
+            send_delivery.apply_async((delivery_id,), countdown=delay)
+        else:
+            send_delivery.delay(delivery_id)
+
+    transaction.on_commit(enqueue)
+
+
+# --- sending --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SendOutcome:
+    """What happened to one send attempt: ``sent``, ``failed``, ``retry`` (at ``retry_at``) or
+    ``skipped`` (not pending, not due yet, or claimed by another worker)."""
+
+    status: str
+    retry_at: datetime | None = None
+
+
+def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: base·2^(n-1) capped, then a uniform draw in its upper half."""
+    base = settings.NOTIFY_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
+    capped = min(base, settings.NOTIFY_RETRY_MAX_SECONDS)
+    return (rng or random).uniform(capped / 2, capped)
+
+
+def delivery_claim(delivery_id: int, now: datetime) -> bool:
+    """pending → sending, if due. False means someone else has it, or it is not due or not pending.
+
+    A digest is claimed under its channel's row lock, so a notify() adding to it either commits before the
+    claim (and is sent in it) or sees it claimed and starts a new digest.
+    """
+    with transaction.atomic():
+        row = Delivery.objects.filter(pk=delivery_id).values("channel_id", "is_digest").first()
+        if row is None:
+            return False
+        if row["is_digest"]:
+            list(NotificationChannel.objects.select_for_update().filter(pk=row["channel_id"]))
+        claimed = Delivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, send_after__lte=now
+        ).update(status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    return claimed == 1
+
+
+def delivery_send(delivery_id: int) -> SendOutcome:
+    """Claim one delivery, send it outside any transaction, record the outcome."""
+    if not delivery_claim(delivery_id, timezone.now()):
+        return SendOutcome("skipped")
+    delivery = Delivery.objects.select_related("channel", "notification").get(pk=delivery_id)
+    channel = delivery.channel
+    is_test = bool(delivery.notification and delivery.notification.data.get("test"))
+    if not channel.enabled and not is_test:
+        _finish(delivery, DeliveryStatus.CANCELLED, "채널이 비활성화됨")
+        return SendOutcome(DeliveryStatus.CANCELLED)
+    message = delivery_message(delivery)
+    if message is None:
+        _finish(delivery, DeliveryStatus.CANCELLED, "보낼 알림 없음")
+        return SendOutcome(DeliveryStatus.CANCELLED)
+    try:
+        get_backend(channel.kind).send(channel, message)
+    except SendError as exc:
+        return _record_failure(delivery, exc)
+    except Exception as exc:  # a backend bug must not leave the delivery stuck in "sending"
+        logger.exception(
+            "notification backend %s crashed on delivery %s", channel.kind, delivery.pk
+        )
+        return _record_failure(delivery, SendError(f"internal error ({type(exc).__name__})"))
+    _finish(delivery, DeliveryStatus.SENT, "")
+    return SendOutcome(DeliveryStatus.SENT)
+
+
+def _finish(delivery: Delivery, status: str, error: str) -> None:
+    now = timezone.now()
+    sent_at = now if status == DeliveryStatus.SENT else None
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=status, last_error=error[:300], sent_at=sent_at, updated_at=now
+        )
+        if delivery.is_digest:
+            member_status = {
+                DeliveryStatus.SENT: DeliveryStatus.DIGESTED,
+                DeliveryStatus.FAILED: DeliveryStatus.FAILED,
+            }.get(status, DeliveryStatus.CANCELLED)
+            delivery.members.filter(status=DeliveryStatus.BATCHED).update(
+                status=member_status, last_error=error[:300], sent_at=sent_at, updated_at=now
+            )
+
+
+def _record_failure(delivery: Delivery, exc: SendError) -> SendOutcome:
+    channel = delivery.channel
+    # Backends already keep secrets out of their errors; this is the second lock on the door.
+    error = redact(str(exc), [s for s in (channel.secret,) if s])[:300]
+    attempts = delivery.attempts
+    if exc.retry and attempts < settings.NOTIFY_MAX_ATTEMPTS:
+        retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING, send_after=retry_at, last_error=error
+        )
+        logger.warning(
+            "notification delivery %s (%s channel %s) failed, attempt %s/%s, retry at %s: %s",
+            delivery.pk,
+            channel.kind,
+            channel.pk,
+            attempts,
+            settings.NOTIFY_MAX_ATTEMPTS,
+            kst(retry_at),
+            error,
+        )
+        return SendOutcome("retry", retry_at)
+    _finish(delivery, DeliveryStatus.FAILED, error)
+    logger.error(
+        "notification delivery %s (%s channel %s) failed after %s attempt(s): %s",
+        delivery.pk,
+        channel.kind,
+        channel.pk,
+        attempts,
+        error,
+    )
+    return SendOutcome(DeliveryStatus.FAILED)
+
+
+def delivery_message(delivery: Delivery) -> OutgoingMessage | None:
+    """The text a delivery sends: its notification, or for a digest, one line per batched notification."""
+    if not delivery.is_digest:
+        n = delivery.notification
+        return OutgoingMessage(n.title, n.body) if n else None
+    members = list(
+        delivery.members.filter(status=DeliveryStatus.BATCHED)
+        .select_related("notification")
+        .order_by("created_at", "pk")
+    )
+    notes = [m.notification for m in members if m.notification is not None]
+    if not notes:
+        return None
+    if len(notes) == 1:
+        return OutgoingMessage(notes[0].title, notes[0].body)
+    first, last = kst(notes[0].created_at, "%H:%M:%S"), kst(notes[-1].created_at, "%H:%M:%S")
+    title = f"알림 요약 {len(notes)}건 ({first}–{last} KST)"
+    why = (
+        "방해 금지 시간 동안 보류된 알림입니다."
+        if delivery.hold_reason == HoldReason.QUIET
+        else "짧은 시간에 알림이 많아 한 번에 모아 보냅니다."
+    )
+    limit = settings.NOTIFY_DIGEST_MAX_LINES
+    lines = [why] + [f"• {kst(n.created_at, '%H:%M:%S')} {n.title}" for n in notes[:limit]]
+    if len(notes) > limit:
+        lines.append(f"… 외 {len(notes) - limit}건")
+    return OutgoingMessage(title, "\n".join(lines))
+
+
+def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Pending deliveries whose time has come (held digests after quiet hours, retries, lost tasks)."""
+    now = now or timezone.now()
+    return list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, send_after__lte=now)
+        .order_by("send_after", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- channel settings -----------------------------------------------------------------------------------
+EDITABLE_FIELDS = (
+    "kind",
+    "name",
+    "target",
+    "secret",
+    "enabled",
+    "event_kinds",
+    "quiet_start",
+    "quiet_end",
+    "min_interval_seconds",
+)
+
+
+def channel_save(channel: NotificationChannel) -> NotificationChannel:
+    """Validate (raises ``django.core.exceptions.ValidationError``, nothing saved) and save."""
+    channel.full_clean()
+    with transaction.atomic():
+        channel.save()
+    return channel
+
+
+def channel_create(user: AbstractBaseUser, **fields: Any) -> NotificationChannel:
+    channel = NotificationChannel(user=user)
+    return channel_update(channel, **fields)
+
+
+def channel_update(channel: NotificationChannel, **fields: Any) -> NotificationChannel:
+    """Apply ``fields``; an empty or missing ``secret`` keeps the stored one (secrets are write-only)."""
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise ValueError(f"not editable: {name}")
+        if name == "secret" and not value:
+            continue
+        setattr(channel, name, value)
+    return channel_save(channel)
+
+
+def channel_delete(channel: NotificationChannel) -> None:
+    channel.delete()
+
+
+def channel_send_test(channel: NotificationChannel) -> Delivery:
+    """A test message to this one channel, now: no quiet hours, throttle or subscription filter."""
+    now = timezone.now()
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            kind=NotificationKind.SYSTEM,
+            title=TEST_TITLE,
+            body=TEST_BODY,
+            data={"test": True},
+            created_at=now,
+        )
+        delivery = Delivery.objects.create(
+            channel=channel, notification=notification, send_after=now, created_at=now
+        )
+        _enqueue_after_commit(delivery.pk, now)
+    return delivery
