@@ -43,18 +43,22 @@ class Direction(enum.Enum):
 
 def signed_int(raw: str) -> int:
     """Arithmetic integer: `"-00000000000084"` → -84, `"+600"` → 600, `""` → 0."""
-    s = raw.strip() if raw else ""
-    if not s:
-        return 0
     try:
-        return int(s)
-    except ValueError:
+        # int() already accepts a sign, zero padding and surrounding blanks: the hot path.
+        return int(raw)
+    except (ValueError, TypeError):
+        s = raw.strip() if raw else ""
+        if not s:
+            return 0
         return int(Decimal(s.replace(",", "")))
 
 
 def price(raw: str) -> int:
     """A direction-signed price as int KRW: the sign is a direction, not arithmetic."""
-    return abs(signed_int(raw))
+    try:
+        return abs(int(raw))
+    except (ValueError, TypeError):
+        return abs(signed_int(raw))
 
 
 def price_or_none(raw: str) -> int | None:

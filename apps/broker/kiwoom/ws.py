@@ -38,7 +38,7 @@ from .errors import (
     InvalidRequest,
     error_from_envelope,
 )
-from .events import EVENT_TYPES, RealtimeEvent, TradingDay
+from .events import RealtimeEvent, TradingDay, events_from_data
 
 log = logging.getLogger(__name__)
 
@@ -262,21 +262,18 @@ class KiwoomWebSocket:
         return superseded
 
     async def _dispatch(self, data: list[dict[str, Any]]) -> None:
-        day = self._today()
-        for entry in data:
-            cls = EVENT_TYPES.get(entry.get("type", ""))
-            if cls is None:
-                continue
-            event = cls(entry.get("item") or "", entry.get("values") or {}, day)
-            if self._on_event is not None:
+        events = events_from_data(data, self._today())
+        if self._on_event is not None:
+            for event in events:
                 result = self._on_event(event)
                 if asyncio.iscoroutine(result):
                     await result
-            else:
-                try:
-                    self._queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    self.dropped_events += 1
+            return
+        for event in events:
+            try:
+                self._queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.dropped_events += 1
 
     async def events(self) -> AsyncIterator[RealtimeEvent]:
         while True:
