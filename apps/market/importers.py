@@ -16,6 +16,7 @@ Formats (see the README's market-data section):
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apps.market import krx
 from apps.market.calendar import KST
 
 CODE_RE = r"^[0-9A-Z]{6}$"
@@ -128,6 +130,26 @@ def _duplicates(keys: pd.DataFrame, label: str) -> Check:
     return dup, lambda i: f"duplicate row for {label} {' '.join(map(str, keys.iloc[i]))}"
 
 
+def tick_sizes(prices: np.ndarray, markets: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Vectorised `krx.tick_size` over rows (market names, dates as datetime64[D])."""
+    out = np.zeros(len(prices), dtype=np.int64)
+    unified = days >= np.datetime64(krx.UNIFIED_TICK_TABLE_SINCE)
+    for market in ("KOSPI", "KOSDAQ"):
+        for after in (False, True):
+            rows = (unified == after) & (
+                (markets == "KOSPI") if market == "KOSPI" else (markets != "KOSPI")
+            )
+            if not rows.any():
+                continue
+            table = krx.tick_table(
+                market, krx.UNIFIED_TICK_TABLE_SINCE if after else dt.date(2023, 1, 2)
+            )
+            bounds = np.array([b for b, _ in table if b is not None], dtype=np.int64)
+            ticks = np.array([t for _, t in table], dtype=np.int64)
+            out[rows] = ticks[np.searchsorted(bounds, prices[rows], side="right")]
+    return out
+
+
 def read_daily_file(path: Path | str) -> pd.DataFrame:
     """Daily bars: code, date, open, high, low, close, prev_close, volume, value (+ instrument
     columns name, market, board, listed_shares for creating unknown instruments)."""
@@ -153,6 +175,24 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
     idle = (o == 0) & (h == 0) & (lo == 0)
     checks += _ohlc_checks(o, h, lo, c, valid & ~idle)
     checks.append((valid & (c <= 0), lambda i: f"Close must be positive, got {c[i]}"))
+    # Every KRX price is on the tick grid in force that day (krx's dated tables); a price off
+    # the grid means a shifted column or a corrupt value.
+    market_names = df["Market"].fillna("").astype(str).to_numpy() if "Market" in df else None
+    if market_names is not None:
+        day64 = dates.to_numpy(dtype="datetime64[D]")
+        for name, col in (("Open", o), ("High", h), ("Low", lo), ("Close", c)):
+            priced = valid & (col > 0) & ~np.isnat(day64)
+            tick = np.ones(len(col), dtype=np.int64)
+            tick[priced] = tick_sizes(col[priced], market_names[priced], day64[priced])
+            checks.append(
+                (
+                    priced & (col % tick != 0),
+                    lambda i, n=name, v=col, t=tick: (
+                        f"{n} {v[i]} is off the tick grid "
+                        f"(tick {t[i]} for {market_names[i] or 'KOSPI'} on {df['Date'].iloc[i]})"
+                    ),
+                )
+            )
     checks.append(_duplicates(pd.DataFrame({"c": codes, "d": df["Date"]}), "Code/Date"))
     _raise_first(path, checks)
 

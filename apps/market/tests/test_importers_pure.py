@@ -1,0 +1,73 @@
+"""Property tests of the file parsers (no database)."""
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.market import importers, krx
+
+MARKETS = st.sampled_from(["KOSPI", "KOSDAQ", "KOSDAQ GLOBAL", "KONEX"])
+DATES = st.dates(dt.date(2018, 1, 1), dt.date(2026, 12, 31))
+
+
+@given(st.lists(st.tuples(st.integers(1, 3_000_000), MARKETS, DATES), min_size=1, max_size=50))
+def test_vectorised_tick_sizes_match_krx(rows: list[tuple[int, str, dt.date]]) -> None:
+    prices = np.array([p for p, _, _ in rows], dtype=np.int64)
+    markets = np.array([m for _, m, _ in rows], dtype=object)
+    days = np.array([d for _, _, d in rows], dtype="datetime64[D]")
+    expected = [krx.tick_size(p, "KOSPI" if m == "KOSPI" else "KOSDAQ", d) for p, m, d in rows]
+    assert importers.tick_sizes(prices, markets, days).tolist() == expected
+
+
+row = st.builds(
+    lambda code, market, day, price, vol: (code, market, day, price, vol),
+    st.integers(0, 999_999).map(lambda n: f"{n:06d}"),
+    MARKETS,
+    DATES,
+    st.integers(100, 2_000_000),
+    st.integers(0, 10**9),
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(row, min_size=1, max_size=30, unique_by=lambda r: (r[0], r[2])))
+def test_daily_rows_round_trip(tmp_path: Path, rows: list) -> None:
+    lines = ["Date,Code,Name,Market,Dept,Open,High,Low,Close,Volume,Amount,Changes,Stocks"]
+    expected = []
+    for code, market, day, price, vol in rows:
+        m = "KOSPI" if market == "KOSPI" else "KOSDAQ"
+        close = krx.tick_round(price, m, day)
+        high = close + krx.tick_size(close, m, day)
+        low = krx.tick_round(max(close - 3 * krx.tick_size(close, m, day), 1), m, day, "up")
+        lines.append(
+            f'{day},"{code}",이름,{market},,{float(close)},{float(high)},{float(low)},'
+            f"{float(close)},{float(vol)},{float(vol * close)},0.0,1000"
+        )
+        expected.append((code, day, close, high, low, close, vol, vol * close))
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    frame = importers.read_daily_file(path)
+    got = list(
+        frame[["code", "date", "open", "high", "low", "close", "volume", "value"]].itertuples(
+            index=False, name=None
+        )
+    )
+    assert got == expected
+
+
+def test_off_grid_price_names_line_and_tick(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "Date,Code,Market,Open,High,Low,Close,Volume,Amount\n"
+        "2025-01-02,005930,KOSPI,53000,53600,52300,53400,10,534000\n"
+        "2025-01-02,000660,KOSPI,171000,172200,170000,171250,10,1712500\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(importers.ImportFileError) as info:
+        importers.read_daily_file(path)
+    assert info.value.line == 3
+    assert "Close 171250 is off the tick grid (tick 100 for KOSPI on 2025-01-02)" in str(info.value)
