@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,17 @@ def epoch_ms(moment: dt.datetime) -> int:
 
 def from_epoch_ms(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+class TradeLike(Protocol):
+    @property
+    def at(self) -> dt.datetime | None: ...
+    @property
+    def price(self) -> int: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def aggressor(self) -> object | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +165,22 @@ class MinuteAggregator:
 
     def on_tick_at(self, moment: dt.datetime, price: int, qty: int) -> Bar | None:
         return self.on_tick(epoch_ms(moment), price, qty)
+
+    def on_trade(self, tick: TradeLike) -> Bar | None:
+        """Feed a broker 0B `Tick` event (aware `at`, `price`, `quantity`, `aggressor`).
+
+        An unsigned tick (no aggressor) counts in the bar and VWAP but on neither side of 체결강도.
+        """
+        if tick.at is None:
+            self.ignored_ticks += 1
+            return None
+        side = getattr(tick.aggressor, "value", None)
+        qty = -tick.quantity if side == "sell" else tick.quantity
+        buy_before = self.buy_volume
+        done = self.on_tick(epoch_ms(tick.at), tick.price, qty)
+        if side is None:
+            self.buy_volume = buy_before
+        return done
 
     def on_clock(self, now_ms: int) -> Bar | None:
         """Emit the open bar if its minute is over (the closing bar waits for the auction print)."""

@@ -144,3 +144,27 @@ def test_pre_open_ticks_are_ignored_and_strength_needs_sells() -> None:
     agg.on_tick(kst_ms(8, 35), 69_000, 10)  # 장전 시간외
     assert agg.ignored_ticks == 1 and agg.volume == 0
     assert agg.vwap is None and agg.strength is None and agg.opening_range is None
+
+
+def test_on_trade_takes_broker_tick_events() -> None:
+    from dataclasses import dataclass as _dc
+
+    from apps.broker.contract import Side
+
+    @_dc
+    class FakeTick:
+        at: dt.datetime | None
+        price: int
+        quantity: int
+        aggressor: Side | None
+
+    agg = MinuteAggregator("005930", SESSION)
+    at = dt.datetime(2025, 2, 3, 9, 0, 5, tzinfo=cal.KST)
+    agg.on_trade(FakeTick(at, 70_000, 30, Side.BUY))
+    agg.on_trade(FakeTick(at, 70_100, 10, Side.SELL))
+    agg.on_trade(FakeTick(at, 70_000, 5, None))
+    agg.on_trade(FakeTick(None, 70_000, 5, Side.BUY))
+    assert (agg.buy_volume, agg.sell_volume, agg.volume, agg.ignored_ticks) == (30, 10, 45, 1)
+    assert agg.strength == 300
+    bar = agg.flush()
+    assert bar is not None and bar.volume == 45 and bar.high == 70_100
