@@ -40,7 +40,9 @@ async def serve(engine: str) -> None:
 
         ctx = running_simulator(FakeExchange(), config=cfg, start=START)
     else:
-        ctx = running_simulator(config=cfg)
+        # The run loop is live (speed 1 from 09:00): the market moves every 50 ms step while
+        # requests are served, as in paper trading.
+        ctx = running_simulator(config=cfg, speed=1.0)
     async with ctx as sim:
         print(json.dumps({"port": sim.port}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)

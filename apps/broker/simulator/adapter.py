@@ -98,6 +98,9 @@ class MarketAdapter:
         self._base_cache: dict[str, tuple[dt.date, int]] = {}
         self.dirty = False
         self._last_save = time.monotonic()
+        self.orders_placed = 0
+        self._cache_instant: tuple[Any, ...] | None = None
+        self._cache: dict[tuple[Any, ...], Any] = {}
 
     # ---------------------------------------------------------------- time
     def now(self) -> dt.datetime:
@@ -109,7 +112,7 @@ class MarketAdapter:
     # ---------------------------------------------------------------- reads
     def quote(self, code: str) -> Quote | None:
         try:
-            return self.exchange.quote(code)
+            return self.cached("quote", self.exchange.quote, code)
         except (SimRejection, KeyError):
             return None
 
@@ -123,7 +126,7 @@ class MarketAdapter:
         return self.exchange.instruments()
 
     def book(self, code: str) -> OrderBook:
-        return self.exchange.order_book(code)
+        return self.cached("book", self.exchange.order_book, code)
 
     def minute_bars(
         self, code: str, minutes: int, before: dt.datetime | None, limit: int
@@ -133,8 +136,27 @@ class MarketAdapter:
     def daily_bars(self, code: str, end: dt.date | None, limit: int) -> list[DailyBar]:
         return self.exchange.daily_bars(code, end, limit)
 
+    def instant(self) -> tuple[Any, ...]:
+        """Identifies one state of the market: nothing read from the engine can change until
+        the clock steps or one of our own orders lands."""
+        return (self.now(), self.server.steps, self.orders_placed)
+
+    def cached(self, name: str, compute: Any, *args: Any) -> Any:
+        """Engine reads (statistics of every stock, quotes, books) cost 0.1-5 ms each; requests
+        that arrive within one simulated instant share the answer."""
+        instant = self.instant()
+        if self._cache_instant != instant:
+            self._cache.clear()
+            self._cache_instant = instant
+        key = (name, *args)
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute(*args)
+            return value
+
     def stock_stats(self) -> list[StockStats]:
-        return self.exchange.stats()
+        return self.cached("stats", self.exchange.stats)
 
     def cash(self, account: str) -> CashInfo:
         return self.exchange.cash(account)
@@ -168,6 +190,7 @@ class MarketAdapter:
         except SimRejection as rej:
             raise KiwoomError(20, _rejection_msg(rej)) from rej
         self.dirty = True
+        self.orders_placed += 1
         return ack
 
     def place(

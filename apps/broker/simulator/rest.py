@@ -354,6 +354,18 @@ def _paged(
     return result
 
 
+def _rank_cached(
+    fn: Callable[[RestContext, dict[str, Any]], list[dict[str, Any]]],
+) -> Callable[[RestContext, dict[str, Any]], list[dict[str, Any]]]:
+    """Ranking rows depend only on the request and the market instant: encode them once."""
+
+    def wrapper(ctx: RestContext, body: dict[str, Any]) -> list[dict[str, Any]]:
+        key = tuple(sorted((str(k), str(v)) for k, v in body.items()))
+        return _market(ctx).cached(fn.__name__, lambda _key: fn(ctx, body), key)
+
+    return wrapper
+
+
 def _rank_common(s: StockStats) -> dict[str, str]:
     return {
         "stk_cd": s.code,
@@ -365,7 +377,8 @@ def _rank_common(s: StockStats) -> dict[str, str]:
     }
 
 
-def ka10032(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+@_rank_cached
+def _rows_ka10032(ctx: RestContext, body: dict[str, Any]) -> list[dict[str, Any]]:
     _req(body, "mang_stk_incls")
     _req(body, "stex_tp")
     stats = sorted(_ranked(ctx, body), key=lambda s: (-s.value, s.code))
@@ -389,7 +402,11 @@ def ka10032(ctx: RestContext, body: dict[str, Any]) -> RestResult:
                 "trde_prica": str(E.millions(s.value)),
             }
         )
-    return _paged(ctx, rows, "trde_prica_upper", RANK_PAGE)
+    return rows
+
+
+def ka10032(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+    return _paged(ctx, _rows_ka10032(ctx, body), "trde_prica_upper", RANK_PAGE)
 
 
 _QTY_THRESHOLDS = {
@@ -405,7 +422,8 @@ _QTY_THRESHOLDS = {
 _PRICE_FLOORS = {"0": 0, "2": 50_000, "5": 10_000, "6": 5_000, "8": 1_000, "9": 100_000}
 
 
-def ka10023(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+@_rank_cached
+def _rows_ka10023(ctx: RestContext, body: dict[str, Any]) -> list[dict[str, Any]]:
     sort_tp = _req(body, "sort_tp")
     tm_tp = _req(body, "tm_tp")
     qty_tp = _req(body, "trde_qty_tp")
@@ -440,7 +458,11 @@ def ka10023(ctx: RestContext, body: dict[str, Any]) -> RestResult:
         }
         for s, prev, surge, rate in rows
     ]
-    return _paged(ctx, out, "trde_qty_sdnin", RANK_PAGE)
+    return out
+
+
+def ka10023(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+    return _paged(ctx, _rows_ka10023(ctx, body), "trde_qty_sdnin", RANK_PAGE)
 
 
 _PRICE_BANDS_10027: dict[str, tuple[int, int | None]] = {
@@ -455,7 +477,8 @@ _PRICE_BANDS_10027: dict[str, tuple[int, int | None]] = {
 }
 
 
-def ka10027(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+@_rank_cached
+def _rows_ka10027(ctx: RestContext, body: dict[str, Any]) -> list[dict[str, Any]]:
     sort_tp = _req(body, "sort_tp")
     qty_cnd = _req(body, "trde_qty_cnd")
     for name in ("stk_cnd", "crd_cnd", "updown_incls", "pric_cnd", "trde_prica_cnd", "stex_tp"):
@@ -500,10 +523,15 @@ def ka10027(ctx: RestContext, body: dict[str, Any]) -> RestResult:
         }
         for s in picked
     ]
-    return _paged(ctx, out, "pred_pre_flu_rt_upper", RANK_PAGE)
+    return out
 
 
-def ka10030(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+def ka10027(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+    return _paged(ctx, _rows_ka10027(ctx, body), "pred_pre_flu_rt_upper", RANK_PAGE)
+
+
+@_rank_cached
+def _rows_ka10030(ctx: RestContext, body: dict[str, Any]) -> list[dict[str, Any]]:
     sort_tp = _req(body, "sort_tp")
     for name in (
         "mang_stk_incls",
@@ -548,7 +576,11 @@ def ka10030(ctx: RestContext, body: dict[str, Any]) -> RestResult:
                 "bf_mkrt_trde_amt": "0",
             }
         )
-    return _paged(ctx, out, "tdy_trde_qty_upper", RANK_PAGE)
+    return out
+
+
+def ka10030(ctx: RestContext, body: dict[str, Any]) -> RestResult:
+    return _paged(ctx, _rows_ka10030(ctx, body), "tdy_trde_qty_upper", RANK_PAGE)
 
 
 # --------------------------------------------------------------------------- acnt
