@@ -46,12 +46,13 @@ def synthetic_files(directory: Path, codes: int = 2_000, days: int = 200) -> lis
         lines = [header]
         for d in range(per_file):
             day = (start + dt.timedelta(days=f * per_file + d)).isoformat()
-            close = rng.integers(1_000, 200_000, codes) // 10 * 10
+            # Multiples of 1,000 are on every band of the KRX tick grid.
+            close = rng.integers(2, 200, codes) * 1_000
             for i in range(codes):
                 c = int(close[i])
                 lines.append(
-                    f'"{i:06d}","종목{i}","KOSPI","",{c}.0,"1",10.0,0.1,{c}.0,{c + 50}.0,'
-                    f'{c - 50}.0,1000.0,{c * 1000}.0,{c * 10**6}.0,1000000,"STK",{i + 1},"{day}"\n'
+                    f'"{i:06d}","종목{i}","KOSPI","",{c}.0,"1",10.0,0.1,{c}.0,{c + 1000}.0,'
+                    f'{c - 1000}.0,1000.0,{c * 1000}.0,{c * 10**6}.0,1000000,"STK",{i + 1},"{day}"\n'
                 )
         with gzip.open(path, "wt", encoding="utf-8") as fh:
             fh.writelines(lines)
