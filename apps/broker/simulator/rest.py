@@ -2,8 +2,8 @@
 
 Owns one handler per TR (stkinfo, mrkcond, chart, rkinfo, acnt, ordr groups), request validation,
 `cont-yn`/`next-key` paging and the exact field names/encodings of each response. Handlers read
-the market and the account through `MarketAdapter` (adapter.py), which turns the engine's objects
-into the plain views defined there; the HTTP envelope lives in server.py.
+the market and the account through `MarketAdapter` (adapter.py), which returns the engine's DTOs
+(dto.py); the HTTP envelope (auth, errors, throttling, faults, headers) lives in server.py.
 """
 
 from __future__ import annotations

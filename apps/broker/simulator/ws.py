@@ -3,8 +3,8 @@
 Owns sessions (LOGIN first, one live session per app key with SYSTEM R10001 for the loser, PING
 keep-alive), realtime registrations (REG/REMOVE by grp_no with refresh), the fan-out of REAL frames
 to subscribers, and condition search (CNSRLST, CNSRREQ one-shot paged / realtime, CNSRCLR, at most
-10 realtime conditions per login). Engine events are turned into FID maps by `frames.py`-style
-encoders in rest.MarketAdapter; this module only routes them.
+10 realtime conditions per login). Engine events are turned into FID maps in adapter.py; this
+module only routes the frames to the sessions that registered for them.
 """
 
 from __future__ import annotations

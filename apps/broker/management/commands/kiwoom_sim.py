@@ -92,6 +92,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rate-limit", type=float, default=5.0, help="requests/s per api-id (0 disables)"
         )
+        parser.add_argument(
+            "--no-admin", action="store_true", help="disable the /_sim/ fault and clock endpoints"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from apps.broker.simulator.adapter import build_exchange
@@ -145,6 +148,7 @@ class Command(BaseCommand):
             credentials=credentials,
             rate_limit_per_s=opts["rate_limit"] or None,
             seed=opts["seed"],
+            admin_enabled=not opts["no_admin"],
         )
         server = SimServer(exchange, config=config, clock=SimClock(start, speed), state_file=state)
         app = server.build_app()
