@@ -13,4 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("apps.core.urls")),
     path("api/v1/market/", include("apps.market.urls")),
+    path("notifications/", include("apps.notifications.urls")),
+    path("api/v1/notifications/", include("apps.notifications.api_urls")),
 ]
