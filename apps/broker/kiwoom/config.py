@@ -22,6 +22,9 @@ class KiwoomConfig:
     is_mock: bool = False
     rate_query_per_sec: float = 5.0
     rate_order_per_sec: float = 5.0
+    # Requests one api-id class may send back to back. 2 lets a late waiter catch up with the
+    # schedule instead of losing its slot, and stays well under the server's observed burst.
+    rate_burst: int = 2
     timeout_seconds: float = 10.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "stockagent:kiwoom"

@@ -30,28 +30,30 @@ def api_class(api_id: str) -> ApiClass:
     return ApiClass.ORDER if api_id in ORDER_API_IDS else ApiClass.QUERY
 
 
-# KEYS[1] = theoretical arrival time (µs, Redis clock). ARGV: interval µs, tolerance µs, penalty µs.
-# Returns 0 when the request may go now, otherwise the µs to wait before trying again.
+# KEYS[1] = the next free slot (µs, Redis clock). ARGV: interval µs, catch-up credit µs, penalty µs.
+# A token bucket in GCRA form: a request may go once `now >= slot`; the slot then advances by one
+# interval from max(slot, now - credit), so a waiter that wakes late keeps its place in the
+# schedule (up to `credit`) instead of losing the slot, and no more than 1 + credit/interval
+# requests ever go back to back. Returns 0 when the request may go, else the µs to wait.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
+local credit = tonumber(ARGV[2])
 local penalty = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
 if penalty > 0 then
   local pushed = now + penalty
-  if pushed > tat then tat = pushed end
-  redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+  if pushed > slot then slot = pushed end
+  redis.call('SET', KEYS[1], tostring(slot), 'PX', math.ceil((slot - now) / 1000 + credit / 1000) + 1000)
   return 0
 end
-local allow_at = tat - tolerance
-if now < allow_at then
-  return allow_at - now
+if slot < now - credit then slot = now - credit end
+if now < slot then
+  return slot - now
 end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+local nxt = slot + interval
+redis.call('SET', KEYS[1], tostring(nxt), 'PX', math.ceil(math.max(nxt - now, 0) / 1000 + credit / 1000) + 1000)
 return 0
 """
 

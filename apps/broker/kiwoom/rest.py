@@ -148,8 +148,8 @@ class KiwoomRestClient:
         self.limiter = SharedRateLimiter(
             self.redis,
             {
-                ApiClass.QUERY: RateBudget(config.query_rate),
-                ApiClass.ORDER: RateBudget(config.order_rate),
+                ApiClass.QUERY: RateBudget(config.query_rate, config.rate_burst),
+                ApiClass.ORDER: RateBudget(config.order_rate, config.rate_burst),
             },
             key_prefix=config.key_prefix,
             scope=scope,
