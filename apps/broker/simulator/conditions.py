@@ -83,9 +83,15 @@ def compile_formula(formula: str, label: str = "condition") -> Compiled:
     def build(node: ast.AST) -> Compiled:
         if isinstance(node, ast.BoolOp):
             parts = [build(v) for v in node.values]
-            if isinstance(node.op, ast.And):
-                return lambda f: all(p(f) for p in parts)
-            return lambda f: any(p(f) for p in parts)
+            fn = parts[0]
+            # Chained closures instead of all()/any() over a generator: evaluated per stock
+            # every few simulated seconds.
+            for nxt in parts[1:]:
+                if isinstance(node.op, ast.And):
+                    fn = (lambda a, b: lambda f: a(f) and b(f))(fn, nxt)
+                else:
+                    fn = (lambda a, b: lambda f: a(f) or b(f))(fn, nxt)
+            return fn
         if isinstance(node, ast.UnaryOp):
             inner = build(node.operand)
             if isinstance(node.op, ast.Not):
@@ -100,6 +106,9 @@ def compile_formula(formula: str, label: str = "condition") -> Compiled:
             return lambda f: op(left(f), right(f))
         elif isinstance(node, ast.Compare):
             first = build(node.left)
+            if len(node.ops) == 1 and type(node.ops[0]) in _CMPOPS:
+                op1, right1 = _CMPOPS[type(node.ops[0])], build(node.comparators[0])
+                return lambda f: op1(first(f), right1(f))
             ops = []
             for op_node, comp in zip(node.ops, node.comparators, strict=True):
                 if type(op_node) not in _CMPOPS:
@@ -207,7 +216,8 @@ class ConditionSet:
         """Re-evaluate every condition; return the changes as (seq, code, 'I'|'D') in order."""
         changes: list[tuple[str, str, str]] = []
         for seq, cond in self.conditions.items():
-            now = {code for code, f in fields_by_code.items() if cond.matches(f)}
+            fn = cond.fn
+            now = {code for code, f in fields_by_code.items() if fn(f)}
             old = self.members[seq]
             changes.extend((seq, code, "D") for code in sorted(old - now))
             changes.extend((seq, code, "I") for code in sorted(now - old))

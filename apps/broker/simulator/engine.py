@@ -24,6 +24,7 @@ import datetime as dt
 import heapq
 import itertools
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -115,9 +116,12 @@ def _reject(code: str, text: str) -> SimRejection:
 
 
 def _pct(num: int, den: int) -> Decimal:
+    """num/den in percent, 2 decimals, rounded half away from zero (integer arithmetic: this
+    runs for every tick)."""
     if den == 0:
         return Decimal("0.00")
-    return (Decimal(num) * HUNDRED / den).quantize(TWO_DP)
+    q = (abs(num) * 20_000 // den + 1) // 2
+    return Decimal(-q if num < 0 else q).scaleb(-2)
 
 
 def _at(day: dt.date, t: dt.time) -> dt.datetime:
@@ -189,6 +193,8 @@ class Engine:
         self.order_index: dict[str, dict[str, Order]] = {}
         self.fill_log: dict[str, list[Fill]] = {}
         self.working: dict[str, list[Order]] = {}
+        # per code: (buys, sells) of `working` in price-time priority; dropped on any change
+        self._sorted: dict[str, tuple[list[Order], list[Order]]] = {}
         self.order_counters: dict[str, int] = {}
         self.fill_counter = 0
         self.order_seq = itertools.count(1)
@@ -198,6 +204,9 @@ class Engine:
         self._heap: list[tuple[dt.datetime, int, int, str, Any]] = []
         self._hseq = itertools.count()
         self.stocks: dict[str, StockDay] = {}
+        self._open_day: dt.date | None = None
+        self._extremes: dict[tuple[str, dt.date], Any] = {}
+        self._open_at = dt.datetime.min.replace(tzinfo=KST)
 
         if _state is not None:
             self.anchor_day = dt.date.fromisoformat(_state["anchor_day"])
@@ -422,6 +431,7 @@ class Engine:
             self.order_index = {a: {} for a in self.order_index}
             self.fill_log = {a: [] for a in self.fill_log}
             self.working = {}
+            self._sorted.clear()
             nxt = self.days.next(self.day)
             self.now = max(self.now, _at(nxt, T_ROLL))
             self._setup_day(nxt, bases)
@@ -457,6 +467,7 @@ class Engine:
                     if o.order_type is OrderType.CONDITIONAL_LIMIT:
                         o.order_type = OrderType.MARKET
                         o.price = 0
+            self._sorted.clear()
 
     def _on_minute(self, m: int, when: dt.datetime) -> None:
         for code, st in self.stocks.items():
@@ -673,8 +684,9 @@ class Engine:
             self._match_print(st, when, price, vol, auction, events)
 
     def _minute_index(self, when: dt.datetime) -> int:
-        delta = when - _at(self.day, T_OPEN)
-        return int(delta.total_seconds() // 60)
+        if self._open_day != self.day:
+            self._open_day, self._open_at = self.day, _at(self.day, T_OPEN)
+        return int((when - self._open_at).total_seconds() // 60)
 
     def _prev_same_time(self, st: StockDay, when: dt.datetime) -> int:
         m = self._minute_index(when)
@@ -707,18 +719,33 @@ class Engine:
         liquidity = int(Decimal(vol) * self.participation)
         if liquidity <= 0:
             return
-        orders = sorted(
-            (o for o in self.working[st.inst.code] if o.is_open and self._eligible(o, price)),
-            key=self._priority,
-        )
-        for o in orders:
-            if liquidity <= 0:
-                break
-            qty = min(o.remaining, liquidity)
-            fill_price = price if (auction or o.order_type in MARKET_LIKE) else o.price
-            liquidity -= qty
-            self._fill(o, qty, fill_price, when, events)
-        self.working[st.inst.code] = [o for o in self.working[st.inst.code] if o.is_open]
+        code = st.inst.code
+        book = self._sorted.get(code)
+        if book is None:
+            live = [o for o in self.working[code] if o.is_open]
+            self.working[code] = live
+            book = (
+                sorted((o for o in live if o.side is Side.BUY), key=self._priority),
+                sorted((o for o in live if o.side is Side.SELL), key=self._priority),
+            )
+            self._sorted[code] = book
+        filled = False
+        for side_orders in book:
+            # Priority order is also eligibility order (market first, then by limit), so the
+            # walk stops at the first order the print does not reach.
+            for o in side_orders:
+                if liquidity <= 0 or not self._eligible(o, price):
+                    break
+                if not o.is_open:
+                    continue
+                qty = min(o.remaining, liquidity)
+                fill_price = price if (auction or o.order_type in MARKET_LIKE) else o.price
+                liquidity -= qty
+                filled = True
+                self._fill(o, qty, fill_price, when, events)
+        if filled:
+            self.working[code] = [o for o in self.working[code] if o.is_open]
+            self._sorted.pop(code, None)
 
     def _book_levels(self, st: StockDay, side: Side) -> list[tuple[int, int]]:
         """The synthesised opposite-side (for `side`) or same-side levels: (price, qty)."""
@@ -863,6 +890,7 @@ class Engine:
                 if o.is_open:
                     self._cancel_remainder(o, o.remaining, when, events)
         self.working = {}
+        self._sorted.clear()
 
     def _cancel_remainder(self, o: Order, qty: int, when: dt.datetime, events: list[Event]) -> None:
         o.remaining -= qty
@@ -874,42 +902,17 @@ class Engine:
         events.append(self._order_event(o, when, OrderStatus.CANCELLED))
 
     # ================================================================== conditions
-    def _fields(self) -> dict[str, dict[str, float]]:
-        ranked = sorted(self.stocks.values(), key=lambda s: (-s.value, s.inst.code))
-        ranks = {s.inst.code: i + 1 for i, s in enumerate(ranked)}
-        minutes = max(0, self._minute_index(self.now))
-        out = {}
-        for code, st in self.stocks.items():
-            price = st.last
-            vwap = st.value / st.volume if st.volume else price
-            same = self._prev_same_time(st, self.now)
-            out[code] = {
-                "price": price,
-                "base_price": st.base,
-                "open": st.open,
-                "high": st.high,
-                "low": st.low,
-                "change": price - st.base,
-                "change_rate": (price - st.base) * 100 / st.base,
-                "volume": st.volume,
-                "traded_value": st.value,
-                "traded_value_eok": st.value / 1e8,
-                "value_rank": ranks[code],
-                "volume_ratio_prev_day": st.volume * 100 / same if same else 0.0,
-                "prev_volume": st.prev_volume,
-                "vwap": vwap,
-                "price_vs_vwap": (price - vwap) * 100 / vwap if vwap else 0.0,
-                "new_day_high": bool(st.high and price >= st.high and st.high > st.open),
-                "gap": (st.open - st.base) * 100 / st.base if st.open else 0.0,
-                "range_pct": (st.high - st.low) * 100 / st.low if st.low else 0.0,
-                "strength": float(_strength(st)),
-                "minutes_since_open": minutes,
-                "market_cap_eok": price * st.inst.listed_shares / 1e8,
-                "kospi": int(st.inst.market is Market.KOSPI),
-                "kosdaq": int(st.inst.market is Market.KOSDAQ),
-                "kospi200": int(st.inst.kospi200),
-            }
-        return out
+    def _fields(self) -> dict[str, _StockFields]:
+        """Per-stock condition fields, computed lazily (formulas touch only a few of them)."""
+        shared: dict[str, Any] = {"minutes": max(0, self._minute_index(self.now))}
+
+        def ranks() -> dict[str, int]:
+            if "ranks" not in shared:
+                ranked = sorted(self.stocks.values(), key=lambda s: (-s.value, s.inst.code))
+                shared["ranks"] = {s.inst.code: i + 1 for i, s in enumerate(ranked)}
+            return shared["ranks"]
+
+        return {code: _StockFields(self, st, ranks, shared) for code, st in self.stocks.items()}
 
     def _on_check(self, when: dt.datetime, events: list[Event]) -> None:
         for seq, code, kind in self.conditions.evaluate(self._fields()):
@@ -1034,6 +1037,7 @@ class Engine:
                 self._cancel_remainder(o, o.remaining, self.now, self.outbox)
         if o.is_open:
             self.working.setdefault(o.code, []).append(o)
+            self._sorted.pop(o.code, None)
 
     def _ack(self, o: Order, qty: int) -> OrderAck:
         return OrderAck(
@@ -1080,6 +1084,7 @@ class Engine:
             seq=next(self.order_seq), remaining=qty, hold_price=price,
         )  # fmt: skip
         self.working[o.code] = [w for w in self.working.get(o.code, []) if w.is_open]
+        self._sorted.pop(o.code, None)
         auction = self.phase is not SessionPhase.CONTINUOUS or st.vi_until is not None
         self.order_index[account][new.order_no] = new
         acct.hold(new)
@@ -1089,6 +1094,7 @@ class Engine:
             self._immediate(new, st, self.outbox)
         if new.is_open:
             self.working.setdefault(new.code, []).append(new)
+            self._sorted.pop(new.code, None)
         return self._ack(new, qty)
 
     def cancel_order(self, account: str, orig_order_no: str, code: str, qty: int) -> OrderAck:
@@ -1105,6 +1111,7 @@ class Engine:
             o.status = OrderStatus.CANCELLED
         acct.hold(o)
         self.working[o.code] = [w for w in self.working.get(o.code, []) if w.is_open]
+        self._sorted.pop(o.code, None)
         rec = Order(
             account=account, order_no=self._next_order_no(account), orig_order_no=o.order_no,
             base_order_no=o.base_order_no, code=o.code, name=o.name, market=o.market, side=o.side,
@@ -1225,22 +1232,22 @@ class Engine:
 
     def quote(self, code: str) -> Quote:
         st = self._stock(code)
-        hist = self._history(st.inst.code, 250)[:250]
-        rec = sorted(
-            self.recorded.get(st.inst.code, {}).values(), key=lambda b: b.date, reverse=True
-        )
-        window = (rec + hist)[:249]
-        highs = [(b.high, b.date) for b in window]
-        lows = [(b.low, b.date) for b in window]
+        (hi_p, hi_d), (lo_p, lo_d), year_hi, year_lo = self._past_extremes(st.inst.code)
         if st.open:
-            highs.append((st.high, self.day))
-            lows.append((st.low, self.day))
-        hi = max(highs, key=lambda x: (x[0], x[1])) if highs else (st.last, self.day)
-        lo = min(lows, key=lambda x: (x[0], -x[1].toordinal())) if lows else (st.last, self.day)
-        year = [b for b in window if b.date.year == self.day.year]
-        year_hi = max([b.high for b in year] + ([st.high] if st.open else []), default=st.last)
-        year_lo = min([b.low for b in year] + ([st.low] if st.open else []), default=st.last)
+            if st.high >= hi_p:
+                hi_p, hi_d = st.high, self.day
+            if st.low <= lo_p:
+                lo_p, lo_d = st.low, self.day
+            year_hi, year_lo = max(year_hi, st.high), min(year_lo, st.low)
         price = st.last
+        if not hi_p:
+            hi_p, hi_d = price, self.day
+        if lo_p >= 10**12:
+            lo_p, lo_d = price, self.day
+        year_hi = year_hi or price
+        year_lo = price if year_lo >= 10**12 else year_lo
+        hi = (hi_p, hi_d)
+        lo = (lo_p, lo_d)
         auction_now = self.phase in (SessionPhase.OPENING_AUCTION, SessionPhase.CLOSING_AUCTION)
         exp_price = 0
         if self.phase is SessionPhase.OPENING_AUCTION:
@@ -1263,6 +1270,28 @@ class Engine:
             expected_qty=(st.path.open_volume if self.phase is SessionPhase.OPENING_AUCTION else st.path.close_volume) if auction_now else 0,
             vi_active=st.vi_until is not None, face_value=st.inst.face_value,
         )  # fmt: skip
+
+    def _past_extremes(
+        self, code: str
+    ) -> tuple[tuple[int, dt.date], tuple[int, dt.date], int, int]:
+        """(250-day high, 250-day low, year high, year low) of the days before today; cached for
+        the day because history does not change intraday."""
+        key = (code, self.day)
+        cached = self._extremes.get(key)
+        if cached is not None:
+            return cached
+        hist = self._history(code, 250)[:250]
+        rec = sorted(self.recorded.get(code, {}).values(), key=lambda b: b.date, reverse=True)
+        window = [b for b in (rec + hist) if b.date < self.day][:249]
+        hi = max(((b.high, b.date) for b in window), default=(0, self.day))
+        lo = min(((b.low, -b.date.toordinal()) for b in window), default=(10**12, 0))
+        lo_day = dt.date.fromordinal(-lo[1]) if window else self.day
+        year = [b for b in window if b.date.year == self.day.year]
+        year_hi = max((b.high for b in year), default=0)
+        year_lo = min((b.low for b in year), default=10**12)
+        result = (hi, (lo[0], lo_day), year_hi, year_lo)
+        self._extremes[key] = result
+        return result
 
     def order_book(self, code: str) -> OrderBook:
         st = self._stock(code)
@@ -1525,6 +1554,7 @@ class Engine:
         eng.accounts = {n: Account.from_json(a) for n, a in state["accounts"].items()}
         eng.order_index = {}
         eng.working = {}
+        eng._sorted = {}
         max_seq = 0
         for acct, rows in state["orders"].items():
             eng.order_index[acct] = {}
@@ -1552,6 +1582,81 @@ class Engine:
         return eng
 
 
+class _StockFields(Mapping[str, float]):
+    """The condition fields of one stock (see conditions.py), each computed on first use."""
+
+    __slots__ = ("_cache", "_eng", "_ranks", "_shared", "_st")
+
+    def __init__(self, eng: Engine, st: StockDay, ranks: Any, shared: dict[str, Any]) -> None:
+        self._eng, self._st, self._ranks, self._shared = eng, st, ranks, shared
+        self._cache: dict[str, float] = {}
+
+    def __iter__(self) -> Any:
+        from .conditions import FIELDS
+
+        return iter(sorted(FIELDS))
+
+    def __len__(self) -> int:
+        from .conditions import FIELDS
+
+        return len(FIELDS)
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = self._compute(name)
+            self._cache[name] = value
+            return value
+
+    def _compute(self, name: str) -> float:
+        st = self._st
+        price = st.last
+        if name == "price":
+            return price
+        if name == "base_price":
+            return st.base
+        if name in ("open", "high", "low", "volume", "prev_volume"):
+            return getattr(st, name)
+        if name == "change":
+            return price - st.base
+        if name == "change_rate":
+            return (price - st.base) * 100 / st.base
+        if name == "traded_value":
+            return st.value
+        if name == "traded_value_eok":
+            return st.value / 1e8
+        if name == "value_rank":
+            return self._ranks()[st.inst.code]
+        if name == "volume_ratio_prev_day":
+            same = self._eng._prev_same_time(st, self._eng.now)
+            return st.volume * 100 / same if same else 0.0
+        if name == "vwap":
+            return st.value / st.volume if st.volume else price
+        if name == "price_vs_vwap":
+            vwap = self["vwap"]
+            return (price - vwap) * 100 / vwap if vwap else 0.0
+        if name == "new_day_high":
+            return bool(st.high and price >= st.high and st.high > st.open)
+        if name == "gap":
+            return (st.open - st.base) * 100 / st.base if st.open else 0.0
+        if name == "range_pct":
+            return (st.high - st.low) * 100 / st.low if st.low else 0.0
+        if name == "strength":
+            return float(_strength(st))
+        if name == "minutes_since_open":
+            return self._shared["minutes"]
+        if name == "market_cap_eok":
+            return price * st.inst.listed_shares / 1e8
+        if name == "kospi":
+            return int(st.inst.market is Market.KOSPI)
+        if name == "kosdaq":
+            return int(st.inst.market is Market.KOSDAQ)
+        if name == "kospi200":
+            return int(st.inst.kospi200)
+        raise KeyError(name)
+
+
 def _round_tick(price: float, market: Market, day: dt.date) -> int:
     from apps.market.krx import tick_round
 
@@ -1563,9 +1668,10 @@ def _avg(cost: int, qty: int) -> int:
 
 
 def _strength(st: StockDay) -> Decimal:
+    """체결강도: buy-initiated / sell-initiated volume in percent (500 when nothing sold)."""
     if st.sell_volume == 0:
         return Decimal("0.00") if st.buy_volume == 0 else Decimal("500.00")
-    return (Decimal(st.buy_volume) * HUNDRED / st.sell_volume).quantize(TWO_DP)
+    return _pct(st.buy_volume, st.sell_volume)
 
 
 def _replace_prev(inst: Instrument, base: int) -> Instrument:
