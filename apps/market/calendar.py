@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -102,7 +103,11 @@ class Session:
 
 @functools.cache
 def _xkrx() -> xcals.ExchangeCalendar:
-    return xcals.get_calendar("XKRX", start=_CALENDAR_START)
+    # exchange-calendars 4.13 reads Series.values on tz-aware data while building; pandas 3.1
+    # deprecates that. Harmless for us; silenced here so it does not drown test output.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=pd.errors.Pandas4Warning)
+        return xcals.get_calendar("XKRX", start=_CALENDAR_START)
 
 
 def _as_date(day: dt.date | dt.datetime) -> dt.date:
