@@ -191,6 +191,10 @@ class MarketAdapter:
             raise KiwoomError(20, _rejection_msg(rej)) from rej
         self.dirty = True
         self.orders_placed += 1
+        if self.server.state_file:
+            # An accepted order must survive a crash right after the reply (reconciliation
+            # tests kill the simulator): persist before answering. A save costs a few ms.
+            self.save(self.server.state_file)
         return ack
 
     def place(

@@ -143,3 +143,15 @@ def test_sync_fixture_in_thread() -> None:
         assert r.status_code == 429
         acct: Any = sim.call(lambda: sim.exchange.cash(sim.account))
         assert acct.deposit == 100_000_000
+
+
+async def test_accepted_orders_are_persisted_before_the_reply(tmp_path: Any) -> None:
+    cfg = ServerConfig(rate_limit_per_s=None, ping_interval_s=3600)
+    fake = FakeExchange()
+    async with running_simulator(fake, config=cfg, start=START) as sim:
+        sim.server.state_file = str(tmp_path / "state.json")
+        async with httpx.AsyncClient(base_url=sim.base_url, timeout=5) as c:
+            token = await token_for(c, sim)
+            r = await c.post("/api/dostk/ordr", headers=hdr(token, "kt10000"), json=ORDER)
+            assert r.json()["return_code"] == 0
+        assert fake.saved == [str(tmp_path / "state.json")]
