@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from apps.broker.backends.memory import MemoryBroker
 from apps.broker.contract import BrokerUnavailable, DailyBar, MinuteBar
@@ -207,3 +207,28 @@ def test_import_instruments_from_broker_command(monkeypatch: pytest.MonkeyPatch)
     halted = Instrument.objects.get(code="900100")
     assert halted.market == "KOSDAQ" and halted.is_halted and halted.is_administrative
     assert halted.is_caution and halted.warning == "3"
+
+
+@pytest.mark.django_db
+def test_backfill_command_validates_arguments() -> None:
+    with pytest.raises(CommandError, match="give one or more codes"):
+        call_command("backfill", "--from", "2025-01-02", "--to", "2025-01-03")
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("backfill", "--from", "2025-01-32", "--to", "2025-01-03", "005930")
+    with pytest.raises(CommandError, match="before"):
+        call_command("backfill", "--from", "2025-01-05", "--to", "2025-01-03", "005930")
+
+
+@pytest.mark.django_db
+def test_backfill_command_fails_loudly_on_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.broker import backends
+
+    broker = MemoryBroker()
+    broker.bars["005930"] = broker_bars("005930", DAY, skip={"0930"})
+    broker.days["005930"] = [DailyBar("005930", DAY, 100, 110, 90, 105, 1_000, 105_000_000)]
+    monkeypatch.setattr(backends, "_broker", broker)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="gaps or errors"):
+        call_command("backfill", "--from", "2025-02-03", "--to", "2025-02-03", "005930", stdout=out)
+    assert "005930 2025-02-03: expected 381, missing 381 before, filled 380" in out.getvalue()
+    assert "09:30" in out.getvalue()

@@ -204,3 +204,15 @@ def test_minute_bars_upsert_from_aggregated_bars() -> None:
     assert services.minute_bars_upsert([newer]).changed == 1
     stored = MinuteBar.objects.get()
     assert (stored.high, stored.close, stored.value) == (120, 115, 1_230)
+
+
+@pytest.mark.django_db
+def test_missing_file_and_second_file_failing_keeps_the_first(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match=r"nope\.csv: file not found"):
+        call_command("import_daily_bars", str(tmp_path / "nope.csv"), verbosity=0)
+    good = write(tmp_path, "good.csv", DAILY_2021)
+    bad = write(tmp_path, "bad.csv", DAILY_2025.replace("53700.0,", "x,", 1))
+    with pytest.raises(CommandError, match=r"bad\.csv: line 4"):
+        call_command("import_daily_bars", str(good), str(bad), verbosity=0)
+    # One transaction per file: the good file stays, nothing of the bad one is there.
+    assert set(DailyBar.objects.values_list("instrument_id", flat=True)) == {"000660", "141070"}
