@@ -4,90 +4,75 @@ from __future__ import annotations
 
 import threading
 
-import channels.testing.live as channels_live
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 
 from apps.core.live import publish_now
-from apps.core.tests.factories import DEFAULT_PASSWORD, UserFactory
+from apps.core.tests.factories import DEFAULT_PASSWORD, RuntimeFlagFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def _keep_inherited_test_database() -> None:
-    """Daphne's process is forked after pytest-django pointed NAME at the test database; channels' own
-    setup would prefix 'test_' a second time."""
-
-
-channels_live.set_database_connection = _keep_inherited_test_database
-
-
 def _in_thread(fn, *args) -> None:
+    # Playwright's sync API owns an event loop in this thread; async_to_sync needs another one.
     thread = threading.Thread(target=fn, args=args)
     thread.start()
     thread.join(timeout=10)
 
 
-class TestSystemPageLive(ChannelsLiveServerTestCase):
-    serve_static = True
+def _login(page, base_url: str, username: str) -> None:
+    page.goto(base_url + "/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base_url + "/")
 
-    @pytest.fixture(autouse=True)
-    def _browser(self, browser):
-        self.browser = browser
 
-    def _login(self, page, username: str) -> None:
-        page.goto(self.live_server_url + "/")
-        assert "/login/" in page.url
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", DEFAULT_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(self.live_server_url + "/")
+def test_login_and_live_status_update(browser, asgi_server):
+    UserFactory(username="trader-b", role="trader")
+    RuntimeFlagFactory(key="trading-enabled")  # transactional tests flush migration-seeded rows
+    page = browser.new_page()
+    try:
+        _login(page, asgi_server, "trader-b")
+        assert page.locator("#status-strip").is_visible()
+        page.wait_for_selector("#live-indicator.on", timeout=10_000)
+        assert page.locator('.chip[data-component="worker"] b').inner_text() == "unknown"
 
-    def test_login_and_live_status_update(self):
-        UserFactory(username="trader-b", role="trader")
-        page = self.browser.new_page()
-        try:
-            self._login(page, "trader-b")
-            assert page.locator("#status-strip").is_visible()
-            # The socket connects and the indicator turns on.
-            page.wait_for_selector("#live-indicator.on", timeout=10_000)
-            worker_chip = page.locator('.chip[data-component="worker"] b')
-            assert worker_chip.inner_text() == "unknown"
+        _in_thread(
+            publish_now,
+            "health",
+            {
+                "ok": True,
+                "components": [
+                    {"component": "worker", "status": "ok", "age_seconds": 1.0, "data_count": 3,
+                     "message": "", "last_seen_kst": "2026-11-23 09:00:01"},
+                ],
+            },
+        )  # fmt: skip
 
-            # Playwright's sync API owns an event loop in this thread; publish from another one.
-            _in_thread(
-                publish_now,
-                "health",
-                {
-                    "ok": True,
-                    "components": [
-                        {"component": "worker", "status": "ok", "age_seconds": 1.0,
-                         "data_count": 3, "message": ""},
-                    ],
-                },
-            )  # fmt: skip
+        page.wait_for_function(
+            """() => document.querySelector('.chip[data-component="worker"] b')
+                     .textContent === 'ok'""",
+            timeout=10_000,
+        )
+        row = page.locator('#health-table tr[data-component="worker"]')
+        assert row.locator(".count").inner_text() == "3"
+        assert row.locator(".last-seen").inner_text() == "2026-11-23 09:00:01"
+        # Trader sees the switch toggle; the page is Korean on an English browser.
+        assert page.locator("form.inline button").count() == 1
+        assert "시스템 상태" in page.content()
+    finally:
+        page.close()
 
-            page.wait_for_function(
-                """() => document.querySelector('.chip[data-component="worker"] b')
-                         .textContent === 'ok'""",
-                timeout=10_000,
-            )
-            row = page.locator('#health-table tr[data-component="worker"] .count')
-            assert row.inner_text() == "3"
-            # Trader sees the switch toggle; the page is in Korean by default.
-            assert page.locator("form.inline button").count() == 1
-            assert "시스템 상태" in page.content()
-        finally:
-            page.close()
 
-    def test_viewer_has_no_controls_and_can_switch_to_english(self):
-        UserFactory(username="viewer-b", role="viewer")
-        page = self.browser.new_page()
-        try:
-            self._login(page, "viewer-b")
-            assert page.locator("form.inline button").count() == 0
-            page.select_option("select[name=language]", "en")
-            page.wait_for_selector("text=System status")
-            assert "Read only" in page.content()
-        finally:
-            page.close()
+def test_viewer_has_no_controls_and_can_switch_to_english(browser, asgi_server):
+    UserFactory(username="viewer-b", role="viewer")
+    page = browser.new_page()
+    try:
+        _login(page, asgi_server, "viewer-b")
+        assert page.locator("form.inline button").count() == 0
+        page.select_option("select[name=language]", "en")
+        page.wait_for_selector("text=System status")
+        assert "Read only" in page.content()
+    finally:
+        page.close()
