@@ -60,3 +60,33 @@ def test_configured_logging_redacts_real_settings_secret(settings, caplog):
     caplog.handler.addFilter(handler_filter)
     logger.warning("leaking %s", live.SECRET_KEY)
     assert live.SECRET_KEY not in caplog.text
+
+
+def test_json_log_format_is_one_redacted_json_object_per_line(settings):
+    import io
+    import json
+    import logging.config
+
+    settings.SECRET_VALUES_FOR_REDACTION = ["super-secret-app-key"]
+    config = dict(settings.LOGGING)
+    stream = io.StringIO()
+    config["handlers"] = {
+        "json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["redact"],
+            "stream": stream,
+        }
+    }
+    config["root"] = {"handlers": ["json"], "level": "INFO"}
+    config["loggers"] = {}
+    logging.config.dictConfig(config)
+    try:
+        logging.getLogger("apps.broker").warning("login with %s refused", "super-secret-app-key")
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["level"] == "WARNING"
+    assert line["logger"] == "apps.broker"
+    assert line["message"] == "login with *** refused"
