@@ -102,8 +102,11 @@ def _numbers(df: pd.DataFrame, columns: Sequence[str], checks: list[Check]) -> d
 
 
 def _codes(df: pd.DataFrame, col: str, checks: list[Check]) -> pd.Series:
-    codes = df[col].fillna("").astype(str).str.strip()
-    bad = ~codes.str.match(CODE_RE).to_numpy(dtype=bool)
+    codes = df[col].fillna("").astype(str)
+    # A file repeats a few thousand codes many times: check each distinct code once.
+    pattern = re.compile(CODE_RE)
+    bad_codes = [c for c in codes.unique() if not pattern.match(c)]
+    bad = codes.isin(bad_codes).to_numpy(dtype=bool)
     checks.append((bad, lambda i: f"{col} must be 6 characters [0-9A-Z], got {codes.iloc[i]!r}"))
     return codes
 
@@ -130,20 +133,17 @@ def _duplicates(keys: pd.DataFrame, label: str) -> Check:
     return dup, lambda i: f"duplicate row for {label} {' '.join(map(str, keys.iloc[i]))}"
 
 
-def tick_sizes(prices: np.ndarray, markets: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Vectorised `krx.tick_size` over rows (market names, dates as datetime64[D])."""
+def tick_sizes(prices: np.ndarray, kospi: np.ndarray, unified: np.ndarray) -> np.ndarray:
+    """Vectorised `krx.tick_size` over rows: `kospi` marks KOSPI rows (others use the KOSDAQ
+    table, as KONEX did), `unified` rows dated on or after krx.UNIFIED_TICK_TABLE_SINCE."""
     out = np.zeros(len(prices), dtype=np.int64)
-    unified = days >= np.datetime64(krx.UNIFIED_TICK_TABLE_SINCE)
-    for market in ("KOSPI", "KOSDAQ"):
+    for market, in_market in (("KOSPI", kospi), ("KOSDAQ", ~kospi)):
         for after in (False, True):
-            rows = (unified == after) & (
-                (markets == "KOSPI") if market == "KOSPI" else (markets != "KOSPI")
-            )
+            rows = in_market & (unified if after else ~unified)
             if not rows.any():
                 continue
-            table = krx.tick_table(
-                market, krx.UNIFIED_TICK_TABLE_SINCE if after else dt.date(2023, 1, 2)
-            )
+            on = krx.UNIFIED_TICK_TABLE_SINCE - dt.timedelta(days=0 if after else 1)
+            table = krx.tick_table(market, on)
             bounds = np.array([b for b, _ in table if b is not None], dtype=np.int64)
             ticks = np.array([t for _, t in table], dtype=np.int64)
             out[rows] = ticks[np.searchsorted(bounds, prices[rows], side="right")]
@@ -177,13 +177,16 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
     checks.append((valid & (c <= 0), lambda i: f"Close must be positive, got {c[i]}"))
     # Every KRX price is on the tick grid in force that day (krx's dated tables); a price off
     # the grid means a shifted column or a corrupt value.
-    market_names = df["Market"].fillna("").astype(str).to_numpy() if "Market" in df else None
-    if market_names is not None:
+    if "Market" in df:
+        market_names = df["Market"].fillna("").astype(str).to_numpy()
         day64 = dates.to_numpy(dtype="datetime64[D]")
+        kospi = market_names == "KOSPI"
+        unified = day64 >= np.datetime64(krx.UNIFIED_TICK_TABLE_SINCE)
+        dated = ~np.isnat(day64)
         for name, col in (("Open", o), ("High", h), ("Low", lo), ("Close", c)):
-            priced = valid & (col > 0) & ~np.isnat(day64)
+            priced = valid & (col > 0) & dated
             tick = np.ones(len(col), dtype=np.int64)
-            tick[priced] = tick_sizes(col[priced], market_names[priced], day64[priced])
+            tick[priced] = tick_sizes(col[priced], kospi[priced], unified[priced])
             checks.append(
                 (
                     priced & (col % tick != 0),

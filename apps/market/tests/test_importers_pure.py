@@ -17,10 +17,10 @@ DATES = st.dates(dt.date(2018, 1, 1), dt.date(2026, 12, 31))
 @given(st.lists(st.tuples(st.integers(1, 3_000_000), MARKETS, DATES), min_size=1, max_size=50))
 def test_vectorised_tick_sizes_match_krx(rows: list[tuple[int, str, dt.date]]) -> None:
     prices = np.array([p for p, _, _ in rows], dtype=np.int64)
-    markets = np.array([m for _, m, _ in rows], dtype=object)
-    days = np.array([d for _, _, d in rows], dtype="datetime64[D]")
+    kospi = np.array([m == "KOSPI" for _, m, _ in rows])
+    unified = np.array([d >= krx.UNIFIED_TICK_TABLE_SINCE for _, _, d in rows])
     expected = [krx.tick_size(p, "KOSPI" if m == "KOSPI" else "KOSDAQ", d) for p, m, d in rows]
-    assert importers.tick_sizes(prices, markets, days).tolist() == expected
+    assert importers.tick_sizes(prices, kospi, unified).tolist() == expected
 
 
 row = st.builds(
