@@ -206,6 +206,7 @@ class Engine:
         self.stocks: dict[str, StockDay] = {}
         self._open_day: dt.date | None = None
         self._extremes: dict[tuple[str, dt.date], Any] = {}
+        self._minute_archive: dict[tuple[str, dt.date], dict[int, list[int]]] = {}
         self._open_at = dt.datetime.min.replace(tzinfo=KST)
 
         if _state is not None:
@@ -229,6 +230,10 @@ class Engine:
         self.day = day
         self.now = min(start, _at(day, T_ROLL)) if start.date() <= day else start
         self._setup_day(day, bases)
+        if start >= _at(day, T_CLOSE) and self.days.is_trading_day(day):
+            # Starting after the day's close: finish the day from its paths instead of ticks.
+            self._fast_forward_day()
+            self.now = start
         self._catch_up(start)
         for account in config.accounts:
             self.open_account(account, None)
@@ -437,16 +442,31 @@ class Engine:
             self._setup_day(nxt, bases)
             if to < _at(self.days.next(nxt), T_ROLL):
                 return
-            # Skip the whole day: its closing state comes straight from the path.
-            for st in self.stocks.values():
-                o, h, lo, c, v = st.path.ohlcv()
-                st.open, st.high, st.low, st.price, st.volume = o, h, lo, c, v
-                st.value = v * (o + h + lo + c) // 4
+            self._fast_forward_day()
+
+    def _fast_forward_day(self) -> None:
+        """Finish the current day at once from the paths (no ticks, no events): used for days
+        nobody watched (the caller jumped over them, or the exchange started after the close)."""
+        for st in self.stocks.values():
+            bars = {m: b for m, b in _path_bars(st.path).items() if b[4] > 0}
+            st.bars = bars
+            o, h, lo, c, v = st.path.ohlcv()
+            st.open, st.high, st.low, st.price, st.volume = o, h, lo, c, v
+            st.value = sum(b[5] for b in bars.values())
+            st.buy_volume = v // 2
+            st.sell_volume = v - st.buy_volume
+            st.open_time = _at(self.day, T_OPEN)
+            self._set_touch(st, c, None)
+        self._heap = [item for item in self._heap if item[3] == "roll"]
+        heapq.heapify(self._heap)
 
     def _record_day(self) -> None:
         for code, st in self.stocks.items():
             if st.volume <= 0:
                 continue
+            self._minute_archive[(code, self.day)] = st.bars
+            while len(self._minute_archive) > 40 * len(self.stocks):
+                del self._minute_archive[next(iter(self._minute_archive))]
             self.recorded.setdefault(code, {})[self.day] = DailyBar(
                 code, self.day, st.open, st.high, st.low, st.price, st.volume, st.value, st.base,
                 _pct(st.volume, st.inst.listed_shares),
@@ -739,13 +759,24 @@ class Engine:
                 if not o.is_open:
                     continue
                 qty = min(o.remaining, liquidity)
-                fill_price = price if (auction or o.order_type in MARKET_LIKE) else o.price
+                if auction:
+                    fill_price = price
+                elif o.order_type in MARKET_LIKE:
+                    fill_price = self._slipped(st, price, o.side)
+                else:
+                    fill_price = o.price
                 liquidity -= qty
                 filled = True
                 self._fill(o, qty, fill_price, when, events)
         if filled:
             self.working[code] = [o for o in self.working[code] if o.is_open]
             self._sorted.pop(code, None)
+
+    def _slipped(self, st: StockDay, price: int, side: Side) -> int:
+        """A resting market remainder pays `market_slippage_ticks` beyond the print."""
+        slip = int(self.config.market_slippage_ticks)
+        moved = step_ticks(price, slip if side is Side.BUY else -slip, st.inst.market, self.day)
+        return min(max(moved, st.limits[0]), st.limits[1])
 
     def _book_levels(self, st: StockDay, side: Side) -> list[tuple[int, int]]:
         """The synthesised opposite-side (for `side`) or same-side levels: (price, qty)."""
@@ -1331,35 +1362,16 @@ class Engine:
                 bar = hist[i]
                 if bar.date != day:
                     return []
-            inst = self.instruments_by_code[code]
-            path = path_from_daily(
-                code, inst.market, day, bar.prev_close,
-                (bar.open, bar.high, bar.low, bar.close, bar.volume), self.seed, "hist",
-            )  # fmt: skip
-            items = []
-            cum = path.open_volume
-            first = path.bars[0]
-            merged0 = (
-                path.open_price,
-                max(first[1], path.open_price),
-                min(first[2], path.open_price),
-                first[3],
-                first[4] + path.open_volume,
-            )
-            for m, (o, h, lo, c, v) in enumerate([merged0, *path.bars[1:]]):
-                if m:
-                    cum += v
-                else:
-                    cum = v
-                items.append((m, [o, h, lo, c, v, v * c, cum]))
-            cum += path.close_volume
-            items.append(
-                (
-                    390,
-                    [path.close_price] * 4
-                    + [path.close_volume, path.close_volume * path.close_price, cum],
-                )
-            )
+            archived = self._minute_archive.get((code, day))
+            if archived is not None:
+                items = sorted(archived.items())
+            else:
+                inst = self.instruments_by_code[code]
+                path = path_from_daily(
+                    code, inst.market, day, bar.prev_close,
+                    (bar.open, bar.high, bar.low, bar.close, bar.volume), self.seed, "hist",
+                )  # fmt: skip
+                items = sorted(_path_bars(path).items())
             base = bar.prev_close
         open_at = _at(day, T_OPEN)
         return [
@@ -1655,6 +1667,24 @@ class _StockFields(Mapping[str, float]):
         if name == "kospi200":
             return int(st.inst.kospi200)
         raise KeyError(name)
+
+
+def _path_bars(path: DayPath) -> dict[int, list[int]]:
+    """1-minute bars [o, h, l, c, volume, value, cum volume] straight from a path: the opening
+    auction joins minute 0, the closing auction is minute 390 (15:30). Values are approximated
+    with the bar's average price (used only for days that were not traded tick by tick)."""
+    out: dict[int, list[int]] = {}
+    cum = 0
+    for m, (o, h, lo, c, v) in enumerate(path.bars):
+        if m == 0:
+            o, h, lo = path.open_price, max(h, path.open_price), min(lo, path.open_price)
+            v += path.open_volume
+        cum += v
+        out[m] = [o, h, lo, c, v, v * (o + h + lo + c) // 4, cum]
+    cum += path.close_volume
+    c = path.close_price
+    out[390] = [c, c, c, c, path.close_volume, path.close_volume * c, cum]
+    return out
 
 
 def _round_tick(price: float, market: Market, day: dt.date) -> int:

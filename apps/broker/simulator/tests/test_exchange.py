@@ -336,3 +336,18 @@ def test_snapshot_restore_and_store(tmp_path) -> None:
     save_state(path, {"x": 1})
     assert load_state(path) == {"x": 1}
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]
+
+
+def test_start_after_close_and_jumps_fast_forward() -> None:
+    ex = make(at(18, 0))
+    q = ex.quote("005930")
+    assert q.volume > 0 and q.open and q.phase.value == "closed"
+    bars = [b for b in ex.minute_bars("005930", 1, limit=400) if b.time.date() == DAY]
+    assert sum(b.volume for b in bars) == q.volume
+    # jump three trading days in one call: intermediate days finish without events
+    events = ex.advance(at(9, 30, day=DAY + dt.timedelta(days=3)))
+    assert ex.trading_day() == DAY + dt.timedelta(days=3)
+    assert all(e.time.date() == DAY + dt.timedelta(days=3) for e in events)
+    days = ex.daily_bars("005930", limit=4)
+    assert [d.date for d in days] == [DAY + dt.timedelta(days=i) for i in (3, 2, 1, 0)]
+    assert days[1].close == days[0].prev_close
