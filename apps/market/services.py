@@ -231,8 +231,14 @@ def _load(
 
 def daily_bars_import_file(path: Path | str, progress: Progress | None = None) -> LoadResult:
     """Load one KRX daily file; unknown codes become instruments (name, market, board)."""
-    frame = importers.read_daily_file(path)
-    return _load(_DAILY, frame, str(path), True, progress)
+    return daily_bars_load(importers.read_daily_file(path), str(path), progress)
+
+
+def daily_bars_load(
+    frame: pd.DataFrame, source: str = "frame", progress: Progress | None = None
+) -> LoadResult:
+    """Load a frame from `importers.read_daily_file` (one transaction)."""
+    return _load(_DAILY, frame, source, True, progress)
 
 
 def minute_bars_import_file(path: Path | str, progress: Progress | None = None) -> LoadResult:
