@@ -65,21 +65,36 @@ def change_rate(price: int, base: int) -> Decimal:
 
 def pct(value: Decimal | int | float, decimals: int = 2, signed: bool = True) -> str:
     """Percent string: '+0.57', '-0.07', '0.00' (signed) or '0.57'/'-0.07' (unsigned form)."""
-    quantum = Decimal(1).scaleb(-decimals)
-    d = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
-    if d == 0:
-        return f"{Decimal(0).quantize(quantum)}"
-    text = f"{d}"
+    if isinstance(value, Decimal) and value.as_tuple().exponent == -decimals:
+        d = value  # already at the wanted precision (the engine's rates are): skip quantize
+    else:
+        d = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if not d:
+        return _zero(decimals)
+    text = str(d)
     if signed and d > 0:
         return f"+{text}"
     return text
 
 
+def _zero(decimals: int) -> str:
+    return "0." + "0" * decimals if decimals else "0"
+
+
 def ratio_pct(num: int, den: int, decimals: int = 2, signed: bool = True) -> str:
-    """num/den as a percent string; 0 when the denominator is 0."""
-    if den == 0:
-        return pct(0, decimals, signed)
-    return pct(Decimal(num) * 100 / Decimal(den), decimals, signed)
+    """num/den as a percent string, half-up; 0 when the denominator is 0. Integer arithmetic
+    because it runs for every pushed tick."""
+    if den == 0 or num == 0:
+        return _zero(decimals)
+    scale = 10**decimals
+    a, b = abs(num) * 100 * scale, abs(den)
+    q = (2 * a + b) // (2 * b)
+    if q == 0:
+        return _zero(decimals)
+    body = f"{q // scale}.{q % scale:0{decimals}d}" if decimals else str(q)
+    if (num < 0) != (den < 0):
+        return f"-{body}"
+    return f"+{body}" if signed else body
 
 
 def pad(value: int, width: int) -> str:
@@ -126,7 +141,9 @@ def kst(dt: datetime) -> datetime:
 
 
 def hhmmss(dt: datetime) -> str:
-    return kst(dt).strftime("%H%M%S")
+    # Hot path (every pushed frame): skip astimezone/strftime when the time is already KST.
+    d = dt if dt.tzinfo is KST else kst(dt)
+    return f"{d.hour:02d}{d.minute:02d}{d.second:02d}"
 
 
 def yyyymmdd(dt: datetime) -> str:

@@ -66,3 +66,24 @@ def test_codes_units_and_times() -> None:
     )
     with pytest.raises(ValueError, match="naive"):
         E.hhmmss(datetime(2025, 1, 15, 9, 0))
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.integers(min_value=-(10**9), max_value=10**9).filter(bool),
+    st.sampled_from([1, 2, 4]),
+    st.booleans(),
+)
+def test_ratio_pct_matches_decimal_reference(
+    num: int, den: int, decimals: int, signed: bool
+) -> None:
+    reference = E.pct(Decimal(num) * 100 / Decimal(den), decimals, signed)
+    assert E.ratio_pct(num, den, decimals, signed) == reference
+
+
+def test_hhmmss_of_non_kst_times() -> None:
+    from zoneinfo import ZoneInfo
+
+    t = datetime(2025, 1, 15, 9, 5, 7, tzinfo=ZoneInfo("Asia/Seoul"))
+    assert E.hhmmss(t) == "090507"
+    assert E.hhmmss(t.astimezone(UTC)) == "090507"
