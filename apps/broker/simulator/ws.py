@@ -419,7 +419,9 @@ def _pairs(frame: dict[str, Any]) -> set[tuple[str, str]] | None:
             if type_ not in REAL_TYPE_NAMES:
                 raise ValueError(f"unknown realtime type {type_}")
             for item in items:
-                code = str(item)
+                # KRX-only venue: NXT/SOR aliases ('005930_NX', '005930_AL') watch the KRX
+                # stock, and pushes name the plain code.
+                code = str(item).split("_", 1)[0]
                 pairs.add((str(type_), "" if type_ in ACCOUNT_TYPES else code))
     return pairs
 
