@@ -1,10 +1,13 @@
 """Writes of the market app: instrument upserts and bulk bar loads.
 
-Bars are loaded in bulk: on PostgreSQL with COPY into a temporary table followed by one
-INSERT ... ON CONFLICT DO UPDATE that only touches rows whose values differ (so a re-import
-changes nothing and reports 0 changed rows); on other databases (the embedded SQLite default)
-with Django's bulk_create(update_conflicts=True). Each file is one transaction: a bad row is
-found by the parser before anything is written, and a database error rolls the file back.
+Bars are loaded in bulk. On PostgreSQL: binary COPY into a temporary table, then one UPDATE of
+the stored rows whose values differ and one INSERT of the rows not stored yet (an anti-join:
+about twice as fast here as INSERT ... ON CONFLICT, which stays as the fallback should a live
+writer insert the same bar meanwhile). Loads of one table are serialised by an advisory lock.
+A re-import therefore changes nothing and reports 0 changed rows. On other databases (the
+embedded SQLite default) Django's bulk_create(update_conflicts=True) does the same, slower.
+Each file is one transaction: a bad row is found by the parser before anything is written,
+and a database error rolls the whole file back.
 """
 
 from __future__ import annotations
@@ -45,21 +48,18 @@ class LoadResult:
 class _BarTable:
     model: type[DailyBar] | type[MinuteBar]
     key: str  # the per-instrument unique column besides code
-    columns: tuple[str, ...]  # value columns, in COPY order after code and key
-    sql_types: tuple[str, ...]
+    columns: tuple[str, ...]  # value columns (all bigint), in COPY order after code and key
 
 
 _DAILY = _BarTable(
     DailyBar,
     "date",
     ("open", "high", "low", "close", "prev_close", "volume", "value"),
-    ("bigint",) * 7,
 )
 _MINUTE = _BarTable(
     MinuteBar,
     "time",
     ("open", "high", "low", "close", "volume", "value"),
-    ("bigint",) * 6,
 )
 
 
@@ -171,7 +171,13 @@ def _load_postgres(
                 cursor.execute(insert)
         except IntegrityError:
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in spec.columns)
-            action = f"DO UPDATE SET {updates}" if overwrite else "DO NOTHING"
+            stored = ", ".join(f"{table}.{c}" for c in spec.columns)
+            excluded = ", ".join(f"EXCLUDED.{c}" for c in spec.columns)
+            action = (
+                f"DO UPDATE SET {updates} WHERE ({stored}) IS DISTINCT FROM ({excluded})"
+                if overwrite
+                else "DO NOTHING"
+            )
             cursor.execute(
                 f"INSERT INTO {table} ({key}, {values}) SELECT {key}, {values} "  # noqa: S608
                 f"FROM tmp_bars ON CONFLICT ({key}) {action}"

@@ -216,3 +216,29 @@ def test_missing_file_and_second_file_failing_keeps_the_first(tmp_path: Path) ->
         call_command("import_daily_bars", str(good), str(bad), verbosity=0)
     # One transaction per file: the good file stays, nothing of the bad one is there.
     assert set(DailyBar.objects.values_list("instrument_id", flat=True)) == {"000660", "141070"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_insert_race_falls_back_to_on_conflict(overwrite: bool) -> None:
+    """If a live writer inserts the same bar between our anti-join and its commit, the load
+    falls back to INSERT ... ON CONFLICT instead of failing."""
+    from django.db import IntegrityError, connection
+
+    end = dt.datetime(2025, 2, 3, 0, 1, tzinfo=dt.UTC)
+    services.minute_bars_upsert([Bar("000660", end, 100, 110, 90, 105, 10, 1_000)])
+
+    def race(execute, sql, params, many, context):
+        if "NOT EXISTS" in sql:
+            raise IntegrityError("duplicate key value violates unique constraint (simulated)")
+        return execute(sql, params, many, context)
+
+    bars = [
+        Bar("000660", end, 100, 120, 90, 115, 12, 1_230),
+        Bar("000660", end + dt.timedelta(minutes=1), 115, 116, 114, 116, 3, 348),
+    ]
+    with connection.execute_wrapper(race):
+        result = services.minute_bars_upsert(bars, overwrite=overwrite)
+    assert result.changed == (2 if overwrite else 1)
+    assert MinuteBar.objects.count() == 2
+    assert MinuteBar.objects.get(time=end).close == (115 if overwrite else 105)
