@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,13 +42,28 @@ class BaseBackend:
         raise NotImplementedError
 
 
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _http_client() -> httpx.Client:
+    """One client per process: reuses TLS setup and keep-alive connections (httpx.Client is thread-safe)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            )
+        return _client
+
+
 def post_json(url: str, payload: dict[str, Any]) -> httpx.Response:
     """POST JSON with the notification timeout. Transport errors become a SendError naming only the
     exception class: httpx messages can contain the URL, and our URLs contain secrets."""
     timeout = httpx.Timeout(settings.NOTIFY_HTTP_TIMEOUT_SECONDS)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            return client.post(url, json=payload)
+        return _http_client().post(url, json=payload, timeout=timeout)
     except httpx.TimeoutException as exc:
         raise SendError(f"timeout ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:

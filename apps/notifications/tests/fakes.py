@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
@@ -137,3 +142,39 @@ class FakeSMTPServer:
 
         self._loop.call_soon_threadsafe(close)
         self._thread.join(5)
+
+
+def start_worker(env_overrides: dict[str, str], *, concurrency: int = 4) -> subprocess.Popen[bytes]:
+    """A real Celery worker process (thread pool, so a hanging send holds one slot, not the worker),
+    in its own process group. The caller stops it with ``stop_worker``."""
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="stockagent.settings_test", **env_overrides)
+    env.pop("TEST_DATABASE_NAME", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "stockagent", "worker", "-P", "threads",
+         "-c", str(concurrency), "-l", "WARNING", "-n", f"notify-{os.getpid()}@%h",
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> str:
+    """Stop the worker (SIGTERM, then SIGKILL) and return the tail of what it printed."""
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return (out or b"").decode(errors="replace")[-3000:]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, every: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` passes (for state another process changes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return predicate()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 import time_machine
+from django.db import connections
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +37,18 @@ pytestmark = pytest.mark.usefixtures("eager", "fast_settings")
 
 # 10:00 KST on a Monday.
 T0 = datetime(2026, 11, 23, 1, 0, 0, tzinfo=UTC)
+
+
+def in_thread(fn: Callable[..., Any]) -> Callable[..., None]:
+    """Run ``fn`` in a thread with its own database connection, closed at the end."""
+
+    def run(*args: Any) -> None:
+        try:
+            fn(*args)
+        finally:
+            connections.close_all()
+
+    return run
 
 
 @pytest.fixture
@@ -221,7 +236,7 @@ def test_hanging_channel_does_not_delay_another_delivery(fake_http, fake_http2, 
         for c in user.notification_channels.order_by("kind")
     )
 
-    slow = threading.Thread(target=delivery_send, args=(slack.pk,))
+    slow = threading.Thread(target=in_thread(delivery_send), args=(slack.pk,))
     slow.start()
     assert fake_http.wait_for(1)  # the Slack request is in flight and hangs
     assert delivery_send(telegram.pk).status == "sent"
@@ -245,7 +260,7 @@ def test_two_workers_never_send_the_same_delivery(fake_http):
         barrier.wait()
         outcomes.append(delivery_send(delivery.pk).status)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=in_thread(worker)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
