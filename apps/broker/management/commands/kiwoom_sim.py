@@ -95,6 +95,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-admin", action="store_true", help="disable the /_sim/ fault and clock endpoints"
         )
+        parser.add_argument(
+            "--ws-port",
+            type=int,
+            help="also serve (REST and) the WebSocket on this port, like Kiwoom's :10000",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from apps.broker.simulator.adapter import build_exchange
@@ -160,17 +165,23 @@ class Command(BaseCommand):
             "accounts": [c.account for c in credentials],
             "state": state,
         }
-        asyncio.run(self._serve(app, opts["host"], opts["port"], banner))
+        asyncio.run(self._serve(app, opts["host"], opts["port"], opts["ws_port"], banner))
 
-    async def _serve(self, app: Any, host: str, port: int, banner: dict[str, Any]) -> None:
+    async def _serve(
+        self, app: Any, host: str, port: int, ws_port: int | None, banner: dict[str, Any]
+    ) -> None:
         from aiohttp import web
 
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         bound = runner.addresses[0][1]  # --port 0 picks a free port; say which
+        ws_bound = bound
+        if ws_port is not None:
+            await web.TCPSite(runner, host, ws_port).start()
+            ws_bound = runner.addresses[1][1]
         banner["kiwoom_sim"] = f"http://{host}:{bound}"
-        banner["websocket"] = f"ws://{host}:{bound}/api/dostk/websocket"
+        banner["websocket"] = f"ws://{host}:{ws_bound}/api/dostk/websocket"
         self.stdout.write(json.dumps(banner, ensure_ascii=False))
         self.stdout.flush()
         stop = asyncio.Event()

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -22,7 +23,7 @@ def start_sim(state: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "kiwoom_sim", "--port", "0", "--speed", "60",
          "--date", "2025-01-15", "--start-time", "09:05", "--seed", "3",
-         "--state", str(state), "--rate-limit", "0"],
+         "--state", str(state), "--rate-limit", "0", "--ws-port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
@@ -65,6 +66,8 @@ def test_command_serves_stops_on_sigterm_and_keeps_state(tmp_path: Path) -> None
     try:
         base = banner["kiwoom_sim"]
         assert banner["websocket"].endswith("/api/dostk/websocket")
+        # --ws-port serves the WebSocket on a second port, as Kiwoom's :10000.
+        assert banner["websocket"].split(":")[2].split("/")[0] != base.split(":")[2]
         assert banner["accounts"] == ["5000000010"]
         tok = token(base)
         book = api(base, tok, "mrkcond", "ka10004", {"stk_cd": "000880"})
@@ -74,6 +77,9 @@ def test_command_serves_stops_on_sigterm_and_keeps_state(tmp_path: Path) -> None
             "dmst_stex_tp": "KRX", "stk_cd": "000880", "ord_qty": "7",
             "ord_uv": str(bid - 2000), "trde_tp": "0"})  # fmt: skip
         assert placed["return_code"] == 0, placed
+        with connect(banner["websocket"]) as ws:
+            ws.send(json.dumps({"trnm": "LOGIN", "token": tok}))
+            assert json.loads(ws.recv(timeout=10))["return_code"] == 0
     finally:
         assert stop_sim(proc) == 0
     assert state.exists()
