@@ -192,7 +192,7 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
                     priced & (col % tick != 0),
                     lambda i, n=name, v=col, t=tick: (
                         f"{n} {v[i]} is off the tick grid "
-                        f"(tick {t[i]} for {market_names[i] or 'KOSPI'} on {df['Date'].iloc[i]})"
+                        f"(tick {t[i]} for {market_names[i] or 'no market'} on {df['Date'].iloc[i]})"
                     ),
                 )
             )
