@@ -93,7 +93,7 @@ def main() -> None:
     celery_app.control.purge()
 
     worker = start_worker(
-        {"DATABASE_URL": settings.DATABASES["default"]["NAME"] and os.environ["DATABASE_URL"]},
+        {"DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": settings.REDIS_URL},
         concurrency=args.concurrency,
     )
     try:

@@ -27,6 +27,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from django.utils import timezone
 from apps.core.logging import redact
 from apps.core.templatetags.stockagent import kst
 from apps.notifications.backends import OutgoingMessage, SendError, get_backend
+from apps.notifications.formatting import format_condition_event
 from apps.notifications.models import (
     DedupMark,
     Delivery,
@@ -348,6 +350,26 @@ def delivery_message(delivery: Delivery) -> OutgoingMessage | None:
     return OutgoingMessage(title, "\n".join(lines))
 
 
+def delivery_reclaim_stale(now: datetime | None = None) -> int:
+    """Deliveries left in ``sending`` by a worker that died (older than ``NOTIFY_STALE_SENDING_SECONDS``,
+    well past the task's hard time limit) go back to ``pending`` for another attempt, or to ``failed``
+    when out of attempts. Alerts are at-least-once: if the lost worker had in fact sent, the user sees the
+    message twice, which beats never seeing it."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.NOTIFY_STALE_SENDING_SECONDS)
+    stale = Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff)
+    note = "작업자 중단 (worker lost)"
+    failed = stale.filter(attempts__gte=settings.NOTIFY_MAX_ATTEMPTS).update(
+        status=DeliveryStatus.FAILED, last_error=note, updated_at=now
+    )
+    retried = stale.update(
+        status=DeliveryStatus.PENDING, send_after=now, last_error=note, updated_at=now
+    )
+    if failed or retried:
+        logger.warning("reclaimed %s stale deliveries (%s failed for good)", retried, failed)
+    return failed + retried
+
+
 def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
     """Pending deliveries whose time has come (held digests after quiet hours, retries, lost tasks)."""
     now = now or timezone.now()
@@ -355,6 +377,51 @@ def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]
         Delivery.objects.filter(status=DeliveryStatus.PENDING, send_after__lte=now)
         .order_by("send_after", "pk")
         .values_list("pk", flat=True)[:limit]
+    )
+
+
+def notify_condition_event(
+    *,
+    entered: bool,
+    condition_seq: str,
+    condition_name: str,
+    stock_name: str,
+    code: str,
+    price: int,
+    change_rate: Decimal,
+    at: datetime,
+    users: Iterable[AbstractBaseUser | int] | None = None,
+    dedup_key: str | None = None,
+) -> Notification | None:
+    """``condition.entry`` / ``condition.exit`` with the standard Korean text. By default the dedup key is
+    the condition, code, direction and KST minute, so the realtime and poll paths reporting the same entry
+    make one alert."""
+    title, body = format_condition_event(
+        entered=entered,
+        condition_name=condition_name,
+        stock_name=stock_name,
+        code=code,
+        price=price,
+        change_rate=change_rate,
+        at=at,
+    )
+    direction = "entry" if entered else "exit"
+    return notify(
+        NotificationKind.CONDITION_ENTRY if entered else NotificationKind.CONDITION_EXIT,
+        title=title,
+        body=body,
+        data={
+            "condition_seq": condition_seq,
+            "condition_name": condition_name,
+            "code": code,
+            "name": stock_name,
+            "price": price,
+            "change_rate": str(change_rate),
+            "at": at.isoformat(),
+        },
+        dedup_key=dedup_key
+        or f"condition.{direction}:{condition_seq}:{code}:{kst(at, '%Y%m%d%H%M')}",
+        users=users,
     )
 
 

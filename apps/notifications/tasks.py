@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.notifications.services import delivery_send, due_delivery_ids
+from apps.notifications.services import delivery_reclaim_stale, delivery_send, due_delivery_ids
 
 
 @shared_task(
@@ -23,6 +23,7 @@ def send_delivery(delivery_id: int) -> str:
 )
 def dispatch_due() -> int:
     """Scheduled by beat: queue every pending delivery whose time has come (held digests, lost tasks)."""
+    delivery_reclaim_stale()
     ids = due_delivery_ids()
     for delivery_id in ids:
         send_delivery.delay(delivery_id)

@@ -66,8 +66,12 @@ def post_json(url: str, payload: dict[str, Any]) -> httpx.Response:
         return _http_client().post(url, json=payload, timeout=timeout)
     except httpx.TimeoutException as exc:
         raise SendError(f"timeout ({type(exc).__name__})") from None
+    except httpx.UnsupportedProtocol:
+        raise SendError("invalid URL scheme", retry=False) from None
     except httpx.HTTPError as exc:
         raise SendError(f"connection error ({type(exc).__name__})") from None
+    except (httpx.InvalidURL, ValueError):
+        raise SendError("invalid URL", retry=False) from None
 
 
 def raise_for_status(response: httpx.Response) -> None:

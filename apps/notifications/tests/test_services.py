@@ -300,3 +300,65 @@ def test_retry_delay_grows_exponentially_with_jitter_and_is_capped(attempts, see
         settings.NOTIFY_RETRY_BASE_SECONDS * 2 ** (attempts - 1), settings.NOTIFY_RETRY_MAX_SECONDS
     )
     assert expected / 2 <= delay <= expected
+
+
+@pytest.mark.django_db
+def test_delivery_left_sending_by_a_dead_worker_is_retried_once_stale(clock, fake_http):
+    channel = SlackChannelFactory(secret=f"{fake_http.url}/hook")
+    lost = DeliveryFactory(channel=channel, status="sending", attempts=1, claimed_at=T0)
+    dead = DeliveryFactory(channel=channel, status="sending", attempts=3, claimed_at=T0)
+    fresh = DeliveryFactory(
+        channel=channel, status="sending", attempts=1, claimed_at=T0 + timedelta(seconds=250)
+    )
+
+    clock.shift(timedelta(seconds=301))
+    tasks.dispatch_due()
+
+    for d in (lost, dead, fresh):
+        d.refresh_from_db()
+    assert (lost.status, lost.attempts) == ("sent", 2)
+    assert (dead.status, dead.last_error) == ("failed", "작업자 중단 (worker lost)")
+    assert fresh.status == "sending"
+    assert len(fake_http.requests) == 1
+
+
+@pytest.mark.django_db
+def test_condition_event_helper_dedups_realtime_and_poll_reports(
+    clock, fake_http, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from apps.notifications.services import notify_condition_event
+
+    channel = SlackChannelFactory(secret=f"{fake_http.url}/hook")
+    event = {
+        "entered": True,
+        "condition_seq": "3",
+        "condition_name": "거래대금 상위",
+        "stock_name": "SK하이닉스",
+        "code": "000660",
+        "price": 182500,
+        "change_rate": Decimal("4.1"),
+        "at": T0,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        first = notify_condition_event(**event)  # realtime saw it
+        second = notify_condition_event(**event)  # then the 30-second poll
+    assert first is not None and second is None
+    assert first.kind == "condition.entry" and first.data["code"] == "000660"
+    assert [r.body["text"].splitlines()[0] for r in fake_http.requests] == [
+        "*[조건 편입] 거래대금 상위 · SK하이닉스(000660)*"
+    ]
+    assert Delivery.objects.filter(channel=channel).count() == 1
+
+
+@pytest.mark.django_db
+def test_unreachable_webhook_url_fails_without_leaking_it(
+    caplog, django_capture_on_commit_callbacks
+):
+    channel = SlackChannelFactory(secret="ftp://hooks.example.test/secret-path-999")
+    with caplog.at_level(logging.DEBUG), django_capture_on_commit_callbacks(execute=True):
+        notify("system", title="점검", users=[channel.user])
+    delivery = Delivery.objects.get(channel=channel)
+    assert (delivery.status, delivery.last_error) == ("failed", "invalid URL scheme")
+    assert "secret-path-999" not in caplog.text
