@@ -152,6 +152,12 @@ def compile_formula(formula: str, label: str = "condition") -> Compiled:
     return build(tree.body)
 
 
+def field_names(formula: str) -> frozenset[str]:
+    """The fields a (valid) formula reads."""
+    tree = ast.parse(f"(\n{formula.strip()}\n)", mode="eval")
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in FIELDS)
+
+
 @dataclass(frozen=True)
 class Condition:
     seq: str
@@ -204,6 +210,9 @@ class ConditionSet:
 
     def __init__(self, conditions: list[Condition]) -> None:
         self.conditions = {c.seq: c for c in conditions}
+        self.needed: frozenset[str] = frozenset().union(
+            *(field_names(c.formula) for c in conditions)
+        )
         self.members: dict[str, set[str]] = {seq: set() for seq in self.conditions}
         self.evaluated = False
 

@@ -24,7 +24,6 @@ import datetime as dt
 import heapq
 import itertools
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -933,17 +932,14 @@ class Engine:
         events.append(self._order_event(o, when, OrderStatus.CANCELLED))
 
     # ================================================================== conditions
-    def _fields(self) -> dict[str, _StockFields]:
-        """Per-stock condition fields, computed lazily (formulas touch only a few of them)."""
-        shared: dict[str, Any] = {"minutes": max(0, self._minute_index(self.now))}
-
-        def ranks() -> dict[str, int]:
-            if "ranks" not in shared:
-                ranked = sorted(self.stocks.values(), key=lambda s: (-s.value, s.inst.code))
-                shared["ranks"] = {s.inst.code: i + 1 for i, s in enumerate(ranked)}
-            return shared["ranks"]
-
-        return {code: _StockFields(self, st, ranks, shared) for code, st in self.stocks.items()}
+    def _fields(self, names: frozenset[str] | None = None) -> dict[str, dict[str, float]]:
+        """Per-stock condition fields (only `names`, default: those the conditions read)."""
+        wanted = [(n, _FIELD_FUNCS[n]) for n in sorted(names or self.conditions.needed)]
+        ctx: dict[str, Any] = {"minutes": max(0, self._minute_index(self.now)), "eng": self}
+        if any(n == "value_rank" for n, _ in wanted):
+            ranked = sorted(self.stocks.values(), key=lambda s: (-s.value, s.inst.code))
+            ctx["ranks"] = {s.inst.code: i + 1 for i, s in enumerate(ranked)}
+        return {code: {n: fn(st, ctx) for n, fn in wanted} for code, st in self.stocks.items()}
 
     def _on_check(self, when: dt.datetime, events: list[Event]) -> None:
         for seq, code, kind in self.conditions.evaluate(self._fields()):
@@ -1594,79 +1590,47 @@ class Engine:
         return eng
 
 
-class _StockFields(Mapping[str, float]):
-    """The condition fields of one stock (see conditions.py), each computed on first use."""
+def _vwap(st: StockDay) -> float:
+    return st.value / st.volume if st.volume else st.last
 
-    __slots__ = ("_cache", "_eng", "_ranks", "_shared", "_st")
 
-    def __init__(self, eng: Engine, st: StockDay, ranks: Any, shared: dict[str, Any]) -> None:
-        self._eng, self._st, self._ranks, self._shared = eng, st, ranks, shared
-        self._cache: dict[str, float] = {}
+def _volume_ratio(st: StockDay, ctx: dict[str, Any]) -> float:
+    same = ctx["eng"]._prev_same_time(st, ctx["eng"].now)
+    return st.volume * 100 / same if same else 0.0
 
-    def __iter__(self) -> Any:
-        from .conditions import FIELDS
 
-        return iter(sorted(FIELDS))
+def _price_vs_vwap(st: StockDay) -> float:
+    vwap = _vwap(st)
+    return (st.last - vwap) * 100 / vwap if vwap else 0.0
 
-    def __len__(self) -> int:
-        from .conditions import FIELDS
 
-        return len(FIELDS)
-
-    def __getitem__(self, name: str) -> float:
-        try:
-            return self._cache[name]
-        except KeyError:
-            value = self._compute(name)
-            self._cache[name] = value
-            return value
-
-    def _compute(self, name: str) -> float:
-        st = self._st
-        price = st.last
-        if name == "price":
-            return price
-        if name == "base_price":
-            return st.base
-        if name in ("open", "high", "low", "volume", "prev_volume"):
-            return getattr(st, name)
-        if name == "change":
-            return price - st.base
-        if name == "change_rate":
-            return (price - st.base) * 100 / st.base
-        if name == "traded_value":
-            return st.value
-        if name == "traded_value_eok":
-            return st.value / 1e8
-        if name == "value_rank":
-            return self._ranks()[st.inst.code]
-        if name == "volume_ratio_prev_day":
-            same = self._eng._prev_same_time(st, self._eng.now)
-            return st.volume * 100 / same if same else 0.0
-        if name == "vwap":
-            return st.value / st.volume if st.volume else price
-        if name == "price_vs_vwap":
-            vwap = self["vwap"]
-            return (price - vwap) * 100 / vwap if vwap else 0.0
-        if name == "new_day_high":
-            return bool(st.high and price >= st.high and st.high > st.open)
-        if name == "gap":
-            return (st.open - st.base) * 100 / st.base if st.open else 0.0
-        if name == "range_pct":
-            return (st.high - st.low) * 100 / st.low if st.low else 0.0
-        if name == "strength":
-            return float(_strength(st))
-        if name == "minutes_since_open":
-            return self._shared["minutes"]
-        if name == "market_cap_eok":
-            return price * st.inst.listed_shares / 1e8
-        if name == "kospi":
-            return int(st.inst.market is Market.KOSPI)
-        if name == "kosdaq":
-            return int(st.inst.market is Market.KOSDAQ)
-        if name == "kospi200":
-            return int(st.inst.kospi200)
-        raise KeyError(name)
+# Condition fields (see conditions.py): (stock, context) -> value.
+_FIELD_FUNCS: dict[str, Any] = {
+    "price": lambda st, ctx: st.last,
+    "base_price": lambda st, ctx: st.base,
+    "open": lambda st, ctx: st.open,
+    "high": lambda st, ctx: st.high,
+    "low": lambda st, ctx: st.low,
+    "volume": lambda st, ctx: st.volume,
+    "prev_volume": lambda st, ctx: st.prev_volume,
+    "change": lambda st, ctx: st.last - st.base,
+    "change_rate": lambda st, ctx: (st.last - st.base) * 100 / st.base,
+    "traded_value": lambda st, ctx: st.value,
+    "traded_value_eok": lambda st, ctx: st.value / 1e8,
+    "value_rank": lambda st, ctx: ctx["ranks"][st.inst.code],
+    "volume_ratio_prev_day": _volume_ratio,
+    "vwap": lambda st, ctx: _vwap(st),
+    "price_vs_vwap": lambda st, ctx: _price_vs_vwap(st),
+    "new_day_high": lambda st, ctx: bool(st.high and st.last >= st.high and st.high > st.open),
+    "gap": lambda st, ctx: (st.open - st.base) * 100 / st.base if st.open else 0.0,
+    "range_pct": lambda st, ctx: (st.high - st.low) * 100 / st.low if st.low else 0.0,
+    "strength": lambda st, ctx: float(_strength(st)),
+    "minutes_since_open": lambda st, ctx: ctx["minutes"],
+    "market_cap_eok": lambda st, ctx: st.last * st.inst.listed_shares / 1e8,
+    "kospi": lambda st, ctx: int(st.inst.market is Market.KOSPI),
+    "kosdaq": lambda st, ctx: int(st.inst.market is Market.KOSDAQ),
+    "kospi200": lambda st, ctx: int(st.inst.kospi200),
+}
 
 
 def _path_bars(path: DayPath) -> dict[int, list[int]]:
