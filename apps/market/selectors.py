@@ -84,9 +84,13 @@ def chart_data(instrument: Instrument, day: dt.date) -> dict:
             payload["opening_range"] = {"high": rng[0], "low": rng[1]} if rng else None
     if bars.empty:
         return payload
+    # ATR and Bollinger look back over bars: warm them up on the previous session's bars so the
+    # morning has values (VWAP resets per session anyway).
+    warmup = minute_bars_of_day(instrument.code, calendar.previous_trading_day(day))
+    series = pd.concat([warmup, bars]) if not warmup.empty else bars
     vb = indicators.vwap_bands(bars)
-    bb = indicators.bollinger(bars)
-    atr = indicators.atr(bars)
+    bb = indicators.bollinger(series).iloc[len(series) - len(bars) :]
+    atr = indicators.atr(series).iloc[len(series) - len(bars) :]
     for i, (end, row) in enumerate(bars.iterrows()):
         payload["bars"].append(
             {

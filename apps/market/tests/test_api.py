@@ -12,9 +12,9 @@ from apps.market.tests.factories import InstrumentFactory, MinuteBarFactory
 DAY = dt.date(2025, 2, 3)
 
 
-def make_day(code: str = "005930", minutes: int = 30) -> None:
+def make_day(code: str = "005930", minutes: int = 30, day: dt.date = DAY) -> None:
     instrument = InstrumentFactory(code=code, name="삼성전자")
-    for i, end in enumerate(calendar.session(DAY).minute_bar_ends()[:minutes]):
+    for i, end in enumerate(calendar.session(day).minute_bar_ends()[:minutes]):
         price = 70_000 + 100 * (i % 7)
         MinuteBarFactory(
             instrument=instrument,
@@ -47,6 +47,15 @@ def test_chart_returns_bars_and_indicators_in_kst(viewer_client) -> None:
     frame = selectors.minute_bars_of_day("005930", DAY)
     assert bars[-1]["vwap"] == round(indicators.vwap(frame).iloc[-1], 2)
     assert body["opening_range"] == {"high": 70_500, "low": 69_900}
+
+
+@pytest.mark.django_db
+def test_chart_warms_up_atr_and_bollinger_on_the_previous_session(viewer_client) -> None:
+    make_day(minutes=25, day=dt.date(2025, 1, 31))
+    make_day(minutes=3)
+    bars = viewer_client.get("/api/v1/market/chart/005930?date=2025-02-03").json()["bars"]
+    assert len(bars) == 3
+    assert bars[0]["bb_middle"] is not None and bars[0]["atr"] is not None
 
 
 @pytest.mark.django_db
