@@ -165,7 +165,7 @@ def _from_rejection(rej: SimRejection) -> KiwoomError:
     msg = rej.message or str(rej)
     if rej.code.startswith("19") and rej.code.isdigit():
         return input_error(
-            int(rej.code), msg.split(":", 1)[-1].rstrip("]") if msg.startswith("[") else msg
+            int(rej.code), msg.split(":", 1)[-1].rstrip(")]") if msg.startswith("[") else msg
         )
     return KiwoomError(BUSINESS_ERROR, msg if msg.startswith("[") else f"[2000]({rej.code}:{msg})")
 
@@ -507,6 +507,16 @@ class SimServer:
             if entry.is_order and (mode := self.faults.take_lost_reply(api_id)):
                 return await self._lose_reply(request, mode)
         except KiwoomError as err:
+            return self._error(err, api_id or None)
+        except Exception as exc:
+            # An engine bug must look like a broken server (5xx: reads may retry, an order is
+            # ambiguous and gets reconciled), not like a business answer.
+            log.exception("TR %s failed", api_id)
+            err = KiwoomError(
+                1,
+                f"예기치 못한 에러가 발생했습니다[1999:실패사유={type(exc).__name__}]",
+                status=500,
+            )
             return self._error(err, api_id or None)
         out = dict(result.body)
         out["return_code"] = 0

@@ -503,3 +503,15 @@ async def test_order_rejections(client: httpx.AsyncClient, sim: SimHandle) -> No
                       "cncl_qty": "0"})).json()  # fmt: skip
     assert gone["return_code"] == 20
     assert sim.exchange.order_seq == 0  # nothing was placed
+
+
+async def test_engine_failure_is_a_json_500(client: httpx.AsyncClient, sim: SimHandle) -> None:
+    token = await token_for(client, sim)
+
+    def boom(account: str) -> None:
+        raise RuntimeError("engine bug")
+
+    sim.exchange.cash = boom
+    r = await tr(client, token, "acnt", "kt00001", {"qry_tp": "3"})
+    assert r.status_code == 500
+    assert "[1999:" in r.json()["return_msg"] and r.json()["return_code"] != 0
