@@ -11,11 +11,20 @@ Matching rules (documented simplifications):
 - Continuous session: a marketable order fills at once against the synthesised 10-level book
   (walking levels: market orders see slippage), bounded by the levels' quantities; what rests
   fills when a later print trades at or through its limit (buy: print <= limit), at the limit
-  price (market remainders at the print), sharing floor(print volume × participation) among all
-  resting orders of the stock in price-time priority.
+  price (market remainders at the print plus `market_slippage_ticks`), sharing
+  floor(print volume × participation) among all resting orders of the stock in price-time
+  priority.
 - Call auctions (08:30-09:00, 15:20-15:30, VI): orders wait; at the match every eligible order
   fills at the single price, sharing floor(auction volume × participation) in price-time priority.
 - Day end (15:30, after the closing match): open remainders expire with a 취소 event.
+- Rejections raise SimRejection synchronously (no 거부 event). Texts confirmed by PROTOCOL.md:
+  855056 매수증거금 부족, 571489 장이 열리지 않는 날, RC4058 모의투자 장종료; the others (off-tick,
+  outside limits, 매도가능수량, bad qty, unknown original order) are modelled on Kiwoom's style,
+  their exact codes/texts were not found.
+
+Not modelled: CSAT/first-day late opens (the standard 08:30/09:00/15:20/15:30 table is used on
+every trading day), after-hours sessions, the random 0-30 s end of a VI, dynamic VI in the closing
+auction, price-limit ladders of new listings, corporate actions.
 """
 
 from __future__ import annotations
@@ -161,6 +170,7 @@ class StockDay:
     vi_count: int = 0
     vi_volume: int = 0
     vi_price: int = 0
+    vi_kind: str = "static"
     bars: dict[int, list[int]] = field(default_factory=dict)  # minute -> [o,h,l,c,v,value,cum]
     consumed: dict[int, int] = field(default_factory=dict)
     last_book: dict[int, int] = field(default_factory=dict)
@@ -551,6 +561,7 @@ class Engine:
         st.vi_count += 1
         st.vi_volume, st.vi_price = vol, price
         kind = "both" if hit_static and hit_dyn else "static" if hit_static else "dynamic"
+        st.vi_kind = kind
         events.append(self._vi_event(st, when, True, kind, price, release))
         self._push(release, 1, "vi_release", st.inst.code)
 
@@ -588,7 +599,7 @@ class Engine:
         price = min(max(st.vi_price, st.limits[0]), st.limits[1])
         vol = max(st.vi_volume, 1)
         st.vi_until = None
-        events.append(self._vi_event(st, when, False, "static", price, when))
+        events.append(self._vi_event(st, when, False, st.vi_kind, price, when))
         side = Side.BUY if price >= st.last else Side.SELL
         in_closing = when >= _at(self.day, T_CLOSING_AUCTION)
         if in_closing:
@@ -606,7 +617,7 @@ class Engine:
             else:
                 if st.vi_until is not None:
                     st.vi_until = None
-                    events.append(self._vi_event(st, when, False, "static", st.vi_price, when))
+                    events.append(self._vi_event(st, when, False, st.vi_kind, st.vi_price, when))
                 price, vol = st.path.close_price, st.path.close_volume
             price = min(max(price, st.limits[0]), st.limits[1])
             if vol <= 0:
