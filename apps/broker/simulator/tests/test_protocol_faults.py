@@ -155,3 +155,19 @@ async def test_accepted_orders_are_persisted_before_the_reply(tmp_path: Any) -> 
             r = await c.post("/api/dostk/ordr", headers=hdr(token, "kt10000"), json=ORDER)
             assert r.json()["return_code"] == 0
         assert fake.saved == [str(tmp_path / "state.json")]
+
+
+async def test_admin_clock_endpoint(sim: SimHandle) -> None:
+    async with httpx.AsyncClient(base_url=sim.base_url, timeout=5) as c:
+        now = (await c.get("/_sim/clock")).json()
+        assert now == {"sim_time": "2025-01-15T10:15:23+09:00", "speed": 0.0}
+        moved = (
+            await c.post("/_sim/clock", json={"advance_to": "2025-01-15T10:20:00+09:00"})
+        ).json()
+        assert moved["sim_time"] == "2025-01-15T10:20:00+09:00"
+        assert (
+            await c.post("/_sim/clock", json={"advance_to": "2025-01-15T10:30:00"})
+        ).status_code == 400
+        assert (await c.post("/_sim/clock", json={"speed": 60})).json()["speed"] == 60.0
+        health = (await c.get("/_sim/health")).json()
+        assert health["ok"] is True and health["sessions"] == 0
