@@ -36,6 +36,7 @@ from apps.broker.contract import (
 )
 from apps.broker.kiwoom.config import KiwoomConfig
 from apps.broker.kiwoom.events import TradingDay
+from apps.broker.kiwoom.relay import RelayServer
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.sync import KiwoomSync
 from apps.broker.kiwoom.ws import KiwoomWebSocket, WsOptions
@@ -43,10 +44,16 @@ from apps.broker.kiwoom.ws import KiwoomWebSocket, WsOptions
 
 class KiwoomRealtimeFeed(RealtimeFeed):
     def __init__(
-        self, config: KiwoomConfig, on_event: EventHandler | None, options: WsOptions | None = None
+        self,
+        config: KiwoomConfig,
+        on_event: EventHandler | None,
+        options: WsOptions | None = None,
+        serve_relay: bool = True,
     ) -> None:
         self._config = config
         self._on_event = on_event
+        self._serve_relay = serve_relay
+        self._relay: RelayServer | None = None
         self._options = options or WsOptions(request_timeout=config.timeout_seconds)
         self._rest: KiwoomRestClient | None = None
         self._ws: KiwoomWebSocket | None = None
@@ -75,8 +82,17 @@ class KiwoomRealtimeFeed(RealtimeFeed):
         )
         await self._ws.start()
         await self._ws.wait_ready()
+        if self._serve_relay:
+            # Other processes run condition searches through this socket instead of their own.
+            self._relay = RelayServer(
+                rest.redis, self._ws, self._config.key_prefix, self._config.app_key
+            )
+            await self._relay.start()
 
     async def close(self) -> None:
+        if self._relay is not None:
+            await self._relay.close()
+            self._relay = None
         if self._ws is not None:
             await self._ws.close()
             self._ws = None

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date
 from typing import Any, TypeVar
 
+from . import parse
 from .auth import app_key_hint
 from .config import KiwoomConfig
 from .dto import (
@@ -38,6 +39,7 @@ from .dto import (
     Side,
     TokenInfo,
 )
+from .relay import relay_call
 from .rest import KiwoomRestClient
 from .ws import KiwoomWebSocket, WsOptions
 
@@ -182,8 +184,8 @@ class KiwoomSync:
 
     # ------------------------------------------------------------------ condition search
     def _ws_call(self, fn: Callable[[KiwoomWebSocket], Awaitable[T]]) -> T:
-        # Caution: Kiwoom allows one WebSocket session per app key; this short session
-        # supersedes a long-lived one (R10001) for its duration.
+        # Only used when no process holds the WebSocket: Kiwoom allows one session per app key,
+        # and a short session of our own would kick a long-lived one off (R10001).
         async def _run(c: KiwoomRestClient) -> T:
             ws = KiwoomWebSocket(
                 self.config.ws_url, c.tokens.get, c.tokens.invalidate, options=self._ws_options
@@ -194,7 +196,22 @@ class KiwoomSync:
         return self.call(_run)
 
     def conditions(self) -> list[Condition]:
+        relayed = self._relay("conditions")
+        if relayed is not None:
+            return parse.conditions(relayed)
         return self._ws_call(lambda ws: ws.conditions())
 
     def condition_search(self, seq: str) -> list[ConditionHit]:
+        relayed = self._relay("condition_search", seq=seq)
+        if relayed is not None:
+            return parse.condition_hits(relayed)
         return self._ws_call(lambda ws: ws.condition_search(seq))
+
+    def _relay(self, op: str, **args: str) -> list[Any] | None:
+        """Through the process holding the WebSocket, if one is alive (see relay.py)."""
+        cfg = self.config
+        return self.call(
+            lambda c: relay_call(
+                c.redis, cfg.key_prefix, cfg.app_key, op, cfg.timeout_seconds * 3, **args
+            )
+        )

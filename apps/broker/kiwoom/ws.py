@@ -375,20 +375,29 @@ class KiwoomWebSocket:
 
     # ------------------------------------------------------------------ condition search
     async def conditions(self) -> list[Condition]:
+        return parse.conditions(await self.conditions_raw())
+
+    async def conditions_raw(self) -> list[Any]:
+        """CNSRLST `data` as sent (for the relay, which parses on the caller's side)."""
         reply = await self._live_request({"trnm": "CNSRLST"})
         self._listed = True
-        return parse.conditions(reply.get("data") or [])
+        return list(reply.get("data") or [])
 
     async def _ensure_listed(self) -> None:
         if not self._listed:
-            await self.conditions()
+            await self.conditions_raw()
 
     async def condition_search(
         self, seq: str, exchange: str = "K", max_pages: int = 50
     ) -> list[ConditionHit]:
         """One-shot search (search_type 0), paged through the *body* cont_yn/next_key."""
+        return parse.condition_hits(await self.condition_search_raw(seq, exchange, max_pages))
+
+    async def condition_search_raw(
+        self, seq: str, exchange: str = "K", max_pages: int = 50
+    ) -> list[Any]:
         await self._ensure_listed()
-        out: list[ConditionHit] = []
+        rows: list[Any] = []
         cont, key = "N", ""
         for _ in range(max_pages):
             frame = {
@@ -400,12 +409,12 @@ class KiwoomWebSocket:
                 "next_key": key,
             }
             reply = await self._live_request(frame, _seq_match(seq))
-            out.extend(parse.condition_hits(reply.get("data") or []))
+            rows.extend(reply.get("data") or [])
             cont = str(reply.get("cont_yn", "N")).strip().upper()
             key = str(reply.get("next_key", "")).strip()
             if cont != "Y" or not key:
                 break
-        return out
+        return rows
 
     async def condition_subscribe(self, seq: str, exchange: str = "K") -> list[ConditionHit]:
         """Search + realtime (search_type 1): initial hits now, 02 events afterwards."""

@@ -13,6 +13,7 @@ from apps.broker.backends.memory import MemoryBroker
 from apps.broker.contract import (
     AmbiguousOutcome,
     Broker,
+    InvalidRequest,
     OrderType,
     RankingKind,
     Side,
@@ -152,3 +153,26 @@ def test_terminal_command(settings: object, sim: SimHandle) -> None:
         assert sim.app_key not in out.getvalue() and sim.secret_key not in out.getvalue()
     finally:
         backends.reset_broker()
+
+
+def test_condition_search_relayed_through_the_realtime_process(
+    broker: KiwoomBroker, sim: SimHandle
+) -> None:
+    from apps.broker.kiwoom.sync import LoopThread
+
+    realtime = LoopThread("test-realtime")
+    feed = broker.realtime()
+    realtime.run(feed.start(), 30)
+    try:
+        assert [c.seq for c in broker.conditions()] == ["0", "1"]
+        assert [h.code for h in broker.condition_search("1")] == ["005930"]
+        with pytest.raises(InvalidRequest):
+            broker.condition_search("77")
+        # The realtime socket was used, never kicked off by a second session.
+        assert feed.ws.connections == 1 and feed.ws.takeovers == 0
+        assert feed._relay is not None and feed._relay.served == 3
+    finally:
+        realtime.run(feed.close(), 30)
+        realtime.stop()
+    # With no socket owner left, the broker opens a short session of its own.
+    assert [c.seq for c in broker.conditions()] == ["0", "1"]
