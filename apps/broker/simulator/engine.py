@@ -234,6 +234,11 @@ class Engine:
             if self.config.pricing == "daily":
                 rows = self._daily_rows.get(day, {})
                 bases.update({c: r.prev_close for c, r in rows.items() if c in bases})
+            if self.config.pricing == "replay":
+                for code in bases:
+                    prev = self._replay_daily(code, self.days.previous(day))
+                    if prev is not None:
+                        bases[code] = prev[3]
             self.anchor_day = day
             self.anchor_base = dict(bases)
         self.day = day
@@ -288,6 +293,18 @@ class Engine:
             return self.days.previous(d)
         return self.days.previous(d)
 
+    def _replay_daily(self, code: str, day: dt.date) -> tuple[int, int, int, int, int, int] | None:
+        """(open, high, low, close, volume, value) of a replay-file day, if the file has it."""
+        rows = self._minute_rows.get((code, day))
+        if not rows:
+            return None
+        volume = sum(r.volume for r in rows)
+        value = sum(r.volume * (r.open + r.high + r.low + r.close) // 4 for r in rows)
+        return (
+            rows[0].open, max(r.high for r in rows), min(r.low for r in rows), rows[-1].close,
+            volume, value,
+        )  # fmt: skip
+
     def _bar_from_json(self, code: str, r: list[Any]) -> DailyBar:
         inst = self.instruments_by_code[code]
         day = dt.date.fromisoformat(r[0])
@@ -304,7 +321,12 @@ class Engine:
         while len(hist) < depth:
             day = self.days.previous(day)
             row = self._daily_rows.get(day, {}).get(code)
-            if row is not None and row.close == close:
+            replay = self._replay_daily(code, day)
+            if replay is not None and replay[3] == close:
+                o, h, lo, c, v, value = replay
+                prev_day = self._replay_daily(code, self.days.previous(day))
+                prev = prev_day[3] if prev_day is not None else o
+            elif row is not None and row.close == close:
                 o, h, lo, c, v, value, prev = (
                     row.open, row.high, row.low, row.close, row.volume, row.value, row.prev_close
                 )  # fmt: skip
