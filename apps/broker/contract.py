@@ -7,7 +7,9 @@ dataclasses with int KRW, Decimal rates, aware datetimes; errors are the `Broker
 
 Rules every caller relies on:
 - place/amend/cancel are sent once. `AmbiguousOutcome` means "maybe done": reconcile with
-  `order_status`/`open_orders`/`fills`, never resend blindly.
+  `order_status`/`open_orders`/`fills`, never resend blindly. Every other error from these calls
+  (`OrderRejected`, `InvalidRequest`, `RateLimited`, `AuthExpired`, `BrokerUnavailable`) means the
+  broker did not take the order; after `AuthExpired` the shared token has already been renewed.
 - Realtime subscriptions survive reconnects; a gap is announced through `RealtimeFeed.connections`.
 """
 

@@ -6,6 +6,7 @@ Only the URLs in `KiwoomConfig` differ between the three. Sync calls go through 
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 from apps.broker.contract import (
@@ -130,15 +131,18 @@ class KiwoomBroker(Broker):
     def __init__(self, config: KiwoomConfig) -> None:
         self.config = config
         self._sync: KiwoomSync | None = None
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"KiwoomBroker({self.config!r})"
 
     @property
     def client(self) -> KiwoomSync:
-        # Created on first use so that importing/constructing the broker never opens sockets.
-        if self._sync is None:
+        # Created on first use so that importing/constructing the broker never opens sockets, and
+        # again after a fork (Celery prefork): the loop thread does not survive into the child.
+        if self._sync is None or self._pid != os.getpid():
             self._sync = KiwoomSync(self.config)
+            self._pid = os.getpid()
         return self._sync
 
     def close(self) -> None:

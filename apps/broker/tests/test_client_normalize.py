@@ -342,3 +342,19 @@ def test_order_rejected_message_is_clean() -> None:
     assert isinstance(err, OrderRejected)
     assert err.message == "매수증거금이 부족합니다. 2주 매수가능"
     assert "[2000]" not in str(err)
+
+
+@given(
+    st.integers(min_value=1, max_value=5_000_000),
+    st.integers(min_value=1, max_value=10**6),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.times(),
+)
+def test_built_events_round_trip(price: int, qty: int, side: Side, t: time) -> None:
+    from apps.broker.kiwoom.events import make_order_event, make_tick
+
+    at = datetime.combine(DAY, t.replace(microsecond=0), tzinfo=n.KST)
+    tick = make_tick("005930", price, qty, at, side=side)
+    assert (tick.price, tick.quantity, tick.aggressor, tick.at) == (price, qty, side, at)
+    ev = make_order_event("0000001", "005930", "체결", side, qty, price, 0, at, fill_price=price)
+    assert (ev.side, ev.quantity, ev.unit_fill_price, ev.at) == (side, qty, price, at)

@@ -247,3 +247,18 @@ async def test_credentials_never_leak(sim: SimHandle, caplog: pytest.LogCaptureF
     for secret in (sim.secret_key, sim.app_key, "WRONG-SECRET-DO-NOT-LOG", stored.token):
         assert secret not in blob
     await cleanup_prefix(good.key_prefix)
+
+
+async def test_token_refreshed_before_expiry() -> None:
+    from datetime import timedelta
+
+    # Tokens that live 4 minutes are always inside the 5-minute refresh margin.
+    async for sim in fake_simulator(token_ttl=timedelta(minutes=4)):
+        cfg = client_config(sim)
+        async with KiwoomRestClient(cfg) as client:
+            await client.quote("005930")
+            await client.quote("005930")
+            assert client.tokens.issued_count == 2
+            info = await client.tokens.info()
+            assert info.expires_at is not None and not info.valid
+        await cleanup_prefix(cfg.key_prefix)
