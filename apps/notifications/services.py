@@ -212,7 +212,8 @@ def _enqueue_after_commit(delivery_id: int, eta: datetime) -> None:
 # --- sending --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SendOutcome:
-    """What happened to one send attempt: ``sent``, ``failed``, ``retry`` (at ``retry_at``) or
+    """What happened to one send attempt: ``sent``, ``failed``, ``retry`` (at ``retry_at``), ``deferred``
+    (its channel is backing off; tried at ``retry_at`` without counting an attempt), ``cancelled`` or
     ``skipped`` (not pending, not due yet, or claimed by another worker)."""
 
     status: str
@@ -254,6 +255,9 @@ def delivery_send(delivery_id: int) -> SendOutcome:
     if not channel.enabled and not is_test:
         _finish(delivery, DeliveryStatus.CANCELLED, "채널이 비활성화됨")
         return SendOutcome(DeliveryStatus.CANCELLED)
+    backoff_until = _channel_backoff_until(delivery)
+    if backoff_until is not None and not is_test:
+        return _defer(delivery, backoff_until)
     message = delivery_message(delivery)
     if message is None:
         _finish(delivery, DeliveryStatus.CANCELLED, "보낼 알림 없음")
@@ -269,6 +273,36 @@ def delivery_send(delivery_id: int) -> SendOutcome:
         return _record_failure(delivery, SendError(f"internal error ({type(exc).__name__})"))
     _finish(delivery, DeliveryStatus.SENT, "")
     return SendOutcome(DeliveryStatus.SENT)
+
+
+def _channel_backoff_until(delivery: Delivery) -> datetime | None:
+    """If another delivery on the same channel failed and waits for its retry, the channel is backing off
+    until then: a dead endpoint then costs one timeout per backoff step, not one per queued message (which
+    would tie up worker slots that other channels need)."""
+    now = timezone.now()
+    return (
+        Delivery.objects.filter(
+            channel_id=delivery.channel_id,
+            status=DeliveryStatus.PENDING,
+            attempts__gt=0,
+            send_after__gt=now,
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("-send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+
+
+def _defer(delivery: Delivery, until: datetime) -> SendOutcome:
+    """Put a claimed delivery back without counting an attempt."""
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.PENDING,
+        send_after=until,
+        attempts=F("attempts") - 1,
+        last_error="채널 재시도 대기 (channel backing off)",
+    )
+    return SendOutcome("deferred", until)
 
 
 def _finish(delivery: Delivery, status: str, error: str) -> None:

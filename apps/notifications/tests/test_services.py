@@ -362,3 +362,31 @@ def test_unreachable_webhook_url_fails_without_leaking_it(
     delivery = Delivery.objects.get(channel=channel)
     assert (delivery.status, delivery.last_error) == ("failed", "invalid URL scheme")
     assert "secret-path-999" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_failing_channel_backs_off_as_a_whole(
+    clock, fake_http, django_capture_on_commit_callbacks
+):
+    fake_http.status = 503
+    channel = SlackChannelFactory(secret=f"{fake_http.url}/hook")
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(3):
+            notify("order.fill", title=f"체결 {i}", users=[channel.user])
+
+    # One request hit the dead endpoint; the two queued behind it wait for the same retry time.
+    assert len(fake_http.requests) == 1
+    rows = list(Delivery.objects.filter(channel=channel).order_by("pk"))
+    assert [(d.status, d.attempts) for d in rows] == [
+        ("pending", 1),
+        ("pending", 0),
+        ("pending", 0),
+    ]
+    assert rows[1].send_after == rows[0].send_after
+    assert rows[1].last_error == "채널 재시도 대기 (channel backing off)"
+
+    fake_http.status = 200
+    clock.shift(timedelta(seconds=2))
+    tasks.dispatch_due()
+    assert [d.status for d in Delivery.objects.filter(channel=channel)] == ["sent"] * 3
+    assert len(fake_http.requests) == 4
