@@ -52,7 +52,7 @@ from apps.market.krx import (
 )
 
 from .accounts import Account, Order
-from .clock import ManualClock
+from .clock import ManualClock, WallClock
 from .conditions import ConditionSet, load_conditions
 from .dto import (
     AccountSummary,
@@ -194,10 +194,13 @@ class Engine:
         start = config.start or (config.clock.now() if config.clock else None)
         if _state is not None:
             start = dt.datetime.fromisoformat(_state["now"])
+        clock = config.clock
         if start is None:
-            raise ValueError("ExchangeConfig needs `start` or `clock`")
+            # Neither a start nor a clock: run on the wall clock.
+            clock = WallClock()
+            start = clock.now()
         start = start.astimezone(KST)
-        self.clock = config.clock or ManualClock(start)
+        self.clock = clock or ManualClock(start)
         self.accounts: dict[str, Account] = {}
         self.order_index: dict[str, dict[str, Order]] = {}
         self.fill_log: dict[str, list[Fill]] = {}

@@ -95,7 +95,11 @@ class ExchangeConfig:
     - `pricing`: 'synthetic' (seeded generator), 'daily' (intraday paths matching real daily bars
       from `daily_path`, a marcap-style CSV/CSV.GZ), 'replay' (minute bars from `minute_path`).
     - `start`: the simulated time the exchange starts at (default: the clock's now).
-    - `clock`: a clock.py clock; default a ManualClock at `start`.
+    - `clock`: a clock.py clock; default a ManualClock at `start`, or the WallClock when neither
+      `start` nor `clock` is given.
+    - `use_krx_calendar`: trading days from XKRX (holidays); False = every weekday trades.
+    - `participation`: the share of each simulated print (and auction volume) the paper orders
+      may take together; `market_slippage_ticks`: extra ticks a resting market remainder pays.
     - `accounts`: account numbers opened at start with `start_cash` each (more can be opened with
       `open_account`).
     """
