@@ -221,3 +221,11 @@ def is_market_open(now: dt.datetime) -> bool:
 
 def now_kst() -> dt.datetime:
     return dt.datetime.now(tz=KST)
+
+
+def next_open(now: dt.datetime) -> dt.datetime:
+    """The next regular-market open strictly after `now` (for scheduling the first job)."""
+    day = _as_date(now)
+    if is_trading_day(day) and now < session(day).open:
+        return session(day).open
+    return session(next_trading_day(day)).open

@@ -139,3 +139,10 @@ def test_trading_days_range_is_inclusive() -> None:
 def test_naive_datetime_is_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         cal.phase_at(dt.datetime(2025, 2, 3, 10, 0))
+
+
+def test_next_open_skips_holidays_and_sees_late_opens() -> None:
+    assert cal.next_open(kst(2025, 2, 3, 8, 0)) == kst(2025, 2, 3, 9, 0)
+    assert cal.next_open(kst(2025, 2, 3, 9, 0)) == kst(2025, 2, 4, 9, 0)
+    assert cal.next_open(kst(2025, 1, 24, 16, 0)) == kst(2025, 1, 31, 9, 0)
+    assert cal.next_open(kst(2025, 12, 30, 16, 0)) == kst(2026, 1, 2, 10, 0)
