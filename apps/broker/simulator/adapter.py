@@ -263,21 +263,28 @@ class MarketAdapter:
     # ---------------------------------------------------------------- events -> REAL frames
     def publish(self, events: list[Any], hub: Hub) -> None:
         for ev in events:
-            if isinstance(ev, Tick):
-                self._tick(ev, hub)
-            elif isinstance(ev, OrderEvent):
-                self.dirty = True
-                hub.publish_account(ev.account, "00", ev.code, self.order_values(ev))
-            elif isinstance(ev, BalanceEvent):
-                hub.publish_account(ev.account, "04", ev.code, self.balance_values(ev))
-            elif isinstance(ev, ConditionEvent):
-                if hub.wants_condition(ev.seq):
-                    hub.publish_condition(ev.seq, ev.code, condition_values(ev))
-            elif isinstance(ev, ViEvent):
-                if hub.wants("1h", ev.code):
-                    hub.publish("1h", ev.code, self.vi_values(ev))
-            elif isinstance(ev, PhaseEvent):
-                hub.publish("0s", "", phase_values(ev))
+            try:
+                self._publish_one(ev, hub)
+            except Exception:
+                # One malformed event must not swallow the rest of the batch.
+                log.exception("could not publish %s", type(ev).__name__)
+
+    def _publish_one(self, ev: Any, hub: Hub) -> None:
+        if isinstance(ev, Tick):
+            self._tick(ev, hub)
+        elif isinstance(ev, OrderEvent):
+            self.dirty = True
+            hub.publish_account(ev.account, "00", ev.code, self.order_values(ev))
+        elif isinstance(ev, BalanceEvent):
+            hub.publish_account(ev.account, "04", ev.code, self.balance_values(ev))
+        elif isinstance(ev, ConditionEvent):
+            if hub.wants_condition(ev.seq):
+                hub.publish_condition(ev.seq, ev.code, condition_values(ev))
+        elif isinstance(ev, ViEvent):
+            if hub.wants("1h", ev.code):
+                hub.publish("1h", ev.code, self.vi_values(ev))
+        elif isinstance(ev, PhaseEvent):
+            hub.publish("0s", "", phase_values(ev))
 
     def _tick(self, t: Tick, hub: Hub) -> None:
         if hub.wants("0B", t.code):
