@@ -48,6 +48,8 @@ def run(flow: list[tuple], start: dt.datetime) -> tuple[Exchange, list, set[tupl
                 _, idx, qty, offset, who = action
                 code = CODES[idx]
                 q = ex.quote(code)
+                book = ex.order_book(code)
+                levels = {lv.price: lv.qty for lv in (book.asks if kind == "buy" else book.bids)}
                 if offset is None:
                     ex.place_order(ACCOUNTS[who], kind, code, qty, 0, "3")
                 else:
@@ -76,11 +78,14 @@ def run(flow: list[tuple], start: dt.datetime) -> tuple[Exchange, list, set[tupl
             )
             continue
         flushed = ex.advance(ex.now())
-        immediate |= {
-            (e.account, e.order_no)
-            for e in flushed
-            if isinstance(e, OrderEvent) and e.status is OrderStatus.FILLED
-        }
+        now_fills = [
+            e for e in flushed if isinstance(e, OrderEvent) and e.status is OrderStatus.FILLED
+        ]
+        immediate |= {(e.account, e.order_no) for e in now_fills}
+        if kind in ("buy", "sell"):
+            # an order taking the synthesised book never takes more than a level shows
+            for e in now_fills:
+                assert e.fill_qty <= levels.get(e.fill_price, 0), (e, levels)
         events += flushed
     events += ex.advance(ex.now() + dt.timedelta(minutes=10))
     return ex, events, immediate
