@@ -351,3 +351,23 @@ def test_start_after_close_and_jumps_fast_forward() -> None:
     days = ex.daily_bars("005930", limit=4)
     assert [d.date for d in days] == [DAY + dt.timedelta(days=i) for i in (3, 2, 1, 0)]
     assert days[1].close == days[0].prev_close
+
+
+def test_closing_auction_converts_conditional_limits_and_matches_at_1530() -> None:
+    ex = make(at(15, 0), start_cash=1_000_000_000)
+    q = ex.quote("005930")
+    cond = ex.place_order(ACCOUNT, "buy", "005930", 5, q.lower_limit, "5")
+    ex.advance(at(15, 25))
+    assert ex.phase().value == "closing_auction"
+    view = ex.order(ACCOUNT, cond.order_no)
+    assert view.order_type.value == "3" and view.is_open  # 조건부지정가 became a market order
+    waiting = ex.place_order(ACCOUNT, "buy", "005930", 7, q.upper_limit)
+    assert ex.order(ACCOUNT, waiting.order_no).filled_qty == 0  # nothing fills in the auction
+    with pytest.raises(SimRejection):
+        ex.place_order(ACCOUNT, "buy", "005930", 1, q.upper_limit, "10")  # no IOC in auctions
+    events = ex.advance(at(15, 30))
+    close = [t for t in ticks(events, "005930") if t.time == at(15, 30)]
+    assert close and close[0].auction
+    for no in (cond.order_no, waiting.order_no):
+        assert ex.order(ACCOUNT, no).filled_qty == ex.order(ACCOUNT, no).qty
+        assert ex.order(ACCOUNT, no).last_fill_price == close[0].price
