@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
-from apps.notifications.tests.fakes import FakeHTTPServer, FakeSMTPServer
+from apps.notifications.tests.fakes import FakeHTTPServer, FakeSMTPServer, start_worker, stop_worker
 from stockagent.celery import app as celery_app
 
 
@@ -55,3 +57,21 @@ def fast_settings(settings):
     settings.NOTIFY_DIGEST_DELAY_SECONDS = 10
     settings.NOTIFY_DEDUP_WINDOW_SECONDS = 300
     return settings
+
+
+@pytest.fixture
+def worker(fake_http2):
+    """A real Celery worker (threads) on the test database and Redis; Telegram points at fake_http2."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    celery_app.control.purge()  # nothing stale from an earlier run reaches this worker
+    proc = start_worker(
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": settings.REDIS_URL,
+            "TELEGRAM_API_BASE": fake_http2.url,
+            "NOTIFY_HTTP_TIMEOUT_SECONDS": "30",
+        }
+    )
+    yield proc
+    print(stop_worker(proc))

@@ -4,33 +4,13 @@ delivery of the same notification, and the hanging one completes once its server
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from apps.notifications.models import Delivery
 from apps.notifications.services import notify
 from apps.notifications.tests.factories import SlackChannelFactory, TelegramChannelFactory
-from apps.notifications.tests.fakes import start_worker, stop_worker, wait_until
-from stockagent.celery import app as celery_app
+from apps.notifications.tests.fakes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker(fake_http2):
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    celery_app.control.purge()  # nothing stale from an earlier run reaches this worker
-    proc = start_worker(
-        {
-            "DATABASE_URL": url,
-            "REDIS_URL": settings.REDIS_URL,
-            "TELEGRAM_API_BASE": fake_http2.url,
-            "NOTIFY_HTTP_TIMEOUT_SECONDS": "30",
-        }
-    )
-    yield proc
-    print(stop_worker(proc))
 
 
 def test_hanging_slack_does_not_delay_telegram_through_a_real_worker(
