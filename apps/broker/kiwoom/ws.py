@@ -213,16 +213,33 @@ class KiwoomWebSocket:
             return await reader
 
     async def _restore(self, conn: ClientConnection) -> None:
+        """Re-register everything the caller asked for. A refusal (say, a condition deleted in
+        HTS meanwhile) drops that one item with a log line: failing the whole session would only
+        start a reconnect loop."""
         if self._conditions:
             await self._request(conn, {"trnm": "CNSRLST"})
             self._listed = True
             for seq, stex in list(self._conditions.items()):
                 frame = {"trnm": "CNSRREQ", "seq": seq, "search_type": "1", "stex_tp": stex}
                 reply = await self._request(conn, frame, match=_seq_match(seq))
-                self._check(reply)
+                try:
+                    self._check(reply)
+                except BrokerError as exc:
+                    if isinstance(exc, BrokerUnavailable):
+                        raise
+                    log.error("realtime condition %s not restored (%s); dropped", seq, exc)
+                    self._conditions.pop(seq, None)
         for grp, pairs in list(self._groups.items()):
-            if pairs:
-                await self._request(conn, _reg_frame(grp, pairs, refresh="1"))
+            if not pairs:
+                continue
+            reply = await self._request(conn, _reg_frame(grp, pairs, refresh="1"))
+            try:
+                self._check(reply)
+            except BrokerError as exc:
+                if isinstance(exc, BrokerUnavailable):
+                    raise
+                log.error("REG group %s not restored (%s); dropped", grp, exc)
+                self._groups.pop(grp, None)
 
     # ------------------------------------------------------------------ reading
     async def _read(self, conn: ClientConnection) -> bool:
@@ -265,9 +282,13 @@ class KiwoomWebSocket:
         events = events_from_data(data, self._today())
         if self._on_event is not None:
             for event in events:
-                result = self._on_event(event)
-                if asyncio.iscoroutine(result):
-                    await result
+                try:
+                    result = self._on_event(event)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception:
+                    # A consumer bug must not tear the session down (and start reconnecting).
+                    log.exception("realtime event handler failed on %r", event)
             return
         for event in events:
             try:
@@ -339,11 +360,26 @@ class KiwoomWebSocket:
 
     # ------------------------------------------------------------------ registrations
     async def subscribe(self, items: list[str], types: list[str], group: str = "1") -> None:
-        """REG items×types in `group` (kept across reconnects)."""
+        """REG items×types in `group` (kept across reconnects).
+
+        If the socket is down, or drops during the REG, the registration is still remembered and
+        sent on reconnect; a refusal by the server is raised and forgotten.
+        """
         pairs = {(i, t) for i in items for t in types}
-        self._groups.setdefault(group, set()).update(pairs)
-        if self._ready.is_set():
+        current = self._groups.setdefault(group, set())
+        added = pairs - current
+        current.update(pairs)
+        if not self._ready.is_set():
+            return
+        try:
             await self._live_request(_reg_frame(group, pairs, refresh="1"))
+        except BrokerUnavailable:
+            log.warning("REG deferred until the WebSocket reconnects")
+        except BrokerError:
+            current.difference_update(added)
+            if not current:
+                self._groups.pop(group, None)
+            raise
 
     async def subscribe_account(self, group: str = "0") -> None:
         """Order (00) and balance (04) events of the token's account."""
@@ -363,7 +399,9 @@ class KiwoomWebSocket:
             if not current:
                 self._groups.pop(group, None)
         if pairs and self._ready.is_set():
-            await self._live_request(_reg_frame(group, pairs, trnm="REMOVE"))
+            # If this fails with the socket, the reconnect does not restore the pairs anyway.
+            with contextlib.suppress(BrokerUnavailable):
+                await self._live_request(_reg_frame(group, pairs, trnm="REMOVE"))
 
     @property
     def subscriptions(self) -> dict[str, frozenset[tuple[str, str]]]:

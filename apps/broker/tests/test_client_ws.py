@@ -183,3 +183,34 @@ async def test_login_with_a_revoked_token_reissues(sim: SimHandle, rest: KiwoomR
         await ws.subscribe(["005930"], ["0B"])
         await push(sim, sim.exchange.tick("005930"))
         assert isinstance(await ws.next_event(), Tick)
+
+
+async def test_restore_survives_a_deleted_condition_and_handler_bugs(
+    sim: SimHandle, rest: KiwoomRestClient
+) -> None:
+    seen: list[object] = []
+
+    def handler(event: object) -> None:
+        seen.append(event)
+        if len(seen) == 1:
+            raise RuntimeError("consumer bug")
+
+    ws = KiwoomWebSocket(
+        sim.ws_url, rest.tokens.get, rest.tokens.invalidate, on_event=handler, options=FAST
+    )
+    async with ws:
+        await ws.subscribe(["005930"], ["0B"])
+        await ws.condition_subscribe("1")
+        await push(sim, sim.exchange.tick("005930"), sim.exchange.tick("005930"))
+        await eventually(lambda: len(seen) == 2)
+        assert ws.connections == 1  # the handler's exception did not cost the session
+
+        # After the reconnect the server refuses the realtime condition (here: its cap is 0).
+        sim.server.config.max_realtime_conditions = 0
+        sim.faults.drop_websockets()
+        await eventually(lambda: ws.connections == 2 and ws.state is State.READY)
+        assert ws.realtime_conditions == frozenset()
+        await push(sim, sim.exchange.tick("005930"))
+        await eventually(lambda: len(seen) == 3)
+        await asyncio.sleep(0.3)
+        assert ws.connections == 2
