@@ -1536,6 +1536,7 @@ class Engine:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": SNAPSHOT_VERSION,
+            "config": _config_json(self.config),
             "seed": self.seed,
             "pricing": self.config.pricing,
             "now": self.now.isoformat(),
@@ -1667,6 +1668,26 @@ _FIELD_FUNCS: dict[str, Any] = {
     "kosdaq": lambda st, ctx: int(st.inst.market is Market.KOSDAQ),
     "kospi200": lambda st, ctx: int(st.inst.kospi200),
 }
+
+
+def _config_json(config: Any) -> dict[str, Any]:
+    """The serialisable part of an ExchangeConfig (the clock and `extra` are not)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, tuple):
+            return list(v)
+        return v
+
+    keys = (
+        "seed", "pricing", "universe", "codes", "daily_path", "minute_path", "start_cash",
+        "commission_rate", "participation", "market_slippage_ticks", "conditions_path",
+        "use_krx_calendar",
+    )  # fmt: skip
+    return {k: plain(getattr(config, k, None)) for k in keys}
 
 
 def _path_bars(path: DayPath) -> dict[int, list[int]]:

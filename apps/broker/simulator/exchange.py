@@ -299,12 +299,22 @@ class Exchange:
 
     @classmethod
     def restore(cls, state: dict[str, Any], config: ExchangeConfig | None = None) -> Exchange:
-        """Rebuild an exchange from `snapshot()` output; `config` supplies non-serialisable parts
-        (clock, paths); its seed/pricing must match the snapshot's."""
+        """Rebuild an exchange from `snapshot()` output. Without `config` the snapshot's own
+        config is used (ManualClock at the snapshot's time); with one, it supplies the clock and
+        paths, and its seed/pricing must match the snapshot's."""
         from .engine import Engine
 
+        if config is None:
+            saved = dict(
+                state.get("config") or {"seed": state["seed"], "pricing": state["pricing"]}
+            )
+            saved["codes"] = tuple(saved.get("codes") or ())
+            for key in ("commission_rate", "participation"):
+                if key in saved:
+                    saved[key] = Decimal(saved[key])
+            config = ExchangeConfig(**{k: v for k, v in saved.items() if v is not None})
         self = cls.__new__(cls)
-        self.config = config or ExchangeConfig()
+        self.config = config
         self._engine = Engine.from_snapshot(state, self.config)
         return self
 

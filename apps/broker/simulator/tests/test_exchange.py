@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections import Counter
 
 import pytest
@@ -332,6 +333,8 @@ def test_snapshot_restore_and_store(tmp_path) -> None:
     # both continue identically, including the open order
     assert back.advance(at(15, 31)) == ex.advance(at(15, 31))
     assert back.order(OTHER, ack.order_no) == ex.order(OTHER, ack.order_no)
+    plain = Exchange.restore(json.loads(json.dumps(ex.snapshot())))  # JSON-safe, self-contained
+    assert plain.holdings(ACCOUNT) == ex.holdings(ACCOUNT) and plain.now() == ex.now()
     assert load_state(tmp_path / "missing.json") is None
     save_state(path, {"x": 1})
     assert load_state(path) == {"x": 1}
