@@ -218,5 +218,9 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     def token_status(self) -> TokenInfo: ...
 
+    def ensure_token(self) -> TokenInfo:
+        """Issue or refresh the shared token if it is missing or near expiry (a beat task)."""
+        return self.token_status()
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

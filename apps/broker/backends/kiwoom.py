@@ -215,3 +215,6 @@ class KiwoomBroker(Broker):
 
     def token_status(self) -> TokenInfo:
         return self.client.token_info()
+
+    def ensure_token(self) -> TokenInfo:
+        return self.client.ensure_token()

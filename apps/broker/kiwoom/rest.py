@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from . import normalize as n
 from . import parse
@@ -263,8 +264,14 @@ class KiwoomRestClient:
         transport_retried = False
         throttle_attempt = 0
         while True:
-            await self.limiter.acquire(cls)
-            token = await self.tokens.get()
+            try:
+                await self.limiter.acquire(cls)
+                token = await self.tokens.get()
+            except RedisError as exc:
+                # Without the shared limiter and token we must not call Kiwoom at all.
+                raise BrokerUnavailable(
+                    f"shared Redis state unavailable: {type(exc).__name__}"
+                ) from None
             try:
                 resp = await self._post(api_id, body, token, cursor)
             except _NOT_SENT as exc:

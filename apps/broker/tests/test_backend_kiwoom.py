@@ -65,6 +65,7 @@ def test_contract_over_sockets(broker: KiwoomBroker, sim: SimHandle) -> None:
     assert [h.code for h in broker.condition_search("1")] == ["005930"]
     info = broker.token_status()
     assert info.valid and "SIMULATOR-DEMO-APPKEY" not in repr(info)
+    assert broker.ensure_token().expires_at == info.expires_at
 
 
 def test_ambiguous_order_over_sockets(broker: KiwoomBroker, sim: SimHandle) -> None:

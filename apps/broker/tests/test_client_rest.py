@@ -14,6 +14,7 @@ from apps.broker.kiwoom.errors import (
     AmbiguousOutcome,
     AuthExpired,
     AuthFailed,
+    BrokerUnavailable,
     InvalidRequest,
     OrderRejected,
     RateLimited,
@@ -262,3 +263,13 @@ async def test_token_refreshed_before_expiry() -> None:
             info = await client.tokens.info()
             assert info.expires_at is not None and not info.valid
         await cleanup_prefix(cfg.key_prefix)
+
+
+async def test_redis_outage_is_broker_unavailable(sim: SimHandle) -> None:
+    cfg = client_config(sim, redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    async with KiwoomRestClient(cfg) as client:
+        with pytest.raises(BrokerUnavailable):
+            await client.quote("005930")
+        with pytest.raises(BrokerUnavailable):
+            await client.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
+    assert exchange_orders(sim) == []
