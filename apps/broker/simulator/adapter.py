@@ -158,6 +158,9 @@ class MarketAdapter:
     def stock_stats(self) -> list[StockStats]:
         return self.cached("stats", self.exchange.stats)
 
+    def recent_volume(self, code: str, minutes: int) -> tuple[int, int]:
+        return self.cached("recent_volume", self.exchange.recent_volume, code, minutes)
+
     def cash(self, account: str) -> CashInfo:
         return self.exchange.cash(account)
 

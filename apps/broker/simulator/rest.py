@@ -431,32 +431,36 @@ def _rows_ka10023(ctx: RestContext, body: dict[str, Any]) -> list[dict[str, Any]
         _req(body, name)
     min_qty = _QTY_THRESHOLDS.get(qty_tp, 0)
     floor = _PRICE_FLOORS.get(_opt(body, "pric_tp"), 0)
+    minutes = _int_field(body, "tm", required=False) if tm_tp == "1" else None
+    market = _market(ctx)
     rows = []
     for s in _ranked(ctx, body):
         if s.volume < min_qty or s.price < floor:
             continue
-        # tm_tp 1 (분) compares with the previous day at the same time of day, the closest the
-        # engine's statistics get to "the last N minutes"; tm_tp 2 with the whole previous day.
-        prev = s.prev_volume_same_time if tm_tp == "1" else s.prev_volume
-        surge = s.volume - prev
+        if tm_tp == "1":
+            # 분 mode: the last `tm` minutes against the `tm` minutes before them.
+            now_qty, prev = market.recent_volume(s.code, max(1, minutes or 1))
+        else:
+            now_qty, prev = s.volume, s.prev_volume
+        surge = now_qty - prev
         rate = (Decimal(surge) * 100 / Decimal(prev)) if prev else Decimal(0)
-        rows.append((s, prev, surge, rate))
+        rows.append((s, prev, now_qty, surge, rate))
     keys: dict[str, Callable[[tuple[Any, ...]], Any]] = {
-        "1": lambda r: (-r[2], r[0].code),
-        "2": lambda r: (-r[3], r[0].code),
-        "3": lambda r: (r[2], r[0].code),
-        "4": lambda r: (r[3], r[0].code),
+        "1": lambda r: (-r[3], r[0].code),
+        "2": lambda r: (-r[4], r[0].code),
+        "3": lambda r: (r[3], r[0].code),
+        "4": lambda r: (r[4], r[0].code),
     }
     rows.sort(key=keys.get(sort_tp, keys["1"]))
     out = [
         {
             **_rank_common(s),
             "prev_trde_qty": str(prev),
-            "now_trde_qty": str(s.volume),
+            "now_trde_qty": str(now_qty),
             "sdnin_qty": E.arith(surge),
             "sdnin_rt": E.pct(rate),
         }
-        for s, prev, surge, rate in rows
+        for s, prev, now_qty, surge, rate in rows
     ]
     return out
 

@@ -426,6 +426,9 @@ class FakeExchange:
             )
         return out
 
+    def recent_volume(self, code: str, minutes: int) -> tuple[int, int]:
+        return 1_000 * minutes, 400 * minutes
+
     def condition_list(self) -> list[ConditionInfo]:
         return [ConditionInfo("0", "거래대금 상위", "value > 0"), ConditionInfo("1", "급등", "x")]
 

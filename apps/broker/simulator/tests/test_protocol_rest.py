@@ -403,6 +403,10 @@ async def test_ranking_values(client: httpx.AsyncClient, sim: SimHandle) -> None
     surge = ok(await tr(client, token, "rkinfo", "ka10023", RANK_BODIES["ka10023"][0]))
     first = surge["trde_qty_sdnin"][0]
     assert first["sdnin_qty"] == "+2500000" and first["sdnin_rt"] == "+500.00"
+    minute_body = {**RANK_BODIES["ka10023"][0], "tm_tp": "1", "tm": "5"}
+    minute = ok(await tr(client, token, "rkinfo", "ka10023", minute_body))["trde_qty_sdnin"][0]
+    assert (minute["now_trde_qty"], minute["prev_trde_qty"]) == ("5000", "2000")
+    assert minute["sdnin_qty"] == "+3000" and minute["sdnin_rt"] == "+150.00"
 
 
 # --------------------------------------------------------------------------- account TRs
