@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -95,6 +96,11 @@ def notify(
         for channel in _recipient_channels(kind, users):
             _plan_delivery(channel, notification, now)
     return notification
+
+
+async def anotify(kind: str, **kwargs: Any) -> Notification | None:
+    """``notify()`` for async code (the realtime process): the same transaction, run in Django's sync thread."""
+    return await sync_to_async(notify, thread_sensitive=True)(kind, **kwargs)
 
 
 def _is_duplicate(key: str, now: datetime) -> bool:

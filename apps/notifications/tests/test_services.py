@@ -390,3 +390,19 @@ def test_a_failing_channel_backs_off_as_a_whole(
     tasks.dispatch_due()
     assert [d.status for d in Delivery.objects.filter(channel=channel)] == ["sent"] * 3
     assert len(fake_http.requests) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_anotify_from_async_code_reaches_the_channel(fake_http):
+    from asgiref.sync import sync_to_async
+
+    from apps.notifications.services import anotify
+
+    channel = await sync_to_async(SlackChannelFactory)(secret=f"{fake_http.url}/hook")
+    notification = await anotify(
+        "condition.entry", title="[조건 편입] 실시간", users=[channel.user_id]
+    )
+    assert notification is not None
+    assert fake_http.wait_for(1)  # sent on commit (eager task) from the sync thread
+    assert fake_http.requests[0].body["text"] == "*[조건 편입] 실시간*"
+    await sync_to_async(connections.close_all)()  # the sync thread's connection, before DB teardown
