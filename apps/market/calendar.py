@@ -34,6 +34,7 @@ CSAT_DAYS: frozenset[dt.date] = frozenset(
         dt.date(2023, 11, 16),
         dt.date(2024, 11, 14),
         dt.date(2025, 11, 13),
+        dt.date(2026, 11, 19),  # 2027학년도, as announced by the Ministry of Education
     }
 )
 _CSAT_SHIFT = dt.timedelta(hours=1)
