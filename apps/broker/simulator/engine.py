@@ -48,7 +48,6 @@ from apps.market.krx import (
     phase_at_time,
     step_ticks,
     tick_size,
-    vi_thresholds,
 )
 
 from .accounts import Account, Order
@@ -83,6 +82,17 @@ from .dto import (
 )
 from .fees import commission as calc_commission
 from .fees import sell_tax
+from .matching import (
+    CONTINUOUS_ONLY,
+    FOK_LIKE,
+    IOC_LIKE,
+    MARKET_LIKE,
+    eligible,
+    priority,
+    slipped,
+    synth_levels,
+    walk,
+)
 from .pricing import (
     N_MINUTES,
     DayPath,
@@ -95,6 +105,7 @@ from .pricing import (
     synthetic_daily,
 )
 from .universe import DailyRow, MinuteRow, builtin_universe, load_daily, load_master, load_minutes
+from .vi import vi_trigger
 
 SNAPSHOT_VERSION = 1
 T_PRE_OPEN = dt.time(8, 30)
@@ -105,18 +116,6 @@ T_ROLL = dt.time(8, 0)
 CHECK_EVERY = dt.timedelta(seconds=10)
 HUNDRED = Decimal(100)
 TWO_DP = Decimal("0.01")
-
-LIMIT_LIKE = {
-    OrderType.LIMIT,
-    OrderType.CONDITIONAL_LIMIT,
-    OrderType.LIMIT_IOC,
-    OrderType.LIMIT_FOK,
-    OrderType.BEST_LIMIT,
-    OrderType.PRIORITY_LIMIT,
-}
-MARKET_LIKE = {OrderType.MARKET, OrderType.MARKET_IOC, OrderType.MARKET_FOK}
-IOC_LIKE = {OrderType.LIMIT_IOC, OrderType.MARKET_IOC}
-FOK_LIKE = {OrderType.LIMIT_FOK, OrderType.MARKET_FOK}
 
 
 def _reject(code: str, text: str) -> SimRejection:
@@ -553,13 +552,9 @@ class Engine:
             st.vi_price = price
             return
         last = st.last
-        static_thr, dyn_thr = vi_thresholds(SessionPhase.CONTINUOUS, kospi200=st.inst.kospi200)
-        static_gap = Decimal(abs(price - st.static_ref)) / st.static_ref
-        dyn_gap = Decimal(abs(price - last)) / last
-        hit_static = static_gap >= static_thr
-        hit_dyn = dyn_thr is not None and dyn_gap >= dyn_thr
-        if (hit_static or hit_dyn) and st.price:
-            self._trigger_vi(st, when, price, vol, hit_static, hit_dyn, events)
+        kind = vi_trigger(price, st.static_ref, last, kospi200=st.inst.kospi200)
+        if kind is not None and st.price:
+            self._trigger_vi(st, when, price, vol, kind, events)
             return
         if price > last:
             side = Side.BUY
@@ -575,8 +570,7 @@ class Engine:
         when: dt.datetime,
         price: int,
         vol: int,
-        hit_static: bool,
-        hit_dyn: bool,
+        kind: str,
         events: list[Event],
     ) -> None:
         release = when + VI_DURATION
@@ -585,7 +579,6 @@ class Engine:
         st.vi_until = release
         st.vi_count += 1
         st.vi_volume, st.vi_price = vol, price
-        kind = "both" if hit_static and hit_dyn else "static" if hit_static else "dynamic"
         st.vi_kind = kind
         events.append(self._vi_event(st, when, True, kind, price, release))
         self._push(release, 1, "vi_release", st.inst.code)
@@ -752,16 +745,6 @@ class Engine:
         return int(st.prev_volume * share)
 
     # ================================================================== matching
-    def _eligible(self, o: Order, price: int) -> bool:
-        if o.order_type in MARKET_LIKE:
-            return True
-        return price <= o.price if o.side is Side.BUY else price >= o.price
-
-    def _priority(self, o: Order) -> tuple[int, int, int]:
-        market = 0 if o.order_type in MARKET_LIKE else 1
-        px = -o.price if o.side is Side.BUY else o.price
-        return (market, px, o.seq)
-
     def _match_print(
         self,
         st: StockDay,
@@ -780,8 +763,8 @@ class Engine:
             live = [o for o in self.working[code] if o.is_open]
             self.working[code] = live
             book = (
-                sorted((o for o in live if o.side is Side.BUY), key=self._priority),
-                sorted((o for o in live if o.side is Side.SELL), key=self._priority),
+                sorted((o for o in live if o.side is Side.BUY), key=priority),
+                sorted((o for o in live if o.side is Side.SELL), key=priority),
             )
             self._sorted[code] = book
         filled = False
@@ -789,7 +772,7 @@ class Engine:
             # Priority order is also eligibility order (market first, then by limit), so the
             # walk stops at the first order the print does not reach.
             for o in side_orders:
-                if liquidity <= 0 or not self._eligible(o, price):
+                if liquidity <= 0 or not eligible(o, price):
                     break
                 if not o.is_open:
                     continue
@@ -797,7 +780,10 @@ class Engine:
                 if auction:
                     fill_price = price
                 elif o.order_type in MARKET_LIKE:
-                    fill_price = self._slipped(st, price, o.side)
+                    fill_price = slipped(
+                        price, o.side, int(self.config.market_slippage_ticks), st.limits,
+                        st.inst.market, self.day,
+                    )  # fmt: skip
                 else:
                     fill_price = o.price
                 liquidity -= qty
@@ -807,49 +793,23 @@ class Engine:
             self.working[code] = [o for o in self.working[code] if o.is_open]
             self._sorted.pop(code, None)
 
-    def _slipped(self, st: StockDay, price: int, side: Side) -> int:
-        """A resting market remainder pays `market_slippage_ticks` beyond the print."""
-        slip = int(self.config.market_slippage_ticks)
-        moved = step_ticks(price, slip if side is Side.BUY else -slip, st.inst.market, self.day)
-        return min(max(moved, st.limits[0]), st.limits[1])
-
     def _book_levels(self, st: StockDay, side: Side) -> list[tuple[int, int]]:
-        """The synthesised opposite-side (for `side`) or same-side levels: (price, qty)."""
-        mkt, day = st.inst.market, self.day
-        depth = max(1, st.avg_minute_volume // 3)
+        """The synthesised levels a `side` taker meets now (fixed within a minute)."""
         minute = self._minute_index(self.now)
-        rng = rng_for(self.seed, st.inst.code, day.isoformat(), minute, side.value, "book")
-        out = []
-        price = st.best_ask if side is Side.BUY else st.best_bid
-        for i in range(10):
-            if i:
-                price = step_ticks(price, 1 if side is Side.BUY else -1, mkt, day)
-            if price > st.limits[1] or price < st.limits[0]:
-                break
-            qty = max(1, int(depth * (1 + 0.35 * i) * rng.uniform(0.5, 1.5)))
-            out.append((price, qty))
-        return out
+        rng = rng_for(self.seed, st.inst.code, self.day.isoformat(), minute, side.value, "book")
+        touch = st.best_ask if side is Side.BUY else st.best_bid
+        depth = max(1, st.avg_minute_volume // 3)
+        return synth_levels(touch, side, st.limits, depth, rng, st.inst.market, self.day)
 
     def _immediate(self, o: Order, st: StockDay, events: list[Event], dry_run: bool = False) -> int:
-        """Fill a marketable order against the synthesised book (walking the levels); returns
-        the quantity filled (or, with dry_run, the quantity that could be filled)."""
-        want = o.remaining
-        total = 0
-        for price, qty in self._book_levels(st, o.side):
-            if total >= want:
-                break
-            if o.order_type not in MARKET_LIKE and (
-                price > o.price if o.side is Side.BUY else price < o.price
-            ):
-                break
-            take = min(qty - st.consumed.get(price, 0), want - total)
-            if take <= 0:
-                continue
-            total += take
-            if not dry_run:
-                st.consumed[price] = st.consumed.get(price, 0) + take
-                self._fill(o, take, price, self.now, events)
-        return total
+        """Fill a marketable order against the synthesised book; returns the quantity filled
+        (or, with dry_run, the quantity that could be filled)."""
+        slices = walk(self._book_levels(st, o.side), o, o.remaining, st.consumed)
+        if not dry_run:
+            for price, qty in slices:
+                st.consumed[price] = st.consumed.get(price, 0) + qty
+                self._fill(o, qty, price, self.now, events)
+        return sum(q for _, q in slices)
 
     def _fill(self, o: Order, qty: int, price: int, when: dt.datetime, events: list[Event]) -> None:
         acct = self.accounts[o.account]
@@ -1056,7 +1016,7 @@ class Engine:
         self._check_open()
         phase = self.phase
         auction = phase is not SessionPhase.CONTINUOUS or st.vi_until is not None
-        if auction and order_type in (IOC_LIKE | FOK_LIKE | {OrderType.BEST_LIMIT}):
+        if auction and order_type in CONTINUOUS_ONLY:
             raise _reject("RC4030", "단일가매매 시간에는 해당 매매구분으로 주문할 수 없습니다.")
         if order_type is OrderType.BEST_LIMIT:
             price = st.best_ask if side is Side.BUY else st.best_bid

@@ -284,3 +284,43 @@ def test_replay_mode_replays_minute_bars(tmp_path) -> None:
     assert q.open == 2_480_000 and q.price == price
     assert q.volume == 380 * 300 + 5000
     assert len(ex.fills(ACCOUNT)) == 1 and events
+
+
+# ------------------------------------------------------------------ VI and matching rules
+def test_vi_trigger_thresholds() -> None:
+    from apps.broker.simulator.vi import vi_trigger
+
+    assert vi_trigger(11_000, 10_000, 10_900, kospi200=False) == "static"  # +10 % from the open
+    assert vi_trigger(10_990, 10_000, 10_900, kospi200=False) is None
+    assert vi_trigger(10_600, 10_500, 10_000, kospi200=False) == "dynamic"  # +6 % in one trade
+    assert vi_trigger(10_300, 10_500, 10_000, kospi200=True) == "dynamic"  # 3 % for KOSPI200
+    assert vi_trigger(10_290, 10_500, 10_000, kospi200=True) is None
+    assert vi_trigger(9_000, 10_000, 9_600, kospi200=False) == "both"
+
+
+def test_matching_rules() -> None:
+    from apps.broker.simulator.accounts import Order
+    from apps.broker.simulator.dto import OrderAction, OrderType, Side
+    from apps.broker.simulator.matching import eligible, priority, synth_levels, walk
+
+    def order(side: Side, price: int, seq: int, kind: OrderType = OrderType.LIMIT) -> Order:
+        return Order(
+            "1", f"{seq:07d}", None, f"{seq:07d}", "005930", "x", Market.KOSPI, side,
+            OrderAction.NEW, kind, 10, price, at(10, 0), seq, remaining=10,
+        )  # fmt: skip
+
+    buy = order(Side.BUY, 60_000, 1)
+    assert eligible(buy, 60_000) and eligible(buy, 59_900) and not eligible(buy, 60_100)
+    sell = order(Side.SELL, 60_000, 2)
+    assert eligible(sell, 60_100) and not eligible(sell, 59_900)
+    market = order(Side.BUY, 0, 3, OrderType.MARKET)
+    better = order(Side.BUY, 60_100, 4)
+    assert sorted([buy, better, market], key=priority) == [market, better, buy]
+    day = dt.date(2025, 6, 2)
+    levels = synth_levels(
+        60_000, Side.BUY, (42_000, 60_200), 100, pricing.rng_for(1), Market.KOSPI, day
+    )
+    assert [p for p, _ in levels] == [60_000, 60_100, 60_200]  # stops at the upper limit
+    taken = walk(levels, buy, 10_000, {60_000: levels[0][1] - 1})
+    assert taken == [(60_000, 1)]  # one share left at the limit, nothing beyond it
+    assert sum(q for _, q in walk(levels, market, 10_000, {})) == sum(q for _, q in levels)
