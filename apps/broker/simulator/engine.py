@@ -36,7 +36,7 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apps.market.krx import (
     KST,
@@ -106,6 +106,9 @@ from .pricing import (
 )
 from .universe import DailyRow, MinuteRow, builtin_universe, load_daily, load_master, load_minutes
 from .vi import vi_trigger
+
+if TYPE_CHECKING:
+    from .exchange import ExchangeConfig
 
 SNAPSHOT_VERSION = 1
 T_PRE_OPEN = dt.time(8, 30)
@@ -180,7 +183,7 @@ class StockDay:
 
 
 class Engine:
-    def __init__(self, config: Any, _state: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: ExchangeConfig, _state: dict[str, Any] | None = None) -> None:
         self.config = config
         self.seed = int(config.seed)
         self.participation = Decimal(config.participation)
@@ -255,7 +258,7 @@ class Engine:
             self.open_account(account, None)
 
     # ================================================================== universe / history
-    def _load_universe(self, config: Any) -> dict[str, Instrument]:
+    def _load_universe(self, config: ExchangeConfig) -> dict[str, Instrument]:
         base = builtin_universe()
         if config.universe:
             base = load_master(config.universe, config.codes)
@@ -1549,7 +1552,7 @@ class Engine:
         }
 
     @classmethod
-    def from_snapshot(cls, state: dict[str, Any], config: Any) -> Engine:
+    def from_snapshot(cls, state: dict[str, Any], config: ExchangeConfig) -> Engine:
         if state.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported snapshot version {state.get('version')!r}")
         if int(state["seed"]) != int(config.seed) or state["pricing"] != config.pricing:
