@@ -1585,6 +1585,8 @@ class Engine:
         for acct in eng.accounts:
             eng.order_index.setdefault(acct, {})
             eng.fill_log.setdefault(acct, [])
+        for account in config.accounts:
+            eng.open_account(account, None)  # accounts added to the config since the snapshot
         eng.order_counters = dict(state["order_counters"])
         eng.fill_counter = int(state["fill_counter"])
         return eng
