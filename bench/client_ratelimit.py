@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import uuid
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,7 +32,7 @@ TASKS = 2
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
-def worker(cfg: KiwoomConfig, start_at: float, end_at: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def worker(cfg: KiwoomConfig, seconds: float, ready: mp.Queue, go: Any, out: mp.Queue) -> None:  # type: ignore[type-arg]
     async def run() -> tuple[list[float], int, int, list[float]]:
         stamps: list[float] = []
         latencies: list[float] = []
@@ -39,7 +40,7 @@ def worker(cfg: KiwoomConfig, start_at: float, end_at: float, out: mp.Queue) -> 
 
         async def loop(client: KiwoomRestClient) -> None:
             nonlocal errors
-            while time.time() < end_at:
+            while time.time() < go.value + seconds:
                 sent = time.time()
                 try:
                     await client.quote("005930")
@@ -50,7 +51,10 @@ def worker(cfg: KiwoomConfig, start_at: float, end_at: float, out: mp.Queue) -> 
 
         async with KiwoomRestClient(cfg) as client:
             await client.tokens.get()
-            await asyncio.sleep(max(0.0, start_at - time.time()))
+            ready.put(os.getpid())
+            while go.value == 0.0:  # noqa: ASYNC110 - a cross-process flag, not an asyncio one
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(max(0.0, go.value - time.time()))
             await asyncio.gather(*(loop(client) for _ in range(TASKS)))
             return stamps, client.throttled, errors, latencies
 
@@ -74,14 +78,18 @@ def measure(budget: float, seconds: float) -> None:
             key_prefix=prefix,
         )
         ctx = mp.get_context("spawn")
-        out = ctx.Queue()
-        start_at = time.time() + 3.0  # after every worker has imported and fetched the token
-        end_at = start_at + seconds
+        out, ready = ctx.Queue(), ctx.Queue()
+        go = ctx.Value("d", 0.0)
         procs = [
-            ctx.Process(target=worker, args=(cfg, start_at, end_at, out)) for _ in range(WORKERS)
+            ctx.Process(target=worker, args=(cfg, seconds, ready, go, out)) for _ in range(WORKERS)
         ]
         for p in procs:
             p.start()
+        for _ in procs:  # every worker has imported, connected and fetched the shared token
+            ready.get(timeout=120)
+        start_at = time.time() + 0.5
+        end_at = start_at + seconds
+        go.value = start_at
         results = [out.get(timeout=seconds + 120) for _ in procs]
         for p in procs:
             p.join()
