@@ -118,9 +118,13 @@ class Account:
     def max_buy_qty(self, price: int) -> int:
         if price <= 0:
             return 0
-        qty = max(self.orderable_cash, 0) // price
-        while qty > 0 and self.buy_hold(qty, price) > self.orderable_cash:
+        cash = max(self.orderable_cash, 0)
+        # Start from the closed form, then correct for the rounded-up commission.
+        qty = int(Decimal(cash) / (Decimal(price) * (1 + self.commission_rate)))
+        while qty > 0 and self.buy_hold(qty, price) > cash:
             qty -= 1
+        while self.buy_hold(qty + 1, price) <= cash:
+            qty += 1
         return qty
 
     def position(self, code: str) -> Position:

@@ -324,3 +324,13 @@ def test_matching_rules() -> None:
     taken = walk(levels, buy, 10_000, {60_000: levels[0][1] - 1})
     assert taken == [(60_000, 1)]  # one share left at the limit, nothing beyond it
     assert sum(q for _, q in walk(levels, market, 10_000, {})) == sum(q for _, q in levels)
+
+
+@given(cash=st.integers(0, 10**11), price=st.integers(1, 2_000_000))
+def test_max_buy_qty_is_the_largest_affordable(cash: int, price: int) -> None:
+    from apps.broker.simulator.accounts import Account
+
+    acct = Account("1", cash, cash, Decimal("0.00015"))
+    n = acct.max_buy_qty(price)
+    assert acct.buy_hold(n, price) <= cash
+    assert acct.buy_hold(n + 1, price) > cash
