@@ -46,6 +46,7 @@ from apps.market.krx import (
     change_sign,
     is_on_tick,
     phase_at_time,
+    price_limits,
     step_ticks,
     tick_size,
 )
@@ -368,7 +369,14 @@ class Engine:
                 inst.code, inst.market, day, base, self._minute_rows[(inst.code, day)]
             )
         row = self._daily_rows.get(day, {}).get(inst.code) if mode == "daily" else None
-        if row is not None and row.volume > 0:
+        if row is not None and row.volume <= 0:
+            # A halted stock (zero-volume row): no trades all day.
+            flat = (base, base, base, base, 0)
+            return DayPath(
+                inst.code, day, base, price_limits(base, inst.market, day), base, 0,
+                [flat] * N_MINUTES, base, 0,
+            )  # fmt: skip
+        if row is not None:
             ohlcv = (row.open, row.high, row.low, row.close, row.volume)
         else:
             ohlcv = synthetic_daily(inst, base, day, self.seed)

@@ -334,3 +334,20 @@ def test_max_buy_qty_is_the_largest_affordable(cash: int, price: int) -> None:
     n = acct.max_buy_qty(price)
     assert acct.buy_hold(n, price) <= cash
     assert acct.buy_hold(n + 1, price) > cash
+
+
+def test_daily_mode_zero_volume_row_is_a_halt(tmp_path) -> None:
+    path = tmp_path / "halt.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("Date,Code,Name,Market,Open,High,Low,Close,Volume,Amount,Changes,Stocks\n")
+        fh.write("2025-01-03,005930,삼성전자,KOSPI,0,0,0,53400,0,0,0,5969782550\n")
+    ex = make(
+        dt.datetime(2025, 1, 3, 9, 0, tzinfo=KST),
+        pricing="daily",
+        daily_path=path,
+        codes=("005930",),
+    )
+    events = ex.advance(dt.datetime(2025, 1, 3, 15, 31, tzinfo=KST))
+    q = ex.quote("005930")
+    assert (q.base_price, q.volume, q.price) == (53_400, 0, 53_400)
+    assert not [e for e in events if e.__class__.__name__ == "Tick"]
