@@ -64,6 +64,8 @@ class WsOptions:
     healthy_after: float = 10.0
     # After R10001 somebody else holds the key; coming back fast would just kick them in turn.
     takeover_backoff: float = 60.0
+    # No frame at all (not even Kiwoom's PING) for this long: treat the socket as dead.
+    idle_timeout: float = 180.0
     queue_size: int = 100_000
 
 
@@ -101,6 +103,8 @@ class KiwoomWebSocket:
         self._request_lock = asyncio.Lock()
         self._pending: _Pending | None = None
         self._listed = False  # CNSRLST sent on the current connection
+        self._last_frame = 0.0
+        self._idle_close = False
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.state = State.IDLE
@@ -245,38 +249,63 @@ class KiwoomWebSocket:
     async def _read(self, conn: ClientConnection) -> bool:
         """Dispatch frames until the connection ends; True if ended by an R10001 takeover."""
         superseded = False
-        async for raw in conn:
-            if isinstance(raw, bytes):
-                raw = raw.decode()
-            if raw.strip() == "PING":
-                await conn.send(raw)
-                continue
-            try:
-                msg = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                log.warning("unparseable WebSocket frame dropped")
-                continue
-            trnm = msg.get("trnm")
-            if trnm == "REAL":
-                await self._dispatch(msg.get("data") or [])
-            elif trnm == "PING":
-                # Kiwoom drops sessions that do not echo its PING verbatim.
-                await conn.send(raw)
-            elif trnm == "SYSTEM":
-                code = str(msg.get("code", ""))
-                log.warning("Kiwoom SYSTEM %s: %s", code, msg.get("message", ""))
-                if code == "R10001":
-                    superseded = True
-            else:
-                pending = self._pending
-                if (
-                    pending is not None
-                    and pending.trnm == trnm
-                    and not pending.future.done()
-                    and (pending.match is None or pending.match(msg))
-                ):
-                    pending.future.set_result(msg)
+        watchdog = asyncio.create_task(self._watchdog(conn), name="kiwoom-ws-watchdog")
+        try:
+            async for raw in conn:
+                self._last_frame = time.monotonic()
+                superseded = await self._handle(conn, raw) or superseded
+        finally:
+            watchdog.cancel()
+        if self._idle_close:
+            raise BrokerUnavailable("no frame within the idle timeout; reconnecting")
         return superseded
+
+    async def _watchdog(self, conn: ClientConnection) -> None:
+        # Kiwoom PINGs a live session; total silence means a half-open connection. Checked from
+        # the side so the per-frame path stays a single timestamp.
+        self._idle_close = False
+        self._last_frame = time.monotonic()
+        idle = self.options.idle_timeout
+        while True:
+            await asyncio.sleep(min(idle / 4, 5.0))
+            if time.monotonic() - self._last_frame > idle:
+                log.warning("no Kiwoom frame for %.0fs; closing the socket", idle)
+                self._idle_close = True
+                await conn.close()
+                return
+
+    async def _handle(self, conn: ClientConnection, raw: str | bytes) -> bool:
+        """One frame; True if it was an R10001 takeover notice."""
+        if isinstance(raw, bytes):
+            raw = raw.decode()
+        if raw.strip() == "PING":  # the official client also tolerates a bare-text PING
+            await conn.send(raw)
+            return False
+        try:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            log.warning("unparseable WebSocket frame dropped")
+            return False
+        trnm = msg.get("trnm")
+        if trnm == "REAL":
+            await self._dispatch(msg.get("data") or [])
+        elif trnm == "PING":
+            # Kiwoom drops sessions that do not echo its PING verbatim.
+            await conn.send(raw)
+        elif trnm == "SYSTEM":
+            code = str(msg.get("code", ""))
+            log.warning("Kiwoom SYSTEM %s: %s", code, msg.get("message", ""))
+            return code == "R10001"
+        else:
+            pending = self._pending
+            if (
+                pending is not None
+                and pending.trnm == trnm
+                and not pending.future.done()
+                and (pending.match is None or pending.match(msg))
+            ):
+                pending.future.set_result(msg)
+        return False
 
     async def _dispatch(self, data: list[dict[str, Any]]) -> None:
         events = events_from_data(data, self._today())

@@ -214,3 +214,15 @@ async def test_restore_survives_a_deleted_condition_and_handler_bugs(
         await eventually(lambda: len(seen) == 3)
         await asyncio.sleep(0.3)
         assert ws.connections == 2
+
+
+async def test_silent_socket_is_replaced(sim: SimHandle, rest: KiwoomRestClient) -> None:
+    # The fixture's server never PINGs, so a short idle timeout fires on a healthy-looking socket.
+    options = WsOptions(
+        request_timeout=5.0, reconnect_base=0.02, reconnect_cap=0.2, idle_timeout=0.3
+    )
+    ws = KiwoomWebSocket(sim.ws_url, rest.tokens.get, rest.tokens.invalidate, options=options)
+    async with ws:
+        await ws.subscribe(["005930"], ["0B"])
+        await eventually(lambda: ws.connections >= 2 and ws.state is State.READY)
+        assert ws.subscriptions == {"1": frozenset({("005930", "0B")})}
