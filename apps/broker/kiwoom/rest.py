@@ -408,6 +408,11 @@ class KiwoomRestClient:
         return out
 
     # ------------------------------------------------------------------ account
+    @property
+    def _account_exchange(self) -> str:
+        # 0 = 통합 (KRX+NXT); the mock host serves KRX only, so ask it for KRX (1).
+        return "1" if self.config.is_mock else "0"
+
     async def _evaluation_pages(self) -> list[Page]:
         return await self.pages("kt00018", {"qry_tp": "1", "dmst_stex_tp": "KRX"})
 
@@ -429,7 +434,7 @@ class KiwoomRestClient:
             "all_stk_tp": "1" if code else "0",
             "trde_tp": _side_filter(side),
             "stk_cd": n.code(code) if code else "",
-            "stex_tp": "0",
+            "stex_tp": self._account_exchange,
         }
         out: list[OpenOrder] = []
         for page in await self.pages("ka10075", body):
@@ -442,7 +447,7 @@ class KiwoomRestClient:
             "qry_tp": "1" if code else "0",
             "sell_tp": _side_filter(side),
             "ord_no": "",
-            "stex_tp": "0",
+            "stex_tp": self._account_exchange,
         }
         out: list[Fill] = []
         for page in await self.pages("ka10076", body):
