@@ -144,8 +144,10 @@ def compile_formula(formula: str, label: str = "condition") -> Compiled:
                 raise _err(label, node, "only abs(), min() and max() may be called")
             fn = _FUNCS[node.func.id]
             args = [build(a) for a in node.args]
-            if not args:
-                raise _err(label, node, f"{node.func.id}() needs arguments")
+            wanted = 1 if node.func.id == "abs" else 2
+            if len(args) < wanted or (node.func.id == "abs" and len(args) > 1):
+                need = "one argument" if wanted == 1 else "at least two arguments"
+                raise _err(label, node, f"{node.func.id}() takes {need}")
             return lambda f: fn(*(a(f) for a in args))
         raise _err(label, node, f"{type(node).__name__} is not allowed in a formula")
 
@@ -166,7 +168,7 @@ class Condition:
     fn: Compiled
 
     def matches(self, fields: Mapping[str, float]) -> bool:
-        return bool(self.fn(fields))
+        return _safe(self.fn, fields)
 
     def info(self) -> ConditionInfo:
         return ConditionInfo(self.seq, self.name, self.formula)
@@ -205,6 +207,15 @@ def load_conditions(path: str | Path | None = None) -> list[Condition]:
     return parse_conditions(data, str(p.name))
 
 
+def _safe(fn: Compiled, fields: Mapping[str, float]) -> bool:
+    """A formula that fails at run time (e.g. a comparison of incompatible values) does not
+    match, rather than stopping the market."""
+    try:
+        return bool(fn(fields))
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+
+
 class ConditionSet:
     """The loaded conditions plus their current memberships."""
 
@@ -225,8 +236,7 @@ class ConditionSet:
         """Re-evaluate every condition; return the changes as (seq, code, 'I'|'D') in order."""
         changes: list[tuple[str, str, str]] = []
         for seq, cond in self.conditions.items():
-            fn = cond.fn
-            now = {code for code, f in fields_by_code.items() if fn(f)}
+            now = {code for code, f in fields_by_code.items() if _safe(cond.fn, f)}
             old = self.members[seq]
             changes.extend((seq, code, "D") for code in sorted(old - now))
             changes.extend((seq, code, "I") for code in sorted(now - old))

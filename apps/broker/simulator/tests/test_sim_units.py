@@ -96,6 +96,8 @@ def test_formula_evaluator() -> None:
         ("price >> 2", "BinOp is not allowed"),
         ("price in (1, 2)", "comparison In is not allowed"),
         ("(lambda: 1)()", "only abs(), min() and max() may be called"),
+        ("min(price) > 1", "min() takes at least two arguments at line 1, column 1"),
+        ("abs(price, 2) > 1", "abs() takes one argument"),
         ("price >", "syntax error"),
     ],
 )
