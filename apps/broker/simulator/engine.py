@@ -295,8 +295,6 @@ class Engine:
         d = moment.date()
         if self.days.is_trading_day(d) and moment.time() >= T_ROLL:
             return d
-        if self.days.is_trading_day(d) and moment.time() < T_ROLL:
-            return self.days.previous(d)
         return self.days.previous(d)
 
     def _replay_daily(self, code: str, day: dt.date) -> tuple[int, int, int, int, int, int] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import logging
 import math
 import random
 from dataclasses import dataclass
@@ -247,6 +248,9 @@ class TradingDays:
             today = dt.date.today()  # noqa: DTZ011 - only bounds the cached range
             self._days = calendar.trading_days(dt.date(2005, 1, 3), today + dt.timedelta(days=360))
         except Exception:  # pragma: no cover - calendar unavailable
+            logging.getLogger(__name__).warning(
+                "KRX calendar unavailable; every weekday counts as a trading day", exc_info=True
+            )
             self._days = []
 
     def is_trading_day(self, day: dt.date) -> bool:
