@@ -229,6 +229,8 @@ KIWOOM_SIM_STATE_FILE = env.str(
     "KIWOOM_SIM_STATE_FILE", default=str(VAR_DIR / "kiwoom-sim-state.json")
 )
 KIWOOM_SIM_CONDITIONS_FILE = env.str("KIWOOM_SIM_CONDITIONS_FILE", default="")
+KIWOOM_SIM_START_CASH = env.int("KIWOOM_SIM_START_CASH", default=100_000_000)
+KIWOOM_SIM_CREDENTIALS_FILE = env.str("KIWOOM_SIM_CREDENTIALS_FILE", default="")
 
 KIWOOM_APP_KEY = env.str("KIWOOM_APP_KEY", default="")
 KIWOOM_SECRET_KEY = env.str("KIWOOM_SECRET_KEY", default="")
