@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -123,6 +124,40 @@ def _create_missing_instruments(frame: pd.DataFrame, key: str, described: bool) 
     return len(fresh)
 
 
+def _copy_direct_if_fresh(
+    cursor,
+    spec: _BarTable,
+    table: str,
+    frame: pd.DataFrame,
+    columns: list[str],
+    types: list[str],
+    progress: Progress,
+) -> bool:
+    """The first import of a range (no stored bar of these codes between the file's first and last key)
+    is a straight binary COPY into the table: no temp table, no join. Returns False, having changed
+    nothing, when bars already exist there or a concurrent live writer got in first."""
+    keys = frame[spec.key]
+    lo, hi = keys.min(), keys.max()
+    if isinstance(lo, pd.Timestamp):
+        lo, hi = lo.to_pydatetime(), hi.to_pydatetime()
+    codes = frame["code"].unique().tolist()
+    # Identifiers come from the model specs, never from input; values are parameters.
+    cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE code = ANY(%s) "  # noqa: S608
+        f"AND {spec.key} BETWEEN %s AND %s)",
+        [codes, lo, hi],
+    )
+    if cursor.fetchone()[0]:
+        return False
+    try:
+        with transaction.atomic():  # a savepoint: a unique violation leaves nothing behind
+            _copy_rows(cursor, table, frame[columns], types, progress)
+    except (IntegrityError, psycopg.IntegrityError):
+        # COPY runs on the raw psycopg cursor, so its errors arrive untranslated.
+        return False
+    return True
+
+
 def _load_postgres(
     spec: _BarTable,
     frame: pd.DataFrame,
@@ -131,6 +166,9 @@ def _load_postgres(
     overwrite: bool = True,
 ) -> tuple[int, int]:
     table = spec.model._meta.db_table
+    # Rows in the unique index's order turn btree inserts into appends: about 1.7x faster COPY
+    # into a table (measured: 172k → 296k rows/s for 400k daily rows).
+    frame = frame.sort_values(["code", spec.key], kind="stable", ignore_index=True)
     key_type = "date" if spec.key == "date" else "timestamptz"
     columns = ["code", spec.key, *spec.columns]
     types = ["varchar", key_type, *("int8" for _ in spec.columns)]
@@ -140,6 +178,9 @@ def _load_postgres(
         # Bulk loads of one table run one at a time, so the plain INSERT below cannot race
         # another loader; a concurrent live writer is handled by the ON CONFLICT fallback.
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(table)])
+        if _copy_direct_if_fresh(cursor, spec, table, frame, columns, types, progress):
+            created = _create_missing_instruments(frame, spec.key, with_instrument_columns)
+            return len(frame), created
         cursor.execute(
             "CREATE TEMP TABLE tmp_bars ("
             + ", ".join(
@@ -164,7 +205,8 @@ def _load_postgres(
         insert = (
             f"INSERT INTO {table} ({key}, {values}) "  # noqa: S608
             f"SELECT {key}, {values} FROM tmp_bars t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} b WHERE b.code = t.code AND b.{spec.key} = t.{spec.key})"
+            f"(SELECT 1 FROM {table} b WHERE b.code = t.code AND b.{spec.key} = t.{spec.key}) "
+            f"ORDER BY code, {spec.key}"
         )
         try:
             with transaction.atomic():

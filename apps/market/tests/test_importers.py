@@ -242,3 +242,60 @@ def test_insert_race_falls_back_to_on_conflict(overwrite: bool) -> None:
     assert result.changed == (2 if overwrite else 1)
     assert MinuteBar.objects.count() == 2
     assert MinuteBar.objects.get(time=end).close == (115 if overwrite else 105)
+
+
+@pytest.mark.django_db
+def test_first_import_copies_directly_and_overlap_takes_the_upsert_path(tmp_path: Path) -> None:
+    from django.db import connection
+
+    statements: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    first = write(tmp_path, "first.csv", DAILY_2025)
+    with connection.execute_wrapper(spy):
+        result = services.daily_bars_import_file(first)
+    assert (result.rows, result.changed) == (3, 3)
+    assert not any("tmp_bars" in sql for sql in statements)  # straight COPY into the table
+
+    # A file overlapping stored bars (2025-01-03 again, corrected) plus one new day.
+    overlap = DAILY_2025.replace("53700.0,", "53900.0,", 1) + (
+        '"005930","삼성전자",54000.0,"",1,100.0,0.19,1000.0,54000000.0,53900.0,54100.0,'
+        '53800.0,320577322935000.0,5969782550,"KOSPI","STK",1,"2025-01-06"\n'
+    )
+    statements.clear()
+    with connection.execute_wrapper(spy):
+        result = services.daily_bars_import_file(write(tmp_path, "overlap.csv", overlap))
+    assert any("tmp_bars" in sql for sql in statements)
+    assert result.changed == 2  # the correction and the new day
+    closes = dict(
+        DailyBar.objects.filter(instrument_id="005930").values_list("date", "close")
+    )  # fmt: skip
+    assert closes == {
+        dt.date(2025, 1, 2): 53_400,
+        dt.date(2025, 1, 3): 53_900,
+        dt.date(2025, 1, 6): 54_000,
+    }
+
+
+@pytest.mark.django_db
+def test_direct_copy_yields_to_a_writer_that_got_in_first(tmp_path: Path) -> None:
+    """A bar written after the emptiness check makes the direct COPY fail on the unique key; the
+    load then takes the upsert path and the file's values win."""
+    from django.db import connection
+
+    InstrumentFactory(code="005930")
+
+    def writer_sneaks_in(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("SELECT EXISTS"):
+            DailyBarFactory(instrument_id="005930", date=dt.date(2025, 1, 3), close=1)
+        return result
+
+    with connection.execute_wrapper(writer_sneaks_in):
+        result = services.daily_bars_import_file(write(tmp_path, "d.csv", DAILY_2025))
+    assert result.rows == 3
+    assert DailyBar.objects.count() == 3
+    assert DailyBar.objects.get(instrument_id="005930", date=dt.date(2025, 1, 3)).close == 53_700
