@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
+import httpx
 from celery import shared_task
 from django.conf import settings
 
@@ -27,6 +28,20 @@ def _probe_broker() -> tuple[str, str]:
     return HealthStatus.OK, mode
 
 
+def _probe_simulator() -> tuple[str, str, dict]:
+    """The bundled simulator's own health endpoint: up, its simulated clock and WebSocket sessions."""
+    url = settings.KIWOOM_BASE_URL.rstrip("/") + "/_sim/health"
+    try:
+        response = httpx.get(url, timeout=2)
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return HealthStatus.DOWN, type(exc).__name__, {}
+    if response.status_code != 200 or not body.get("ok"):
+        return HealthStatus.DEGRADED, f"HTTP {response.status_code}", {}
+    details = {"sim_time": body.get("sim_time"), "sessions": body.get("sessions")}
+    return HealthStatus.OK, f"sim time {body.get('sim_time', '')[:19]}", details
+
+
 @shared_task(name="core.heartbeat", time_limit=30, soft_time_limit=25, ignore_result=True)
 def heartbeat() -> None:
     """Scheduled by beat: proves the worker runs and records the probes the status strip shows."""
@@ -38,6 +53,9 @@ def heartbeat() -> None:
     ):
         status, message = probe()
         status_record(component, status, message)
+    if settings.KIWOOM_USE_SIMULATOR:
+        status, message, details = _probe_simulator()
+        status_record(Component.SIMULATOR, status, message, details=details)
     publish_now("health", health_report(probe=False))
 
 

@@ -63,3 +63,23 @@ def test_heartbeat_schedule_is_seeded_and_editable():
     assert task.task == "core.heartbeat"
     assert task.enabled
     assert task.interval.every == 10
+
+
+@pytest.mark.django_db
+def test_heartbeat_reports_the_simulator_and_its_clock(settings):
+    from apps.broker.simulator.testing import simulator_in_thread
+    from apps.core.tasks import heartbeat
+
+    settings.KIWOOM_USE_SIMULATOR = True
+    with simulator_in_thread() as sim:
+        settings.KIWOOM_BASE_URL = sim.base_url
+        heartbeat()
+    row = SystemStatus.objects.get(component="simulator")
+    assert row.status == "ok"
+    assert row.details["sim_time"]
+    broker = SystemStatus.objects.get(component="broker")
+    assert broker.status == "ok"
+
+    heartbeat()  # the simulator is gone now
+    assert SystemStatus.objects.get(component="simulator").status == "down"
+    assert SystemStatus.objects.get(component="broker").status == "down"

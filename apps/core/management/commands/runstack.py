@@ -89,7 +89,7 @@ class Command(BaseCommand):
         env.setdefault("PYTHONUNBUFFERED", "1")
         expected = ["database", "redis", "worker", "beat"]
         if "simulator" in procs:
-            expected += ["broker"]
+            expected += ["broker", "simulator"]
         if "realtime" in procs:
             expected += ["realtime"]
         env.setdefault("HEALTH_EXPECTED_COMPONENTS", ",".join(expected))
