@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.broker",
     "apps.market",
     "apps.notifications",
+    "apps.conditions",
 ]
 
 MIDDLEWARE = [
@@ -340,3 +341,14 @@ NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5
 NOTIFY_MAX_ETA_SECONDS = env.int("NOTIFY_MAX_ETA_SECONDS", default=600)
 NOTIFY_STALE_SENDING_SECONDS = env.int("NOTIFY_STALE_SENDING_SECONDS", default=300)
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+
+# --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
+CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
+CONDITIONS_CHECK_LOCK_SECONDS = env.int("CONDITIONS_CHECK_LOCK_SECONDS", default=120)
+CONDITIONS_RUN_RETENTION_DAYS = env.int("CONDITIONS_RUN_RETENTION_DAYS", default=30)
+CONDITIONS_REALTIME_BATCH_MS = env.int("CONDITIONS_REALTIME_BATCH_MS", default=150)
+CONDITIONS_QUOTE_LIMIT = env.int("CONDITIONS_QUOTE_LIMIT", default=5)
+CONDITIONS_QUOTE_TIMEOUT_SECONDS = env.float("CONDITIONS_QUOTE_TIMEOUT_SECONDS", default=1.0)
+REALTIME_TICK_CODES = env.list("REALTIME_TICK_CODES", default=[])
+REALTIME_HEARTBEAT_SECONDS = env.float("REALTIME_HEARTBEAT_SECONDS", default=5.0)
+REALTIME_RESYNC_SECONDS = env.float("REALTIME_RESYNC_SECONDS", default=3.0)
