@@ -14,6 +14,9 @@ Rules, per channel, applied when ``notify()`` plans a delivery:
   digest sent ``NOTIFY_DIGEST_DELAY_SECONDS`` later (or when the min interval is over). Everything that
   arrives before the digest is claimed goes into that same digest: a burst becomes one message.
 
+Condition alerts come in batches (``notify_condition_events``): each alert is deduplicated on its own, and
+what is left of a batch is one notification — one message per channel — before the rules above apply.
+
 Sending happens after commit, one Celery task per delivery; a delivery is claimed with a conditional UPDATE
 (``pending`` → ``sending``) so two workers never send it twice. Failures are retried with exponential backoff
 and jitter up to ``NOTIFY_MAX_ATTEMPTS``; one channel failing never delays another (separate tasks, bounded
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,8 +42,9 @@ from django.utils import timezone
 
 from apps.core.logging import redact
 from apps.core.templatetags.stockagent import kst
+from apps.notifications.alerts import ConditionAlert
 from apps.notifications.backends import OutgoingMessage, SendError, get_backend
-from apps.notifications.formatting import format_condition_event
+from apps.notifications.formatting import format_condition_alert, format_condition_batch
 from apps.notifications.models import (
     DedupMark,
     Delivery,
@@ -76,24 +80,14 @@ def notify(
     ``users`` limits the recipients (default: every user with a channel subscribed to ``kind``). Returns
     ``None`` when ``dedup_key`` was already used within the dedup window (nothing is written then).
     """
-    if kind not in NotificationKind.values:
-        raise NotifyError(f"unknown notification kind: {kind}")
-    if not title.strip():
-        raise NotifyError("notification title is empty")
+    _check(kind, title)
     now = timezone.now()
     with transaction.atomic():
         if dedup_key and _is_duplicate(dedup_key, now):
             logger.debug("notification %s suppressed as duplicate", kind)
             return None
-        notification = Notification.objects.create(
-            kind=kind,
-            title=title[:200],
-            body=body,
-            data=data or {},
-            dedup_key=(dedup_key or "")[:200],
-            created_at=now,
-        )
-        for channel in _recipient_channels(kind, users):
+        notification = _record(kind, title, body, data, dedup_key, now)
+        for channel in _recipient_channels((kind,), users):
             _plan_delivery(channel, notification, now)
     return notification
 
@@ -101,6 +95,31 @@ def notify(
 async def anotify(kind: str, **kwargs: Any) -> Notification | None:
     """``notify()`` for async code (the realtime process): the same transaction, run in Django's sync thread."""
     return await sync_to_async(notify, thread_sensitive=True)(kind, **kwargs)
+
+
+def _check(kind: str, title: str) -> None:
+    if kind not in NotificationKind.values:
+        raise NotifyError(f"unknown notification kind: {kind}")
+    if not title.strip():
+        raise NotifyError("notification title is empty")
+
+
+def _record(
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, Any] | None,
+    dedup_key: str | None,
+    now: datetime,
+) -> Notification:
+    return Notification.objects.create(
+        kind=kind,
+        title=title[:200],
+        body=body,
+        data=data or {},
+        dedup_key=(dedup_key or "")[:200],
+        created_at=now,
+    )
 
 
 def _is_duplicate(key: str, now: datetime) -> bool:
@@ -117,14 +136,19 @@ def _is_duplicate(key: str, now: datetime) -> bool:
 
 
 def _recipient_channels(
-    kind: str, users: Iterable[AbstractBaseUser | int] | None
+    kinds: Collection[str], users: Iterable[AbstractBaseUser | int] | None
 ) -> list[NotificationChannel]:
+    """Enabled channels (of ``users``, default all active users) subscribed to any of ``kinds``, locked."""
     qs = NotificationChannel.objects.filter(enabled=True, user__is_active=True)
     if users is not None:
         ids = [u if isinstance(u, int) else u.pk for u in users]
         qs = qs.filter(user_id__in=ids)
     # Locked in id order: concurrent notify() calls plan each channel one at a time, without deadlocks.
-    return [c for c in qs.select_for_update(of=("self",)).order_by("pk") if c.wants(kind)]
+    return [
+        c
+        for c in qs.select_for_update(of=("self",)).order_by("pk")
+        if any(c.wants(k) for k in kinds)
+    ]
 
 
 def _plan_delivery(
@@ -420,6 +444,39 @@ def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]
     )
 
 
+# --- condition alerts -----------------------------------------------------------------------------------
+def notify_condition_events(
+    alerts: Sequence[ConditionAlert],
+    *,
+    users: Iterable[AbstractBaseUser | int] | None = None,
+) -> Notification | None:
+    """Alerts reported together (one poll cycle of a condition, one coalesced realtime burst) → at most one
+    message per channel.
+
+    Each alert is deduplicated on its own key (``ConditionAlert.dedup_key``: condition, direction, code, KST
+    minute) within ``NOTIFY_DEDUP_WINDOW_SECONDS``; the keys are checked and marked in one transaction (in
+    key order, so concurrent batches never deadlock). What is left: none → ``None``; one → the same
+    notification ``notify_condition_event`` makes; two or more → one ``condition.entry`` notification
+    (``condition.exit`` if every alert is an exit) titled ``[조건검색] 급등주 편입 48종목 · 이탈 2종목``,
+    one body line per stock (capped at ``NOTIFY_DIGEST_MAX_LINES``, then ``… 외 N종목``), and
+    ``data["alerts"]`` listing every alert. It is then planned per channel like any ``notify()``
+    (throttle, min interval and quiet hours apply across batches).
+
+    A mixed batch goes in full to channels subscribed to both kinds; a channel subscribed to only one of
+    them gets its own notification with just those alerts (still one message).
+    """
+    return _notify_condition_alerts([(a, a.dedup_key) for a in alerts], users)
+
+
+async def anotify_condition_events(
+    alerts: Sequence[ConditionAlert],
+    *,
+    users: Iterable[AbstractBaseUser | int] | None = None,
+) -> Notification | None:
+    """``notify_condition_events()`` for async code (the realtime process)."""
+    return await sync_to_async(notify_condition_events, thread_sensitive=True)(alerts, users=users)
+
+
 def notify_condition_event(
     *,
     entered: bool,
@@ -427,42 +484,91 @@ def notify_condition_event(
     condition_name: str,
     stock_name: str,
     code: str,
-    price: int,
-    change_rate: Decimal,
+    price: int | None,
+    change_rate: Decimal | None,
     at: datetime,
     users: Iterable[AbstractBaseUser | int] | None = None,
     dedup_key: str | None = None,
 ) -> Notification | None:
-    """``condition.entry`` / ``condition.exit`` with the standard Korean text. By default the dedup key is
-    the condition, code, direction and KST minute, so the realtime and poll paths reporting the same entry
-    make one alert."""
-    title, body = format_condition_event(
+    """One ``condition.entry`` / ``condition.exit`` with the standard Korean text: a batch of one
+    (``notify_condition_events``). By default the dedup key is the condition, code, direction and KST
+    minute, so the realtime and poll paths reporting the same entry make one alert."""
+    alert = ConditionAlert(
         entered=entered,
+        condition_seq=condition_seq,
         condition_name=condition_name,
-        stock_name=stock_name,
         code=code,
+        stock_name=stock_name,
         price=price,
         change_rate=change_rate,
         at=at,
     )
-    direction = "entry" if entered else "exit"
-    return notify(
-        NotificationKind.CONDITION_ENTRY if entered else NotificationKind.CONDITION_EXIT,
-        title=title,
-        body=body,
-        data={
-            "condition_seq": condition_seq,
-            "condition_name": condition_name,
-            "code": code,
-            "name": stock_name,
-            "price": price,
-            "change_rate": str(change_rate),
-            "at": at.isoformat(),
-        },
-        dedup_key=dedup_key
-        or f"condition.{direction}:{condition_seq}:{code}:{kst(at, '%Y%m%d%H%M')}",
-        users=users,
-    )
+    return _notify_condition_alerts([(alert, dedup_key or alert.dedup_key)], users)
+
+
+def _notify_condition_alerts(
+    keyed: Sequence[tuple[ConditionAlert, str]],
+    users: Iterable[AbstractBaseUser | int] | None,
+) -> Notification | None:
+    if not keyed:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        # Marks are taken in key order (no deadlock between two batches sharing keys); a key repeated
+        # inside the batch finds its own fresh mark and is dropped like any duplicate.
+        order = sorted(range(len(keyed)), key=lambda i: keyed[i][1][:200])
+        fresh = {i for i in order if not _is_duplicate(keyed[i][1], now)}
+        kept = [keyed[i] for i in range(len(keyed)) if i in fresh]
+        if len(kept) < len(keyed):
+            logger.debug("%s condition alert(s) suppressed as duplicates", len(keyed) - len(kept))
+        if not kept:
+            return None
+        alerts = [a for a, _ in kept]
+        kinds = list(dict.fromkeys(a.kind for a in alerts))
+        main = _record_condition_alerts(kept, now)
+        partial: dict[str, Notification] = {}
+        for channel in _recipient_channels(kinds, users):
+            wanted = [k for k in kinds if channel.wants(k)]
+            if len(wanted) == len(kinds):
+                _plan_delivery(channel, main, now)
+                continue
+            (only,) = wanted  # a mixed batch, this channel wants just one of the two kinds
+            if only not in partial:
+                partial[only] = _record_condition_alerts(
+                    [(a, key) for a, key in kept if a.kind == only], now
+                )
+            _plan_delivery(channel, partial[only], now)
+    return main
+
+
+def _record_condition_alerts(
+    kept: Sequence[tuple[ConditionAlert, str]], now: datetime
+) -> Notification:
+    if len(kept) == 1:
+        alert, key = kept[0]
+        title, body = format_condition_alert(alert)
+        data: dict[str, Any] = {
+            "condition_seq": alert.condition_seq,
+            "condition_name": alert.condition_name,
+            "code": alert.code,
+            "name": alert.stock_name,
+            "price": alert.price,
+            "change_rate": None if alert.change_rate is None else str(alert.change_rate),
+            "at": alert.at.isoformat(),
+        }
+        return _record(alert.kind, title, body, data, key, now)
+    alerts = [a for a, _ in kept]
+    title, body = format_condition_batch(alerts, settings.NOTIFY_DIGEST_MAX_LINES)
+    entries = sum(1 for a in alerts if a.entered)
+    kind = NotificationKind.CONDITION_ENTRY if entries else NotificationKind.CONDITION_EXIT
+    data = {
+        "batch": True,
+        "count": len(alerts),
+        "entries": entries,
+        "exits": len(alerts) - entries,
+        "alerts": [a.as_data() for a in alerts],
+    }
+    return _record(kind, title, body, data, None, now)
 
 
 # --- channel settings -----------------------------------------------------------------------------------
