@@ -37,6 +37,7 @@ from apps.broker.contract import (
 )
 from apps.broker.kiwoom.config import KiwoomConfig
 from apps.broker.kiwoom.events import TradingDay
+from apps.broker.kiwoom.ratelimit import ApiClass
 from apps.broker.kiwoom.relay import RelayServer
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.sync import KiwoomSync
@@ -80,6 +81,7 @@ class KiwoomRealtimeFeed(RealtimeFeed):
             on_event=self._on_event,
             options=self._options,
             today=lambda: rest.server_day or fallback.today(),
+            throttle=lambda: rest.limiter.acquire(ApiClass.QUERY),
         )
         await self._ws.start()
         await self._ws.wait_ready()

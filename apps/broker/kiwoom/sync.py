@@ -39,6 +39,7 @@ from .dto import (
     Side,
     TokenInfo,
 )
+from .ratelimit import ApiClass
 from .relay import relay_call
 from .rest import KiwoomRestClient
 from .ws import KiwoomWebSocket, WsOptions
@@ -188,7 +189,11 @@ class KiwoomSync:
         # and a short session of our own would kick a long-lived one off (R10001).
         async def _run(c: KiwoomRestClient) -> T:
             ws = KiwoomWebSocket(
-                self.config.ws_url, c.tokens.get, c.tokens.invalidate, options=self._ws_options
+                self.config.ws_url,
+                c.tokens.get,
+                c.tokens.invalidate,
+                options=self._ws_options,
+                throttle=lambda: c.limiter.acquire(ApiClass.QUERY),
             )
             async with ws:
                 return await fn(ws)

@@ -88,8 +88,13 @@ class KiwoomWebSocket:
         on_event: EventHandler | None = None,
         options: WsOptions | None = None,
         today: Callable[[], date] | None = None,
+        throttle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._url = url
+        # Awaited before every CNSRLST/CNSRREQ page: the shared query-rate limiter. Whether Kiwoom counts
+        # condition searches against the REST 조회 budget (5/s) is unconfirmed (PROTOCOL.md §7.5); the
+        # safer reading is that it does, so they take a slot like any query.
+        self._throttle = throttle
         self._token = token
         self._invalidate = invalidate_token
         self._on_event = on_event
@@ -444,8 +449,13 @@ class KiwoomWebSocket:
     async def conditions(self) -> list[Condition]:
         return parse.conditions(await self.conditions_raw())
 
+    async def _throttled(self) -> None:
+        if self._throttle is not None:
+            await self._throttle()
+
     async def conditions_raw(self) -> list[Any]:
         """CNSRLST `data` as sent (for the relay, which parses on the caller's side)."""
+        await self._throttled()
         reply = await self._live_request({"trnm": "CNSRLST"})
         self._listed = True
         return list(reply.get("data") or [])
@@ -475,6 +485,7 @@ class KiwoomWebSocket:
                 "cont_yn": cont,
                 "next_key": key,
             }
+            await self._throttled()
             reply = await self._live_request(frame, _seq_match(seq))
             rows.extend(reply.get("data") or [])
             cont = str(reply.get("cont_yn", "N")).strip().upper()
@@ -487,6 +498,7 @@ class KiwoomWebSocket:
         """Search + realtime (search_type 1): initial hits now, 02 events afterwards."""
         await self._ensure_listed()
         frame = {"trnm": "CNSRREQ", "seq": seq, "search_type": "1", "stex_tp": exchange}
+        await self._throttled()
         reply = await self._live_request(frame, _seq_match(seq))
         self._conditions[seq.strip()] = exchange
         return parse.condition_hits(reply.get("data") or [])

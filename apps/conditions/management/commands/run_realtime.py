@@ -1,0 +1,42 @@
+"""`manage.py run_realtime`: the long-lived process that holds the Kiwoom WebSocket (see realtime.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from apps.conditions.realtime import RealtimeRunner
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Hold the Kiwoom WebSocket: realtime condition entries/exits (02), ticks (0B) to minute bars, "
+        "condition searches relayed for other processes, a heartbeat. Stops cleanly on SIGTERM/SIGINT."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--ticks",
+            default=None,
+            help="comma-separated codes whose 0B ticks to aggregate (default: REALTIME_TICK_CODES)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ticks = options.get("ticks")
+        codes = [c.strip() for c in ticks.split(",") if c.strip()] if ticks else None
+        asyncio.run(self._main(codes))
+
+    async def _main(self, tick_codes: list[str] | None) -> None:
+        runner = RealtimeRunner(tick_codes=tick_codes)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stop)
+        self.stdout.write("realtime: starting")
+        await runner.run()
+        self.stdout.write("realtime: stopped")
