@@ -26,11 +26,13 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django import db
 from django.conf import settings
 from django.utils import timezone
 
@@ -52,6 +54,19 @@ from apps.core.services import status_record
 from apps.market.live import LiveBars
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+SUBSCRIBE_RETRY_SECONDS = 60.0  # after a refused CNSRREQ search_type 1
+
+
+def _call_fresh(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    # A process that lives all session must not keep a connection the server has dropped.
+    db.close_old_connections()
+    return fn(*args, **kwargs)
+
+
+async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a database-touching function in Django's sync thread."""
+    return await sync_to_async(_call_fresh)(fn, *args, **kwargs)
 
 
 @dataclass
@@ -97,6 +112,7 @@ class RealtimeRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._apply_lock = asyncio.Lock()
         self._connections = 0
+        self._retry_after: dict[str, float] = {}  # seq → monotonic time of the next attempt
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
 
@@ -147,8 +163,8 @@ class RealtimeRunner:
                 with contextlib.suppress(Exception):
                     await feed.close()
                 log.warning("realtime: cannot connect yet (%s); retrying in %.0f s", exc, delay)
-                await sync_to_async(status_record)(
-                    Component.REALTIME, HealthStatus.DOWN, f"connecting: {exc}"[:200]
+                await _db(
+                    status_record, Component.REALTIME, HealthStatus.DOWN, f"connecting: {exc}"[:200]
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=delay)
@@ -158,7 +174,7 @@ class RealtimeRunner:
             self._connections = feed.connections
             # Build the broker's sync client once here, not racing in the quote threads.
             await asyncio.to_thread(getattr, self.broker, "client", None)
-            result = await sync_to_async(services.conditions_sync)(listed, self.account)
+            result = await _db(services.conditions_sync, listed, self.account)
             log.info(
                 "realtime: connected; %d conditions listed (%d new, %d gone)",
                 len(listed),
@@ -183,7 +199,9 @@ class RealtimeRunner:
                 await self.feed.close()
             self.feed = None
         with contextlib.suppress(Exception):
-            await sync_to_async(status_record)(Component.REALTIME, HealthStatus.DOWN, "stopped")
+            await _db(status_record, Component.REALTIME, HealthStatus.DOWN, "stopped")
+        with contextlib.suppress(Exception):
+            await sync_to_async(db.connections.close_all)()
         log.info("realtime: stopped")
 
     # ------------------------------------------------------------------ events
@@ -223,7 +241,7 @@ class RealtimeRunner:
         try:
             changes = await self._with_quotes(changes)
             async with self._apply_lock:
-                ids = await sync_to_async(services.realtime_apply)(condition_id, changes)
+                ids = await _db(services.realtime_apply, condition_id, changes)
             self.stats.applied += len(ids)
         except Exception:
             self.stats.errors += 1
@@ -265,8 +283,10 @@ class RealtimeRunner:
         return out
 
     # ------------------------------------------------------------------ subscriptions
-    @sync_to_async
-    def _wanted(self) -> dict[str, int]:
+    async def _wanted(self) -> dict[str, int]:
+        return await _db(self._wanted_sync)
+
+    def _wanted_sync(self) -> dict[str, int]:
         rows = Condition.objects.filter(
             account=self.account, active=True, realtime=True, listed=True
         ).order_by("seq")
@@ -286,6 +306,8 @@ class RealtimeRunner:
                 log.warning("realtime: CNSRCLR %s failed (%s)", seq, exc)
             log.info("realtime: condition %s unsubscribed", seq)
         for seq in sorted(set(wanted) - set(self._ids)):
+            if self._retry_after.get(seq, 0.0) > time.monotonic():
+                continue
             started = timezone.now()
             at = exchange_now()
             # Frames may arrive before the initial list is applied: they wait for _apply_lock.
@@ -294,13 +316,18 @@ class RealtimeRunner:
                 hits = await feed.subscribe_condition(seq)
             except BrokerError as exc:
                 self._ids.pop(seq, None)
+                self._retry_after[seq] = time.monotonic() + SUBSCRIBE_RETRY_SECONDS
                 log.warning("realtime: condition %s not subscribed (%s)", seq, exc)
-                await sync_to_async(services.run_failed)(
-                    wanted[seq], source=Source.REALTIME, started_at=started, error=str(exc)
+                await _db(
+                    services.run_failed,
+                    wanted[seq],
+                    source=Source.REALTIME,
+                    started_at=started,
+                    error=str(exc),
                 )
                 continue
-            self.stats.subscribed.add(seq)
             await self._apply_list(wanted[seq], hits, Source.REALTIME, started, at)
+            self.stats.subscribed.add(seq)
             log.info("realtime: condition %s subscribed (%d members)", seq, len(hits))
 
     async def _apply_list(
@@ -312,7 +339,8 @@ class RealtimeRunner:
         at: datetime,
     ) -> None:
         async with self._apply_lock:
-            await sync_to_async(services.snapshot_apply)(
+            await _db(
+                services.snapshot_apply,
                 condition_id,
                 [services.observation_from_hit(h) for h in hits],
                 source=source,
@@ -348,14 +376,15 @@ class RealtimeRunner:
             return
         if final:
             self.bars.on_clock(exchange_now())
-        result = await sync_to_async(self.bars.flush)()
+        result = await _db(self.bars.flush)
         self.stats.bars += getattr(result, "rows", 0) or 0
 
     async def _heartbeat(self) -> None:
         feed = self.feed
         connections = feed.connections if feed else 0
         message = f"{len(self._ids)} realtime condition(s), connection #{connections}"
-        await sync_to_async(status_record)(
+        await _db(
+            status_record,
             Component.REALTIME,
             HealthStatus.OK if feed is not None else HealthStatus.DOWN,
             message,

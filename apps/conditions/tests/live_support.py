@@ -1,0 +1,158 @@
+"""The whole realtime path in one test process: the simulator (thread), the Kiwoom broker pointed at it,
+the realtime runner (thread, its own event loop). Used by the integration tests, the browser test and the
+benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from apps.broker import backends
+from apps.broker.backends.kiwoom import KiwoomBroker
+from apps.broker.clock import reset_cache
+from apps.broker.kiwoom.config import KiwoomConfig
+from apps.broker.simulator.server import ServerConfig
+from apps.broker.simulator.testing import SimHandle, simulator_in_thread
+from apps.conditions.realtime import RealtimeRunner
+
+KST = dt.timezone(dt.timedelta(hours=9))
+DAY = dt.date(2025, 2, 4)  # a Tuesday, a normal KRX session
+
+CONDITIONS_YAML = """
+conditions:
+  - seq: "0"
+    name: 6분 경과 전종목
+    formula: minutes_since_open >= 6
+  - seq: "1"
+    name: 대형주 6분 경과
+    formula: minutes_since_open >= 6 and market_cap_eok >= 500000
+  - seq: "2"
+    name: 코스피 8분 경과
+    formula: minutes_since_open >= 8 and kospi == 1
+"""
+
+
+def at(hhmmss: str) -> dt.datetime:
+    h, m, s = (int(x) for x in hhmmss.split(":"))
+    return dt.datetime.combine(DAY, dt.time(h, m, s), tzinfo=KST)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, step: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(step)
+
+
+@contextlib.contextmanager
+def simulated_broker(
+    tmp_path: Path,
+    *,
+    start: dt.datetime | None = None,
+    conditions_yaml: str = CONDITIONS_YAML,
+    rate_query_per_sec: float = 200.0,
+    page_size: int = 100,
+    **exchange_options: Any,
+) -> Iterator[tuple[SimHandle, KiwoomBroker]]:
+    """A frozen-clock simulator and the process-wide broker pointed at it (settings too, so that the
+    exchange clock reads the simulator's)."""
+    path = tmp_path / "conditions.yaml"
+    path.write_text(conditions_yaml, encoding="utf-8")
+    config = ServerConfig(rate_limit_per_s=None)
+    config.condition_page_size = page_size
+    with simulator_in_thread(
+        start=start or at("09:00:30"), config=config, conditions_path=path, **exchange_options
+    ) as sim:
+        broker = KiwoomBroker(
+            KiwoomConfig(
+                app_key=sim.app_key,
+                secret_key=sim.secret_key,
+                account=sim.account,
+                base_url=sim.base_url,
+                ws_url=sim.ws_url,
+                rate_query_per_sec=rate_query_per_sec,
+                rate_order_per_sec=rate_query_per_sec,
+                timeout_seconds=5.0,
+                redis_url=settings.REDIS_URL,
+                key_prefix=f"test-conditions:{uuid.uuid4().hex}",
+            )
+        )
+        saved = {
+            k: getattr(settings, k)
+            for k in ("KIWOOM_BASE_URL", "KIWOOM_USE_SIMULATOR", "KIWOOM_ACCOUNT")
+        }
+        settings.KIWOOM_BASE_URL = sim.base_url
+        settings.KIWOOM_USE_SIMULATOR = True
+        settings.KIWOOM_ACCOUNT = sim.account
+        old_broker = backends._broker
+        backends._broker = broker
+        reset_cache()
+        try:
+            yield sim, broker
+        finally:
+            backends._broker = old_broker
+            for k, v in saved.items():
+                setattr(settings, k, v)
+            reset_cache()
+            broker.close()
+
+
+@dataclass
+class RunnerThread:
+    runner: RealtimeRunner
+    thread: threading.Thread
+    loop: asyncio.AbstractEventLoop
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self.loop.call_soon_threadsafe(self.runner.stop)
+        self.thread.join(timeout)
+
+
+@contextlib.contextmanager
+def realtime_runner(broker: KiwoomBroker, **options: Any) -> Iterator[RunnerThread]:
+    """`RealtimeRunner.run()` on its own loop in a thread; yields once it is connected."""
+    options.setdefault("resync_seconds", 0.2)
+    options.setdefault("heartbeat_seconds", 1.0)
+    options.setdefault("batch_seconds", 0.05)
+    options.setdefault("tick_codes", [])
+    loop = asyncio.new_event_loop()
+    box: dict[str, RealtimeRunner] = {}
+    made = threading.Event()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def go() -> None:
+            runner = RealtimeRunner(broker, **options)
+            box["runner"] = runner
+            made.set()
+            await runner.run()
+
+        try:
+            loop.run_until_complete(go())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=main, name="realtime-runner", daemon=True)
+    thread.start()
+    made.wait(10)
+    handle = RunnerThread(box["runner"], thread, loop)
+    try:
+        wait_until(lambda: handle.runner.ready.is_set(), timeout=20)
+        yield handle
+    finally:
+        handle.stop()
