@@ -40,5 +40,5 @@ def test_compose_refuses_to_start_without_secrets(compose_available):
 
 def test_compose_runs_every_process():
     text = (settings.BASE_DIR / "docker-compose.yml").read_text()
-    for service in ("postgres:", "redis:", "web:", "worker:", "beat:", "simulator:"):
+    for service in ("postgres:", "redis:", "web:", "worker:", "beat:", "simulator:", "realtime:"):
         assert f"\n  {service}" in text

@@ -1,4 +1,6 @@
-"""Creates the demo trader and viewer on first start and prints their credentials once."""
+"""Creates the demo trader and viewer on first start and prints their credentials once. With the bundled
+simulator it also switches on its condition searches (two of them realtime) and gives the demo trader a
+console notification channel, so entries show in the worker's log from the first session."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class Command(BaseCommand):
                     user.is_superuser = True
                     user.save(update_fields=["is_staff", "is_superuser"])
                 created.append((username, group_name, password))
+        self._seed_conditions()
         if not created:
             self.stdout.write("demo users already exist (passwords were printed on first start)")
             return
@@ -39,3 +42,40 @@ class Command(BaseCommand):
         for username, role, password in created:
             self.stdout.write(f"  {role:7s} username={username} password={password}")
         self.stdout.write("  (change them with: manage.py changepassword <username>)")
+
+    def _seed_conditions(self) -> None:
+        from django.conf import settings
+
+        if not settings.KIWOOM_USE_SIMULATOR:
+            return  # real keys: the trader picks conditions on the page
+        from apps.broker.simulator.conditions import load_conditions
+        from apps.conditions.models import Condition
+        from apps.notifications.models import NotificationChannel
+
+        account = settings.KIWOOM_ACCOUNT
+        if Condition.objects.filter(account=account).exists():
+            return
+        try:
+            defined = load_conditions(settings.KIWOOM_SIM_CONDITIONS_FILE or None)
+        except (OSError, ValueError) as exc:
+            self.stderr.write(f"demo conditions not seeded: {exc}")
+            return
+        with transaction.atomic():
+            for i, cond in enumerate(defined):
+                Condition.objects.create(
+                    account=account,
+                    seq=cond.seq,
+                    name=cond.name,
+                    active=True,
+                    realtime=i < 2,
+                    notify_exit=False,
+                )
+            trader = get_user_model().objects.filter(username="trader").first()
+            if trader is not None and not NotificationChannel.objects.filter(user=trader).exists():
+                NotificationChannel.objects.create(
+                    user=trader,
+                    kind="console",
+                    name="demo console",
+                    event_kinds=["condition.entry", "condition.exit"],
+                )
+        self.stdout.write(f"demo: {len(defined)} simulator condition searches switched on")
