@@ -1,0 +1,60 @@
+"""`manage.py conditions` against the in-memory broker."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.broker.backends import get_broker, reset_broker
+from apps.broker.backends.memory import MemoryBroker
+from apps.broker.contract import BrokerUnavailable
+from apps.conditions.models import Condition, ConditionEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def broker(settings):
+    settings.BROKER_BACKEND = "memory"
+    settings.KIWOOM_USE_SIMULATOR = False
+    reset_broker()
+    b = get_broker()
+    assert isinstance(b, MemoryBroker)
+    b.add_condition("1", "급등주", ["005930"])
+    b.add_condition("2", "거래량", ["000660"])
+    yield b
+    reset_broker()
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("conditions", *args, stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def test_sync_list_check(broker: MemoryBroker) -> None:
+    assert "created ['1', '2']" in run("sync")
+    assert "급등주" in run("list") and "--I-" in run("list")  # synced ones start switched off
+    with pytest.raises(CommandError, match="no active conditions"):
+        run("check")
+    out = run("check", "1")
+    assert "1 members" in out and "baseline" in out
+    broker.add_condition("1", "급등주", ["005930", "035720"])
+    assert "1 entries" in run("check", "1")
+    assert ConditionEvent.objects.get().code == "035720"
+    assert ConditionEvent.objects.get().source == "manual"
+
+
+def test_bad_input_is_a_clear_error(broker: MemoryBroker) -> None:
+    run("sync")
+    with pytest.raises(CommandError, match="unknown condition seq"):
+        run("check", "9")
+    Condition.objects.update(active=True)
+    broker.fail_next(BrokerUnavailable("socket closed"))
+    with pytest.raises(CommandError, match="1 condition"):
+        run("check")
+    broker.fail_next(BrokerUnavailable("down"))
+    with pytest.raises(CommandError, match="broker: down"):
+        run("sync")
