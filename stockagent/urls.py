@@ -15,4 +15,6 @@ urlpatterns = [
     path("api/v1/market/", include("apps.market.urls")),
     path("notifications/", include("apps.notifications.urls")),
     path("api/v1/notifications/", include("apps.notifications.api_urls")),
+    path("conditions/", include("apps.conditions.urls")),
+    path("api/v1/", include("apps.conditions.api_urls")),
 ]

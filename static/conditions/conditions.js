@@ -1,0 +1,271 @@
+// Condition pages: follow "conditions.update" on /ws/live; the trader's switches and buttons call the JSON API
+// (which enforces the trader role). Viewers get the same live updates and no controls.
+(function () {
+  const root = document.getElementById("cond-page");
+  if (!root) return;
+  const L = JSON.parse(document.getElementById("cond-labels").textContent);
+  const page = root.dataset.page;
+  const conditionId = page === "detail" ? Number(root.dataset.condition) : null;
+  const message = document.getElementById("cond-message");
+  const MAX_EVENTS = 200;
+
+  // ---- formatting (same output as the krw / signed_rate / kst template filters)
+  const pad = (n) => String(n).padStart(2, "0");
+  function kst(iso) {
+    if (!iso) return "-";
+    const d = new Date(new Date(iso).getTime() + 9 * 3600 * 1000); // KST has no daylight saving
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
+      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
+  }
+  const krw = (v) => (v === null || v === undefined || v === "" ? "-" : Number(v).toLocaleString("en-US") + "원");
+  function rate(v) {
+    if (v === null || v === undefined || v === "") return "-";
+    const n = Number(v);
+    return (n >= 0 ? "+" : "") + n.toFixed(2) + "%";
+  }
+  const plain = (v) => (v === null || v === undefined ? "-" : String(v));
+  const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, k) => plain(values[k]));
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    td.textContent = text;
+    return td;
+  }
+  function codeCell(code) {
+    const td = document.createElement("td");
+    const c = document.createElement("code");
+    c.textContent = code;
+    td.appendChild(c);
+    return td;
+  }
+  function say(text, ok) {
+    if (!message) return;
+    message.textContent = text || "";
+    message.className = "flash " + (ok ? "ok" : "bad");
+  }
+
+  // ---- API
+  function csrfToken() {
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  async function api(url, method, body) {
+    const options = { method: method || "GET", credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method && method !== "GET") {
+      options.headers["X-CSRFToken"] = csrfToken();
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    const response = await fetch(url, options);
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return { ok: response.ok, status: response.status, data: data };
+  }
+  function errorText(data, status) {
+    if (!data) return L.failed + " (HTTP " + status + ")";
+    if (data.detail) return String(data.detail);
+    return Object.entries(data).map(([k, v]) => k + ": " + (Array.isArray(v) ? v.join(" ") : v)).join("; ");
+  }
+
+  // ---- a condition's state (list row or detail header)
+  const TOGGLES = ["active", "realtime", "notify_entry", "notify_exit"];
+  function applyCondition(scope, c) {
+    if (!scope || !c) return;
+    const set = (field, text) => scope.querySelectorAll('[data-field="' + field + '"]').forEach((el) => {
+      if (!el.classList.contains("switch")) el.textContent = text;
+    });
+    set("name", c.name);
+    set("member_count", plain(c.member_count));
+    set("last_checked_at", kst(c.last_checked_at));
+    set("last_error", c.last_error || (page === "detail" ? "-" : ""));
+    scope.querySelectorAll('[data-field="listed"]').forEach((el) => { el.hidden = !!c.listed; });
+    if (scope.tagName === "TR") scope.classList.toggle("unlisted", !c.listed);
+    TOGGLES.forEach((field) => {
+      scope.querySelectorAll('.switch[data-field="' + field + '"]').forEach((el) => {
+        const input = el.querySelector("input[data-toggle]");
+        if (input) { input.checked = !!c[field]; return; }
+        const state = el.querySelector(".state");
+        if (state) { state.textContent = c[field] ? L.on : L.off; state.className = "state " + (c[field] ? "on" : "off"); }
+      });
+    });
+  }
+  function scopeFor(id) {
+    if (page === "detail") return id === conditionId ? root : null;
+    return root.querySelector('tr[data-condition="' + id + '"]');
+  }
+
+  // ---- switches (trader only: viewers have no inputs)
+  root.addEventListener("change", async (ev) => {
+    const input = ev.target.closest("input[data-toggle]");
+    if (!input) return;
+    const scope = page === "detail" ? root : input.closest("tr[data-condition]");
+    const id = page === "detail" ? conditionId : Number(scope.dataset.condition);
+    const field = input.dataset.toggle;
+    const wanted = input.checked;
+    input.disabled = true;
+    const res = await api(root.dataset.page === "detail" ? root.dataset.api : root.dataset.api + "/" + id, "PATCH", { [field]: wanted });
+    input.disabled = false;
+    if (res.ok) {
+      applyCondition(scope, res.data);
+      say(L.saved, true);
+    } else {
+      input.checked = !wanted;
+      say(errorText(res.data, res.status), false);
+    }
+  });
+
+  // ---- list page
+  if (page === "list") {
+    const sync = document.getElementById("sync-conditions");
+    if (sync) {
+      sync.addEventListener("click", async () => {
+        sync.disabled = true;
+        const res = await api(sync.dataset.url, "POST", {});
+        sync.disabled = false;
+        if (res.ok) {
+          say(fill(L.synced, { created: res.data.created.length, renamed: res.data.renamed.length, unlisted: res.data.unlisted.length }), true);
+          if (res.data.created.length || res.data.renamed.length || res.data.unlisted.length || res.data.relisted.length) refreshList();
+        } else {
+          say(errorText(res.data, res.status), false);
+        }
+      });
+    }
+  }
+  async function refreshList() {
+    const res = await api(root.dataset.api);
+    if (!res.ok) return;
+    const known = new Set(Array.from(root.querySelectorAll("tr[data-condition]")).map((tr) => Number(tr.dataset.condition)));
+    if (res.data.length !== known.size || res.data.some((c) => !known.has(c.id))) {
+      location.reload(); // conditions added or removed: the server renders the rows
+      return;
+    }
+    res.data.forEach((c) => applyCondition(scopeFor(c.id), c));
+  }
+
+  // ---- detail page: members and events
+  const membersBody = document.querySelector("#members tbody");
+  const eventsBody = document.querySelector("#events tbody");
+  const seen = new Set(Array.from(document.querySelectorAll("#events tr[data-event]")).map((tr) => Number(tr.dataset.event)));
+
+  function renderMembers(members) {
+    if (!membersBody) return;
+    membersBody.replaceChildren();
+    if (!members.length) {
+      const tr = document.createElement("tr");
+      tr.className = "empty";
+      const td = cell(L.none);
+      td.colSpan = 6;
+      tr.appendChild(td);
+      membersBody.appendChild(tr);
+      return;
+    }
+    members.forEach((m) => {
+      const tr = document.createElement("tr");
+      tr.dataset.code = m.code;
+      tr.append(codeCell(m.code), cell(m.name || "-"), cell(krw(m.price), "num"), cell(rate(m.change_rate), "num"),
+        cell(plain(m.volume), "num"), cell(kst(m.entered_at)));
+      membersBody.appendChild(tr);
+    });
+  }
+  function renderRun(run) {
+    const el = document.getElementById("last-run");
+    if (!el) return;
+    if (!run) { el.textContent = "-"; return; }
+    el.textContent = kst(run.started_at) + " · " + (L.source[run.source] || run.source) + " · " +
+      (run.error ? L.failed + ": " + run.error : plain(run.member_count));
+  }
+  function eventRow(e, fresh) {
+    const tr = document.createElement("tr");
+    tr.dataset.event = e.id;
+    tr.className = "kind-" + e.kind + (fresh ? " fresh" : "");
+    tr.append(cell(kst(e.at)), cell(L.kind[e.kind] || e.kind, "kind"), codeCell(e.code), cell(e.name || "-"),
+      cell(krw(e.price), "num"), cell(rate(e.change_rate), "num"), cell(L.source[e.source] || e.source));
+    return tr;
+  }
+  function addEvents(events) {
+    if (!eventsBody) return;
+    events.forEach((e) => {
+      if (e.condition !== conditionId || seen.has(e.id)) return;
+      seen.add(e.id);
+      eventsBody.querySelectorAll("tr.empty").forEach((tr) => tr.remove());
+      eventsBody.prepend(eventRow(e, true));
+    });
+    while (eventsBody.children.length > MAX_EVENTS) eventsBody.lastElementChild.remove();
+  }
+  async function refreshResults() {
+    const res = await api(root.dataset.results);
+    if (!res.ok) return;
+    applyCondition(root, res.data.condition);
+    renderMembers(res.data.members);
+    renderRun(res.data.last_run);
+  }
+  async function refreshEvents() {
+    const res = await api(root.dataset.events + "?page_size=" + (root.dataset.recent || 50));
+    if (!res.ok || !eventsBody) return;
+    res.data.results.slice().reverse().forEach((e) => addEvents([e]));
+  }
+
+  if (page === "detail") {
+    const button = document.getElementById("search-now");
+    if (button) {
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        say(L.searching, true);
+        const res = await api(root.dataset.search, "POST", {});
+        button.disabled = false;
+        if (res.data && res.data.condition) {
+          applyCondition(root, res.data.condition);
+          renderMembers(res.data.members || []);
+          renderRun(res.data.last_run);
+          addEvents(res.data.events || []);
+        }
+        if (res.ok) {
+          const r = res.data.result;
+          say(r.baseline ? L.baseline : fill(L.searched, { count: r.member_count, entries: r.entries, exits: r.exits }), true);
+        } else {
+          say(errorText(res.data, res.status), false);
+        }
+      });
+    }
+  }
+
+  // ---- live
+  if (window.live) {
+    window.live.on("conditions.update", (data) => {
+      if (!data) return;
+      if (data.reload) {
+        if (page === "list") refreshList();
+        else api(root.dataset.api).then((res) => { if (res.ok) applyCondition(root, res.data); });
+        return;
+      }
+      const c = data.condition;
+      if (!c) return;
+      const scope = scopeFor(c.id);
+      if (!scope) {
+        if (page === "list") refreshList();
+        return;
+      }
+      applyCondition(scope, c);
+      if (page === "detail") {
+        addEvents(data.events || []);
+        if (data.members_changed) refreshResults();
+      }
+    });
+  }
+  // After a reconnect, catch up on what the socket missed.
+  const indicator = document.getElementById("live-indicator");
+  if (indicator && window.MutationObserver) {
+    let wasOff = false;
+    new MutationObserver(() => {
+      if (indicator.classList.contains("off")) { wasOff = true; return; }
+      if (wasOff && indicator.classList.contains("on")) {
+        wasOff = false;
+        if (page === "list") refreshList();
+        else { refreshResults(); refreshEvents(); }
+      }
+    }).observe(indicator, { attributes: true, attributeFilter: ["class"] });
+  }
+})();
