@@ -148,6 +148,7 @@
   // ---- detail page: members and events
   const membersBody = document.querySelector("#members tbody");
   const eventsBody = document.querySelector("#events tbody");
+  let lastChecked = root.dataset.checked ? new Date(root.dataset.checked).getTime() : 0;
   const seen = new Set(Array.from(document.querySelectorAll("#events tr[data-event]")).map((tr) => Number(tr.dataset.event)));
 
   function renderMembers(members) {
@@ -251,7 +252,10 @@
       applyCondition(scope, c);
       if (page === "detail") {
         addEvents(data.events || []);
-        if (data.members_changed) refreshResults();
+        // A new check also refreshes prices and volumes, even when nobody entered or left.
+        const checked = c.last_checked_at ? new Date(c.last_checked_at).getTime() : 0;
+        if (data.members_changed || checked !== lastChecked) refreshResults();
+        lastChecked = checked;
       }
     });
   }
