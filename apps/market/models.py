@@ -4,6 +4,11 @@ Bars reference instruments by their 6-character code (the instrument's primary k
 loaders write codes straight from the source files without a lookup. The bar tables carry no
 database-level foreign key: a per-row FK trigger roughly doubled bulk-load time, and every
 writer (services.py) creates missing instruments in the same transaction as the bars.
+
+Each bar table's primary key is the natural key, (code, time) or (code, date): one btree per
+table, so a bulk COPY maintains a single index (a surrogate id plus a unique constraint cost
+about a quarter of the load rate). Django's admin does not support composite primary keys, so
+the bars are browsed on a page of the market app (/market/bars/) instead.
 """
 
 from __future__ import annotations
@@ -44,13 +49,15 @@ class Instrument(models.Model):
 class MinuteBar(models.Model):
     """One 1-minute bar; `time` is the aware bar END (09:01 KST covers 09:00:00-09:00:59)."""
 
+    pk = models.CompositePrimaryKey("instrument", "time")
+
     instrument = models.ForeignKey(
         Instrument,
         on_delete=models.CASCADE,
         db_column="code",
         related_name="minute_bars",
         db_constraint=False,  # see the module docstring
-        db_index=False,  # the unique (code, time/date) index serves lookups by code
+        db_index=False,  # the primary key (code, time/date) serves lookups by code
     )
     time = models.DateTimeField()
     open = models.BigIntegerField()
@@ -61,9 +68,6 @@ class MinuteBar(models.Model):
     value = models.BigIntegerField(null=True, blank=True, help_text="traded value, KRW")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["instrument", "time"], name="market_minutebar_uniq"),
-        ]
         ordering = ["instrument", "time"]
 
     def __str__(self) -> str:
@@ -73,13 +77,15 @@ class MinuteBar(models.Model):
 class DailyBar(models.Model):
     """One trading day; a day without a regular-session trade is a flat bar at the close."""
 
+    pk = models.CompositePrimaryKey("instrument", "date")
+
     instrument = models.ForeignKey(
         Instrument,
         on_delete=models.CASCADE,
         db_column="code",
         related_name="daily_bars",
         db_constraint=False,  # see the module docstring
-        db_index=False,  # the unique (code, time/date) index serves lookups by code
+        db_index=False,  # the primary key (code, time/date) serves lookups by code
     )
     date = models.DateField()
     open = models.BigIntegerField()
@@ -91,9 +97,6 @@ class DailyBar(models.Model):
     value = models.BigIntegerField(help_text="traded value, KRW")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["instrument", "date"], name="market_dailybar_uniq"),
-        ]
         ordering = ["instrument", "date"]
 
     def __str__(self) -> str:

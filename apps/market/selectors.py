@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import pandas as pd
+from django.db.models import QuerySet
 
 from apps.market import calendar, indicators
 from apps.market.aggregator import opening_range
@@ -52,6 +53,27 @@ def latest_minute_bar_day(code: str) -> dt.date | None:
 
 def daily_bar_get(code: str, day: dt.date) -> DailyBar | None:
     return DailyBar.objects.filter(instrument_id=code, date=day).first()
+
+
+def bars_for_page(
+    kind: str, code: str | None, day: dt.date | None
+) -> QuerySet[DailyBar] | QuerySet[MinuteBar]:
+    """Bars for the browse page, newest first per code (the primary key serves a code filter;
+    without one the database sorts the table)."""
+    if kind == "minute":
+        minutes = MinuteBar.objects.select_related("instrument")
+        if code:
+            minutes = minutes.filter(instrument_id=code)
+        if day:
+            start, end = _day_bounds(day)
+            minutes = minutes.filter(time__gt=start, time__lte=end)
+        return minutes.order_by("instrument_id", "-time")
+    days = DailyBar.objects.select_related("instrument")
+    if code:
+        days = days.filter(instrument_id=code)
+    if day:
+        days = days.filter(date=day)
+    return days.order_by("instrument_id", "-date")
 
 
 def _num(value: float) -> float | None:

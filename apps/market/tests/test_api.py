@@ -1,4 +1,4 @@
-"""The chart endpoint and the admin list pages."""
+"""The chart endpoint, the instrument admin and the bar browse page."""
 
 import datetime as dt
 
@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 from apps.core.tests.factories import UserFactory
 from apps.market import calendar, indicators, selectors
-from apps.market.tests.factories import InstrumentFactory, MinuteBarFactory
+from apps.market.tests.factories import DailyBarFactory, InstrumentFactory, MinuteBarFactory
 
 DAY = dt.date(2025, 2, 3)
 
@@ -75,11 +75,54 @@ def test_chart_requires_login(client) -> None:
 
 
 @pytest.mark.django_db
-def test_admin_list_pages(client) -> None:
+def test_admin_lists_instruments_and_bars_are_not_in_admin(client) -> None:
     admin = UserFactory(username="root", is_staff=True, is_superuser=True, role=None)
     assert isinstance(admin, get_user_model())
     client.force_login(admin)
     make_day(minutes=2)
-    for page in ("instrument", "minutebar", "dailybar"):
-        assert client.get(f"/admin/market/{page}/").status_code == 200
-    assert "09:01" in client.get("/admin/market/minutebar/").content.decode()
+    assert client.get("/admin/market/instrument/").status_code == 200
+    # Composite primary keys: Django's admin cannot register the bar models.
+    assert client.get("/admin/market/minutebar/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_bars_page_lists_minute_and_daily_bars(viewer_client) -> None:
+    make_day(minutes=2)
+    DailyBarFactory(instrument_id="005930", date=DAY, close=70_500, prev_close=None)
+    DailyBarFactory(instrument=InstrumentFactory(code="000660"), date=DAY)
+    page = viewer_client.get(
+        "/market/bars/", {"kind": "minute", "code": "005930", "date": "2025-02-03"}
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "2025-02-03 09:02" in text and "2025-02-03 09:01" in text
+    assert text.index("09:02") < text.index("09:01")  # newest first
+    daily = viewer_client.get("/market/bars/", {"code": "005930"}).content.decode()
+    assert "70,500원" in daily and "삼성전자" in daily and "000660" not in daily
+    everything = viewer_client.get("/market/bars/", {"date": "2025-02-03"}).content.decode()
+    assert "000660" in everything and "005930" in everything
+
+
+@pytest.mark.django_db
+def test_bars_page_pages_without_counting(viewer_client, monkeypatch) -> None:
+    from apps.market import views
+
+    monkeypatch.setattr(views, "PER_PAGE", 1)
+    make_day(minutes=3)
+    first = viewer_client.get("/market/bars/", {"kind": "minute", "code": "005930"})
+    assert 'rel="next"' in first.content.decode() and 'rel="prev"' not in first.content.decode()
+    last = viewer_client.get("/market/bars/", {"kind": "minute", "code": "005930", "page": "3"})
+    body = last.content.decode()
+    assert "09:01" in body and 'rel="next"' not in body and 'rel="prev"' in body
+
+
+@pytest.mark.django_db
+def test_bars_page_rejects_bad_filters(viewer_client) -> None:
+    assert viewer_client.get("/market/bars/", {"code": "5930"}).status_code == 400
+    assert viewer_client.get("/market/bars/", {"date": "2025-13-01"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_bars_page_requires_login(client) -> None:
+    response = client.get("/market/bars/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
