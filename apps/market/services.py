@@ -5,7 +5,8 @@ the stored rows whose values differ and one INSERT of the rows not stored yet (a
 about twice as fast here as INSERT ... ON CONFLICT, which stays as the fallback should a live
 writer insert the same bar meanwhile). Loads of one table are serialised by an advisory lock.
 A re-import therefore changes nothing and reports 0 changed rows. On other databases (the
-embedded SQLite default) Django's bulk_create(update_conflicts=True) does the same, slower.
+embedded SQLite default) the stored bars of the file's codes and range are read and only new or
+differing rows are written with bulk_create(update_conflicts=True): slower, same counts.
 Each file is one transaction: a bad row is found by the parser before anything is written,
 and a database error rolls the whole file back.
 """
@@ -411,6 +412,19 @@ def _load_postgres(
     return changed, created
 
 
+def _stored_bars(spec: _BarTable, codes: list[str], lo: object, hi: object) -> dict[tuple, tuple]:
+    """(code, key) -> value columns of the stored bars of `codes` with keys in [lo, hi]."""
+    stored: dict[tuple, tuple] = {}
+    for start in range(0, len(codes), 500):  # SQLite caps the parameters of one query
+        rows = spec.model.objects.filter(
+            instrument_id__in=codes[start : start + 500],
+            **{f"{spec.key}__gte": lo, f"{spec.key}__lte": hi},
+        ).values_list("instrument_id", spec.key, *spec.columns)
+        for row in rows.iterator(chunk_size=10_000):
+            stored[row[0], row[1]] = row[2:]
+    return stored
+
+
 def _load_generic(
     spec: _BarTable,
     frame: pd.DataFrame,
@@ -418,15 +432,31 @@ def _load_generic(
     progress: Progress,
     overwrite: bool = True,
 ) -> tuple[int, int]:
-    """Portable path (SQLite): ORM upserts; slower, and counts every row as changed."""
+    """Portable path (SQLite): reads the stored bars of the file's codes and key range, then
+    upserts only the rows that are new or (with overwrite) differ, so a re-import reports 0
+    changed rows here too."""
     created = _create_missing_instruments(frame, spec.key, with_instrument_columns)
-    objs = []
+    records = []
     for rec in frame[["code", spec.key, *spec.columns]].to_dict("records"):
-        kwargs = {c: (None if pd.isna(rec[c]) else int(rec[c])) for c in spec.columns}
         key = rec[spec.key]
         if isinstance(key, pd.Timestamp):
             key = key.to_pydatetime()
-        objs.append(spec.model(instrument_id=rec["code"], **{spec.key: key}, **kwargs))
+        values = tuple(None if pd.isna(rec[c]) else int(rec[c]) for c in spec.columns)
+        records.append((rec["code"], key, values))
+    keys = [k for _, k, _ in records]
+    stored = _stored_bars(spec, sorted({c for c, _, _ in records}), min(keys), max(keys))
+    objs = []
+    for code, key, values in records:
+        old = stored.get((code, key))
+        if old is None or (overwrite and old != values):
+            objs.append(
+                spec.model(
+                    instrument_id=code,
+                    **{spec.key: key},
+                    **dict(zip(spec.columns, values, strict=True)),
+                )
+            )
+    progress(len(records) - len(objs))
     for start in range(0, len(objs), 5_000):
         batch = objs[start : start + 5_000]
         if overwrite:
