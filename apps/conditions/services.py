@@ -201,15 +201,15 @@ def condition_update(condition: Condition, **changes: bool) -> Condition:
                 raise ConditionError(
                     f"at most {limit} realtime conditions per login (Kiwoom limit)"
                 )
-        if changes.get("active") and not cond.active:
-            # Switched back on: what it holds now is a new baseline, not a burst of entries.
-            cond.baseline_at = None
         if changes.get("realtime"):
-            changes.setdefault(
-                "active", True
-            )  # realtime without the poll would miss dropped frames
+            # Realtime without the poll would miss what a dropped socket loses.
+            changes.setdefault("active", True)
         if changes.get("active") is False:
             changes["realtime"] = False
+        if "active" in changes and changes["active"] != cond.active:
+            # Off: nobody tracks it any more. On again: what it holds now is a new baseline, not a
+            # burst of entries and exits since it was switched off.
+            cond.baseline_at = None
         for key, value in changes.items():
             setattr(cond, key, value)
         cond.save()
@@ -311,10 +311,12 @@ def snapshot_apply(
     observed_at: datetime,
     at: datetime,
     started_at: datetime | None = None,
+    silent: bool = False,
 ) -> ApplyResult:
     """Diff a full member list with the membership and record the entries and exits.
 
     `observed_at` (wall clock) is when the search request went out; `at` (exchange clock) stamps the events.
+    `silent` records the list as a baseline whatever the state (a search of a condition nobody watches).
     """
     now = timezone.now()
     seen: dict[str, Observation] = {}
@@ -323,7 +325,7 @@ def snapshot_apply(
     with transaction.atomic():
         cond = Condition.objects.select_for_update().get(pk=condition_id)
         rows = {m.code: m for m in ConditionMember.objects.filter(condition=cond)}
-        baseline = cond.baseline_at is None
+        baseline = silent or cond.baseline_at is None
         names = _instrument_names(c for c, o in seen.items() if not o.name and c not in rows)
         new_rows: list[ConditionMember] = []
         touched: list[ConditionMember] = []
@@ -422,7 +424,8 @@ def snapshot_apply(
         cond.last_checked_at = now
         cond.last_error = ""
         if baseline:
-            cond.baseline_at = now
+            # A silent search of an unwatched condition must not make later diffs look valid.
+            cond.baseline_at = now if cond.active else None
         cond.save(update_fields=["member_count", "last_checked_at", "last_error", "baseline_at"])
         _after_commit(cond, events, members_changed=bool(events) or baseline)
     return ApplyResult(
@@ -521,6 +524,7 @@ def condition_check(cond: Condition, broker: Broker, source: str = Source.POLL) 
         observed_at=started,
         at=at,
         started_at=started,
+        silent=not cond.active,  # a preview of an unwatched condition alerts nobody
     )
 
 

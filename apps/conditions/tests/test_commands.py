@@ -39,6 +39,8 @@ def test_sync_list_check(broker: MemoryBroker) -> None:
     assert "급등주" in run("list") and "--I-" in run("list")  # synced ones start switched off
     with pytest.raises(CommandError, match="no active conditions"):
         run("check")
+    assert "baseline" in run("check", "2")  # an unwatched condition: a silent preview
+    Condition.objects.filter(seq="1").update(active=True)
     out = run("check", "1")
     assert "1 members" in out and "baseline" in out
     broker.add_condition("1", "급등주", ["005930", "035720"])

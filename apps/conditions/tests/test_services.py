@@ -245,3 +245,27 @@ def test_prune_keeps_events(settings) -> None:
     ConditionRun.objects.update(started_at=timezone.now() - timedelta(days=40))
     assert services.runs_prune(30) == 1
     assert ConditionEvent.objects.count() == 1
+
+
+def test_realtime_on_for_an_inactive_condition_starts_a_new_baseline() -> None:
+    cond = ConditionFactory()
+    snap(cond, obs("000001"))
+    services.condition_update(cond, active=False)
+    services.condition_update(cond, realtime=True)
+    cond.refresh_from_db()
+    assert cond.active and cond.realtime and cond.baseline_at is None
+    assert snap(cond, obs("000002")).baseline and events(cond) == []
+
+
+def test_searching_an_unwatched_condition_is_silent() -> None:
+    broker = MemoryBroker()
+    broker.add_condition("7", "미리보기", ["000001"])
+    cond = ConditionFactory(seq="7", active=False)
+    first = services.condition_check(cond, broker, source="manual")
+    broker.add_condition("7", "미리보기", ["000002"])
+    second = services.condition_check(cond, broker, source="manual")
+    assert first.baseline and second.baseline and events(cond) == []
+    cond.refresh_from_db()
+    assert cond.member_count == 1 and cond.baseline_at is None
+    services.condition_update(cond, active=True)
+    assert services.condition_check(cond, broker).baseline  # switched on: a fresh baseline
