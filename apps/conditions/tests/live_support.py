@@ -156,3 +156,26 @@ def realtime_runner(broker: KiwoomBroker, **options: Any) -> Iterator[RunnerThre
         yield handle
     finally:
         handle.stop()
+
+
+def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run server-side code off a thread that owns a running event loop (Playwright's sync API does;
+    `async_to_sync`, used by the live push, refuses to run there)."""
+    from django.db import connection
+
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller
+            out["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
