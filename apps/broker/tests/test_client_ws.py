@@ -226,3 +226,24 @@ async def test_silent_socket_is_replaced(sim: SimHandle, rest: KiwoomRestClient)
         await ws.subscribe(["005930"], ["0B"])
         await eventually(lambda: ws.connections >= 2 and ws.state is State.READY)
         assert ws.subscriptions == {"1": frozenset({("005930", "0B")})}
+
+
+async def test_condition_searches_take_a_rate_limit_slot_per_request(
+    sim: SimHandle, rest: KiwoomRestClient
+) -> None:
+    sim.server.config.condition_page_size = 2
+    slots: list[str] = []
+
+    async def throttle() -> None:
+        slots.append("slot")
+
+    ws = KiwoomWebSocket(
+        sim.ws_url, rest.tokens.get, rest.tokens.invalidate, options=FAST, throttle=throttle
+    )
+    async with ws:
+        await ws.conditions()  # CNSRLST
+        assert len(slots) == 1
+        await ws.condition_search("0")  # three hits: two body-paged CNSRREQ replies
+        assert len(slots) == 3
+        await ws.condition_subscribe("1")  # CNSRREQ search_type 1
+        assert len(slots) == 4
