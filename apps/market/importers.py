@@ -158,7 +158,12 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
     _require_columns(path, df, DAILY_REQUIRED)
     checks: list[Check] = []
     codes = _codes(df, "Code", checks)
-    dates = pd.to_datetime(df["Date"], format="%Y-%m-%d", errors="coerce")
+    # A file repeats a few hundred dates: parse each distinct one once.
+    date_rows, date_strings = pd.factorize(df["Date"], use_na_sentinel=False)
+    distinct_dates = pd.to_datetime(
+        pd.Series(date_strings, dtype=object), format="%Y-%m-%d", errors="coerce"
+    )
+    dates = pd.Series(distinct_dates.to_numpy()[date_rows])
     checks.append(
         (dates.isna().to_numpy(), lambda i: f"Date is not YYYY-MM-DD: {df['Date'].iloc[i]!r}")
     )
@@ -205,7 +210,9 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "code": codes.to_numpy(),
-            "date": dates.dt.date.to_numpy(),
+            "date": np.array(
+                [None if pd.isna(d) else d.date() for d in distinct_dates], dtype=object
+            )[date_rows],
             "open": o,
             "high": h,
             "low": lo,
