@@ -1,6 +1,8 @@
 """Writes of the market app: instrument upserts and bulk bar loads.
 
-Bars are loaded in bulk. On PostgreSQL: binary COPY into a temporary table, then one UPDATE of
+Bars are loaded in bulk. On PostgreSQL the COPY payload is built column-wise in numpy, rows sorted
+in primary-key order (no per-row Python). The first import of a range is a COPY straight into the
+table. Otherwise: binary COPY into a temporary table, then one UPDATE of
 the stored rows whose values differ and one INSERT of the rows not stored yet (an anti-join:
 about twice as fast here as INSERT ... ON CONFLICT, which stays as the fallback should a live
 writer insert the same bar meanwhile). Loads of one table are serialised by an advisory lock.
