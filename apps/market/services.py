@@ -505,9 +505,15 @@ def daily_bars_load(
 
 def minute_bars_import_file(path: Path | str, progress: Progress | None = None) -> LoadResult:
     """Load one minute-bar file (no traded value in that format: value stays NULL)."""
-    frame = importers.read_minute_file(path)
+    return minute_bars_load(importers.read_minute_file(path), str(path), progress)
+
+
+def minute_bars_load(
+    frame: pd.DataFrame, source: str = "frame", progress: Progress | None = None
+) -> LoadResult:
+    """Load a frame from `importers.read_minute_file` (one transaction)."""
     frame["value"] = pd.Series([pd.NA] * len(frame), dtype="Int64")
-    return _load(_MINUTE, frame, str(path), False, progress)
+    return _load(_MINUTE, frame, source, False, progress)
 
 
 def minute_bars_upsert(

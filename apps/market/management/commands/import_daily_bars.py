@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from apps.market.importers import read_daily_file
 from apps.market.management.commands._bulk import import_files
-from apps.market.services import daily_bars_import_file
+from apps.market.services import daily_bars_load
 
 
 class Command(BaseCommand):
@@ -15,4 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+")
 
     def handle(self, *args: object, **options: object) -> None:
-        import_files(self, options["files"], daily_bars_import_file, int(options["verbosity"]))
+        import_files(
+            self, options["files"], read_daily_file, daily_bars_load, int(options["verbosity"])
+        )

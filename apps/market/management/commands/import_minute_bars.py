@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from apps.market.importers import read_minute_file
 from apps.market.management.commands._bulk import import_files
-from apps.market.services import minute_bars_import_file
+from apps.market.services import minute_bars_load
 
 
 class Command(BaseCommand):
@@ -13,4 +14,6 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+")
 
     def handle(self, *args: object, **options: object) -> None:
-        import_files(self, options["files"], minute_bars_import_file, int(options["verbosity"]))
+        import_files(
+            self, options["files"], read_minute_file, minute_bars_load, int(options["verbosity"])
+        )
