@@ -22,7 +22,7 @@ Throttling is off (``NOTIFY_THROTTLE_MAX``) so every single entry is its own mes
     .venv/bin/python bench/conditions_latency.py [--count 200] [--spacing 0.25] [--burst 50]
 
 Uses its own database (``DATABASE_URL``, default ``bench_conditions_latency``, created if missing; its
-condition and notification tables are emptied) and Redis (``REDIS_URL``, default db 7; the Celery queue
+condition and notification tables, dedup marks included, are emptied) and Redis (``REDIS_URL``, default db 7; the Celery queue
 there is purged). The worker is stopped at the end.
 """
 
@@ -156,14 +156,27 @@ def main() -> None:
     from apps.broker.simulator.dto import ConditionEvent as SimConditionEvent
     from apps.conditions.models import Condition, ConditionEvent, ConditionMember, ConditionRun
     from apps.conditions.tests.live_support import realtime_runner, simulated_broker
-    from apps.notifications.models import Delivery, Notification, NotificationChannel
+    from apps.notifications.models import (
+        DedupMark,
+        Delivery,
+        Notification,
+        NotificationChannel,
+    )
     from apps.notifications.tests.fakes import FakeHTTPServer, start_worker, stop_worker
     from apps.notifications.tests.fakes import wait_until as wait_for
     from stockagent.celery import app as celery_app
 
     logging.getLogger("apps.conditions").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
-    for model in (Delivery, Notification, NotificationChannel, ConditionEvent, ConditionRun):
+    # Dedup marks too: the frozen sim clock makes every run's keys (code, KST minute) the same.
+    for model in (
+        DedupMark,
+        Delivery,
+        Notification,
+        NotificationChannel,
+        ConditionEvent,
+        ConditionRun,
+    ):
         model.objects.all().delete()
     ConditionMember.objects.all().delete()
     Condition.objects.all().delete()
