@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -24,6 +25,9 @@ from . import errors
 log = logging.getLogger(__name__)
 
 HEARTBEAT_TTL = 10  # seconds an owner stays "alive" without refreshing
+# Blocking reads are cut into slices shorter than redis-py's default socket timeout (5 s in 8.x):
+# a BLPOP longer than the socket timeout fails with a client-side TimeoutError.
+BLPOP_SLICE = 2
 OPS = ("conditions", "condition_search")
 
 
@@ -85,6 +89,11 @@ class RelayServer:
             if item is None:
                 continue
             request = orjson.loads(item[1])
+            deadline = request.get("deadline")
+            if isinstance(deadline, int | float) and time.time() > deadline:
+                # The caller gave up waiting: do not spend rate-limit slots on an unread answer.
+                log.warning("condition relay: dropped an expired %s request", request.get("op"))
+                continue
             reply = await self._answer(request)
             self.served += 1
             key = f"{self._reply}:{request['id']}"
@@ -116,10 +125,20 @@ async def relay_call(
     if not await redis.exists(owner):
         return None
     request_id = uuid.uuid4().hex
-    await redis.rpush(requests, orjson.dumps({"id": request_id, "op": op, **args}))
-    item = await redis.blpop([f"{reply}:{request_id}"], timeout=wait_seconds)
-    if item is None:
-        raise errors.BrokerUnavailable("the realtime process did not answer the relayed request")
+    deadline = time.time() + wait_seconds
+    await redis.rpush(
+        requests, orjson.dumps({"id": request_id, "op": op, "deadline": deadline, **args})
+    )
+    item = None
+    while item is None:
+        left = deadline - time.time()
+        if left <= 0:
+            raise errors.BrokerUnavailable(
+                "the realtime process did not answer the relayed request"
+            )
+        item = await redis.blpop(
+            [f"{reply}:{request_id}"], timeout=max(0.01, min(BLPOP_SLICE, left))
+        )
     answer = orjson.loads(item[1])
     if answer.get("ok"):
         return list(answer.get("data") or [])

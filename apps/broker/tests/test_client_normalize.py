@@ -61,6 +61,9 @@ def test_rates_and_codes() -> None:
     assert n.code("005930") == "005930"
     assert n.code("AAPL") == "AAPL"
     assert n.code("005930_NX") == "005930_NX"
+    assert n.code("A0001A0") == "0001A0"  # new-style alphanumeric KRX code
+    assert n.code("J00104K") == "00104K"
+    assert n.code("ATSLA12") == "ATSLA12"  # not a KRX code: left alone
 
 
 def test_times_are_aware_kst() -> None:
