@@ -269,3 +269,22 @@ def test_searching_an_unwatched_condition_is_silent() -> None:
     assert cond.member_count == 1 and cond.baseline_at is None
     services.condition_update(cond, active=True)
     assert services.condition_check(cond, broker).baseline  # switched on: a fresh baseline
+
+
+def test_an_unexpected_code_is_skipped_not_fatal() -> None:
+    cond = ConditionFactory()
+    snap(cond, obs("000001"))
+    result = snap(cond, [*obs("0001A0"), Observation(code="TOOLONG7"), Observation(code="")])
+    assert result.error == "" and [c for c, _, _ in events(cond)] == ["0001A0", "000001"]
+    assert rt(cond, "A005930") == []  # an unnormalised code from a frame is skipped too
+
+
+def test_member_rows_keep_the_latest_prices() -> None:
+    cond = ConditionFactory()
+    snap(cond, obs("000001", "000002", price=1_000))
+    snap(cond, obs("000001", "000002", price=2_000))
+    rows = ConditionMember.objects.filter(condition=cond).order_by("code")
+    assert [(m.code, m.price, m.change_rate, m.is_member) for m in rows] == [
+        ("000001", 2_000, Decimal("1.50"), True),
+        ("000002", 2_000, Decimal("1.50"), True),
+    ]
