@@ -365,6 +365,10 @@ def _load_postgres(
         # Bulk loads of one table run one at a time, so the plain INSERT below cannot race
         # another loader; a concurrent live writer is handled by the ON CONFLICT fallback.
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(table)])
+        # Bulk loads commit without waiting for the WAL flush: the database stays consistent after a
+        # crash, at worst the last fraction of a second of committed loads is lost, and every loader
+        # here is idempotent (re-run the import or backfill). Worth ~5% of a large import.
+        cursor.execute("SET LOCAL synchronous_commit TO off")
         if _copy_direct_if_fresh(cursor, spec, table, frame, enc, progress):
             created = _create_missing_instruments(frame, spec.key, with_instrument_columns, latest)
             return len(frame), created
