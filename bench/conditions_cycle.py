@@ -31,15 +31,12 @@ condition tables are emptied) and Redis (``REDIS_URL``, default db 9).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import os
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,67 +155,6 @@ def max_in_window(stamps: list[float], window: float = 1.0) -> int:
     return best
 
 
-@contextlib.contextmanager
-def simulated_broker(
-    tmp: Path, start: dt.datetime, codes: tuple[str, ...], step: int
-) -> Iterator[tuple[Any, Any]]:
-    """live_support.simulated_broker with the simulator's rate limit on (it hard-codes it off)."""
-    from django.conf import settings
-
-    from apps.broker import backends
-    from apps.broker.backends.kiwoom import KiwoomBroker
-    from apps.broker.clock import reset_cache
-    from apps.broker.kiwoom.config import KiwoomConfig
-    from apps.broker.simulator.server import ServerConfig
-    from apps.broker.simulator.testing import simulator_in_thread
-
-    path = tmp / "conditions.yaml"
-    path.write_text(conditions_yaml(step), encoding="utf-8")
-    config = ServerConfig(rate_limit_per_s=RATE)
-    config.condition_page_size = 100
-    with simulator_in_thread(
-        start=start,
-        config=config,
-        conditions_path=path,
-        universe=str(MASTER),
-        codes=codes,
-        use_krx_calendar=False,
-        timeout=600,
-    ) as sim:
-        broker = KiwoomBroker(
-            KiwoomConfig(
-                app_key=sim.app_key,
-                secret_key=sim.secret_key,
-                account=sim.account,
-                base_url=sim.base_url,
-                ws_url=sim.ws_url,
-                rate_query_per_sec=RATE,
-                rate_order_per_sec=RATE,
-                timeout_seconds=10.0,
-                redis_url=settings.REDIS_URL,
-                key_prefix=f"bench-conditions:{uuid.uuid4().hex}",
-            )
-        )
-        saved = {
-            k: getattr(settings, k)
-            for k in ("KIWOOM_BASE_URL", "KIWOOM_USE_SIMULATOR", "KIWOOM_ACCOUNT")
-        }
-        settings.KIWOOM_BASE_URL = sim.base_url
-        settings.KIWOOM_USE_SIMULATOR = True
-        settings.KIWOOM_ACCOUNT = sim.account
-        old_broker = backends._broker
-        backends._broker = broker
-        reset_cache()
-        try:
-            yield sim, broker
-        finally:
-            backends._broker = old_broker
-            for k, v in saved.items():
-                setattr(settings, k, v)
-            reset_cache()
-            broker.close()
-
-
 def reset_conditions(account: str) -> None:
     from apps.conditions.models import Condition, ConditionEvent, ConditionMember, ConditionRun
 
@@ -315,7 +251,7 @@ def main() -> None:
 
     from django.core.management import call_command
 
-    from apps.conditions.tests.live_support import realtime_runner
+    from apps.conditions.tests.live_support import realtime_runner, simulated_broker
 
     logging.getLogger("apps.conditions").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
@@ -329,7 +265,18 @@ def main() -> None:
     rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        simulated_broker(Path(tmp), start, codes, step) as (sim, broker),
+        simulated_broker(
+            Path(tmp),
+            start=start,
+            conditions_yaml=conditions_yaml(step),
+            rate_query_per_sec=RATE,
+            server_rate_limit=RATE,
+            start_timeout=600,
+            key_prefix="bench-conditions",
+            universe=str(MASTER),
+            codes=codes,
+            use_krx_calendar=False,
+        ) as (sim, broker),
     ):
         setup = time.monotonic() - setup_started
         sizes = {

@@ -66,16 +66,24 @@ def simulated_broker(
     conditions_yaml: str = CONDITIONS_YAML,
     rate_query_per_sec: float = 200.0,
     page_size: int = 100,
+    server_rate_limit: float | None = None,
+    start_timeout: float = 30.0,
+    key_prefix: str = "test-conditions",
     **exchange_options: Any,
 ) -> Iterator[tuple[SimHandle, KiwoomBroker]]:
     """A frozen-clock simulator and the process-wide broker pointed at it (settings too, so that the
-    exchange clock reads the simulator's)."""
+    exchange clock reads the simulator's). `server_rate_limit` turns on the simulator's own REST limit;
+    `start_timeout` allows for a large universe (benchmarks)."""
     path = tmp_path / "conditions.yaml"
     path.write_text(conditions_yaml, encoding="utf-8")
-    config = ServerConfig(rate_limit_per_s=None)
+    config = ServerConfig(rate_limit_per_s=server_rate_limit)
     config.condition_page_size = page_size
     with simulator_in_thread(
-        start=start or at("09:00:30"), config=config, conditions_path=path, **exchange_options
+        start=start or at("09:00:30"),
+        config=config,
+        conditions_path=path,
+        timeout=start_timeout,
+        **exchange_options,
     ) as sim:
         broker = KiwoomBroker(
             KiwoomConfig(
@@ -86,9 +94,9 @@ def simulated_broker(
                 ws_url=sim.ws_url,
                 rate_query_per_sec=rate_query_per_sec,
                 rate_order_per_sec=rate_query_per_sec,
-                timeout_seconds=5.0,
+                timeout_seconds=10.0,
                 redis_url=settings.REDIS_URL,
-                key_prefix=f"test-conditions:{uuid.uuid4().hex}",
+                key_prefix=f"{key_prefix}:{uuid.uuid4().hex}",
             )
         )
         saved = {
