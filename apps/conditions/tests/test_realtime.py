@@ -126,3 +126,49 @@ def test_poll_alone_catches_entries_with_realtime_off(tmp_path, eager) -> None:
         assert set(
             ConditionEvent.objects.filter(condition=cond).values_list("source", flat=True)
         ) == {"poll"}
+
+
+def test_run_realtime_command_reports_health_and_stops_on_sigterm(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    with simulated_broker(tmp_path) as (sim, _broker):
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="stockagent.settings_test",
+            DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+            KIWOOM_SIM_PORT=str(sim.port),
+            REALTIME_HEARTBEAT_SECONDS="0.5",
+        )
+        env.pop("TEST_DATABASE_NAME", None)
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_realtime"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(
+                lambda: (
+                    SystemStatus.objects.filter(component="realtime", status="ok").exists()
+                    or proc.poll() is not None
+                ),
+                timeout=60,
+            )
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
+            assert set(Condition.objects.values_list("seq", flat=True)) == {"0", "1", "2"}
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    status = SystemStatus.objects.get(component="realtime")
+    assert (status.status, status.message) == ("down", "stopped")
