@@ -226,6 +226,8 @@ KIWOOM_SIM_HOST = env.str("KIWOOM_SIM_HOST", default="127.0.0.1")
 KIWOOM_SIM_PORT = env.int("KIWOOM_SIM_PORT", default=18400)
 KIWOOM_SIM_SPEED = env.float("KIWOOM_SIM_SPEED", default=1.0)
 KIWOOM_SIM_SEED = env.int("KIWOOM_SIM_SEED", default=7)
+KIWOOM_SIM_DATE = env.str("KIWOOM_SIM_DATE", default="")  # e.g. 2025-01-15: a night demo
+KIWOOM_SIM_START_TIME = env.str("KIWOOM_SIM_START_TIME", default="08:30")
 KIWOOM_SIM_STATE_FILE = env.str(
     "KIWOOM_SIM_STATE_FILE", default=str(VAR_DIR / "kiwoom-sim-state.json")
 )

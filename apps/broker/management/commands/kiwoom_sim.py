@@ -64,9 +64,15 @@ class Command(BaseCommand):
             default=float(getattr(settings, "KIWOOM_SIM_SPEED", 1.0)),
             help="simulated seconds per wall second (60 runs a session in 6.5 minutes)",
         )
-        parser.add_argument("--date", help="replay/trading date YYYY-MM-DD (starts at 08:30 KST)")
         parser.add_argument(
-            "--start-time", default="08:30", help="KST wall time to start at with --date/--speed"
+            "--date",
+            default=getattr(settings, "KIWOOM_SIM_DATE", "") or None,
+            help="replay/trading date YYYY-MM-DD (starts at 08:30 KST)",
+        )
+        parser.add_argument(
+            "--start-time",
+            default=getattr(settings, "KIWOOM_SIM_START_TIME", "") or "08:30",
+            help="KST wall time to start at with --date/--speed",
         )
         parser.add_argument(
             "--seed", type=int, default=int(getattr(settings, "KIWOOM_SIM_SEED", 7))
