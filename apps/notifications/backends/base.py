@@ -20,8 +20,18 @@ class OutgoingMessage:
     title: str
     body: str
 
-    def as_text(self) -> str:
-        return f"{self.title}\n{self.body}" if self.body else self.title
+    def as_text(self, limit: int | None = None) -> str:
+        """Title and body; with `limit`, cut at a line break to fit a channel's maximum length (a long
+        digest must still arrive: its head, then a note that the rest is in the delivery log)."""
+        text = f"{self.title}\n{self.body}" if self.body else self.title
+        if limit is None or len(text) <= limit:
+            return text
+        room = limit - len(TRUNCATED_NOTE)
+        cut = text.rfind("\n", 0, room)
+        return text[: cut if cut > 0 else room] + TRUNCATED_NOTE
+
+
+TRUNCATED_NOTE = "\n… (길어서 생략: 전체 내용은 StockAgent 알림 기록에 있습니다)"
 
 
 class SendError(Exception):

@@ -13,6 +13,9 @@ from apps.notifications.backends.base import (
 )
 from apps.notifications.models import NotificationChannel
 
+# sendMessage refuses text over 4096 characters (after entity parsing; we send plain text).
+TELEGRAM_MAX_CHARS = 4096
+
 
 class TelegramBackend(BaseBackend):
     kind = "telegram"
@@ -21,7 +24,7 @@ class TelegramBackend(BaseBackend):
         url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{channel.secret}/sendMessage"
         payload = {
             "chat_id": channel.target,
-            "text": message.as_text(),
+            "text": message.as_text(limit=TELEGRAM_MAX_CHARS),
             "disable_web_page_preview": True,
         }
         response = post_json(url, payload)

@@ -88,6 +88,31 @@ def test_telegram_bot_api_receives_send_message(
     assert Delivery.objects.get(channel=channel).status == "sent"
 
 
+def test_telegram_long_digest_is_cut_to_fit_and_still_sent(
+    fake_http, settings, django_capture_on_commit_callbacks
+):
+    settings.TELEGRAM_API_BASE = fake_http.url
+    channel = TelegramChannelFactory()
+    lines = [f"• 편입 종목{i:03d}({i:06d}) 12,345원 (+1.23%) 09:12:05" for i in range(200)]
+    body = "\n".join(lines)
+    assert len(body) > 4096
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(
+            "condition.entry",
+            title="[조건검색] 급등주 편입 200종목",
+            body=body,
+            users=[channel.user],
+        )
+
+    text = fake_http.requests[0].body["text"]
+    assert len(text) <= 4096
+    assert text.startswith("[조건검색] 급등주 편입 200종목\n• 편입 종목000(000000)")
+    assert text.endswith("알림 기록에 있습니다)")
+    assert lines[-1] not in text and "\n• 편입 종목0" in text  # cut at a line break
+    assert Delivery.objects.get(channel=channel).status == "sent"
+
+
 def test_telegram_ok_false_is_a_permanent_failure(
     fake_http, settings, django_capture_on_commit_callbacks
 ):
