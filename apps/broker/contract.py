@@ -133,6 +133,10 @@ class RealtimeFeed(abc.ABC):
     @abc.abstractmethod
     async def unsubscribe_condition(self, seq: str) -> None: ...
 
+    @abc.abstractmethod
+    def subscribed_conditions(self) -> frozenset[str]:
+        """The realtime conditions this feed holds now (one the broker refused on a reconnect is gone)."""
+
     @property
     @abc.abstractmethod
     def connections(self) -> int:

@@ -297,6 +297,13 @@ class RealtimeRunner:
         if feed is None:
             return
         wanted = await self._wanted()
+        held = feed.subscribed_conditions()
+        for seq in sorted(set(self._ids) - held):
+            # Refused when the socket restored it after a reconnect (say, deleted in the HTS
+            # meanwhile): forget it, so it is subscribed again below (or retried later).
+            log.warning("realtime: condition %s is no longer subscribed; subscribing again", seq)
+            self._ids.pop(seq, None)
+            self.stats.subscribed.discard(seq)
         for seq in sorted(set(self._ids) - set(wanted)):
             self._ids.pop(seq, None)
             self.stats.subscribed.discard(seq)

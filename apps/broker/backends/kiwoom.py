@@ -124,6 +124,9 @@ class KiwoomRealtimeFeed(RealtimeFeed):
     async def unsubscribe_condition(self, seq: str) -> None:
         await self.ws.condition_unsubscribe(seq)
 
+    def subscribed_conditions(self) -> frozenset[str]:
+        return self._ws.realtime_conditions if self._ws else frozenset()
+
     @property
     def connections(self) -> int:
         return self._ws.connections if self._ws else 0

@@ -134,6 +134,9 @@ class MemoryRealtimeFeed(RealtimeFeed):
     async def unsubscribe_condition(self, seq: str) -> None:
         self.realtime_conditions.discard(seq)
 
+    def subscribed_conditions(self) -> frozenset[str]:
+        return frozenset(self.realtime_conditions)
+
     @property
     def connections(self) -> int:
         return self._started

@@ -172,3 +172,28 @@ def test_run_realtime_command_reports_health_and_stops_on_sigterm(tmp_path) -> N
                 proc.wait()
     status = SystemStatus.objects.get(component="realtime")
     assert (status.status, status.message) == ("down", "stopped")
+
+
+async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
+    from asgiref.sync import sync_to_async
+
+    from apps.broker.backends.memory import MemoryBroker
+    from apps.conditions.realtime import RealtimeRunner
+
+    broker = MemoryBroker()
+    broker.add_condition("1", "급등주", ["005930"])
+    runner = RealtimeRunner(broker, account="acct", tick_codes=[])
+    await runner._connect()
+    try:
+        await sync_to_async(Condition.objects.filter(seq="1").update)(active=True, realtime=True)
+        await runner._reconcile()
+        feed = runner.feed
+        assert feed is not None and feed.subscribed_conditions() == frozenset({"1"})
+        # The socket came back and the broker refused to restore it.
+        feed.realtime_conditions.discard("1")  # type: ignore[attr-defined]
+        await runner._reconcile()
+        assert feed.subscribed_conditions() == frozenset({"1"}) and runner._ids == {
+            "1": runner._ids["1"]
+        }
+    finally:
+        await runner._shutdown()
