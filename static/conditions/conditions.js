@@ -24,6 +24,7 @@
     return (n >= 0 ? "+" : "") + n.toFixed(2) + "%";
   }
   const plain = (v) => (v === null || v === undefined ? "-" : String(v));
+  const qty = (v) => (v === null || v === undefined || v === "" ? "-" : Number(v).toLocaleString("en-US"));
   const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, k) => plain(values[k]));
 
   function cell(text, cls) {
@@ -167,7 +168,7 @@
       const tr = document.createElement("tr");
       tr.dataset.code = m.code;
       tr.append(codeCell(m.code), cell(m.name || "-"), cell(krw(m.price), "num"), cell(rate(m.change_rate), "num"),
-        cell(plain(m.volume), "num"), cell(kst(m.entered_at)));
+        cell(qty(m.volume), "num"), cell(kst(m.entered_at)));
       membersBody.appendChild(tr);
     });
   }

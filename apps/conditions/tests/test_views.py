@@ -96,3 +96,9 @@ def test_pages_in_english(viewer_client, cond):
     html = viewer_client.get(f"/conditions/{cond.pk}/").content.decode()
     assert "Search now" not in html  # viewer: no button
     assert "Members" in html
+
+
+def test_detail_page_formats_numbers(viewer_client, cond):
+    html = viewer_client.get(f"/conditions/{cond.pk}/").content.decode()
+    assert "71,000원" in html and "+2.15%" in html
+    assert ">1,000<" in html  # volume with thousands separators
