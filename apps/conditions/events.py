@@ -47,6 +47,7 @@ class ConditionChange:
     entered: bool
     at: datetime  # exchange time (aware)
     price: int | None
+    change: int | None  # 전일대비, KRW
     change_rate: Decimal | None
     source: str  # "poll" | "realtime" | "manual"
 

@@ -97,6 +97,7 @@ class ConditionMember(models.Model):
     name = models.CharField(max_length=100, blank=True)
     is_member = models.BooleanField(default=True)
     price = models.BigIntegerField(null=True, blank=True)
+    change = models.BigIntegerField(null=True, blank=True, help_text="전일대비, KRW")
     change_rate = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     volume = models.BigIntegerField(null=True, blank=True)
     entered_at = models.DateTimeField(null=True, blank=True)
@@ -122,6 +123,7 @@ class ConditionEvent(models.Model):
     at = models.DateTimeField(_("시각"), help_text=_("거래소 시각 (실시간 프레임 또는 점검 시각)"))
     recorded_at = models.DateTimeField(_("기록"))
     price = models.BigIntegerField(_("현재가"), null=True, blank=True)
+    change = models.BigIntegerField(_("전일대비"), null=True, blank=True)
     change_rate = models.DecimalField(
         _("등락률"), max_digits=9, decimal_places=2, null=True, blank=True
     )

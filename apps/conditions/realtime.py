@@ -278,7 +278,9 @@ class RealtimeRunner:
         for c in changes:
             q = quotes.get(c.code)
             if q is not None and c.entered:
-                c = replace(c, name=q.name, price=q.price, change_rate=q.change_rate)
+                c = replace(
+                    c, name=q.name, price=q.price, change=q.change, change_rate=q.change_rate
+                )
             out.append(c)
         return out
 

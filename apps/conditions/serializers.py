@@ -32,7 +32,7 @@ class ConditionSerializer(serializers.ModelSerializer):
 class MemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConditionMember
-        fields = ["code", "name", "price", "change_rate", "volume", "entered_at"]
+        fields = ["code", "name", "price", "change", "change_rate", "volume", "entered_at"]
         read_only_fields = fields
 
 
@@ -72,6 +72,7 @@ class EventSerializer(serializers.ModelSerializer):
             "kind",
             "at",
             "price",
+            "change",
             "change_rate",
             "source",
         ]

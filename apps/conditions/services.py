@@ -67,6 +67,7 @@ class Observation:
     price: int | None = None
     change_rate: Decimal | None = None
     volume: int | None = None
+    change: int | None = None  # 전일대비, KRW
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class RealtimeChange:
     name: str = ""
     price: int | None = None
     change_rate: Decimal | None = None
+    change: int | None = None
 
 
 @dataclass
@@ -135,6 +137,7 @@ def observation_from_hit(hit: ConditionHit) -> Observation:
         price=hit.price,
         change_rate=hit.change_rate,
         volume=hit.volume,
+        change=hit.change,
     )
 
 
@@ -255,6 +258,7 @@ def event_payload(event: ConditionEvent) -> dict[str, Any]:
         "kind": event.kind,
         "at": event.at,
         "price": event.price,
+        "change": event.change,
         "change_rate": event.change_rate,
         "source": event.source,
     }
@@ -306,6 +310,7 @@ def _after_commit(cond: Condition, events: list[ConditionEvent], members_changed
             entered=e.kind == EventKind.ENTRY,
             at=e.at,
             price=e.price,
+            change=e.change,
             change_rate=e.change_rate,
             source=e.source,
         )
@@ -319,6 +324,7 @@ _MEMBER_FIELDS = (
     "name",
     "is_member",
     "price",
+    "change",
     "change_rate",
     "volume",
     "entered_at",
@@ -328,6 +334,7 @@ _MEMBER_FIELDS = (
 _MEMBER_TYPES = (
     "text",
     "boolean",
+    "bigint",
     "bigint",
     "numeric",
     "bigint",
@@ -398,6 +405,7 @@ def snapshot_apply(
                     recorded_at=now,
                     price=obs.price if obs else m.price,
                     change_rate=obs.change_rate if obs else m.change_rate,
+                    change=obs.change if obs else m.change,
                     source=source,
                 )
             )
@@ -412,6 +420,7 @@ def snapshot_apply(
                     is_member=True,
                     price=obs.price,
                     change_rate=obs.change_rate,
+                    change=obs.change,
                     volume=obs.volume,
                     entered_at=at,
                     changed_at=now,
@@ -426,6 +435,7 @@ def snapshot_apply(
             m.name = obs.name or m.name
             m.price = obs.price if obs.price is not None else m.price
             m.change_rate = obs.change_rate if obs.change_rate is not None else m.change_rate
+            m.change = obs.change if obs.change is not None else m.change
             m.volume = obs.volume if obs.volume is not None else m.volume
             m.last_seen_at = now
             if not m.is_member:
@@ -526,6 +536,7 @@ def realtime_apply(condition_id: int, changes: Sequence[RealtimeChange]) -> list
                 m.is_member = False
             m.price = ch.price if ch.price is not None else m.price
             m.change_rate = ch.change_rate if ch.change_rate is not None else m.change_rate
+            m.change = ch.change if ch.change is not None else m.change
             m.changed_at = now
             m.last_seen_at = now
             m.save()
@@ -539,6 +550,7 @@ def realtime_apply(condition_id: int, changes: Sequence[RealtimeChange]) -> list
                     recorded_at=now,
                     price=ch.price if ch.price is not None else m.price,
                     change_rate=ch.change_rate if ch.change_rate is not None else m.change_rate,
+                    change=ch.change if ch.change is not None else m.change,
                     source=Source.REALTIME,
                 )
             )

@@ -269,6 +269,7 @@ def test_results_lists_current_members_and_last_run(as_viewer):
             "code": "005930",
             "name": "삼성전자",
             "price": 71_000,
+            "change": None,
             "change_rate": "2.15",
             "volume": 1_234_567,
             "entered_at": body["members"][0]["entered_at"],
@@ -324,6 +325,7 @@ def test_events_newest_first_all_and_per_condition(as_viewer, events):
         "kind": "entry",
         "at": "2026-11-23T09:00:00+09:00",
         "price": 10_000,
+        "change": None,
         "change_rate": "1.50",
         "source": "poll",
     }

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 
 def obs(*codes: str, price: int = 10_000) -> list[Observation]:
     return [
-        Observation(code=c, name=f"종목{c}", price=price, change_rate=Decimal("1.50"))
+        Observation(
+            code=c, name=f"종목{c}", price=price, change_rate=Decimal("1.50"), change=price // 100
+        )
         for c in codes
     ]
 
@@ -70,6 +72,7 @@ def test_first_snapshot_is_a_silent_baseline_then_diffs_make_events() -> None:
     entry = ConditionEvent.objects.get(code="000003")
     assert (
         entry.price == 10_000
+        and entry.change == 100
         and entry.change_rate == Decimal("1.50")
         and entry.name == "종목000003"
     )
@@ -284,7 +287,7 @@ def test_member_rows_keep_the_latest_prices() -> None:
     snap(cond, obs("000001", "000002", price=1_000))
     snap(cond, obs("000001", "000002", price=2_000))
     rows = ConditionMember.objects.filter(condition=cond).order_by("code")
-    assert [(m.code, m.price, m.change_rate, m.is_member) for m in rows] == [
-        ("000001", 2_000, Decimal("1.50"), True),
-        ("000002", 2_000, Decimal("1.50"), True),
+    assert [(m.code, m.price, m.change, m.change_rate, m.is_member) for m in rows] == [
+        ("000001", 2_000, 20, Decimal("1.50"), True),
+        ("000002", 2_000, 20, Decimal("1.50"), True),
     ]
