@@ -346,7 +346,8 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
-CONDITIONS_CHECK_LOCK_SECONDS = env.int("CONDITIONS_CHECK_LOCK_SECONDS", default=120)
+# At least the check task's hard time limit (300 s): the lock must not expire under a running cycle.
+CONDITIONS_CHECK_LOCK_SECONDS = env.int("CONDITIONS_CHECK_LOCK_SECONDS", default=300)
 CONDITIONS_RUN_RETENTION_DAYS = env.int("CONDITIONS_RUN_RETENTION_DAYS", default=30)
 CONDITIONS_REALTIME_BATCH_MS = env.int("CONDITIONS_REALTIME_BATCH_MS", default=150)
 CONDITIONS_QUOTE_LIMIT = env.int("CONDITIONS_QUOTE_LIMIT", default=5)
