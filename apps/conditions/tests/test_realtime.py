@@ -1,4 +1,4 @@
-"""The realtime process against the simulator over real sockets: 02 frames become events and one Slack
+"""The conditions handler of the realtime hub against the simulator over real sockets: 02 frames become events and one Slack
 message, a dropped socket loses nothing and duplicates nothing, the poll relays through the socket."""
 
 from __future__ import annotations
@@ -126,74 +126,3 @@ def test_poll_alone_catches_entries_with_realtime_off(tmp_path, eager) -> None:
         assert set(
             ConditionEvent.objects.filter(condition=cond).values_list("source", flat=True)
         ) == {"poll"}
-
-
-def test_run_realtime_command_reports_health_and_stops_on_sigterm(tmp_path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict
-    with simulated_broker(tmp_path) as (sim, _broker):
-        env = dict(
-            os.environ,
-            DJANGO_SETTINGS_MODULE="stockagent.settings_test",
-            DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-            KIWOOM_SIM_PORT=str(sim.port),
-            REALTIME_HEARTBEAT_SECONDS="0.5",
-        )
-        env.pop("TEST_DATABASE_NAME", None)
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_realtime"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until(
-                lambda: (
-                    SystemStatus.objects.filter(component="realtime", status="ok").exists()
-                    or proc.poll() is not None
-                ),
-                timeout=60,
-            )
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
-            assert set(Condition.objects.values_list("seq", flat=True)) == {"0", "1", "2"}
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    status = SystemStatus.objects.get(component="realtime")
-    assert (status.status, status.message) == ("down", "stopped")
-
-
-async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
-    from asgiref.sync import sync_to_async
-
-    from apps.broker.backends.memory import MemoryBroker
-    from apps.conditions.realtime import RealtimeRunner
-
-    broker = MemoryBroker()
-    broker.add_condition("1", "급등주", ["005930"])
-    runner = RealtimeRunner(broker, account="acct", tick_codes=[])
-    await runner._connect()
-    try:
-        await sync_to_async(Condition.objects.filter(seq="1").update)(active=True, realtime=True)
-        await runner._reconcile()
-        feed = runner.feed
-        assert feed is not None and feed.subscribed_conditions() == frozenset({"1"})
-        # The socket came back and the broker refused to restore it.
-        feed.realtime_conditions.discard("1")  # type: ignore[attr-defined]
-        await runner._reconcile()
-        assert feed.subscribed_conditions() == frozenset({"1"}) and runner._ids == {
-            "1": runner._ids["1"]
-        }
-    finally:
-        await runner._shutdown()
