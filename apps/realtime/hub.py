@@ -9,7 +9,8 @@ processes' condition searches over the relay, `apps/broker/kiwoom/relay.py`) and
 - subscriptions: the union of what handlers want (tick codes, realtime conditions, account events),
   re-read every `REALTIME_RESYNC_SECONDS` and kept across reconnects;
 - gaps: after a reconnect, or after a handler's queue overflowed, that handler's `on_gap` is called;
-- a heartbeat (component `realtime`) with the socket's state and each handler's counters;
+- a heartbeat (component `realtime`): `ok` only while the socket is logged in, `down` while it is not,
+  with the last frame's time and each handler's counters;
 - shutdown on SIGTERM/SIGINT: the socket is closed, every queue is drained, each handler's `on_stop`
   flushes its pending work, health says `stopped`.
 
@@ -399,7 +400,10 @@ class Hub:
     # ------------------------------------------------------------------ health
     def details(self) -> dict[str, Any]:
         feed = self.feed
+        last = feed.last_frame_at if feed else None
         return {
+            "connected": bool(feed and feed.connected),
+            "last_frame_at": last.isoformat() if last else None,
             "connections": feed.connections if feed else 0,
             "frames": self.frames,
             "errors": self.errors,
@@ -418,19 +422,25 @@ class Hub:
             return {}
 
     async def _heartbeat(self) -> None:
-        feed = self.feed
+        """`ok` only while the socket is logged in; `down` while it reconnects (the feed retries)."""
         details = self.details()
+        connected = details["connected"]
+        if connected:
+            message = (
+                f"{len(self.conditions)} realtime condition(s), {len(self.tick_codes)} tick code(s), "
+                f"connection #{details['connections']}"
+            )
+        else:
+            message = (
+                f"socket down, reconnecting (last frame {details['last_frame_at'] or 'never'})"
+            )
         dropped = sum(slot.dropped for slot in self.slots)
-        message = (
-            f"{len(self.conditions)} realtime condition(s), {len(self.tick_codes)} tick code(s), "
-            f"connection #{details['connections']}"
-        )
         if dropped:
             message += f", {dropped} event(s) dropped"
         await db_call(
             status_record,
             Component.REALTIME,
-            HealthStatus.OK if feed is not None else HealthStatus.DOWN,
+            HealthStatus.OK if connected else HealthStatus.DOWN,
             message,
             details=details,
         )

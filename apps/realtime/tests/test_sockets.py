@@ -4,6 +4,7 @@ health and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -75,6 +76,33 @@ def test_a_raising_and_a_stuck_handler_do_not_hold_up_another(tmp_path) -> None:
         rt.loop.call_soon_threadsafe(stuck.release.set)
         wait_until(lambda: len(stuck.got) == 20)
         assert [t.price for t in stuck.got] == [t.price for t in fast.got]
+
+
+def test_health_is_ok_only_while_the_socket_is_logged_in(tmp_path) -> None:
+    from apps.core.selectors import health_report
+
+    stack = contextlib.ExitStack()
+    _sim, broker = stack.enter_context(simulated_broker(tmp_path))
+    try:
+        with realtime_hub(broker, handlers={"rec": lambda ctx: Recorder()}, heartbeat_seconds=0.1):
+            status = wait_until(
+                lambda: SystemStatus.objects.filter(component="realtime", status="ok").first()
+            )
+            assert status.details["connected"] is True and status.details["last_frame_at"]
+            assert "connection #1" in status.message
+            stack.close()  # the simulator goes away: no socket any more
+            status = wait_until(
+                lambda: SystemStatus.objects.filter(component="realtime", status="down").first(),
+                timeout=30,
+            )
+            assert status.details["connected"] is False
+            assert status.message.startswith("socket down, reconnecting (last frame 20")
+            report = {c["component"]: c for c in health_report(probe=False)["components"]}
+            assert report["realtime"]["status"] == "down"
+    finally:
+        stack.close()
+    status = SystemStatus.objects.get(component="realtime")
+    assert (status.status, status.message) == ("down", "stopped")
 
 
 def test_run_realtime_command_reports_health_and_stops_on_sigterm(tmp_path) -> None:
