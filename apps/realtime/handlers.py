@@ -14,7 +14,7 @@ and registers a factory for it:
 
         async def on_event(self, event: Tick) -> None: ...
 
-    register("market.bars", MinuteBars)    # a factory: HubContext -> Handler (or None: not this run)
+    register("market.bars", lambda ctx: MinuteBars())  # HubContext -> Handler, or None: not this run
 
 `RealtimeConfig.ready()` imports every installed app's `realtime_handlers` module, so registering is all
 an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
@@ -38,9 +38,12 @@ an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
 - **Lifecycle.** `on_start(ctx)` once the socket is logged in (`ctx.feed` is then the live
   `RealtimeFeed`); `on_gap(reason)` after a reconnect (`"reconnect"`: frames of the gap are lost) or after
   drops (`"dropped"`); `on_cycle()` every cycle (periodic writes, resyncs); `on_stop()` at shutdown, after
-  the handler's queue has been drained: flush pending work there. Lifecycle hooks run on the hub's
-  control task (each handler's concurrently with the others'); they may run while `on_event` is waiting
-  on a thread, so shared state is guarded with an `asyncio.Lock` where that matters.
+  the socket has been closed and the handler's queue drained (5 s at most): flush pending work there (10 s at most).
+  `on_gap` and `on_cycle` run on a task of the handler's own, so a slow one delays neither the hub nor
+  the other handlers; while it is still running, the handler skips the next cycles (`busy_cycles`).
+  `on_start`, `wants` (5 s at most, else the previous answer stands), `on_subscribed` and
+  `on_subscribe_failed` run on the hub's control task: keep them short. Hooks may run while `on_event`
+  waits on a thread, so state they share is guarded with an `asyncio.Lock` where that matters.
 - **Health.** `health()` returns a small dict of the handler's own figures, shown in the heartbeat.
 """
 

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 SUBSCRIBE_RETRY_SECONDS = 60.0  # after a refused CNSRREQ search_type 1
 DRAIN_SECONDS = 5.0  # at shutdown: how long the queues get to empty
 STOP_HOOK_SECONDS = 10.0  # at shutdown: each handler's on_stop
+WANTS_SECONDS = 5.0  # each handler's wants() per cycle
 YIELD_EVERY = 32  # a handler that never awaits still lets the socket's reader run this often
 
 
@@ -69,6 +70,9 @@ class Slot:
     errors: int = 0
     dropped: int = 0
     gap_dropped: int = 0  # `dropped` when on_gap("dropped") was last called
+    gap: str | None = None  # for the next on_gap
+    housekeeping: asyncio.Task[None] | None = None  # its on_gap/on_cycle of the current cycle
+    busy: int = 0  # cycles skipped because the last one was still running
 
     @property
     def name(self) -> str:
@@ -88,6 +92,7 @@ class Slot:
             "errors": self.errors,
             "dropped": self.dropped,
             "queued": self.queue.qsize(),
+            "busy_cycles": self.busy,
         }
 
 
@@ -177,22 +182,38 @@ class Hub:
         return True
 
     async def cycle(self) -> None:
-        """One housekeeping step: subscriptions, gaps, then every handler's `on_cycle`."""
+        """One housekeeping step: subscriptions, then each handler's `on_gap` (if it had one) and
+        `on_cycle` on a task of its own, so a slow one holds up neither the hub nor the others (a
+        handler still busy with the last cycle skips this one; a pending gap waits for it)."""
         await self._guarded(self._reconcile(), "subscriptions")
         feed = self.feed
         reconnected = feed is not None and feed.connections > self._connections
         if reconnected and feed is not None:
             self._connections = feed.connections
             log.warning("realtime: socket reconnected (#%d); handlers resync", feed.connections)
-        await asyncio.gather(*(self._gap(slot, reconnected) for slot in self.slots))
-        await self._each(lambda h: h.on_cycle(), "on_cycle")
+        for slot in self.slots:
+            if reconnected:
+                slot.gap = "reconnect"
+            elif slot.dropped > slot.gap_dropped and slot.gap is None:
+                slot.gap_dropped = slot.dropped
+                slot.gap = "dropped"
+            if slot.housekeeping is not None and not slot.housekeeping.done():
+                slot.busy += 1
+                continue
+            slot.housekeeping = asyncio.create_task(
+                self._housekeep(slot), name=f"realtime-{slot.name}-cycle"
+            )
 
-    async def _gap(self, slot: Slot, reconnected: bool) -> None:
-        if reconnected:
-            await self._hook(slot, slot.handler.on_gap("reconnect"), "on_gap")
-        elif slot.dropped > slot.gap_dropped:
-            slot.gap_dropped = slot.dropped
-            await self._hook(slot, slot.handler.on_gap("dropped"), "on_gap")
+    async def _housekeep(self, slot: Slot) -> None:
+        gap, slot.gap = slot.gap, None
+        if gap is not None:
+            await self._hook(slot, slot.handler.on_gap(gap), "on_gap")
+        await self._hook(slot, slot.handler.on_cycle(), "on_cycle")
+
+    async def idle(self) -> None:
+        """Until every handler has finished its housekeeping and emptied its queue (tests)."""
+        housekeeping = [s.housekeeping for s in self.slots if s.housekeeping is not None]
+        await asyncio.gather(*housekeeping, *(s.queue.join() for s in self.slots))
 
     async def _connect(self) -> None:
         delay = 1.0
@@ -225,13 +246,15 @@ class Hub:
     async def shutdown(self) -> None:
         """Close the socket, drain the queues, let each handler flush (`on_stop`), report `stopped`."""
         feed, self.feed = self.feed, None
+        self.ctx.feed = None
         if feed is not None:
             # First: no new events arrive, and other processes stop relaying through a closing socket.
             with contextlib.suppress(Exception):
                 await feed.close()
+        busy = [s.housekeeping for s in self.slots if s.housekeeping and not s.housekeeping.done()]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(*(slot.queue.join() for slot in self.slots)), DRAIN_SECONDS
+                asyncio.gather(*(slot.queue.join() for slot in self.slots), *busy), DRAIN_SECONDS
             )
         for slot in self.slots:
             if slot.task is not None:
@@ -250,8 +273,10 @@ class Hub:
                 slot.errors += 1
                 log.exception("realtime: %s failed to stop cleanly", slot.name)
 
+        for slot in self.slots:
+            if slot.housekeeping is not None and not slot.housekeeping.done():
+                slot.housekeeping.cancel()
         await asyncio.gather(*(stop_one(slot) for slot in self.slots))
-        self.ctx.feed = None
         with contextlib.suppress(Exception):
             await db_call(status_record, Component.REALTIME, HealthStatus.DOWN, "stopped")
         with contextlib.suppress(Exception):
@@ -290,7 +315,6 @@ class Hub:
                 result = handler.on_event(event)
                 if inspect.isawaitable(result):
                     await result
-                    since_yield = 0
             except Exception:
                 slot.errors += 1
                 failed += 1
@@ -333,7 +357,10 @@ class Hub:
             return
 
         async def wants(slot: Slot) -> None:
-            got = await self._hook(slot, slot.handler.wants(), "wants")
+            # A handler that cannot say in time keeps what it wanted before.
+            got = await self._hook(
+                slot, asyncio.wait_for(slot.handler.wants(), WANTS_SECONDS), "wants"
+            )
             if isinstance(got, Wants):
                 slot.wants = got
 
@@ -347,13 +374,16 @@ class Hub:
     async def _reconcile_ticks(self, feed: RealtimeFeed) -> None:
         wanted = frozenset().union(*(slot.wants.ticks for slot in self.slots))
         added, removed = wanted - self.tick_codes, self.tick_codes - wanted
-        if removed:
-            await feed.unsubscribe_ticks(sorted(removed))
-            self.tick_codes -= removed
-        if added:
-            await feed.subscribe_ticks(sorted(added))
-            self.tick_codes |= added
-            log.info("realtime: ticks of %d code(s) subscribed", len(added))
+        try:
+            if removed:
+                await feed.unsubscribe_ticks(sorted(removed))
+                self.tick_codes -= removed
+            if added:
+                await feed.subscribe_ticks(sorted(added))
+                self.tick_codes |= added
+                log.info("realtime: ticks of %d code(s) subscribed", len(added))
+        except BrokerError as exc:  # refused: tried again next cycle
+            log.warning("realtime: tick subscription not changed (%s)", exc)
 
     async def _reconcile_conditions(self, feed: RealtimeFeed) -> None:
         owners: dict[str, list[Slot]] = {}

@@ -44,6 +44,14 @@ async def settle(hub: Hub, *names: str) -> None:
     )
 
 
+async def cycle(hub: Hub) -> None:
+    """One hub cycle, and its handlers' housekeeping finished."""
+    await hub.cycle()
+    await asyncio.wait_for(
+        asyncio.gather(*(s.housekeeping for s in hub.slots if s.housekeeping is not None)), 10
+    )
+
+
 async def test_events_go_to_the_handlers_that_want_them() -> None:
     broker = MemoryBroker()
     samsung, hynix = (
@@ -54,7 +62,7 @@ async def test_events_go_to_the_handlers_that_want_them() -> None:
     assert await hub.start()
     try:
         assert samsung.started and hynix.started
-        await hub.cycle()
+        await cycle(hub)
         feed = hub.feed
         assert feed is not None and feed.ticks == {"005930", "000660"}  # type: ignore[attr-defined]
         for event in (
@@ -70,7 +78,7 @@ async def test_events_go_to_the_handlers_that_want_them() -> None:
         assert hynix.got[0].code == "000660" and hynix.got[0].price == 70_000
         # A code nobody wants any more is unsubscribed.
         hynix.codes = frozenset()
-        await hub.cycle()
+        await cycle(hub)
         assert feed.ticks == {"005930"}  # type: ignore[attr-defined]
     finally:
         await hub.shutdown()
@@ -82,7 +90,7 @@ async def test_a_raising_handler_is_logged_counted_and_keeps_receiving(caplog) -
     hub = hub_with(broker, good=good, bad=bad)
     assert await hub.start()
     try:
-        await hub.cycle()  # bad's on_cycle raises too: counted, the cycle goes on
+        await cycle(hub)  # bad's on_cycle raises too: counted, the cycle goes on
         for i in range(5):
             hub.dispatch(tick(price=70_000 + i))
         await settle(hub)
@@ -104,7 +112,7 @@ async def test_a_stuck_handler_delays_nobody_and_its_full_queue_drops_for_it_alo
     hub = hub_with(broker, fast=fast, stuck=stuck)
     assert await hub.start()
     try:
-        await hub.cycle()
+        await cycle(hub)
         slot = next(s for s in hub.slots if s.name == "stuck")
         hub.dispatch(tick(price=70_000))
         for _ in range(100):  # until the stuck handler has taken its first event and hangs on it
@@ -118,13 +126,13 @@ async def test_a_stuck_handler_delays_nobody_and_its_full_queue_drops_for_it_alo
         assert stuck.got == [] and slot.received == 4 and slot.dropped == 6  # 1 taken + 3 queued
 
         # The next cycle tells it that it missed events; the heartbeat shows the drops.
-        await hub.cycle()
+        await cycle(hub)
         assert stuck.gaps == ["dropped"] and fast.gaps == []
         await hub._heartbeat()
         status = await SystemStatus.objects.aget(component="realtime")
         assert status.status == "ok" and "6 event(s) dropped" in status.message
         assert status.details["handlers"]["stuck"]["dropped"] == 6
-        await hub.cycle()
+        await cycle(hub)
         assert stuck.gaps == ["dropped"]  # once per overflow, not every cycle
 
         stuck.release.set()
@@ -134,12 +142,39 @@ async def test_a_stuck_handler_delays_nobody_and_its_full_queue_drops_for_it_alo
         await hub.shutdown()
 
 
+async def test_a_stuck_housekeeping_hook_holds_up_neither_the_hub_nor_the_others() -> None:
+    class Counting(Recorder):
+        cycles = 0
+
+        async def on_cycle(self) -> None:
+            self.cycles += 1
+
+    class StuckCycle(Blocked):
+        async def on_cycle(self) -> None:
+            await self.release.wait()
+
+    broker = MemoryBroker()
+    other, stuck = Counting(), StuckCycle()
+    hub = hub_with(broker, other=other, stuck=stuck)
+    assert await hub.start()
+    try:
+        for _ in range(3):
+            await hub.cycle()  # returns although stuck's on_cycle never does
+            await asyncio.sleep(0)
+        assert other.cycles == 3
+        assert hub.details()["handlers"]["stuck"]["busy_cycles"] == 2
+        stuck.release.set()
+        await asyncio.wait_for(hub.idle(), 10)
+    finally:
+        await hub.shutdown()
+
+
 async def test_shutdown_drains_every_queue_before_on_stop() -> None:
     broker = MemoryBroker()
     slow = Sleeper(delay=0.01)
     hub = hub_with(broker, slow=slow)
     assert await hub.start()
-    await hub.cycle()
+    await cycle(hub)
     for _ in range(5):
         hub.dispatch(tick())
     await hub.shutdown()
@@ -155,13 +190,13 @@ async def test_a_reconnect_is_a_gap_for_every_handler() -> None:
     hub = hub_with(broker, one=one, two=two)
     assert await hub.start()
     try:
-        await hub.cycle()
+        await cycle(hub)
         assert one.gaps == []
         assert hub.feed is not None
         await hub.feed.start()  # the in-memory feed counts a second session
-        await hub.cycle()
+        await cycle(hub)
         assert one.gaps == two.gaps == ["reconnect"]
-        await hub.cycle()
+        await cycle(hub)
         assert one.gaps == ["reconnect"]
     finally:
         await hub.shutdown()
@@ -174,7 +209,7 @@ async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
     hub = hub_with(broker, watcher=watcher)
     assert await hub.start()
     try:
-        await hub.cycle()
+        await cycle(hub)
         feed = hub.feed
         assert feed is not None and feed.subscribed_conditions() == frozenset({"1"})
         assert [(seq, [h.code for h in hits]) for seq, hits in watcher.subscribed] == [
@@ -182,12 +217,12 @@ async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
         ]
         # The socket came back and the broker refused to restore it.
         feed.realtime_conditions.discard("1")  # type: ignore[attr-defined]
-        await hub.cycle()
+        await cycle(hub)
         assert feed.subscribed_conditions() == frozenset({"1"}) and hub.conditions == {"1"}
         assert len(watcher.subscribed) == 2
         # Nobody wants it any more: unsubscribed.
         watcher.seqs = frozenset()
-        await hub.cycle()
+        await cycle(hub)
         assert feed.subscribed_conditions() == frozenset() and hub.conditions == set()
     finally:
         await hub.shutdown()
