@@ -163,7 +163,8 @@ class ConditionsHandler(Handler):
             condition_id = self._ids.get(seq)
             if condition_id is None:
                 continue
-            asked = Asked(timezone.now(), exchange_now())
+            # The simulator's clock may take an HTTP request: never on the event loop.
+            asked = Asked(timezone.now(), await asyncio.to_thread(exchange_now))
             try:
                 hits = await feed.condition_search(seq)
             except BrokerError as exc:

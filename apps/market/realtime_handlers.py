@@ -8,6 +8,7 @@ the clock and written.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +46,8 @@ class MinuteBarsHandler(Handler):
         await self._write()
 
     async def _write(self) -> None:
-        self.bars.on_clock(exchange_now())
+        # The simulator's clock may take an HTTP request: never on the event loop.
+        self.bars.on_clock(await asyncio.to_thread(exchange_now))
         result = await db_call(self.bars.flush)
         self.written += getattr(result, "rows", 0) or 0
 

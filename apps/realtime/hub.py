@@ -78,12 +78,13 @@ class Slot:
     def name(self) -> str:
         return self.handler.name or type(self.handler).__name__
 
-    def accepts(self, event: RealtimeEvent) -> bool:
+    def accepts(self, event: RealtimeEvent, key: str | None) -> bool:
+        """`key`: the tick's code or the condition's seq (None for other events: all pass)."""
+        if key is None:
+            return True
         if isinstance(event, Tick):
-            return event.code in self.wants.ticks
-        if isinstance(event, ConditionEvent):
-            return event.seq in self.wants.conditions
-        return True
+            return key in self.wants.ticks
+        return key in self.wants.conditions
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -287,8 +288,19 @@ class Hub:
     def dispatch(self, event: RealtimeEvent) -> None:
         """Called on the socket's reader task for every event: only queues, never waits."""
         self.frames += 1
-        for slot in self._routes.get(type(event), ()):
-            if not slot.accepts(event):
+        slots = self._routes.get(type(event))
+        if not slots:
+            return
+        # Decoded once here, not once per handler (events decode a field on every read).
+        key = (
+            event.code
+            if isinstance(event, Tick)
+            else event.seq
+            if isinstance(event, ConditionEvent)
+            else None
+        )
+        for slot in slots:
+            if not slot.accepts(event, key):
                 continue
             try:
                 slot.queue.put_nowait(event)
@@ -406,7 +418,8 @@ class Hub:
         for seq in sorted(set(owners) - self.conditions):
             if self._retry_after.get(seq, 0.0) > time.monotonic():
                 continue
-            asked = Asked(timezone.now(), exchange_now())
+            # The simulator's clock may take an HTTP request: never on the event loop.
+            asked = Asked(timezone.now(), await asyncio.to_thread(exchange_now))
             try:
                 hits = await feed.subscribe_condition(seq)
             except BrokerError as exc:
