@@ -16,8 +16,8 @@ a throttle error (return_code 5) to any request over it. Those errors must be 0.
 Each path makes a baseline cycle (members recorded, no events), moves the simulated clock ``--advance``
 seconds (the ranks shift: some entries and exits), then times one cycle:
 
-- (a) relay: a ``RealtimeRunner`` holds the socket and serves the Celery task's searches (production);
-- (b) fallback: no runner, the task opens its own short socket per condition.
+- (a) relay: the realtime hub holds the socket and serves the Celery task's searches (production);
+- (b) fallback: no hub, the task opens its own short socket per condition.
 
 Requests are counted at the simulator (every CNSRLST/CNSRREQ/LOGIN frame its WebSocket handler receives,
 with the wall time). "max in 1 s" is the most requests that arrived in any 1-second window.
@@ -251,7 +251,7 @@ def main() -> None:
 
     from django.core.management import call_command
 
-    from apps.conditions.tests.live_support import realtime_runner, simulated_broker
+    from apps.conditions.tests.live_support import realtime_hub, simulated_broker
 
     logging.getLogger("apps.conditions").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
@@ -291,9 +291,9 @@ def main() -> None:
         sim.call(lambda: [sim.server.market.quote(c) for c in codes])
         warm = time.monotonic() - warm_started
         reset_conditions(sim.account)
-        with realtime_runner(broker, resync_seconds=1.0) as rt:
-            rows.append(one_path("(a) relay via runner", sim, requests, args.advance))
-            served = rt.runner.feed is not None
+        with realtime_hub(broker, resync_seconds=1.0) as rt:
+            rows.append(one_path("(a) relay via hub", sim, requests, args.advance))
+            served = rt.hub.feed is not None
         rows.append(one_path("(b) own short socket", sim, requests, args.advance))
         sim_time = sim.now()
 
@@ -327,7 +327,7 @@ def main() -> None:
             f"last page → next condition's first page (reply, parse, apply) {r['between']:.2f} s"
         )
     if not served:
-        print("warning: the runner had no socket during (a)")
+        print("warning: the hub had no socket during (a)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The production path end to end: the simulator (thread, frozen clock at 2025-02-04 09:05 KST, universe of
 ``--universe`` numeric codes from the stock master ``/work/shared/data/krx/master/2026-03-22.csv``, read in
-place) → its WebSocket → ``RealtimeRunner`` (``live_support.realtime_runner``, batch window
+place) → its WebSocket → the realtime hub's conditions handler (``live_support.realtime_hub``, batch window
 ``CONDITIONS_REALTIME_BATCH_MS``, one quote per entry through the client's shared 5 req/s limiter) →
 ``services.realtime_apply`` (ConditionEvent rows) → ``notify_condition_events`` → Redis → a real Celery
 worker process → a fake Slack incoming webhook on 127.0.0.1.
@@ -14,7 +14,7 @@ naming the code (``FakeHTTPServer.requests[i].at``). A poller thread records whe
 becomes visible (committed), every 5 ms.
 
 - one at a time: ``--count`` entries (distinct codes), ``--spacing`` s apart (default 0.25 s: each is its
-  own batch, and the runner's quotes stay inside the 5 req/s budget);
+  own batch, and the handler's quotes stay inside the 5 req/s budget);
 - burst: ``--burst`` I frames in one publish → exactly one Slack message expected.
 
 Throttling is off (``NOTIFY_THROTTLE_MAX``) so every single entry is its own message.
@@ -155,7 +155,7 @@ def main() -> None:
 
     from apps.broker.simulator.dto import ConditionEvent as SimConditionEvent
     from apps.conditions.models import Condition, ConditionEvent, ConditionMember, ConditionRun
-    from apps.conditions.tests.live_support import realtime_runner, simulated_broker
+    from apps.conditions.tests.live_support import realtime_hub, simulated_broker
     from apps.notifications.models import (
         DedupMark,
         Delivery,
@@ -213,8 +213,8 @@ def main() -> None:
             Condition.objects.create(
                 account=sim.account, seq=SEQ, name="벤치 실시간", active=True, realtime=True
             )
-            with realtime_runner(broker, batch_seconds=batch_seconds, resync_seconds=1.0) as rt:
-                wait_for(lambda: SEQ in rt.runner.stats.subscribed, timeout=30)
+            with realtime_hub(broker, batch_seconds=batch_seconds, resync_seconds=1.0) as rt:
+                wait_for(lambda: SEQ in rt.conditions.subscribed, timeout=30)
                 poller.start()
 
                 def publish(items: tuple[str, ...]) -> float:
@@ -245,7 +245,7 @@ def main() -> None:
                 time.sleep(3.0)  # anything more would be a second message
                 burst_msgs = slack.requests[base:]
                 wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=30)
-                frames, applied = rt.runner.stats.frames, rt.runner.stats.applied
+                frames, applied = rt.conditions.stats.frames, rt.conditions.stats.applied
     finally:
         poller.stop()
         tail = stop_worker(worker)
@@ -283,7 +283,7 @@ def main() -> None:
         f"codes named in the message {len(set(CODE_RE.findall(burst_text)))}"
     )
     print(
-        f"runner: {frames} frames, {applied} applied; entries recorded {events} "
+        f"hub: {frames} frames, {applied} applied; entries recorded {events} "
         f"({with_price} with a quoted price); deliveries not sent "
         f"{Delivery.objects.exclude(status='sent').count()}"
     )

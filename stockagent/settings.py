@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.market",
     "apps.notifications",
     "apps.conditions",
+    "apps.realtime",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 
 from .kiwoom.dto import (
     AmendAck,
@@ -141,6 +141,16 @@ class RealtimeFeed(abc.ABC):
     @abc.abstractmethod
     def connections(self) -> int:
         """Sessions opened so far: a value above 1 means events may have been missed."""
+
+    @property
+    def connected(self) -> bool:
+        """Logged in now (False while the feed reconnects): what the realtime process's health reports."""
+        return True
+
+    @property
+    def last_frame_at(self) -> datetime | None:
+        """When the last frame (events or keep-alives) arrived; None if unknown."""
+        return None
 
 
 class Broker(abc.ABC):

@@ -13,7 +13,7 @@ from apps.conditions.models import Condition, ConditionEvent
 from apps.conditions.tests.live_support import (
     at,
     in_thread,
-    realtime_runner,
+    realtime_hub,
     simulated_broker,
     wait_until,
 )
@@ -57,11 +57,11 @@ def test_entry_reaches_page_api_and_slack(
     )
     with (
         simulated_broker(tmp_path, start=at("09:05:00")) as (sim, broker),
-        realtime_runner(broker) as rt,
+        realtime_hub(broker) as rt,
     ):
         cond = Condition.objects.get(seq="1")
         in_thread(services.condition_update, cond, realtime=True)
-        wait_until(lambda: "1" in rt.runner.stats.subscribed)
+        wait_until(lambda: "1" in rt.conditions.subscribed)
 
         page = browser.new_context().new_page()
         path = f"/conditions/{cond.pk}/"

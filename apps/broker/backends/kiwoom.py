@@ -7,7 +7,7 @@ Only the URLs in `KiwoomConfig` differ between the three. Sync calls go through 
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime
 
 from apps.broker.contract import (
     AmendAck,
@@ -41,7 +41,7 @@ from apps.broker.kiwoom.ratelimit import ApiClass
 from apps.broker.kiwoom.relay import RelayServer
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.sync import KiwoomSync
-from apps.broker.kiwoom.ws import KiwoomWebSocket, WsOptions
+from apps.broker.kiwoom.ws import KiwoomWebSocket, State, WsOptions
 
 
 class KiwoomRealtimeFeed(RealtimeFeed):
@@ -130,6 +130,14 @@ class KiwoomRealtimeFeed(RealtimeFeed):
     @property
     def connections(self) -> int:
         return self._ws.connections if self._ws else 0
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self._ws.state is State.READY
+
+    @property
+    def last_frame_at(self) -> datetime | None:
+        return self._ws.last_frame_at if self._ws else None
 
 
 class KiwoomBroker(Broker):

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -440,6 +440,13 @@ class KiwoomWebSocket:
     @property
     def subscriptions(self) -> dict[str, frozenset[tuple[str, str]]]:
         return {g: frozenset(p) for g, p in self._groups.items()}
+
+    @property
+    def last_frame_at(self) -> datetime | None:
+        """Wall-clock time of the last frame (PINGs included) or of the session's start."""
+        if not self._last_frame:
+            return None
+        return datetime.now(UTC) - timedelta(seconds=time.monotonic() - self._last_frame)
 
     @property
     def realtime_conditions(self) -> frozenset[str]:

@@ -1,6 +1,6 @@
 """The whole realtime path in one test process: the simulator (thread), the Kiwoom broker pointed at it,
-the realtime runner (thread, its own event loop). Used by the integration tests, the browser test and the
-benchmark."""
+the realtime hub with its registered handlers (thread, its own event loop). Used by the integration tests,
+the browser test and the benchmarks."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from apps.broker.clock import reset_cache
 from apps.broker.kiwoom.config import KiwoomConfig
 from apps.broker.simulator.server import ServerConfig
 from apps.broker.simulator.testing import SimHandle, simulator_in_thread
-from apps.conditions.realtime import RealtimeRunner
+from apps.conditions.realtime_handlers import ConditionsHandler
+from apps.realtime.handlers import HandlerFactory
+from apps.realtime.hub import Hub
 
 KST = dt.timezone(dt.timedelta(hours=9))
 DAY = dt.date(2025, 2, 4)  # a Tuesday, a normal KRX session
@@ -120,47 +122,66 @@ def simulated_broker(
 
 
 @dataclass
-class RunnerThread:
-    runner: RealtimeRunner
+class HubThread:
+    hub: Hub
     thread: threading.Thread
     loop: asyncio.AbstractEventLoop
 
+    @property
+    def conditions(self) -> ConditionsHandler:
+        handler = self.hub.handler("conditions")
+        assert isinstance(handler, ConditionsHandler)
+        return handler
+
     def stop(self, timeout: float = 20.0) -> None:
-        self.loop.call_soon_threadsafe(self.runner.stop)
+        self.loop.call_soon_threadsafe(self.hub.stop)
         self.thread.join(timeout)
 
 
+HUB_OPTIONS = ("resync_seconds", "heartbeat_seconds")
+
+
 @contextlib.contextmanager
-def realtime_runner(broker: KiwoomBroker, **options: Any) -> Iterator[RunnerThread]:
-    """`RealtimeRunner.run()` on its own loop in a thread; yields once it is connected."""
+def realtime_hub(
+    broker: KiwoomBroker,
+    *,
+    handlers: dict[str, HandlerFactory] | None = None,
+    wait_ready: bool = True,
+    **options: Any,
+) -> Iterator[HubThread]:
+    """`Hub.run()` on its own loop in a thread; yields once it is connected. `resync_seconds` and
+    `heartbeat_seconds` go to the hub, every other option to the handlers (`batch_seconds`,
+    `tick_codes`, ...); `handlers` replaces the registry."""
     options.setdefault("resync_seconds", 0.2)
     options.setdefault("heartbeat_seconds", 1.0)
     options.setdefault("batch_seconds", 0.05)
     options.setdefault("tick_codes", [])
+    hub_options = {k: options.pop(k) for k in HUB_OPTIONS}
     loop = asyncio.new_event_loop()
-    box: dict[str, RealtimeRunner] = {}
+    box: dict[str, Hub] = {}
     made = threading.Event()
 
     def main() -> None:
         asyncio.set_event_loop(loop)
 
         async def go() -> None:
-            runner = RealtimeRunner(broker, **options)
-            box["runner"] = runner
+            hub = Hub(broker, handlers=handlers, options=options, **hub_options)
+            box["hub"] = hub
             made.set()
-            await runner.run()
+            await hub.run()
 
         try:
             loop.run_until_complete(go())
         finally:
             loop.close()
 
-    thread = threading.Thread(target=main, name="realtime-runner", daemon=True)
+    thread = threading.Thread(target=main, name="realtime-hub", daemon=True)
     thread.start()
     made.wait(10)
-    handle = RunnerThread(box["runner"], thread, loop)
+    handle = HubThread(box["hub"], thread, loop)
     try:
-        wait_until(lambda: handle.runner.ready.is_set(), timeout=20)
+        if wait_ready:
+            wait_until(lambda: handle.hub.ready.is_set(), timeout=20)
         yield handle
     finally:
         handle.stop()

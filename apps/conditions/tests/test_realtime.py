@@ -1,4 +1,4 @@
-"""The realtime process against the simulator over real sockets: 02 frames become events and one Slack
+"""The conditions handler of the realtime hub against the simulator over real sockets: 02 frames become events and one Slack
 message, a dropped socket loses nothing and duplicates nothing, the poll relays through the socket."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from apps.conditions import services, tasks
 from apps.conditions.models import Condition, ConditionEvent, ConditionMember
 from apps.conditions.tests.live_support import (
     at,
-    realtime_runner,
+    realtime_hub,
     simulated_broker,
     wait_until,
 )
@@ -53,13 +53,13 @@ def entries(seq: str) -> list[str]:
 
 def test_realtime_entries_reach_the_database_and_slack_once(tmp_path, fake_slack, eager) -> None:
     SlackChannelFactory(secret=f"{fake_slack.url}/hook", event_kinds=["condition.entry"])
-    with simulated_broker(tmp_path) as (sim, broker), realtime_runner(broker) as rt:
-        # The runner synced CNSRLST at start; new conditions come in switched off.
+    with simulated_broker(tmp_path) as (sim, broker), realtime_hub(broker) as rt:
+        # The conditions handler synced CNSRLST at start; new conditions come in switched off.
         assert set(Condition.objects.values_list("seq", flat=True)) == {"0", "1", "2"}
         assert not Condition.objects.filter(active=True).exists()
         big = Condition.objects.get(seq="1")
         services.condition_update(big, realtime=True)
-        wait_until(lambda: "1" in rt.runner.stats.subscribed)
+        wait_until(lambda: "1" in rt.conditions.subscribed)
         big.refresh_from_db()
         assert big.baseline_at is not None and big.member_count == 0  # nothing matches before 09:06
 
@@ -80,7 +80,7 @@ def test_realtime_entries_reach_the_database_and_slack_once(tmp_path, fake_slack
         # The 30-s poll sees the same members through the relayed socket: no second event.
         assert tasks.check_conditions()["checked"] == 1
         assert sorted(entries("1")) == sorted(expected)
-        assert rt.runner.feed is not None and broker.client is not None
+        assert rt.hub.feed is not None and broker.client is not None
 
         # Heartbeat in the health table.
         wait_until(lambda: SystemStatus.objects.filter(component="realtime", status="ok").exists())
@@ -89,25 +89,25 @@ def test_realtime_entries_reach_the_database_and_slack_once(tmp_path, fake_slack
 
 
 def test_a_dropped_socket_loses_no_entry_and_duplicates_none(tmp_path, eager) -> None:
-    with simulated_broker(tmp_path) as (sim, broker), realtime_runner(broker) as rt:
+    with simulated_broker(tmp_path) as (sim, broker), realtime_hub(broker) as rt:
         cond = Condition.objects.get(seq="2")
         services.condition_update(cond, realtime=True)
-        wait_until(lambda: "2" in rt.runner.stats.subscribed)
-        connections = rt.runner.feed.connections
+        wait_until(lambda: "2" in rt.conditions.subscribed)
+        connections = rt.hub.feed.connections
 
         # The socket drops and, before it is back, the stocks enter: their 02 frames are lost.
         sim.call(sim.faults.drop_websockets)
         sim.advance_to_sync(at("09:08:15"))
         expected = members(sim, "2")
         assert expected
-        wait_until(lambda: rt.runner.feed.connections > connections)
-        # The runner re-checks after the reconnect; the poll runs too. Every entry exactly once.
+        wait_until(lambda: rt.hub.feed.connections > connections)
+        # The handler re-checks after the reconnect; the poll runs too. Every entry exactly once.
         wait_until(lambda: set(entries("2")) == expected)
         tasks.check_conditions()
         sim.advance_to_sync(at("09:08:45"))  # more frames, same members
         tasks.check_conditions()
         assert entries("2") == sorted(expected)
-        assert rt.runner.stats.resyncs >= 1
+        assert rt.conditions.stats.resyncs >= 1
         assert ConditionMember.objects.filter(condition=cond, is_member=True).count() == len(
             expected
         )
@@ -126,74 +126,3 @@ def test_poll_alone_catches_entries_with_realtime_off(tmp_path, eager) -> None:
         assert set(
             ConditionEvent.objects.filter(condition=cond).values_list("source", flat=True)
         ) == {"poll"}
-
-
-def test_run_realtime_command_reports_health_and_stops_on_sigterm(tmp_path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict
-    with simulated_broker(tmp_path) as (sim, _broker):
-        env = dict(
-            os.environ,
-            DJANGO_SETTINGS_MODULE="stockagent.settings_test",
-            DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-            KIWOOM_SIM_PORT=str(sim.port),
-            REALTIME_HEARTBEAT_SECONDS="0.5",
-        )
-        env.pop("TEST_DATABASE_NAME", None)
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_realtime"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until(
-                lambda: (
-                    SystemStatus.objects.filter(component="realtime", status="ok").exists()
-                    or proc.poll() is not None
-                ),
-                timeout=60,
-            )
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
-            assert set(Condition.objects.values_list("seq", flat=True)) == {"0", "1", "2"}
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    status = SystemStatus.objects.get(component="realtime")
-    assert (status.status, status.message) == ("down", "stopped")
-
-
-async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
-    from asgiref.sync import sync_to_async
-
-    from apps.broker.backends.memory import MemoryBroker
-    from apps.conditions.realtime import RealtimeRunner
-
-    broker = MemoryBroker()
-    broker.add_condition("1", "급등주", ["005930"])
-    runner = RealtimeRunner(broker, account="acct", tick_codes=[])
-    await runner._connect()
-    try:
-        await sync_to_async(Condition.objects.filter(seq="1").update)(active=True, realtime=True)
-        await runner._reconcile()
-        feed = runner.feed
-        assert feed is not None and feed.subscribed_conditions() == frozenset({"1"})
-        # The socket came back and the broker refused to restore it.
-        feed.realtime_conditions.discard("1")  # type: ignore[attr-defined]
-        await runner._reconcile()
-        assert feed.subscribed_conditions() == frozenset({"1"}) and runner._ids == {
-            "1": runner._ids["1"]
-        }
-    finally:
-        await runner._shutdown()

@@ -1,4 +1,4 @@
-"""`manage.py run_realtime`: the long-lived process that holds the Kiwoom WebSocket (see realtime.py)."""
+"""`manage.py run_realtime`: the long-lived process that holds the broker WebSocket (see `apps.realtime.hub`)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.conditions.realtime import RealtimeRunner
+from apps.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
     help = (
-        "Hold the Kiwoom WebSocket: realtime condition entries/exits (02), ticks (0B) to minute bars, "
-        "condition searches relayed for other processes, a heartbeat. Stops cleanly on SIGTERM/SIGINT."
+        "Hold the Kiwoom WebSocket and dispatch its events to the handlers apps register: realtime "
+        "condition entries/exits (02), ticks (0B) to minute bars, condition searches relayed for other "
+        "processes, a heartbeat. Stops cleanly on SIGTERM/SIGINT."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -33,10 +34,12 @@ class Command(BaseCommand):
         asyncio.run(self._main(codes))
 
     async def _main(self, tick_codes: list[str] | None) -> None:
-        runner = RealtimeRunner(tick_codes=tick_codes)
+        hub = Hub(options={} if tick_codes is None else {"tick_codes": tick_codes})
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, runner.stop)
-        self.stdout.write("realtime: starting")
-        await runner.run()
+            loop.add_signal_handler(sig, hub.stop)
+        self.stdout.write(
+            f"realtime: starting ({', '.join(s.name for s in hub.slots) or 'no handlers'})"
+        )
+        await hub.run()
         self.stdout.write("realtime: stopped")

@@ -1,0 +1,259 @@
+"""The hub's dispatcher, subscriptions, gaps and shutdown, against the in-memory broker (one event loop,
+the test's)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from apps.broker.backends.memory import MemoryBroker
+from apps.broker.kiwoom.events import make_condition_event, make_tick
+from apps.core.models import SystemStatus
+from apps.realtime.handlers import Handler
+from apps.realtime.hub import Hub
+from apps.realtime.tests.handlers import Blocked, Raiser, Recorder, Sleeper
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KST = dt.timezone(dt.timedelta(hours=9))
+AT = dt.datetime(2025, 2, 4, 9, 1, tzinfo=KST)
+
+
+def tick(code: str = "005930", price: int = 70_000) -> Any:
+    return make_tick(code, price, 10, AT)
+
+
+def hub_with(broker: MemoryBroker, **handlers: Handler) -> Hub:
+    def factory(handler: Handler) -> Any:
+        return lambda ctx: handler
+
+    return Hub(
+        broker,
+        handlers={name: factory(h) for name, h in handlers.items()},
+        resync_seconds=60,
+        heartbeat_seconds=60,
+    )
+
+
+async def settle(hub: Hub, *names: str) -> None:
+    await asyncio.wait_for(
+        asyncio.gather(*(s.queue.join() for s in hub.slots if not names or s.name in names)), 10
+    )
+
+
+async def cycle(hub: Hub) -> None:
+    """One hub cycle, and its handlers' housekeeping finished."""
+    await hub.cycle()
+    await asyncio.wait_for(
+        asyncio.gather(*(s.housekeeping for s in hub.slots if s.housekeeping is not None)), 10
+    )
+
+
+async def test_events_go_to_the_handlers_that_want_them() -> None:
+    broker = MemoryBroker()
+    samsung, hynix = (
+        Recorder(frozenset({"005930"})),
+        Recorder(frozenset({"000660"}), frozenset({"1"})),
+    )
+    hub = hub_with(broker, samsung=samsung, hynix=hynix)
+    assert await hub.start()
+    try:
+        assert samsung.started and hynix.started
+        await cycle(hub)
+        feed = hub.feed
+        assert feed is not None and feed.ticks == {"005930", "000660"}  # type: ignore[attr-defined]
+        for event in (
+            tick("005930"),
+            tick("000660"),
+            tick("035720"),
+            make_condition_event("1", "005930", True, AT),
+        ):
+            hub.dispatch(event)
+        await settle(hub)
+        assert [e.code for e in samsung.got] == ["005930"]
+        assert [type(e).__name__ for e in hynix.got] == ["Tick", "ConditionEvent"]
+        assert hynix.got[0].code == "000660" and hynix.got[0].price == 70_000
+        # A code nobody wants any more is unsubscribed.
+        hynix.codes = frozenset()
+        await cycle(hub)
+        assert feed.ticks == {"005930"}  # type: ignore[attr-defined]
+    finally:
+        await hub.shutdown()
+
+
+async def test_a_raising_handler_is_logged_counted_and_keeps_receiving(caplog) -> None:
+    broker = MemoryBroker()
+    good, bad = Recorder(), Raiser()
+    hub = hub_with(broker, good=good, bad=bad)
+    assert await hub.start()
+    try:
+        await cycle(hub)  # bad's on_cycle raises too: counted, the cycle goes on
+        for i in range(5):
+            hub.dispatch(tick(price=70_000 + i))
+        await settle(hub)
+        assert len(good.got) == len(bad.got) == 5
+        figures = hub.details()["handlers"]
+        assert figures["bad"]["errors"] == 6 and figures["bad"]["handled"] == 5
+        assert figures["good"]["errors"] == 0
+        assert "handler bug" in caplog.text
+    finally:
+        await hub.shutdown()
+
+
+async def test_a_stuck_handler_delays_nobody_and_its_full_queue_drops_for_it_alone() -> None:
+    class Tiny(Blocked):
+        queue_size = 3
+
+    broker = MemoryBroker()
+    fast, stuck = Recorder(), Tiny()
+    hub = hub_with(broker, fast=fast, stuck=stuck)
+    assert await hub.start()
+    try:
+        await cycle(hub)
+        slot = next(s for s in hub.slots if s.name == "stuck")
+        hub.dispatch(tick(price=70_000))
+        for _ in range(100):  # until the stuck handler has taken its first event and hangs on it
+            if not slot.queue.qsize():
+                break
+            await asyncio.sleep(0)
+        for i in range(1, 10):
+            hub.dispatch(tick(price=70_000 + i))  # returns at once: it only queues
+        await settle(hub, "fast")
+        assert [e.price for e in fast.got] == [70_000 + i for i in range(10)]
+        assert stuck.got == [] and slot.received == 4 and slot.dropped == 6  # 1 taken + 3 queued
+
+        # The next cycle tells it that it missed events; the heartbeat shows the drops.
+        await cycle(hub)
+        assert stuck.gaps == ["dropped"] and fast.gaps == []
+        await hub._heartbeat()
+        status = await SystemStatus.objects.aget(component="realtime")
+        assert status.status == "ok" and "6 event(s) dropped" in status.message
+        assert status.details["handlers"]["stuck"]["dropped"] == 6
+        await cycle(hub)
+        assert stuck.gaps == ["dropped"]  # once per overflow, not every cycle
+
+        stuck.release.set()
+        await settle(hub, "stuck")
+        assert [e.price for e in stuck.got] == [70_000, 70_001, 70_002, 70_003]
+    finally:
+        await hub.shutdown()
+
+
+async def test_a_stuck_housekeeping_hook_holds_up_neither_the_hub_nor_the_others() -> None:
+    class Counting(Recorder):
+        cycles = 0
+
+        async def on_cycle(self) -> None:
+            self.cycles += 1
+
+    class StuckCycle(Blocked):
+        async def on_cycle(self) -> None:
+            await self.release.wait()
+
+    broker = MemoryBroker()
+    other, stuck = Counting(), StuckCycle()
+    hub = hub_with(broker, other=other, stuck=stuck)
+    assert await hub.start()
+    try:
+        for _ in range(3):
+            await hub.cycle()  # returns although stuck's on_cycle never does
+            await asyncio.sleep(0)
+        assert other.cycles == 3
+        assert hub.details()["handlers"]["stuck"]["busy_cycles"] == 2
+        stuck.release.set()
+        await asyncio.wait_for(hub.idle(), 10)
+    finally:
+        await hub.shutdown()
+
+
+async def test_shutdown_drains_every_queue_before_on_stop() -> None:
+    broker = MemoryBroker()
+    slow = Sleeper(delay=0.01)
+    hub = hub_with(broker, slow=slow)
+    assert await hub.start()
+    await cycle(hub)
+    for _ in range(5):
+        hub.dispatch(tick())
+    await hub.shutdown()
+    assert slow.stopped_with == 5
+    assert hub.feed is None
+    status = await SystemStatus.objects.aget(component="realtime")
+    assert (status.status, status.message) == ("down", "stopped")
+
+
+async def test_a_reconnect_is_a_gap_for_every_handler() -> None:
+    broker = MemoryBroker()
+    one, two = Recorder(), Recorder()
+    hub = hub_with(broker, one=one, two=two)
+    assert await hub.start()
+    try:
+        await cycle(hub)
+        assert one.gaps == []
+        assert hub.feed is not None
+        await hub.feed.start()  # the in-memory feed counts a second session
+        await cycle(hub)
+        assert one.gaps == two.gaps == ["reconnect"]
+        await cycle(hub)
+        assert one.gaps == ["reconnect"]
+    finally:
+        await hub.shutdown()
+
+
+async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
+    broker = MemoryBroker()
+    broker.add_condition("1", "급등주", ["005930"])
+    watcher = Recorder(codes=frozenset(), seqs=frozenset({"1"}))
+    hub = hub_with(broker, watcher=watcher)
+    assert await hub.start()
+    try:
+        await cycle(hub)
+        feed = hub.feed
+        assert feed is not None and feed.subscribed_conditions() == frozenset({"1"})
+        assert [(seq, [h.code for h in hits]) for seq, hits in watcher.subscribed] == [
+            ("1", ["005930"])
+        ]
+        # The socket came back and the broker refused to restore it.
+        feed.realtime_conditions.discard("1")  # type: ignore[attr-defined]
+        await cycle(hub)
+        assert feed.subscribed_conditions() == frozenset({"1"}) and hub.conditions == {"1"}
+        assert len(watcher.subscribed) == 2
+        # Nobody wants it any more: unsubscribed.
+        watcher.seqs = frozenset()
+        await cycle(hub)
+        assert feed.subscribed_conditions() == frozenset() and hub.conditions == set()
+    finally:
+        await hub.shutdown()
+
+
+async def test_a_factory_may_decline_and_the_registry_is_the_default() -> None:
+    from apps.realtime.handlers import factories, registered
+
+    # Both apps registered their handlers at startup (AppConfig.ready), without the hub naming them.
+    assert {"conditions", "market.bars"} <= set(factories())
+    with registered("test.none", lambda ctx: None), registered("test.rec", lambda ctx: Recorder()):
+        hub = Hub(MemoryBroker(), options={"tick_codes": [], "account": "acct"})
+        names = [s.name for s in hub.slots]
+    assert "test.rec" in names and "test.none" not in names
+    assert "market.bars" not in names  # no tick codes: the bars handler declined
+    assert "test.rec" not in factories()
+
+
+def test_the_hub_imports_no_app() -> None:
+    import ast
+    from pathlib import Path
+
+    import apps.realtime.handlers
+    import apps.realtime.hub
+
+    for module in (apps.realtime.hub, apps.realtime.handlers):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("apps.")
+        }
+        allowed = ("apps.broker.", "apps.core.")
+        assert all(m.startswith(allowed) for m in imported), imported
