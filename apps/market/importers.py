@@ -3,7 +3,7 @@
 Framework-free: each `read_*` function turns one file into a clean pandas frame with integer
 KRW columns and aware UTC times, or raises `ImportFileError` naming the file, the line and the
 reason for the FIRST bad row (line numbers count the header as line 1). Writing is done by
-`services.py`.
+`apps.market.services`.
 
 Formats (see the README's market-data section):
 - daily (KRX all-stock, marcap-YYYY.csv[.gz]): columns read by name, order varies by year;
