@@ -24,6 +24,7 @@ from apps.broker.kiwoom.config import KiwoomConfig
 from apps.broker.simulator.server import ServerConfig
 from apps.broker.simulator.testing import SimHandle, simulator_in_thread
 from apps.conditions.realtime import RealtimeRunner
+from apps.core.rediskeys import redis_key
 
 KST = dt.timezone(dt.timedelta(hours=9))
 DAY = dt.date(2025, 2, 4)  # a Tuesday, a normal KRX session
@@ -96,7 +97,7 @@ def simulated_broker(
                 rate_order_per_sec=rate_query_per_sec,
                 timeout_seconds=10.0,
                 redis_url=settings.REDIS_URL,
-                key_prefix=f"{key_prefix}:{uuid.uuid4().hex}",
+                key_prefix=redis_key(key_prefix, uuid.uuid4().hex),
             )
         )
         saved = {
