@@ -274,7 +274,6 @@ KIWOOM_TIMEOUT_SECONDS = env.float("KIWOOM_TIMEOUT_SECONDS", default=10.0)
 BROKER_BACKEND = env.str("BROKER_BACKEND", default="kiwoom")
 
 # --- Health ---------------------------------------------------------------------------------------------
-HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=10)
 HEALTH_STALE_SECONDS = env.int("HEALTH_STALE_SECONDS", default=45)
 # Components the stack is expected to run; health is green only when all of them are.
 HEALTH_EXPECTED_COMPONENTS = env.list(

@@ -30,7 +30,6 @@ from apps.market.calendar import KST
 CODE_RE = r"^[0-9A-Z]{6}$"
 
 DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
-DAILY_OPTIONAL = ("Name", "Market", "Dept", "Changes", "Stocks")
 MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")
 MASTER_REQUIRED = ("Code", "Name", "Market")
 
