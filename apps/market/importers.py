@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apps.core.codes import is_stock_code
 from apps.market import krx
 from apps.market.calendar import KST
-
-CODE_RE = r"^[0-9A-Z]{6}$"
 
 DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
 MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")
@@ -103,10 +102,10 @@ def _numbers(df: pd.DataFrame, columns: Sequence[str], checks: list[Check]) -> d
 def _codes(df: pd.DataFrame, col: str, checks: list[Check]) -> pd.Series:
     codes = df[col].fillna("").astype(str)
     # A file repeats a few thousand codes many times: check each distinct code once.
-    pattern = re.compile(CODE_RE)
-    bad_codes = [c for c in codes.unique() if not pattern.match(c)]
+    bad_codes = [c for c in codes.unique() if not is_stock_code(c)]
     bad = codes.isin(bad_codes).to_numpy(dtype=bool)
-    checks.append((bad, lambda i: f"{col} must be 6 characters [0-9A-Z], got {codes.iloc[i]!r}"))
+    why = f"{col} must be 6 characters (a digit, then digits or capitals)"
+    checks.append((bad, lambda i: f"{why}, got {codes.iloc[i]!r}"))
     return codes
 
 

@@ -14,7 +14,6 @@ Broker calls never happen inside a transaction: searches run first, then the res
 """
 
 from apps.conditions.services.apply import (
-    CODE_RE,
     ApplyResult,
     Observation,
     RealtimeChange,
@@ -42,7 +41,6 @@ from apps.conditions.services.sync import (
 )
 
 __all__ = [
-    "CODE_RE",
     "LIVE_EVENT",
     "TOGGLES",
     "ApplyResult",

@@ -14,7 +14,6 @@ The first successful snapshot of a condition (or the first after it is switched 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,13 +33,11 @@ from apps.conditions.models import (
     Source,
 )
 from apps.conditions.services.payloads import LIVE_EVENT, condition_payload, event_payload
+from apps.core.codes import is_stock_code
 from apps.core.live import publish_after_commit
 from apps.notifications.services import ConditionAlert, notify_condition_events
 
 log = logging.getLogger(__name__)
-
-# KRX short codes: six characters, a digit first (since 2024 new listings may carry letters: 0001A0).
-CODE_RE = re.compile(r"^[0-9][0-9A-Z]{5}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +79,7 @@ class ApplyResult:
 def _valid_code(code: str, condition_id: int) -> bool:
     """A code the broker sent that is not a KRX code is logged and skipped, so one odd row cannot
     fail the whole condition's check."""
-    if CODE_RE.match(code):
+    if is_stock_code(code):
         return True
     log.warning("condition %s: skipped a member with an unexpected code %r", condition_id, code)
     return False
