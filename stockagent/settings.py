@@ -148,9 +148,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, Celery, Channels ----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 EMBEDDED_REDIS = "REDIS_URL" not in os.environ
+# Prepended to every Redis key this project uses (our own keys via apps.core.rediskeys, Celery's queues
+# and results, the Channels layer), so two installations, or two test suites, can share one Redis.
+# The test settings derive it from the test database name.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+if REDIS_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -170,7 +177,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "capacity": 1000,
+            "expiry": 30,
+            "prefix": f"{REDIS_KEY_PREFIX}asgi",
+        },
     }
 }
 
@@ -263,7 +275,6 @@ KIWOOM_TIMEOUT_SECONDS = env.float("KIWOOM_TIMEOUT_SECONDS", default=10.0)
 BROKER_BACKEND = env.str("BROKER_BACKEND", default="kiwoom")
 
 # --- Health ---------------------------------------------------------------------------------------------
-HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=10)
 HEALTH_STALE_SECONDS = env.int("HEALTH_STALE_SECONDS", default=45)
 # Components the stack is expected to run; health is green only when all of them are.
 HEALTH_EXPECTED_COMPONENTS = env.list(

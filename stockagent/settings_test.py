@@ -4,16 +4,30 @@ Environment variables still win, so CI or a developer can point the suite elsewh
 """
 
 import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def suite_database_name(environ: Mapping[str, str] = os.environ) -> str:
+    """The database the suite runs on: TEST_DATABASE_NAME, else Django's default "test_" + NAME."""
+    name = environ.get("TEST_DATABASE_NAME", "")
+    return name or "test_" + urlsplit(environ["DATABASE_URL"]).path.lstrip("/")
+
+
+# Every Redis key of the suite starts with its test database name, so two suites on different test
+# databases never share a key even on the same Redis database. Set here (not only in the settings below)
+# so that the workers and servers the tests start inherit it.
+os.environ.setdefault("REDIS_KEY_PREFIX", f"{suite_database_name()}:")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI=")
 os.environ.setdefault(
     "STOCKAGENT_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test")
 )
 
-from stockagent.settings import *  # noqa: F403
+from stockagent.settings import *  # noqa: E402, F403 - after the environment defaults above
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast factories; tests only
 STORAGES = {

@@ -35,11 +35,9 @@ from apps.conditions.serializers import (
     MemberSerializer,
     RunSerializer,
 )
+from apps.core.codes import clean_stock_code
 
 KST = ZoneInfo("Asia/Seoul")
-CODE_RE = re.compile(
-    r"^[0-9A-Z]{6}$"
-)  # KRX short codes: six digits (a few preferreds end in a letter)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OFFSET_LOST_PLUS = re.compile(r"^(.*\d) (\d{2}:?\d{2})$")  # "…T09:00:00 09:00": an unencoded '+'
 
@@ -77,11 +75,12 @@ def parse_moment(name: str, raw: str, *, end_of_day: bool = False) -> datetime:
 def event_filters(params: Any) -> dict[str, Any]:
     """`code`, `kind`, `since` (inclusive), `until` (exclusive) → keyword arguments of `events_of()`."""
     filters: dict[str, Any] = {}
-    code = (params.get("code") or "").strip().upper()
-    if code:
-        if not CODE_RE.match(code):
+    raw_code = (params.get("code") or "").strip()
+    if raw_code:
+        code = clean_stock_code(raw_code)
+        if code is None:
             raise ValidationError(
-                {"code": _("종목코드는 6자리여야 합니다: %(value)s") % {"value": code}}
+                {"code": _("종목코드는 6자리여야 합니다: %(value)s") % {"value": raw_code}}
             )
         filters["code"] = code
     kind = (params.get("kind") or "").strip()

@@ -11,10 +11,11 @@ from django.conf import settings
 
 from apps.broker.backends import get_broker
 from apps.conditions import services
+from apps.core.rediskeys import redis_key
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = "stockagent:conditions:check"
+LOCK_KEY = redis_key("stockagent", "conditions", "check")
 
 
 def _redis() -> redis.Redis:

@@ -163,9 +163,6 @@ class MinuteAggregator:
         self._bar_value = amount
         return done
 
-    def on_tick_at(self, moment: dt.datetime, price: int, qty: int) -> Bar | None:
-        return self.on_tick(epoch_ms(moment), price, qty)
-
     def on_trade(self, tick: TradeLike) -> Bar | None:
         """Feed a broker 0B `Tick` event (aware `at`, `price`, `quantity`, `aggressor`).
 

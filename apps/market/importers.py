@@ -3,7 +3,7 @@
 Framework-free: each `read_*` function turns one file into a clean pandas frame with integer
 KRW columns and aware UTC times, or raises `ImportFileError` naming the file, the line and the
 reason for the FIRST bad row (line numbers count the header as line 1). Writing is done by
-`services.py`.
+`apps.market.services`.
 
 Formats (see the README's market-data section):
 - daily (KRX all-stock, marcap-YYYY.csv[.gz]): columns read by name, order varies by year;
@@ -24,13 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apps.core.codes import is_stock_code
 from apps.market import krx
 from apps.market.calendar import KST
 
-CODE_RE = r"^[0-9A-Z]{6}$"
-
 DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
-DAILY_OPTIONAL = ("Name", "Market", "Dept", "Changes", "Stocks")
 MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")
 MASTER_REQUIRED = ("Code", "Name", "Market")
 
@@ -104,10 +102,10 @@ def _numbers(df: pd.DataFrame, columns: Sequence[str], checks: list[Check]) -> d
 def _codes(df: pd.DataFrame, col: str, checks: list[Check]) -> pd.Series:
     codes = df[col].fillna("").astype(str)
     # A file repeats a few thousand codes many times: check each distinct code once.
-    pattern = re.compile(CODE_RE)
-    bad_codes = [c for c in codes.unique() if not pattern.match(c)]
+    bad_codes = [c for c in codes.unique() if not is_stock_code(c)]
     bad = codes.isin(bad_codes).to_numpy(dtype=bool)
-    checks.append((bad, lambda i: f"{col} must be 6 characters [0-9A-Z], got {codes.iloc[i]!r}"))
+    why = f"{col} must be 6 characters (a digit, then digits or capitals)"
+    checks.append((bad, lambda i: f"{why}, got {codes.iloc[i]!r}"))
     return codes
 
 

@@ -3,7 +3,7 @@
 Bars reference instruments by their 6-character code (the instrument's primary key), so bulk
 loaders write codes straight from the source files without a lookup. The bar tables carry no
 database-level foreign key: a per-row FK trigger roughly doubled bulk-load time, and every
-writer (services.py) creates missing instruments in the same transaction as the bars.
+writer (`apps.market.services`) creates missing instruments in the same transaction as the bars.
 
 Each bar table's primary key is the natural key, (code, time) or (code, date): one btree per
 table, so a bulk COPY maintains a single index (a surrogate id plus a unique constraint cost

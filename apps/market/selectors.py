@@ -51,10 +51,6 @@ def latest_minute_bar_day(code: str) -> dt.date | None:
     return calendar.trading_day_of(last.time) if last else None
 
 
-def daily_bar_get(code: str, day: dt.date) -> DailyBar | None:
-    return DailyBar.objects.filter(instrument_id=code, date=day).first()
-
-
 def bars_for_page(
     kind: str, code: str | None, day: dt.date | None
 ) -> QuerySet[DailyBar] | QuerySet[MinuteBar]:

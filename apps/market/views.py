@@ -9,15 +9,14 @@ next page exists: no COUNT(*).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from apps.core.codes import clean_stock_code
 from apps.market import selectors
-from apps.market.importers import CODE_RE
 
 PER_PAGE = 100
 
@@ -25,11 +24,13 @@ PER_PAGE = 100
 def bars_page(request: HttpRequest) -> HttpResponse:
     """GET ?kind=daily|minute&code=005930&date=YYYY-MM-DD&page=N (all optional)."""
     kind = "minute" if request.GET.get("kind") == "minute" else "daily"
-    code = request.GET.get("code", "").strip().upper()
+    raw_code = request.GET.get("code", "").strip()
+    code = clean_stock_code(raw_code) if raw_code else ""
     raw_date = request.GET.get("date", "").strip()
     errors: list[str] = []
-    if code and not re.match(CODE_RE, code):
-        errors.append(_("종목코드는 6자리여야 합니다: %(value)s") % {"value": code})
+    if code is None:
+        errors.append(_("종목코드는 6자리여야 합니다: %(value)s") % {"value": raw_code})
+        code = raw_code  # shown back in the form as typed
     day: dt.date | None = None
     if raw_date:
         try:

@@ -29,6 +29,7 @@ def kiwoom_config_from_settings() -> KiwoomConfig:
         rate_order_per_sec=float(getattr(settings, "KIWOOM_RATE_ORDER_PER_SEC", 5)),
         timeout_seconds=float(getattr(settings, "KIWOOM_TIMEOUT_SECONDS", 10)),
         redis_url=settings.REDIS_URL,
+        key_prefix=f"{getattr(settings, 'REDIS_KEY_PREFIX', '')}stockagent:kiwoom",
     )
 
 

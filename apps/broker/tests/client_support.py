@@ -18,7 +18,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def unique_prefix() -> str:
-    return f"test-client:{uuid.uuid4().hex}"
+    return f"{os.environ.get('REDIS_KEY_PREFIX', '')}test-client:{uuid.uuid4().hex}"
 
 
 def client_config(sim: SimHandle, **overrides: object) -> KiwoomConfig:

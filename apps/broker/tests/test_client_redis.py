@@ -26,7 +26,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def prefix(redis: Redis) -> str:
-    return f"test-client:{uuid.uuid4().hex}"
+    return f"{os.environ.get('REDIS_KEY_PREFIX', '')}test-client:{uuid.uuid4().hex}"
 
 
 async def _cleanup(redis: Redis, prefix: str) -> None:

@@ -24,6 +24,7 @@ from apps.broker.kiwoom.config import KiwoomConfig
 from apps.broker.simulator.server import ServerConfig
 from apps.broker.simulator.testing import SimHandle, simulator_in_thread
 from apps.conditions.realtime_handlers import ConditionsHandler
+from apps.core.rediskeys import redis_key
 from apps.realtime.handlers import HandlerFactory
 from apps.realtime.hub import Hub
 
@@ -98,7 +99,7 @@ def simulated_broker(
                 rate_order_per_sec=rate_query_per_sec,
                 timeout_seconds=10.0,
                 redis_url=settings.REDIS_URL,
-                key_prefix=f"{key_prefix}:{uuid.uuid4().hex}",
+                key_prefix=redis_key(key_prefix, uuid.uuid4().hex),
             )
         )
         saved = {

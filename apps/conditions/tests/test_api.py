@@ -341,6 +341,11 @@ def test_events_filters(as_viewer, events):
         rows[2].pk,
         rows[0].pk,
     ]
+    # the shared code rule: Kiwoom's market prefix and lower case are cleaned, not refused
+    assert ids(as_viewer.get(f"{BASE}/events", {"code": " a005930"})) == ids(
+        as_viewer.get(f"{BASE}/events", {"code": "005930"})
+    )
+    assert as_viewer.get(f"{BASE}/events", {"code": "A05930"}).status_code == 400
     assert ids(as_viewer.get(f"{BASE}/events", {"kind": "exit"})) == [rows[3].pk, rows[1].pk]
     assert ids(as_viewer.get(f"{BASE}/{a.pk}/events", {"kind": "entry", "code": "005930"})) == [
         rows[0].pk

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from apps.broker.backends.memory import MemoryBroker
 from apps.broker.contract import BrokerUnavailable, DailyBar, MinuteBar
+from apps.core.rediskeys import redis_key
 from apps.market import backfill, calendar, services
 from apps.market.models import DailyBar as StoredDaily
 from apps.market.models import Instrument
@@ -128,7 +129,7 @@ def test_backfill_command_against_the_simulator(monkeypatch: pytest.MonkeyPatch)
                 rate_order_per_sec=200.0,
                 timeout_seconds=5.0,
                 redis_url=settings.REDIS_URL,
-                key_prefix=f"test-market:{uuid.uuid4().hex}",
+                key_prefix=redis_key("test-market", uuid.uuid4().hex),
             )
         )
         monkeypatch.setattr(backends, "_broker", broker)

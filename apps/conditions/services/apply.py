@@ -1,10 +1,6 @@
-"""Writes of the conditions app: list sync, snapshot diffs, realtime entries/exits, the 30-second cycle.
-
-Both paths end in the same membership transition under a row lock on the condition:
-
-- `snapshot_apply()` — a full member list (the poll, "search now", a realtime subscription's initial
-  list) diffed against the current membership;
-- `realtime_apply()` — individual 02 I/D changes.
+"""Membership transitions: a full member list (`snapshot_apply`) or individual 02 changes
+(`realtime_apply`) applied under a row lock on the condition, recording entries/exits, the check record,
+alerts, the live push and the domain events.
 
 A code enters once: a transition is recorded only when `ConditionMember.is_member` actually flips, so the
 realtime frame and the next poll reporting the same entry make one `ConditionEvent`. A poll's list was
@@ -13,27 +9,20 @@ alone by the poll (its newer state wins).
 
 The first successful snapshot of a condition (or the first after it is switched back on) is its
 *baseline*: members are recorded, no events or alerts are made — they did not "enter" just now.
-
-Broker calls never happen inside a transaction: searches run first, then the result is applied.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.broker.clock import exchange_now
-from apps.broker.contract import Broker, BrokerError, ConditionHit
-from apps.broker.contract import Condition as BrokerCondition
+from apps.broker.contract import ConditionHit
 from apps.conditions.events import ConditionChange, send_changes
 from apps.conditions.models import (
     Condition,
@@ -43,19 +32,12 @@ from apps.conditions.models import (
     EventKind,
     Source,
 )
+from apps.conditions.services.payloads import LIVE_EVENT, condition_payload, event_payload
+from apps.core.codes import is_stock_code
 from apps.core.live import publish_after_commit
-from apps.market import calendar
 from apps.notifications.services import ConditionAlert, notify_condition_events
 
 log = logging.getLogger(__name__)
-
-LIVE_EVENT = "conditions.update"
-# KRX short codes: six characters, a digit first (since 2024 new listings may carry letters: 0001A0).
-CODE_RE = re.compile(r"^[0-9][0-9A-Z]{5}$")
-
-
-class ConditionError(ValueError):
-    """A change to a condition that cannot be made (e.g. too many realtime conditions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,37 +76,10 @@ class ApplyResult:
     error: str = ""
 
 
-@dataclass
-class SyncResult:
-    created: list[str] = field(default_factory=list)
-    renamed: list[str] = field(default_factory=list)
-    unlisted: list[str] = field(default_factory=list)
-    relisted: list[str] = field(default_factory=list)
-
-
-@dataclass
-class CycleResult:
-    skipped: str = ""
-    checked: int = 0
-    failed: int = 0
-    entries: int = 0
-    exits: int = 0
-    results: list[ApplyResult] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "skipped": self.skipped,
-            "checked": self.checked,
-            "failed": self.failed,
-            "entries": self.entries,
-            "exits": self.exits,
-        }
-
-
 def _valid_code(code: str, condition_id: int) -> bool:
     """A code the broker sent that is not a KRX code is logged and skipped, so one odd row cannot
     fail the whole condition's check."""
-    if CODE_RE.match(code):
+    if is_stock_code(code):
         return True
     log.warning("condition %s: skipped a member with an unexpected code %r", condition_id, code)
     return False
@@ -139,129 +94,6 @@ def observation_from_hit(hit: ConditionHit) -> Observation:
         volume=hit.volume,
         change=hit.change,
     )
-
-
-def default_account() -> str:
-    return str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")
-
-
-# --- list sync ------------------------------------------------------------------------------------------
-def conditions_sync(listed: Iterable[BrokerCondition], account: str | None = None) -> SyncResult:
-    """Make the table match CNSRLST: new conditions are created (inactive: the trader chooses what to
-    watch), renamed ones renamed, missing ones marked unlisted (kept with their history, never checked)."""
-    account = default_account() if account is None else account
-    result = SyncResult()
-    now = timezone.now()
-    seen: dict[str, str] = {c.seq.strip(): c.name.strip() for c in listed}
-    with transaction.atomic():
-        existing = {c.seq: c for c in Condition.objects.select_for_update().filter(account=account)}
-        for seq, name in seen.items():
-            cond = existing.get(seq)
-            if cond is None:
-                Condition.objects.create(
-                    account=account, seq=seq, name=name, active=False, synced_at=now
-                )
-                result.created.append(seq)
-                continue
-            fields = ["synced_at", "updated_at"]
-            cond.synced_at = now
-            if cond.name != name:
-                cond.name = name
-                fields.append("name")
-                result.renamed.append(seq)
-            if not cond.listed:
-                cond.listed = True
-                fields.append("listed")
-                result.relisted.append(seq)
-            cond.save(update_fields=fields)
-        for seq, cond in existing.items():
-            if seq not in seen and cond.listed:
-                cond.listed = False
-                cond.realtime = False
-                cond.save(update_fields=["listed", "realtime", "updated_at"])
-                result.unlisted.append(seq)
-        if result.created or result.renamed or result.unlisted or result.relisted:
-            publish_after_commit(LIVE_EVENT, {"reload": True})
-    return result
-
-
-def conditions_sync_from_broker(broker: Broker, account: str | None = None) -> SyncResult:
-    return conditions_sync(broker.conditions(), account)
-
-
-# --- switches -------------------------------------------------------------------------------------------
-TOGGLES = ("active", "realtime", "notify_entry", "notify_exit")
-
-
-def condition_update(condition: Condition, **changes: bool) -> Condition:
-    """Change the trader's switches. Raises `ConditionError` (nothing saved) on a bad change."""
-    unknown = set(changes) - set(TOGGLES)
-    if unknown:
-        raise ConditionError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    for key, value in changes.items():
-        if not isinstance(value, bool):
-            raise ConditionError(f"{key} must be true or false")
-    with transaction.atomic():
-        cond = Condition.objects.select_for_update().get(pk=condition.pk)
-        if changes.get("realtime") and not cond.realtime:
-            if not cond.listed:
-                raise ConditionError("this condition is no longer in the HTS list")
-            limit = settings.CONDITIONS_MAX_REALTIME
-            taken = (
-                Condition.objects.filter(account=cond.account, realtime=True)
-                .exclude(pk=cond.pk)
-                .count()
-            )
-            if taken >= limit:
-                raise ConditionError(
-                    f"at most {limit} realtime conditions per login (Kiwoom limit)"
-                )
-        if changes.get("realtime"):
-            # Realtime without the poll would miss what a dropped socket loses.
-            changes.setdefault("active", True)
-        if changes.get("active") is False:
-            changes["realtime"] = False
-        if "active" in changes and changes["active"] != cond.active:
-            # Off: nobody tracks it any more. On again: what it holds now is a new baseline, not a
-            # burst of entries and exits since it was switched off.
-            cond.baseline_at = None
-        for key, value in changes.items():
-            setattr(cond, key, value)
-        cond.save()
-        publish_after_commit(LIVE_EVENT, {"condition": condition_payload(cond)})
-    return cond
-
-
-# --- applying results -----------------------------------------------------------------------------------
-def condition_payload(cond: Condition) -> dict[str, Any]:
-    return {
-        "id": cond.pk,
-        "seq": cond.seq,
-        "name": cond.name,
-        "active": cond.active,
-        "realtime": cond.realtime,
-        "notify_entry": cond.notify_entry,
-        "notify_exit": cond.notify_exit,
-        "listed": cond.listed,
-        "member_count": cond.member_count,
-        "last_checked_at": cond.last_checked_at,
-        "last_error": cond.last_error,
-    }
-
-
-def event_payload(event: ConditionEvent) -> dict[str, Any]:
-    return {
-        "id": event.pk,
-        "condition": event.condition_id,
-        "code": event.code,
-        "name": event.name,
-        "kind": event.kind,
-        "at": event.at,
-        "price": event.price,
-        "change": event.change,
-        "change_rate": event.change_rate,
-        "source": event.source,
-    }
 
 
 def _instrument_names(codes: Iterable[str]) -> dict[str, str]:
@@ -561,65 +393,3 @@ def realtime_apply(condition_id: int, changes: Sequence[RealtimeChange]) -> list
         cond.save(update_fields=["member_count"])
         _after_commit(cond, events, members_changed=True)
     return [e.pk for e in events]
-
-
-# --- checks ---------------------------------------------------------------------------------------------
-def condition_check(cond: Condition, broker: Broker, source: str = Source.POLL) -> ApplyResult:
-    """Search one condition now (CNSRREQ search_type 0, paged) and apply the result."""
-    started = timezone.now()
-    at = exchange_now()
-    try:
-        hits = broker.condition_search(cond.seq)
-    except BrokerError as exc:
-        log.warning("condition %s (%s) check failed: %s", cond.seq, cond.name, exc)
-        return run_failed(cond.pk, source=source, started_at=started, error=str(exc))
-    return snapshot_apply(
-        cond.pk,
-        [observation_from_hit(h) for h in hits],
-        source=source,
-        observed_at=started,
-        at=at,
-        started_at=started,
-        silent=not cond.active,  # a preview of an unwatched condition alerts nobody
-    )
-
-
-def market_is_open(now: datetime | None = None) -> bool:
-    return calendar.is_market_open(now or exchange_now())
-
-
-def check_cycle(broker: Broker, now: datetime | None = None) -> CycleResult:
-    """One 30-second cycle: every active, listed condition, one after the other. A condition that fails
-    is recorded and the cycle goes on. The caller holds the single-flight lock."""
-    result = CycleResult()
-    if not market_is_open(now):
-        result.skipped = "market closed"
-        return result
-    for cond in Condition.objects.filter(active=True, listed=True).order_by("seq"):
-        try:
-            outcome = condition_check(cond, broker)
-        except Exception as exc:  # one condition must never stop the others
-            log.exception("condition %s check crashed", cond.seq)
-            outcome = run_failed(
-                cond.pk,
-                source=Source.POLL,
-                started_at=timezone.now(),
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        result.results.append(outcome)
-        result.checked += 1
-        if outcome.error:
-            result.failed += 1
-        result.entries += len(outcome.entries)
-        result.exits += len(outcome.exits)
-    return result
-
-
-def runs_prune(older_than_days: int | None = None) -> int:
-    """Delete check records (snapshots) older than the retention; events are kept."""
-    days = (
-        older_than_days if older_than_days is not None else settings.CONDITIONS_RUN_RETENTION_DAYS
-    )
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = ConditionRun.objects.filter(started_at__lt=cutoff).delete()
-    return deleted

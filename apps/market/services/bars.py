@@ -1,26 +1,24 @@
-"""Writes of the market app: instrument upserts and bulk bar loads.
+"""Bulk bar loads (daily and minute) from import files, frames, aggregated or fetched bars.
 
-Bars are loaded in bulk. On PostgreSQL the COPY payload is built column-wise in numpy, rows sorted
-in primary-key order (no per-row Python). The first import of a range is a COPY straight into the
-table. Otherwise: binary COPY into a temporary table, then one UPDATE of
-the stored rows whose values differ and one INSERT of the rows not stored yet (an anti-join:
-about twice as fast here as INSERT ... ON CONFLICT, which stays as the fallback should a live
-writer insert the same bar meanwhile). Loads of one table are serialised by an advisory lock.
-A re-import therefore changes nothing and reports 0 changed rows. On other databases (the
-embedded SQLite default) the stored bars of the file's codes and range are read and only new or
-differing rows are written with bulk_create(update_conflicts=True): slower, same counts.
-Each file is one transaction: a bad row is found by the parser before anything is written,
-and a database error rolls the whole file back.
+On PostgreSQL the first import of a range is a binary COPY straight into the table (`pgcopy`).
+Otherwise: binary COPY into a temporary table, then one UPDATE of the stored rows whose values differ
+and one INSERT of the rows not stored yet (an anti-join: about twice as fast here as INSERT ... ON
+CONFLICT, which stays as the fallback should a live writer insert the same bar meanwhile). Loads of one
+table are serialised by an advisory lock. A re-import therefore changes nothing and reports 0 changed
+rows. On other databases (the embedded SQLite default) the stored bars of the file's codes and range are
+read and only new or differing rows are written with bulk_create(update_conflicts=True): slower, same
+counts. Each file is one transaction: a bad row is found by the parser before anything is written, and
+a database error rolls the whole file back. Instruments a bar file mentions that do not exist yet are
+created in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,13 +29,9 @@ from django.utils import timezone
 from apps.market import importers
 from apps.market.aggregator import Bar
 from apps.market.models import DailyBar, Instrument, Market, MinuteBar
+from apps.market.services import pgcopy
+from apps.market.services.pgcopy import Encoded, Progress
 
-if TYPE_CHECKING:
-    from apps.broker.contract import Broker
-
-Progress = Callable[[int], object]
-
-_COPY_CHUNK = 20_000
 _BAR_COLUMNS = ("open", "high", "low", "close", "volume", "value")
 
 
@@ -72,159 +66,8 @@ def _noop(_: int) -> None:
     return None
 
 
-def _column_values(series: pd.Series) -> list:
-    if series.dtype == object or isinstance(series.dtype, pd.StringDtype | pd.Int64Dtype):
-        return [None if v is pd.NA or v is None else v for v in series.tolist()]
-    return series.tolist()
-
-
-_PG_EPOCH_DAY = np.datetime64("2000-01-01", "D")
-_PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us")
-_PG_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
-_PG_TRAILER = b"\xff\xff"
-
-
-def _dates(series: pd.Series) -> np.ndarray:
-    """datetime64[D] of a date column (datetime64 or datetime.date objects)."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.to_numpy("datetime64[D]")
-    # A file repeats a few hundred dates: convert each distinct one once.
-    positions, distinct = pd.factorize(series, use_na_sentinel=False)
-    return np.array(list(distinct), dtype="datetime64[D]")[positions]
-
-
-def _times(series: pd.Series) -> np.ndarray:
-    """datetime64[us] (UTC) of an aware datetime column."""
-    return pd.to_datetime(series, utc=True).dt.tz_localize(None).to_numpy("datetime64[us]")
-
-
-@dataclass
-class _Encoded:
-    """A bar frame as numpy columns in PostgreSQL's binary wire types, rows in key order."""
-
-    codes: np.ndarray  # S6
-    keys: np.ndarray  # int64: days (date) or microseconds (timestamptz) since 2000-01-01
-    values: list[np.ndarray]  # int64 per value column
-    nulls: list[np.ndarray | None]  # NULL mask per value column (None: no NULL)
-    order: np.ndarray  # the frame's row of each encoded row
-
-    def take(self, rows: np.ndarray | slice) -> _Encoded:
-        return _Encoded(
-            self.codes[rows],
-            self.keys[rows],
-            [v[rows] for v in self.values],
-            [None if m is None else m[rows] for m in self.nulls],
-            self.order[rows],
-        )
-
-
-def _encode(spec: _BarTable, frame: pd.DataFrame) -> _Encoded | None:
-    """Encode a bar frame column-wise, sorted by (code, key): rows in the primary key's order
-    turn btree inserts into appends (about 1.7x faster COPY). None when a code is not 6 ASCII
-    characters (the caller then writes row by row)."""
-    raw = frame["code"].to_numpy()
-    if not all(isinstance(v, str) and len(v) == 6 and v.isascii() for v in pd.unique(raw)):
-        return None
-    codes = raw.astype("S6")
-    if spec.key == "date":
-        keys = (_dates(frame["date"]) - _PG_EPOCH_DAY).astype(np.int64)
-    else:
-        keys = (_times(frame[spec.key]) - _PG_EPOCH_US).astype(np.int64)
-    values: list[np.ndarray] = []
-    nulls: list[np.ndarray | None] = []
-    for name in spec.columns:
-        series = frame[name]
-        missing = series.isna().to_numpy(dtype=bool)
-        if missing.any():
-            nulls.append(missing)
-            values.append(series.fillna(0).to_numpy(dtype=np.int64))
-        else:
-            nulls.append(None)
-            values.append(series.to_numpy(dtype=np.int64))
-    # The six code bytes as one big-endian integer sort like the string (C order).
-    packed = np.zeros((len(codes), 8), dtype=np.uint8)
-    packed[:, 2:] = codes.view(np.uint8).reshape(-1, 6)
-    code_order = packed.view(">u8").ravel()
-    order = np.lexsort((keys, code_order))
-    encoded = _Encoded(codes, keys, values, nulls, np.arange(len(codes)))
-    if (np.diff(order) == 1).all():
-        return encoded
-    return encoded.take(order)
-
-
-def _binary_rows(enc: _Encoded, key_width: int) -> np.ndarray:
-    """PostgreSQL binary COPY tuples (code, key, values...) as bytes, built in numpy (no
-    per-row Python)."""
-    n = len(enc.codes)
-    key_type = ">i4" if key_width == 4 else ">i8"
-    fields = [("count", ">i2"), ("n0", ">i4"), ("v0", "S6"), ("n1", ">i4"), ("v1", key_type)]
-    fields += [
-        (f"{p}{i}", ">i4" if p == "n" else ">i8")
-        for i in range(2, 2 + len(enc.values))
-        for p in "nv"
-    ]
-    layout = np.dtype(fields)  # packed: no alignment padding, as the wire format wants
-    rows = np.empty(n, dtype=layout)
-    rows["count"] = 2 + len(enc.values)
-    rows["n0"], rows["v0"] = 6, enc.codes
-    rows["n1"], rows["v1"] = key_width, enc.keys
-    for i, (data, missing) in enumerate(zip(enc.values, enc.nulls, strict=True), start=2):
-        rows[f"n{i}"] = 8
-        rows[f"v{i}"] = data
-        if missing is not None:
-            rows[f"n{i}"][missing] = -1  # NULL: length -1, no data
-    matrix = rows.view(np.uint8).reshape(n, layout.itemsize)
-    masks = [(i, m) for i, m in enumerate(enc.nulls, start=2) if m is not None]
-    if not masks:
-        return matrix.reshape(-1)
-    keep = np.ones((n, layout.itemsize), dtype=bool)
-    for i, missing in masks:
-        offset = layout.fields[f"v{i}"][1]
-        keep[missing, offset : offset + 8] = False
-    return matrix[keep]  # row-major: each row's kept bytes, rows in order
-
-
-def _copy_encoded(
-    cursor, table: str, columns: list[str], enc: _Encoded, key_width: int, progress: Progress
-) -> None:
-    """Binary COPY of encoded rows into `table`, streamed in chunks."""
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
-    n = len(enc.codes)
-    # Django's cursor wraps psycopg's; COPY is only on the latter.
-    with cursor.cursor.copy(sql) as copy:
-        copy.write(_PG_SIGNATURE)
-        for first in range(0, n, _COPY_CHUNK):
-            last = min(first + _COPY_CHUNK, n)
-            data = _binary_rows(enc.take(slice(first, last)), key_width)
-            copy.write(memoryview(data))
-            progress(last - first)
-        copy.write(_PG_TRAILER)
-
-
-def _copy_rows(
-    cursor, table: str, frame: pd.DataFrame, types: list[str], progress: Progress
-) -> None:
-    """COPY of a frame into `table` (columns in frame order), row by row: the fallback for
-    frames `_encode` does not handle."""
-    sql = f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT binary)"
-    columns = [_column_values(frame[c]) for c in frame.columns]
-    with cursor.cursor.copy(sql) as copy:
-        copy.set_types(types)
-        write = copy.write_row
-        for start in range(0, len(frame), _COPY_CHUNK):
-            for row in zip(*(col[start : start + _COPY_CHUNK] for col in columns), strict=True):
-                write(row)
-            progress(min(_COPY_CHUNK, len(frame) - start))
-
-
 def _lock_key(table: str) -> int:
     return zlib.crc32(table.encode())
-
-
-def _latest_rows(enc: _Encoded) -> np.ndarray:
-    """The frame row of each code's last (latest key) encoded row."""
-    last = np.flatnonzero(np.append(enc.codes[1:] != enc.codes[:-1], True))
-    return enc.order[last]
 
 
 def _known_codes(codes: list[str]) -> set[str]:
@@ -301,18 +144,18 @@ def _copy_in(
     table: str,
     spec: _BarTable,
     frame: pd.DataFrame,
-    enc: _Encoded | None,
+    enc: Encoded | None,
     progress: Progress,
 ) -> None:
     """COPY the bars into `table`: encoded in numpy when possible, else row by row."""
     columns = ["code", spec.key, *spec.columns]
     key_type = "date" if spec.key == "date" else "timestamptz"
     if enc is not None:
-        _copy_encoded(cursor, table, columns, enc, 4 if spec.key == "date" else 8, progress)
+        pgcopy.copy_encoded(cursor, table, columns, enc, 4 if spec.key == "date" else 8, progress)
         return
     types = ["varchar", key_type, *("int8" for _ in spec.columns)]
     ordered = frame.sort_values(["code", spec.key], kind="stable", ignore_index=True)
-    _copy_rows(cursor, table, ordered[columns], types, progress)
+    pgcopy.copy_rows(cursor, table, ordered[columns], types, progress)
 
 
 def _copy_direct_if_fresh(
@@ -320,7 +163,7 @@ def _copy_direct_if_fresh(
     spec: _BarTable,
     table: str,
     frame: pd.DataFrame,
-    enc: _Encoded | None,
+    enc: Encoded | None,
     progress: Progress,
 ) -> bool:
     """The first import of a range (no stored bar of these codes between the file's first and last key)
@@ -356,8 +199,8 @@ def _load_postgres(
     overwrite: bool = True,
 ) -> tuple[int, int]:
     table = spec.model._meta.db_table
-    enc = _encode(spec, frame)
-    latest = None if enc is None else _latest_rows(enc)
+    enc = pgcopy.encode(frame, spec.key, spec.columns)
+    latest = None if enc is None else pgcopy.latest_rows(enc)
     values = ", ".join(spec.columns)
     key = f"code, {spec.key}"
     key_type = "date" if spec.key == "date" else "timestamptz"
@@ -559,98 +402,3 @@ def daily_bars_upsert(
     if not frame.empty:
         frame["prev_close"] = frame["prev_close"].astype("Int64")
     return _load(_DAILY, frame, source, False, None, overwrite)
-
-
-def instruments_import_master(path: Path | str) -> LoadResult:
-    """Upsert the stock master: name, market, board, sector, listing date and board flags."""
-    frame = importers.read_master_file(path)
-    now = timezone.now()
-    objs = [
-        Instrument(
-            code=r.code,
-            name=r.name,
-            market=r.market,
-            board=r.board,
-            sector=r.sector,
-            listing_date=r.listing_date,
-            is_administrative=r.board.startswith("관리종목"),
-            is_caution=r.board.startswith("투자주의환기"),
-            updated_at=now,
-        )
-        for r in frame.itertuples(index=False)
-    ]
-    with transaction.atomic():
-        before = Instrument.objects.count()
-        Instrument.objects.bulk_create(
-            objs,
-            batch_size=2_000,
-            update_conflicts=True,
-            unique_fields=["code"],
-            update_fields=[
-                "name",
-                "market",
-                "board",
-                "sector",
-                "listing_date",
-                "is_administrative",
-                "is_caution",
-                "updated_at",
-            ],
-        )
-        created = Instrument.objects.count() - before
-    return LoadResult(str(path), len(objs), len(objs), created)
-
-
-_BROKER_MARKETS = {"0": Market.KOSPI, "10": Market.KOSDAQ, "50": Market.KONEX}
-
-
-def instruments_sync_from_broker(
-    broker: Broker, markets: Sequence[str] = ("0", "10")
-) -> LoadResult:
-    """Upsert instruments from the broker's stock list (ka10099), one call per market code.
-
-    The broker's list is the live state, so it also sets the flags: 거래정지 and 관리종목 from the
-    state flags, the 투자유의 code (orderWarning) and NXT eligibility.
-    """
-    now = timezone.now()
-    objs: dict[str, Instrument] = {}
-    for market in markets:
-        for item in broker.instruments(market):
-            flags = " ".join(item.state_flags)
-            objs[item.code] = Instrument(
-                code=item.code,
-                name=item.name,
-                market=_BROKER_MARKETS.get(market, Market.OTHER),
-                sector=item.sector,
-                listed_shares=item.listed_shares,
-                listing_date=item.listing_date,
-                is_halted="거래정지" in flags,
-                is_administrative="관리종목" in flags,
-                is_caution=item.warning not in ("", "0"),
-                warning="" if item.warning == "0" else item.warning,
-                nxt_enabled=item.nxt_enabled,
-                updated_at=now,
-            )
-    with transaction.atomic():
-        before = Instrument.objects.count()
-        Instrument.objects.bulk_create(
-            list(objs.values()),
-            batch_size=2_000,
-            update_conflicts=True,
-            unique_fields=["code"],
-            update_fields=[
-                "name",
-                "market",
-                "sector",
-                "listed_shares",
-                "listing_date",
-                "is_halted",
-                "is_administrative",
-                "is_caution",
-                "warning",
-                "nxt_enabled",
-                "updated_at",
-            ],
-        )
-        created = Instrument.objects.count() - before
-    return LoadResult("broker", len(objs), len(objs), created)
