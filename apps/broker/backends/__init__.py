@@ -58,6 +58,13 @@ def get_broker() -> Broker:
         return _broker
 
 
+def request_budget() -> dict[str, object]:
+    """The shared request budget's use per priority class, for the health report."""
+    from .health import request_budget as _request_budget
+
+    return _request_budget()
+
+
 def reset_broker() -> None:
     """Forget the process-wide broker (tests that change settings)."""
     global _broker

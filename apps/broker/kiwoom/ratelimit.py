@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import random
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -37,6 +39,7 @@ __all__ = [
     "SharedRateLimiter",
     "backoff_delay",
     "default_priority",
+    "limiter_prefix",
 ]
 
 
@@ -80,6 +83,7 @@ _RANK = 10**13
 WAITER_TTL_US = 2_000_000
 USAGE_BUCKET_S = 10
 USAGE_WINDOW_S = 60
+QUEUE_SUFFIX = "queue"
 
 # KEYS: 1 next free slot (µs, Redis clock), 2 waiter queue (zset), 3 waiter expiry (zset),
 # 4 usage-key prefix. ARGV: interval µs, catch-up credit µs, waiter id, priority, ttl µs, bucket s.
@@ -146,18 +150,46 @@ return 0
 
 
 @dataclass(frozen=True)
-class RateBudget:
-    per_second: float
-    burst: int = 1  # requests allowed back-to-back; 1 = strictly evenly spaced
-
-
-@dataclass(frozen=True)
 class ClassUse:
     """One priority class in the health report."""
 
     name: str
     requests_last_minute: int
     waiting: int
+
+
+def limiter_prefix(key_prefix: str, base_url: str) -> str:
+    """The limiter's Redis key prefix: one budget per host (real, mock or a simulator)."""
+    scope = hashlib.sha256(base_url.encode()).hexdigest()[:12]
+    return f"{key_prefix}:rl:{scope}"
+
+
+def usage_bucket_keys(prefix: str, now_s: int) -> list[str]:
+    """The usage buckets covering the last minute."""
+    first = (now_s - USAGE_WINDOW_S) // USAGE_BUCKET_S + 1
+    return [f"{prefix}:use:{b}" for b in range(first, now_s // USAGE_BUCKET_S + 1)]
+
+
+def summarize_usage(
+    buckets: Iterable[Mapping[bytes | str, bytes | str]],
+    queue: Iterable[tuple[bytes | str, float]],
+) -> list[ClassUse]:
+    used = dict.fromkeys(Priority, 0)
+    for counts in buckets:
+        for prio, count in counts.items():
+            with contextlib.suppress(ValueError):
+                used[Priority(int(prio))] += int(count)
+    waiting = dict.fromkeys(Priority, 0)
+    for _, score in queue:
+        with contextlib.suppress(ValueError):
+            waiting[Priority(int(score) // _RANK)] += 1
+    return [ClassUse(p.name.lower(), used[p], waiting[p]) for p in Priority]
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    per_second: float
+    burst: int = 1  # requests allowed back-to-back; 1 = strictly evenly spaced
 
 
 class SharedRateLimiter:
@@ -167,15 +199,14 @@ class SharedRateLimiter:
         self,
         redis: Redis,
         budget: RateBudget,
-        key_prefix: str = "stockagent:kiwoom",
-        scope: str = "default",
+        prefix: str = "stockagent:kiwoom:rl:default",
     ) -> None:
         self._redis = redis
         self.budget = budget
-        self._prefix = f"{key_prefix}:rl:{scope}"
+        self._prefix = prefix
         self._keys = [
             f"{self._prefix}:slot",
-            f"{self._prefix}:queue",
+            f"{self._prefix}:{QUEUE_SUFFIX}",
             f"{self._prefix}:expiry",
             f"{self._prefix}:use",
         ]
@@ -230,25 +261,9 @@ class SharedRateLimiter:
 
     async def usage(self) -> list[ClassUse]:
         """Requests per class in the last minute and the callers waiting now (for health)."""
-        now_s = int(time.time())
-        first = (now_s - USAGE_WINDOW_S) // USAGE_BUCKET_S + 1
-        last = now_s // USAGE_BUCKET_S
         async with self._redis.pipeline(transaction=False) as pipe:
-            for bucket in range(first, last + 1):
-                pipe.hgetall(f"{self._keys[3]}:{bucket}")
+            for key in usage_bucket_keys(self._prefix, int(time.time())):
+                pipe.hgetall(key)
             pipe.zrange(self._keys[1], 0, -1, withscores=True)
             results = await pipe.execute()
-        used = dict.fromkeys(Priority, 0)
-        for counts in results[:-1]:
-            for prio, n in counts.items():
-                try:
-                    used[Priority(int(prio))] += int(n)
-                except ValueError:
-                    continue
-        waiting = dict.fromkeys(Priority, 0)
-        for _, score in results[-1]:
-            try:
-                waiting[Priority(int(score) // _RANK)] += 1
-            except ValueError:
-                continue
-        return [ClassUse(p.name.lower(), used[p], waiting[p]) for p in Priority]
+        return summarize_usage(results[:-1], results[-1])

@@ -11,7 +11,6 @@ AmbiguousOutcome for reconciliation, never a retry.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -66,6 +65,7 @@ from .ratelimit import (
     RateBudget,
     SharedRateLimiter,
     default_priority,
+    limiter_prefix,
 )
 
 log = logging.getLogger(__name__)
@@ -154,12 +154,10 @@ class KiwoomRestClient:
             base_url=config.base_url, timeout=config.timeout_seconds
         )
         self._clock = clock
-        scope = hashlib.sha256(config.base_url.encode()).hexdigest()[:12]
         self.limiter = SharedRateLimiter(
             self.redis,
             RateBudget(config.query_rate, config.rate_burst),
-            key_prefix=config.key_prefix,
-            scope=scope,
+            limiter_prefix(config.key_prefix, config.base_url),
         )
         self.tokens = TokenStore(
             self.redis, config.app_key, self._issue_token, key_prefix=config.key_prefix, now=clock

@@ -106,7 +106,7 @@ async def test_token_store_hides_credentials(redis: Redis, prefix: str) -> None:
 
 async def test_limiter_spaces_requests_across_clients(redis: Redis, prefix: str) -> None:
     # A slow budget so Redis round-trip times cannot change the outcome.
-    limiters = [SharedRateLimiter(redis, RateBudget(0.5), key_prefix=prefix) for _ in range(3)]
+    limiters = [SharedRateLimiter(redis, RateBudget(0.5), f"{prefix}:rl") for _ in range(3)]
     try:
         # Back to back, only one slot is free (burst 1); the others must wait, in arrival order.
         waits = [await lim.try_acquire(Priority.QUOTE, f"w{i}") for i, lim in enumerate(limiters)]
@@ -118,7 +118,7 @@ async def test_limiter_spaces_requests_across_clients(redis: Redis, prefix: str)
 
 
 async def test_limiter_burst(redis: Redis, prefix: str) -> None:
-    lim = SharedRateLimiter(redis, RateBudget(0.5, burst=3), key_prefix=prefix)
+    lim = SharedRateLimiter(redis, RateBudget(0.5, burst=3), f"{prefix}:rl")
     try:
         assert [await lim.try_acquire(Priority.ORDER, f"o{i}") for i in range(3)] == [0, 0, 0]
         assert await lim.try_acquire(Priority.ORDER, "o3") > 0
@@ -127,7 +127,7 @@ async def test_limiter_burst(redis: Redis, prefix: str) -> None:
 
 
 async def test_limiter_acquire_counts_and_penalty(redis: Redis, prefix: str) -> None:
-    lim = SharedRateLimiter(redis, RateBudget(20.0), key_prefix=prefix)
+    lim = SharedRateLimiter(redis, RateBudget(20.0), f"{prefix}:rl")
     try:
         for _ in range(3):
             await lim.acquire(Priority.QUOTE)
@@ -141,8 +141,8 @@ async def test_limiter_acquire_counts_and_penalty(redis: Redis, prefix: str) -> 
 
 async def test_higher_class_takes_the_next_slot(redis: Redis, prefix: str) -> None:
     # Two "processes" (separate limiter objects) share one budget of 5/s.
-    backfill = SharedRateLimiter(redis, RateBudget(5.0), key_prefix=prefix)
-    orders = SharedRateLimiter(redis, RateBudget(5.0), key_prefix=prefix)
+    backfill = SharedRateLimiter(redis, RateBudget(5.0), f"{prefix}:rl")
+    orders = SharedRateLimiter(redis, RateBudget(5.0), f"{prefix}:rl")
     try:
         assert await backfill.try_acquire(Priority.BACKFILL, "b0") == 0
         first = await backfill.try_acquire(Priority.BACKFILL, "b1")  # queued first
@@ -171,11 +171,11 @@ async def test_order_waits_at_most_one_slot_behind_a_saturating_backfill(
             await lim.acquire(Priority.BACKFILL)
             granted.append("chart")
 
-    procs = [SharedRateLimiter(redis, budget, key_prefix=prefix) for _ in range(2)]
+    procs = [SharedRateLimiter(redis, budget, f"{prefix}:rl") for _ in range(2)]
     workers = [asyncio.create_task(backfill(lim)) for lim in procs for _ in range(4)]
     try:
         await asyncio.sleep(0.5)  # the queue is full of backfill waiters now
-        order_lim = SharedRateLimiter(redis, budget, key_prefix=prefix)
+        order_lim = SharedRateLimiter(redis, budget, f"{prefix}:rl")
         slots_waited = []
         for _ in range(5):
             before = len(granted)
@@ -192,7 +192,7 @@ async def test_order_waits_at_most_one_slot_behind_a_saturating_backfill(
 
 
 async def test_cancelled_waiter_leaves_the_queue(redis: Redis, prefix: str) -> None:
-    lim = SharedRateLimiter(redis, RateBudget(0.2), key_prefix=prefix)
+    lim = SharedRateLimiter(redis, RateBudget(0.2), f"{prefix}:rl")
     try:
         await lim.acquire(Priority.CHART)
         waiter = asyncio.create_task(lim.acquire(Priority.ORDER))
