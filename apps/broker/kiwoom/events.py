@@ -404,18 +404,14 @@ def make_order_event(
     filled_quantity: int | None = None,
 ) -> KiwoomOrderEvent:
     """`filled_quantity` is the order's cumulative fill (FID 911)."""
-    cancel = status is OrderStatus.CANCELLED
     amend = status is OrderStatus.REPLACED or (
         status is OrderStatus.ACCEPTED and original_order_no is not None
-    )
-    kind = ("매수" if side is Side.BUY else "매도") + (
-        "취소" if cancel else "정정" if amend else ""
     )
     values = {
         "9203": order_no,
         "9001": code,
         "913": mapping.status_text(status, amend=amend),
-        "905": ("+" if side is Side.BUY else "-") + kind,
+        "905": mapping.order_kind(side is Side.BUY, status, amend=amend),
         "907": "2" if side is Side.BUY else "1",
         "900": str(quantity),
         "901": str(price),

@@ -14,6 +14,7 @@ __all__ = [
     "RANKING_API_IDS",
     "TRDE_TP",
     "direction",
+    "order_kind",
     "order_status",
     "status_text",
 ]
@@ -99,6 +100,14 @@ KIWOOM_STATUS_TEXT: dict[OrderStatus, str] = {
     OrderStatus.REJECTED: _REJECTED,
     OrderStatus.UNKNOWN: "",
 }
+
+
+def order_kind(buy: bool, status: OrderStatus, *, amend: bool = False) -> str:
+    """FID 905 for a built event: `+매수`, `-매도정정`, `-매도취소` …"""
+    base = "+매수" if buy else "-매도"
+    if status is OrderStatus.CANCELLED:
+        return base + _CANCEL_KIND
+    return base + "정정" if amend else base
 
 
 def status_text(status: OrderStatus, *, amend: bool = False) -> str:
