@@ -60,7 +60,10 @@ def price(raw: str) -> int | None:
 
 def unsigned_int(raw: str) -> int:
     """Quantities/amounts that are documented unsigned; padding is dropped."""
-    return abs(signed_int(raw))
+    try:
+        return abs(int(raw))  # the hot path (tick quantities)
+    except (ValueError, TypeError):
+        return abs(signed_int(raw))
 
 
 def int_or_none(raw: str) -> int | None:
