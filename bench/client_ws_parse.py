@@ -18,7 +18,8 @@ import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from apps.broker.kiwoom.events import Tick, parse_real
+from apps.broker.contract import Tick
+from apps.broker.kiwoom.events import parse_real
 
 VALUES = {
     "20": "165208", "10": "-20800", "11": "-50", "12": "-0.24", "27": "-20800", "28": "-20700",

@@ -268,10 +268,10 @@ KIWOOM_IS_MOCK = urlsplit(KIWOOM_BASE_URL).hostname == KIWOOM_MOCK_HOST
 KIWOOM_RATE_QUERY_PER_SEC = env.float(
     "KIWOOM_RATE_QUERY_PER_SEC", default=1.0 if KIWOOM_IS_MOCK else 5.0
 )
-KIWOOM_RATE_ORDER_PER_SEC = env.float(
-    "KIWOOM_RATE_ORDER_PER_SEC", default=1.0 if KIWOOM_IS_MOCK else 5.0
-)
 KIWOOM_TIMEOUT_SECONDS = env.float("KIWOOM_TIMEOUT_SECONDS", default=10.0)
+# A whole sync broker call; past it an order call is AmbiguousOutcome, a read BrokerUnavailable.
+KIWOOM_ORDER_CALL_TIMEOUT_SECONDS = env.float("KIWOOM_ORDER_CALL_TIMEOUT_SECONDS", default=15.0)
+KIWOOM_READ_CALL_TIMEOUT_SECONDS = env.float("KIWOOM_READ_CALL_TIMEOUT_SECONDS", default=90.0)
 BROKER_BACKEND = env.str("BROKER_BACKEND", default="kiwoom")
 
 # --- Health ---------------------------------------------------------------------------------------------

@@ -103,8 +103,16 @@ def health_report(*, probe: bool = True) -> dict:
             )
         )
     ok = all(c.status == HealthStatus.OK for c in components if c.expected)
+    report = [c.as_dict() for c in components]
+    if probe:
+        from apps.broker.backends import request_budget
+
+        for c in report:
+            if c["component"] == Component.BROKER.value:
+                # The shared Kiwoom request budget: requests per priority class, waiters now.
+                c["details"] = {"request_budget": request_budget()}
     return {
         "ok": ok,
         "time": now.isoformat(),
-        "components": [c.as_dict() for c in components],
+        "components": report,
     }

@@ -18,7 +18,10 @@ from apps.core.services import FlagError, flag_set
 
 def home(request: HttpRequest) -> HttpResponse:
     """The system overview: component health and runtime switches."""
-    return render(request, "core/home.html", {"flags": RuntimeFlag.objects.all()})
+    from apps.broker.backends import request_budget
+
+    context = {"flags": RuntimeFlag.objects.all(), "budget": request_budget()}
+    return render(request, "core/home.html", context)
 
 
 # The language can be switched on the login page too.

@@ -45,7 +45,7 @@ class TradeLike(Protocol):
     @property
     def at(self) -> dt.datetime | None: ...
     @property
-    def price(self) -> int: ...
+    def price(self) -> int | None: ...
     @property
     def quantity(self) -> int: ...
     @property
@@ -168,13 +168,14 @@ class MinuteAggregator:
 
         An unsigned tick (no aggressor) counts in the bar and VWAP but on neither side of 체결강도.
         """
-        if tick.at is None:
+        price = tick.price
+        if tick.at is None or price is None:
             self.ignored_ticks += 1
             return None
         side = getattr(tick.aggressor, "value", None)
         qty = -tick.quantity if side == "sell" else tick.quantity
         buy_before = self.buy_volume
-        done = self.on_tick(epoch_ms(tick.at), tick.price, qty)
+        done = self.on_tick(epoch_ms(tick.at), price, qty)
         if side is None:
             self.buy_volume = buy_before
         return done

@@ -124,10 +124,13 @@ class Hub:
             if not handler.name:
                 handler.name = name  # type: ignore[misc]
             self.slots.append(Slot(handler, asyncio.Queue(handler.queue_size)))
-        self._routes: dict[type[RealtimeEvent], list[Slot]] = {}
+        self._declared: dict[type[RealtimeEvent], list[Slot]] = {}
         for slot in self.slots:
             for event_type in slot.handler.events:
-                self._routes.setdefault(event_type, []).append(slot)
+                self._declared.setdefault(event_type, []).append(slot)
+        # Backends deliver subclasses of the contract's event types (KiwoomTick is a Tick): a
+        # concrete type's slots are resolved through its MRO once, then cached here.
+        self._routes: dict[type[RealtimeEvent], list[Slot]] = dict(self._declared)
         self.feed: RealtimeFeed | None = None
         self.frames = 0
         self.errors = 0
@@ -289,6 +292,10 @@ class Hub:
         """Called on the socket's reader task for every event: only queues, never waits."""
         self.frames += 1
         slots = self._routes.get(type(event))
+        if slots is None:
+            slots = self._routes[type(event)] = [
+                slot for t in type(event).__mro__ for slot in self._declared.get(t, ())
+            ]
         if not slots:
             return
         # Decoded once here, not once per handler (events decode a field on every read).

@@ -26,8 +26,9 @@ def kiwoom_config_from_settings() -> KiwoomConfig:
         ws_url=settings.KIWOOM_WS_URL,
         is_mock=bool(getattr(settings, "KIWOOM_IS_MOCK", False)),
         rate_query_per_sec=float(getattr(settings, "KIWOOM_RATE_QUERY_PER_SEC", 5)),
-        rate_order_per_sec=float(getattr(settings, "KIWOOM_RATE_ORDER_PER_SEC", 5)),
         timeout_seconds=float(getattr(settings, "KIWOOM_TIMEOUT_SECONDS", 10)),
+        order_call_timeout=float(getattr(settings, "KIWOOM_ORDER_CALL_TIMEOUT_SECONDS", 15)),
+        read_call_timeout=float(getattr(settings, "KIWOOM_READ_CALL_TIMEOUT_SECONDS", 90)),
         redis_url=settings.REDIS_URL,
         key_prefix=f"{getattr(settings, 'REDIS_KEY_PREFIX', '')}stockagent:kiwoom",
     )
@@ -55,6 +56,13 @@ def get_broker() -> Broker:
         if _broker is None:
             _broker = build_broker()
         return _broker
+
+
+def request_budget() -> dict[str, object]:
+    """The shared request budget's use per priority class, for the health report."""
+    from .health import request_budget as _request_budget
+
+    return _request_budget()
 
 
 def reset_broker() -> None:

@@ -7,6 +7,7 @@ Only the URLs in `KiwoomConfig` differ between the three. Sync calls go through 
 from __future__ import annotations
 
 import os
+import threading
 from datetime import date, datetime
 
 from apps.broker.contract import (
@@ -26,7 +27,7 @@ from apps.broker.contract import (
     OpenOrder,
     OrderAck,
     OrderBook,
-    OrderStatus,
+    OrderState,
     OrderType,
     Quote,
     RankingKind,
@@ -37,7 +38,7 @@ from apps.broker.contract import (
 )
 from apps.broker.kiwoom.config import KiwoomConfig
 from apps.broker.kiwoom.events import TradingDay
-from apps.broker.kiwoom.ratelimit import ApiClass
+from apps.broker.kiwoom.ratelimit import Priority
 from apps.broker.kiwoom.relay import RelayServer
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.sync import KiwoomSync
@@ -81,7 +82,7 @@ class KiwoomRealtimeFeed(RealtimeFeed):
             on_event=self._on_event,
             options=self._options,
             today=lambda: rest.server_day or fallback.today(),
-            throttle=lambda: rest.limiter.acquire(ApiClass.QUERY),
+            throttle=lambda: rest.limiter.acquire(Priority.CONDITION),
         )
         await self._ws.start()
         await self._ws.wait_ready()
@@ -145,6 +146,7 @@ class KiwoomBroker(Broker):
         self.config = config
         self._sync: KiwoomSync | None = None
         self._pid = os.getpid()
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"KiwoomBroker({self.config!r})"
@@ -153,15 +155,36 @@ class KiwoomBroker(Broker):
     def client(self) -> KiwoomSync:
         # Created on first use so that importing/constructing the broker never opens sockets, and
         # again after a fork (Celery prefork): the loop thread does not survive into the child.
-        if self._sync is None or self._pid != os.getpid():
-            self._sync = KiwoomSync(self.config)
-            self._pid = os.getpid()
-        return self._sync
+        # Under a lock: threads racing for the first call must share one client (one loop, one
+        # connection pool), not each build their own and leak the losers.
+        pid = os.getpid()
+        sync = self._sync
+        if sync is not None and self._pid == pid:
+            return sync
+        if self._pid != pid:
+            # A forked child starts with one thread; the parent's lock (maybe copied while held)
+            # and client (its loop thread did not survive) are unusable here.
+            self._lock = threading.Lock()
+            self._sync = None
+            self._pid = pid
+        with self._lock:
+            if self._sync is None:
+                self._sync = KiwoomSync(self.config)
+            return self._sync
 
     def close(self) -> None:
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        with self._lock:
+            sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.close()
+
+    def limiter_usage(self) -> list[dict[str, object]]:
+        """The shared request budget's use per priority class (health)."""
+        usage = self.client.call(lambda c: c.limiter.usage(), timeout=5.0)
+        return [
+            {"class": u.name, "requests_last_minute": u.requests_last_minute, "waiting": u.waiting}
+            for u in usage
+        ]
 
     def place_order(
         self,
@@ -180,7 +203,7 @@ class KiwoomBroker(Broker):
     def cancel_order(self, order_no: str, code: str, quantity: int = 0) -> CancelAck:
         return self.client.cancel_order(order_no, code, quantity)
 
-    def order_status(self, order_no: str) -> OrderStatus | None:
+    def order_status(self, order_no: str) -> OrderState | None:
         return self.client.order_status(order_no)
 
     def open_orders(self, code: str | None = None) -> list[OpenOrder]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from apps.broker.contract import (
     AmendAck,
@@ -37,6 +38,7 @@ from apps.broker.contract import (
     OrderBook,
     OrderBookLevel,
     OrderRejected,
+    OrderState,
     OrderStatus,
     OrderType,
     Quote,
@@ -48,7 +50,8 @@ from apps.broker.contract import (
     TokenInfo,
 )
 from apps.broker.kiwoom.events import make_balance_event, make_order_event
-from apps.broker.kiwoom.normalize import KST
+
+KST = ZoneInfo("Asia/Seoul")
 
 
 @dataclass
@@ -63,12 +66,12 @@ class MemoryOrder:
     original_order_no: str | None = None
     filled_quantity: int = 0
     filled_value: int = 0
-    status: str = "접수"
+    status: OrderStatus = OrderStatus.ACCEPTED
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def is_open(self) -> bool:
-        return self.remaining > 0 and self.status not in ("취소", "거부")
+        return self.remaining > 0 and not self.status.is_final
 
 
 def quote_for(code: str, price: int, name: str = "", volume: int = 0) -> Quote:
@@ -243,7 +246,7 @@ class MemoryBroker(Broker):
                 self._new_no(), code, side, order_type, quantity, limit, quantity, at=self.clock()
             )
             self.orders[order.order_no] = order
-            self._order_event(order, "접수")
+            self._order_event(order, OrderStatus.ACCEPTED)
             if order_type in (OrderType.MARKET, OrderType.MARKET_IOC, OrderType.MARKET_FOK):
                 self._fill(order, quantity, q.price)
             return OrderAck(order.order_no, exchange.value)
@@ -256,7 +259,7 @@ class MemoryBroker(Broker):
     def _order_event(
         self,
         o: MemoryOrder,
-        status: str,
+        status: OrderStatus,
         fill_price: int | None = None,
         fill_qty: int | None = None,
     ) -> None:
@@ -273,6 +276,7 @@ class MemoryBroker(Broker):
                 fill_price=fill_price,
                 fill_quantity=fill_qty,
                 original_order_no=o.original_order_no,
+                filled_quantity=o.filled_quantity,
             )
         )
 
@@ -287,7 +291,7 @@ class MemoryBroker(Broker):
         o.remaining -= quantity
         o.filled_quantity += quantity
         o.filled_value += quantity * price
-        o.status = "체결"
+        o.status = OrderStatus.FILLED if not o.remaining else OrderStatus.PARTIALLY_FILLED
         held, avg = self.positions.get(o.code, (0, 0))
         if o.side is Side.BUY:
             self.cash -= quantity * price
@@ -309,7 +313,7 @@ class MemoryBroker(Broker):
                 o.code,
                 self.quotes[o.code].name,
                 o.side,
-                "체결",
+                o.status,
                 "시장가" if o.order_type is OrderType.MARKET else "보통",
                 o.price,
                 o.quantity,
@@ -321,7 +325,7 @@ class MemoryBroker(Broker):
                 self.clock(),
             ),
         )
-        self._order_event(o, "체결", price, quantity)
+        self._order_event(o, o.status, price, quantity)
         self.emit(make_balance_event(o.code, held, avg, price, self.clock()))
 
     def _open(self, order_no: str) -> MemoryOrder:
@@ -339,7 +343,7 @@ class MemoryBroker(Broker):
                 raise OrderRejected("800101", "정정수량이 잔량을 초과합니다.")
             old.remaining -= qty
             if not old.remaining:
-                old.status = "확인"
+                old.status = OrderStatus.REPLACED
             new = replace(
                 old,
                 order_no=self._new_no(),
@@ -349,11 +353,11 @@ class MemoryBroker(Broker):
                 original_order_no=old.order_no,
                 filled_quantity=0,
                 filled_value=0,
-                status="확인",
+                status=OrderStatus.ACCEPTED,
                 at=self.clock(),
             )
             self.orders[new.order_no] = new
-            self._order_event(new, "확인")
+            self._order_event(new, OrderStatus.ACCEPTED)
             return AmendAck(new.order_no, old.order_no, qty)
 
     def cancel_order(self, order_no: str, code: str, quantity: int = 0) -> CancelAck:
@@ -363,19 +367,19 @@ class MemoryBroker(Broker):
             qty = min(quantity or o.remaining, o.remaining)
             o.remaining -= qty
             if not o.remaining:
-                o.status = "취소"
-            self._order_event(o, "취소")
+                o.status = OrderStatus.CANCELLED
+            self._order_event(o, OrderStatus.CANCELLED)
             return CancelAck(self._new_no(), o.order_no, qty)
 
     # ------------------------------------------------------------------ account
-    def order_status(self, order_no: str) -> OrderStatus | None:
+    def order_status(self, order_no: str) -> OrderState | None:
         with self._lock:
             self._enter("order_status", order_no)
             o = self.orders.get(order_no)
             if o is None:
                 return None
             avg = o.filled_value // o.filled_quantity if o.filled_quantity else None
-            return OrderStatus(
+            return OrderState(
                 o.order_no,
                 o.code,
                 o.side,

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from redis.asyncio import Redis
 
-from .dto import TokenInfo
+from apps.broker.contract.types import TokenInfo
+
 from .errors import BrokerUnavailable
 
 REFRESH_MARGIN = timedelta(minutes=5)

@@ -20,12 +20,16 @@ class KiwoomConfig:
     base_url: str = REAL_BASE_URL
     ws_url: str = REAL_WS_URL
     is_mock: bool = False
+    # The one request budget every process shares (orders included; priorities decide who goes).
     rate_query_per_sec: float = 5.0
-    rate_order_per_sec: float = 5.0
-    # Requests one api-id class may send back to back. 2 lets a late waiter catch up with the
-    # schedule instead of losing its slot, and stays well under the server's observed burst.
+    # Requests that may go back to back. 2 lets a late waiter catch up with the schedule instead
+    # of losing its slot, and stays well under the server's observed burst.
     rate_burst: int = 2
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 10.0  # one HTTP exchange
+    # Whole sync calls (rate-limit wait + token + request + pages): past this an order call is
+    # cancelled and AmbiguousOutcome, a read BrokerUnavailable.
+    order_call_timeout: float = 15.0
+    read_call_timeout: float = 90.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "stockagent:kiwoom"
     # Retries of READS after a throttle reply; orders are never retried.
@@ -36,10 +40,6 @@ class KiwoomConfig:
     def query_rate(self) -> float:
         # Kiwoom's published policy: 1 query/s on the mock host.
         return min(self.rate_query_per_sec, 1.0) if self.is_mock else self.rate_query_per_sec
-
-    @property
-    def order_rate(self) -> float:
-        return min(self.rate_order_per_sec, 1.0) if self.is_mock else self.rate_order_per_sec
 
     @property
     def app_key_hint(self) -> str:

@@ -1,4 +1,4 @@
-"""Our broker exception hierarchy and the translation of Kiwoom's error envelope into it.
+"""The translation of Kiwoom's error envelope into the contract's exceptions.
 
 Kiwoom answers most failures with HTTP 200 and a small `return_code` class; the specific 4-digit code
 is embedded in `return_msg` (`…[8005:…]`, `[2000](855056:…)`, WS `[CODE=8005, MESSAGE=…]`). Callers
@@ -8,6 +8,30 @@ only ever see these classes with a clean code and message; the raw envelope stay
 from __future__ import annotations
 
 import re
+
+from apps.broker.contract.errors import (
+    AmbiguousOutcome,
+    AuthExpired,
+    AuthFailed,
+    BrokerError,
+    BrokerUnavailable,
+    InvalidRequest,
+    OrderRejected,
+    RateLimited,
+)
+
+__all__ = [
+    "AmbiguousOutcome",
+    "AuthExpired",
+    "AuthFailed",
+    "BrokerError",
+    "BrokerUnavailable",
+    "InvalidRequest",
+    "OrderRejected",
+    "RateLimited",
+    "error_from_envelope",
+    "extract_code",
+]
 
 # Token-class codes after which a reissue and one repeat of a READ is worth trying (PROTOCOL §2.1).
 REISSUE_CODES = frozenset({"8005", "8031", "8103"})
@@ -19,49 +43,6 @@ _SERVER_CODES = frozenset({"1999"})
 _BRACKET = re.compile(r"\[(\d{3,6}):\s*([^\]]*)\]")
 _WS_CODE = re.compile(r"CODE=(\w+)(?:,\s*MESSAGE=([^\]]*))?")
 _BUSINESS = re.compile(r"\[(\d{3,6})\]\s*\(([A-Za-z0-9]+):\s*([^)]*)\)")
-
-
-class BrokerError(Exception):
-    """Base of every error the broker layer raises. `code` is Kiwoom's specific code, if known."""
-
-    def __init__(self, message: str = "", code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}" if self.code else self.message
-
-
-class RateLimited(BrokerError):
-    """The broker throttled us (HTTP 429, return_code 5, [1700])."""
-
-
-class AuthFailed(BrokerError):
-    """Credentials refused (bad key pair, wrong host mode, IP not registered). Not retryable."""
-
-
-class AuthExpired(AuthFailed):
-    """The token was refused (8005/8031/8103...). A fresh token may fix it."""
-
-
-class InvalidRequest(BrokerError):
-    """The broker rejected the request's shape or values (15xx input errors, unknown symbol)."""
-
-
-class OrderRejected(BrokerError):
-    """The trading host refused an order (return_code 20, `[2000](code:text)`)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code)
-
-
-class BrokerUnavailable(BrokerError):
-    """The broker could not be reached or answered garbage; nothing was done."""
-
-
-class AmbiguousOutcome(BrokerError):
-    """An order/amend/cancel was sent but its reply was lost: reconcile, never blindly retry."""
 
 
 def extract_code(msg: str) -> tuple[str | None, str]:

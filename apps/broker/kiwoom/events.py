@@ -1,4 +1,4 @@
-"""Typed realtime events decoded from REAL frames (PROTOCOL.md §6.5–6.7, §7.3).
+"""Kiwoom's realtime events: the contract's event types decoded from REAL frames (PROTOCOL §6.5–6.7, §7.3).
 
 A busy session pushes tens of thousands of 0B frames a minute, so events are built cheaply: each
 keeps the frame's FID map and decodes a field only when it is read (then caches nothing — reads are
@@ -15,15 +15,18 @@ from typing import Any
 
 import orjson
 
+from apps.broker.contract import events as contract
+from apps.broker.contract.types import Direction, OrderStatus, Side
+
+from . import mapping
 from . import normalize as n
-from .dto import Side
 
 __all__ = [
-    "BalanceEvent",
-    "ConditionEvent",
-    "OrderEvent",
-    "RealtimeEvent",
-    "Tick",
+    "KiwoomBalanceEvent",
+    "KiwoomConditionEvent",
+    "KiwoomEvent",
+    "KiwoomOrderEvent",
+    "KiwoomTick",
     "TradingDay",
     "parse_real",
 ]
@@ -50,7 +53,7 @@ class TradingDay:
         return self._day
 
 
-class RealtimeEvent(tuple):
+class KiwoomEvent(tuple):
     """Base: `item` is the registered code, `day` the KST trading day the frame arrived on.
 
     Built as a tuple (item, FID map, day) because the client creates one per REAL entry — tens of
@@ -60,7 +63,7 @@ class RealtimeEvent(tuple):
     __slots__ = ()
     type_code = ""
 
-    def __new__(cls, item: str, values: dict[str, str], day: date) -> RealtimeEvent:
+    def __new__(cls, item: str, values: dict[str, str], day: date) -> KiwoomEvent:
         return tuple.__new__(cls, (item, values, day))
 
     @property
@@ -85,7 +88,7 @@ class RealtimeEvent(tuple):
         return f"{type(self).__name__}(code={self.code!r})"
 
 
-class Tick(RealtimeEvent):
+class KiwoomTick(KiwoomEvent, contract.Tick):
     """0B 주식체결: one trade."""
 
     __slots__ = ()
@@ -100,7 +103,7 @@ class Tick(RealtimeEvent):
         return self._at("20")
 
     @property
-    def price(self) -> int:
+    def price(self) -> int | None:
         return n.price(self._g("10"))
 
     @property
@@ -108,16 +111,16 @@ class Tick(RealtimeEvent):
         return n.signed_int(self._g("11"))
 
     @property
-    def change_rate(self) -> Decimal:
+    def change_rate(self) -> Decimal | None:
         return n.rate(self._g("12"))
 
     @property
-    def direction(self) -> n.Direction:
-        return n.Direction.parse(self._g("25"), self._g("11"))
+    def direction(self) -> Direction:
+        return mapping.direction(self._g("25"), self._g("11"))
 
     @property
     def quantity(self) -> int:
-        return n.price(self._g("15"))
+        return n.unsigned_int(self._g("15"))
 
     @property
     def aggressor(self) -> Side | None:
@@ -134,23 +137,23 @@ class Tick(RealtimeEvent):
         return n.millions_to_krw(self._g("14"))
 
     @property
-    def open(self) -> int:
+    def open(self) -> int | None:
         return n.price(self._g("16"))
 
     @property
-    def high(self) -> int:
+    def high(self) -> int | None:
         return n.price(self._g("17"))
 
     @property
-    def low(self) -> int:
+    def low(self) -> int | None:
         return n.price(self._g("18"))
 
     @property
-    def best_ask(self) -> int:
+    def best_ask(self) -> int | None:
         return n.price(self._g("27"))
 
     @property
-    def best_bid(self) -> int:
+    def best_bid(self) -> int | None:
         return n.price(self._g("28"))
 
     @property
@@ -159,10 +162,10 @@ class Tick(RealtimeEvent):
         return self._g("290")
 
     def __repr__(self) -> str:
-        return f"Tick(code={self.code!r}, price={self.price}, quantity={self.quantity})"
+        return f"KiwoomTick(code={self.code!r}, price={self.price}, quantity={self.quantity})"
 
 
-class OrderEvent(RealtimeEvent):
+class KiwoomOrderEvent(KiwoomEvent, contract.OrderEvent):
     """00 주문체결: accepted / filled / confirmed / cancelled / rejected."""
 
     __slots__ = ()
@@ -182,8 +185,11 @@ class OrderEvent(RealtimeEvent):
         return None if not s.strip("0") else n.order_no(s)
 
     @property
-    def status(self) -> str:
-        return self._g("913").strip()
+    def status(self) -> OrderStatus:
+        filled = n.int_or_none(self._g("911")) or n.unsigned_int(self._g("903"))
+        return mapping.order_status(
+            self._g("913"), remaining=self.remaining, filled=filled, kind=self._g("905")
+        )
 
     @property
     def name(self) -> str:
@@ -210,7 +216,7 @@ class OrderEvent(RealtimeEvent):
         return n.unsigned_int(self._g("900"))
 
     @property
-    def price(self) -> int:
+    def price(self) -> int | None:
         return n.price(self._g("901"))
 
     @property
@@ -232,20 +238,20 @@ class OrderEvent(RealtimeEvent):
     @property
     def fill_price(self) -> int | None:
         """FID 910. Whether it is the last or the average price is unconfirmed (PROTOCOL §11)."""
-        return n.price_or_none(self._g("910"))
+        return n.price(self._g("910"))
 
     @property
     def filled_quantity(self) -> int | None:
         """FID 911 — cumulative in OpenAPI+ semantics, unconfirmed for REST; prefer unit_*."""
-        return n.price_or_none(self._g("911"))
+        return n.int_or_none(self._g("911"))
 
     @property
     def unit_fill_price(self) -> int | None:
-        return n.price_or_none(self._g("914"))
+        return n.price(self._g("914"))
 
     @property
     def unit_fill_quantity(self) -> int | None:
-        return n.price_or_none(self._g("915"))
+        return n.int_or_none(self._g("915"))
 
     @property
     def fee(self) -> int:
@@ -261,10 +267,10 @@ class OrderEvent(RealtimeEvent):
         return None if s in ("", "0") else s
 
     def __repr__(self) -> str:
-        return f"OrderEvent(order_no={self.order_no!r}, status={self.status!r}, code={self.code!r})"
+        return f"KiwoomOrderEvent(order_no={self.order_no!r}, status={self.status!r}, code={self.code!r})"
 
 
-class BalanceEvent(RealtimeEvent):
+class KiwoomBalanceEvent(KiwoomEvent, contract.BalanceEvent):
     """04 잔고: the position after a fill."""
 
     __slots__ = ()
@@ -283,7 +289,7 @@ class BalanceEvent(RealtimeEvent):
         return n.unsigned_int(self._g("930"))
 
     @property
-    def average_price(self) -> int:
+    def average_price(self) -> int | None:
         return n.price(self._g("931"))
 
     @property
@@ -295,11 +301,11 @@ class BalanceEvent(RealtimeEvent):
         return n.unsigned_int(self._g("933"))
 
     @property
-    def current_price(self) -> int:
+    def current_price(self) -> int | None:
         return n.price(self._g("10"))
 
     @property
-    def base_price(self) -> int:
+    def base_price(self) -> int | None:
         return n.price(self._g("307"))
 
     @property
@@ -307,10 +313,10 @@ class BalanceEvent(RealtimeEvent):
         return n.signed_int(self._g("990"))
 
     def __repr__(self) -> str:
-        return f"BalanceEvent(code={self.code!r}, quantity={self.quantity})"
+        return f"KiwoomBalanceEvent(code={self.code!r}, quantity={self.quantity})"
 
 
-class ConditionEvent(RealtimeEvent):
+class KiwoomConditionEvent(KiwoomEvent, contract.ConditionEvent):
     """02 조건검색: a stock entered (I) or left (D) a realtime condition."""
 
     __slots__ = ()
@@ -329,14 +335,14 @@ class ConditionEvent(RealtimeEvent):
         return self._at("20")
 
     def __repr__(self) -> str:
-        return f"ConditionEvent(seq={self.seq!r}, code={self.code!r}, entered={self.entered})"
+        return f"KiwoomConditionEvent(seq={self.seq!r}, code={self.code!r}, entered={self.entered})"
 
 
-EVENT_TYPES: dict[str, type[RealtimeEvent]] = {
-    "0B": Tick,
-    "00": OrderEvent,
-    "04": BalanceEvent,
-    "02": ConditionEvent,
+EVENT_TYPES: dict[str, type[KiwoomEvent]] = {
+    "0B": KiwoomTick,
+    "00": KiwoomOrderEvent,
+    "04": KiwoomBalanceEvent,
+    "02": KiwoomConditionEvent,
 }
 
 
@@ -344,9 +350,9 @@ _new = tuple.__new__
 _loads = orjson.loads
 
 
-def events_from_data(data: list[dict[str, Any]], day: date) -> list[RealtimeEvent]:
+def events_from_data(data: list[dict[str, Any]], day: date) -> list[contract.RealtimeEvent]:
     """REAL `data[]` entries → events; types we do not model are skipped."""
-    out: list[RealtimeEvent] = []
+    out: list[contract.RealtimeEvent] = []
     for entry in data:
         cls = EVENT_TYPES.get(entry.get("type", ""))
         if cls is not None:
@@ -354,7 +360,7 @@ def events_from_data(data: list[dict[str, Any]], day: date) -> list[RealtimeEven
     return out
 
 
-def parse_real(frame: bytes | str, day: date) -> list[RealtimeEvent]:
+def parse_real(frame: bytes | str, day: date) -> list[contract.RealtimeEvent]:
     """A raw REAL frame → events (the client's decode path; also used by the benchmark)."""
     msg = _loads(frame)
     if msg.get("trnm") != "REAL":
@@ -376,16 +382,16 @@ def make_tick(
     *,
     side: Side = Side.BUY,
     cum_volume: int = 0,
-) -> Tick:
+) -> KiwoomTick:
     sign = "+" if side is Side.BUY else "-"
     values = {"20": _hms(at), "10": str(price), "15": f"{sign}{quantity}", "13": str(cum_volume)}
-    return Tick(code, values, at.astimezone(n.KST).date())
+    return KiwoomTick(code, values, at.astimezone(n.KST).date())
 
 
 def make_order_event(
     order_no: str,
     code: str,
-    status: str,
+    status: OrderStatus,
     side: Side,
     quantity: int,
     price: int,
@@ -395,12 +401,17 @@ def make_order_event(
     fill_price: int | None = None,
     fill_quantity: int | None = None,
     original_order_no: str | None = None,
-) -> OrderEvent:
+    filled_quantity: int | None = None,
+) -> KiwoomOrderEvent:
+    """`filled_quantity` is the order's cumulative fill (FID 911)."""
+    amend = status is OrderStatus.REPLACED or (
+        status is OrderStatus.ACCEPTED and original_order_no is not None
+    )
     values = {
         "9203": order_no,
         "9001": code,
-        "913": status,
-        "905": "+매수" if side is Side.BUY else "-매도",
+        "913": mapping.status_text(status, amend=amend),
+        "905": mapping.order_kind(side is Side.BUY, status, amend=amend),
         "907": "2" if side is Side.BUY else "1",
         "900": str(quantity),
         "901": str(price),
@@ -409,13 +420,14 @@ def make_order_event(
         "908": _hms(at),
         "914": "" if fill_price is None else str(fill_price),
         "915": "" if fill_quantity is None else str(fill_quantity),
+        "911": "" if filled_quantity is None else str(filled_quantity),
     }
-    return OrderEvent(code, values, at.astimezone(n.KST).date())
+    return KiwoomOrderEvent(code, values, at.astimezone(n.KST).date())
 
 
 def make_balance_event(
     code: str, quantity: int, average_price: int, current_price: int, at: datetime
-) -> BalanceEvent:
+) -> KiwoomBalanceEvent:
     values = {
         "9001": code,
         "930": str(quantity),
@@ -423,9 +435,9 @@ def make_balance_event(
         "931": str(average_price),
         "10": str(current_price),
     }
-    return BalanceEvent(code, values, at.astimezone(n.KST).date())
+    return KiwoomBalanceEvent(code, values, at.astimezone(n.KST).date())
 
 
-def make_condition_event(seq: str, code: str, entered: bool, at: datetime) -> ConditionEvent:
+def make_condition_event(seq: str, code: str, entered: bool, at: datetime) -> KiwoomConditionEvent:
     values = {"841": seq, "9001": code, "843": "I" if entered else "D", "20": _hms(at)}
-    return ConditionEvent(code, values, at.astimezone(n.KST).date())
+    return KiwoomConditionEvent(code, values, at.astimezone(n.KST).date())

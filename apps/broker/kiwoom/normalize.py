@@ -8,37 +8,19 @@ These helpers turn them into int KRW, Decimal rates, bare codes and aware dateti
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
+
+from apps.broker.contract.errors import BrokerUnavailable
 
 KST = ZoneInfo("Asia/Seoul")
 MILLION = 1_000_000
 HUNDRED_MILLION = 100_000_000
 
 
-class Direction(enum.Enum):
-    """Kiwoom's 전일대비기호 (sign code) — direction versus the previous close."""
-
-    UPPER_LIMIT = "1"
-    UP = "2"
-    FLAT = "3"
-    LOWER_LIMIT = "4"
-    DOWN = "5"
-
-    @classmethod
-    def parse(cls, raw: str, fallback_signed: str = "") -> Direction:
-        try:
-            return cls(raw.strip())
-        except ValueError:
-            # No sign code: derive the direction from a direction-signed price or change.
-            s = fallback_signed.strip()
-            if s.startswith("+"):
-                return cls.UP
-            if s.startswith("-"):
-                return cls.DOWN
-            return cls.FLAT
+class GarbledValue(BrokerUnavailable, ValueError):
+    """A field that must be a number is not: the answer is garbage, and nothing is guessed."""
 
 
 def signed_int(raw: str) -> int:
@@ -50,41 +32,67 @@ def signed_int(raw: str) -> int:
         s = raw.strip() if raw else ""
         if not s:
             return 0
-        return int(Decimal(s.replace(",", "")))
+        try:
+            return int(Decimal(s.replace(",", "")))
+        except (InvalidOperation, ValueError, OverflowError):
+            raise GarbledValue(f"not a number: {s[:20]!r}") from None
 
 
-def price(raw: str) -> int:
-    """A direction-signed price as int KRW: the sign is a direction, not arithmetic."""
+def price(raw: str) -> int | None:
+    """A direction-signed price as int KRW (the sign is a direction, not arithmetic).
+
+    Blank, unparseable and zero are `None`: no price is ever 0 won."""
     try:
-        return abs(int(raw))
+        # The hot path (every tick): int() accepts the sign and zero padding.
+        return abs(int(raw)) or None
     except (ValueError, TypeError):
-        return abs(signed_int(raw))
-
-
-def price_or_none(raw: str) -> int | None:
-    s = raw.strip() if raw else ""
-    return abs(signed_int(s)) if s else None
+        s = raw.strip().replace(",", "") if isinstance(raw, str) else ""
+        if not s:
+            return None
+        try:
+            value = Decimal(s)
+        except InvalidOperation:
+            return None
+        if not value.is_finite() or value != value.to_integral_value():
+            return None
+        return abs(int(value)) or None
 
 
 def unsigned_int(raw: str) -> int:
     """Quantities/amounts that are documented unsigned; padding is dropped."""
-    return abs(signed_int(raw))
+    try:
+        return abs(int(raw))  # the hot path (tick quantities)
+    except (ValueError, TypeError):
+        return abs(signed_int(raw))
 
 
-def rate(raw: str) -> Decimal:
-    """A percent string (`"+0.57"`, `"-43.8977"`) as Decimal percent."""
+def int_or_none(raw: str) -> int | None:
+    """An unsigned quantity that may be absent (blank → None; 0 stays 0)."""
+    s = raw.strip() if raw else ""
+    return abs(signed_int(s)) if s else None
+
+
+def rate(raw: str) -> Decimal | None:
+    """A percent string (`"+0.57"`, `"-43.8977"`) as Decimal percent; blank or garbled → None."""
     s = raw.strip() if raw else ""
     if not s:
-        return Decimal(0)
+        return None
     try:
-        return Decimal(s)
+        value = Decimal(s.replace(",", ""))
     except InvalidOperation:
-        return Decimal(0)
+        return None
+    return value if value.is_finite() else None
 
 
-def rate_x100(raw: str) -> Decimal:
+def rate_x100(raw: str) -> Decimal | None:
     """Condition-search rates come ×100 without a point: `"-00000130"` → -1.30 (percent)."""
-    return Decimal(signed_int(raw)).scaleb(-2)
+    s = raw.strip() if raw else ""
+    if not s:
+        return None
+    try:
+        return Decimal(int(s)).scaleb(-2)
+    except ValueError:
+        return None
 
 
 def millions_to_krw(raw: str) -> int:

@@ -1,17 +1,19 @@
-"""Kiwoom TR response bodies → the DTOs in dto.py. One function per TR; no I/O here.
+"""Kiwoom TR response bodies → the contract's types. One function per TR; no I/O here.
 
 Each function takes the decoded JSON body (and, where rows only carry `HHMMSS`, the KST trading day)
-and returns normalised values. Field semantics follow PROTOCOL.md §4's field tables.
+and returns normalised values. Field semantics follow PROTOCOL.md §4's field tables. A price or
+rate that is blank, garbled or 0 becomes `None`; a chart row without its prices is dropped (a bar
+always has OHLC); a garbled amount raises `GarbledValue` (a `BrokerUnavailable`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from . import normalize as n
-from .dto import (
+from apps.broker.contract.types import (
     AmendAck,
     Balance,
     CancelAck,
@@ -31,6 +33,11 @@ from .dto import (
     RankingRow,
     Side,
 )
+
+from . import mapping
+from . import normalize as n
+
+log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 
@@ -57,7 +64,7 @@ def quote(body: Row) -> Quote:
         code=n.code(_s(body, "stk_cd")),
         name=_s(body, "stk_nm").strip(),
         price=n.price(cur),
-        direction=n.Direction.parse(_s(body, "pre_sig"), _s(body, "pred_pre") or cur),
+        direction=mapping.direction(_s(body, "pre_sig"), _s(body, "pred_pre") or cur),
         change=n.signed_int(_s(body, "pred_pre")),
         change_rate=n.rate(_s(body, "flu_rt")),
         open=n.price(_s(body, "open_pric")),
@@ -84,7 +91,7 @@ def order_book(code: str, body: Row, day: date) -> OrderBook:
         out = []
         for level in range(1, 11):
             p = n.price(_s(body, _level_key(side, level, "bid")))
-            if p:
+            if p is not None:
                 out.append(
                     OrderBookLevel(p, n.unsigned_int(_s(body, _level_key(side, level, "req"))))
                 )
@@ -100,21 +107,26 @@ def order_book(code: str, body: Row, day: date) -> OrderBook:
     )
 
 
+def _ohlc(row: Row) -> tuple[int, int, int, int] | None:
+    o, h, lo, c = (n.price(_s(row, k)) for k in ("open_pric", "high_pric", "low_pric", "cur_prc"))
+    if o is None or h is None or lo is None or c is None:
+        return None
+    return o, h, lo, c
+
+
 def minute_bars(code: str, body: Row) -> list[MinuteBar]:
     """ka10080 rows (newest first, direction-signed OHLC)."""
     c = n.code(code)
-    return [
-        MinuteBar(
-            code=c,
-            at=n.kst_datetime(_s(r, "cntr_tm")),
-            open=n.price(_s(r, "open_pric")),
-            high=n.price(_s(r, "high_pric")),
-            low=n.price(_s(r, "low_pric")),
-            close=n.price(_s(r, "cur_prc")),
-            volume=n.unsigned_int(_s(r, "trde_qty")),
+    out = []
+    for r in body.get("stk_min_pole_chart_qry") or []:
+        ohlc = _ohlc(r)
+        if ohlc is None:
+            log.warning("ka10080 %s: row %s without prices dropped", c, _s(r, "cntr_tm"))
+            continue
+        out.append(
+            MinuteBar(c, n.kst_datetime(_s(r, "cntr_tm")), *ohlc, n.unsigned_int(_s(r, "trde_qty")))
         )
-        for r in body.get("stk_min_pole_chart_qry") or []
-    ]
+    return out
 
 
 def daily_bars(code: str, body: Row) -> list[DailyBar]:
@@ -125,14 +137,15 @@ def daily_bars(code: str, body: Row) -> list[DailyBar]:
         day = n.kst_date(_s(r, "dt"))
         if day is None:
             continue
+        ohlc = _ohlc(r)
+        if ohlc is None:
+            log.warning("ka10081 %s: row %s without prices dropped", c, day)
+            continue
         out.append(
             DailyBar(
-                code=c,
-                day=day,
-                open=n.price(_s(r, "open_pric")),
-                high=n.price(_s(r, "high_pric")),
-                low=n.price(_s(r, "low_pric")),
-                close=n.price(_s(r, "cur_prc")),
+                c,
+                day,
+                *ohlc,
                 volume=n.unsigned_int(_s(r, "trde_qty")),
                 value_krw=n.millions_to_krw(_s(r, "trde_prica")),
             )
@@ -166,7 +179,7 @@ def rankings(kind: RankingKind, body: Row, start_rank: int = 1) -> list[RankingR
                 code=n.code(_s(r, "stk_cd")),
                 name=_s(r, "stk_nm").strip(),
                 price=n.price(cur),
-                direction=n.Direction.parse(_s(r, "pred_pre_sig"), _s(r, "pred_pre") or cur),
+                direction=mapping.direction(_s(r, "pred_pre_sig"), _s(r, "pred_pre") or cur),
                 change=n.signed_int(_s(r, "pred_pre")),
                 change_rate=n.rate(_s(r, "flu_rt")),
                 volume=n.unsigned_int(volume),
@@ -244,6 +257,7 @@ def open_orders(body: Row, day: date) -> list[OpenOrder]:
     for r in body.get("oso") or []:
         qty = n.unsigned_int(_s(r, "ord_qty"))
         remaining = n.unsigned_int(_s(r, "oso_qty"))
+        filled = max(qty - remaining, n.unsigned_int(_s(r, "cntr_qty")))
         out.append(
             OpenOrder(
                 order_no=n.order_no(_s(r, "ord_no")),
@@ -251,12 +265,14 @@ def open_orders(body: Row, day: date) -> list[OpenOrder]:
                 code=n.code(_s(r, "stk_cd")),
                 name=_s(r, "stk_nm").strip(),
                 side=side_from_name(_s(r, "io_tp_nm")),
-                status=_s(r, "ord_stt").strip(),
+                status=mapping.order_status(
+                    _s(r, "ord_stt"), remaining=remaining, filled=filled, kind=_s(r, "io_tp_nm")
+                ),
                 order_type_name=_s(r, "trde_tp").strip(),
                 quantity=qty,
                 price=n.price(_s(r, "ord_pric")),
                 remaining=remaining,
-                filled_quantity=max(qty - remaining, n.unsigned_int(_s(r, "cntr_qty"))),
+                filled_quantity=filled,
                 filled_value=n.unsigned_int(_s(r, "cntr_tot_amt")),
                 at=n.kst_at(day, _s(r, "tm")),
             )
@@ -266,26 +282,32 @@ def open_orders(body: Row, day: date) -> list[OpenOrder]:
 
 def fills(body: Row, day: date) -> list[Fill]:
     """ka10076 `cntr` rows (newest first)."""
-    return [
-        Fill(
-            order_no=n.order_no(_s(r, "ord_no")),
-            original_order_no=_orig(_s(r, "orig_ord_no")),
-            code=n.code(_s(r, "stk_cd")),
-            name=_s(r, "stk_nm").strip(),
-            side=side_from_name(_s(r, "io_tp_nm")),
-            status=_s(r, "ord_stt").strip(),
-            order_type_name=_s(r, "trde_tp").strip(),
-            order_price=n.price(_s(r, "ord_pric")),
-            order_quantity=n.unsigned_int(_s(r, "ord_qty")),
-            fill_price=n.price(_s(r, "cntr_pric")),
-            fill_quantity=n.unsigned_int(_s(r, "cntr_qty")),
-            remaining=n.unsigned_int(_s(r, "oso_qty")),
-            fee=n.unsigned_int(_s(r, "tdy_trde_cmsn")),
-            tax=n.unsigned_int(_s(r, "tdy_trde_tax")),
-            at=n.kst_at(day, _s(r, "ord_tm")),
+    out = []
+    for r in body.get("cntr") or []:
+        remaining = n.unsigned_int(_s(r, "oso_qty"))
+        filled = n.unsigned_int(_s(r, "cntr_qty"))
+        out.append(
+            Fill(
+                order_no=n.order_no(_s(r, "ord_no")),
+                original_order_no=_orig(_s(r, "orig_ord_no")),
+                code=n.code(_s(r, "stk_cd")),
+                name=_s(r, "stk_nm").strip(),
+                side=side_from_name(_s(r, "io_tp_nm")),
+                status=mapping.order_status(
+                    _s(r, "ord_stt"), remaining=remaining, filled=filled, kind=_s(r, "io_tp_nm")
+                ),
+                order_type_name=_s(r, "trde_tp").strip(),
+                order_price=n.price(_s(r, "ord_pric")),
+                order_quantity=n.unsigned_int(_s(r, "ord_qty")),
+                fill_price=n.price(_s(r, "cntr_pric")),
+                fill_quantity=filled,
+                remaining=remaining,
+                fee=n.unsigned_int(_s(r, "tdy_trde_cmsn")),
+                tax=n.unsigned_int(_s(r, "tdy_trde_tax")),
+                at=n.kst_at(day, _s(r, "ord_tm")),
+            )
         )
-        for r in body.get("cntr") or []
-    ]
+    return out
 
 
 # --------------------------------------------------------------------------- orders
@@ -335,7 +357,7 @@ def condition_hits(data: Iterable[Any]) -> list[ConditionHit]:
                 code=n.code(_s(r, "9001")),
                 name=_s(r, "302").strip(),
                 price=n.price(_s(r, "10")),
-                direction=n.Direction.parse(_s(r, "25"), change),
+                direction=mapping.direction(_s(r, "25"), change),
                 change=n.signed_int(change),
                 change_rate=n.rate_x100(_s(r, "12")),
                 volume=n.unsigned_int(_s(r, "13")),

@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from apps.broker.backoff import backoff_delay
+
 from . import errors
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class RelayServer:
             await self._redis.set(self._owner, self._id, ex=HEARTBEAT_TTL)
 
     async def _serve(self) -> None:
+        failures = 0
         while not self._stopping:
             try:
                 item = await self._redis.blpop([self._requests], timeout=1)
@@ -84,8 +87,10 @@ class RelayServer:
                 raise
             except Exception:
                 log.exception("condition relay: Redis read failed")
-                await asyncio.sleep(1)
+                failures += 1
+                await asyncio.sleep(backoff_delay(failures, base=0.5, cap=10.0))
                 continue
+            failures = 0
             if item is None:
                 continue
             request = orjson.loads(item[1])

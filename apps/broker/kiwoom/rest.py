@@ -1,6 +1,7 @@
-"""Async REST client for Kiwoom: one method per TR the product needs, returning DTOs.
+"""Async REST client for Kiwoom: one method per TR the product needs, returning contract types.
 
-Every request takes a slot from the shared Redis rate limiter and the shared token, and every
+Every request takes a slot from the shared Redis rate limiter (in its priority class: orders
+first, charts and backfills last) and the shared token, and every
 answer goes through one envelope check that turns Kiwoom's errors into ours. Reads are repeated
 once after a token refusal (with a reissued token) and a few times after a throttle reply (with
 jittered backoff). Orders, amends and cancels are sent exactly once: a lost or garbled reply is an
@@ -10,7 +11,6 @@ AmbiguousOutcome for reconciliation, never a retry.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -21,11 +21,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from . import normalize as n
-from . import parse
-from .auth import IssuedToken, TokenStore
-from .config import KiwoomConfig
-from .dto import (
+from apps.broker.backoff import backoff_delay
+from apps.broker.contract.types import (
     AmendAck,
     Balance,
     CancelAck,
@@ -38,13 +35,18 @@ from .dto import (
     OpenOrder,
     OrderAck,
     OrderBook,
-    OrderStatus,
+    OrderState,
     OrderType,
     Quote,
     RankingKind,
     RankingRow,
     Side,
 )
+
+from . import mapping, parse
+from . import normalize as n
+from .auth import IssuedToken, TokenStore
+from .config import KiwoomConfig
 from .errors import (
     REISSUE_CODES,
     AmbiguousOutcome,
@@ -57,7 +59,14 @@ from .errors import (
     error_from_envelope,
 )
 from .paging import DEFAULT_MAX_PAGES, Page, collect_pages
-from .ratelimit import ApiClass, RateBudget, SharedRateLimiter, api_class, backoff_delay
+from .ratelimit import (
+    ORDER_API_IDS,
+    Priority,
+    RateBudget,
+    SharedRateLimiter,
+    default_priority,
+    limiter_prefix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +154,10 @@ class KiwoomRestClient:
             base_url=config.base_url, timeout=config.timeout_seconds
         )
         self._clock = clock
-        scope = hashlib.sha256(config.base_url.encode()).hexdigest()[:12]
         self.limiter = SharedRateLimiter(
             self.redis,
-            {
-                ApiClass.QUERY: RateBudget(config.query_rate, config.rate_burst),
-                ApiClass.ORDER: RateBudget(config.order_rate, config.rate_burst),
-            },
-            key_prefix=config.key_prefix,
-            scope=scope,
+            RateBudget(config.query_rate, config.rate_burst),
+            limiter_prefix(config.key_prefix, config.base_url),
         )
         self.tokens = TokenStore(
             self.redis, config.app_key, self._issue_token, key_prefix=config.key_prefix, now=clock
@@ -256,16 +260,25 @@ class KiwoomRestClient:
         }
         return await self._http.post(PATHS[api_id], content=orjson.dumps(body), headers=headers)
 
-    async def request(self, api_id: str, body: dict[str, Any], cursor: str | None = None) -> Page:
-        """One TR call with the shared limiter and token; reads retried, orders never."""
-        cls = api_class(api_id)
-        is_order = cls is ApiClass.ORDER
+    async def request(
+        self,
+        api_id: str,
+        body: dict[str, Any],
+        cursor: str | None = None,
+        priority: Priority | None = None,
+    ) -> Page:
+        """One TR call with the shared limiter and token; reads retried, orders never.
+
+        Cancelling the calling task (a sync call that ran out of time) while it waits for a slot
+        or the token sends nothing: the waiter leaves the limiter's queue."""
+        prio = default_priority(api_id) if priority is None else priority
+        is_order = api_id in ORDER_API_IDS
         reissued = False
         transport_retried = False
         throttle_attempt = 0
         while True:
             try:
-                await self.limiter.acquire(cls)
+                await self.limiter.acquire(prio)
                 token = await self.tokens.get()
             except RedisError as exc:
                 # Without the shared limiter and token we must not call Kiwoom at all.
@@ -311,7 +324,7 @@ class KiwoomRestClient:
                 self.throttled += 1
                 throttle_attempt += 1
                 delay = backoff_delay(throttle_attempt, self.config.throttle_backoff_base)
-                await self.limiter.penalize(cls, delay)
+                await self.limiter.penalize(delay)
                 if is_order or throttle_attempt > self.config.max_throttle_retries:
                     raise
                 log.warning("%s throttled; backing off %.2fs", api_id, delay)
@@ -335,9 +348,15 @@ class KiwoomRestClient:
         return Page(data, more, (resp.headers.get("next-key") or "").strip(), self._day(resp))
 
     async def pages(
-        self, api_id: str, body: dict[str, Any], max_pages: int | None = DEFAULT_MAX_PAGES
+        self,
+        api_id: str,
+        body: dict[str, Any],
+        max_pages: int | None = DEFAULT_MAX_PAGES,
+        priority: Priority | None = None,
     ) -> list[Page]:
-        return await collect_pages(lambda cursor: self.request(api_id, body, cursor), max_pages)
+        return await collect_pages(
+            lambda cursor: self.request(api_id, body, cursor, priority), max_pages
+        )
 
     # ------------------------------------------------------------------ market data
     async def account_number(self) -> str:
@@ -397,7 +416,7 @@ class KiwoomRestClient:
     ) -> list[RankingRow]:
         body = {**RANKING_DEFAULTS[kind], **overrides}
         out: list[RankingRow] = []
-        for page in await self.pages(kind.value, body, max_pages):
+        for page in await self.pages(mapping.RANKING_API_IDS[kind], body, max_pages):
             out.extend(parse.rankings(kind, page.body, start_rank=len(out) + 1))
         return out
 
@@ -454,13 +473,13 @@ class KiwoomRestClient:
             out.extend(parse.fills(page.body, page.day))
         return out
 
-    async def order_status(self, order_no: str) -> OrderStatus | None:
+    async def order_status(self, order_no: str) -> OrderState | None:
         """Where an order stands, from the open-order and execution lists (for reconciliation)."""
         wanted = n.order_no(order_no)
         for o in await self.open_orders():
             if o.order_no == wanted:
                 avg = o.filled_value // o.filled_quantity if o.filled_quantity else None
-                return OrderStatus(
+                return OrderState(
                     o.order_no,
                     o.code,
                     o.side,
@@ -469,20 +488,20 @@ class KiwoomRestClient:
                     o.remaining,
                     avg,
                     o.status,
-                    True,
+                    not o.status.is_final,
                 )
         for f in await self.fills():
             if f.order_no == wanted:
-                return OrderStatus(
+                return OrderState(
                     f.order_no,
                     f.code,
                     f.side,
                     f.order_quantity,
                     f.fill_quantity,
                     f.remaining,
-                    f.fill_price or None,
+                    f.fill_price,
                     f.status,
-                    f.remaining > 0,
+                    f.remaining > 0 and not f.status.is_final,
                 )
         return None
 
@@ -505,7 +524,7 @@ class KiwoomRestClient:
             "stk_cd": n.code(code),
             "ord_qty": str(quantity),
             "ord_uv": str(price) if order_type.needs_price and price else "",
-            "trde_tp": order_type.value,
+            "trde_tp": mapping.TRDE_TP[order_type],
             "cond_uv": "",
         }
         page = await self.request("kt10000" if side is Side.BUY else "kt10001", body)

@@ -3,20 +3,26 @@
 The async client lives on a private event loop in a daemon thread (one per facade), so sync callers
 — including code already running inside some other event loop — can use it without nesting loops.
 Each call submits the coroutine to that loop and waits for its result.
+
+Every call has a time limit (`order_call_timeout` for place/amend/cancel, `read_call_timeout` for
+the rest). The limit is enforced *inside* the loop: when it passes, the call's coroutine is
+cancelled wherever it is — waiting for a rate-limit slot, for the token, or for the reply — and the
+caller hears about it only once the cancellation has finished, so no request leaves after the
+caller was told the call failed. An order call that ran out of time raises `AmbiguousOutcome` (it
+may have reached the broker: reconcile); a read raises `BrokerUnavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date
 from typing import Any, TypeVar
 
-from . import parse
-from .auth import app_key_hint
-from .config import KiwoomConfig
-from .dto import (
+from apps.broker.contract.errors import AmbiguousOutcome, BrokerUnavailable
+from apps.broker.contract.types import (
     AmendAck,
     Balance,
     CancelAck,
@@ -31,7 +37,7 @@ from .dto import (
     OpenOrder,
     OrderAck,
     OrderBook,
-    OrderStatus,
+    OrderState,
     OrderType,
     Quote,
     RankingKind,
@@ -39,12 +45,19 @@ from .dto import (
     Side,
     TokenInfo,
 )
-from .ratelimit import ApiClass
+
+from . import parse
+from .auth import app_key_hint
+from .config import KiwoomConfig
+from .ratelimit import Priority
 from .relay import relay_call
 from .rest import KiwoomRestClient
 from .ws import KiwoomWebSocket, WsOptions
 
 T = TypeVar("T")
+
+# How long past a call's own limit the caller waits for the loop to report the cancellation.
+_CANCEL_GRACE_SECONDS = 5.0
 
 
 class LoopThread:
@@ -74,8 +87,8 @@ class KiwoomSync:
         self._ws_options = ws_options or WsOptions(request_timeout=config.timeout_seconds)
         self._thread = LoopThread()
         self._client: KiwoomRestClient = self._thread.run(self._make_client())
-        # Generous: a call may wait for rate-limit slots and a token issuance before its request.
-        self._timeout = config.timeout_seconds * 6 + 30
+        self.order_timeout = config.order_call_timeout
+        self.read_timeout = config.read_call_timeout
 
     async def _make_client(self) -> KiwoomRestClient:
         return KiwoomRestClient(self.config)
@@ -87,11 +100,42 @@ class KiwoomSync:
     def client(self) -> KiwoomRestClient:
         return self._client
 
-    def call(self, fn: Callable[[KiwoomRestClient], Awaitable[T]]) -> T:
-        async def _run() -> T:
-            return await fn(self._client)
+    def call(
+        self,
+        fn: Callable[[KiwoomRestClient], Awaitable[T]],
+        *,
+        order: bool = False,
+        timeout: float | None = None,
+    ) -> T:
+        """Run `fn(client)` on the loop within the call's time limit (see the module docstring)."""
+        limit = (
+            timeout if timeout is not None else (self.order_timeout if order else self.read_timeout)
+        )
+        what = "order call" if order else "call"
 
-        return self._thread.run(_run(), self._timeout)
+        async def _run() -> T:
+            try:
+                async with asyncio.timeout(limit) as cm:
+                    return await fn(self._client)
+            except TimeoutError:
+                if not cm.expired():
+                    raise
+                # Raised only after the cancelled coroutine unwound: nothing is sent from now on.
+                if order:
+                    raise AmbiguousOutcome(
+                        f"{what} ran out of time after {limit:g}s; reconcile before acting"
+                    ) from None
+                raise BrokerUnavailable(f"{what} ran out of time after {limit:g}s") from None
+
+        future = asyncio.run_coroutine_threadsafe(_run(), self._thread.loop)
+        try:
+            return future.result(limit + _CANCEL_GRACE_SECONDS)
+        except concurrent.futures.TimeoutError:
+            # The loop did not even report the cancellation (wedged): cancel and give up.
+            future.cancel()
+            if order:
+                raise AmbiguousOutcome(f"{what} did not return; reconcile before acting") from None
+            raise BrokerUnavailable(f"{what} did not return") from None
 
     def close(self) -> None:
         try:
@@ -159,7 +203,7 @@ class KiwoomSync:
     def fills(self, code: str | None = None) -> list[Fill]:
         return self.call(lambda c: c.fills(code))
 
-    def order_status(self, order_no: str) -> OrderStatus | None:
+    def order_status(self, order_no: str) -> OrderState | None:
         return self.call(lambda c: c.order_status(order_no))
 
     def place_order(
@@ -171,17 +215,21 @@ class KiwoomSync:
         price: int | None = None,
         exchange: Exchange = Exchange.KRX,
     ) -> OrderAck:
-        return self.call(lambda c: c.place_order(side, code, quantity, order_type, price, exchange))
+        return self.call(
+            lambda c: c.place_order(side, code, quantity, order_type, price, exchange), order=True
+        )
 
     def amend_order(
         self, order_no: str, code: str, quantity: int, price: int, exchange: Exchange = Exchange.KRX
     ) -> AmendAck:
-        return self.call(lambda c: c.amend_order(order_no, code, quantity, price, exchange))
+        return self.call(
+            lambda c: c.amend_order(order_no, code, quantity, price, exchange), order=True
+        )
 
     def cancel_order(
         self, order_no: str, code: str, quantity: int = 0, exchange: Exchange = Exchange.KRX
     ) -> CancelAck:
-        return self.call(lambda c: c.cancel_order(order_no, code, quantity, exchange))
+        return self.call(lambda c: c.cancel_order(order_no, code, quantity, exchange), order=True)
 
     # ------------------------------------------------------------------ condition search
     def _ws_call(self, fn: Callable[[KiwoomWebSocket], Awaitable[T]]) -> T:
@@ -193,7 +241,7 @@ class KiwoomSync:
                 c.tokens.get,
                 c.tokens.invalidate,
                 options=self._ws_options,
-                throttle=lambda: c.limiter.acquire(ApiClass.QUERY),
+                throttle=lambda: c.limiter.acquire(Priority.CONDITION),
             )
             async with ws:
                 return await fn(ws)

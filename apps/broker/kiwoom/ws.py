@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -28,8 +27,10 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from apps.broker.backoff import backoff_delay
+from apps.broker.contract import Condition, ConditionHit, RealtimeEvent
+
 from . import parse
-from .dto import Condition, ConditionHit
 from .errors import (
     REISSUE_CODES,
     AuthExpired,
@@ -38,7 +39,7 @@ from .errors import (
     InvalidRequest,
     error_from_envelope,
 )
-from .events import RealtimeEvent, TradingDay, events_from_data
+from .events import TradingDay, events_from_data
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,9 @@ class KiwoomWebSocket:
                 delay = self.options.takeover_backoff * min(2 ** (self.takeovers - 1), 16)
             else:
                 self.state = State.BACKOFF
-                cap = min(self.options.reconnect_cap, self.options.reconnect_base * 2**attempt)
-                delay = random.uniform(self.options.reconnect_base, max(cap, 0.001))
+                delay = backoff_delay(
+                    attempt + 1, self.options.reconnect_base, self.options.reconnect_cap
+                )
             await asyncio.sleep(delay)
 
     async def _session(self) -> bool:

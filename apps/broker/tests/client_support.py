@@ -29,7 +29,6 @@ def client_config(sim: SimHandle, **overrides: object) -> KiwoomConfig:
         base_url=sim.base_url,
         ws_url=sim.ws_url,
         rate_query_per_sec=200.0,
-        rate_order_per_sec=200.0,
         timeout_seconds=5.0,
         redis_url=REDIS_URL,
         key_prefix=unique_prefix(),

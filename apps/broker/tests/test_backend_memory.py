@@ -14,6 +14,7 @@ from apps.broker.contract import (
     InvalidRequest,
     OrderEvent,
     OrderRejected,
+    OrderStatus,
     OrderType,
     Side,
 )
@@ -86,8 +87,13 @@ async def test_realtime_feed_receives_order_events(broker: MemoryBroker) -> None
     kinds = []
     for _ in range(3):
         event = await asyncio.wait_for(feed.queue.get(), 5)
-        kinds.append((type(event).__name__, getattr(event, "status", None)))
-    assert kinds == [("OrderEvent", "접수"), ("OrderEvent", "체결"), ("BalanceEvent", None)]
+        kind = "OrderEvent" if isinstance(event, OrderEvent) else type(event).__name__
+        kinds.append((kind.removeprefix("Kiwoom"), getattr(event, "status", None)))
+    assert kinds == [
+        ("OrderEvent", OrderStatus.ACCEPTED),
+        ("OrderEvent", OrderStatus.FILLED),
+        ("BalanceEvent", None),
+    ]
     assert isinstance(event, BalanceEvent) and event.quantity == 1
     assert not isinstance(event, OrderEvent)
     await feed.close()

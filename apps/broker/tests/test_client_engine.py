@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from apps.broker.kiwoom.dto import OrderType, RankingKind, Side
-from apps.broker.kiwoom.events import OrderEvent, Tick
+from apps.broker.contract import OrderEvent, OrderStatus, OrderType, RankingKind, Side, Tick
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.ws import KiwoomWebSocket
 from apps.broker.simulator.server import ServerConfig
@@ -28,7 +27,7 @@ async def sim() -> AsyncIterator[SimHandle]:
 @pytest.fixture
 async def client(sim: SimHandle) -> AsyncIterator[KiwoomRestClient]:
     # The server throttles at 5/s per api-id; the client budget matches it.
-    cfg = client_config(sim, rate_query_per_sec=5.0, rate_order_per_sec=5.0)
+    cfg = client_config(sim, rate_query_per_sec=5.0)
     async with KiwoomRestClient(cfg) as c:
         yield c
     await cleanup_prefix(cfg.key_prefix)
@@ -85,6 +84,6 @@ async def test_live_ticks_and_order_events(client: KiwoomRestClient, sim: SimHan
             event = await ws.next_event()
             if isinstance(event, OrderEvent) and event.order_no == ack.order_no:
                 statuses.append(event.status)
-                if event.status == "체결":
+                if event.status is OrderStatus.FILLED:
                     break
-        assert statuses[0] == "접수" and statuses[-1] == "체결"
+        assert statuses[0] is OrderStatus.ACCEPTED and statuses[-1] is OrderStatus.FILLED

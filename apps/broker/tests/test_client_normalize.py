@@ -10,9 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from apps.broker.contract import (
+    BalanceEvent,
+    ConditionEvent,
+    Direction,
+    OrderEvent,
+    OrderStatus,
+    RankingKind,
+    Side,
+    Tick,
+)
 from apps.broker.kiwoom import normalize as n
 from apps.broker.kiwoom import parse
-from apps.broker.kiwoom.dto import Direction, RankingKind, Side
 from apps.broker.kiwoom.errors import (
     AuthExpired,
     AuthFailed,
@@ -22,13 +31,7 @@ from apps.broker.kiwoom.errors import (
     RateLimited,
     error_from_envelope,
 )
-from apps.broker.kiwoom.events import (
-    BalanceEvent,
-    ConditionEvent,
-    OrderEvent,
-    Tick,
-    parse_real,
-)
+from apps.broker.kiwoom.events import parse_real
 
 DAY = date(2026, 11, 20)
 
@@ -39,7 +42,7 @@ DAY = date(2026, 11, 20)
         ("+70000", 70000, 70000),
         ("-20800", 20800, -20800),
         ("20850", 20850, 20850),
-        ("", 0, 0),
+        ("", None, 0),
         ("-00000000000084", 84, -84),
         ("000000000017534", 17534, 17534),
         ("-00000163958", 163958, -163958),
@@ -53,7 +56,7 @@ def test_prices_and_signed_numbers(raw: str, price: int, signed: int) -> None:
 def test_rates_and_codes() -> None:
     assert n.rate("+0.57") == Decimal("0.57")
     assert n.rate("-43.8977") == Decimal("-43.8977")
-    assert n.rate("") == Decimal(0)
+    assert n.rate("") is None
     assert n.rate_x100("-00000130") == Decimal("-1.30")
     assert n.rate_x100("000001500") == Decimal("15.00")
     assert n.code("A005930") == "005930"
@@ -83,7 +86,7 @@ def test_times_are_aware_kst() -> None:
 def test_padded_signed_roundtrip(value: int) -> None:
     raw = ("-" if value < 0 else "") + str(abs(value)).zfill(15 - (value < 0))
     assert n.signed_int(raw) == value
-    assert n.price(("+" if value >= 0 else "-") + str(abs(value))) == abs(value)
+    assert n.price(("+" if value >= 0 else "-") + str(abs(value))) == (abs(value) or None)
 
 
 KA10001 = {
@@ -303,7 +306,7 @@ def test_order_balance_condition_events() -> None:
     assert isinstance(order, OrderEvent)
     assert (order.order_no, order.status, order.side, order.remaining) == (
         "0000018",
-        "접수",
+        OrderStatus.ACCEPTED,
         Side.BUY,
         1,
     )
@@ -359,5 +362,7 @@ def test_built_events_round_trip(price: int, qty: int, side: Side, t: time) -> N
     at = datetime.combine(DAY, t.replace(microsecond=0), tzinfo=n.KST)
     tick = make_tick("005930", price, qty, at, side=side)
     assert (tick.price, tick.quantity, tick.aggressor, tick.at) == (price, qty, side, at)
-    ev = make_order_event("0000001", "005930", "체결", side, qty, price, 0, at, fill_price=price)
+    ev = make_order_event(
+        "0000001", "005930", OrderStatus.FILLED, side, qty, price, 0, at, fill_price=price
+    )
     assert (ev.side, ev.quantity, ev.unit_fill_price, ev.at) == (side, qty, price, at)

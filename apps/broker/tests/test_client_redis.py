@@ -12,7 +12,12 @@ import pytest
 from redis.asyncio import Redis
 
 from apps.broker.kiwoom.auth import IssuedToken, TokenStore
-from apps.broker.kiwoom.ratelimit import ApiClass, RateBudget, SharedRateLimiter, api_class
+from apps.broker.kiwoom.ratelimit import (
+    Priority,
+    RateBudget,
+    SharedRateLimiter,
+    default_priority,
+)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
 
@@ -100,37 +105,113 @@ async def test_token_store_hides_credentials(redis: Redis, prefix: str) -> None:
 
 
 async def test_limiter_spaces_requests_across_clients(redis: Redis, prefix: str) -> None:
-    # Slow budgets so Redis round-trip times cannot change the outcome.
-    budgets = {ApiClass.QUERY: RateBudget(0.5), ApiClass.ORDER: RateBudget(0.5, burst=3)}
-    limiters = [SharedRateLimiter(redis, budgets, key_prefix=prefix) for _ in range(3)]
+    # A slow budget so Redis round-trip times cannot change the outcome.
+    limiters = [SharedRateLimiter(redis, RateBudget(0.5), f"{prefix}:rl") for _ in range(3)]
     try:
-        # Back to back, only one query slot is free (burst 1); the others must wait.
-        waits = [await lim.try_acquire(ApiClass.QUERY) for lim in limiters]
+        # Back to back, only one slot is free (burst 1); the others must wait, in arrival order.
+        waits = [await lim.try_acquire(Priority.QUOTE, f"w{i}") for i, lim in enumerate(limiters)]
         assert waits[0] == 0
-        assert all(1.5 < w <= 2.0 for w in waits[1:])
-        # Orders have a burst of 3 and their own bucket.
-        order_waits = [await lim.try_acquire(ApiClass.ORDER) for lim in limiters]
-        assert order_waits == [0, 0, 0]
-        assert await limiters[0].try_acquire(ApiClass.ORDER) > 0
+        assert 1.5 < waits[1] <= 2.0
+        assert 3.5 < waits[2] <= 4.0  # queued behind w1
+    finally:
+        await _cleanup(redis, prefix)
+
+
+async def test_limiter_burst(redis: Redis, prefix: str) -> None:
+    lim = SharedRateLimiter(redis, RateBudget(0.5, burst=3), f"{prefix}:rl")
+    try:
+        assert [await lim.try_acquire(Priority.ORDER, f"o{i}") for i in range(3)] == [0, 0, 0]
+        assert await lim.try_acquire(Priority.ORDER, "o3") > 0
     finally:
         await _cleanup(redis, prefix)
 
 
 async def test_limiter_acquire_counts_and_penalty(redis: Redis, prefix: str) -> None:
-    lim = SharedRateLimiter(redis, {ApiClass.QUERY: RateBudget(20.0)}, key_prefix=prefix)
+    lim = SharedRateLimiter(redis, RateBudget(20.0), f"{prefix}:rl")
     try:
         for _ in range(3):
-            await lim.acquire(ApiClass.QUERY)
+            await lim.acquire(Priority.QUOTE)
         assert lim.waits >= 2
-        await lim.penalize(ApiClass.QUERY, 5.0)
-        wait = await lim.try_acquire(ApiClass.QUERY)
+        await lim.penalize(5.0)
+        wait = await lim.try_acquire(Priority.QUOTE, "late")
         assert 4.0 < wait <= 5.0
     finally:
         await _cleanup(redis, prefix)
 
 
-def test_api_classes() -> None:
-    assert api_class("kt10000") is ApiClass.ORDER
-    assert api_class("kt10003") is ApiClass.ORDER
-    assert api_class("ka10001") is ApiClass.QUERY
-    assert api_class("kt00018") is ApiClass.QUERY
+async def test_higher_class_takes_the_next_slot(redis: Redis, prefix: str) -> None:
+    # Two "processes" (separate limiter objects) share one budget of 5/s.
+    backfill = SharedRateLimiter(redis, RateBudget(5.0), f"{prefix}:rl")
+    orders = SharedRateLimiter(redis, RateBudget(5.0), f"{prefix}:rl")
+    try:
+        assert await backfill.try_acquire(Priority.BACKFILL, "b0") == 0
+        first = await backfill.try_acquire(Priority.BACKFILL, "b1")  # queued first
+        assert first > 0
+        assert await orders.try_acquire(Priority.ORDER, "o1") > 0  # arrives later, jumps ahead
+        await asyncio.sleep(first + 0.05)
+        # The slot is free now and the backfill waiter asks first: it is not its turn.
+        assert await backfill.try_acquire(Priority.BACKFILL, "b1") > 0
+        assert await orders.try_acquire(Priority.ORDER, "o1") == 0
+        usage = {u.name: u for u in await orders.usage()}
+        assert usage["order"].requests_last_minute == 1
+        assert usage["chart"].requests_last_minute == 1
+        assert (usage["chart"].waiting, usage["order"].waiting) == (1, 0)
+    finally:
+        await _cleanup(redis, prefix)
+
+
+async def test_order_waits_at_most_one_slot_behind_a_saturating_backfill(
+    redis: Redis, prefix: str
+) -> None:
+    budget = RateBudget(20.0)
+    granted: list[str] = []
+
+    async def backfill(lim: SharedRateLimiter) -> None:
+        while True:
+            await lim.acquire(Priority.BACKFILL)
+            granted.append("chart")
+
+    procs = [SharedRateLimiter(redis, budget, f"{prefix}:rl") for _ in range(2)]
+    workers = [asyncio.create_task(backfill(lim)) for lim in procs for _ in range(4)]
+    try:
+        await asyncio.sleep(0.5)  # the queue is full of backfill waiters now
+        order_lim = SharedRateLimiter(redis, budget, f"{prefix}:rl")
+        slots_waited = []
+        for _ in range(5):
+            before = len(granted)
+            await order_lim.acquire(Priority.ORDER)
+            slots_waited.append(len(granted) - before)
+            await asyncio.sleep(0.12)
+        # Slots measured in grants to others, not in wall-clock time.
+        assert max(slots_waited) <= 1, slots_waited
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await _cleanup(redis, prefix)
+
+
+async def test_cancelled_waiter_leaves_the_queue(redis: Redis, prefix: str) -> None:
+    lim = SharedRateLimiter(redis, RateBudget(0.2), f"{prefix}:rl")
+    try:
+        await lim.acquire(Priority.CHART)
+        waiter = asyncio.create_task(lim.acquire(Priority.ORDER))
+        await asyncio.sleep(0.2)
+        assert {u.name: u.waiting for u in await lim.usage()}["order"] == 1
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert sum(u.waiting for u in await lim.usage()) == 0
+    finally:
+        await _cleanup(redis, prefix)
+
+
+def test_default_priorities() -> None:
+    assert default_priority("kt10000") is Priority.ORDER
+    assert default_priority("kt10003") is Priority.ORDER
+    assert default_priority("ka10075") is Priority.ORDER_STATUS is Priority.RECONCILE
+    assert default_priority("ka10032") is Priority.SCAN is Priority.CONDITION
+    assert default_priority("ka10001") is Priority.QUOTE is Priority.BALANCE
+    assert default_priority("kt00018") is Priority.BALANCE
+    assert default_priority("ka10081") is Priority.CHART is Priority.BACKFILL
+    assert Priority.ORDER < Priority.ORDER_STATUS < Priority.SCAN < Priority.QUOTE < Priority.CHART

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from apps.broker.kiwoom.dto import Direction, OrderType, RankingKind, Side
+from apps.broker.contract import Direction, OrderType, RankingKind, Side
 from apps.broker.kiwoom.errors import (
     AmbiguousOutcome,
     AuthExpired,

@@ -8,9 +8,16 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from apps.broker.kiwoom.dto import OrderType, Side
+from apps.broker.contract import (
+    BalanceEvent,
+    ConditionEvent,
+    OrderEvent,
+    OrderStatus,
+    OrderType,
+    Side,
+    Tick,
+)
 from apps.broker.kiwoom.errors import InvalidRequest
-from apps.broker.kiwoom.events import BalanceEvent, ConditionEvent, OrderEvent, Tick
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.ws import KiwoomWebSocket, State, WsOptions
 from apps.broker.simulator import dto as sim_dto
@@ -89,7 +96,7 @@ async def test_order_and_balance_events(sim: SimHandle, rest: KiwoomRestClient) 
         assert isinstance(accepted, OrderEvent)
         assert (accepted.order_no, accepted.status, accepted.side) == (
             ack.order_no,
-            "접수",
+            OrderStatus.ACCEPTED,
             Side.BUY,
         )
         assert (accepted.quantity, accepted.price, accepted.remaining) == (10, 75000, 10)
@@ -105,7 +112,7 @@ async def test_order_and_balance_events(sim: SimHandle, rest: KiwoomRestClient) 
         )  # fmt: skip
         await push(sim, balance)
         filled = await ws.next_event()
-        assert isinstance(filled, OrderEvent) and filled.status == "체결"
+        assert isinstance(filled, OrderEvent) and filled.status is OrderStatus.PARTIALLY_FILLED
         assert filled.remaining == 6 and filled.unit_fill_quantity == 4
         position = await ws.next_event()
         assert isinstance(position, BalanceEvent)

@@ -96,7 +96,6 @@ def simulated_broker(
                 base_url=sim.base_url,
                 ws_url=sim.ws_url,
                 rate_query_per_sec=rate_query_per_sec,
-                rate_order_per_sec=rate_query_per_sec,
                 timeout_seconds=10.0,
                 redis_url=settings.REDIS_URL,
                 key_prefix=redis_key(key_prefix, uuid.uuid4().hex),

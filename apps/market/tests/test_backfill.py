@@ -126,7 +126,6 @@ def test_backfill_command_against_the_simulator(monkeypatch: pytest.MonkeyPatch)
                 base_url=sim.base_url,
                 ws_url=sim.ws_url,
                 rate_query_per_sec=200.0,
-                rate_order_per_sec=200.0,
                 timeout_seconds=5.0,
                 redis_url=settings.REDIS_URL,
                 key_prefix=redis_key("test-market", uuid.uuid4().hex),

@@ -74,7 +74,10 @@ async def test_events_go_to_the_handlers_that_want_them() -> None:
             hub.dispatch(event)
         await settle(hub)
         assert [e.code for e in samsung.got] == ["005930"]
-        assert [type(e).__name__ for e in hynix.got] == ["Tick", "ConditionEvent"]
+        assert [type(e).__name__.removeprefix("Kiwoom") for e in hynix.got] == [
+            "Tick",
+            "ConditionEvent",
+        ]
         assert hynix.got[0].code == "000660" and hynix.got[0].price == 70_000
         # A code nobody wants any more is unsubscribed.
         hynix.codes = frozenset()

@@ -13,17 +13,27 @@ from __future__ import annotations
 
 from argparse import ArgumentParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.broker.backends import get_broker
 from apps.broker.backends.kiwoom import KiwoomBroker
 from apps.broker.contract import Broker, BrokerError
-from apps.broker.kiwoom.normalize import KST
+
+KST = ZoneInfo("Asia/Seoul")
 
 
-def _krw(value: int) -> str:
-    return f"{value:,}원"
+def _krw(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}원"
+
+
+def _num(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def _pct(value: object) -> str:
+    return "—" if value is None else f"{value:+}%"
 
 
 class Command(BaseCommand):
@@ -67,9 +77,9 @@ class Command(BaseCommand):
     def _quote(self, broker: Broker, options: dict[str, Any]) -> None:
         q = broker.quote(options["code"])
         self.stdout.write(
-            f"{q.code} {q.name}  {_krw(q.price)}  {q.change:+,} ({q.change_rate:+}%)  "
-            f"O {q.open:,} H {q.high:,} L {q.low:,}  vol {q.volume:,}  "
-            f"limits {q.lower_limit:,}–{q.upper_limit:,}"
+            f"{q.code} {q.name}  {_krw(q.price)}  {q.change:+,} ({_pct(q.change_rate)})  "
+            f"O {_num(q.open)} H {_num(q.high)} L {_num(q.low)}  vol {q.volume:,}  "
+            f"limits {_num(q.lower_limit)}–{_num(q.upper_limit)}"
         )
 
     def _balance(self, broker: Broker, options: dict[str, Any]) -> None:
@@ -82,8 +92,8 @@ class Command(BaseCommand):
         )
         for h in broker.holdings():
             self.stdout.write(
-                f"  {h.code} {h.name}  {h.quantity:,}주 @ {h.average_price:,}  now {h.current_price:,}"
-                f"  P/L {h.profit_loss:+,}원 ({h.return_rate}%)"
+                f"  {h.code} {h.name}  {h.quantity:,}주 @ {_num(h.average_price)}"
+                f"  now {_num(h.current_price)}  P/L {h.profit_loss:+,}원 ({_pct(h.return_rate)})"
             )
 
     def _orders(self, broker: Broker, options: dict[str, Any]) -> None:
@@ -94,7 +104,8 @@ class Command(BaseCommand):
             at = o.at.astimezone(KST).strftime("%H:%M:%S") if o.at else "--:--:--"
             self.stdout.write(
                 f"  {o.order_no} {at} {o.side.value:4} {o.code} {o.name}  {o.quantity:,}주 "
-                f"@ {o.price:,} ({o.order_type_name})  remaining {o.remaining:,}  [{o.status}]"
+                f"@ {_num(o.price)} ({o.order_type_name})  remaining {o.remaining:,}  "
+                f"[{o.status.value}]"
             )
 
     def _conditions(self, broker: Broker, options: dict[str, Any]) -> None:

@@ -1,16 +1,8 @@
-"""The broker contract the apps program against, and the types it speaks.
+"""The broker interfaces the apps program against: `Broker` (sync) and `RealtimeFeed` (async).
 
 Two implementations: `backends.kiwoom.KiwoomBroker` (the real host, Kiwoom's mock host or the
 bundled simulator — only URLs differ) and `backends.memory.MemoryBroker` (in-process, for unit
-tests). `backends.get_broker()` picks one from settings. Everything here is plain Python: frozen
-dataclasses with int KRW, Decimal rates, aware datetimes; errors are the `BrokerError` family.
-
-Rules every caller relies on:
-- place/amend/cancel are sent once. `AmbiguousOutcome` means "maybe done": reconcile with
-  `order_status`/`open_orders`/`fills`, never resend blindly. Every other error from these calls
-  (`OrderRejected`, `InvalidRequest`, `RateLimited`, `AuthExpired`, `BrokerUnavailable`) means the
-  broker did not take the order; after `AuthExpired` the shared token has already been renewed.
-- Realtime subscriptions survive reconnects; a gap is announced through `RealtimeFeed.connections`.
+tests). A further broker is one more backend implementing these two classes.
 """
 
 from __future__ import annotations
@@ -19,14 +11,14 @@ import abc
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
-from .kiwoom.dto import (
+from .events import RealtimeEvent
+from .types import (
     AmendAck,
     Balance,
     CancelAck,
     Condition,
     ConditionHit,
     DailyBar,
-    Direction,
     Exchange,
     Fill,
     Holding,
@@ -35,8 +27,7 @@ from .kiwoom.dto import (
     OpenOrder,
     OrderAck,
     OrderBook,
-    OrderBookLevel,
-    OrderStatus,
+    OrderState,
     OrderType,
     Quote,
     RankingKind,
@@ -44,59 +35,8 @@ from .kiwoom.dto import (
     Side,
     TokenInfo,
 )
-from .kiwoom.errors import (
-    AmbiguousOutcome,
-    AuthExpired,
-    AuthFailed,
-    BrokerError,
-    BrokerUnavailable,
-    InvalidRequest,
-    OrderRejected,
-    RateLimited,
-)
-from .kiwoom.events import BalanceEvent, ConditionEvent, OrderEvent, RealtimeEvent, Tick
 
-__all__ = [
-    "AmbiguousOutcome",
-    "AmendAck",
-    "AuthExpired",
-    "AuthFailed",
-    "Balance",
-    "BalanceEvent",
-    "Broker",
-    "BrokerError",
-    "BrokerUnavailable",
-    "CancelAck",
-    "Condition",
-    "ConditionEvent",
-    "ConditionHit",
-    "DailyBar",
-    "Direction",
-    "EventHandler",
-    "Exchange",
-    "Fill",
-    "Holding",
-    "Instrument",
-    "InvalidRequest",
-    "MinuteBar",
-    "OpenOrder",
-    "OrderAck",
-    "OrderBook",
-    "OrderBookLevel",
-    "OrderEvent",
-    "OrderRejected",
-    "OrderStatus",
-    "OrderType",
-    "Quote",
-    "RankingKind",
-    "RankingRow",
-    "RateLimited",
-    "RealtimeEvent",
-    "RealtimeFeed",
-    "Side",
-    "Tick",
-    "TokenInfo",
-]
+__all__ = ["Broker", "EventHandler", "RealtimeFeed"]
 
 EventHandler = Callable[[RealtimeEvent], Awaitable[None] | None]
 
@@ -178,7 +118,7 @@ class Broker(abc.ABC):
 
     # ---- account
     @abc.abstractmethod
-    def order_status(self, order_no: str) -> OrderStatus | None: ...
+    def order_status(self, order_no: str) -> OrderState | None: ...
 
     @abc.abstractmethod
     def open_orders(self, code: str | None = None) -> list[OpenOrder]: ...

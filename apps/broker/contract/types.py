@@ -1,9 +1,9 @@
-"""The normalised values the client hands out: frozen dataclasses, int KRW, Decimal rates.
+"""The broker contract's value types: enums and frozen dataclasses every backend returns.
 
-These are also the broker contract's types (apps/broker/contract.py re-exports them), so every
-backend — Kiwoom, the simulator through Kiwoom, the in-memory one — returns exactly these.
-Prices carry no direction sign (`direction` says up/down); codes carry no `A` prefix; times are
-aware; amounts Kiwoom reports in 백만원 are converted to KRW.
+Vendor-neutral by design: no Kiwoom codes, field names or Korean status text. Prices and amounts
+are int KRW without direction signs, rates are Decimal percent, times are aware, codes are bare
+short codes. A price or rate the broker did not report (or reported garbled) is `None`, never 0:
+nothing downstream — an order executor least of all — may mistake "unknown" for "0 won".
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-
-from .normalize import Direction
 
 __all__ = [
     "AmendAck",
@@ -32,6 +30,7 @@ __all__ = [
     "OrderAck",
     "OrderBook",
     "OrderBookLevel",
+    "OrderState",
     "OrderStatus",
     "OrderType",
     "Quote",
@@ -53,18 +52,28 @@ class Exchange(enum.Enum):
     SOR = "SOR"
 
 
-class OrderType(enum.Enum):
-    """Order types we trade with; the value is Kiwoom's `trde_tp` code."""
+class Direction(enum.Enum):
+    """Direction versus the previous close (limit-up and limit-down are their own values)."""
 
-    LIMIT = "0"
-    MARKET = "3"
-    CONDITIONAL_LIMIT = "5"
-    BEST_LIMIT = "6"
-    PRIORITY_LIMIT = "7"
-    LIMIT_IOC = "10"
-    MARKET_IOC = "13"
-    LIMIT_FOK = "20"
-    MARKET_FOK = "23"
+    UPPER_LIMIT = "upper_limit"
+    UP = "up"
+    FLAT = "flat"
+    LOWER_LIMIT = "lower_limit"
+    DOWN = "down"
+
+
+class OrderType(enum.Enum):
+    """Order types we trade with; each backend maps them to its own wire codes."""
+
+    LIMIT = "limit"
+    MARKET = "market"
+    CONDITIONAL_LIMIT = "conditional_limit"
+    BEST_LIMIT = "best_limit"
+    PRIORITY_LIMIT = "priority_limit"
+    LIMIT_IOC = "limit_ioc"
+    MARKET_IOC = "market_ioc"
+    LIMIT_FOK = "limit_fok"
+    MARKET_FOK = "market_fok"
 
     @property
     def needs_price(self) -> bool:
@@ -76,11 +85,32 @@ class OrderType(enum.Enum):
         }
 
 
+class OrderStatus(enum.Enum):
+    """Where an order stands at the broker. Backends map their own status text to these values."""
+
+    ACCEPTED = "accepted"  # live at the exchange, nothing filled (an amend's new order included)
+    PARTIALLY_FILLED = "partially_filled"  # some filled, the rest still live
+    FILLED = "filled"  # nothing remains
+    CANCELLED = "cancelled"  # cancelled (by us, or the rest of an IOC/FOK order)
+    REPLACED = "replaced"  # an amend moved all that remained to a new order number
+    REJECTED = "rejected"  # refused by the exchange or the broker
+    UNKNOWN = "unknown"  # the broker reported a status we do not recognise: reconcile by hand
+
+    @property
+    def is_final(self) -> bool:
+        return self in {
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.REPLACED,
+            OrderStatus.REJECTED,
+        }
+
+
 class RankingKind(enum.Enum):
-    TRADING_VALUE = "ka10032"
-    VOLUME_SURGE = "ka10023"
-    CHANGE_RATE = "ka10027"
-    VOLUME = "ka10030"
+    TRADING_VALUE = "trading_value"
+    VOLUME_SURGE = "volume_surge"
+    CHANGE_RATE = "change_rate"
+    VOLUME = "volume"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +126,16 @@ class TokenInfo:
 class Quote:
     code: str
     name: str
-    price: int
+    price: int | None  # None: no price reported (never 0)
     direction: Direction
     change: int
-    change_rate: Decimal
-    open: int
-    high: int
-    low: int
-    base_price: int
-    upper_limit: int
-    lower_limit: int
+    change_rate: Decimal | None
+    open: int | None
+    high: int | None
+    low: int | None
+    base_price: int | None
+    upper_limit: int | None
+    lower_limit: int | None
     volume: int
     market_cap_krw: int
 
@@ -119,7 +149,7 @@ class OrderBookLevel:
 @dataclass(frozen=True, slots=True)
 class OrderBook:
     code: str
-    asks: tuple[OrderBookLevel, ...]  # best first
+    asks: tuple[OrderBookLevel, ...]  # best first; levels without a price are left out
     bids: tuple[OrderBookLevel, ...]  # best first
     total_ask_quantity: int
     total_bid_quantity: int
@@ -128,8 +158,10 @@ class OrderBook:
 
 @dataclass(frozen=True, slots=True)
 class MinuteBar:
+    """Rows whose prices are missing are left out by the backends: a bar always has its OHLC."""
+
     code: str
-    at: datetime  # bar timestamp as Kiwoom reports it (KST, aware)
+    at: datetime  # bar timestamp as the broker reports it (aware)
     open: int
     high: int
     low: int
@@ -146,7 +178,7 @@ class DailyBar:
     low: int
     close: int
     volume: int
-    value_krw: int  # reported in 백만원; precision is one million KRW
+    value_krw: int  # Kiwoom reports it in 백만원; precision is one million KRW there
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +186,12 @@ class RankingRow:
     rank: int
     code: str
     name: str
-    price: int
+    price: int | None
     direction: Direction
     change: int
-    change_rate: Decimal
+    change_rate: Decimal | None
     volume: int
-    value_krw: int | None  # None where the TR does not report trading value
+    value_krw: int | None  # None where the ranking does not report trading value
     surge_rate: Decimal | None = None
 
 
@@ -172,7 +204,7 @@ class Balance:
     total_purchase: int
     total_evaluation: int
     total_profit_loss: int
-    total_return_rate: Decimal
+    total_return_rate: Decimal | None
     estimated_assets: int
 
 
@@ -182,12 +214,12 @@ class Holding:
     name: str
     quantity: int
     sellable_quantity: int
-    average_price: int
-    current_price: int
+    average_price: int | None
+    current_price: int | None
     purchase_amount: int
     evaluation_amount: int
     profit_loss: int
-    return_rate: Decimal
+    return_rate: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +249,10 @@ class OpenOrder:
     code: str
     name: str
     side: Side
-    status: str  # 접수 / 확인 / 체결 ... as Kiwoom names it
-    order_type_name: str
+    status: OrderStatus
+    order_type_name: str  # the broker's own name for the order type, for display
     quantity: int
-    price: int
+    price: int | None  # None for orders without a limit price (market orders)
     remaining: int
     filled_quantity: int
     filled_value: int
@@ -229,18 +261,18 @@ class OpenOrder:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One row of ka10076: an order with its (cumulative) execution."""
+    """One order with its (cumulative) execution, as the broker's execution list reports it."""
 
     order_no: str
     original_order_no: str | None
     code: str
     name: str
     side: Side
-    status: str
+    status: OrderStatus
     order_type_name: str
-    order_price: int
+    order_price: int | None
     order_quantity: int
-    fill_price: int
+    fill_price: int | None  # None while nothing is filled
     fill_quantity: int
     remaining: int
     fee: int
@@ -249,7 +281,9 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderStatus:
+class OrderState:
+    """One order's standing, for reconciliation (`Broker.order_status`)."""
+
     order_no: str
     code: str
     side: Side
@@ -257,7 +291,7 @@ class OrderStatus:
     filled_quantity: int
     remaining: int
     average_fill_price: int | None
-    status: str
+    status: OrderStatus
     is_open: bool
 
 
@@ -269,7 +303,7 @@ class Instrument:
     market_name: str
     listed_shares: int
     listing_date: date | None
-    previous_close: int
+    previous_close: int | None
     sector: str
     size_class: str
     warning: str
