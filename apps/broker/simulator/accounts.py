@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from apps.market.krx import Market
+from krx import Market, ceil_won, commission, sell_tax
 
 from .dto import OrderAction, OrderStatus, OrderType, Side
-from .fees import ceil_won, commission, sell_tax
 
 
 @dataclass

@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from apps.market.krx import KST
+from krx import KST
 
 
 class ManualClock:

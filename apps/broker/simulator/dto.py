@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from apps.market.krx import Market, SessionPhase
+from krx import Market, SessionPhase
 
 __all__ = [
     "ORDER_TYPE_NAMES",

@@ -38,18 +38,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apps.market.krx import (
+from krx import (
     KST,
     VI_DURATION,
     Market,
     SessionPhase,
     change_sign,
     is_on_tick,
-    phase_at_time,
     price_limits,
+    regular_phase,
+    regular_session,
+    sell_tax,
     step_ticks,
     tick_size,
 )
+from krx import commission as calc_commission
 
 from .accounts import Account, Order
 from .clock import ManualClock, WallClock
@@ -81,8 +84,6 @@ from .dto import (
     Tick,
     ViEvent,
 )
-from .fees import commission as calc_commission
-from .fees import sell_tax
 from .matching import (
     CONTINUOUS_ONLY,
     FOK_LIKE,
@@ -436,7 +437,8 @@ class Engine:
     def phase(self) -> SessionPhase:
         if self.now.date() != self.day or not self.days.is_trading_day(self.day):
             return SessionPhase.CLOSED
-        return phase_at_time(self.now.time())
+        # The simulator trades the regular market on the ordinary schedule (no late opens).
+        return regular_phase(regular_session(self.day).phase_at(self.now))
 
     def advance(self, to: dt.datetime) -> list[Event]:
         to = to.astimezone(KST)
@@ -1680,7 +1682,7 @@ def _path_bars(path: DayPath) -> dict[int, list[int]]:
 
 
 def _round_tick(price: float, market: Market, day: dt.date) -> int:
-    from apps.market.krx import tick_round
+    from krx import tick_round
 
     return tick_round(max(1, round(price)), market, day, "nearest")
 

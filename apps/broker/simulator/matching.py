@@ -17,7 +17,7 @@ import datetime as dt
 import random
 from collections.abc import Iterable
 
-from apps.market.krx import Market, step_ticks
+from krx import Market, step_ticks
 
 from .accounts import Order
 from .dto import OrderType, Side

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from apps.market.krx import SessionPhase, vi_thresholds
+from krx import SessionPhase, vi_thresholds
 
 
 @functools.cache
