@@ -45,6 +45,7 @@ __all__ = [
     "StockStats",
     "Tick",
     "ViEvent",
+    "rejection",
 ]
 
 
@@ -123,6 +124,11 @@ class SimRejection(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def rejection(code: str, text: str) -> SimRejection:
+    """A SimRejection with Kiwoom's message framing: "[2000](code:text)"."""
+    return SimRejection(code, f"[2000]({code}:{text})")
 
 
 # --------------------------------------------------------------------------- market reads
