@@ -111,12 +111,24 @@ async def test_frames_before_login_are_refused(sim: SimHandle) -> None:
 
 async def test_ping_is_sent_and_echo_keeps_session(sim: SimHandle) -> None:
     sim.server.config.ping_interval_s = 0.05
+    sim.server.config.ping_timeout_s = 0.2
     ws = await login(sim)
-    ping = await recv_until(ws, "PING")
-    assert ping == {"trnm": "PING"}
-    await ws.send(json.dumps(ping))
-    await asyncio.sleep(0.1)
-    assert sim.server.hub.by_app_key[sim.app_key].awaiting_echo in (True, False)
+    session = sim.server.hub.by_app_key[sim.app_key]
+    loop = asyncio.get_running_loop()
+    # Echo every PING for three times the timeout: a session that echoes is never dropped
+    # (without the echoes it is, see the next test).
+    deadline = loop.time() + 0.6
+    echoed = 0
+    while loop.time() < deadline:
+        ping = await recv_until(ws, "PING")
+        assert ping == {"trnm": "PING"}
+        await ws.send(json.dumps(ping))
+        echoed += 1
+    assert echoed >= 3
+    await ws.send(json.dumps({"trnm": "CNSRLST"}))
+    assert (await recv_until(ws, "CNSRLST"))["return_code"] == 0
+    assert not session.closed
+    assert sim.server.hub.by_app_key[sim.app_key] is session
     await ws.close()
 
 
