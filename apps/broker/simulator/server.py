@@ -2,7 +2,7 @@
 
 Owns credentials and tokens (au10001/au10002), the REST envelope (headers, return codes, errors,
 throttling, faults), the admin endpoints under `/_sim/`, and the run loop that advances the
-exchange clock and fans engine events out to WebSocket sessions. TR bodies live in rest.py, the
+exchange clock and fans engine events out to WebSocket sessions. TR bodies live in rest/, the
 WebSocket protocol in ws.py, value encodings in encode.py. Framework-free: no Django imports.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -191,7 +192,20 @@ class ServerConfig:
     seed: int = 0
 
 
+MAX_BODY_BYTES = 1024 * 1024  # a larger TR body gets 413
+
+
 # --------------------------------------------------------------------------- clock
+def _speed(value: Any) -> float:
+    """A clock speed from an admin request: a finite number >= 0 (0 freezes the clock)."""
+    if isinstance(value, bool):
+        raise ValueError("speed must be a number")
+    speed = float(value)
+    if not math.isfinite(speed) or speed < 0:
+        raise ValueError("speed must be a finite number >= 0")
+    return speed
+
+
 class SimClock:
     """Maps the wall clock onto simulated time: sim = origin + (wall - wall0) * speed.
 
@@ -338,7 +352,7 @@ class SimServer:
     def build_app(self, run_loop: bool = True) -> web.Application:
         from . import ws
 
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app[SIM_KEY] = self
         app.router.add_post("/oauth2/token", self.handle_token)
         app.router.add_post("/oauth2/revoke", self.handle_revoke)
@@ -373,7 +387,12 @@ class SimServer:
 
     @staticmethod
     async def _read_json(request: web.Request) -> dict[str, Any]:
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise KiwoomError(
+                1, f"요청 본문이 너무 큽니다 (최대 {MAX_BODY_BYTES}바이트)", status=413
+            ) from exc
         if not raw.strip():
             return {}
         try:
@@ -571,7 +590,7 @@ class SimServer:
                 async with self.lock:
                     await self.advance_to(target)
             if "speed" in payload:
-                self.clock.set(self.sim_now(), float(payload["speed"]))
+                self.clock.set(self.sim_now(), _speed(payload["speed"]))
         except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
             return self._json({"error": str(exc)}, status=400)
         return self._json({"sim_time": self.sim_time_header(), "speed": self.clock.speed})

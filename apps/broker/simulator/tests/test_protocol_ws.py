@@ -4,6 +4,7 @@ LOGIN, PING, SYSTEM R10001, REG/REMOVE, REAL frames and their full FID sets, con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -390,3 +391,37 @@ async def test_realtime_condition_cap(sim: SimHandle) -> None:
     capped = await recv(ws)
     assert capped["return_code"] != 0 and "1" in capped["return_msg"]
     await ws.close()
+
+
+async def test_reg_with_a_list_in_type_gets_an_error_frame_and_the_session_lives(
+    sim: SimHandle,
+) -> None:
+    ws = await login(sim)
+    for bad in ([["0B"]], [{"0B": 1}], {"0B": 1}):
+        await ws.send(
+            json.dumps({"trnm": "REG", "grp_no": "1", "data": [{"item": ["005930"], "type": bad}]})
+        )
+        reply = await recv_until(ws, "REG")
+        assert reply["return_code"] == 1 and reply["return_msg"]
+    await ws.send(
+        json.dumps({"trnm": "REG", "grp_no": "1", "data": [{"item": ["005930"], "type": ["0B"]}]})
+    )
+    assert await recv_until(ws, "REG") == {"trnm": "REG", "return_code": 0, "return_msg": ""}
+    await ws.close()
+
+
+async def test_unauthenticated_socket_is_closed_at_the_login_timeout_despite_pings(
+    sim: SimHandle,
+) -> None:
+    sim.server.config.login_timeout_s = 0.5
+    loop = asyncio.get_running_loop()
+    async with websockets.connect(sim.ws_url) as ws:
+        opened = loop.time()
+        with pytest.raises(websockets.ConnectionClosed):
+            for _ in range(100):  # a PING every 0.1 s would reset a per-frame timeout forever
+                await ws.send("PING")
+                await ws.send(json.dumps({"trnm": "PING"}))
+                with contextlib.suppress(TimeoutError):
+                    frame = await recv(ws, wait=0.1)
+                    assert frame["code"] == "R10004"
+        assert loop.time() - opened < 5
