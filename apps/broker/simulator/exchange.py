@@ -153,6 +153,10 @@ class Exchange:
         """The trading day now() belongs to (the next one when the market is closed for the day)."""
         return self._engine.day
 
+    def next_trading_day(self) -> dt.date:
+        """The trading day after trading_day() (by the exchange's calendar)."""
+        return self._engine.days.next(self._engine.day)
+
     def advance(self, to: dt.datetime | None = None) -> list[Event]:
         """Move the market to `to` (default: clock.now()) and return every event on the way, in
         time order: PhaseEvent, Tick, OrderEvent, BalanceEvent, ViEvent, ConditionEvent. Moving

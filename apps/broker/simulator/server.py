@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import orjson
@@ -190,9 +191,14 @@ class ServerConfig:
     ws_queue_limit: int = 100_000
     admin_enabled: bool = True
     seed: int = 0
+    # An accelerated clock (speed > 1) jumps from after the close to just before the next
+    # trading day's pre-open, so a demo keeps living instead of idling through the night.
+    roll_on_after_close: bool = False
 
 
 MAX_BODY_BYTES = 1024 * 1024  # a larger TR body gets 413
+ROLL_ON_AFTER = dt_time(15, 40)  # KST: ten minutes after the regular close
+ROLL_ON_AT = dt_time(8, 25)  # KST: five minutes before the next day's call auction
 
 
 # --------------------------------------------------------------------------- clock
@@ -309,6 +315,27 @@ class SimServer:
             self.hub.publish_events(events)
         return len(events)
 
+    def roll_on(self) -> bool:
+        """With `roll_on_after_close` and an accelerated clock: once the trading day's close is
+        ROLL_ON_GRACE behind, move the exchange and the clock to ROLL_ON_AT of the next trading
+        day. Returns whether it rolled."""
+        if not self.config.roll_on_after_close or self.clock.speed <= 1:
+            return False
+        next_day = getattr(self.exchange, "next_trading_day", None)
+        if next_day is None:
+            return False
+        now = encode.kst(self.sim_now())
+        day = self.exchange.trading_day()
+        if now < datetime.combine(day, ROLL_ON_AFTER, tzinfo=now.tzinfo):
+            return False
+        target = datetime.combine(next_day(), ROLL_ON_AT, tzinfo=now.tzinfo)
+        if target <= now:
+            return False
+        log.info("simulator rolls on from %s to %s", now.isoformat(), target.isoformat())
+        self.step(target)
+        self.clock.set(target)
+        return True
+
     async def advance_to(self, to: datetime) -> int:
         """Test helper: jump the exchange to `to`, publishing every event on the way."""
         n = self.step(to)
@@ -323,6 +350,7 @@ class SimServer:
             try:
                 if self.clock.speed > 0:
                     self.step()
+                    self.roll_on()
             except Exception:
                 log.exception("simulator step failed")
             self.hub.check_pings()
