@@ -2,7 +2,7 @@
 
 Conventions: KRW amounts and prices are plain ints, rates are Decimal (percent where the name says
 `_pct`, fractions otherwise), times are aware datetimes in Asia/Seoul, stock codes are 6 characters
-without the 'A' prefix. The protocol layer (rest.py/ws.py/encode.py) turns these into Kiwoom strings.
+without the 'A' prefix. The protocol layer (rest/, ws.py, encode.py) turns these into Kiwoom strings.
 Names here are a published contract: add fields (with defaults) rather than rename.
 """
 

@@ -1,6 +1,6 @@
 """The exchange facade: one object that is the simulated KRX market plus the paper accounts.
 
-The protocol layer (server.py/rest.py/ws.py) talks only to `Exchange`; every value in and out is
+The protocol layer (server.py, rest/, ws.py) talks only to `Exchange`; every value in and out is
 engine-level (see dto.py): int KRW, Decimal rates, aware datetimes, codes without 'A'.
 
 Time only moves when the owner of the loop calls `advance(to)`; the exchange never reads a clock
