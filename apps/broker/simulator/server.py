@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from . import encode
+from .clock import SimClock, admin_speed
 from .dto import SimRejection
 from .faults import FaultController
 from .ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter, throttle_message
@@ -199,50 +199,6 @@ class ServerConfig:
 MAX_BODY_BYTES = 1024 * 1024  # a larger TR body gets 413
 ROLL_ON_AFTER = dt_time(15, 40)  # KST: ten minutes after the regular close
 ROLL_ON_AT = dt_time(8, 25)  # KST: five minutes before the next day's call auction
-
-
-# --------------------------------------------------------------------------- clock
-def _speed(value: Any) -> float:
-    """A clock speed from an admin request: a finite number >= 0 (0 freezes the clock)."""
-    if isinstance(value, bool):
-        raise ValueError("speed must be a number")
-    speed = float(value)
-    if not math.isfinite(speed) or speed < 0:
-        raise ValueError("speed must be a finite number >= 0")
-    return speed
-
-
-class SimClock:
-    """Maps the wall clock onto simulated time: sim = origin + (wall - wall0) * speed.
-
-    speed 0 freezes the clock (tests then move it with `set`).
-    """
-
-    def __init__(
-        self,
-        start: datetime,
-        speed: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if start.tzinfo is None:
-            raise ValueError("SimClock needs an aware start time")
-        self._monotonic = monotonic
-        self._origin = start
-        self._wall0 = monotonic()
-        self.speed = speed
-
-    def now(self) -> datetime:
-        elapsed = self._monotonic() - self._wall0
-        return self._origin + timedelta(seconds=elapsed * self.speed)
-
-    def set(self, when: datetime, speed: float | None = None) -> None:
-        self._origin = when
-        self._wall0 = self._monotonic()
-        if speed is not None:
-            self.speed = speed
-
-    def set_speed(self, speed: float) -> None:
-        self.set(self.now(), speed)
 
 
 # --------------------------------------------------------------------------- the server
@@ -618,7 +574,7 @@ class SimServer:
                 async with self.lock:
                     await self.advance_to(target)
             if "speed" in payload:
-                self.clock.set(self.sim_now(), _speed(payload["speed"]))
+                self.clock.set(self.sim_now(), admin_speed(payload["speed"]))
         except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
             return self._json({"error": str(exc)}, status=400)
         return self._json({"sim_time": self.sim_time_header(), "speed": self.clock.speed})
