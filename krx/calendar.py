@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .markets import KST
 from .sessions import CSAT_SHIFT, OPEN, Session, SessionPhase, session_from
@@ -65,10 +65,11 @@ def _xkrx() -> xcals.ExchangeCalendar:
         return xcals.get_calendar("XKRX", start=_CALENDAR_START)
 
 
-def _ts(day: dt.date):
-    import pandas as pd
+def _ts(day: dt.date) -> Any:
+    """A pandas Timestamp (pandas is imported on first use)."""
+    from pandas import Timestamp
 
-    return pd.Timestamp(day)
+    return Timestamp(day)
 
 
 def _as_date(day: dt.date | dt.datetime) -> dt.date:
