@@ -12,8 +12,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.market import calendar as cal
 from apps.market.aggregator import MinuteAggregator, epoch_ms
+from krx import calendar as cal
 
 
 def main() -> None:

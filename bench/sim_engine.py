@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.broker.simulator.dto import OrderEvent, OrderStatus, Tick
 from apps.broker.simulator.exchange import Exchange, ExchangeConfig
-from apps.market.krx import KST, step_ticks
+from krx import KST, step_ticks
 
 DAY = dt.date(2025, 6, 2)
 
@@ -89,7 +89,7 @@ def bench_orders() -> None:
     for i in range(n):
         code = codes[i % len(codes)]
         q = ex.quote(code)
-        ex.place_order("5000000010", "buy", code, 1, step_ticks(q.price, -(i % 3)))
+        ex.place_order("5000000010", "buy", code, 1, step_ticks(q.price, -(i % 3), q.market, DAY))
     t0 = time.perf_counter()
     events = ex.advance(at(15, 31))
     dt_s = time.perf_counter() - t0

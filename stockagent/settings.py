@@ -241,6 +241,7 @@ KIWOOM_SIM_SPEED = env.float("KIWOOM_SIM_SPEED", default=1.0)
 KIWOOM_SIM_SEED = env.int("KIWOOM_SIM_SEED", default=7)
 KIWOOM_SIM_DATE = env.str("KIWOOM_SIM_DATE", default="")  # e.g. 2025-01-15: a night demo
 KIWOOM_SIM_START_TIME = env.str("KIWOOM_SIM_START_TIME", default="08:30")
+KIWOOM_SIM_ROLL_ON = env.bool("KIWOOM_SIM_ROLL_ON", default=True)  # accelerated: on to the next day
 KIWOOM_SIM_STATE_FILE = env.str(
     "KIWOOM_SIM_STATE_FILE", default=str(VAR_DIR / "kiwoom-sim-state.json")
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -36,8 +35,8 @@ from apps.conditions.serializers import (
     RunSerializer,
 )
 from apps.core.codes import clean_stock_code
+from krx import KST
 
-KST = ZoneInfo("Asia/Seoul")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OFFSET_LOST_PLUS = re.compile(r"^(.*\d) (\d{2}:?\d{2})$")  # "…T09:00:00 09:00": an unencoded '+'
 

@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from apps.market.calendar import Session
+from krx import Session
 
 _MINUTE_MS = 60_000
 _CLOSE_PRINT_WINDOW_MS = 60_000

@@ -27,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from apps.broker.contract import Broker, BrokerError
-from apps.market import calendar, selectors, services
+from apps.market import selectors, services
 from apps.market.aggregator import Bar
+from krx import calendar
 
 MINUTE_PAGE_ROWS = 900  # ka10080 rows per page (PROTOCOL.md §4.3)
 DAILY_PAGE_ROWS = 600  # ka10081

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import krx
 from apps.core.codes import is_stock_code
-from apps.market import krx
-from apps.market.calendar import KST
+from krx import KST
 
 DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
 MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from apps.market.calendar import KST
+from krx import KST
 
 
 class BarLike(Protocol):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from apps.market import calendar
 from apps.market.aggregator import Bar, MinuteAggregator, TradeLike, epoch_ms
 from apps.market.services import LoadResult, minute_bars_upsert
+from krx import calendar
 
 
 class CodedTrade(TradeLike, Protocol):

@@ -8,9 +8,10 @@ import math
 import pandas as pd
 from django.db.models import QuerySet
 
-from apps.market import calendar, indicators
+from apps.market import indicators
 from apps.market.aggregator import opening_range
 from apps.market.models import DailyBar, Instrument, MinuteBar
+from krx import calendar
 
 _FIELDS = ("time", "open", "high", "low", "close", "volume", "value")
 

@@ -17,8 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
-
-KST = ZoneInfo("Asia/Seoul")
+from krx import KST
 
 
 class NotificationKind(models.TextChoices):

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from apps.broker.contract import (
     AmendAck,
@@ -50,8 +49,7 @@ from apps.broker.contract import (
     TokenInfo,
 )
 from apps.broker.kiwoom.events import make_balance_event, make_order_event
-
-KST = ZoneInfo("Asia/Seoul")
+from krx import KST
 
 
 @dataclass

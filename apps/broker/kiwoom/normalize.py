@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from apps.broker.contract.errors import BrokerUnavailable
+from krx import KST
 
-KST = ZoneInfo("Asia/Seoul")
 MILLION = 1_000_000
 HUNDRED_MILLION = 100_000_000
 

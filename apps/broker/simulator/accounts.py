@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from apps.market.krx import Market
+from krx import Market, ceil_won, order_fees
 
 from .dto import OrderAction, OrderStatus, OrderType, Side
-from .fees import ceil_won, commission, sell_tax
 
 
 @dataclass
@@ -153,7 +152,15 @@ class Account:
         amount = qty * price
         order.filled_qty += qty
         order.filled_value += amount
-        new_comm = commission(order.filled_value, self.commission_rate)
+        # The broker's rule (krx.fees): fees of the order's cumulative amount, rounded down;
+        # this fill is charged the difference.
+        new_comm, new_tax = order_fees(
+            order.filled_value,
+            sell=order.side is Side.SELL,
+            trade_date=trade_date,
+            market=order.market,
+            rate=self.commission_rate,
+        )
         comm = new_comm - order.commission
         order.commission = new_comm
         tax = 0
@@ -167,7 +174,6 @@ class Account:
             pos.today_buy_qty += qty
             pos.last_side = Side.BUY.value
         else:
-            new_tax = sell_tax(order.filled_value, trade_date, order.market)
             tax = new_tax - order.tax
             order.tax = new_tax
             cost_out = pos.cost if qty >= pos.qty else pos.cost * qty // pos.qty

@@ -1,16 +1,19 @@
 """Clocks for the simulator: small injectable objects with `now() -> aware datetime`.
 
 The exchange never sleeps; whoever owns the loop (the protocol server) asks the clock for the
-time and calls `Exchange.advance(clock.now())`.
+time and calls `Exchange.advance(clock.now())`. `SimClock` is the protocol server's clock (speed
+and position settable through `/_sim/clock`, checked by `admin_speed`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
-from apps.market.krx import KST
+from krx import KST
 
 
 class ManualClock:
@@ -68,3 +71,46 @@ def replay_clock(
 ) -> AcceleratedClock:
     """A clock that starts on `day` at `at` KST and runs at `speed`."""
     return AcceleratedClock(dt.datetime.combine(day, at, tzinfo=KST), speed)
+
+
+def admin_speed(value: Any) -> float:
+    """A clock speed from an admin request: a finite number >= 0 (0 freezes the clock)."""
+    if isinstance(value, bool):
+        raise ValueError("speed must be a number")
+    speed = float(value)
+    if not math.isfinite(speed) or speed < 0:
+        raise ValueError("speed must be a finite number >= 0")
+    return speed
+
+
+class SimClock:
+    """Maps the wall clock onto simulated time: sim = origin + (wall - wall0) * speed.
+
+    speed 0 freezes the clock (tests then move it with `set`).
+    """
+
+    def __init__(
+        self,
+        start: dt.datetime,
+        speed: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SimClock needs an aware start time")
+        self._monotonic = monotonic
+        self._origin = start
+        self._wall0 = monotonic()
+        self.speed = speed
+
+    def now(self) -> dt.datetime:
+        elapsed = self._monotonic() - self._wall0
+        return self._origin + dt.timedelta(seconds=elapsed * self.speed)
+
+    def set(self, when: dt.datetime, speed: float | None = None) -> None:
+        self._origin = when
+        self._wall0 = self._monotonic()
+        if speed is not None:
+            self.speed = speed
+
+    def set_speed(self, speed: float) -> None:
+        self.set(self.now(), speed)

@@ -2,7 +2,7 @@
 
 Conventions: KRW amounts and prices are plain ints, rates are Decimal (percent where the name says
 `_pct`, fractions otherwise), times are aware datetimes in Asia/Seoul, stock codes are 6 characters
-without the 'A' prefix. The protocol layer (rest.py/ws.py/encode.py) turns these into Kiwoom strings.
+without the 'A' prefix. The protocol layer (rest/, ws.py, encode.py) turns these into Kiwoom strings.
 Names here are a published contract: add fields (with defaults) rather than rename.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from apps.market.krx import Market, SessionPhase
+from krx import Market, SessionPhase
 
 __all__ = [
     "ORDER_TYPE_NAMES",
@@ -45,6 +45,7 @@ __all__ = [
     "StockStats",
     "Tick",
     "ViEvent",
+    "rejection",
 ]
 
 
@@ -123,6 +124,11 @@ class SimRejection(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def rejection(code: str, text: str) -> SimRejection:
+    """A SimRejection with Kiwoom's message framing: "[2000](code:text)"."""
+    return SimRejection(code, f"[2000]({code}:{text})")
 
 
 # --------------------------------------------------------------------------- market reads

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
-KST = ZoneInfo("Asia/Seoul")
+from krx import KST
 
 # Sign codes (pre_sig / pred_pre_sig / FID 25).
 SIGN_UPPER_LIMIT = "1"

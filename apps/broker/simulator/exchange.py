@@ -1,6 +1,6 @@
 """The exchange facade: one object that is the simulated KRX market plus the paper accounts.
 
-The protocol layer (server.py/rest.py/ws.py) talks only to `Exchange`; every value in and out is
+The protocol layer (server.py, rest/, ws.py) talks only to `Exchange`; every value in and out is
 engine-level (see dto.py): int KRW, Decimal rates, aware datetimes, codes without 'A'.
 
 Time only moves when the owner of the loop calls `advance(to)`; the exchange never reads a clock
@@ -153,6 +153,10 @@ class Exchange:
         """The trading day now() belongs to (the next one when the market is closed for the day)."""
         return self._engine.day
 
+    def next_trading_day(self) -> dt.date:
+        """The trading day after trading_day() (by the exchange's calendar)."""
+        return self._engine.days.next(self._engine.day)
+
     def advance(self, to: dt.datetime | None = None) -> list[Event]:
         """Move the market to `to` (default: clock.now()) and return every event on the way, in
         time order: PhaseEvent, Tick, OrderEvent, BalanceEvent, ViEvent, ConditionEvent. Moving
@@ -163,11 +167,11 @@ class Exchange:
     # ------------------------------------------------------------------ accounts / orders
     def open_account(self, account: str, cash: int | None = None) -> None:
         """Open a paper account with `cash` (default config.start_cash); no-op if it exists."""
-        self._engine.open_account(account, cash)
+        self._engine.ledger.open_account(account, cash)
 
     def accounts(self) -> list[str]:
         """Account numbers known to the exchange."""
-        return self._engine.account_numbers()
+        return self._engine.ledger.numbers()
 
     def place_order(
         self,
@@ -182,7 +186,7 @@ class Exchange:
         maybe immediate 체결) OrderEvents on the next advance(). Raises SimRejection with a
         Kiwoom-style message for unknown codes, bad qty/price, off-tick or out-of-limit prices,
         insufficient cash/holdings, or a closed market; a rejection changes nothing."""
-        return self._engine.place_order(
+        return self._engine.desk.place_order(
             account, Side(side), code, qty, price, OrderType(order_type)
         )
 
@@ -192,32 +196,32 @@ class Exchange:
         """Amend (정정) the open remainder of `orig_order_no`: `qty` 0 = the whole remainder. The
         amended part gets a new order number and the new price; the original keeps any part not
         amended. Never lets filled + open exceed the original quantity."""
-        return self._engine.amend_order(account, orig_order_no, code, qty, price)
+        return self._engine.desk.amend_order(account, orig_order_no, code, qty, price)
 
     def cancel_order(self, account: str, orig_order_no: str, code: str, qty: int = 0) -> OrderAck:
         """Cancel (취소) `qty` of the open remainder (0 = all). New order number; the ack's
         base_order_no is the root of the amend chain."""
-        return self._engine.cancel_order(account, orig_order_no, code, qty)
+        return self._engine.desk.cancel_order(account, orig_order_no, code, qty)
 
     def open_orders(self, account: str, code: str | None = None) -> list[OrderView]:
         """Orders with an open remainder (미체결), newest first."""
-        return self._engine.open_orders(account, code)
+        return self._engine.ledger.open_orders(account, code)
 
     def orders(self, account: str, code: str | None = None) -> list[OrderView]:
         """Every order of the current trading day (open, filled, cancelled), newest first."""
-        return self._engine.orders(account, code)
+        return self._engine.ledger.orders(account, code)
 
     def order(self, account: str, order_no: str) -> OrderView:
         """One order of the current trading day; SimRejection if unknown."""
-        return self._engine.order(account, order_no)
+        return self._engine.ledger.order(account, order_no)
 
     def fills(self, account: str, code: str | None = None) -> list[Fill]:
         """Executions of the current trading day, newest first."""
-        return self._engine.fills(account, code)
+        return self._engine.ledger.fills(account, code)
 
     def cash(self, account: str) -> CashInfo:
         """Deposit, cash held by open buy orders, orderable cash, fees and tax today."""
-        return self._engine.cash(account)
+        return self._engine.ledger.cash(account)
 
     def holdings(self, account: str) -> list[Holding]:
         """Positions with qty > 0, valued at the last price, sorted by code."""
@@ -230,24 +234,24 @@ class Exchange:
     def orderable_qty(self, account: str, side: Side | str, code: str, price: int = 0) -> int:
         """Shares the account can buy at `price` (0 = the upper limit, as for market orders)
         with its orderable cash, or sell from its orderable holdings."""
-        return self._engine.orderable_qty(account, Side(side), code, price)
+        return self._engine.desk.orderable_qty(account, Side(side), code, price)
 
     # ------------------------------------------------------------------ market reads
     def instruments(self, market: Market | str | None = None) -> list[Instrument]:
         """Listed instruments of the universe, optionally one market, sorted by code."""
-        return self._engine.instruments(Market(market) if market else None)
+        return self._engine.reads.instruments(Market(market) if market else None)
 
     def instrument(self, code: str) -> Instrument:
         """One instrument; SimRejection('1902', ...) if unknown."""
-        return self._engine.instrument(code)
+        return self._engine.reads.instrument(code)
 
     def quote(self, code: str) -> Quote:
         """Basic info and today's running numbers of `code`."""
-        return self._engine.quote(code)
+        return self._engine.reads.quote(code)
 
     def order_book(self, code: str) -> OrderBook:
         """10-level book synthesised around the last price on the tick grid, within the limits."""
-        return self._engine.order_book(code)
+        return self._engine.reads.order_book(code)
 
     def minute_bars(
         self,
@@ -259,28 +263,28 @@ class Exchange:
         """Minute bars of `minutes` (1,3,5,10,15,30,45,60), newest first, ending strictly before
         `before` (bar start < before; default: now). Today's completed/current bars come from
         the live tape; earlier days are generated deterministically (about one year back)."""
-        return self._engine.minute_bars(code, minutes, before, limit)
+        return self._engine.reads.minute_bars(code, minutes, before, limit)
 
     def daily_bars(self, code: str, end: dt.date | None = None, limit: int = 600) -> list[DailyBar]:
         """Daily bars newest first, dates <= `end` (default: today; today's bar is the running
         one once trading has started). History is deterministic for the seed."""
-        return self._engine.daily_bars(code, end, limit)
+        return self._engine.reads.daily_bars(code, end, limit)
 
     def stats(self, market: Market | str | None = None) -> list[StockStats]:
         """Per-stock ranking inputs for the whole universe (or one market), sorted by code."""
-        return self._engine.stats(Market(market) if market else None)
+        return self._engine.reads.stats(Market(market) if market else None)
 
     def rankings(
         self, kind: RankKind, market: Market | str | None = None, limit: int = 100
     ) -> list[StockStats]:
         """Convenience rankings: 'value' (ka10032), 'volume' (ka10030), 'change_up'/'change_down'
         (ka10027), 'volume_surge' (ka10023, vs the previous day's volume to the same time)."""
-        return self._engine.rankings(kind, Market(market) if market else None, limit)
+        return self._engine.reads.rankings(kind, Market(market) if market else None, limit)
 
     def recent_volume(self, code: str, minutes: int) -> tuple[int, int]:
         """(volume of the last `minutes` minutes, volume of the `minutes` before that), for the
         minute mode of ka10023."""
-        return self._engine.recent_volume(code, minutes)
+        return self._engine.reads.recent_volume(code, minutes)
 
     # ------------------------------------------------------------------ conditions
     def condition_list(self) -> list[ConditionInfo]:

@@ -1,4 +1,8 @@
-"""Matching rules of the paper orders, as pure functions the engine applies.
+"""The order book of the paper orders and the matching rules applied to it.
+
+`Book` holds the resting (working) orders per code in price-time priority and matches them
+against prints; it knows nothing of accounts (the caller books each fill in the ledger) nor of
+the tape (the caller passes prints in), so a backtest drives it with historical prints.
 
 - Eligibility: a resting buy fills on a print at or below its limit, a sell at or above; market
   orders always. Price-time priority: market orders first, then the better limit, then arrival.
@@ -15,12 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from apps.market.krx import Market, step_ticks
+from krx import Market, step_ticks
 
 from .accounts import Order
 from .dto import OrderType, Side
+
+# (order, qty) -> books one fill of the order; the price is the caller's (see `fill_price`).
+FillFn = Callable[[Order, int], None]
 
 MARKET_LIKE = frozenset({OrderType.MARKET, OrderType.MARKET_IOC, OrderType.MARKET_FOK})
 IOC_LIKE = frozenset({OrderType.LIMIT_IOC, OrderType.MARKET_IOC})
@@ -96,3 +103,92 @@ def walk(
             out.append((price, take))
             total += take
     return out
+
+
+def fill_price(
+    o: Order,
+    print_price: int,
+    auction: bool,
+    slippage_ticks: int,
+    limits: tuple[int, int],
+    market: Market,
+    day: dt.date,
+) -> int:
+    """The price a resting order fills at on a print (see the module docstring)."""
+    if auction:
+        return print_price
+    if o.order_type in MARKET_LIKE:
+        return slipped(print_price, o.side, slippage_ticks, limits, market, day)
+    return o.price
+
+
+class Book:
+    """Resting paper orders per code, sorted in price-time priority on demand."""
+
+    def __init__(self) -> None:
+        self.working: dict[str, list[Order]] = {}
+        # per code: (buys, sells) of `working` in price-time priority; dropped on any change
+        self._sorted: dict[str, tuple[list[Order], list[Order]]] = {}
+
+    def has_orders(self, code: str) -> bool:
+        return bool(self.working.get(code))
+
+    def add(self, o: Order) -> None:
+        self.working.setdefault(o.code, []).append(o)
+        self._sorted.pop(o.code, None)
+
+    def prune(self, code: str) -> None:
+        """Drop orders of `code` that are no longer open (after an amend or a cancel)."""
+        self.working[code] = [w for w in self.working.get(code, []) if w.is_open]
+        self._sorted.pop(code, None)
+
+    def clear(self) -> None:
+        self.working = {}
+        self._sorted.clear()
+
+    def open_orders(self) -> list[Order]:
+        """Every open resting order, by code in arrival order of the book."""
+        return [o for orders in self.working.values() for o in orders if o.is_open]
+
+    def market_on_close(self) -> None:
+        """Conditional limit orders (조건부지정가) become market orders for the closing auction."""
+        for orders in self.working.values():
+            for o in orders:
+                if o.order_type is OrderType.CONDITIONAL_LIMIT:
+                    o.order_type = OrderType.MARKET
+                    o.price = 0
+        self._sorted.clear()
+
+    def _sides(self, code: str) -> tuple[list[Order], list[Order]]:
+        book = self._sorted.get(code)
+        if book is None:
+            live = [o for o in self.working[code] if o.is_open]
+            self.working[code] = live
+            book = (
+                sorted((o for o in live if o.side is Side.BUY), key=priority),
+                sorted((o for o in live if o.side is Side.SELL), key=priority),
+            )
+            self._sorted[code] = book
+        return book
+
+    def match_print(self, code: str, price: int, liquidity: int, fill: FillFn) -> None:
+        """Share `liquidity` shares of a print at `price` among the resting orders of `code` in
+        price-time priority; `fill(order, qty)` books each fill."""
+        if liquidity <= 0 or not self.working.get(code):
+            return
+        filled = False
+        for side_orders in self._sides(code):
+            # Priority order is also eligibility order (market first, then by limit), so the
+            # walk stops at the first order the print does not reach.
+            for o in side_orders:
+                if liquidity <= 0 or not eligible(o, price):
+                    break
+                if not o.is_open:
+                    continue
+                qty = min(o.remaining, liquidity)
+                liquidity -= qty
+                filled = True
+                fill(o, qty)
+        if filled:
+            self.working[code] = [o for o in self.working[code] if o.is_open]
+            self._sorted.pop(code, None)

@@ -20,7 +20,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from apps.market.krx import Market, price_limits, tick_round
+from krx import Market, price_limits, tick_round
 
 from .dto import Instrument
 from .universe import MinuteRow
@@ -235,7 +235,7 @@ def minute_ticks(
 
 
 class TradingDays:
-    """Sorted KRX trading days (apps.market.calendar / exchange-calendars XKRX), with a weekday
+    """Sorted KRX trading days (krx.calendar / exchange-calendars XKRX), with a weekday
     fallback outside the calendar's range."""
 
     def __init__(self, use_calendar: bool = True) -> None:
@@ -243,7 +243,7 @@ class TradingDays:
         if not use_calendar:
             return
         try:
-            from apps.market import calendar
+            from krx import calendar
 
             today = dt.date.today()  # noqa: DTZ011 - only bounds the cached range
             self._days = calendar.trading_days(dt.date(2005, 1, 3), today + dt.timedelta(days=360))

@@ -2,7 +2,7 @@
 
 Owns credentials and tokens (au10001/au10002), the REST envelope (headers, return codes, errors,
 throttling, faults), the admin endpoints under `/_sim/`, and the run loop that advances the
-exchange clock and fans engine events out to WebSocket sessions. TR bodies live in rest.py, the
+exchange clock and fans engine events out to WebSocket sessions. TR bodies live in rest/, the
 WebSocket protocol in ws.py, value encodings in encode.py. Framework-free: no Django imports.
 """
 
@@ -16,12 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from . import encode
+from .clock import SimClock, admin_speed
 from .dto import SimRejection
 from .faults import FaultController
 from .ratelimit import DEFAULT_BURST, DEFAULT_RATE_PER_S, RateLimiter, throttle_message
@@ -189,40 +191,14 @@ class ServerConfig:
     ws_queue_limit: int = 100_000
     admin_enabled: bool = True
     seed: int = 0
+    # An accelerated clock (speed > 1) jumps from after the close to just before the next
+    # trading day's pre-open, so a demo keeps living instead of idling through the night.
+    roll_on_after_close: bool = False
 
 
-# --------------------------------------------------------------------------- clock
-class SimClock:
-    """Maps the wall clock onto simulated time: sim = origin + (wall - wall0) * speed.
-
-    speed 0 freezes the clock (tests then move it with `set`).
-    """
-
-    def __init__(
-        self,
-        start: datetime,
-        speed: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if start.tzinfo is None:
-            raise ValueError("SimClock needs an aware start time")
-        self._monotonic = monotonic
-        self._origin = start
-        self._wall0 = monotonic()
-        self.speed = speed
-
-    def now(self) -> datetime:
-        elapsed = self._monotonic() - self._wall0
-        return self._origin + timedelta(seconds=elapsed * self.speed)
-
-    def set(self, when: datetime, speed: float | None = None) -> None:
-        self._origin = when
-        self._wall0 = self._monotonic()
-        if speed is not None:
-            self.speed = speed
-
-    def set_speed(self, speed: float) -> None:
-        self.set(self.now(), speed)
+MAX_BODY_BYTES = 1024 * 1024  # a larger TR body gets 413
+ROLL_ON_AFTER = dt_time(15, 40)  # KST: ten minutes after the regular close
+ROLL_ON_AT = dt_time(8, 25)  # KST: five minutes before the next day's call auction
 
 
 # --------------------------------------------------------------------------- the server
@@ -295,6 +271,27 @@ class SimServer:
             self.hub.publish_events(events)
         return len(events)
 
+    def roll_on(self) -> bool:
+        """With `roll_on_after_close` and an accelerated clock: once the trading day's close is
+        ROLL_ON_GRACE behind, move the exchange and the clock to ROLL_ON_AT of the next trading
+        day. Returns whether it rolled."""
+        if not self.config.roll_on_after_close or self.clock.speed <= 1:
+            return False
+        next_day = getattr(self.exchange, "next_trading_day", None)
+        if next_day is None:
+            return False
+        now = encode.kst(self.sim_now())
+        day = self.exchange.trading_day()
+        if now < datetime.combine(day, ROLL_ON_AFTER, tzinfo=now.tzinfo):
+            return False
+        target = datetime.combine(next_day(), ROLL_ON_AT, tzinfo=now.tzinfo)
+        if target <= now:
+            return False
+        log.info("simulator rolls on from %s to %s", now.isoformat(), target.isoformat())
+        self.step(target)
+        self.clock.set(target)
+        return True
+
     async def advance_to(self, to: datetime) -> int:
         """Test helper: jump the exchange to `to`, publishing every event on the way."""
         n = self.step(to)
@@ -309,6 +306,7 @@ class SimServer:
             try:
                 if self.clock.speed > 0:
                     self.step()
+                    self.roll_on()
             except Exception:
                 log.exception("simulator step failed")
             self.hub.check_pings()
@@ -338,7 +336,7 @@ class SimServer:
     def build_app(self, run_loop: bool = True) -> web.Application:
         from . import ws
 
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app[SIM_KEY] = self
         app.router.add_post("/oauth2/token", self.handle_token)
         app.router.add_post("/oauth2/revoke", self.handle_revoke)
@@ -373,7 +371,12 @@ class SimServer:
 
     @staticmethod
     async def _read_json(request: web.Request) -> dict[str, Any]:
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise KiwoomError(
+                1, f"요청 본문이 너무 큽니다 (최대 {MAX_BODY_BYTES}바이트)", status=413
+            ) from exc
         if not raw.strip():
             return {}
         try:
@@ -571,7 +574,7 @@ class SimServer:
                 async with self.lock:
                     await self.advance_to(target)
             if "speed" in payload:
-                self.clock.set(self.sim_now(), float(payload["speed"]))
+                self.clock.set(self.sim_now(), admin_speed(payload["speed"]))
         except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
             return self._json({"error": str(exc)}, status=400)
         return self._json({"sim_time": self.sim_time_header(), "speed": self.clock.speed})

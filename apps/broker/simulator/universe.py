@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from apps.market.krx import Market, tick_round
+from krx import Market, tick_round
 
 from .dto import Instrument
 

@@ -303,8 +303,13 @@ async def handle_websocket(request: web.Request) -> web.WebSocketResponse:
 async def _serve(server: SimServer, session: Session) -> None:
     ws = session.ws
     cfg = server.config
+    # The login deadline counts from the connection: frames before LOGIN (PINGs included) do
+    # not extend it.
+    login_deadline = time.monotonic() + cfg.login_timeout_s
     while not session.closed:
-        timeout = cfg.login_timeout_s if session.token is None else None
+        timeout = None
+        if session.token is None:
+            timeout = max(0.0, login_deadline - time.monotonic())
         try:
             msg = await ws.receive(timeout=timeout)
         except TimeoutError:
@@ -415,8 +420,12 @@ def _pairs(frame: dict[str, Any]) -> set[tuple[str, str]] | None:
             items = [items]
         if isinstance(types, str):
             types = [types]
+        if not isinstance(items, list) or not isinstance(types, list):
+            raise ValueError("item and type must be strings or lists of strings")
         for type_ in types:
-            if type_ not in REAL_TYPE_NAMES:
+            # A nested list or object is a client error answered in a frame, never a crash
+            # that closes the session.
+            if not isinstance(type_, str) or type_ not in REAL_TYPE_NAMES:
                 raise ValueError(f"unknown realtime type {type_}")
             for item in items:
                 # KRX-only venue: NXT/SOR aliases ('005930_NX', '005930_AL') watch the KRX

@@ -21,7 +21,7 @@ from apps.conditions.services.apply import (
     run_failed,
     snapshot_apply,
 )
-from apps.market import calendar
+from krx import calendar
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django import template
 
 register = template.Library()
-KST = ZoneInfo("Asia/Seoul")
+from krx import KST  # noqa: E402 - one KST for the project
 
 
 def krw(value: int | None) -> str:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.market import calendar as cal
 from apps.market.aggregator import MinuteAggregator, epoch_ms, opening_range, resample_ticks
+from krx import calendar as cal
 
 SESSION = cal.session(dt.date(2025, 2, 3))
 LATE_OPEN = cal.session(dt.date(2025, 1, 2))

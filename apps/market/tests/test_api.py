@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.core.tests.factories import UserFactory
-from apps.market import calendar, indicators, selectors
+from apps.market import indicators, selectors
 from apps.market.tests.factories import DailyBarFactory, InstrumentFactory, MinuteBarFactory
+from krx import calendar
 
 DAY = dt.date(2025, 2, 3)
 

@@ -12,11 +12,12 @@ from django.core.management import CommandError, call_command
 from apps.broker.backends.memory import MemoryBroker
 from apps.broker.contract import BrokerUnavailable, DailyBar, MinuteBar
 from apps.core.rediskeys import redis_key
-from apps.market import backfill, calendar, services
+from apps.market import backfill, services
 from apps.market.models import DailyBar as StoredDaily
 from apps.market.models import Instrument
 from apps.market.models import MinuteBar as StoredMinute
 from apps.market.tests.factories import InstrumentFactory, MinuteBarFactory
+from krx import calendar
 
 DAY = dt.date(2025, 2, 3)
 NOW = dt.datetime(2025, 2, 4, 12, 0, tzinfo=calendar.KST)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.market import importers, krx
+import krx
+from apps.market import importers
 
 MARKETS = st.sampled_from(["KOSPI", "KOSDAQ", "KOSDAQ GLOBAL", "KONEX"])
 DATES = st.dates(dt.date(2018, 1, 1), dt.date(2026, 12, 31))

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.market import calendar as cal
 from apps.market import indicators as ind
 from apps.market.aggregator import Bar
+from krx import calendar as cal
 
 
 def make_bars(seed: int, with_value: bool) -> list[Bar]:

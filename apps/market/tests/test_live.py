@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import pytest
 
 from apps.broker.contract import Side
-from apps.market import calendar
 from apps.market.live import LiveBars
 from apps.market.models import MinuteBar
+from krx import calendar
 
 
 @dataclass

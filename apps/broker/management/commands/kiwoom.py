@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from argparse import ArgumentParser
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.broker.backends import get_broker
 from apps.broker.backends.kiwoom import KiwoomBroker
 from apps.broker.contract import Broker, BrokerError
-
-KST = ZoneInfo("Asia/Seoul")
+from krx import KST
 
 
 def _krw(value: int | None) -> str:

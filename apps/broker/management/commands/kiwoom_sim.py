@@ -6,6 +6,7 @@ and runs it until SIGTERM/Ctrl-C, saving the state file on the way out.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import json
@@ -102,6 +103,12 @@ class Command(BaseCommand):
             "--no-admin", action="store_true", help="disable the /_sim/ fault and clock endpoints"
         )
         parser.add_argument(
+            "--roll-on",
+            action=argparse.BooleanOptionalAction,
+            default=bool(getattr(settings, "KIWOOM_SIM_ROLL_ON", True)),
+            help="with --speed > 1, jump from after the close to the next trading day's pre-open",
+        )
+        parser.add_argument(
             "--ws-port",
             type=int,
             help="also serve (REST and) the WebSocket on this port, like Kiwoom's :10000",
@@ -160,6 +167,7 @@ class Command(BaseCommand):
             rate_limit_per_s=opts["rate_limit"] or None,
             seed=opts["seed"],
             admin_enabled=not opts["no_admin"],
+            roll_on_after_close=bool(opts["roll_on"]),
         )
         server = SimServer(exchange, config=config, clock=SimClock(start, speed), state_file=state)
         app = server.build_app()

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from apps.broker.simulator.exchange import Exchange, ExchangeConfig
-from apps.market.krx import KST
+from krx import KST
 
 ACCOUNT = "5000000010"
 OTHER = "5000000020"

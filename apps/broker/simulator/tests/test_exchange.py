@@ -22,7 +22,7 @@ from apps.broker.simulator.dto import (
 )
 from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.store import load_state, save_state
-from apps.market.krx import is_on_tick, step_ticks
+from krx import is_on_tick, step_ticks
 
 from .engine_helpers import ACCOUNT, CODES, DAY, OTHER, at, make
 
@@ -61,9 +61,9 @@ def test_price_checks_and_funds() -> None:
     with pytest.raises(SimRejection, match="호가단위"):
         ex.place_order(ACCOUNT, "buy", "005930", 1, q.price + 1)
     with pytest.raises(SimRejection, match="상한가"):
-        ex.place_order(ACCOUNT, "buy", "005930", 1, step_ticks(q.upper_limit, 1))
+        ex.place_order(ACCOUNT, "buy", "005930", 1, step_ticks(q.upper_limit, 1, q.market, DAY))
     with pytest.raises(SimRejection, match="하한가"):
-        ex.place_order(ACCOUNT, "sell", "005930", 1, step_ticks(q.lower_limit, -1))
+        ex.place_order(ACCOUNT, "sell", "005930", 1, step_ticks(q.lower_limit, -1, q.market, DAY))
     with pytest.raises(SimRejection) as exc:
         ex.place_order(ACCOUNT, "buy", "005930", 10_000_000, q.lower_limit)
     n = ex.orderable_qty(ACCOUNT, "buy", "005930", q.lower_limit)
@@ -98,7 +98,7 @@ def test_opening_auction_orders_fill_at_the_single_price() -> None:
 def test_resting_limit_fills_only_when_the_tape_trades_through() -> None:
     ex = make(at(9, 5))
     q = ex.quote("035720")
-    limit = step_ticks(q.price, -3)
+    limit = step_ticks(q.price, -3, q.market, DAY)
     ack = ex.place_order(ACCOUNT, "buy", "035720", 50, limit)
     events = ex.advance(at(15, 30))
     fills = [e for e in order_events(events, ack.order_no) if e.status is OrderStatus.FILLED]
@@ -149,7 +149,7 @@ def test_amend_and_cancel_work_on_the_open_remainder() -> None:
     low = q.lower_limit
     ack = ex.place_order(ACCOUNT, "buy", "005930", 100, low)
     held = ex.cash(ACCOUNT).held_for_orders
-    am = ex.amend_order(ACCOUNT, ack.order_no, "005930", 40, step_ticks(low, 1))
+    am = ex.amend_order(ACCOUNT, ack.order_no, "005930", 40, step_ticks(low, 1, q.market, DAY))
     assert am.orig_order_no == ack.order_no and am.base_order_no == ack.order_no
     assert am.order_no == "0000002" and am.action is OrderAction.AMEND
     assert ex.order(ACCOUNT, ack.order_no).remaining_qty == 60

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from apps.broker.simulator.dto import OrderAction, OrderEvent, OrderStatus, SimRejection, Tick
 from apps.broker.simulator.exchange import Exchange
-from apps.market.krx import is_on_tick, step_ticks
+from krx import is_on_tick, step_ticks
 
 from .engine_helpers import ACCOUNT, DAY, OTHER, at, make
 

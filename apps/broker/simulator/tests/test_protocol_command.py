@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +81,21 @@ def test_command_serves_stops_on_sigterm_and_keeps_state(tmp_path: Path) -> None
         with connect(banner["websocket"]) as ws:
             ws.send(json.dumps({"trnm": "LOGIN", "token": tok}))
             assert json.loads(ws.recv(timeout=10))["return_code"] == 0
+        time.sleep(1.5)  # at speed 60 the exchange runs ~90 s ahead of the start time
+        seen = httpx.get(f"{base}/_sim/clock", timeout=20).json()["sim_time"]
     finally:
         assert stop_sim(proc) == 0
     assert state.exists()
+    saved = json.loads(state.read_text())["now"]
+    assert saved >= seen > "2025-01-15T09:05:30"
 
     proc, banner = start_sim(state)
     try:
         base = banner["kiwoom_sim"]
-        assert banner["sim_time"] >= "2025-01-15T09:05"
+        # The restart resumes the exchange's clock from the state file, although --start-time
+        # says 09:05: time never runs backwards across a restart.
+        assert banner["sim_time"] >= saved
+        assert httpx.get(f"{base}/_sim/clock", timeout=20).json()["sim_time"] >= saved
         tok = token(base)
         oso = api(base, tok, "acnt", "ka10075",
                   {"all_stk_tp": "0", "trde_tp": "0", "stk_cd": "", "stex_tp": "0"})  # fmt: skip

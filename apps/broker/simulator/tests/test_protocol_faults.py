@@ -169,5 +169,9 @@ async def test_admin_clock_endpoint(sim: SimHandle) -> None:
             await c.post("/_sim/clock", json={"advance_to": "2025-01-15T10:30:00"})
         ).status_code == 400
         assert (await c.post("/_sim/clock", json={"speed": 60})).json()["speed"] == 60.0
+        for bad in ("nan", "NaN", "inf", "-inf", -1, "1e999", True, "fast"):
+            r = await c.post("/_sim/clock", json={"speed": bad})
+            assert r.status_code == 400, bad
+        assert (await c.get("/_sim/clock")).json()["speed"] == 60.0
         health = (await c.get("/_sim/health")).json()
         assert health["ok"] is True and health["sessions"] == 0

@@ -519,3 +519,17 @@ async def test_engine_failure_is_a_json_500(client: httpx.AsyncClient, sim: SimH
     r = await tr(client, token, "acnt", "kt00001", {"qry_tp": "3"})
     assert r.status_code == 500
     assert "[1999:" in r.json()["return_msg"] and r.json()["return_code"] != 0
+
+
+async def test_a_body_over_one_mib_is_413(client: httpx.AsyncClient, sim: SimHandle) -> None:
+    token = await token_for(client, sim)
+    big = b'{"stk_cd": "005930", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    r = await client.post(
+        "/api/dostk/stkinfo",
+        content=big,
+        headers={"api-id": "ka10001", "Content-Type": JSON_CT, "authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 413
+    assert r.json()["return_code"] != 0
+    ok = await tr(client, token, "stkinfo", "ka10001", {"stk_cd": "005930"})
+    assert ok.status_code == 200 and ok.json()["return_code"] == 0

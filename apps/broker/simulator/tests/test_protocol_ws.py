@@ -4,6 +4,7 @@ LOGIN, PING, SYSTEM R10001, REG/REMOVE, REAL frames and their full FID sets, con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -111,12 +112,24 @@ async def test_frames_before_login_are_refused(sim: SimHandle) -> None:
 
 async def test_ping_is_sent_and_echo_keeps_session(sim: SimHandle) -> None:
     sim.server.config.ping_interval_s = 0.05
+    sim.server.config.ping_timeout_s = 0.2
     ws = await login(sim)
-    ping = await recv_until(ws, "PING")
-    assert ping == {"trnm": "PING"}
-    await ws.send(json.dumps(ping))
-    await asyncio.sleep(0.1)
-    assert sim.server.hub.by_app_key[sim.app_key].awaiting_echo in (True, False)
+    session = sim.server.hub.by_app_key[sim.app_key]
+    loop = asyncio.get_running_loop()
+    # Echo every PING for three times the timeout: a session that echoes is never dropped
+    # (without the echoes it is, see the next test).
+    deadline = loop.time() + 0.6
+    echoed = 0
+    while loop.time() < deadline:
+        ping = await recv_until(ws, "PING")
+        assert ping == {"trnm": "PING"}
+        await ws.send(json.dumps(ping))
+        echoed += 1
+    assert echoed >= 3
+    await ws.send(json.dumps({"trnm": "CNSRLST"}))
+    assert (await recv_until(ws, "CNSRLST"))["return_code"] == 0
+    assert not session.closed
+    assert sim.server.hub.by_app_key[sim.app_key] is session
     await ws.close()
 
 
@@ -378,3 +391,37 @@ async def test_realtime_condition_cap(sim: SimHandle) -> None:
     capped = await recv(ws)
     assert capped["return_code"] != 0 and "1" in capped["return_msg"]
     await ws.close()
+
+
+async def test_reg_with_a_list_in_type_gets_an_error_frame_and_the_session_lives(
+    sim: SimHandle,
+) -> None:
+    ws = await login(sim)
+    for bad in ([["0B"]], [{"0B": 1}], {"0B": 1}):
+        await ws.send(
+            json.dumps({"trnm": "REG", "grp_no": "1", "data": [{"item": ["005930"], "type": bad}]})
+        )
+        reply = await recv_until(ws, "REG")
+        assert reply["return_code"] == 1 and reply["return_msg"]
+    await ws.send(
+        json.dumps({"trnm": "REG", "grp_no": "1", "data": [{"item": ["005930"], "type": ["0B"]}]})
+    )
+    assert await recv_until(ws, "REG") == {"trnm": "REG", "return_code": 0, "return_msg": ""}
+    await ws.close()
+
+
+async def test_unauthenticated_socket_is_closed_at_the_login_timeout_despite_pings(
+    sim: SimHandle,
+) -> None:
+    sim.server.config.login_timeout_s = 0.5
+    loop = asyncio.get_running_loop()
+    async with websockets.connect(sim.ws_url) as ws:
+        opened = loop.time()
+        with pytest.raises(websockets.ConnectionClosed):
+            for _ in range(100):  # a PING every 0.1 s would reset a per-frame timeout forever
+                await ws.send("PING")
+                await ws.send(json.dumps({"trnm": "PING"}))
+                with contextlib.suppress(TimeoutError):
+                    frame = await recv(ws, wait=0.1)
+                    assert frame["code"] == "R10004"
+        assert loop.time() - opened < 5

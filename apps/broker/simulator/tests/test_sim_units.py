@@ -1,4 +1,4 @@
-"""Unit tests of the engine's parts: fees, clocks, conditions, pricing paths, universe loaders."""
+"""Unit tests of the engine's parts: clocks, conditions, pricing paths, universe loaders."""
 
 from __future__ import annotations
 
@@ -19,41 +19,15 @@ from apps.broker.simulator.conditions import (
     load_conditions,
     parse_conditions,
 )
-from apps.broker.simulator.fees import commission, sell_tax, sell_tax_rate
 from apps.broker.simulator.universe import (
     builtin_universe,
     load_daily,
     load_master,
     load_minutes,
 )
-from apps.market.krx import KST, Market, is_on_tick, price_limits
+from krx import KST, Market, is_on_tick, price_limits
 
 from .engine_helpers import ACCOUNT, at, make
-
-
-# ------------------------------------------------------------------ fees
-@pytest.mark.parametrize(
-    ("day", "market", "rate"),
-    [
-        (dt.date(2019, 5, 31), Market.KOSPI, "0.0030"),
-        (dt.date(2019, 6, 3), Market.KOSDAQ, "0.0025"),
-        (dt.date(2022, 12, 30), Market.KOSPI, "0.0023"),
-        (dt.date(2023, 6, 1), Market.KOSDAQ, "0.0020"),
-        (dt.date(2024, 6, 1), Market.KOSPI, "0.0018"),
-        (dt.date(2025, 12, 31), Market.KOSPI, "0.0015"),
-        (dt.date(2025, 12, 31), Market.KOSDAQ, "0.0015"),
-        (dt.date(2026, 1, 2), Market.KOSPI, "0.0020"),
-        (dt.date(2026, 1, 2), Market.KOSDAQ, "0.0020"),
-    ],
-)
-def test_dated_tax_table(day: dt.date, market: Market, rate: str) -> None:
-    assert sell_tax_rate(day, market) == Decimal(rate)
-
-
-def test_fees_round_down_to_the_won() -> None:
-    assert commission(1_000_000) == 150
-    assert commission(6_666) == 0  # 0.99999 won
-    assert sell_tax(1_000_001, dt.date(2025, 3, 4), Market.KOSPI) == 1_500
 
 
 # ------------------------------------------------------------------ clocks
@@ -166,7 +140,7 @@ def test_paths_follow_the_daily_bar_on_grid_inside_limits(
     lower, upper = price_limits(base, market, day)
 
     def px(pct: float) -> int:
-        from apps.market.krx import tick_round
+        from krx import tick_round
 
         return min(max(tick_round(int(base * (1 + pct / 100)), market, day), lower), upper)
 

@@ -4,9 +4,8 @@ import datetime as dt
 
 import pytest
 
-from apps.market import calendar as cal
-
-KST = cal.KST
+from krx import KST, SessionPhase
+from krx import calendar as cal
 
 
 def kst(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> dt.datetime:
@@ -76,7 +75,7 @@ def test_first_trading_day_of_year_opens_at_ten() -> None:
     assert s.close == kst(2025, 1, 2, 15, 30)
     assert s.pre_open == kst(2025, 1, 2, 8, 30)
     assert s.expected_minute_bars == 321
-    assert cal.phase_at(kst(2025, 1, 2, 9, 30)) is cal.Phase.OPENING_AUCTION
+    assert cal.phase_at(kst(2025, 1, 2, 9, 30)) is SessionPhase.OPENING_AUCTION
 
 
 @pytest.mark.parametrize(
@@ -96,21 +95,21 @@ def test_csat_day_shifts_whole_schedule_by_an_hour(day: dt.date) -> None:
 @pytest.mark.parametrize(
     ("moment", "phase"),
     [
-        (kst(2025, 2, 3, 8, 0), cal.Phase.CLOSED),
-        (kst(2025, 2, 3, 8, 35), cal.Phase.PRE_MARKET_OFF_HOURS),
-        (kst(2025, 2, 3, 8, 45), cal.Phase.OPENING_AUCTION),
-        (kst(2025, 2, 3, 9, 0), cal.Phase.CONTINUOUS),
-        (kst(2025, 2, 3, 15, 19, 59), cal.Phase.CONTINUOUS),
-        (kst(2025, 2, 3, 15, 20), cal.Phase.CLOSING_AUCTION),
-        (kst(2025, 2, 3, 15, 30), cal.Phase.POST_CLOSE),
-        (kst(2025, 2, 3, 15, 45), cal.Phase.AFTER_HOURS_CLOSE),
-        (kst(2025, 2, 3, 17, 0), cal.Phase.AFTER_HOURS_SINGLE),
-        (kst(2025, 2, 3, 18, 0), cal.Phase.CLOSED),
-        (kst(2025, 2, 1, 10, 0), cal.Phase.CLOSED),  # Saturday
-        (kst(2025, 1, 29, 10, 0), cal.Phase.CLOSED),  # Seollal
+        (kst(2025, 2, 3, 8, 0), SessionPhase.CLOSED),
+        (kst(2025, 2, 3, 8, 35), SessionPhase.PRE_MARKET_OFF_HOURS),
+        (kst(2025, 2, 3, 8, 45), SessionPhase.OPENING_AUCTION),
+        (kst(2025, 2, 3, 9, 0), SessionPhase.CONTINUOUS),
+        (kst(2025, 2, 3, 15, 19, 59), SessionPhase.CONTINUOUS),
+        (kst(2025, 2, 3, 15, 20), SessionPhase.CLOSING_AUCTION),
+        (kst(2025, 2, 3, 15, 30), SessionPhase.POST_CLOSE),
+        (kst(2025, 2, 3, 15, 45), SessionPhase.AFTER_HOURS_CLOSE),
+        (kst(2025, 2, 3, 17, 0), SessionPhase.AFTER_HOURS_SINGLE),
+        (kst(2025, 2, 3, 18, 0), SessionPhase.CLOSED),
+        (kst(2025, 2, 1, 10, 0), SessionPhase.CLOSED),  # Saturday
+        (kst(2025, 1, 29, 10, 0), SessionPhase.CLOSED),  # Seollal
     ],
 )
-def test_phase_at(moment: dt.datetime, phase: cal.Phase) -> None:
+def test_phase_at(moment: dt.datetime, phase: SessionPhase) -> None:
     assert cal.phase_at(moment) is phase
     # The same instant expressed in UTC gives the same answer.
     assert cal.phase_at(moment.astimezone(dt.UTC)) is phase

@@ -1,8 +1,9 @@
-"""Commission and the securities transaction tax (증권거래세 incl. 농어촌특별세) of the paper accounts.
+"""Commission and the securities transaction tax (증권거래세 incl. 농어촌특별세) by trade date and market.
 
-Rounding: both are computed on an order's CUMULATIVE executed amount and rounded DOWN to the won;
-each fill is charged the difference to the previous cumulative figure, so splitting an order into
-many fills never changes its total (brokers charge per order execution, not per print).
+Rounding, as the broker does it: both are computed on an order's CUMULATIVE executed amount and
+rounded DOWN to the won; each fill is charged the difference to the previous cumulative figure
+(`order_fees`), so splitting an order into many fills never changes its total (brokers charge
+per order execution, not per print).
 
 Tax table by trade date and market (rate on the sell amount; KOSPI = 거래세 + 농특세 0.15 %):
 - until 2019-06-02: KOSPI 0.15+0.15, KOSDAQ 0.30, KONEX 0.30
@@ -23,68 +24,28 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from apps.market.krx import Market
+from .markets import Market
 
 DEFAULT_COMMISSION_RATE = Decimal("0.00015")  # 0.015 % per side
 
+
+def _rates(kospi: str, kosdaq: str, konex: str) -> dict[Market, Decimal]:
+    return {
+        Market.KOSPI: Decimal(kospi),
+        Market.KOSDAQ: Decimal(kosdaq),
+        Market.KONEX: Decimal(konex),
+    }
+
+
 # (effective from, {market: total rate}) in ascending date order.
 TAX_TABLE: tuple[tuple[dt.date, dict[Market, Decimal]], ...] = (
-    (
-        dt.date(1996, 1, 1),
-        {
-            Market.KOSPI: Decimal("0.0030"),
-            Market.KOSDAQ: Decimal("0.0030"),
-            Market.KONEX: Decimal("0.0030"),
-        },
-    ),
-    (
-        dt.date(2019, 6, 3),
-        {
-            Market.KOSPI: Decimal("0.0025"),
-            Market.KOSDAQ: Decimal("0.0025"),
-            Market.KONEX: Decimal("0.0010"),
-        },
-    ),
-    (
-        dt.date(2021, 1, 1),
-        {
-            Market.KOSPI: Decimal("0.0023"),
-            Market.KOSDAQ: Decimal("0.0023"),
-            Market.KONEX: Decimal("0.0010"),
-        },
-    ),
-    (
-        dt.date(2023, 1, 1),
-        {
-            Market.KOSPI: Decimal("0.0020"),
-            Market.KOSDAQ: Decimal("0.0020"),
-            Market.KONEX: Decimal("0.0010"),
-        },
-    ),
-    (
-        dt.date(2024, 1, 1),
-        {
-            Market.KOSPI: Decimal("0.0018"),
-            Market.KOSDAQ: Decimal("0.0018"),
-            Market.KONEX: Decimal("0.0010"),
-        },
-    ),
-    (
-        dt.date(2025, 1, 1),
-        {
-            Market.KOSPI: Decimal("0.0015"),
-            Market.KOSDAQ: Decimal("0.0015"),
-            Market.KONEX: Decimal("0.0010"),
-        },
-    ),
-    (
-        dt.date(2026, 1, 1),
-        {
-            Market.KOSPI: Decimal("0.0020"),
-            Market.KOSDAQ: Decimal("0.0020"),
-            Market.KONEX: Decimal("0.0010"),
-        },
-    ),
+    (dt.date(1996, 1, 1), _rates("0.0030", "0.0030", "0.0030")),
+    (dt.date(2019, 6, 3), _rates("0.0025", "0.0025", "0.0010")),
+    (dt.date(2021, 1, 1), _rates("0.0023", "0.0023", "0.0010")),
+    (dt.date(2023, 1, 1), _rates("0.0020", "0.0020", "0.0010")),
+    (dt.date(2024, 1, 1), _rates("0.0018", "0.0018", "0.0010")),
+    (dt.date(2025, 1, 1), _rates("0.0015", "0.0015", "0.0010")),
+    (dt.date(2026, 1, 1), _rates("0.0020", "0.0020", "0.0010")),
 )
 
 
@@ -103,6 +64,7 @@ def floor_won(amount: Decimal) -> int:
 
 
 def ceil_won(amount: Decimal) -> int:
+    """Round a KRW amount up to the won (what a broker holds for a fee not yet charged)."""
     return int(amount.to_integral_value(rounding=ROUND_CEILING))
 
 
@@ -114,3 +76,17 @@ def commission(amount: int, rate: Decimal = DEFAULT_COMMISSION_RATE) -> int:
 def sell_tax(amount: int, trade_date: dt.date, market: Market | str) -> int:
     """Transaction tax on a sell amount, rounded down to the won."""
     return floor_won(Decimal(amount) * sell_tax_rate(trade_date, market))
+
+
+def order_fees(
+    filled_value: int,
+    *,
+    sell: bool,
+    trade_date: dt.date,
+    market: Market | str,
+    rate: Decimal = DEFAULT_COMMISSION_RATE,
+) -> tuple[int, int]:
+    """(commission, tax) of an order whose CUMULATIVE executed amount is `filled_value`; a
+    fill's charge is this minus the figures before it."""
+    tax = sell_tax(filled_value, trade_date, market) if sell else 0
+    return commission(filled_value, rate), tax

@@ -1,4 +1,4 @@
-"""KRX rules: tick tables by date, rounding, limits, phases, VI thresholds."""
+"""KRX rules: tick tables by date, rounding, limits, the regular-market phases, VI thresholds."""
 
 import datetime as dt
 from decimal import Decimal
@@ -7,14 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.market.krx import (
+from krx import (
     KST,
     Market,
     SessionPhase,
     change_sign,
     is_on_tick,
     price_limits,
-    session_phase,
+    regular_phase,
+    regular_session,
     step_ticks,
     tick_round,
     tick_size,
@@ -110,18 +111,20 @@ def test_step_ticks_stays_on_grid(price: int, market: Market, day: dt.date, step
         ((15, 20), SessionPhase.CLOSING_AUCTION),
         ((15, 29), SessionPhase.CLOSING_AUCTION),
         ((15, 30), SessionPhase.CLOSED),
+        ((17, 0), SessionPhase.CLOSED),
     ],
 )
-def test_session_phase(hhmm: tuple[int, int], phase: SessionPhase) -> None:
+def test_regular_market_phase(hhmm: tuple[int, int], phase: SessionPhase) -> None:
+    """The simulator's view: the one table folded onto the regular market."""
     moment = dt.datetime(2025, 6, 2, *hhmm, tzinfo=KST)
-    assert session_phase(moment) is phase
-    assert session_phase(moment.astimezone(dt.UTC)) is phase
+    s = regular_session(moment.date())
+    assert regular_phase(s.phase_at(moment)) is phase
+    assert regular_phase(s.phase_at(moment.astimezone(dt.UTC))) is phase
 
 
-def test_session_phase_weekend_and_naive() -> None:
-    assert session_phase(dt.datetime(2025, 6, 1, 10, 0, tzinfo=KST)) is SessionPhase.CLOSED
-    with pytest.raises(ValueError, match="aware"):
-        session_phase(dt.datetime(2025, 6, 2, 10, 0))
+def test_phase_table_refuses_naive() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        regular_session(dt.date(2025, 6, 2)).phase_at(dt.datetime(2025, 6, 2, 10, 0))
 
 
 def test_vi_thresholds() -> None:
