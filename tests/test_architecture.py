@@ -2,11 +2,13 @@
 
 - `krx` and the Kiwoom client (`apps.broker.kiwoom`) import no Django and no app;
 - the simulator (`apps.broker.simulator`) imports no Django and no app;
-- the apps reach the broker only through `apps.broker.contract` and `apps.broker.backends`.
+- the apps reach the broker only through `apps.broker.contract` and `apps.broker.backends`;
+- Korea time has one definition, `krx.KST`.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -56,3 +58,17 @@ def test_the_contracts_name_every_app() -> None:
     sources = set(contracts["broker-through-contract"]["source_modules"])
     assert apps <= sources, f"broker-through-contract: add {sorted(apps - sources)}"
     assert set(contracts["krx-framework-free"]["forbidden_modules"]) >= {"django", "apps"}
+
+
+def test_one_kst() -> None:
+    """Korea time is `krx.KST`, defined once in krx/markets.py; everything else imports it."""
+    pattern = re.compile(r"ZoneInfo\(\s*[\"']Asia/Seoul[\"']\s*\)|timedelta\(\s*hours\s*=\s*9\s*\)")
+    offenders = []
+    for folder in ("apps", "krx", "stockagent", "bench", "tests", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path == ROOT / "krx" / "markets.py":
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if pattern.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not offenders, "use `from krx import KST`:\n" + "\n".join(offenders)
