@@ -42,13 +42,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from krx import KST  # noqa: E402
+
 DB_NAME = "bench_conditions_cycle"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stockagent.settings_test")
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 
 MASTER = Path("/work/shared/data/krx/master/2026-03-22.csv")
-KST = dt.timezone(dt.timedelta(hours=9))
 DAY = dt.date(2025, 2, 4)  # a Tuesday, a normal KRX session
 N_CONDITIONS = 10
 MEMBERS = 500

@@ -42,6 +42,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from krx import KST  # noqa: E402
+
 DB_NAME = "bench_conditions_latency"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stockagent.settings_test")
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
@@ -49,7 +52,6 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("NOTIFY_THROTTLE_MAX", "1000000")  # every entry its own message
 
 MASTER = Path("/work/shared/data/krx/master/2026-03-22.csv")
-KST = dt.timezone(dt.timedelta(hours=9))
 START = dt.datetime(2025, 2, 4, 9, 5, tzinfo=KST)
 SEQ = "0"
 CONDITIONS_YAML = """

@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from apps.broker.clock import exchange_now
+from apps.broker.backends import exchange_now
 from apps.broker.contract import BrokerError, ConditionEvent, ConditionHit
 from apps.realtime.handlers import Asked, Handler, HubContext, Wants, db_call, register
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.broker.clock import exchange_now
+from apps.broker.backends import exchange_now
 from apps.broker.contract import Tick
 from apps.realtime.handlers import Handler, HubContext, Wants, db_call, register
 

@@ -34,8 +34,7 @@ from django import db
 from django.conf import settings
 from django.utils import timezone
 
-from apps.broker.backends import get_broker
-from apps.broker.clock import exchange_now
+from apps.broker.backends import exchange_now, get_broker
 from apps.broker.contract import (
     Broker,
     BrokerError,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 
-from apps.broker.contract import Broker
+# The exchange's clock (wall clock, or the simulator's) is reached through here like the broker itself.
+from apps.broker.clock import exchange_now as exchange_now
+from apps.broker.contract import Broker, Condition
 from apps.broker.kiwoom.config import KiwoomConfig
 
 _lock = threading.Lock()
@@ -72,3 +74,12 @@ def reset_broker() -> None:
         if _broker is not None:
             _broker.close()
         _broker = None
+
+
+def simulator_conditions(path: str | None = None) -> list[Condition]:
+    """The condition searches the bundled simulator serves (its YAML file, default: the shipped one),
+    read without the simulator running: the demo seeds them before it starts. Raises OSError or
+    ValueError on a bad file."""
+    from apps.broker.simulator.conditions import load_conditions
+
+    return [Condition(seq=c.seq, name=c.name) for c in load_conditions(path)]

@@ -17,6 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from krx import KST
+
 from . import encode as E
 from .dto import (
     ORDER_TYPE_NAMES,
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KST = E.KST
 _NO_TIME = "000000"
 
 

@@ -19,9 +19,9 @@ from apps.broker.kiwoom.errors import (
     OrderRejected,
     RateLimited,
 )
-from apps.broker.kiwoom.normalize import KST
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.simulator.testing import SimHandle
+from krx import KST
 
 from .client_support import cleanup_prefix, client_config, fake_simulator
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from apps.broker.clock import exchange_now
+from apps.broker.backends import exchange_now
 from apps.broker.contract import Broker, BrokerError
 from apps.conditions.models import Condition, ConditionRun, Source
 from apps.conditions.services.apply import (

@@ -27,8 +27,8 @@ from apps.conditions.realtime_handlers import ConditionsHandler
 from apps.core.rediskeys import redis_key
 from apps.realtime.handlers import HandlerFactory
 from apps.realtime.hub import Hub
+from krx import KST
 
-KST = dt.timezone(dt.timedelta(hours=9))
 DAY = dt.date(2025, 2, 4)  # a Tuesday, a normal KRX session
 
 CONDITIONS_YAML = """

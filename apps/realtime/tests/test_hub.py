@@ -15,10 +15,10 @@ from apps.core.models import SystemStatus
 from apps.realtime.handlers import Handler
 from apps.realtime.hub import Hub
 from apps.realtime.tests.handlers import Blocked, Raiser, Recorder, Sleeper
+from krx import KST
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KST = dt.timezone(dt.timedelta(hours=9))
 AT = dt.datetime(2025, 2, 4, 9, 1, tzinfo=KST)
 
 

@@ -116,8 +116,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from apps.broker.simulator.adapter import build_exchange
-        from apps.broker.simulator.encode import KST
         from apps.broker.simulator.server import ServerConfig, SimClock, SimServer
+        from krx import KST
 
         speed = float(opts["speed"])
         if speed <= 0:

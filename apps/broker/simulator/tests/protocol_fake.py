@@ -35,7 +35,7 @@ from apps.broker.simulator.dto import (
     StockStats,
     Tick,
 )
-from apps.broker.simulator.encode import KST
+from krx import KST
 
 START = dt.datetime(2025, 1, 15, 10, 15, 23, tzinfo=KST)
 

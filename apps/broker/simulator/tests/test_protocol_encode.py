@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.broker.simulator import encode as E
+from krx import KST
 
 
 @pytest.mark.parametrize(
@@ -82,8 +83,7 @@ def test_ratio_pct_matches_decimal_reference(
 
 
 def test_hhmmss_of_non_kst_times() -> None:
-    from zoneinfo import ZoneInfo
 
-    t = datetime(2025, 1, 15, 9, 5, 7, tzinfo=ZoneInfo("Asia/Seoul"))
+    t = datetime(2025, 1, 15, 9, 5, 7, tzinfo=KST)
     assert E.hhmmss(t) == "090507"
     assert E.hhmmss(t.astimezone(UTC)) == "090507"

@@ -48,7 +48,7 @@ class Command(BaseCommand):
 
         if not settings.KIWOOM_USE_SIMULATOR:
             return  # real keys: the trader picks conditions on the page
-        from apps.broker.simulator.conditions import load_conditions
+        from apps.broker.backends import simulator_conditions
         from apps.conditions.models import Condition
         from apps.notifications.models import NotificationChannel
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         if Condition.objects.filter(account=account).exists():
             return
         try:
-            defined = load_conditions(settings.KIWOOM_SIM_CONDITIONS_FILE or None)
+            defined = simulator_conditions(settings.KIWOOM_SIM_CONDITIONS_FILE or None)
         except (OSError, ValueError) as exc:
             self.stderr.write(f"demo conditions not seeded: {exc}")
             return
