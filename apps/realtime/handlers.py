@@ -44,6 +44,9 @@ an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
   `on_start`, `wants` (5 s at most, else the previous answer stands), `on_subscribed` and
   `on_subscribe_failed` run on the hub's control task: keep them short. Hooks may run while `on_event`
   waits on a thread, so state they share is guarded with an `asyncio.Lock` where that matters.
+- **Last prices.** `ctx.prices` (`apps.realtime.prices.LastPrices`) holds the recent 0B ticks of every
+  code some handler subscribed: `ctx.prices.at_or_before(code, at)` is the last trade at or before an
+  exchange time (or None). Read it on the event loop (it is not thread-safe); it is cleared on reconnect.
 - **Health.** `health()` returns a small dict of the handler's own figures, shown in the heartbeat.
 """
 
@@ -60,6 +63,7 @@ from asgiref.sync import sync_to_async
 from django import db
 
 from apps.broker.contract import Broker, ConditionHit, RealtimeEvent, RealtimeFeed
+from .prices import LastPrices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +109,7 @@ class HubContext:
     broker: Broker
     options: Mapping[str, Any] = field(default_factory=dict)
     feed: RealtimeFeed | None = None
+    prices: LastPrices = field(default_factory=LastPrices)  # the hub's recent ticks per code
 
 
 class Handler:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.broker.clock import exchange_now
 from apps.broker.contract import Broker, BrokerError
 from apps.conditions.models import Condition, ConditionRun, Source
+from apps.conditions.services.alerts import alerts_release
 from apps.conditions.services.apply import (
     ApplyResult,
     observation_from_hit,
@@ -93,6 +94,12 @@ def check_cycle(broker: Broker, now: datetime | None = None) -> CycleResult:
             result.failed += 1
         result.entries += len(outcome.entries)
         result.exits += len(outcome.exits)
+    try:
+        # Held alerts whose hold is over (the release task queued after each change does the same
+        # sooner; this catches one whose task was lost).
+        alerts_release()
+    except Exception:
+        log.exception("releasing held condition alerts failed")
     return result
 
 
