@@ -63,6 +63,7 @@ from asgiref.sync import sync_to_async
 from django import db
 
 from apps.broker.contract import Broker, ConditionHit, RealtimeEvent, RealtimeFeed
+
 from .prices import LastPrices
 
 log = logging.getLogger(__name__)
