@@ -48,9 +48,6 @@ def _release_one(condition_id: int, now: datetime) -> int:
         )
         alerts = []
         for m in due:
-            if m.alerted is None and not m.is_member:
-                m.alerted = False  # in and out within the hold: nothing to tell
-                continue
             m.alerted = m.is_member
             kind = EventKind.ENTRY if m.is_member else EventKind.EXIT
             last = (
