@@ -32,6 +32,8 @@ from apps.conditions.services.check import (
 )
 from apps.conditions.services.payloads import LIVE_EVENT, condition_payload, event_payload
 from apps.conditions.services.sync import (
+    MAX_ALERT_HOLD_SECONDS,
+    SETTINGS,
     TOGGLES,
     ConditionError,
     SyncResult,
@@ -43,6 +45,8 @@ from apps.conditions.services.sync import (
 
 __all__ = [
     "LIVE_EVENT",
+    "MAX_ALERT_HOLD_SECONDS",
+    "SETTINGS",
     "TOGGLES",
     "ApplyResult",
     "ConditionError",
