@@ -187,3 +187,22 @@ def test_each_event_says_where_its_price_came_from() -> None:
         ("035720", "entry"): "search",
         ("005930", "exit"): "member",
     }
+
+
+def test_the_realtime_handler_prices_a_frame_with_the_hubs_last_tick() -> None:
+    from apps.broker.backends.memory import MemoryBroker
+    from apps.conditions.realtime_handlers import ConditionsHandler
+    from apps.realtime.handlers import HubContext
+
+    ctx = HubContext(MemoryBroker())
+    ctx.prices.record("005930", tick("005930", "095959", 71_100))
+    ctx.prices.record("005930", tick("005930", "100003", 71_900))  # after the frame: not its price
+    handler = ConditionsHandler(ctx)
+    priced, unpriced = handler._with_ticks(
+        [
+            RealtimeChange(code="005930", entered=True, at=T0),
+            RealtimeChange(code="000660", entered=True, at=T0),  # no ticks: left for the quote
+        ]
+    )
+    assert (priced.price, priced.change, priced.price_source) == (71_100, 500, "tick")
+    assert (unpriced.price, unpriced.price_source) == (None, "")
