@@ -22,7 +22,6 @@ from apps.conditions.services.apply import (
     run_failed,
     snapshot_apply,
 )
-from krx import calendar
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +66,8 @@ def condition_check(cond: Condition, broker: Broker, source: str = Source.POLL) 
 
 
 def market_is_open(now: datetime | None = None) -> bool:
+    from krx import calendar  # pandas + exchange-calendars: loaded when first needed
+
     return calendar.is_market_open(now or exchange_now())
 
 
