@@ -24,7 +24,7 @@ DEPTH = 64  # ticks kept per code: a few seconds of a busy stock, enough to look
 class TickPrice:
     price: int
     change: int  # 전일대비, KRW
-    change_rate: Decimal
+    change_rate: Decimal | None
     at: datetime  # the trade's exchange time
 
 
@@ -49,6 +49,8 @@ class LastPrices:
         """The last trade of `code` at or before `at`, if the cache has it."""
         for tick in reversed(self._ticks.get(code, ())):
             tick_at = tick.at
-            if tick_at is not None and tick_at <= at and tick.price:
+            if (
+                tick_at is not None and tick_at <= at and tick.price
+            ):  # None: a frame without a price
                 return TickPrice(tick.price, tick.change, tick.change_rate, tick_at)
         return None

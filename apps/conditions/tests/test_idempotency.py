@@ -12,7 +12,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.broker.contract import Tick
+from apps.broker.kiwoom.events import KiwoomTick
 from apps.conditions import services
 from apps.conditions.models import ConditionEvent, ConditionMember
 from apps.conditions.services import Observation, RealtimeChange
@@ -154,9 +154,9 @@ def test_without_a_hold_alerts_go_at_once_and_the_sweep_has_nothing_to_do() -> N
 
 
 # --- the price at the event -------------------------------------------------------------------------------
-def tick(code: str, hhmmss: str, price: int) -> Tick:
+def tick(code: str, hhmmss: str, price: int) -> KiwoomTick:
     values = {"10": f"+{price}", "11": "+500", "12": "+0.70", "20": hhmmss, "15": "+10"}
-    return Tick(code, values, date(2026, 11, 27))
+    return KiwoomTick(code, values, date(2026, 11, 27))
 
 
 def test_last_prices_give_the_last_trade_at_or_before_a_moment() -> None:
