@@ -154,3 +154,19 @@ def test_detail_page_lets_the_trader_set_the_alert_hold(trader_client, cond):
     Condition.objects.filter(pk=cond.pk).update(alert_hold_seconds=120)
     html = trader_client.get(f"/conditions/{cond.pk}/").content.decode()
     assert 'id="alert-hold"' in html and 'value="120"' in html
+
+
+def test_the_collapsed_row_in_english(viewer_client):
+    from datetime import timedelta
+
+    from apps.conditions.tests.factories import ConditionEventFactory, ConditionFactory
+
+    c = ConditionFactory()
+    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    for i in range(4):
+        ConditionEventFactory(
+            condition=c, code="005930", kind=("entry", "exit")[i % 2], at=t0 + timedelta(seconds=i)
+        )
+    viewer_client.cookies["django_language"] = "en"
+    html = viewer_client.get(f"/conditions/{c.pk}/").content.decode()
+    assert "in and out 4 times" in html and "Show one by one" in html
