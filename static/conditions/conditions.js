@@ -143,6 +143,20 @@
     }
   }
 
+  // ---- a stock flapping in and out, collapsed into one feed row: open / close its events
+  root.addEventListener("click", (ev) => {
+    const button = ev.target.closest(".flap-toggle");
+    if (!button) return;
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = open ? "▾" : "▸";
+    let row = button.closest("tr").nextElementSibling;
+    while (row && row.dataset.flapOf === button.dataset.flap) {
+      row.hidden = !open;
+      row = row.nextElementSibling;
+    }
+  });
+
   // ---- list page
   if (page === "list") {
     const sync = document.getElementById("sync-conditions");
@@ -227,7 +241,10 @@
       eventsBody.querySelectorAll("tr.empty").forEach((tr) => tr.remove());
       eventsBody.prepend(eventRow(e, true));
     });
-    while (eventsBody.children.length > MAX_EVENTS) eventsBody.lastElementChild.remove();
+    // The page keeps its size in rows the trader sees (a collapsed stock's hidden events do not count;
+    // trimming from the end removes them before their row).
+    const shown = () => eventsBody.querySelectorAll(":scope > tr:not(.flap-item)").length;
+    while (shown() > MAX_EVENTS) eventsBody.lastElementChild.remove();
   }
   async function refreshResults() {
     const res = await api(root.dataset.results);
