@@ -142,7 +142,8 @@ class ConditionListView(APIView):
 
 class ConditionDetailView(APIView):
     """GET / PATCH /api/v1/conditions/{id} — PATCH the switches: active, realtime, notify_entry,
-    notify_exit (booleans). A refused change saves nothing and answers 400 with the reason."""
+    notify_exit (booleans), and alert_hold_seconds (0…3600). A refused change saves nothing and answers
+    400 with the reason."""
 
     def get(self, request: Request, pk: int) -> Response:
         return Response(ConditionSerializer(_condition(pk)).data)
@@ -151,16 +152,23 @@ class ConditionDetailView(APIView):
         cond = _condition(pk)
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": _("JSON 객체를 보내야 합니다.")})
-        unknown = sorted(set(request.data) - set(services.TOGGLES))
+        unknown = sorted(set(request.data) - set(services.TOGGLES) - set(services.SETTINGS))
         if unknown:
             raise ValidationError({key: [_("바꿀 수 없는 항목입니다.")] for key in unknown})
         if not request.data:
             raise ValidationError(
                 {"detail": _("바꿀 항목이 없습니다 (active, realtime, notify_entry, notify_exit).")}
             )
-        changes: dict[str, bool] = {}
+        changes: dict[str, bool | int] = {}
         for key, value in request.data.items():
-            if not isinstance(value, bool):
+            if key in services.SETTINGS:
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or not 0 <= value <= services.MAX_ALERT_HOLD_SECONDS
+                ):
+                    raise ValidationError({key: [_("0에서 3600 사이의 정수(초)여야 합니다.")]})
+            elif not isinstance(value, bool):
                 raise ValidationError({key: [_("true 또는 false 여야 합니다.")]})
             changes[key] = value
         try:

@@ -7,11 +7,20 @@
   `is_member`, made under a lock on the condition row, so an entry is recorded once whichever path (poll
   or realtime) sees it first. `changed_at` lets a poll skip codes that realtime changed after the poll's
   request went out.
-- `ConditionEvent`: one entry or exit, with price and change when known and the path that saw it.
+- `ConditionEvent`: one entry or exit, with price and change when known, where the price came from and the
+  path that saw it. Unique on (condition, code, kind, exchange time): a frame or a poll replayed after the
+  exchange's clock moved backwards records nothing new.
+
+Alert debounce: a condition's `alert_hold_seconds` makes its alerts follow only changes that last. Each
+member keeps `state_at` (exchange time of its last transition) and `alerted` (the membership its last alert
+— or its silent baseline — told the trader). A member whose `is_member` differs from `alerted` for at least
+the hold time is alerted then (`services.alerts_release`); a stock that enters and leaves within the hold is
+never alerted at all.
 """
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +36,16 @@ class Source(models.TextChoices):
     MANUAL = "manual", _("수동 검색")
 
 
+class PriceSource(models.TextChoices):
+    """Where an event's price came from (the price at the event, as close as we can know it)."""
+
+    TICK = "tick", _("체결(0B)")
+    QUOTE = "quote", _("시세 조회")
+    SEARCH = "search", _("검색 결과")
+    MEMBER = "member", _("직전 시세")
+    NONE = "", _("없음")
+
+
 class Condition(models.Model):
     account = models.CharField(
         _("계좌"), max_length=20, blank=True, help_text=_("조건식을 가진 키움 로그인/계좌")
@@ -37,6 +56,14 @@ class Condition(models.Model):
     realtime = models.BooleanField(_("실시간"), default=False, help_text=_("실시간 편입/이탈 구독"))
     notify_entry = models.BooleanField(_("편입 알림"), default=True)
     notify_exit = models.BooleanField(_("이탈 알림"), default=False)
+    alert_hold_seconds = models.PositiveIntegerField(
+        _("알림 최소 유지(초)"),
+        default=0,
+        validators=[MaxValueValidator(3600)],
+        help_text=_(
+            "편입/이탈이 이 시간 이상 유지될 때만 알림 (0: 즉시). 들락날락하는 종목의 알림을 막습니다"
+        ),
+    )
     listed = models.BooleanField(
         _("HTS에 있음"), default=True, help_text=_("마지막 목록 동기화에 있었는지")
     )
@@ -103,6 +130,12 @@ class ConditionMember(models.Model):
     entered_at = models.DateTimeField(null=True, blank=True)
     changed_at = models.DateTimeField(help_text="last entry/exit transition (or baseline)")
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    state_at = models.DateTimeField(
+        null=True, blank=True, help_text="exchange time of the last transition (or baseline)"
+    )
+    alerted = models.BooleanField(
+        null=True, blank=True, help_text="membership as last alerted (or baselined); null: never"
+    )
 
     class Meta:
         ordering = ["condition", "code"]
@@ -127,6 +160,9 @@ class ConditionEvent(models.Model):
     change_rate = models.DecimalField(
         _("등락률"), max_digits=9, decimal_places=2, null=True, blank=True
     )
+    price_source = models.CharField(
+        _("가격 출처"), max_length=8, choices=PriceSource.choices, blank=True, default=""
+    )
     source = models.CharField(_("경로"), max_length=10, choices=Source.choices)
     run = models.ForeignKey(
         ConditionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
@@ -134,6 +170,11 @@ class ConditionEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["condition", "code", "kind", "at"], name="conditions_event_uniq"
+            ),
+        ]
         indexes = [
             models.Index(fields=["condition", "-at"]),
             models.Index(fields=["code", "-at"]),

@@ -6,8 +6,11 @@
   is applied as a snapshot, a refused one is recorded as a failed run;
 - turns 02 I/D frames into `ConditionEvent`s through `services.realtime_apply`. Frames of one condition
   arriving within `CONDITIONS_REALTIME_BATCH_MS` are applied together (one transaction, one alert, so a
-  burst is one message). Entries get the current price from a quote (ka10001), at most
-  `CONDITIONS_QUOTE_LIMIT` per batch and within `CONDITIONS_QUOTE_TIMEOUT_SECONDS`;
+  burst is one message). A 02 frame carries no price: an entry or exit is priced with the last 0B trade
+  at or before the frame's exchange time when the hub's last-price cache has one for the code
+  (`ctx.prices`: codes whose ticks some handler subscribed), else an entry is priced with a quote
+  (ka10001, a price from a little *after* the event), at most `CONDITIONS_QUOTE_LIMIT` per batch and
+  within `CONDITIONS_QUOTE_TIMEOUT_SECONDS`. The event records which (`price_source` tick / quote);
 - after a gap (the socket reconnected, or frames were dropped) searches every subscribed condition once
   over the socket and applies the lists, so nothing missed in the gap stays missed (the 30-second poll
   would catch it too);
@@ -32,7 +35,7 @@ from apps.broker.contract import BrokerError, ConditionEvent, ConditionHit
 from apps.realtime.handlers import Asked, Handler, HubContext, Wants, db_call, register
 
 from . import services
-from .models import Condition, Source
+from .models import Condition, PriceSource, Source
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class ConditionStats:
     applied: int = 0
     resyncs: int = 0
     errors: int = 0
+    tick_priced: int = 0
+    quote_priced: int = 0
 
 
 class ConditionsHandler(Handler):
@@ -105,6 +110,8 @@ class ConditionsHandler(Handler):
             "applied": self.stats.applied,
             "resyncs": self.stats.resyncs,
             "errors": self.stats.errors,
+            "tick_priced": self.stats.tick_priced,
+            "quote_priced": self.stats.quote_priced,
         }
 
     # ------------------------------------------------------------------ subscriptions
@@ -203,7 +210,7 @@ class ConditionsHandler(Handler):
             log.warning("realtime: %d frame(s) for unsubscribed condition %s", len(changes), seq)
             return
         try:
-            changes = await self._with_quotes(changes)
+            changes = await self._with_quotes(self._with_ticks(changes))
             async with self._apply_lock:
                 ids = await db_call(services.realtime_apply, condition_id, changes)
             self.stats.applied += len(ids)
@@ -214,10 +221,29 @@ class ConditionsHandler(Handler):
                 "realtime: applying %d change(s) of condition %s failed", len(changes), seq
             )
 
+    def _with_ticks(self, changes: list[services.RealtimeChange]) -> list[services.RealtimeChange]:
+        """The price at the event: the last trade at or before the frame's time, when the hub has it."""
+        prices = self.ctx.prices
+        out = []
+        for c in changes:
+            tick = prices.at_or_before(c.code, c.at) if c.code in prices else None
+            if tick is not None:
+                self.stats.tick_priced += 1
+                c = replace(
+                    c,
+                    price=tick.price,
+                    change=tick.change,
+                    change_rate=tick.change_rate,
+                    price_source=PriceSource.TICK,
+                )
+            out.append(c)
+        return out
+
     async def _with_quotes(
         self, changes: list[services.RealtimeChange]
     ) -> list[services.RealtimeChange]:
-        wanted = list(dict.fromkeys(c.code for c in changes if c.entered))
+        """Entries the ticks could not price get a quote (a price from just after the event)."""
+        wanted = list(dict.fromkeys(c.code for c in changes if c.entered and c.price is None))
         wanted = wanted[: settings.CONDITIONS_QUOTE_LIMIT]
         if not wanted:
             return changes
@@ -242,9 +268,15 @@ class ConditionsHandler(Handler):
         out = []
         for c in changes:
             q = quotes.get(c.code)
-            if q is not None and c.entered:
+            if q is not None and c.entered and c.price is None:
+                self.stats.quote_priced += 1
                 c = replace(
-                    c, name=q.name, price=q.price, change=q.change, change_rate=q.change_rate
+                    c,
+                    name=q.name,
+                    price=q.price,
+                    change=q.change,
+                    change_rate=q.change_rate,
+                    price_source=PriceSource.QUOTE,
                 )
             out.append(c)
         return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -43,3 +46,49 @@ def events_of(
     if until is not None:
         qs = qs.filter(at__lt=until)
     return qs
+
+
+FLAP_MIN_EVENTS = 4  # two round trips of one stock on one page of the feed: shown as one row
+
+
+@dataclass
+class FeedRow:
+    """One row of the entry/exit feed: a single event, or a stock flapping in and out (`events`, newest
+    first) collapsed into one row at the place of its newest event."""
+
+    event: ConditionEvent
+    events: list[ConditionEvent] = field(default_factory=list)
+
+    @property
+    def flapping(self) -> bool:
+        return len(self.events) > 1
+
+    @property
+    def entries(self) -> int:
+        return sum(1 for e in self.events if e.kind == "entry")
+
+    @property
+    def exits(self) -> int:
+        return len(self.events) - self.entries
+
+    @property
+    def first_at(self) -> datetime:
+        return self.events[-1].at
+
+
+def feed_rows(events: Sequence[ConditionEvent], *, collapse: bool = True) -> list[FeedRow]:
+    """Events (newest first) as feed rows; with `collapse`, a code with `FLAP_MIN_EVENTS` or more events
+    among them becomes one row."""
+    counts = Counter(e.code for e in events) if collapse else Counter()
+    rows: list[FeedRow] = []
+    groups: dict[str, FeedRow] = {}
+    for e in events:
+        if counts[e.code] < FLAP_MIN_EVENTS:
+            rows.append(FeedRow(e, [e]))
+            continue
+        group = groups.get(e.code)
+        if group is None:
+            group = groups[e.code] = FeedRow(e, [])
+            rows.append(group)
+        group.events.append(e)
+    return rows

@@ -15,6 +15,7 @@ CONDITION_FIELDS = [
     "realtime",
     "notify_entry",
     "notify_exit",
+    "alert_hold_seconds",
     "listed",
     "member_count",
     "last_checked_at",
@@ -74,6 +75,7 @@ class EventSerializer(serializers.ModelSerializer):
             "price",
             "change",
             "change_rate",
+            "price_source",
             "source",
         ]
         read_only_fields = fields

@@ -57,3 +57,9 @@ def check_conditions() -> dict[str, Any]:
 @shared_task(name="conditions.prune_runs", ignore_result=True, time_limit=600)
 def prune_runs() -> int:
     return services.runs_prune()
+
+
+@shared_task(name="conditions.release_alerts", ignore_result=True, time_limit=60)
+def release_alerts(condition_id: int) -> int:
+    """Queued after a change of a condition with a hold time, for when the hold is over."""
+    return services.alerts_release(condition_id)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
 from apps.conditions import selectors
-from apps.conditions.models import Condition, EventKind, Source
+from apps.conditions.models import Condition, EventKind, PriceSource, Source
 
-RECENT_EVENTS = 50
+EVENTS_PER_PAGE = 25  # the feed is paged: a busy condition must not grow the page without end
 
 
 def ui_labels() -> dict[str, Any]:
@@ -37,6 +38,7 @@ def ui_labels() -> dict[str, Any]:
         "unlisted": _("HTS에 없음"),
         "none": _("편입 종목이 없습니다."),
         "noEvents": _("편입/이탈 기록이 없습니다."),
+        "priceSource": {value: str(label) for value, label in PriceSource.choices},
     }
 
 
@@ -49,13 +51,19 @@ def condition_list(request: HttpRequest) -> HttpResponse:
 
 
 def condition_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """`?page=N` pages the entry/exit feed (newest first); `?flat=1` shows a flapping stock's events one by
+    one instead of collapsed into one row."""
     cond = get_object_or_404(Condition, pk=pk)
+    feed = Paginator(selectors.events_of(cond), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    flat = request.GET.get("flat") == "1"
     context = {
         "condition": cond,
         "members": selectors.members_of(cond),
         "last_run": selectors.last_run(cond),
-        "events": selectors.events_of(cond)[:RECENT_EVENTS],
-        "recent_events": RECENT_EVENTS,
+        "feed": feed,
+        "rows": selectors.feed_rows(list(feed.object_list), collapse=not flat),
+        "flat": flat,
+        "recent_events": EVENTS_PER_PAGE,
         "labels": ui_labels(),
     }
     return render(request, "conditions/detail.html", context)

@@ -1,7 +1,9 @@
 """Notifications: per-user channels, the notifications other apps raise, and one delivery row per channel.
 
 A ``Notification`` is what happened (kind, Korean title/body, data). A ``Delivery`` is one attempt to tell one
-channel about it, with its status, attempts and last (secret-free) error: the delivery log. A digest is a
+channel about it, with its status, attempts and last (secret-free) error: the delivery log. ``unknown`` is a
+send that was interrupted after it may have reached the receiver (its worker died mid-send, or the reply
+never came) on a channel that has no receiver-side dedupe key: it is shown, never re-sent by itself. A digest is a
 ``Delivery`` with ``is_digest`` set that carries every delivery batched into it (throttling, quiet hours).
 """
 
@@ -164,6 +166,7 @@ class DeliveryStatus(models.TextChoices):
     BATCHED = "batched", _("요약 대기")
     DIGESTED = "digested", _("요약으로 전송됨")
     CANCELLED = "cancelled", _("취소됨")
+    UNKNOWN = "unknown", _("전송 불확실")  # may have reached the receiver; never re-sent by itself
 
 
 class HoldReason(models.TextChoices):
@@ -197,6 +200,9 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(
+        max_length=200, blank=True, help_text="the Celery worker (node name) that claimed the send"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

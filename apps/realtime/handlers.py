@@ -16,8 +16,8 @@ and registers a factory for it:
 
     register("market.bars", lambda ctx: MinuteBars())  # HubContext -> Handler, or None: not this run
 
-`RealtimeConfig.ready()` imports every installed app's `realtime_handlers` module, so registering is all
-an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
+The registry imports every installed app's `realtime_handlers` module the first time it is used (any of
+`register`, `factories`, `registered`, `unregister`), so registering is all an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
 
 - **Events.** `events` lists the typed events of `apps.broker.contract` the handler takes: `Tick` (0B),
   `ConditionEvent` (02), `OrderEvent` (00), `BalanceEvent` (04). A `Tick` is delivered only for the codes
@@ -44,6 +44,9 @@ an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
   `on_start`, `wants` (5 s at most, else the previous answer stands), `on_subscribed` and
   `on_subscribe_failed` run on the hub's control task: keep them short. Hooks may run while `on_event`
   waits on a thread, so state they share is guarded with an `asyncio.Lock` where that matters.
+- **Last prices.** `ctx.prices` (`apps.realtime.prices.LastPrices`) holds the recent 0B ticks of every
+  code some handler subscribed: `ctx.prices.at_or_before(code, at)` is the last trade at or before an
+  exchange time (or None). Read it on the event loop (it is not thread-safe); it is cleared on reconnect.
 - **Health.** `health()` returns a small dict of the handler's own figures, shown in the heartbeat.
 """
 
@@ -60,6 +63,8 @@ from asgiref.sync import sync_to_async
 from django import db
 
 from apps.broker.contract import Broker, ConditionHit, RealtimeEvent, RealtimeFeed
+
+from .prices import LastPrices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +110,7 @@ class HubContext:
     broker: Broker
     options: Mapping[str, Any] = field(default_factory=dict)
     feed: RealtimeFeed | None = None
+    prices: LastPrices = field(default_factory=LastPrices)  # the hub's recent ticks per code
 
 
 class Handler:
@@ -144,25 +150,40 @@ class Handler:
 
 HandlerFactory = Callable[[HubContext], Handler | None]
 _registry: dict[str, HandlerFactory] = {}
+_discovered = False
+
+
+def _discover_once() -> None:
+    # On first use, not in AppConfig.ready(): the handler modules import heavy libraries (pandas, the
+    # exchange calendar) that commands other than run_realtime should not load at start-up. Before any
+    # registration, so an app's own registration never replaces one a test made first.
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        autodiscover()
 
 
 def register(name: str, factory: HandlerFactory) -> HandlerFactory:
     """Add (or replace) the handler factory `name`; the hub builds one handler per run from it."""
+    _discover_once()
     _registry[name] = factory
     return factory
 
 
 def unregister(name: str) -> None:
+    _discover_once()
     _registry.pop(name, None)
 
 
 def factories() -> dict[str, HandlerFactory]:
+    _discover_once()
     return dict(_registry)
 
 
 @contextlib.contextmanager
 def registered(name: str, factory: HandlerFactory) -> Iterator[None]:
     """Register for the duration of a block (tests, benchmarks)."""
+    _discover_once()
     previous = _registry.get(name)
     register(name, factory)
     try:

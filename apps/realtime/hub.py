@@ -9,6 +9,8 @@ processes' condition searches over the relay, `apps/broker/kiwoom/relay.py`) and
 - subscriptions: the union of what handlers want (tick codes, realtime conditions, account events),
   re-read every `REALTIME_RESYNC_SECONDS` and kept across reconnects;
 - gaps: after a reconnect, or after a handler's queue overflowed, that handler's `on_gap` is called;
+- a last-price cache (`ctx.prices`): the recent 0B ticks per subscribed code, for handlers that need the
+  price at a moment (the conditions handler prices a 02 entry with it);
 - a heartbeat (component `realtime`): `ok` only while the socket is logged in, `down` while it is not,
   with the last frame's time and each handler's counters;
 - shutdown on SIGTERM/SIGINT: the socket is closed, every queue is drained, each handler's `on_stop`
@@ -193,6 +195,7 @@ class Hub:
         reconnected = feed is not None and feed.connections > self._connections
         if reconnected and feed is not None:
             self._connections = feed.connections
+            self.ctx.prices.clear()  # a price from before the gap is not the price after it
             log.warning("realtime: socket reconnected (#%d); handlers resync", feed.connections)
         for slot in self.slots:
             if reconnected:
@@ -298,13 +301,11 @@ class Hub:
         if not slots:
             return
         # Decoded once here, not once per handler (events decode a field on every read).
-        key = (
-            event.code
-            if isinstance(event, Tick)
-            else event.seq
-            if isinstance(event, ConditionEvent)
-            else None
-        )
+        if isinstance(event, Tick):
+            key: str | None = event.code
+            self.ctx.prices.record(key, event)
+        else:
+            key = event.seq if isinstance(event, ConditionEvent) else None
         for slot in slots:
             if not slot.accepts(event, key):
                 continue

@@ -7,7 +7,9 @@
   const page = root.dataset.page;
   const conditionId = page === "detail" ? Number(root.dataset.condition) : null;
   const message = document.getElementById("cond-message");
-  const MAX_EVENTS = 200;
+  // The feed is paged on the server; live events join page 1 only, which keeps its page size.
+  const MAX_EVENTS = Number(root.dataset.recent) || 25;
+  const onFirstPage = (root.dataset.feedPage || "1") === "1";
 
   // ---- formatting (same output as the krw / signed_rate / kst template filters)
   const pad = (n) => String(n).padStart(2, "0");
@@ -23,6 +25,7 @@
     const n = Number(v);
     return (n >= 0 ? "+" : "") + n.toFixed(2) + "%";
   }
+  const signedKrw = (v) => (v === null || v === undefined || v === "" ? "-" : (Number(v) > 0 ? "+" : "") + krw(v));
   const plain = (v) => (v === null || v === undefined ? "-" : String(v));
   const qty = (v) => (v === null || v === undefined || v === "" ? "-" : Number(v).toLocaleString("en-US"));
   const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, k) => plain(values[k]));
@@ -83,6 +86,14 @@
     set("last_checked_at", kst(c.last_checked_at));
     set("last_error", c.last_error || (page === "detail" ? "-" : ""));
     scope.querySelectorAll('[data-field="listed"]').forEach((el) => { el.hidden = !!c.listed; });
+    if (c.alert_hold_seconds !== undefined) {
+      scope.querySelectorAll('[data-field="alert_hold_seconds"]').forEach((el) => {
+        const input = el.querySelector("input");
+        if (input && document.activeElement !== input) input.value = c.alert_hold_seconds;
+        const value = el.querySelector(".value");
+        if (value) value.textContent = c.alert_hold_seconds;
+      });
+    }
     if (scope.tagName === "TR") scope.classList.toggle("unlisted", !c.listed);
     TOGGLES.forEach((field) => {
       scope.querySelectorAll('.switch[data-field="' + field + '"]').forEach((el) => {
@@ -100,6 +111,7 @@
 
   // ---- switches (trader only: viewers have no inputs)
   root.addEventListener("change", async (ev) => {
+    if (ev.target.id === "alert-hold") { saveHold(ev.target); return; }
     const input = ev.target.closest("input[data-toggle]");
     if (!input) return;
     const scope = page === "detail" ? root : input.closest("tr[data-condition]");
@@ -115,6 +127,33 @@
     } else {
       input.checked = !wanted;
       say(errorText(res.data, res.status), false);
+    }
+  });
+
+  async function saveHold(input) {
+    const seconds = Number(input.value);
+    input.disabled = true;
+    const res = await api(root.dataset.api, "PATCH", { alert_hold_seconds: Number.isInteger(seconds) ? seconds : input.value });
+    input.disabled = false;
+    if (res.ok) {
+      applyCondition(root, res.data);
+      say(L.saved, true);
+    } else {
+      say(errorText(res.data, res.status), false);
+    }
+  }
+
+  // ---- a stock flapping in and out, collapsed into one feed row: open / close its events
+  root.addEventListener("click", (ev) => {
+    const button = ev.target.closest(".flap-toggle");
+    if (!button) return;
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = open ? "▾" : "▸";
+    let row = button.closest("tr").nextElementSibling;
+    while (row && row.dataset.flapOf === button.dataset.flap) {
+      row.hidden = !open;
+      row = row.nextElementSibling;
     }
   });
 
@@ -159,7 +198,7 @@
       const tr = document.createElement("tr");
       tr.className = "empty";
       const td = cell(L.none);
-      td.colSpan = 6;
+      td.colSpan = 7;
       tr.appendChild(td);
       membersBody.appendChild(tr);
       return;
@@ -167,7 +206,7 @@
     members.forEach((m) => {
       const tr = document.createElement("tr");
       tr.dataset.code = m.code;
-      tr.append(codeCell(m.code), cell(m.name || "-"), cell(krw(m.price), "num"), cell(rate(m.change_rate), "num"),
+      tr.append(codeCell(m.code), cell(m.name || "-"), cell(krw(m.price), "num"), cell(signedKrw(m.change), "num"), cell(rate(m.change_rate), "num"),
         cell(qty(m.volume), "num"), cell(kst(m.entered_at)));
       membersBody.appendChild(tr);
     });
@@ -183,19 +222,29 @@
     const tr = document.createElement("tr");
     tr.dataset.event = e.id;
     tr.className = "kind-" + e.kind + (fresh ? " fresh" : "");
+    const price = cell(krw(e.price), "num");
+    if (e.price_source) {
+      const src = document.createElement("small");
+      src.className = "src";
+      src.textContent = L.priceSource[e.price_source] || e.price_source;
+      price.append(" ", src);
+    }
     tr.append(cell(kst(e.at)), cell(L.kind[e.kind] || e.kind, "kind"), codeCell(e.code), cell(e.name || "-"),
-      cell(krw(e.price), "num"), cell(rate(e.change_rate), "num"), cell(L.source[e.source] || e.source));
+      price, cell(signedKrw(e.change), "num"), cell(rate(e.change_rate), "num"), cell(L.source[e.source] || e.source));
     return tr;
   }
   function addEvents(events) {
-    if (!eventsBody) return;
+    if (!eventsBody || !onFirstPage) return;
     events.forEach((e) => {
       if (e.condition !== conditionId || seen.has(e.id)) return;
       seen.add(e.id);
       eventsBody.querySelectorAll("tr.empty").forEach((tr) => tr.remove());
       eventsBody.prepend(eventRow(e, true));
     });
-    while (eventsBody.children.length > MAX_EVENTS) eventsBody.lastElementChild.remove();
+    // The page keeps its size in rows the trader sees (a collapsed stock's hidden events do not count;
+    // trimming from the end removes them before their row).
+    const shown = () => eventsBody.querySelectorAll(":scope > tr:not(.flap-item)").length;
+    while (shown() > MAX_EVENTS) eventsBody.lastElementChild.remove();
   }
   async function refreshResults() {
     const res = await api(root.dataset.results);

@@ -147,3 +147,38 @@ def test_viewer_sees_live_updates_but_no_controls(browser, asgi_server):
         assert page.locator("#sync-conditions").count() == 0
     finally:
         page.context.close()
+
+
+def _flapping_condition() -> int:
+    from datetime import timedelta
+
+    from apps.conditions.tests.factories import ConditionEventFactory
+
+    cond = Condition.objects.create(seq="301", name="흔들림", active=True)
+    t0 = timezone.now() - timedelta(hours=1)
+    for i in range(30):
+        ConditionEventFactory(
+            condition=cond,
+            code="005930",
+            name="삼성전자",
+            kind=("entry", "exit")[i % 2],
+            at=t0 + timedelta(seconds=60 * i),
+        )
+    ConditionEventFactory(condition=cond, code="000660", at=t0)
+    return cond.pk
+
+
+def test_a_flapping_stock_is_one_row_that_opens(browser, asgi_server):
+    UserFactory(username="viewer-f", role="viewer")
+    pk = _in_thread(_flapping_condition)
+    page = _open(browser, asgi_server, "viewer-f", f"/conditions/{pk}/")
+    try:
+        assert page.locator("tr.flap").count() == 1
+        assert page.locator("tr.flap-item:visible").count() == 0
+        page.locator(".flap-toggle").click()
+        assert page.locator("tr.flap-item:visible").count() == 25  # page 1: the newest 25 events
+        page.locator(".flap-toggle").click()
+        assert page.locator("tr.flap-item:visible").count() == 0
+        assert page.locator('a[rel="next"]').is_visible()
+    finally:
+        page.context.close()

@@ -7,12 +7,13 @@ Both paths end in the same membership transition under a row lock on the conditi
 - `realtime_apply()` — individual 02 I/D changes.
 
 Modules: `sync` (the HTS list and the trader's switches), `apply` (membership transitions, events,
-alerts), `check` (a search now, the 30-second cycle, pruning), `payloads` (the live push shapes).
+alerts), `alerts` (debounced alerts: the hold time), `check` (a search now, the 30-second cycle, pruning), `payloads` (the live push shapes).
 Callers import from `apps.conditions.services`; the names below are its public surface.
 
 Broker calls never happen inside a transaction: searches run first, then the result is applied.
 """
 
+from apps.conditions.services.alerts import alerts_release
 from apps.conditions.services.apply import (
     ApplyResult,
     Observation,
@@ -31,6 +32,8 @@ from apps.conditions.services.check import (
 )
 from apps.conditions.services.payloads import LIVE_EVENT, condition_payload, event_payload
 from apps.conditions.services.sync import (
+    MAX_ALERT_HOLD_SECONDS,
+    SETTINGS,
     TOGGLES,
     ConditionError,
     SyncResult,
@@ -42,6 +45,8 @@ from apps.conditions.services.sync import (
 
 __all__ = [
     "LIVE_EVENT",
+    "MAX_ALERT_HOLD_SECONDS",
+    "SETTINGS",
     "TOGGLES",
     "ApplyResult",
     "ConditionError",
@@ -49,6 +54,7 @@ __all__ = [
     "Observation",
     "RealtimeChange",
     "SyncResult",
+    "alerts_release",
     "check_cycle",
     "condition_check",
     "condition_payload",

@@ -9,6 +9,15 @@ alone by the poll (its newer state wins).
 
 The first successful snapshot of a condition (or the first after it is switched back on) is its
 *baseline*: members are recorded, no events or alerts are made — they did not "enter" just now.
+
+Idempotent on (condition, code, kind, exchange time): a change whose event is already recorded — the same
+02 frame delivered twice, or replayed after the exchange's clock moved backwards, a poll stamped with a
+time already used — changes nothing (no membership flip, no event, no alert). The database's unique
+constraint backs this up; the lock on the condition row makes the check-then-insert safe.
+
+Alerts: with `alert_hold_seconds` 0 an event is alerted when it is recorded; otherwise alerting waits
+until the change has lasted the hold (`alerts.alerts_release`, scheduled after commit and swept by the
+30-second cycle).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from apps.conditions.models import (
     ConditionMember,
     ConditionRun,
     EventKind,
+    PriceSource,
     Source,
 )
 from apps.conditions.services.payloads import LIVE_EVENT, condition_payload, event_payload
@@ -63,6 +73,7 @@ class RealtimeChange:
     price: int | None = None
     change_rate: Decimal | None = None
     change: int | None = None
+    price_source: str = PriceSource.NONE  # where `price` came from: tick or quote
 
 
 @dataclass
@@ -105,24 +116,41 @@ def _instrument_names(codes: Iterable[str]) -> dict[str, str]:
     return dict(Instrument.objects.filter(code__in=wanted).values_list("code", "name"))
 
 
+def event_alert(cond: Condition, e: ConditionEvent) -> ConditionAlert | None:
+    """The alert of one event, or None when the condition does not alert that direction."""
+    if not (cond.notify_entry if e.kind == EventKind.ENTRY else cond.notify_exit):
+        return None
+    return ConditionAlert(
+        entered=e.kind == EventKind.ENTRY,
+        condition_seq=cond.seq,
+        condition_name=cond.name,
+        code=e.code,
+        stock_name=e.name,
+        price=e.price,
+        change_rate=e.change_rate,
+        at=e.at,
+    )
+
+
+def _schedule_release(cond: Condition) -> None:
+    """Alerts of a condition with a hold time are looked at once the hold has passed (the 30-second cycle
+    sweeps them too, so a lost task delays an alert by one cycle at most)."""
+    from apps.conditions.tasks import release_alerts
+
+    delay = cond.alert_hold_seconds + 1
+    pk = cond.pk
+    transaction.on_commit(lambda: release_alerts.apply_async((pk,), countdown=delay))
+
+
 def _after_commit(cond: Condition, events: list[ConditionEvent], members_changed: bool) -> None:
-    """Alerts (rows now, sending after commit), the live push and the domain events."""
-    alerts = [
-        ConditionAlert(
-            entered=e.kind == EventKind.ENTRY,
-            condition_seq=cond.seq,
-            condition_name=cond.name,
-            code=e.code,
-            stock_name=e.name,
-            price=e.price,
-            change_rate=e.change_rate,
-            at=e.at,
-        )
-        for e in events
-        if (cond.notify_entry if e.kind == EventKind.ENTRY else cond.notify_exit)
-    ]
-    if alerts:
-        notify_condition_events(alerts)
+    """Alerts (rows now, sending after commit — or later, for a condition with a hold time), the live
+    push and the domain events."""
+    if events and cond.alert_hold_seconds:
+        _schedule_release(cond)
+    elif events:
+        alerts = [a for a in (event_alert(cond, e) for e in events) if a is not None]
+        if alerts:
+            notify_condition_events(alerts)
     publish_after_commit(
         LIVE_EVENT,
         {
@@ -162,6 +190,8 @@ _MEMBER_FIELDS = (
     "entered_at",
     "changed_at",
     "last_seen_at",
+    "state_at",
+    "alerted",
 )
 _MEMBER_TYPES = (
     "text",
@@ -173,6 +203,8 @@ _MEMBER_TYPES = (
     "timestamptz",
     "timestamptz",
     "timestamptz",
+    "timestamptz",
+    "boolean",
 )
 
 
@@ -221,12 +253,22 @@ def snapshot_apply(
         cond = Condition.objects.select_for_update().get(pk=condition_id)
         rows = {m.code: m for m in ConditionMember.objects.filter(condition=cond)}
         baseline = silent or cond.baseline_at is None
+        # Alerted at once: the state is told now (a baseline is "told" silently).
+        told_now = baseline or not cond.alert_hold_seconds
         names = _instrument_names(c for c, o in seen.items() if not o.name and c not in rows)
+        recorded = set(
+            ConditionEvent.objects.filter(condition=cond, at=at).values_list("code", "kind")
+        )
         new_rows: list[ConditionMember] = []
         touched: list[ConditionMember] = []
         events: list[ConditionEvent] = []
 
         def event(m: ConditionMember, kind: str, obs: Observation | None) -> None:
+            price = obs.price if obs else m.price
+            if price is None:
+                price_source = PriceSource.NONE
+            else:
+                price_source = PriceSource.SEARCH if obs else PriceSource.MEMBER
             events.append(
                 ConditionEvent(
                     condition=cond,
@@ -235,16 +277,22 @@ def snapshot_apply(
                     kind=kind,
                     at=at,
                     recorded_at=now,
-                    price=obs.price if obs else m.price,
+                    price=price,
                     change_rate=obs.change_rate if obs else m.change_rate,
                     change=obs.change if obs else m.change,
+                    price_source=price_source,
                     source=source,
                 )
             )
 
+        def replayed(code: str, kind: str) -> bool:
+            return not baseline and (code, kind) in recorded
+
         for code, obs in seen.items():
             m = rows.get(code)
             if m is None:
+                if replayed(code, EventKind.ENTRY):
+                    continue
                 m = ConditionMember(
                     condition=cond,
                     code=code,
@@ -257,6 +305,8 @@ def snapshot_apply(
                     entered_at=at,
                     changed_at=now,
                     last_seen_at=now,
+                    state_at=at,
+                    alerted=True if told_now else None,
                 )
                 new_rows.append(m)
                 if not baseline:
@@ -264,6 +314,8 @@ def snapshot_apply(
                 continue
             if not m.is_member and m.changed_at > observed_at and not baseline:
                 continue  # realtime saw it leave after this list was taken
+            if not m.is_member and replayed(code, EventKind.ENTRY):
+                continue  # this entry, at this exchange time, is already recorded
             m.name = obs.name or m.name
             m.price = obs.price if obs.price is not None else m.price
             m.change_rate = obs.change_rate if obs.change_rate is not None else m.change_rate
@@ -274,16 +326,26 @@ def snapshot_apply(
                 m.is_member = True
                 m.entered_at = at
                 m.changed_at = now
+                m.state_at = at
+                if told_now:
+                    m.alerted = True
                 if not baseline:
                     event(m, EventKind.ENTRY, obs)
+            elif baseline:
+                m.alerted = True
             touched.append(m)
         for code, m in rows.items():
             if code in seen or not m.is_member:
                 continue
             if m.changed_at > observed_at and not baseline:
                 continue  # realtime saw it enter after this list was taken
+            if replayed(code, EventKind.EXIT):
+                continue
             m.is_member = False
             m.changed_at = now
+            m.state_at = at
+            if told_now:
+                m.alerted = False
             touched.append(m)
             if not baseline:
                 event(m, EventKind.EXIT, None)
@@ -350,8 +412,17 @@ def realtime_apply(condition_id: int, changes: Sequence[RealtimeChange]) -> list
         codes = {c.code for c in changes}
         rows = {m.code: m for m in ConditionMember.objects.filter(condition=cond, code__in=codes)}
         names = _instrument_names(c.code for c in changes if not c.name and c.code not in rows)
+        recorded = set(
+            ConditionEvent.objects.filter(
+                condition=cond, code__in=codes, at__in={c.at for c in changes}
+            ).values_list("code", "kind", "at")
+        )
+        told_now = not cond.alert_hold_seconds
         events: list[ConditionEvent] = []
         for ch in changes:
+            kind = EventKind.ENTRY if ch.entered else EventKind.EXIT
+            if (ch.code, kind, ch.at) in recorded:
+                continue  # the same frame again (a replayed clock): already recorded
             m = rows.get(ch.code)
             if ch.entered:
                 if m is not None and m.is_member:
@@ -371,18 +442,27 @@ def realtime_apply(condition_id: int, changes: Sequence[RealtimeChange]) -> list
             m.change = ch.change if ch.change is not None else m.change
             m.changed_at = now
             m.last_seen_at = now
+            m.state_at = ch.at
+            if told_now:
+                m.alerted = ch.entered
             m.save()
+            recorded.add((ch.code, kind, ch.at))
+            if ch.price is not None:
+                price_source = ch.price_source
+            else:
+                price_source = PriceSource.MEMBER if m.price is not None else PriceSource.NONE
             events.append(
                 ConditionEvent(
                     condition=cond,
                     code=m.code,
                     name=m.name,
-                    kind=EventKind.ENTRY if ch.entered else EventKind.EXIT,
+                    kind=kind,
                     at=ch.at,
                     recorded_at=now,
                     price=ch.price if ch.price is not None else m.price,
                     change_rate=ch.change_rate if ch.change_rate is not None else m.change_rate,
                     change=ch.change if ch.change is not None else m.change,
+                    price_source=price_source,
                     source=Source.REALTIME,
                 )
             )

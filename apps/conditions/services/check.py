@@ -15,13 +15,13 @@ from django.utils import timezone
 from apps.broker.backends import exchange_now
 from apps.broker.contract import Broker, BrokerError
 from apps.conditions.models import Condition, ConditionRun, Source
+from apps.conditions.services.alerts import alerts_release
 from apps.conditions.services.apply import (
     ApplyResult,
     observation_from_hit,
     run_failed,
     snapshot_apply,
 )
-from krx import calendar
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def condition_check(cond: Condition, broker: Broker, source: str = Source.POLL) 
 
 
 def market_is_open(now: datetime | None = None) -> bool:
+    from krx import calendar  # pandas + exchange-calendars: loaded when first needed
+
     return calendar.is_market_open(now or exchange_now())
 
 
@@ -93,6 +95,12 @@ def check_cycle(broker: Broker, now: datetime | None = None) -> CycleResult:
             result.failed += 1
         result.entries += len(outcome.entries)
         result.exits += len(outcome.exits)
+    try:
+        # Held alerts whose hold is over (the release task queued after each change does the same
+        # sooner; this catches one whose task was lost).
+        alerts_release()
+    except Exception:
+        log.exception("releasing held condition alerts failed")
     return result
 
 

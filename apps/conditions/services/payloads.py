@@ -19,6 +19,7 @@ def condition_payload(cond: Condition) -> dict[str, Any]:
         "realtime": cond.realtime,
         "notify_entry": cond.notify_entry,
         "notify_exit": cond.notify_exit,
+        "alert_hold_seconds": cond.alert_hold_seconds,
         "listed": cond.listed,
         "member_count": cond.member_count,
         "last_checked_at": cond.last_checked_at,
@@ -37,5 +38,6 @@ def event_payload(event: ConditionEvent) -> dict[str, Any]:
         "price": event.price,
         "change": event.change,
         "change_rate": event.change_rate,
+        "price_source": event.price_source,
         "source": event.source,
     }

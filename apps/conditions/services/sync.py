@@ -79,15 +79,27 @@ def conditions_sync_from_broker(broker: Broker, account: str | None = None) -> S
 
 # --- switches -------------------------------------------------------------------------------------------
 TOGGLES = ("active", "realtime", "notify_entry", "notify_exit")
+SETTINGS = ("alert_hold_seconds",)  # whole seconds, 0…MAX_ALERT_HOLD_SECONDS
+MAX_ALERT_HOLD_SECONDS = 3600
 
 
-def condition_update(condition: Condition, **changes: bool) -> Condition:
-    """Change the trader's switches. Raises `ConditionError` (nothing saved) on a bad change."""
-    unknown = set(changes) - set(TOGGLES)
+def condition_update(condition: Condition, **changes: bool | int) -> Condition:
+    """Change the trader's switches and the alert hold. Raises `ConditionError` (nothing saved) on a bad
+    change."""
+    unknown = set(changes) - set(TOGGLES) - set(SETTINGS)
     if unknown:
         raise ConditionError(f"unknown field(s): {', '.join(sorted(unknown))}")
     for key, value in changes.items():
-        if not isinstance(value, bool):
+        if key in SETTINGS:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= MAX_ALERT_HOLD_SECONDS
+            ):
+                raise ConditionError(
+                    f"{key} must be a whole number of seconds from 0 to {MAX_ALERT_HOLD_SECONDS}"
+                )
+        elif not isinstance(value, bool):
             raise ConditionError(f"{key} must be true or false")
     with transaction.atomic():
         cond = Condition.objects.select_for_update().get(pk=condition.pk)

@@ -88,6 +88,7 @@ def test_viewer_reads_but_cannot_write(as_viewer, memory_broker):
             "realtime": False,
             "notify_entry": True,
             "notify_exit": False,
+            "alert_hold_seconds": 0,
             "listed": True,
             "member_count": 0,
             "last_checked_at": None,
@@ -327,6 +328,7 @@ def test_events_newest_first_all_and_per_condition(as_viewer, events):
         "price": 10_000,
         "change": None,
         "change_rate": "1.50",
+        "price_source": "",
         "source": "poll",
     }
     assert ids(as_viewer.get(f"{BASE}/{a.pk}/events")) == [rows[3].pk, rows[1].pk, rows[0].pk]
@@ -437,3 +439,16 @@ def test_sync_broker_failure_is_502(as_trader, memory_broker):
     assert response.status_code == 502
     assert "login expired" in response.json()["detail"]
     assert Condition.objects.get(seq="001").listed is True
+
+
+def test_trader_sets_the_alert_hold_and_a_bad_value_changes_nothing(as_trader):
+    cond = make_condition()
+    url = f"{BASE}/{cond.pk}"
+    response = as_trader.patch(url, {"alert_hold_seconds": 90}, format="json")
+    assert response.status_code == 200 and response.json()["alert_hold_seconds"] == 90
+    for bad in (-1, 3601, "60", True, 1.5):
+        response = as_trader.patch(url, {"alert_hold_seconds": bad}, format="json")
+        assert response.status_code == 400, bad
+        assert "alert_hold_seconds" in response.json()
+    cond.refresh_from_db()
+    assert cond.alert_hold_seconds == 90

@@ -102,3 +102,71 @@ def test_detail_page_formats_numbers(viewer_client, cond):
     html = viewer_client.get(f"/conditions/{cond.pk}/").content.decode()
     assert "71,000원" in html and "+2.15%" in html
     assert ">1,000<" in html  # volume with thousands separators
+
+
+def test_the_feed_is_paged_and_a_flapping_stock_is_one_row(
+    viewer_client, django_assert_max_num_queries
+):
+    from datetime import timedelta
+
+    from apps.conditions.tests.factories import ConditionEventFactory, ConditionFactory
+    from apps.conditions.views import EVENTS_PER_PAGE
+
+    c = ConditionFactory()
+    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    for i in range(40):  # 005930 in and out 20 times: 40 events
+        ConditionEventFactory(
+            condition=c,
+            code="005930",
+            name="삼성전자",
+            kind="entry" if i % 2 == 0 else "exit",
+            at=t0 + timedelta(seconds=30 * i),
+            price=71_000 + i,
+            change=1_200,
+            change_rate=Decimal("1.72"),
+            price_source="tick",
+        )
+    ConditionEventFactory(condition=c, code="000660", at=t0 + timedelta(hours=1), change=-500)
+
+    with django_assert_max_num_queries(12):
+        html = viewer_client.get(f"/conditions/{c.pk}/").content.decode()
+    # Page 1: the newest 25 events; 24 of them are 005930's, collapsed into one row.
+    assert html.count('class="flap"') == 1
+    assert "24번 들락날락" in html and "편입 12 · 이탈 12" in html
+    assert html.count("data-event=") == EVENTS_PER_PAGE
+    assert "+1,200원" in html and "-500원" in html and "+1.72%" in html  # KRW beside the rate
+    assert "체결(0B)" in html  # the price's source
+    assert 'rel="next"' in html and "1 / 2" in html
+
+    page2 = viewer_client.get(f"/conditions/{c.pk}/?page=2").content.decode()
+    assert page2.count("data-event=") == 41 - EVENTS_PER_PAGE and 'rel="prev"' in page2
+    flat = viewer_client.get(f"/conditions/{c.pk}/?flat=1").content.decode()
+    assert 'class="flap"' not in flat and flat.count("data-event=") == EVENTS_PER_PAGE
+
+
+def test_detail_page_shows_the_alert_hold_to_a_viewer(viewer_client, cond):
+    Condition.objects.filter(pk=cond.pk).update(alert_hold_seconds=120)
+    html = viewer_client.get(f"/conditions/{cond.pk}/").content.decode()
+    assert '<span class="value">120</span>' in html and 'id="alert-hold"' not in html
+
+
+def test_detail_page_lets_the_trader_set_the_alert_hold(trader_client, cond):
+    Condition.objects.filter(pk=cond.pk).update(alert_hold_seconds=120)
+    html = trader_client.get(f"/conditions/{cond.pk}/").content.decode()
+    assert 'id="alert-hold"' in html and 'value="120"' in html
+
+
+def test_the_collapsed_row_in_english(viewer_client):
+    from datetime import timedelta
+
+    from apps.conditions.tests.factories import ConditionEventFactory, ConditionFactory
+
+    c = ConditionFactory()
+    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    for i in range(4):
+        ConditionEventFactory(
+            condition=c, code="005930", kind=("entry", "exit")[i % 2], at=t0 + timedelta(seconds=i)
+        )
+    viewer_client.cookies["django_language"] = "en"
+    html = viewer_client.get(f"/conditions/{c.pk}/").content.decode()
+    assert "in and out 4 times" in html and "Show one by one" in html

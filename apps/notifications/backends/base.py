@@ -19,6 +19,7 @@ class OutgoingMessage:
 
     title: str
     body: str
+    key: str = ""  # the delivery's key, the same on every attempt (email: the Message-ID)
 
     def as_text(self, limit: int | None = None) -> str:
         """Title and body; with `limit`, cut at a line break to fit a channel's maximum length (a long
@@ -40,9 +41,11 @@ class SendError(Exception):
     The message must be secret-free: it is stored in the delivery log and logged.
     """
 
-    def __init__(self, message: str, *, retry: bool = True) -> None:
+    def __init__(self, message: str, *, retry: bool = True, maybe_delivered: bool = False) -> None:
         super().__init__(message)
         self.retry = retry
+        # The request went out and no answer came: the receiver may have taken it.
+        self.maybe_delivered = maybe_delivered
 
 
 class BaseBackend:
@@ -74,8 +77,12 @@ def post_json(url: str, payload: dict[str, Any]) -> httpx.Response:
     timeout = httpx.Timeout(settings.NOTIFY_HTTP_TIMEOUT_SECONDS)
     try:
         return _http_client().post(url, json=payload, timeout=timeout)
+    except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout) as exc:
+        raise SendError(f"timeout ({type(exc).__name__})") from None  # not (fully) sent
     except httpx.TimeoutException as exc:
-        raise SendError(f"timeout ({type(exc).__name__})") from None
+        raise SendError(f"timeout ({type(exc).__name__})", maybe_delivered=True) from None
+    except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+        raise SendError(f"no reply ({type(exc).__name__})", maybe_delivered=True) from None
     except httpx.UnsupportedProtocol:
         raise SendError("invalid URL scheme", retry=False) from None
     except httpx.HTTPError as exc:

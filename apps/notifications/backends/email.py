@@ -6,6 +6,7 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.utils import DNS_NAME
 
 from apps.notifications.backends.base import BaseBackend, OutgoingMessage, SendError
 from apps.notifications.models import NotificationChannel
@@ -22,6 +23,9 @@ class EmailBackend(BaseBackend):
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[channel.target],
             connection=connection,
+            # The same Message-ID on every attempt: a re-send after an interrupted one is a repeat that
+            # mail servers and clients can recognise and collapse.
+            headers={"Message-ID": f"<{message.key}@{DNS_NAME}>"} if message.key else None,
         )
         try:
             mail.send(fail_silently=False)

@@ -30,8 +30,12 @@ from apps.notifications.services.condition_alerts import (
 )
 from apps.notifications.services.planning import NotifyError, anotify, notify
 from apps.notifications.services.sending import (
+    RESENDABLE,
     SendOutcome,
+    deliveries_interrupted,
+    deliveries_orphaned,
     delivery_claim,
+    delivery_key,
     delivery_message,
     delivery_reclaim_stale,
     delivery_send,
@@ -41,6 +45,7 @@ from apps.notifications.services.sending import (
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "RESENDABLE",
     "TEST_BODY",
     "TEST_TITLE",
     "ConditionAlert",
@@ -53,7 +58,10 @@ __all__ = [
     "channel_save",
     "channel_send_test",
     "channel_update",
+    "deliveries_interrupted",
+    "deliveries_orphaned",
     "delivery_claim",
+    "delivery_key",
     "delivery_message",
     "delivery_reclaim_stale",
     "delivery_send",

@@ -4,6 +4,21 @@ deliveries left behind by a dead worker).
 
 Failures are retried with exponential backoff and jitter up to ``NOTIFY_MAX_ATTEMPTS``; one channel failing
 never delays another (separate tasks, bounded timeouts, a failing channel backs off as a whole).
+
+An *interrupted* send — its worker died while the delivery was ``sending``, or the request went out and no
+reply came (a read timeout, a dropped connection) — may or may not have reached the receiver. What happens
+next depends on whether the receiver can recognise a repeat (``RESENDABLE``):
+
+- email carries a Message-ID made from the delivery (``delivery_key``), the same on every attempt, so mail
+  servers and clients collapse a repeat: it is sent again (at-least-once, deduplicable); the console channel
+  only writes a log line and is sent again too;
+- Slack incoming webhooks and Telegram's ``sendMessage`` take no idempotency key: the delivery is marked
+  ``unknown`` ("전송 불확실") in the delivery log and never re-sent by itself (at-most-once). A send refused
+  before it could be delivered (connection refused or timed out, HTTP 429/5xx) is still retried.
+
+A dead worker's sends are found when a worker of the same node name starts again (``deliveries_orphaned``,
+from the ``worker_ready`` signal) and, for a worker that never comes back, by the sweep after
+``NOTIFY_STALE_SENDING_SECONDS`` (``delivery_reclaim_stale``).
 """
 
 from __future__ import annotations
@@ -15,15 +30,26 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apps.core.logging import redact
 from apps.core.templatetags.stockagent import kst
 from apps.notifications.backends import OutgoingMessage, SendError, get_backend
-from apps.notifications.models import Delivery, DeliveryStatus, HoldReason, NotificationChannel
+from apps.notifications.models import (
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    HoldReason,
+    NotificationChannel,
+)
 
 logger = logging.getLogger(__name__)
+
+# Channels whose receiver recognises a repeated message (see the module docstring).
+RESENDABLE = frozenset({ChannelKind.EMAIL, ChannelKind.CONSOLE})
+NOTE_WORKER_LOST = "작업자 중단 (worker lost)"
+NOTE_UNKNOWN = "전송 여부 불명, 다시 보내지 않음 (may have been delivered; not re-sent)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +69,13 @@ def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(capped / 2, capped)
 
 
-def delivery_claim(delivery_id: int, now: datetime) -> bool:
+def delivery_key(delivery: Delivery) -> str:
+    """The delivery's own key, the same on every attempt (an email's Message-ID is made from it): the row
+    id plus its creation time, so two installations never make the same key."""
+    return f"delivery-{delivery.pk}.{int(delivery.created_at.timestamp() * 1_000_000)}"
+
+
+def delivery_claim(delivery_id: int, now: datetime, worker: str = "") -> bool:
     """pending → sending, if due. False means someone else has it, or it is not due or not pending.
 
     A digest is claimed under its channel's row lock, so a notify() adding to it either commits before the
@@ -57,13 +89,20 @@ def delivery_claim(delivery_id: int, now: datetime) -> bool:
             list(NotificationChannel.objects.select_for_update().filter(pk=row["channel_id"]))
         claimed = Delivery.objects.filter(
             pk=delivery_id, status=DeliveryStatus.PENDING, send_after__lte=now
-        ).update(status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+        ).update(
+            status=DeliveryStatus.SENDING,
+            attempts=F("attempts") + 1,
+            claimed_at=now,
+            claimed_by=worker[:200],
+        )
     return claimed == 1
 
 
-def delivery_send(delivery_id: int) -> SendOutcome:
-    """Claim one delivery, send it outside any transaction, record the outcome."""
-    if not delivery_claim(delivery_id, timezone.now()):
+def delivery_send(delivery_id: int, worker: str = "") -> SendOutcome:
+    """Claim one delivery, send it outside any transaction, record the outcome. `worker` names the
+    Celery worker (node name) making the claim, so a restarted worker can settle what its previous life
+    left half-sent."""
+    if not delivery_claim(delivery_id, timezone.now(), worker):
         return SendOutcome("skipped")
     delivery = Delivery.objects.select_related("channel", "notification").get(pk=delivery_id)
     channel = delivery.channel
@@ -132,6 +171,7 @@ def _finish(delivery: Delivery, status: str, error: str) -> None:
             member_status = {
                 DeliveryStatus.SENT: DeliveryStatus.DIGESTED,
                 DeliveryStatus.FAILED: DeliveryStatus.FAILED,
+                DeliveryStatus.UNKNOWN: DeliveryStatus.UNKNOWN,
             }.get(status, DeliveryStatus.CANCELLED)
             delivery.members.filter(status=DeliveryStatus.BATCHED).update(
                 status=member_status, last_error=error[:300], sent_at=sent_at, updated_at=now
@@ -143,6 +183,16 @@ def _record_failure(delivery: Delivery, exc: SendError) -> SendOutcome:
     # Backends already keep secrets out of their errors; this is the second lock on the door.
     error = redact(str(exc), [s for s in (channel.secret,) if s])[:300]
     attempts = delivery.attempts
+    if exc.maybe_delivered and channel.kind not in RESENDABLE:
+        _finish(delivery, DeliveryStatus.UNKNOWN, f"{error}: {NOTE_UNKNOWN}")
+        logger.warning(
+            "notification delivery %s (%s channel %s) may have been delivered (%s); not re-sent",
+            delivery.pk,
+            channel.kind,
+            channel.pk,
+            error,
+        )
+        return SendOutcome(DeliveryStatus.UNKNOWN)
     if exc.retry and attempts < settings.NOTIFY_MAX_ATTEMPTS:
         retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
         Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
@@ -173,9 +223,10 @@ def _record_failure(delivery: Delivery, exc: SendError) -> SendOutcome:
 
 def delivery_message(delivery: Delivery) -> OutgoingMessage | None:
     """The text a delivery sends: its notification, or for a digest, one line per batched notification."""
+    key = delivery_key(delivery)
     if not delivery.is_digest:
         n = delivery.notification
-        return OutgoingMessage(n.title, n.body) if n else None
+        return OutgoingMessage(n.title, n.body, key=key) if n else None
     members = list(
         delivery.members.filter(status=DeliveryStatus.BATCHED)
         .select_related("notification")
@@ -185,7 +236,7 @@ def delivery_message(delivery: Delivery) -> OutgoingMessage | None:
     if not notes:
         return None
     if len(notes) == 1:
-        return OutgoingMessage(notes[0].title, notes[0].body)
+        return OutgoingMessage(notes[0].title, notes[0].body, key=key)
     first, last = kst(notes[0].created_at, "%H:%M:%S"), kst(notes[-1].created_at, "%H:%M:%S")
     title = f"알림 요약 {len(notes)}건 ({first}–{last} KST)"
     why = (
@@ -197,27 +248,66 @@ def delivery_message(delivery: Delivery) -> OutgoingMessage | None:
     lines = [why] + [f"• {kst(n.created_at, '%H:%M:%S')} {n.title}" for n in notes[:limit]]
     if len(notes) > limit:
         lines.append(f"… 외 {len(notes) - limit}건")
-    return OutgoingMessage(title, "\n".join(lines))
+    return OutgoingMessage(title, "\n".join(lines), key=key)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Interrupted sends settled: ids queued again (now due), failed for good, left unknown."""
+
+    requeued: list[int]
+    failed: int
+    unknown: int
+
+
+def deliveries_interrupted(qs: QuerySet[Delivery], note: str, now: datetime) -> Settled:
+    """Settle sends left in ``sending`` by a dead worker: due again where the receiver can recognise a
+    repeat (``RESENDABLE``; ``failed`` when out of attempts), ``unknown`` elsewhere."""
+    qs = qs.filter(status=DeliveryStatus.SENDING)
+    with transaction.atomic():
+        again = qs.filter(channel__kind__in=RESENDABLE)
+        failed = again.filter(attempts__gte=settings.NOTIFY_MAX_ATTEMPTS).update(
+            status=DeliveryStatus.FAILED, last_error=note, updated_at=now
+        )
+        requeued = list(again.values_list("pk", flat=True))
+        Delivery.objects.filter(pk__in=requeued).update(
+            status=DeliveryStatus.PENDING, send_after=now, last_error=note, updated_at=now
+        )
+        unsure = list(qs.exclude(channel__kind__in=RESENDABLE).values_list("pk", flat=True))
+        error = f"{note}: {NOTE_UNKNOWN}"[:300]
+        Delivery.objects.filter(pk__in=unsure).update(
+            status=DeliveryStatus.UNKNOWN, last_error=error, updated_at=now
+        )
+        Delivery.objects.filter(digest_id__in=unsure, status=DeliveryStatus.BATCHED).update(
+            status=DeliveryStatus.UNKNOWN, last_error=error, updated_at=now
+        )
+    if failed or requeued or unsure:
+        logger.warning(
+            "%s: %s send(s) due again, %s failed for good, %s left unknown (not re-sent)",
+            note,
+            len(requeued),
+            failed,
+            len(unsure),
+        )
+    return Settled(requeued, failed, len(unsure))
+
+
+def deliveries_orphaned(worker: str, booted_at: datetime) -> Settled:
+    """At a worker's start: the sends its previous life (same node name) claimed and never finished."""
+    if not worker:
+        return Settled([], 0, 0)
+    qs = Delivery.objects.filter(claimed_by=worker[:200], claimed_at__lt=booted_at)
+    return deliveries_interrupted(qs, NOTE_WORKER_LOST, timezone.now())
 
 
 def delivery_reclaim_stale(now: datetime | None = None) -> int:
-    """Deliveries left in ``sending`` by a worker that died (older than ``NOTIFY_STALE_SENDING_SECONDS``,
-    well past the task's hard time limit) go back to ``pending`` for another attempt, or to ``failed``
-    when out of attempts. Alerts are at-least-once: if the lost worker had in fact sent, the user sees the
-    message twice, which beats never seeing it."""
+    """Sends left in ``sending`` longer than ``NOTIFY_STALE_SENDING_SECONDS`` (well past the task's hard
+    time limit: their worker is gone and did not come back) are settled like a restarted worker's."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.NOTIFY_STALE_SENDING_SECONDS)
     stale = Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff)
-    note = "작업자 중단 (worker lost)"
-    failed = stale.filter(attempts__gte=settings.NOTIFY_MAX_ATTEMPTS).update(
-        status=DeliveryStatus.FAILED, last_error=note, updated_at=now
-    )
-    retried = stale.update(
-        status=DeliveryStatus.PENDING, send_after=now, last_error=note, updated_at=now
-    )
-    if failed or retried:
-        logger.warning("reclaimed %s stale deliveries (%s failed for good)", retried, failed)
-    return failed + retried
+    settled = deliveries_interrupted(stale, NOTE_WORKER_LOST, now)
+    return len(settled.requeued) + settled.failed + settled.unknown
 
 
 def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]:

@@ -105,6 +105,8 @@ class _Collect:
     async def handle_DATA(self, server, session, envelope) -> str:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         self.server.messages.append(msg)  # type: ignore[arg-type]
+        if self.server.hang:  # took the message, never confirms it (the client is left waiting)
+            await asyncio.sleep(30)
         return "250 Message accepted"
 
 
@@ -114,6 +116,7 @@ class FakeSMTPServer:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.port = 0
+        self.hang = False
 
     def start(self) -> FakeSMTPServer:
         self._loop = asyncio.new_event_loop()

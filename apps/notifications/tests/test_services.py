@@ -28,6 +28,7 @@ from apps.notifications.services import (
 from apps.notifications.tests.factories import (
     ChannelFactory,
     DeliveryFactory,
+    EmailChannelFactory,
     NotificationFactory,
     SlackChannelFactory,
     TelegramChannelFactory,
@@ -303,23 +304,29 @@ def test_retry_delay_grows_exponentially_with_jitter_and_is_capped(attempts, see
 
 
 @pytest.mark.django_db
-def test_delivery_left_sending_by_a_dead_worker_is_retried_once_stale(clock, fake_http):
-    channel = SlackChannelFactory(secret=f"{fake_http.url}/hook")
-    lost = DeliveryFactory(channel=channel, status="sending", attempts=1, claimed_at=T0)
-    dead = DeliveryFactory(channel=channel, status="sending", attempts=3, claimed_at=T0)
+def test_delivery_left_sending_by_a_dead_worker_is_settled_once_stale(clock, fake_http, fake_smtp):
+    """Email (a Message-ID the receiver dedupes on) is sent again; Slack (no such key) is left
+    'unknown', never sent twice."""
+    slack = SlackChannelFactory(secret=f"{fake_http.url}/hook")
+    email = EmailChannelFactory(user=slack.user)
+    lost_mail = DeliveryFactory(channel=email, status="sending", attempts=1, claimed_at=T0)
+    dead_mail = DeliveryFactory(channel=email, status="sending", attempts=3, claimed_at=T0)
+    lost_slack = DeliveryFactory(channel=slack, status="sending", attempts=1, claimed_at=T0)
     fresh = DeliveryFactory(
-        channel=channel, status="sending", attempts=1, claimed_at=T0 + timedelta(seconds=250)
+        channel=slack, status="sending", attempts=1, claimed_at=T0 + timedelta(seconds=250)
     )
 
     clock.shift(timedelta(seconds=301))
     tasks.dispatch_due()
 
-    for d in (lost, dead, fresh):
+    for d in (lost_mail, dead_mail, lost_slack, fresh):
         d.refresh_from_db()
-    assert (lost.status, lost.attempts) == ("sent", 2)
-    assert (dead.status, dead.last_error) == ("failed", "작업자 중단 (worker lost)")
+    assert (lost_mail.status, lost_mail.attempts) == ("sent", 2)
+    assert (dead_mail.status, dead_mail.last_error) == ("failed", "작업자 중단 (worker lost)")
+    assert lost_slack.status == "unknown" and "not re-sent" in lost_slack.last_error
     assert fresh.status == "sending"
-    assert len(fake_http.requests) == 1
+    assert len(fake_http.requests) == 0 and len(fake_smtp.messages) == 1
+    assert fake_smtp.messages[0]["Message-ID"].startswith(f"<delivery-{lost_mail.pk}.")
 
 
 @pytest.mark.django_db
@@ -406,3 +413,25 @@ async def test_anotify_from_async_code_reaches_the_channel(fake_http):
     assert fake_http.wait_for(1)  # sent on commit (eager task) from the sync thread
     assert fake_http.requests[0].body["text"] == "*[조건 편입] 실시간*"
     await sync_to_async(connections.close_all)()  # the sync thread's connection, before DB teardown
+
+
+@pytest.mark.django_db
+def test_a_send_whose_reply_never_came_is_unknown_not_retried(fake_http, settings):
+    """Slack got the request and did not answer in time: it may have posted, so no second request."""
+    settings.NOTIFY_HTTP_TIMEOUT_SECONDS = 0.3
+    fake_http.hang = True
+    channel = SlackChannelFactory(secret=f"{fake_http.url}/hook")
+    delivery = DeliveryFactory(channel=channel, status="pending", send_after=datetime.now(tz=UTC))
+
+    assert delivery_send(delivery.pk).status == "unknown"
+    delivery.refresh_from_db()
+    assert delivery.status == "unknown" and delivery.last_error.startswith("timeout (ReadTimeout)")
+    fake_http.release.set()
+    assert len(fake_http.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_send_that_never_connected_is_retried(settings):
+    channel = SlackChannelFactory(secret="http://127.0.0.1:9/hook")  # nothing listens on port 9
+    delivery = DeliveryFactory(channel=channel, status="pending", send_after=datetime.now(tz=UTC))
+    assert delivery_send(delivery.pk).status == "retry"

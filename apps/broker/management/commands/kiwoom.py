@@ -36,6 +36,9 @@ def _pct(value: object) -> str:
 
 class Command(BaseCommand):
     help = "Inspect the Kiwoom connection: token status, quote, balance, open orders, conditions."
+    # An inspection command: the system checks import every URLconf (DRF, pandas, ...) for ~1 s;
+    # runserver, migrate and `manage.py check` still run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
