@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -176,6 +177,24 @@ CELERY_TASK_ACKS_LATE = (
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "apps.core.beat:HeartbeatDatabaseScheduler"
+# Work goes to separate queues, each served by its own worker slots (runstack's WORKERS, docker-compose),
+# so a flood of one kind never delays another. Tasks are routed by the prefix of their name; a task of a
+# new app lands on the right queue by naming it `orders.…`, `risk.…`, `reports.…`.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in ("orders", "market", "notifications", "reports", "default")
+]
+CELERY_TASK_ROUTES = {
+    "orders.*": {"queue": "orders"},
+    "trades.*": {"queue": "orders"},
+    "risk.*": {"queue": "orders"},
+    "conditions.*": {"queue": "market"},
+    "market.*": {"queue": "market"},
+    "strategy.*": {"queue": "market"},
+    "notifications.*": {"queue": "notifications"},
+    "reports.*": {"queue": "reports"},
+    "backtests.*": {"queue": "reports"},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 CHANNEL_LAYERS = {
@@ -292,6 +311,12 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")  # text | json
 LOG_DIR = Path(env.str("LOG_DIR", default=str(VAR_DIR / "log")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=14)
+# A file this process logs to, besides stdout (relative names are under LOG_DIR). Empty by default: under
+# runstack the supervisor is the one writer of LOG_DIR/stockagent.log; processes never share a file, since
+# each rotating the same file itself loses lines at rollover.
+LOG_FILE = env.str("LOG_FILE", default="")
+RUNSTACK_BACKOFF_BASE_SECONDS = env.float("RUNSTACK_BACKOFF_BASE_SECONDS", default=1.0)
+RUNSTACK_BACKOFF_MAX_SECONDS = env.float("RUNSTACK_BACKOFF_MAX_SECONDS", default=60.0)
 
 LOGGING = {
     "version": 1,
@@ -311,18 +336,8 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["redact"],
         },
-        "file": {
-            "class": "logging.handlers.TimedRotatingFileHandler",
-            "filename": str(LOG_DIR / "stockagent.log"),
-            "when": "midnight",
-            "backupCount": LOG_FILE_BACKUPS,
-            "encoding": "utf-8",
-            "delay": True,
-            "formatter": LOG_FORMAT,
-            "filters": ["redact"],
-        },
     },
-    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "httpx": {"level": "WARNING"},
@@ -330,6 +345,19 @@ LOGGING = {
         "websockets": {"level": "WARNING"},
     },
 }
+
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.handlers.TimedRotatingFileHandler",
+        "filename": str(LOG_DIR / LOG_FILE),
+        "when": "midnight",
+        "backupCount": LOG_FILE_BACKUPS,
+        "encoding": "utf-8",
+        "delay": True,
+        "formatter": LOG_FORMAT,
+        "filters": ["redact"],
+    }
+    LOGGING["root"]["handlers"].append("file")
 
 # Values the redaction filter masks wherever they appear in a log record.
 SECRET_VALUES_FOR_REDACTION = [
@@ -360,6 +388,10 @@ NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5
 NOTIFY_MAX_ETA_SECONDS = env.int("NOTIFY_MAX_ETA_SECONDS", default=600)
 NOTIFY_STALE_SENDING_SECONDS = env.int("NOTIFY_STALE_SENDING_SECONDS", default=300)
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Hosts a Slack channel may post to (HTTPS only, public addresses only: apps/notifications/backends/egress.py).
+NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
+# Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.
+NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
 
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
