@@ -70,6 +70,19 @@ def _heartbeat_status(row: SystemStatus | None, now: datetime) -> tuple[str, flo
     return HealthStatus.OK, age
 
 
+RECHECKED_WHEN_DOWN = (Component.BROKER, Component.SIMULATOR)
+
+
+def _probe_again(component: str, status: str, message: str) -> tuple[str, str]:
+    from apps.core.tasks import _probe_broker, _probe_simulator
+
+    if component == Component.BROKER:
+        return _probe_broker()
+    if settings.KIWOOM_USE_SIMULATOR:
+        return _probe_simulator()[:2]
+    return status, message
+
+
 def _process_overrides() -> dict[str, tuple[str, str]]:
     """Components whose process the supervisor (runstack) reports as not running: shown down at once,
     whatever their last heartbeat says. Empty when no supervisor runs (docker-compose, tests)."""
@@ -111,6 +124,10 @@ def health_report(*, probe: bool = True) -> dict:
             status, age = _heartbeat_status(row, now)
             message = row.message if row else ""
             last_seen = row.last_seen if row else None
+        if probe and status != HealthStatus.OK and component in RECHECKED_WHEN_DOWN:
+            # A red heartbeat row may describe a process that has since come back: ask again now (cheap
+            # while it is down: a refused connect), instead of showing red until the next heartbeat.
+            status, message = _probe_again(component, status, message)
         if component.value in overrides:
             status, message = overrides[component.value]
         components.append(

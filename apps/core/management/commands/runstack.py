@@ -17,9 +17,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from apps.core.models import Component
-from apps.core.supervisor import LogCollector, ProcessSpec, Supervisor, process_state_path
+from apps.core.supervisor import ProcessSpec, process_state_path, write_config
 
 EMBEDDED_REDIS_PORT = 6379
 
@@ -176,26 +177,24 @@ class Command(BaseCommand):
         if "realtime" in names:
             expected += ["realtime"]
         env.setdefault("HEALTH_EXPECTED_COMPONENTS", ",".join(expected))
-        collector = LogCollector(
-            settings.LOG_DIR / "stockagent.log",
-            echo=sys.stdout,
-            backups=settings.LOG_FILE_BACKUPS,
-        )
-        supervisor = Supervisor(
+        url = f"http://{options['host']}:{options['port']}/"
+        config = settings.VAR_DIR / "run" / f"runstack-{os.getpid()}.json"
+        write_config(
+            config,
             specs,
             env=env,
             cwd=str(settings.BASE_DIR),
-            state_path=process_state_path(),
-            collector=collector,
+            state_path=str(process_state_path()),
+            log_path=str(settings.LOG_DIR / "stockagent.log"),
+            log_backups=settings.LOG_FILE_BACKUPS,
             backoff_base=settings.RUNSTACK_BACKOFF_BASE_SECONDS,
             backoff_max=settings.RUNSTACK_BACKOFF_MAX_SECONDS,
+            banner=f"StockAgent starting: {', '.join(sorted(names))} — open {url}",
         )
-        supervisor.install_signal_handlers()
-        url = f"http://{options['host']}:{options['port']}/"
-        collector.line("runstack", f"StockAgent starting: {', '.join(sorted(names))} — open {url}")
-        try:
-            code = supervisor.run()
-        finally:
-            collector.line("runstack", "stopped")
-            collector.close()
-        sys.exit(code)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        connections.close_all()
+        os.chdir(settings.BASE_DIR)  # `-m apps.core.supervisor` imports from the project root
+        # Replace this Django process (migrate and the demo seed loaded every app) by the small supervisor:
+        # same pid, so Ctrl-C and a parent's SIGTERM reach it; no wrapper stays behind.
+        os.execv(sys.executable, [sys.executable, "-m", "apps.core.supervisor", str(config)])  # noqa: S606
