@@ -46,7 +46,7 @@ def test_the_real_slack_host_is_accepted(no_local):
     assert url_problem("https://hooks.slack.com/services/T0/B0/abc", SLACK) is None
 
 
-@pytest.mark.parametrize("host", ["localhost", "169.254.169.254", "10.0.0.7", "0.0.0.0"])
+@pytest.mark.parametrize("host", ["localhost", "169.254.169.254", "10.0.0.7", "0.0.0.0"])  # noqa: S104
 def test_an_allowed_name_resolving_to_a_private_address_is_refused(no_local, host):
     # Even a host on the allow list is refused when it resolves to loopback/private/link-local space.
     with pytest.raises(DestinationRefused) as caught:
