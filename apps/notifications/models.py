@@ -93,7 +93,9 @@ class NotificationChannel(models.Model):
                 else:
                     if url_problem(self.secret, settings.NOTIFY_SLACK_HOSTS):
                         hosts = ", ".join(settings.NOTIFY_SLACK_HOSTS)
-                        errors[secret_field] = f"Slack 웹훅은 https://{hosts}/… 주소만 쓸 수 있습니다."
+                        errors[secret_field] = (
+                            f"Slack 웹훅은 https://{hosts}/… 주소만 쓸 수 있습니다."
+                        )
         elif self.kind == ChannelKind.EMAIL:
             try:
                 EmailValidator()(self.target)

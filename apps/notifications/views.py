@@ -80,7 +80,8 @@ def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
         wait = int(throttle.wait() or 60)
         messages.error(
             request,
-            _("테스트 전송이 너무 잦습니다. %(seconds)s초 후에 다시 시도하세요.") % {"seconds": wait},
+            _("테스트 전송이 너무 잦습니다. %(seconds)s초 후에 다시 시도하세요.")
+            % {"seconds": wait},
         )
         return redirect("notifications:settings")
     channel_send_test(channel)

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.core.tests.factories import UserFactory
 
-PASSWORD = "correct-horse-battery-9"  # noqa: S105 - a test fixture
+PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture
@@ -20,9 +20,7 @@ def account(db):
 
 
 def _login(client, username: str, password: str, ip: str = "203.0.113.5"):
-    return client.post(
-        "/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
-    )
+    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
 
 
 @pytest.mark.django_db
@@ -49,7 +47,9 @@ def test_one_address_guessing_many_accounts_is_locked_out(client, account):
     for n in range(5):
         _login(client, f"user{n}", "wrong-password", ip="203.0.113.9")
     assert _login(client, "alice", PASSWORD, ip="203.0.113.9").status_code == 429
-    assert _login(client, "alice", PASSWORD, ip="198.51.100.8").status_code == 302  # elsewhere: fine
+    assert (
+        _login(client, "alice", PASSWORD, ip="198.51.100.8").status_code == 302
+    )  # elsewhere: fine
 
 
 @pytest.mark.django_db

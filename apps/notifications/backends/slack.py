@@ -18,4 +18,6 @@ class SlackBackend(BaseBackend):
 
     def send(self, channel: NotificationChannel, message: OutgoingMessage) -> None:
         text = f"*{message.title}*\n{message.body}" if message.body else f"*{message.title}*"
-        raise_for_status(post_json(channel.secret, {"text": text}, allowed_hosts=settings.NOTIFY_SLACK_HOSTS))
+        raise_for_status(
+            post_json(channel.secret, {"text": text}, allowed_hosts=settings.NOTIFY_SLACK_HOSTS)
+        )
