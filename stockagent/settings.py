@@ -88,6 +88,7 @@ if sys.argv[1:2] == ["runserver"]:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.input_guard.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "apps.core.middleware.KoreanFirstLocaleMiddleware",
