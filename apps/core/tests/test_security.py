@@ -3,6 +3,8 @@ with a page that says when to retry; guessed API tokens get 429; test sends are 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from rest_framework.authtoken.models import Token
 
@@ -96,3 +98,27 @@ def test_test_sends_are_rate_limited_per_user(client, viewer, other_user):
     client.force_login(other_user)
     mine = ChannelFactory(user=other_user)
     assert client.post(f"/api/v1/notifications/channels/{mine.pk}/test").status_code == 202
+
+
+@pytest.mark.django_db
+def test_demo_admin_is_a_separate_staff_account_and_the_trader_is_only_a_trader():
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    users = {u.username: u for u in get_user_model().objects.all()}
+    trader, viewer, admin = users["trader"], users["viewer"], users["admin"]
+    assert not trader.is_superuser and not trader.is_staff
+    assert trader.has_perm("core.trade") and not trader.has_perm("auth.change_user")
+    assert not viewer.has_perm("core.trade")
+    assert admin.is_superuser and admin.is_staff
+
+
+@pytest.mark.django_db
+def test_an_older_demo_install_loses_its_superuser_trader(django_user_model):
+    from django.core.management import call_command
+
+    django_user_model.objects.create_user("trader", password="x", is_staff=True, is_superuser=True)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    trader = django_user_model.objects.get(username="trader")
+    assert not trader.is_superuser and not trader.is_staff
