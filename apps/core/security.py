@@ -3,8 +3,12 @@ limits (DRF throttles, counted in the shared cache so every web process sees the
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -38,10 +42,32 @@ def _client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+def token_digest(raw: str) -> str:
+    """What the database keeps of an API token: SHA-256, cut to the 40 characters of DRF's key column.
+    A token is 160 random bits, so a fast hash is enough (no dictionary to try); a leaked table or backup
+    no longer hands out working tokens."""
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def issue_token(user) -> str:
+    """A new API token for ``user`` (replacing any old one). Returns the token: shown once, stored hashed."""
+    from rest_framework.authtoken.models import Token
+
+    raw = secrets.token_hex(20)
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        Token.objects.create(user=user, key=token_digest(raw))
+    return raw
+
+
 class ThrottledTokenAuthentication(TokenAuthentication):
     """Token auth that counts wrong tokens per client address: after ``API_TOKEN_FAILURE_LIMIT`` wrong tokens
     within ``API_TOKEN_FAILURE_WINDOW_SECONDS`` every token from that address is refused with 429 and
-    Retry-After until the window ends (guessing tokens is then hopeless)."""
+    Retry-After until the window ends (guessing tokens is then hopeless). Tokens are looked up by their
+    digest (``token_digest``): the table holds no usable token."""
+
+    def authenticate_credentials(self, key: str):
+        return super().authenticate_credentials(token_digest(key))
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")

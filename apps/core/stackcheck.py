@@ -187,7 +187,7 @@ def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dic
     setup_started = time.monotonic()
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "seed_demo")
-    token = manage(env, "drf_create_token", "trader").split()[2]
+    token = manage(env, "api_token", "trader").split()[3]
     setup_seconds = time.monotonic() - setup_started
 
     log_path = Path(var_dir) / "stack.log"

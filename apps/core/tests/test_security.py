@@ -8,6 +8,7 @@ import os
 import pytest
 from rest_framework.authtoken.models import Token
 
+from apps.core.security import issue_token, token_digest
 from apps.core.tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery-9"
@@ -73,14 +74,14 @@ def test_guessed_api_tokens_are_throttled(api_client, viewer, settings):
     assert set(statuses[:limit]) <= {401, 403}  # refused, not yet throttled
     assert set(statuses[limit:]) == {429}
     # Even the right token is refused from that address until the window ends.
-    token = Token.objects.create(user=viewer)
+    token = issue_token(viewer)
     blocked = api_client.get(
-        "/api/v1/health", HTTP_AUTHORIZATION=f"Token {token.key}", REMOTE_ADDR="203.0.113.20"
+        "/api/v1/health", HTTP_AUTHORIZATION=f"Token {token}", REMOTE_ADDR="203.0.113.20"
     )
     assert blocked.status_code == 429 and "Retry-After" in blocked
     assert "다시 시도" in blocked.json()["detail"]
     ok = api_client.get(
-        "/api/v1/health", HTTP_AUTHORIZATION=f"Token {token.key}", REMOTE_ADDR="198.51.100.1"
+        "/api/v1/health", HTTP_AUTHORIZATION=f"Token {token}", REMOTE_ADDR="198.51.100.1"
     )
     assert ok.status_code in (200, 503)  # health itself answers (503 = a component is down)
 
@@ -122,3 +123,26 @@ def test_an_older_demo_install_loses_its_superuser_trader(django_user_model):
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     trader = django_user_model.objects.get(username="trader")
     assert not trader.is_superuser and not trader.is_staff
+
+
+@pytest.mark.django_db
+def test_api_tokens_are_stored_hashed(api_client, viewer):
+    raw = issue_token(viewer)
+    stored = Token.objects.get(user=viewer).key
+    assert stored == token_digest(raw) and stored != raw
+    assert api_client.get("/api/v1/flags", HTTP_AUTHORIZATION=f"Token {raw}").status_code == 200
+    # What the table holds is no token: a leaked row does not log in.
+    refused = api_client.get("/api/v1/flags", HTTP_AUTHORIZATION=f"Token {stored}")
+    assert refused.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_api_token_command_prints_the_token_once(viewer):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("api_token", viewer.username, stdout=out)
+    raw = out.getvalue().split()[3]
+    assert Token.objects.get(user=viewer).key == token_digest(raw)
