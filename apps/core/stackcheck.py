@@ -141,12 +141,18 @@ def chaos(var_dir: str, port: int, token: str, bound: float) -> list[dict]:
             continue
         saw_red = None
         green_after = None
+        red_last: dict[
+            str, float
+        ] = {}  # component -> seconds after the kill it was last seen not ok
         while time.monotonic() - killed_at < bound:
             report = health(port, token)
-            if report and component and saw_red is None:
-                by_name = {c["component"]: c for c in report.get("components", [])}
-                if by_name.get(component, {}).get("status") != "ok":
-                    saw_red = round(time.monotonic() - killed_at, 2)
+            by_name = {c["component"]: c for c in (report or {}).get("components", [])}
+            red = by_name.get(component, {}).get("status") != "ok"
+            if report and component and saw_red is None and red:
+                saw_red = round(time.monotonic() - killed_at, 2)
+            for other, c in by_name.items():
+                if c.get("expected") and c.get("status") != "ok":
+                    red_last[other] = round(time.monotonic() - killed_at, 2)
             if report and report.get("ok") and _all_up(var_dir):
                 after = process_states(var_dir)
                 if after[name]["pid"] != victim["pid"]:
@@ -166,6 +172,7 @@ def chaos(var_dir: str, port: int, token: str, bound: float) -> list[dict]:
                 "red_after_seconds": saw_red,
                 "green_after_seconds": green_after,
                 "others_restarted": others_restarted,
+                "red_until": red_last,
                 "restarts": after.get(name, {}).get("restarts"),
             }
         )
