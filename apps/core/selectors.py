@@ -124,7 +124,8 @@ def health_report(*, probe: bool = True) -> dict:
             status, age = _heartbeat_status(row, now)
             message = row.message if row else ""
             last_seen = row.last_seen if row else None
-        if probe and status != HealthStatus.OK and component in RECHECKED_WHEN_DOWN:
+        red = status in (HealthStatus.DOWN, HealthStatus.DEGRADED)
+        if probe and red and row is not None and component in RECHECKED_WHEN_DOWN:
             # A red heartbeat row may describe a process that has since come back: ask again now (cheap
             # while it is down: a refused connect), instead of showing red until the next heartbeat.
             status, message = _probe_again(component, status, message)
