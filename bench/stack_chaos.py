@@ -55,6 +55,8 @@ def main() -> None:
             print(
                 f"  {r['process']:16s} {red:>10s} {green:>12s}  {r.get('others_restarted') or '-'}"
             )
+            if r.get("red_until"):
+                print(f"  {'':16s} last seen red (s after the kill): {r['red_until']}")
         print("  memory (PSS MiB):", json.dumps(result["pss_mib"]))
         print(f"  orphans after stop: {len(result['leftover_processes'])}")
 
