@@ -425,7 +425,9 @@ def test_a_send_whose_reply_never_came_is_unknown_not_retried(fake_http, setting
 
     assert delivery_send(delivery.pk).status == "unknown"
     delivery.refresh_from_db()
-    assert delivery.status == "unknown" and delivery.last_error.startswith("network error (no reply)")
+    assert delivery.status == "unknown" and delivery.last_error.startswith(
+        "network error (no reply)"
+    )
     fake_http.release.set()
     assert len(fake_http.requests) == 1
 
