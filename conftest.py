@@ -7,6 +7,15 @@ import pytest
 from apps.core.tests.factories import UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counts (API rate limits, token failures) must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def trader(db):
     return UserFactory(username="trader1", role="trader")

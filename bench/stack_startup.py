@@ -68,6 +68,9 @@ def main() -> None:
     for name, mib in results[-1]["memory_mib"].items():
         print(f"    {name:10s} {mib:8.1f}")
     print(f"    {'total':10s} {sum(results[-1]['memory_mib'].values()):8.1f}")
+    print("  memory per process (PSS MiB, last run; the whole process tree, wrappers included):")
+    for name, mib in results[-1].get("pss_mib", {}).items():
+        print(f"    {name:10s} {mib:8.1f}")
 
 
 if __name__ == "__main__":

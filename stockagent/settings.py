@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "channels",
     "django_celery_beat",
+    "axes",
     "apps.core",
     "apps.broker",
     "apps.market",
@@ -85,6 +88,7 @@ if sys.argv[1:2] == ["runserver"]:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.input_guard.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "apps.core.middleware.KoreanFirstLocaleMiddleware",
@@ -95,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into apps.core.security.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "stockagent.urls"
@@ -176,6 +182,24 @@ CELERY_TASK_ACKS_LATE = (
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "apps.core.beat:HeartbeatDatabaseScheduler"
+# Work goes to separate queues, each served by its own worker slots (runstack's WORKERS, docker-compose),
+# so a flood of one kind never delays another. Tasks are routed by the prefix of their name; a task of a
+# new app lands on the right queue by naming it `orders.…`, `risk.…`, `reports.…`.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in ("orders", "market", "notifications", "reports", "default")
+]
+CELERY_TASK_ROUTES = {
+    "orders.*": {"queue": "orders"},
+    "trades.*": {"queue": "orders"},
+    "risk.*": {"queue": "orders"},
+    "conditions.*": {"queue": "market"},
+    "market.*": {"queue": "market"},
+    "strategy.*": {"queue": "market"},
+    "notifications.*": {"queue": "notifications"},
+    "reports.*": {"queue": "reports"},
+    "backtests.*": {"queue": "reports"},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 CHANNEL_LAYERS = {
@@ -200,6 +224,30 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        "notify_test": env.str("NOTIFY_TEST_THROTTLE", default="5/min"),
+    },
+}
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "apps.core.security.ThrottledTokenAuthentication",
+]
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=10)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env.int("API_TOKEN_FAILURE_WINDOW_SECONDS", default=600)
+
+# Throttle counters live in Redis so every web process counts together.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "stockagent:cache",
+    }
 }
 
 # --- Auth -----------------------------------------------------------------------------------------------
@@ -209,6 +257,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login lock-out (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one account (from anywhere) or from
+# one address (for any account) lock that account / address out for LOGIN_LOCKOUT_MINUTES; the page says
+# until when. A success resets the count. `manage.py axes_reset` unlocks everyone.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.core.security.lockout_response"
+AXES_VERBOSE = False
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -292,6 +353,12 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")  # text | json
 LOG_DIR = Path(env.str("LOG_DIR", default=str(VAR_DIR / "log")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=14)
+# A file this process logs to, besides stdout (relative names are under LOG_DIR). Empty by default: under
+# runstack the supervisor is the one writer of LOG_DIR/stockagent.log; processes never share a file, since
+# each rotating the same file itself loses lines at rollover.
+LOG_FILE = env.str("LOG_FILE", default="")
+RUNSTACK_BACKOFF_BASE_SECONDS = env.float("RUNSTACK_BACKOFF_BASE_SECONDS", default=1.0)
+RUNSTACK_BACKOFF_MAX_SECONDS = env.float("RUNSTACK_BACKOFF_MAX_SECONDS", default=60.0)
 
 LOGGING = {
     "version": 1,
@@ -311,18 +378,8 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["redact"],
         },
-        "file": {
-            "class": "logging.handlers.TimedRotatingFileHandler",
-            "filename": str(LOG_DIR / "stockagent.log"),
-            "when": "midnight",
-            "backupCount": LOG_FILE_BACKUPS,
-            "encoding": "utf-8",
-            "delay": True,
-            "formatter": LOG_FORMAT,
-            "filters": ["redact"],
-        },
     },
-    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "httpx": {"level": "WARNING"},
@@ -330,6 +387,19 @@ LOGGING = {
         "websockets": {"level": "WARNING"},
     },
 }
+
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.handlers.TimedRotatingFileHandler",
+        "filename": str(LOG_DIR / LOG_FILE),
+        "when": "midnight",
+        "backupCount": LOG_FILE_BACKUPS,
+        "encoding": "utf-8",
+        "delay": True,
+        "formatter": LOG_FORMAT,
+        "filters": ["redact"],
+    }
+    LOGGING["root"]["handlers"].append("file")
 
 # Values the redaction filter masks wherever they appear in a log record.
 SECRET_VALUES_FOR_REDACTION = [
@@ -360,6 +430,10 @@ NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5
 NOTIFY_MAX_ETA_SECONDS = env.int("NOTIFY_MAX_ETA_SECONDS", default=600)
 NOTIFY_STALE_SENDING_SECONDS = env.int("NOTIFY_STALE_SENDING_SECONDS", default=300)
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Hosts a Slack channel may post to (HTTPS only, public addresses only: apps/notifications/backends/egress.py).
+NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
+# Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.
+NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
 
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login

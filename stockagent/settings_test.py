@@ -26,6 +26,9 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEY", "s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPz
 os.environ.setdefault(
     "STOCKAGENT_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test")
 )
+# The notification tests post to fake Slack/Telegram servers on 127.0.0.1 and to hooks.slack.test URLs.
+os.environ.setdefault("NOTIFY_ALLOW_LOCAL_HOSTS", "127.0.0.1")
+os.environ.setdefault("NOTIFY_SLACK_HOSTS", "hooks.slack.com,hooks.slack.test")
 
 from stockagent.settings import *  # noqa: E402, F403 - after the environment defaults above
 
@@ -34,3 +37,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Throttle counters per test process (cleared between tests by the root conftest), not in the shared Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

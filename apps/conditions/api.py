@@ -8,7 +8,7 @@ database transaction (those views are marked non-atomic even if ATOMIC_REQUESTS 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -63,11 +63,19 @@ def parse_moment(name: str, raw: str, *, end_of_day: bool = False) -> datetime:
         raise ValidationError(
             {name: _("ISO 8601 날짜 또는 시각이 아닙니다: %(value)s") % {"value": raw}}
         )
-    if moment is None:
-        assert day is not None
-        moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(0))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=KST)
+    try:
+        if moment is None:
+            assert day is not None
+            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(0))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=KST)
+        moment.astimezone(
+            UTC
+        )  # stored in UTC: 0001-01-01 KST or 9999-12-31 + 1 day do not exist there
+    except OverflowError:
+        raise ValidationError(
+            {name: _("날짜가 범위를 벗어났습니다: %(value)s") % {"value": raw}}
+        ) from None
     return moment
 
 

@@ -25,6 +25,18 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(LIVE_GROUP, self.channel_name)
 
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        # A frame that is not JSON text is ignored: it must not close the socket (1011) nor log a traceback.
+        if text_data is None:
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except (ValueError, RecursionError):
+            return
+        await self.receive_json(content, **kwargs)
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is one-way (server → browser); a client ping gets a pong so it can detect stale sockets.
         if isinstance(content, dict) and content.get("type") == "ping":

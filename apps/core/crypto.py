@@ -33,7 +33,7 @@ class EncryptedTextField(models.TextField):
     """A text column stored encrypted; Python code sees plain text."""
 
     def from_db_value(self, value, expression, connection):
-        return None if value in (None, "") else decrypt(value)
+        return value if value in (None, "") else decrypt(value)  # "" stays "": NOT NULL column
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

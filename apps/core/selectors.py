@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.models import Component, HealthStatus, SystemStatus
+from apps.core.supervisor import process_state_path, read_process_states
 from apps.core.templatetags.stockagent import kst
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,38 @@ def _heartbeat_status(row: SystemStatus | None, now: datetime) -> tuple[str, flo
     return HealthStatus.OK, age
 
 
+RECHECKED_WHEN_DOWN = (Component.BROKER, Component.SIMULATOR)
+
+
+def _probe_again(component: str, status: str, message: str) -> tuple[str, str]:
+    from apps.core.tasks import _probe_broker, _probe_simulator
+
+    if component == Component.BROKER:
+        return _probe_broker()
+    if settings.KIWOOM_USE_SIMULATOR:
+        return _probe_simulator()[:2]
+    return status, message
+
+
+def _process_overrides() -> dict[str, tuple[str, str]]:
+    """Components whose process the supervisor (runstack) reports as not running: shown down at once,
+    whatever their last heartbeat says. Empty when no supervisor runs (docker-compose, tests)."""
+    overrides: dict[str, tuple[str, str]] = {}
+    for name, proc in sorted(read_process_states(process_state_path()).items()):
+        component, state = proc.get("component"), proc.get("state")
+        if not component or state == "up":
+            continue
+        note = f"{name}: {state}"
+        if proc.get("restarts"):
+            note += f" (restart #{proc['restarts']})"
+        previous = overrides.get(component)
+        overrides[component] = (
+            HealthStatus.DOWN,
+            f"{previous[1]}, {note}" if previous else f"process {note}",
+        )
+    return overrides
+
+
 def health_report(*, probe: bool = True) -> dict:
     """Every component with status and age. ``ok`` is true when all expected components are ok.
 
@@ -79,6 +112,7 @@ def health_report(*, probe: bool = True) -> dict:
     rows = {row.component: row for row in SystemStatus.objects.all()}
     expected = set(settings.HEALTH_EXPECTED_COMPONENTS)
     components: list[ComponentHealth] = []
+    overrides = _process_overrides()
     for component in Component:
         row = rows.get(component.value)
         if probe and component in LIVE_PROBED:
@@ -90,6 +124,13 @@ def health_report(*, probe: bool = True) -> dict:
             status, age = _heartbeat_status(row, now)
             message = row.message if row else ""
             last_seen = row.last_seen if row else None
+        red = status in (HealthStatus.DOWN, HealthStatus.DEGRADED)
+        if probe and red and row is not None and component in RECHECKED_WHEN_DOWN:
+            # A red heartbeat row may describe a process that has since come back: ask again now (cheap
+            # while it is down: a refused connect), instead of showing red until the next heartbeat.
+            status, message = _probe_again(component, status, message)
+        if component.value in overrides:
+            status, message = overrides[component.value]
         components.append(
             ComponentHealth(
                 component=component.value,

@@ -93,7 +93,93 @@ def memory_by_process(root: psutil.Process) -> dict[str, float]:
     return {k: round(v, 1) for k, v in sorted(totals.items())}
 
 
-def run(embedded: bool, timeout: float) -> dict:
+def pss_by_process(root: psutil.Process) -> dict[str, float]:
+    """PSS in MiB (shared pages split between the processes sharing them, so the figures add up) of
+    every process in the stack's tree, grouped like ``memory_by_process``; ``wrappers`` are processes
+    that are none of the stack's programs (a process manager's forks or shells), ``total`` is the tree."""
+    totals: dict[str, float] = {}
+    for proc in [root, *root.children(recursive=True)]:
+        name = "runstack" if proc.pid == root.pid else classify(proc)
+        if name in ("other", "?"):
+            name = "wrappers"
+        try:
+            pss = proc.memory_full_info().pss / 2**20
+        except (psutil.Error, AttributeError):
+            continue
+        totals[name] = totals.get(name, 0.0) + pss
+    totals["total"] = sum(totals.values())
+    return {k: round(v, 1) for k, v in sorted(totals.items())}
+
+
+def process_states(var_dir: str) -> dict[str, dict]:
+    try:
+        data = json.loads((Path(var_dir) / "run" / "processes.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data.get("processes") or {}
+
+
+def _all_up(var_dir: str) -> bool:
+    states = process_states(var_dir)
+    return bool(states) and all(p["state"] == "up" for p in states.values())
+
+
+def chaos(var_dir: str, port: int, token: str, bound: float) -> list[dict]:
+    """SIGKILL each supervised process in turn; after each kill record whether health showed its component
+    red, the seconds from the kill to all-green health with every process up again, and whether any other
+    process was restarted (it must not be)."""
+    results = []
+    for name in sorted(process_states(var_dir)):
+        before = process_states(var_dir)
+        victim = before[name]
+        component = victim.get("component")
+        killed_at = time.monotonic()
+        try:
+            os.kill(victim["pid"], signal.SIGKILL)
+        except (ProcessLookupError, TypeError):
+            results.append({"process": name, "error": "not running"})
+            continue
+        saw_red = None
+        green_after = None
+        red_last: dict[
+            str, float
+        ] = {}  # component -> seconds after the kill it was last seen not ok
+        while time.monotonic() - killed_at < bound:
+            report = health(port, token)
+            by_name = {c["component"]: c for c in (report or {}).get("components", [])}
+            red = by_name.get(component, {}).get("status") != "ok"
+            if report and component and saw_red is None and red:
+                saw_red = round(time.monotonic() - killed_at, 2)
+            for other, c in by_name.items():
+                if c.get("expected") and c.get("status") != "ok":
+                    red_last[other] = round(time.monotonic() - killed_at, 2)
+            if report and report.get("ok") and _all_up(var_dir):
+                after = process_states(var_dir)
+                if after[name]["pid"] != victim["pid"]:
+                    green_after = round(time.monotonic() - killed_at, 2)
+                    break
+            time.sleep(0.1)
+        after = process_states(var_dir)
+        others_restarted = sorted(
+            other
+            for other, state in after.items()
+            if other != name and state.get("pid") != before.get(other, {}).get("pid")
+        )
+        results.append(
+            {
+                "process": name,
+                "component": component,
+                "red_after_seconds": saw_red,
+                "green_after_seconds": green_after,
+                "others_restarted": others_restarted,
+                "red_until": red_last,
+                "restarts": after.get(name, {}).get("restarts"),
+            }
+        )
+    return results
+
+
+def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dict:
     var_dir = tempfile.mkdtemp(prefix="stackcheck-")
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -108,7 +194,7 @@ def run(embedded: bool, timeout: float) -> dict:
     setup_started = time.monotonic()
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "seed_demo")
-    token = manage(env, "drf_create_token", "trader").split()[2]
+    token = manage(env, "api_token", "trader").split()[3]
     setup_seconds = time.monotonic() - setup_started
 
     log_path = Path(var_dir) / "stack.log"
@@ -134,6 +220,12 @@ def run(embedded: bool, timeout: float) -> dict:
 
     root = psutil.Process(stack.pid)
     memory = memory_by_process(root) if stack.poll() is None else {}
+    pss = pss_by_process(root) if stack.poll() is None else {}
+    chaos_results = (
+        chaos(var_dir, port, token, chaos_bound)
+        if chaos_bound and green_after is not None and stack.poll() is None
+        else []
+    )
     tree = [root, *root.children(recursive=True)] if stack.poll() is None else []
     processes = sorted({classify(p) for p in tree[1:]} - {"other", "?"})
 
@@ -161,6 +253,8 @@ def run(embedded: bool, timeout: float) -> dict:
         "stop_seconds": round(stop_seconds, 2),
         "processes": processes,
         "memory_mib": memory,
+        "pss_mib": pss,
+        "chaos": chaos_results,
         "leftover_processes": leftovers,
         "last_health": report,
         "log_tail": log_path.read_text(errors="replace")[-4000:] if green_after is None else "",
@@ -172,12 +266,19 @@ def main() -> None:
     parser.add_argument("--embedded", action="store_true", help="unset DATABASE_URL/REDIS_URL")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument(
+        "--chaos",
+        type=float,
+        default=0.0,
+        metavar="BOUND",
+        help="after green, SIGKILL each process in turn and wait up to BOUND s for green again",
+    )
+    parser.add_argument(
         "--lo-up", action="store_true", help="bring up loopback first (inside `unshare --net`)"
     )
     args = parser.parse_args()
     if args.lo_up:
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    print(json.dumps(run(args.embedded, args.timeout), ensure_ascii=False))
+    print(json.dumps(run(args.embedded, args.timeout, args.chaos), ensure_ascii=False))
 
 
 if __name__ == "__main__":

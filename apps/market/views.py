@@ -21,6 +21,9 @@ from apps.market import selectors
 PER_PAGE = 100
 
 
+MAX_PAGE = 1_000_000
+
+
 def bars_page(request: HttpRequest) -> HttpResponse:
     """GET ?kind=daily|minute&code=005930&date=YYYY-MM-DD&page=N (all optional)."""
     kind = "minute" if request.GET.get("kind") == "minute" else "daily"
@@ -40,6 +43,9 @@ def bars_page(request: HttpRequest) -> HttpResponse:
     try:
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
+        page = 1
+    if page > MAX_PAGE:  # the row offset must fit the database's 64-bit integer
+        errors.append(_("페이지 번호가 너무 큽니다 (최대 %(max)s).") % {"max": MAX_PAGE})
         page = 1
     rows: list = []
     has_next = False

@@ -14,8 +14,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from apps.core.security import NotifyTestThrottle
 from apps.notifications.models import (
     ChannelKind,
     Delivery,
@@ -150,6 +152,8 @@ class ChannelTestView(APIView):
     """POST /api/v1/notifications/channels/{id}/test — queue a test message to this channel."""
 
     permission_classes = [IsAuthenticated]
+    # Per user: a flood of test sends to a slow endpoint once held every worker slot.
+    throttle_classes = [NotifyTestThrottle, UserRateThrottle]
 
     def post(self, request: Request, pk: int) -> Response:
         channel = get_object_or_404(channels_for_user(request.user), pk=pk)

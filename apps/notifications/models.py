@@ -84,10 +84,18 @@ class NotificationChannel(models.Model):
             if not self.secret:
                 errors[secret_field] = "Slack 웹훅 URL을 입력하세요."
             else:
+                from apps.notifications.backends.egress import url_problem
+
                 try:
                     URLValidator(schemes=["http", "https"])(self.secret)
                 except ValidationError:
                     errors[secret_field] = "Slack 웹훅 URL 형식이 올바르지 않습니다."
+                else:
+                    if url_problem(self.secret, settings.NOTIFY_SLACK_HOSTS):
+                        hosts = ", ".join(settings.NOTIFY_SLACK_HOSTS)
+                        errors[secret_field] = (
+                            f"Slack 웹훅은 https://{hosts}/… 주소만 쓸 수 있습니다."
+                        )
         elif self.kind == ChannelKind.EMAIL:
             try:
                 EmailValidator()(self.target)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.core.security import NotifyTestThrottle
 from apps.notifications.forms import ChannelForm
 from apps.notifications.models import NotificationChannel
 from apps.notifications.selectors import channels_for_user, deliveries_for_user
@@ -74,6 +75,15 @@ def channel_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
     channel = get_object_or_404(channels_for_user(request.user), pk=pk)
+    throttle = NotifyTestThrottle()
+    if not throttle.allow_request(request, None):
+        wait = int(throttle.wait() or 60)
+        messages.error(
+            request,
+            _("테스트 전송이 너무 잦습니다. %(seconds)s초 후에 다시 시도하세요.")
+            % {"seconds": wait},
+        )
+        return redirect("notifications:settings")
     channel_send_test(channel)
     messages.success(
         request, _("테스트 메시지를 보냈습니다. 아래 전송 기록에서 결과를 확인하세요.")

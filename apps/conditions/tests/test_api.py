@@ -106,11 +106,11 @@ def test_viewer_reads_but_cannot_write(as_viewer, memory_broker):
 
 
 def test_token_auth_reads(api_client, viewer):
-    from rest_framework.authtoken.models import Token
+    from apps.core.security import issue_token
 
     make_condition()
-    token = Token.objects.create(user=viewer)
-    response = api_client.get(BASE, HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = issue_token(viewer)  # stored hashed: the raw token is only returned
+    response = api_client.get(BASE, HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
     assert len(response.json()) == 1
 

@@ -55,10 +55,10 @@ def test_stale_heartbeat_is_down_and_health_is_503(api_client, viewer, settings)
 
 
 def test_token_auth_works_for_scripts(api_client, viewer):
-    from rest_framework.authtoken.models import Token
+    from apps.core.security import issue_token
 
-    token = Token.objects.create(user=viewer)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = issue_token(viewer)  # stored hashed: only the returned value authenticates
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api_client.get("/api/v1/flags").status_code == 200
 
 

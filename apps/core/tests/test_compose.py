@@ -40,5 +40,16 @@ def test_compose_refuses_to_start_without_secrets(compose_available):
 
 def test_compose_runs_every_process():
     text = (settings.BASE_DIR / "docker-compose.yml").read_text()
-    for service in ("postgres:", "redis:", "web:", "worker:", "beat:", "simulator:", "realtime:"):
+    for service in ("postgres:", "redis:", "web:", "beat:", "simulator:", "realtime:"):
         assert f"\n  {service}" in text
+    for worker in ("worker-orders:", "worker-market:", "worker-notify:", "worker-reports:"):
+        assert f"\n  {worker}" in text  # one worker per queue group
+
+
+def test_every_service_restarts_on_its_own():
+    import yaml
+
+    services = yaml.safe_load((settings.BASE_DIR / "docker-compose.yml").read_text())["services"]
+    for name, service in services.items():
+        if name != "migrate":
+            assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name

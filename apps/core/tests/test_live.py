@@ -86,3 +86,38 @@ async def test_ping_gets_pong(client, viewer):
     await ws.send_json_to({"type": "ping"})
     assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
     await ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        (b"http://localhost", b"localhost", True),
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
+        (b"http://127.0.0.1:9999", b"127.0.0.1:8000", False),  # another program on the same host
+        (b"http://localhost:18400", b"localhost", False),
+        (b"https://127.0.0.1:8000", b"127.0.0.1:8000", False),  # https default port 443 != 8000
+        (b"http://evil.test", b"evil.test", False),  # not in ALLOWED_HOSTS
+        (b"null", b"localhost", False),
+    ],
+)
+async def test_origin_must_match_host_and_port(client, viewer, origin, host, allowed):
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = WebsocketCommunicator(
+        application, "/ws/live", headers=[(b"origin", origin), (b"host", host), (b"cookie", cookie)]
+    )
+    connected, _ = await ws.connect()
+    assert connected is allowed
+    if connected:
+        await ws.disconnect()
+
+
+async def test_non_json_frames_are_ignored_and_the_socket_stays_open(client, viewer):
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="hello, not json")
+    await ws.send_to(text_data="[" * 5000)
+    await ws.send_to(bytes_data=b"\x00\x01")
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "pong"}  # still open, still answering
+    await ws.disconnect()

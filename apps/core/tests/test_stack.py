@@ -63,3 +63,31 @@ def test_stack_with_embedded_defaults_and_nothing_on_6379():
     _assert_green_and_clean(result, {"redis", "web", "worker", "beat"})
     db = next(c for c in result["last_health"]["components"] if c["component"] == "database")
     assert db["message"] == "sqlite"
+
+
+def test_chaos_every_process_killed_in_turn_comes_back_on_its_own():
+    """SIGKILL each process of the running stack in turn: the others keep running (none restarted), health
+    shows the killed one's component red, and it comes back green by itself (within a generous bound; the
+    time is the bench's business: bench/stack_chaos.py)."""
+    db_name = "stockagent_chaos_test"
+    subprocess.run(
+        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db_name], check=True
+    )
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
+        SECRET_KEY="stackcheck-secret-key-0123456789",
+        FIELD_ENCRYPTION_KEY="s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI=",
+    )
+    result = _stackcheck(["--chaos", "180"], env)
+    _assert_green_and_clean(result, {"web", "worker", "beat"})
+    killed = {r["process"]: r for r in result["chaos"]}
+    assert {"web", "beat", "worker-orders", "worker-market", "worker-notify"} <= set(killed)
+    for name, r in killed.items():
+        assert r["green_after_seconds"] is not None, (name, result["chaos"])
+        assert r["others_restarted"] == [], (name, r)
+        assert r["restarts"] == 1, (name, r)
+        if r["component"]:
+            assert r["red_after_seconds"] is not None, (name, r)  # shown red, not left green

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,10 @@ class BaseBackend:
         raise NotImplementedError
 
 
+logger = logging.getLogger(__name__)
+NETWORK_ERROR = "network error"
+NO_REPLY = "network error (no reply)"  # sent, but the answer never came: maybe delivered
+
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
 
@@ -71,23 +76,32 @@ def _http_client() -> httpx.Client:
         return _client
 
 
-def post_json(url: str, payload: dict[str, Any]) -> httpx.Response:
-    """POST JSON with the notification timeout. Transport errors become a SendError naming only the
-    exception class: httpx messages can contain the URL, and our URLs contain secrets."""
+def post_json(url: str, payload: dict[str, Any], *, allowed_hosts: list[str]) -> httpx.Response:
+    """POST JSON with the notification timeout, to an allowed public host only (``egress``).
+
+    Transport errors become one generic SendError: httpx messages can contain the URL (our URLs contain
+    secrets), and telling a refused connection from a timeout would let a user map ports. The exception
+    class goes to the server log only."""
+    from apps.notifications.backends.egress import check_destination
+
+    check_destination(url, allowed_hosts)
     timeout = httpx.Timeout(settings.NOTIFY_HTTP_TIMEOUT_SECONDS)
     try:
         return _http_client().post(url, json=payload, timeout=timeout)
-    except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout) as exc:
-        raise SendError(f"timeout ({type(exc).__name__})") from None  # not (fully) sent
-    except httpx.TimeoutException as exc:
-        raise SendError(f"timeout ({type(exc).__name__})", maybe_delivered=True) from None
-    except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
-        raise SendError(f"no reply ({type(exc).__name__})", maybe_delivered=True) from None
+    except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout, httpx.ConnectError) as exc:
+        logger.warning("notification send: %s", type(exc).__name__)
+        raise SendError(NETWORK_ERROR) from None  # not (fully) sent
+    except (httpx.TimeoutException, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+        logger.warning("notification send: %s (no reply)", type(exc).__name__)
+        raise SendError(NO_REPLY, maybe_delivered=True) from None
     except httpx.UnsupportedProtocol:
         raise SendError("invalid URL scheme", retry=False) from None
+    except (httpx.InvalidURL, httpx.TooManyRedirects):
+        raise SendError("invalid URL", retry=False) from None
     except httpx.HTTPError as exc:
-        raise SendError(f"connection error ({type(exc).__name__})") from None
-    except (httpx.InvalidURL, ValueError):
+        logger.warning("notification send: %s", type(exc).__name__)
+        raise SendError(NETWORK_ERROR) from None
+    except ValueError:
         raise SendError("invalid URL", retry=False) from None
 
 

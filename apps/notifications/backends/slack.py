@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from apps.notifications.backends.base import (
     BaseBackend,
     OutgoingMessage,
@@ -16,4 +18,6 @@ class SlackBackend(BaseBackend):
 
     def send(self, channel: NotificationChannel, message: OutgoingMessage) -> None:
         text = f"*{message.title}*\n{message.body}" if message.body else f"*{message.title}*"
-        raise_for_status(post_json(channel.secret, {"text": text}))
+        raise_for_status(
+            post_json(channel.secret, {"text": text}, allowed_hosts=settings.NOTIFY_SLACK_HOSTS)
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 
 from apps.notifications.backends.base import (
@@ -27,7 +29,8 @@ class TelegramBackend(BaseBackend):
             "text": message.as_text(limit=TELEGRAM_MAX_CHARS),
             "disable_web_page_preview": True,
         }
-        response = post_json(url, payload)
+        api_host = urlsplit(settings.TELEGRAM_API_BASE).hostname or ""
+        response = post_json(url, payload, allowed_hosts=[api_host])
         raise_for_status(response)
         try:
             ok = response.json().get("ok", False)

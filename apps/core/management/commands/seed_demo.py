@@ -1,4 +1,4 @@
-"""Creates the demo trader and viewer on first start and prints their credentials once. With the bundled
+"""Creates the demo trader, viewer and admin (staff) on first start and prints their credentials once. With the bundled
 simulator it also switches on its condition searches (two of them realtime) and gives the demo trader a
 console notification channel, so entries show in the worker's log from the first session."""
 
@@ -11,11 +11,13 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-DEMO_USERS = [("trader", "trader"), ("viewer", "viewer")]
+# (username, role group); the Django admin belongs to a separate staff account, not to a role, so the trader
+# and viewer stay what their roles say (the admin can edit users and permissions, which no role should).
+DEMO_USERS = [("trader", "trader"), ("viewer", "viewer"), ("admin", None)]
 
 
 class Command(BaseCommand):
-    help = "Create the demo users 'trader' and 'viewer' (once) and print their passwords."
+    help = "Create the demo users 'trader', 'viewer' and 'admin' (once) and print their passwords."
 
     def handle(self, *args, **options) -> None:
         User = get_user_model()
@@ -25,13 +27,16 @@ class Command(BaseCommand):
                 if User.objects.filter(username=username).exists():
                     continue
                 password = secrets.token_urlsafe(9)
-                user = User.objects.create_user(username=username, password=password)
-                user.groups.add(Group.objects.get(name=group_name))
-                if group_name == "trader":
-                    user.is_staff = True  # the demo trader may use the admin too
-                    user.is_superuser = True
-                    user.save(update_fields=["is_staff", "is_superuser"])
-                created.append((username, group_name, password))
+                if group_name is None:
+                    User.objects.create_superuser(username=username, password=password)
+                    # Installations seeded before the admin existed made the demo trader a superuser.
+                    User.objects.filter(username="trader", is_superuser=True).update(
+                        is_superuser=False, is_staff=False
+                    )
+                else:
+                    user = User.objects.create_user(username=username, password=password)
+                    user.groups.add(Group.objects.get(name=group_name))
+                created.append((username, group_name or "admin", password))
         self._seed_conditions()
         if not created:
             self.stdout.write("demo users already exist (passwords were printed on first start)")

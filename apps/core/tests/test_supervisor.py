@@ -1,0 +1,175 @@
+"""The runstack supervisor: a dead process is restarted (backoff, log line) while the others keep running,
+its state is written at once for the health report, the log has one writer and loses no line at rollover,
+and a stop leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from apps.core.supervisor import (
+    DOWN,
+    UP,
+    LogCollector,
+    ProcessSpec,
+    Supervisor,
+    read_process_states,
+)
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _supervisor(tmp_path: Path, specs: list[ProcessSpec], **kwargs) -> Supervisor:
+    return Supervisor(
+        specs,
+        env=dict(os.environ),
+        cwd=str(tmp_path),
+        state_path=tmp_path / "run" / "processes.json",
+        collector=kwargs.pop("collector", LogCollector(tmp_path / "stack.log")),
+        tick=0.05,
+        **kwargs,
+    )
+
+
+def _run_in_thread(sup: Supervisor) -> threading.Thread:
+    thread = threading.Thread(target=sup.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_killed_process_is_restarted_with_backoff_and_the_others_keep_running(tmp_path):
+    sup = _supervisor(
+        tmp_path,
+        [ProcessSpec("a", SLEEPER, "worker", ready_after=0.2), ProcessSpec("b", SLEEPER, "beat")],
+        backoff_base=0.2,
+    )
+    thread = _run_in_thread(sup)
+    try:
+        assert _wait(lambda: all(p.state == UP for p in sup.procs.values()))
+        first_a, first_b = sup.procs["a"].popen.pid, sup.procs["b"].popen.pid
+        os.kill(first_a, signal.SIGKILL)
+
+        # Down at once in the state file the health report reads (no stale heartbeat to wait for).
+        assert _wait(lambda: read_process_states(sup.state_path).get("a", {}).get("state") == DOWN)
+        assert _wait(lambda: sup.procs["a"].state == UP and sup.procs["a"].popen.pid != first_a)
+        assert sup.procs["b"].popen.pid == first_b  # the other process was left alone
+        states = read_process_states(sup.state_path)
+        assert states["a"]["restarts"] == 1 and states["a"]["state"] == UP
+        assert states["b"]["restarts"] == 0
+        log = (tmp_path / "stack.log").read_text()
+        assert f"process a pid {first_a} died (signal 9); restart #1 in 0.2s" in log
+
+        # A second crash soon after waits twice as long (exponential backoff).
+        os.kill(sup.procs["a"].popen.pid, signal.SIGKILL)
+        assert _wait(lambda: "restart #2 in 0.4s" in (tmp_path / "stack.log").read_text())
+    finally:
+        sup.request_stop()
+        thread.join(30)
+    assert not sup.state_path.exists()  # a stopped stack reports nothing
+
+
+def test_stop_leaves_no_process_behind_even_a_forked_child(tmp_path):
+    # A process that forks a child (like a Celery worker's pool): the whole process group goes.
+    forker = [
+        sys.executable,
+        "-c",
+        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; "
+        "time.sleep(120)']); time.sleep(120)",
+    ]
+    sup = _supervisor(tmp_path, [ProcessSpec("forker", forker, ready_after=0.5)])
+    thread = _run_in_thread(sup)
+    assert _wait(lambda: sup.procs["forker"].popen is not None)
+    parent = psutil.Process(sup.procs["forker"].popen.pid)
+    assert _wait(lambda: len(parent.children()) == 1)
+    tree = [parent, *parent.children()]
+    sup.request_stop()
+    thread.join(30)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tree)
+
+
+def test_rotation_under_load_loses_no_line(tmp_path):
+    """Four processes write 8,000 lines each while the log file is rolled over twice: every line is
+    in the log files afterwards (one writer, so a rollover cannot cut another process's lines off)."""
+    lines, writers = 8000, 4
+    script = (
+        "import sys, time\n"
+        f"for i in range({lines}):\n"
+        "    print(f'{sys.argv[1]} line {i}', flush=True)\n"
+        f"    if i % {lines // 4} == 0: time.sleep(0.4)\n"
+    )
+    collector = LogCollector(tmp_path / "log" / "stockagent.log", when="S", backups=100)
+    specs = [
+        ProcessSpec(f"p{n}", [sys.executable, "-c", script, f"p{n}"], ready_after=0.1)
+        for n in range(writers)
+    ]
+    sup = _supervisor(tmp_path, specs, collector=collector, backoff_base=1000)
+    done = threading.Event()
+
+    def force_rollovers() -> None:
+        for _ in range(2):
+            time.sleep(1.1)  # rotated files are named by the second: one rollover a second at most
+            collector.handler.rolloverAt = 0  # the next line rolls the file over, as at midnight
+
+    roller = threading.Thread(target=force_rollovers)
+    roller.start()
+    sup.run(until=lambda: done.is_set() or all(p.popen is None for p in sup.procs.values()))
+    roller.join()
+    collector.close()
+    files = sorted((tmp_path / "log").glob("stockagent.log*"))
+    assert len(files) >= 3  # really rotated twice
+    text = "".join(f.read_text() for f in files)
+    for n in range(writers):
+        assert text.count(f"| p{n} line ") == lines
+
+
+def test_the_settings_give_no_process_a_shared_log_file(settings):
+    # Every process rotating var/log/stockagent.log itself lost a day's lines at midnight: by default a
+    # process logs to stdout only (runstack collects), and a file is a per-process opt-in (LOG_FILE).
+    assert "file" not in settings.LOGGING["handlers"]
+    assert settings.LOGGING["root"]["handlers"] == ["console"]
+
+
+@pytest.mark.django_db
+def test_health_shows_a_process_the_supervisor_reports_down_at_once(settings, tmp_path, client):
+    from django.utils import timezone
+
+    from apps.core.selectors import health_report
+    from apps.core.tests.factories import SystemStatusFactory
+
+    settings.VAR_DIR = tmp_path
+    SystemStatusFactory(component="worker", status="ok", last_seen=timezone.now())
+    state = {
+        "supervisor_pid": os.getpid(),
+        "processes": {
+            "worker-notify": {"state": "down", "component": "worker", "restarts": 2},
+            "worker-orders": {"state": "up", "component": "worker", "restarts": 0},
+        },
+    }
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "processes.json").write_text(json.dumps(state))
+    worker = next(c for c in health_report()["components"] if c["component"] == "worker")
+    assert worker["status"] == "down"
+    assert worker["message"] == "process worker-notify: down (restart #2)"
+
+    # A supervisor that is gone reports nothing: the heartbeat rules again.
+    state["supervisor_pid"] = 2**22 + 12345
+    (tmp_path / "run" / "processes.json").write_text(json.dumps(state))
+    worker = next(c for c in health_report()["components"] if c["component"] == "worker")
+    assert worker["status"] == "ok"
