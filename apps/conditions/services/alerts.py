@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 
-from apps.broker.clock import exchange_now
+from apps.broker.backends import exchange_now
 from apps.conditions.models import Condition, ConditionEvent, ConditionMember, EventKind
 from apps.conditions.services.apply import event_alert
 from apps.notifications.services import notify_condition_events

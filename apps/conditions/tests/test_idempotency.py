@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -20,9 +19,9 @@ from apps.conditions.tests.factories import ConditionEventFactory, ConditionFact
 from apps.notifications.models import Notification
 from apps.notifications.tests.factories import ChannelFactory
 from apps.realtime.prices import LastPrices
+from krx import KST
 
 pytestmark = pytest.mark.django_db
-KST = ZoneInfo("Asia/Seoul")
 T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=KST)
 
 
