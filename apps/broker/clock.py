@@ -1,9 +1,19 @@
-"""The exchange's clock: the wall clock, or the bundled simulator's clock.
+"""The exchange's clock, chosen explicitly: the wall clock, or the bundled simulator's clock.
 
 The simulator can replay a past day or run faster than real time (`kiwoom_sim --date ... --speed 60`, the
 night demo). Jobs that ask "is the market open?" (the 30-second condition check, the scanner) must ask the
-exchange they talk to, so with the simulator they read its clock from `GET /_sim/clock`. The offset is cached
-for a few seconds; when the simulator does not answer, the wall clock is used.
+exchange they talk to. Two clocks share one small contract (`ExchangeClock.now()`):
+
+- `WallClock`: the machine's clock (aware UTC; KST is a display concern, see `krx.KST`) — the real and the
+  mock Kiwoom hosts run on it;
+- `SimulatorClock(base_url)`: reads `GET /_sim/clock` and extrapolates with the simulator's speed; the
+  reading is cached for a few seconds; when the simulator does not answer, the wall clock stands in (logged
+  at debug level, and the next call asks again).
+
+`exchange_clock()` returns the clock the settings name (`KIWOOM_USE_SIMULATOR`, `KIWOOM_BASE_URL`);
+`exchange_now()` is its `now()`. Code that must not depend on settings (tests, benches, a backtest) builds
+the clock it wants and passes it, or passes the moment itself: the `krx` calendar functions take the moment
+as a required argument.
 """
 
 from __future__ import annotations
@@ -12,53 +22,99 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-_CACHE_SECONDS = 5.0
-_lock = threading.Lock()
-_cached: tuple[float, datetime, float, float] | None = (
-    None  # (monotonic, sim time, wall epoch, speed)
-)
+SIM_CLOCK_CACHE_SECONDS = 5.0
 
 
-def _sim_clock() -> tuple[datetime, float] | None:
-    url = settings.KIWOOM_BASE_URL.rstrip("/") + "/_sim/clock"
-    try:
-        response = httpx.get(url, timeout=1.0)
-        body = response.json()
-        moment = datetime.fromisoformat(str(body["sim_time"]))
-        speed = float(body.get("speed") or 1.0)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        log.debug("simulator clock unavailable (%s); using the wall clock", type(exc).__name__)
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment, speed
+class ExchangeClock(Protocol):
+    def now(self) -> datetime:
+        """The current time at the exchange (aware)."""
+        ...
+
+
+class WallClock:
+    """The machine's clock: the exchange's time for the real and the mock Kiwoom hosts."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SimulatorClock:
+    """The bundled simulator's clock, read from `GET /_sim/clock` and extrapolated at its speed."""
+
+    def __init__(
+        self, base_url: str, cache_seconds: float = SIM_CLOCK_CACHE_SECONDS, timeout: float = 1.0
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/_sim/clock"
+        self.cache_seconds = cache_seconds
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        # (monotonic when read, simulator time then, wall epoch then, speed)
+        self._reading: tuple[float, datetime, float, float] | None = None
+
+    def _read(self) -> tuple[datetime, float] | None:
+        try:
+            response = httpx.get(self.url, timeout=self.timeout)
+            body = response.json()
+            moment = datetime.fromisoformat(str(body["sim_time"]))
+            raw_speed = body.get("speed")
+            # A frozen simulator reports speed 0: that is a speed, not a missing value.
+            speed = 1.0 if raw_speed is None else float(raw_speed)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            log.debug("simulator clock unavailable (%s); using the wall clock", type(exc).__name__)
+            return None
+        if moment.tzinfo is None:
+            return None
+        return moment, speed
+
+    def now(self) -> datetime:
+        wall = datetime.now(UTC)
+        with self._lock:
+            mono = time.monotonic()
+            if self._reading is None or mono - self._reading[0] > self.cache_seconds:
+                found = self._read()
+                if found is None:
+                    self._reading = None
+                    return wall
+                self._reading = (mono, found[0], wall.timestamp(), found[1])
+            _, sim, wall_then, speed = self._reading
+        return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reading = None
+
+
+_WALL = WallClock()
+_sim_clocks: dict[str, SimulatorClock] = {}
+_sim_lock = threading.Lock()
+
+
+def exchange_clock() -> ExchangeClock:
+    """The clock of the exchange the settings point at (one `SimulatorClock` per simulator URL)."""
+    if not getattr(settings, "KIWOOM_USE_SIMULATOR", False):
+        return _WALL
+    base = settings.KIWOOM_BASE_URL
+    with _sim_lock:
+        clock = _sim_clocks.get(base)
+        if clock is None:
+            clock = _sim_clocks[base] = SimulatorClock(base)
+        return clock
 
 
 def exchange_now() -> datetime:
     """The current time at the exchange (aware)."""
-    global _cached
-    wall = datetime.now(UTC)
-    if not getattr(settings, "KIWOOM_USE_SIMULATOR", False):
-        return wall
-    with _lock:
-        mono = time.monotonic()
-        if _cached is None or mono - _cached[0] > _CACHE_SECONDS:
-            found = _sim_clock()
-            if found is None:
-                _cached = None
-                return wall
-            _cached = (mono, found[0], wall.timestamp(), found[1])
-        _, sim, wall_then, speed = _cached
-    return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed)
+    return exchange_clock().now()
 
 
 def reset_cache() -> None:
-    global _cached
-    with _lock:
-        _cached = None
+    """Forget every simulator reading (tests that restart or move a simulator)."""
+    with _sim_lock:
+        for clock in _sim_clocks.values():
+            clock.reset()

@@ -34,8 +34,8 @@ from apps.conditions.serializers import (
     MemberSerializer,
     RunSerializer,
 )
-from apps.core.codes import clean_stock_code
 from krx import KST
+from krx.codes import clean_stock_code
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OFFSET_LOST_PLUS = re.compile(r"^(.*\d) (\d{2}:?\d{2})$")  # "…T09:00:00 09:00": an unencoded '+'

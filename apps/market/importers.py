@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 import krx
-from apps.core.codes import is_stock_code
 from krx import KST
+from krx.codes import is_stock_code
 
 DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
 MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")

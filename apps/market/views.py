@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from apps.core.codes import clean_stock_code
 from apps.market import selectors
+from krx.codes import clean_stock_code
 
 PER_PAGE = 100
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 
 # The exchange's clock (wall clock, or the simulator's) is reached through here like the broker itself.
+from apps.broker.clock import ExchangeClock as ExchangeClock
+from apps.broker.clock import exchange_clock as exchange_clock
 from apps.broker.clock import exchange_now as exchange_now
 from apps.broker.contract import Broker, Condition
 from apps.broker.kiwoom.config import KiwoomConfig

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from apps.broker.contract.errors import BrokerUnavailable
 from krx import KST
+from krx.codes import strip_market_prefix
 
 MILLION = 1_000_000
 HUNDRED_MILLION = 100_000_000
@@ -101,13 +102,8 @@ def millions_to_krw(raw: str) -> int:
 
 def code(raw: str) -> str:
     """Strip the one-letter market prefix (`A005930` → `005930`, `A0001A0` → `0001A0`); leave anything
-    else alone. KRX short codes are six characters starting with a digit; since 2024 new listings may
-    carry letters after the first digit (`0001A0`), so the rest may be alphanumeric, but a code must
-    start with a digit: a foreign ticker (`AAPL`, `TSLA123`) keeps its letters."""
-    s = raw.strip()
-    if len(s) == 7 and s[0].isalpha() and s[1].isdigit() and s[2:].isalnum() and s.isascii():
-        return s[1:].upper()
-    return s
+    else alone (the one rule: `krx.codes.strip_market_prefix`)."""
+    return strip_market_prefix(raw)
 
 
 def order_no(raw: str) -> str:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from krx import KST, SessionPhase, regular_phase, regular_session
 from krx import sessions as krx_sessions
+from krx.codes import strip_market_prefix
 
 from .clock import ManualClock, WallClock
 from .conditions import ConditionSet, load_conditions
@@ -387,7 +388,7 @@ class Engine:
 
     # ================================================================== accounts
     def stock(self, code: str) -> StockDay:
-        code = code.strip().removeprefix("A")
+        code = strip_market_prefix(code)
         st = self.stocks.get(code)
         if st is None:
             raise rejection(

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from krx import Market, sell_tax
 from krx import commission as calc_commission
+from krx.codes import strip_market_prefix
 
 from .accounts import Account, Order
 from .dto import (
@@ -129,7 +130,7 @@ class Ledger:
     def target(self, account: str, orig_order_no: str, code: str) -> Order:
         """The open order an amend or cancel refers to."""
         o = self.order_index.get(account, {}).get(orig_order_no.strip().zfill(7))
-        if o is None or o.code != code.strip().removeprefix("A"):
+        if o is None or o.code != strip_market_prefix(code):
             raise rejection("RC4031", f"원주문번호를 확인하세요. 원주문번호={orig_order_no}")
         if not o.is_open or o.remaining <= 0:
             raise rejection("RC4032", "정정/취소할 수 있는 미체결 수량이 없습니다.")

@@ -43,9 +43,9 @@ from apps.conditions.models import (
     Source,
 )
 from apps.conditions.services.payloads import LIVE_EVENT, condition_payload, event_payload
-from apps.core.codes import is_stock_code
 from apps.core.live import publish_after_commit
 from apps.notifications.services import ConditionAlert, notify_condition_events
+from krx.codes import is_stock_code
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ A KRX short code is six characters: a digit, then five digits or capital letters
 after the first digit (`0001A0`). Kiwoom sends codes with a one-letter market prefix (`A005930`,
 `A0001A0`), which is not part of the code.
 
-Framework-free (no Django): imported by the apps, the importers and, later, the broker client.
+Framework-free (no Django): imported by the apps, the importers, the Kiwoom client and the simulator.
 """
 
 from __future__ import annotations

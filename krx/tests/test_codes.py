@@ -1,4 +1,4 @@
-"""The one KRX stock-code rule (apps.core.codes)."""
+"""The one KRX stock-code rule (krx.codes)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.core.codes import (
+from krx.codes import (
     STOCK_CODE_PATTERN,
     clean_stock_code,
     is_stock_code,
