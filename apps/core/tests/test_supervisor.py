@@ -101,7 +101,15 @@ def test_stop_leaves_no_process_behind_even_a_forked_child(tmp_path):
     tree = [parent, *parent.children()]
     sup.request_stop()
     thread.join(30)
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tree)
+
+    def alive(p: psutil.Process) -> bool:
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    # A signalled process may take a moment to be scheduled and exit on a loaded machine.
+    assert _wait(lambda: not any(alive(p) for p in tree), timeout=10)
 
 
 def test_rotation_under_load_loses_no_line(tmp_path):
@@ -125,7 +133,10 @@ def test_rotation_under_load_loses_no_line(tmp_path):
     def force_rollovers() -> None:
         for _ in range(2):
             time.sleep(1.1)  # rotated files are named by the second: one rollover a second at most
-            collector.handler.rolloverAt = 0  # the next line rolls the file over, as at midnight
+            # The next line rolls the file over, as at midnight. The archive is named after
+            # rolloverAt - interval: "now" keeps the two names apart (0 gave both the same 1970
+            # name, and Python 3.11 replaces an existing archive of that name).
+            collector.handler.rolloverAt = int(time.time())
 
     roller = threading.Thread(target=force_rollovers)
     roller.start()
