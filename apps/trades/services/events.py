@@ -55,6 +55,8 @@ class BrokerOrderReport:
     remaining: int | None = None
     account: str = ""
     exact_amount: bool = True  # False: amount derived from an average price (ka10076)
+    unit_price: int | None = None  # this execution alone (a 00 frame's 914/915)
+    unit_quantity: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +83,8 @@ def report_from_event(ev: OrderEvent) -> BrokerOrderReport:
         execution_no=ev.execution_no,
         remaining=remaining,
         account=ev.account,
+        unit_price=ev.unit_fill_price,
+        unit_quantity=ev.unit_fill_quantity,
     )
 
 
@@ -139,11 +143,21 @@ def report_apply(report: BrokerOrderReport, order: Order | None = None) -> Appli
     order = order or find_order(report)
     if order is None:
         return Applied.UNMATCHED
-    if report.cum_quantity > order.filled_quantity and report.cum_amount > order.filled_amount:
+    cum_amount = report.cum_amount
+    if (
+        not cum_amount
+        and report.unit_price
+        and report.unit_quantity
+        and report.cum_quantity == order.filled_quantity + report.unit_quantity
+    ):
+        # A frame without the cumulative amount (FID 903) but with its own execution, right after the
+        # last recorded step: the amount is the recorded one plus this execution.
+        cum_amount = order.filled_amount + report.unit_price * report.unit_quantity
+    if report.cum_quantity > order.filled_quantity and cum_amount > order.filled_amount:
         fill_apply(
             order.pk,
             cum_quantity=min(report.cum_quantity, order.quantity),
-            cum_amount=report.cum_amount,
+            cum_amount=cum_amount,
             executed_at=report.at or timezone.now(),
             source=report.source,
             execution_no=report.execution_no,

@@ -47,6 +47,7 @@ from apps.broker.contract import Side as BrokerSide
 from ..models import Cause, Exchange, Order, OrderStatus, OrderType, Position, Side
 from . import risk_hook
 from .state import journal, transition
+from .txn import require_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +302,7 @@ def order_send(order_id: uuid.UUID, place: PlaceFn | None = None) -> Order:
 
 
 def _send_claimed(order: Order, place: PlaceFn | None) -> Order:
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("the broker must not be called inside a database transaction")
+    require_no_transaction()
     if place is None:
         from apps.broker.backends import get_broker
 

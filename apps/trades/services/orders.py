@@ -22,6 +22,7 @@ from ..models import Order, OrderKind, OrderType, Side
 from ..models import OrderStatus as S
 from .executor import OrderRefused
 from .state import journal, transition
+from .txn import require_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,7 @@ def _broker() -> Any:
 
 
 def _call(fn: Callable[[], Any]) -> Any:
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("the broker must not be called inside a database transaction")
+    require_no_transaction()
     try:
         return fn()
     except BrokerError as exc:

@@ -49,6 +49,7 @@ from .events import (
 from .orders import amend_accepted
 from .risk_hook import TRADING_FLAG
 from .state import can_transition, transition
+from .txn import require_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,7 @@ def reconcile(
 
         broker = get_broker()
     account = account_no if account_no is not None else default_account()
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("reconcile() reads the broker: never inside a transaction")
+    require_no_transaction("reconcile() (it reads the broker)")
     unknown_grace = (
         unknown_grace_seconds
         if unknown_grace_seconds is not None
@@ -157,7 +157,9 @@ def _broker_reports(broker: Broker) -> dict[str, BrokerOrderReport]:
     fills row (amount rebuilt from an average price)."""
     reports: dict[str, BrokerOrderReport] = {}
     for f in broker.fills():
-        reports[f.order_no] = report_from_fill(f, FillSource.RECONCILE)
+        known = reports.get(f.order_no)
+        if known is None or f.fill_quantity > known.cum_quantity:
+            reports[f.order_no] = report_from_fill(f, FillSource.RECONCILE)
     for o in broker.open_orders():
         reports[o.order_no] = report_from_open_order(o, FillSource.RECONCILE)
     return reports

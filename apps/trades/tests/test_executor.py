@@ -1,0 +1,196 @@
+"""The executor against the in-memory broker: one order per key, never a resend, reservations."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+
+from apps.broker.backends.memory import MemoryBroker
+from apps.broker.contract import AmbiguousOutcome, OrderRejected
+from apps.core.models import RuntimeFlag, RuntimeFlagEvent
+from apps.trades.models import Order, OrderStatus, Position
+from apps.trades.services import (
+    OrderIntent,
+    OrderRefused,
+    order_amend,
+    order_cancel,
+    order_create,
+    order_send,
+    order_submit,
+    reconcile,
+    report_apply,
+    report_from_event,
+)
+
+from .factories import PositionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    b = MemoryBroker()
+    b.set_quote("005930", 70_000, "삼성전자")
+    return b
+
+
+def buy(qty: int = 10, price: int = 70_000, **kw: object) -> OrderIntent:
+    return OrderIntent(code="005930", side="buy", quantity=qty, price=price, **kw)  # type: ignore[arg-type]
+
+
+def sell(qty: int = 10, price: int = 70_000, **kw: object) -> OrderIntent:
+    return OrderIntent(code="005930", side="sell", quantity=qty, price=price, **kw)  # type: ignore[arg-type]
+
+
+def test_submit_commits_then_sends_once(broker: MemoryBroker) -> None:
+    order = order_submit(buy(), broker.place_order)
+    assert order.status == OrderStatus.ACCEPTED and order.broker_order_no == "0000001"
+    assert [c[0] for c in broker.calls] == ["place_order"]
+    journal = list(order.transitions.values_list("from_status", "to_status"))
+    assert journal == [("new", "new"), ("new", "submitted"), ("submitted", "accepted")]
+
+
+def test_queued_order_is_claimed_once(broker: MemoryBroker) -> None:
+    order, created = order_create(buy())
+    assert created and order.status == OrderStatus.NEW
+    order_send(order.pk, broker.place_order)
+    order_send(order.pk, broker.place_order)  # a redelivered task
+    assert len(broker.calls) == 1
+
+
+def test_idempotency_key_one_order(broker: MemoryBroker) -> None:
+    key = str(uuid.uuid4())
+    first = order_submit(buy(idempotency_key=key), broker.place_order)
+    second = order_submit(buy(idempotency_key=key), broker.place_order)
+    assert first.pk == second.pk and Order.objects.count() == 1 and len(broker.calls) == 1
+
+
+def test_ambiguous_is_unknown_never_resent_and_blocks_the_side(broker: MemoryBroker) -> None:
+    broker.fail_next(AmbiguousOutcome("reply lost"))
+    order = order_submit(buy(), broker.place_order)
+    assert order.status == OrderStatus.UNKNOWN
+    with pytest.raises(OrderRefused) as refused:
+        order_submit(buy(), broker.place_order)
+    assert refused.value.code == "unknown_pending"
+    # A sell of another code and a buy of another code are not blocked.
+    broker.set_quote("000660", 100_000, "SK하이닉스")
+    other = order_submit(
+        OrderIntent(code="000660", side="buy", quantity=1, price=100_000), broker.place_order
+    )
+    assert other.status == OrderStatus.ACCEPTED
+    assert len(broker.calls) == 2  # the unknown order was not sent again
+
+
+def test_reconcile_resolves_unknown_not_at_broker(broker: MemoryBroker) -> None:
+    broker.fail_next(AmbiguousOutcome("lost before reaching the broker"))
+    order = order_submit(buy(), broker.place_order)
+    result = reconcile(broker, unknown_grace_seconds=0)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REJECTED and str(order.pk) in result.resolved
+    assert result.run.ok
+
+
+def test_rejection_releases_the_reservation(broker: MemoryBroker) -> None:
+    PositionFactory(quantity=10)
+    broker.fail_next(OrderRejected("800033", "매도가능수량이 부족합니다."))
+    order = order_submit(sell(10), broker.place_order)
+    assert order.status == OrderStatus.REJECTED and "매도가능수량" in order.message
+    assert Position.objects.get().reserved == 0
+
+
+def test_sell_beyond_sellable_is_refused_with_reason() -> None:
+    PositionFactory(quantity=10, reserved=4)
+    with pytest.raises(OrderRefused) as refused:
+        order_create(sell(7))
+    assert refused.value.code == "insufficient"
+    assert "6주만 매도할 수 있습니다" in refused.value.reason
+    assert Order.objects.count() == 0
+
+
+def test_gate_blocks_strategy_entries_not_exits(broker: MemoryBroker) -> None:
+    RuntimeFlag.objects.filter(key="trading-enabled").update(enabled=False)
+    with pytest.raises(OrderRefused) as refused:
+        order_create(buy(cause="signal"))
+    assert refused.value.code == "gate_closed"
+    PositionFactory(quantity=3)
+    order, _ = order_create(sell(3, cause="risk"))
+    assert order.pk
+
+
+def test_fill_event_before_ack_is_applied_later(broker: MemoryBroker) -> None:
+    events: list = []
+    broker.emit = events.append  # type: ignore[method-assign]
+    order = order_submit(buy(), broker.place_order)
+    broker.fill(order.broker_order_no, 4, 69_900)
+    broker.fill(order.broker_order_no, 6, 70_000)
+    for ev in events:
+        if hasattr(ev, "order_no"):
+            report_apply(report_from_event(ev))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED and order.filled_amount == 4 * 69_900 + 6 * 70_000
+    assert Position.objects.get().quantity == 10
+    result = reconcile(broker)
+    assert result.run.ok and result.inserted_fills == 0
+
+
+def test_cancel_and_amend(broker: MemoryBroker) -> None:
+    order = order_submit(buy(), broker.place_order)
+    broker.fill(order.broker_order_no, 3, 70_000)
+    reconcile(broker)  # the poll path brings the partial fill in
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_FILLED
+    child = order_amend(order.pk, 70_100, amend=broker.amend_order)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REPLACED
+    assert child.status == OrderStatus.ACCEPTED and child.quantity == 7 and child.price == 70_100
+    cancelled = order_cancel(child.pk, cancel=broker.cancel_order)
+    assert cancelled.status == OrderStatus.CANCELLED
+    result = reconcile(broker)
+    assert result.run.ok, result.differences
+    assert Position.objects.get().quantity == 3
+
+
+def test_unexplained_difference_closes_the_gate(broker: MemoryBroker) -> None:
+    RuntimeFlag.objects.filter(key="trading-enabled").update(enabled=True)
+    broker.set_holding("005930", 5, 70_000)  # the broker holds what we never bought
+    result = reconcile(broker)
+    assert not result.run.ok and result.run.gate_closed
+    assert result.differences == [{"code": "005930", "local": 0, "broker": 5}]
+    assert not RuntimeFlag.objects.get(key="trading-enabled").enabled
+    assert RuntimeFlagEvent.objects.filter(reason__contains="대사 불일치").exists()
+    from apps.notifications.models import Notification
+
+    assert Notification.objects.filter(kind="system").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_sells_of_the_whole_position_one_order() -> None:
+    """A stop-loss exit and an emergency sell race for the same 10 shares: one order, one refusal."""
+    PositionFactory(quantity=10)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def seller(cause: str) -> None:
+        try:
+            barrier.wait(5)
+            order, _ = order_create(sell(10, cause=cause))
+            outcomes.append(order)
+        except OrderRefused as exc:
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=seller, args=(c,)) for c in ("risk", "liquidation")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    orders = [o for o in outcomes if isinstance(o, Order)]
+    refusals = [o for o in outcomes if isinstance(o, OrderRefused)]
+    assert len(orders) == 1 and len(refusals) == 1
+    assert refusals[0].code == "insufficient" and "0주만 매도할 수 있습니다" in refusals[0].reason
+    assert Order.objects.count() == 1
+    assert Position.objects.get().reserved == 10
