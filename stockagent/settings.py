@@ -436,6 +436,21 @@ NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
 # Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.
 NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
 
+# --- Trading (apps.trades) -------------------------------------------------------------------------------
+# The trades tasks (order_send, reconcile, expire_day_orders) run on the `orders` queue (`trades.*` in
+# CELERY_TASK_ROUTES above).
+# An `unknown` order the broker does not list this long after it was sent was never taken (→ rejected).
+TRADES_RECONCILE_UNKNOWN_GRACE_SECONDS = env.float(
+    "TRADES_RECONCILE_UNKNOWN_GRACE_SECONDS", default=3.0
+)
+# A `submitted` order older than this lost its sender mid-call (a killed process) and becomes `unknown`.
+TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS = env.float(
+    "TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS", default=20.0
+)
+TRADES_RECONCILE_AT_START = env.bool("TRADES_RECONCILE_AT_START", default=True)
+# The realtime path's limit for one order call (then `unknown`, never a resend).
+TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS", default=5.0)
+
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
 # At least the check task's hard time limit (300 s): the lock must not expire under a running cycle.

@@ -351,4 +351,4 @@ async def aorder_submit(
 
 
 def _order_timeout() -> float:
-    return float(getattr(settings, "KIWOOM_ORDER_TIMEOUT_SECONDS", 0) or 5.0)
+    return float(getattr(settings, "TRADES_ORDER_CALL_TIMEOUT_SECONDS", 0) or 5.0)
