@@ -83,68 +83,87 @@ def fill_apply(
 ) -> FillRow | None:
     """Record the step to `cum_quantity` of order `order_id`. Returns the new fill, or None when the
     report adds nothing (already recorded: the idempotent path)."""
-    executed_at = executed_at or timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if cum_quantity <= order.filled_quantity:
-            return None
-        if cum_quantity > order.quantity:
-            raise ValueError(
-                f"order {order.pk}: cumulative fill {cum_quantity} exceeds quantity {order.quantity}"
-            )
-        qty = cum_quantity - order.filled_quantity
-        amount = cum_amount - order.filled_amount
-        if amount <= 0:
-            raise ValueError(f"order {order.pk}: cumulative amount {cum_amount} does not grow")
-        commission, tax = krx.order_fees(
-            cum_amount,
-            sell=order.side == Side.SELL,
-            trade_date=kst_date(executed_at),
-            market=_market(order.market),
-        )
-        fill = FillRow.objects.create(
-            order=order,
+        return fill_locked(
+            order,
             cum_quantity=cum_quantity,
-            quantity=qty,
-            price=avg(amount, qty),
-            amount=amount,
             cum_amount=cum_amount,
-            execution_no=execution_no or None,
-            source=source,
-            commission=commission - order.commission,
-            tax=tax - order.tax,
             executed_at=executed_at,
+            source=source,
+            execution_no=execution_no,
         )
-        order.filled_quantity = cum_quantity
-        order.filled_amount = cum_amount
-        order.avg_fill_price = avg(cum_amount, cum_quantity)
-        order.commission, order.tax = commission, tax
-        if order.reference_price:
-            order.slippage = _slippage(order)
-        consumed = min(qty, order.reserved_quantity) if order.side == Side.SELL else 0
-        order.reserved_quantity -= consumed
-        order.save(
-            update_fields=[
-                "filled_quantity",
-                "filled_amount",
-                "avg_fill_price",
-                "commission",
-                "tax",
-                "slippage",
-                "reserved_quantity",
-                "updated_at",
-            ]
+
+
+def fill_locked(
+    order: Order,
+    *,
+    cum_quantity: int,
+    cum_amount: int,
+    executed_at: dt.datetime | None = None,
+    source: str = FillSource.REALTIME,
+    execution_no: str | None = None,
+) -> FillRow | None:
+    """`fill_apply` for an order the caller locked inside its transaction."""
+    executed_at = executed_at or timezone.now()
+    if cum_quantity <= order.filled_quantity:
+        return None
+    if cum_quantity > order.quantity:
+        raise ValueError(
+            f"order {order.pk}: cumulative fill {cum_quantity} exceeds quantity {order.quantity}"
         )
-        position = _position_apply(order, fill, consumed)
-        _advance_status(order, source)
-        publish_after_commit(
-            "order_filled",
-            {"order_id": str(order.pk), "code": order.code, "price": _int(fill.price)},
-        )
-        publish_after_commit(
-            "position_update",
-            {"code": position.code, "qty": position.quantity, "pnl": position_pnl(position)},
-        )
+    qty = cum_quantity - order.filled_quantity
+    amount = cum_amount - order.filled_amount
+    if amount <= 0:
+        raise ValueError(f"order {order.pk}: cumulative amount {cum_amount} does not grow")
+    commission, tax = krx.order_fees(
+        cum_amount,
+        sell=order.side == Side.SELL,
+        trade_date=kst_date(executed_at),
+        market=_market(order.market),
+    )
+    fill = FillRow.objects.create(
+        order=order,
+        cum_quantity=cum_quantity,
+        quantity=qty,
+        price=avg(amount, qty),
+        amount=amount,
+        cum_amount=cum_amount,
+        execution_no=execution_no or None,
+        source=source,
+        commission=commission - order.commission,
+        tax=tax - order.tax,
+        executed_at=executed_at,
+    )
+    order.filled_quantity = cum_quantity
+    order.filled_amount = cum_amount
+    order.avg_fill_price = avg(cum_amount, cum_quantity)
+    order.commission, order.tax = commission, tax
+    if order.reference_price:
+        order.slippage = _slippage(order)
+    consumed = min(qty, order.reserved_quantity) if order.side == Side.SELL else 0
+    order.reserved_quantity -= consumed
+    position = _position_apply(order, fill, consumed)
+    _advance_status(
+        order,
+        source,
+        (
+            "filled_quantity",
+            "filled_amount",
+            "avg_fill_price",
+            "commission",
+            "tax",
+            "slippage",
+            "reserved_quantity",
+        ),
+    )
+    publish_after_commit(
+        "order_filled", {"order_id": str(order.pk), "code": order.code, "price": _int(fill.price)}
+    )
+    publish_after_commit(
+        "position_update",
+        {"code": position.code, "qty": position.quantity, "pnl": position_pnl(position)},
+    )
     return fill
 
 
@@ -169,15 +188,14 @@ def _slippage(order: Order) -> int:
     return diff if order.side == Side.BUY else -diff
 
 
-def _advance_status(order: Order, source: str) -> None:
+def _advance_status(order: Order, source: str, fields: tuple[str, ...]) -> None:
     target = S.FILLED if order.filled_quantity >= order.quantity else S.PARTIALLY_FILLED
     if order.status == S.CANCEL_PENDING and target == S.PARTIALLY_FILLED:
-        return  # still waiting for the cancel's answer
-    if order.status == target:
-        return
-    if can_transition(order.status, target):
-        transition(order, target, cause=f"fill:{source}")
+        target = S.CANCEL_PENDING  # still waiting for the cancel's answer
+    if order.status == target or can_transition(order.status, target):
+        transition(order, target, cause=f"fill:{source}", also_save=fields)
     else:
+        order.save(update_fields=[*fields, "updated_at"])
         # A fill for an order we thought ended (e.g. cancelled, yet the exchange filled first):
         # the fill stands, the books follow it; the journal says so.
         log.warning("order %s: fill arrived in status %s", order.pk, order.status)

@@ -14,6 +14,7 @@ import datetime as dt
 import enum
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +25,7 @@ from apps.broker.contract import OrderStatus as BS
 
 from ..models import FillSource, Order
 from ..models import OrderStatus as S
-from .books import fill_apply
+from .books import fill_locked
 from .state import can_transition, transition
 
 log = logging.getLogger(__name__)
@@ -125,59 +126,66 @@ def report_from_fill(f: BrokerFill, source: str = FillSource.POLL) -> BrokerOrde
     )
 
 
-def find_order(report: BrokerOrderReport) -> Order | None:
-    order = Order.objects.filter(broker_order_no=report.order_no).order_by("-created_at").first()
-    if order is not None:
-        return order
+def _lookup(report: BrokerOrderReport) -> Any:
+    """Our order for a report, as a queryset (the broker's number; a cancel confirmation may carry
+    the cancel's own number and point at the original)."""
+    numbers = [report.order_no]
     if report.status == BS.CANCELLED and report.original_order_no:
-        # A cancel confirmation may carry the cancel's own number and point at the original.
-        return (
-            Order.objects.filter(broker_order_no=report.original_order_no)
-            .order_by("-created_at")
-            .first()
-        )
-    return None
+        numbers.append(report.original_order_no)
+    return Order.objects.filter(broker_order_no__in=numbers).order_by("-created_at")
+
+
+def find_order(report: BrokerOrderReport) -> Order | None:
+    return _lookup(report).first()
 
 
 def report_apply(report: BrokerOrderReport, order: Order | None = None) -> Applied:
-    order = order or find_order(report)
-    if order is None:
-        return Applied.UNMATCHED
-    cum_amount = report.cum_amount
-    if (
-        not cum_amount
-        and report.unit_price
-        and report.unit_quantity
-        and report.cum_quantity == order.filled_quantity + report.unit_quantity
-    ):
-        # A frame without the cumulative amount (FID 903) but with its own execution, right after the
-        # last recorded step: the amount is the recorded one plus this execution.
-        cum_amount = order.filled_amount + report.unit_price * report.unit_quantity
-    if report.cum_quantity > order.filled_quantity and cum_amount > order.filled_amount:
-        fill_apply(
-            order.pk,
-            cum_quantity=min(report.cum_quantity, order.quantity),
-            cum_amount=cum_amount,
-            executed_at=report.at or timezone.now(),
-            source=report.source,
-            execution_no=report.execution_no,
-        )
-    status_apply(order.pk, report)
+    """Fill step and status of one broker report, in one transaction with the order row locked."""
+    with transaction.atomic():
+        if order is not None:
+            locked = Order.objects.select_for_update().filter(pk=order.pk).first()
+        else:
+            locked = _lookup(report).select_for_update(of=("self",)).first()
+        if locked is None:
+            return Applied.UNMATCHED
+        cum_amount = report.cum_amount
+        if (
+            not cum_amount
+            and report.unit_price
+            and report.unit_quantity
+            and report.cum_quantity == locked.filled_quantity + report.unit_quantity
+        ):
+            # A frame without the cumulative amount (FID 903) but with its own execution, right
+            # after the last recorded step: the amount is the recorded one plus this execution.
+            cum_amount = locked.filled_amount + report.unit_price * report.unit_quantity
+        if report.cum_quantity > locked.filled_quantity and cum_amount > locked.filled_amount:
+            fill_locked(
+                locked,
+                cum_quantity=min(report.cum_quantity, locked.quantity),
+                cum_amount=cum_amount,
+                executed_at=report.at or timezone.now(),
+                source=report.source,
+                execution_no=report.execution_no,
+            )
+        _status_locked(locked, report)
     return Applied.APPLIED
 
 
 def status_apply(order_id: object, report: BrokerOrderReport) -> None:
     """Move the order's status to what the broker reports (fills themselves are `fill_apply`'s)."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.is_final:
-            return
-        if not order.broker_order_no and report.order_no:
-            order.broker_order_no = report.order_no
-            order.save(update_fields=["broker_order_no", "updated_at"])
-        target = _target(order, report)
-        if target and target != order.status and can_transition(order.status, target):
-            transition(order, target, cause=f"broker:{report.source}")
+        _status_locked(Order.objects.select_for_update().get(pk=order_id), report)
+
+
+def _status_locked(order: Order, report: BrokerOrderReport) -> None:
+    if order.is_final:
+        return
+    if not order.broker_order_no and report.order_no:
+        order.broker_order_no = report.order_no
+        order.save(update_fields=["broker_order_no", "updated_at"])
+    target = _target(order, report)
+    if target and target != order.status and can_transition(order.status, target):
+        transition(order, target, cause=f"broker:{report.source}")
 
 
 def _target(order: Order, report: BrokerOrderReport) -> str | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from apps.broker.contract import Exchange as BrokerExchange
 from apps.broker.contract import OrderType as BrokerOrderType
 from apps.broker.contract import Side as BrokerSide
 
-from ..models import Cause, Exchange, Order, OrderStatus, OrderType, Position, Side
+from ..models import Cause, Exchange, Order, OrderStatus, OrderTransition, OrderType, Position, Side
 from . import risk_hook
 from .state import journal, transition
 from .txn import require_no_transaction
@@ -111,14 +112,27 @@ def default_account() -> str:
     return str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")
 
 
+_MARKETS: dict[str, tuple[float, tuple[str, str]]] = {}
+_MARKET_TTL_SECONDS = 600.0
+
+
 def _market_of(code: str) -> tuple[str, str]:
-    """(market, name) from the stock master when it knows the code (the tax depends on the market)."""
+    """(market, name) from the stock master when it knows the code (the tax depends on the market).
+    Cached per process for a few minutes: a listing's market does not change within a session, and the
+    low-latency path should not pay a query for it."""
+    now = time.monotonic()
+    hit = _MARKETS.get(code)
+    if hit is not None and now - hit[0] < _MARKET_TTL_SECONDS:
+        return hit[1]
     from apps.market.models import Instrument
 
     row = Instrument.objects.filter(code=code).values_list("market", "name").first()
     if row and row[0] in krx.Market.__members__:
-        return row[0], row[1]
-    return krx.Market.KOSPI.value, row[1] if row else ""
+        value = (row[0], row[1])
+    else:
+        value = (krx.Market.KOSPI.value, row[1] if row else "")
+    _MARKETS[code] = (now, value)
+    return value
 
 
 def capped_price(side: str, reference: int, cap_pct: Decimal, market: str) -> int:
@@ -207,9 +221,18 @@ def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bo
                 order.status = OrderStatus.SUBMITTED
                 order.submitted_at = timezone.now()
             order.save(force_insert=True)
-            journal(order, OrderStatus.NEW, OrderStatus.NEW, f"created:{intent.cause}")
+            rows = [
+                OrderTransition(
+                    order=order, from_status="new", to_status="new", cause=f"created:{intent.cause}"
+                )
+            ]
             if claim:
-                journal(order, OrderStatus.NEW, OrderStatus.SUBMITTED, "claimed")
+                rows.append(
+                    OrderTransition(
+                        order=order, from_status="new", to_status="submitted", cause="claimed"
+                    )
+                )
+            OrderTransition.objects.bulk_create(rows)
     except IntegrityError:
         # Two submissions with one key raced: the loser answers with the winner's order.
         if intent.idempotency_key:

@@ -82,19 +82,28 @@ def journal(order: Order, from_status: str, to: str, cause: str = "", message: s
     )
 
 
-def transition(order: Order, to: str, *, cause: str = "", message: str = "") -> Order:
+def transition(
+    order: Order,
+    to: str,
+    *,
+    cause: str = "",
+    message: str = "",
+    also_save: tuple[str, ...] | list[str] = (),
+) -> Order:
     """Move `order` (locked by the caller, inside a transaction) to `to` and journal it. Saves the
-    status fields; other changed fields are the caller's to save."""
+    status fields and `also_save` (the caller's other changes) in one UPDATE."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("transition() must run inside a transaction")
     if order.status == to:
+        if also_save:
+            order.save(update_fields=[*also_save, "updated_at"])
         return order
     if not can_transition(order.status, to):
         raise InvalidTransition(order, to)
     previous = order.status
     order.status = to
     now = timezone.now()
-    fields = ["status", "updated_at"]
+    fields = ["status", "updated_at", *also_save]
     if to == S.SUBMITTED and order.submitted_at is None:
         order.submitted_at = now
         fields.append("submitted_at")
@@ -110,7 +119,7 @@ def transition(order: Order, to: str, *, cause: str = "", message: str = "") -> 
     if message:
         order.message = message[:300]
         fields.append("message")
-    order.save(update_fields=fields)
+    order.save(update_fields=list(dict.fromkeys(fields)))
     journal(order, previous, to, cause, message)
     return order
 
