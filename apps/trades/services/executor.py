@@ -59,6 +59,7 @@ __all__ = [
     "capped_price",
     "order_claim",
     "order_create",
+    "order_enqueue",
     "order_record",
     "order_send",
     "order_submit",
@@ -338,6 +339,18 @@ def _send_claimed(order: Order, place: PlaceFn | None) -> Order:
         log.exception("order %s: unexpected error from the broker call", order.pk)
         outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
     return order_record(order.pk, outcome)
+
+
+def order_enqueue(intent: OrderIntent) -> tuple[Order, bool]:
+    """The manual-order path (form, API): the `new` row committed, then `trades.order_send` on the
+    `orders` queue claims and sends it. An idempotency key used before returns the existing order
+    (created=False) and queues nothing."""
+    order, created = order_create(intent)
+    if created:
+        from ..tasks import order_send as order_send_task
+
+        transaction.on_commit(lambda: order_send_task.delay(str(order.pk)))
+    return order, created
 
 
 def order_submit(intent: OrderIntent, place: PlaceFn | None = None) -> Order:

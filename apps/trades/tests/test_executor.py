@@ -18,6 +18,7 @@ from apps.trades.services import (
     order_amend,
     order_cancel,
     order_create,
+    order_enqueue,
     order_send,
     order_submit,
     reconcile,
@@ -194,3 +195,22 @@ def test_two_concurrent_sells_of_the_whole_position_one_order() -> None:
     assert refusals[0].code == "insufficient" and "0주만 매도할 수 있습니다" in refusals[0].reason
     assert Order.objects.count() == 1
     assert Position.objects.get().reserved == 10
+
+
+def test_enqueue_sends_through_the_task_after_commit(
+    broker: MemoryBroker, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from apps.trades import tasks
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.order_send, "delay", queued.append)
+    key = "form-token-1"
+    with django_capture_on_commit_callbacks(execute=True):
+        order, created = order_enqueue(buy(idempotency_key=key))
+        again, created_again = order_enqueue(buy(idempotency_key=key))  # a double click
+    assert created and not created_again and again.pk == order.pk
+    assert queued == [str(order.pk)]
+    monkeypatch.setattr("apps.broker.backends.get_broker", lambda: broker)
+    assert tasks.order_send(queued[0]) == OrderStatus.ACCEPTED
+    assert tasks.order_send(queued[0]) == OrderStatus.ACCEPTED  # redelivered: no second call
+    assert len(broker.calls) == 1
