@@ -1,6 +1,6 @@
 """The fault run at full size: 1,000 orders through the simulator's fault injection (#13).
 
-Drives `apps.trades.testing.fault_run` — market and resting limit orders over four codes, with replies
+Drives `apps.trades.tests.sim_support.fault_run` — market and resting limit orders over four codes, with replies
 lost after the order was accepted (connection closed / held until the client's 0.5 s limit), 5xx and 429
 on order calls, 5xx on the reconciliation reads, dropped WebSocket sessions and a sender killed between
 the broker call and its record — then prints the checks: duplicate orders, broker orders nobody
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
     logging.disable(logging.WARNING)
-    from apps.trades.testing import fault_run, trading_sim
+    from apps.trades.tests.sim_support import fault_run, trading_sim
 
     with trading_sim(
         dt.date(2025, 11, 3), participation="0.5", client={"order_call_timeout": 0.5}

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from apps.trades.testing import FAULT_KINDS, fault_run, trading_sim
+from apps.trades.tests.sim_support import FAULT_KINDS, fault_run, trading_sim
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # ~20-40 s on a busy machine
 
