@@ -5,6 +5,7 @@
   into `unknown` and resolves against the broker.
 - `trades.reconcile` (queue `orders`): every minute by beat, only while the exchange is in session by its
   own clock (like the condition check); single-flight across workers.
+- `trades.expire_day_orders` (queue `orders`): after the close, reconcile and expire what is still live.
 - At worker start the worker reconciles once (`worker_ready`).
 """
 
@@ -57,6 +58,14 @@ def reconcile(trigger: str = "schedule", force: bool = False) -> dict[str, Any]:
         "inserted_fills": result.inserted_fills,
         "differences": result.differences,
     }
+
+
+@shared_task(name="trades.expire_day_orders", ignore_result=True, time_limit=120)
+def expire_day_orders() -> int:
+    """After the close (beat, 15:45 KST on weekdays): live day orders end as `expired`."""
+    from apps.trades.services import orders_expire
+
+    return orders_expire()
 
 
 @worker_ready.connect

@@ -28,7 +28,7 @@ from .executor import (
     order_submit,
 )
 from .orders import order_amend, order_cancel, order_chase_step
-from .reconcile import ReconcileResult, reconcile
+from .reconcile import ReconcileResult, orders_expire, reconcile
 from .state import TRANSITIONS, InvalidTransition, transition
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "order_record",
     "order_send",
     "order_submit",
+    "orders_expire",
     "position_pnl",
     "reconcile",
     "report_apply",

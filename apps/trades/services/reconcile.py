@@ -53,7 +53,7 @@ from .txn import require_no_transaction
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReconcileResult", "reconcile"]
+__all__ = ["ReconcileResult", "orders_expire", "reconcile"]
 
 
 @dataclass
@@ -307,3 +307,23 @@ def _close_gate(run: ReconciliationRun) -> bool:
     )
     log.error("reconcile: unexplained difference (%s); trading gate closed", summary)
     return closed
+
+
+def orders_expire(broker: Broker | None = None, *, account_no: str | None = None) -> int:
+    """After the close: reconcile, then every order still live (day orders end with the session) is
+    `expired`, its sell reservation released. Returns how many expired."""
+    from .executor import default_account
+
+    account = account_no if account_no is not None else default_account()
+    reconcile(broker, trigger=ReconcileTrigger.SCHEDULE, account_no=account)
+    expired = 0
+    live = Order.objects.filter(
+        account_no=account, status__in=[S.ACCEPTED, S.PARTIALLY_FILLED, S.CANCEL_PENDING]
+    )
+    for pk in live.values_list("pk", flat=True):
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=pk)
+            if can_transition(order.status, S.EXPIRED):
+                transition(order, S.EXPIRED, cause="close")
+                expired += 1
+    return expired

@@ -214,3 +214,16 @@ def test_enqueue_sends_through_the_task_after_commit(
     assert tasks.order_send(queued[0]) == OrderStatus.ACCEPTED
     assert tasks.order_send(queued[0]) == OrderStatus.ACCEPTED  # redelivered: no second call
     assert len(broker.calls) == 1
+
+
+def test_orders_expire_after_the_close(broker: MemoryBroker) -> None:
+    from apps.trades.services import orders_expire
+
+    PositionFactory(quantity=10)
+    broker.set_holding("005930", 10, 70_000)
+    resting = order_submit(sell(4, 75_000), broker.place_order)
+    assert Position.objects.get().reserved == 4
+    assert orders_expire(broker) == 1
+    resting.refresh_from_db()
+    assert resting.status == OrderStatus.EXPIRED
+    assert Position.objects.get().reserved == 0
