@@ -52,13 +52,13 @@ class Exchange(models.TextChoices):
 class OrderStatus(models.TextChoices):
     NEW = "new", _("신규")
     SUBMITTED = "submitted", _("전송중")
-    ACCEPTED = "accepted", _("접수")
+    ACCEPTED = "accepted", _("접수됨")
     PARTIALLY_FILLED = "partially_filled", _("부분체결")
-    FILLED = "filled", _("체결")
+    FILLED = "filled", _("전량체결")
     CANCEL_PENDING = "cancel_pending", _("취소요청")
-    CANCELLED = "cancelled", _("취소")
+    CANCELLED = "cancelled", _("취소됨")
     REPLACED = "replaced", _("정정됨")
-    REJECTED = "rejected", _("거부")
+    REJECTED = "rejected", _("거부됨")
     UNKNOWN = "unknown", _("확인필요")
     EXPIRED = "expired", _("기간만료")
 
@@ -174,7 +174,7 @@ class Order(models.Model):
     volume_rank = models.IntegerField(_("거래대금 순위"), null=True, blank=True)
     created_at = models.DateTimeField(_("생성"), auto_now_add=True, db_index=True)
     submitted_at = models.DateTimeField(_("전송"), null=True, blank=True)
-    accepted_at = models.DateTimeField(_("접수"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("접수 시각"), null=True, blank=True)
     finished_at = models.DateTimeField(_("종료"), null=True, blank=True)
     updated_at = models.DateTimeField(_("갱신"), auto_now=True)
 
@@ -232,8 +232,8 @@ class Fill(models.Model):
 
     class Meta:
         ordering = ["executed_at", "id"]
-        verbose_name = _("체결")
-        verbose_name_plural = _("체결")
+        verbose_name = _("체결 내역")
+        verbose_name_plural = _("체결 내역")
         constraints = [
             models.UniqueConstraint(fields=["order", "cum_quantity"], name="trades_fill_step_uniq"),
         ]
