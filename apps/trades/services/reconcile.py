@@ -250,10 +250,12 @@ def _apply_reports(
             report = _closed(report)
         report_apply(report, order)
     # Live orders the broker lists nowhere: gone without a fill (cancelled at the broker, expired).
+    # Only orders the broker had acknowledged before the reads began: one acknowledged during the
+    # reads may be missing from them without being gone.
     gone = Order.objects.filter(
         account_no=account,
         status__in=[s for s in OPEN_STATUSES if s != S.SUBMITTED],
-        created_at__lt=started,
+        accepted_at__lt=started,
     ).exclude(broker_order_no="")
     for order in gone:
         if order.broker_order_no in seen or order.broker_order_no in reports:
