@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -227,3 +228,39 @@ def test_orders_expire_after_the_close(broker: MemoryBroker) -> None:
     resting.refresh_from_db()
     assert resting.status == OrderStatus.EXPIRED
     assert Position.objects.get().reserved == 0
+
+
+def test_chase_amends_towards_the_market_then_cancels(broker: MemoryBroker) -> None:
+    from apps.trades.services import order_chase_step
+
+    order = order_submit(
+        buy(5, 70_000, reference_price=70_000, slippage_cap_pct=Decimal("1")), broker.place_order
+    )
+    live = order
+    prices = []
+    for _ in range(3):
+        live = order_chase_step(
+            live.pk, max_amends=2, amend=broker.amend_order, cancel=broker.cancel_order
+        )
+        prices.append((live.status, live.price))
+    assert prices[0] == (OrderStatus.ACCEPTED, 70_100)
+    assert prices[1] == (OrderStatus.ACCEPTED, 70_200)
+    assert prices[2][0] == OrderStatus.CANCELLED  # two amends were the limit
+    assert Order.objects.filter(kind="amend").count() == 2
+
+
+def test_slippage_cap_turns_a_market_order_into_a_capped_limit(broker: MemoryBroker) -> None:
+    order, _ = order_create(
+        OrderIntent(
+            code="005930",
+            side="buy",
+            quantity=1,
+            order_type="market",
+            reference_price=70_000,
+            slippage_cap_pct=Decimal("0.5"),
+        )
+    )
+    assert order.order_type == "limit" and order.price == 70_300  # 70,350 rounded down to the tick
+    with pytest.raises(OrderRefused) as refused:
+        order_create(buy(1, 71_000, reference_price=70_000, slippage_cap_pct=Decimal("0.5")))
+    assert refused.value.code == "slippage"
