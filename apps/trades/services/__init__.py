@@ -25,7 +25,9 @@ from .executor import (
     order_enqueue,
     order_record,
     order_send,
+    order_split_submit,
     order_submit,
+    split_quantities,
 )
 from .orders import order_amend, order_cancel, order_chase_step
 from .reconcile import ReconcileResult, orders_expire, reconcile
@@ -52,6 +54,7 @@ __all__ = [
     "order_enqueue",
     "order_record",
     "order_send",
+    "order_split_submit",
     "order_submit",
     "orders_expire",
     "position_pnl",
@@ -60,5 +63,6 @@ __all__ = [
     "report_from_event",
     "report_from_fill",
     "report_from_open_order",
+    "split_quantities",
     "transition",
 ]

@@ -62,7 +62,9 @@ __all__ = [
     "order_enqueue",
     "order_record",
     "order_send",
+    "order_split_submit",
     "order_submit",
+    "split_quantities",
 ]
 
 BROKER_TYPES = {
@@ -359,6 +361,42 @@ def order_submit(intent: OrderIntent, place: PlaceFn | None = None) -> Order:
     if not created:
         return order
     return _send_claimed(order, place)
+
+
+def split_quantities(total: int, parts: int) -> list[int]:
+    """`total` in `parts` near-equal child quantities (larger ones first), none empty."""
+    parts = max(1, min(parts, total))
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def order_split_submit(
+    intent: OrderIntent, parts: int, place: PlaceFn | None = None
+) -> list[Order]:
+    """Split by quantity: `parts` child orders sent one after the other through the same executor.
+    The first child is the parent of the others (`kind=split`); each records its own slippage against
+    the intent's reference price. A child that ends `unknown` stops the rest (the unknown guard
+    refuses them), so a split never runs ahead of an ambiguous child. Splitting over time is the
+    caller's: send the children from a schedule with the same `parent_id`."""
+    from dataclasses import replace
+
+    sent: list[Order] = []
+    for i, qty in enumerate(split_quantities(intent.quantity, parts)):
+        child = replace(
+            intent,
+            quantity=qty,
+            kind="split",
+            parent_id=sent[0].pk if sent else intent.parent_id,
+            idempotency_key=f"{intent.idempotency_key}:{i}" if intent.idempotency_key else None,
+        )
+        try:
+            sent.append(order_submit(child, place))
+        except OrderRefused:
+            if not sent:
+                raise
+            log.warning("split order: child %d of %d refused; the rest is not sent", i + 1, parts)
+            break
+    return sent
 
 
 # --------------------------------------------------------------------------------- async path

@@ -264,3 +264,22 @@ def test_slippage_cap_turns_a_market_order_into_a_capped_limit(broker: MemoryBro
     with pytest.raises(OrderRefused) as refused:
         order_create(buy(1, 71_000, reference_price=70_000, slippage_cap_pct=Decimal("0.5")))
     assert refused.value.code == "slippage"
+
+
+def test_split_order_children_and_an_ambiguous_child_stops_the_rest(broker: MemoryBroker) -> None:
+    from apps.trades.services import order_split_submit, split_quantities
+
+    assert split_quantities(10, 3) == [4, 3, 3] and split_quantities(2, 5) == [1, 1]
+    children = order_split_submit(buy(10, reference_price=70_000), 3, broker.place_order)
+    assert [c.quantity for c in children] == [4, 3, 3]
+    assert all(c.kind == "split" for c in children)
+    assert {c.parent_id for c in children[1:]} == {children[0].pk}
+    broker.fill(children[0].broker_order_no, 4, 70_100)
+    reconcile(broker)
+    children[0].refresh_from_db()
+    assert children[0].slippage == 400  # 4 shares × 100 won above the reference
+    broker.calls.clear()
+    broker.fail_next(AmbiguousOutcome("lost"))
+    stopped = order_split_submit(buy(6), 3, broker.place_order)
+    assert [c.status for c in stopped] == [OrderStatus.UNKNOWN]
+    assert len(broker.calls) == 1
