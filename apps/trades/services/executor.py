@@ -22,6 +22,7 @@ Steps (each its own short transaction; the broker is never called inside one):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 import uuid
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django import db
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -400,13 +402,26 @@ def order_split_submit(
 
 
 # --------------------------------------------------------------------------------- async path
+# The realtime path's own database thread: an order never queues behind another handler's writes in
+# Django's shared sync thread (`db_call`). One thread, so its connection is reused and orders stay ordered.
+_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="orders-db")
+
+
+def _fresh(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    db.close_old_connections()
+    return fn(*args, **kwargs)
+
+
+async def _order_db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_ORDER_DB, lambda: _fresh(fn, *args, **kwargs))
+
+
 async def aorder_submit(
     intent: OrderIntent, place: APlaceFn, *, call_limit: float | None = None
 ) -> Order:
     """The realtime process's path: the same create/record, the call awaited on the async client."""
-    from apps.realtime.handlers import db_call
-
-    order, created = await db_call(order_create, intent, claim=True)
+    order, created = await _order_db(order_create, intent, claim=True)
     if not created:
         return order
     limit = call_limit if call_limit is not None else _order_timeout()
@@ -421,7 +436,7 @@ async def aorder_submit(
     except Exception as exc:
         log.exception("order %s: unexpected error from the async broker call", order.pk)
         outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
-    return await db_call(order_record, order.pk, outcome)
+    return await _order_db(order_record, order.pk, outcome)
 
 
 def _order_timeout() -> float:
