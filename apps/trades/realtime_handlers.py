@@ -27,6 +27,7 @@ from apps.realtime.handlers import Handler, HubContext, Wants, db_call, register
 
 from . import services
 from .models import Order, Position, ReconcileTrigger
+from .services.executor import aorder_db_close
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class TradesHandler(Handler):
 
     async def on_stop(self) -> None:
         await self._retry_pending()
+        await aorder_db_close()
 
     def health(self) -> dict[str, Any]:
         return {**self.stats.__dict__, "pending": len(self._pending)}

@@ -417,6 +417,16 @@ async def _order_db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await loop.run_in_executor(_ORDER_DB, lambda: _fresh(fn, *args, **kwargs))
 
 
+async def aorder_db_close() -> None:
+    """Close the order thread's database connection (the realtime handler's shutdown)."""
+    await _order_db(_close_connection)
+
+
+def _close_connection() -> None:
+    # Resolved in the order thread: `db.connection` is per thread.
+    db.connection.close()
+
+
 async def aorder_submit(
     intent: OrderIntent, place: APlaceFn, *, call_limit: float | None = None
 ) -> Order:
