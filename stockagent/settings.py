@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.conditions",
     "apps.realtime",
+    "apps.trades",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
 # command: the stack runs the daphne server directly, so it is installed for `runserver` alone.
@@ -434,6 +435,21 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
 # Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.
 NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
+
+# --- Trading (apps.trades) -------------------------------------------------------------------------------
+# The trades tasks (order_send, reconcile, expire_day_orders) run on the `orders` queue (`trades.*` in
+# CELERY_TASK_ROUTES above).
+# An `unknown` order the broker does not list this long after it was sent was never taken (→ rejected).
+TRADES_RECONCILE_UNKNOWN_GRACE_SECONDS = env.float(
+    "TRADES_RECONCILE_UNKNOWN_GRACE_SECONDS", default=3.0
+)
+# A `submitted` order older than this lost its sender mid-call (a killed process) and becomes `unknown`.
+TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS = env.float(
+    "TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS", default=20.0
+)
+TRADES_RECONCILE_AT_START = env.bool("TRADES_RECONCILE_AT_START", default=True)
+# The realtime path's limit for one order call (then `unknown`, never a resend).
+TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS", default=5.0)
 
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login

@@ -1,0 +1,453 @@
+"""The order executor: intent → risk hook → committed order row → one broker call → recorded outcome.
+
+Two paths share this code; only the broker call differs:
+- sync (`order_submit`, `order_send`): manual orders and liquidations, through the `orders` Celery
+  queue or a management command; the call is `Broker.place_order` (the sync facade, which turns a call
+  that ran out of time into `AmbiguousOutcome` and never sends late);
+- async (`aorder_submit`): strategy entries and risk exits inside the realtime process, through the
+  async REST client (`place` injected), with the same time limit enforced by `asyncio.wait_for`
+  on the same event loop (so a cancelled call has stopped before we record `unknown`).
+
+Steps (each its own short transaction; the broker is never called inside one):
+1. `order_create`: validate, risk hook, idempotency key (one order per key), the unknown guard (no new
+   order for a (code, side) while one is `unknown` there), and for a sell the reservation of sellable
+   quantity under a row lock on the position. With `claim=True` the row is created already
+   `submitted` (one commit: the low-latency path); otherwise it stays `new` for a queue to claim.
+2. `order_claim`: conditional UPDATE new → submitted; zero rows means someone else sends it.
+3. the broker call, outside any transaction, exactly once;
+4. `order_record`: ack → accepted (with the broker order number), a refusal → rejected (the
+   reservation released), `AmbiguousOutcome` → unknown (never a resend: reconciliation decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django import db
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import krx
+from apps.broker.contract import (
+    AmbiguousOutcome,
+    BrokerError,
+    OrderAck,
+)
+from apps.broker.contract import Exchange as BrokerExchange
+from apps.broker.contract import OrderType as BrokerOrderType
+from apps.broker.contract import Side as BrokerSide
+
+from ..models import Cause, Exchange, Order, OrderStatus, OrderTransition, OrderType, Position, Side
+from . import risk_hook
+from .state import journal, transition
+from .txn import require_no_transaction
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "OrderIntent",
+    "OrderRefused",
+    "aorder_submit",
+    "capped_price",
+    "order_claim",
+    "order_create",
+    "order_enqueue",
+    "order_record",
+    "order_send",
+    "order_split_submit",
+    "order_submit",
+    "split_quantities",
+]
+
+BROKER_TYPES = {
+    OrderType.LIMIT: BrokerOrderType.LIMIT,
+    OrderType.MARKET: BrokerOrderType.MARKET,
+    OrderType.BEST: BrokerOrderType.BEST_LIMIT,
+}
+
+PlaceFn = Callable[..., OrderAck]
+APlaceFn = Callable[..., Awaitable[OrderAck]]
+
+
+class OrderRefused(ValueError):
+    """The intent is not sent; `reason` says why in words a trader understands. Nothing was written."""
+
+    def __init__(self, reason: str, code: str = "refused") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class OrderIntent:
+    code: str
+    side: str  # Side value: "buy" / "sell"
+    quantity: int
+    order_type: str = OrderType.LIMIT
+    price: int | None = None
+    account_no: str = ""
+    name: str = ""
+    exchange: str = Exchange.KRX
+    strategy_tag: str = ""
+    cause: str = Cause.USER
+    cause_ref: str = ""
+    user: AbstractBaseUser | None = None
+    idempotency_key: str | None = None
+    reference_price: int | None = None
+    slippage_cap_pct: Decimal | None = None
+    parent_id: uuid.UUID | None = None
+    kind: str = "single"
+    news_score: int | None = None
+    volume_rank: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------- create
+def default_account() -> str:
+    return str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")
+
+
+_MARKETS: dict[str, tuple[float, tuple[str, str]]] = {}
+_MARKET_TTL_SECONDS = 600.0
+
+
+def _market_of(code: str) -> tuple[str, str]:
+    """(market, name) from the stock master when it knows the code (the tax depends on the market).
+    Cached per process for a few minutes: a listing's market does not change within a session, and the
+    low-latency path should not pay a query for it."""
+    now = time.monotonic()
+    hit = _MARKETS.get(code)
+    if hit is not None and now - hit[0] < _MARKET_TTL_SECONDS:
+        return hit[1]
+    from apps.market.models import Instrument
+
+    row = Instrument.objects.filter(code=code).values_list("market", "name").first()
+    if row and row[0] in krx.Market.__members__:
+        value = (row[0], row[1])
+    else:
+        value = (krx.Market.KOSPI.value, row[1] if row else "")
+    _MARKETS[code] = (now, value)
+    return value
+
+
+def capped_price(side: str, reference: int, cap_pct: Decimal, market: str) -> int:
+    """The worst limit price a slippage cap allows: reference ± cap, rounded onto the tick grid
+    towards the reference (a buy never pays above the cap, a sell never sells below it)."""
+    today = timezone.localdate()
+    if side == Side.BUY:
+        raw = int(Decimal(reference) * (1 + cap_pct / 100))
+        return krx.tick_round(raw, market, today, "down")
+    raw = int(
+        (Decimal(reference) * (1 - cap_pct / 100)).to_integral_value(rounding="ROUND_CEILING")
+    )
+    return krx.tick_round(raw, market, today, "up")
+
+
+def _validate(intent: OrderIntent) -> None:
+    if intent.side not in Side.values:
+        raise OrderRefused(f"알 수 없는 매매구분: {intent.side}", "invalid")
+    if intent.order_type not in OrderType.values:
+        raise OrderRefused(f"알 수 없는 주문유형: {intent.order_type}", "invalid")
+    if intent.quantity <= 0:
+        raise OrderRefused("주문수량은 1주 이상이어야 합니다", "invalid")
+    if intent.order_type == OrderType.LIMIT and not intent.price:
+        raise OrderRefused("지정가 주문에는 가격이 필요합니다", "invalid")
+    if intent.price is not None and intent.price <= 0:
+        raise OrderRefused("주문가격은 0보다 커야 합니다", "invalid")
+    if intent.exchange != Exchange.KRX:
+        raise OrderRefused("이번 단계에서는 KRX 주문만 지원합니다", "invalid")
+    if not intent.code or not intent.code.isalnum():
+        raise OrderRefused(f"종목코드가 올바르지 않습니다: {intent.code!r}", "invalid")
+
+
+def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bool]:
+    """Write the order row (and a sell's reservation). Returns (order, created); an idempotency key
+    that was used before returns the existing order with created=False. Raises `OrderRefused`."""
+    _validate(intent)
+    account = intent.account_no or default_account()
+    if intent.idempotency_key:
+        existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    risk_hook.check(intent)
+    market, name = _market_of(intent.code)
+    order_type, price = intent.order_type, intent.price
+    if intent.reference_price and intent.slippage_cap_pct is not None:
+        cap = capped_price(intent.side, intent.reference_price, intent.slippage_cap_pct, market)
+        if order_type != OrderType.LIMIT:
+            # A market order under a cap becomes a limit at the cap: never worse than allowed.
+            order_type, price = OrderType.LIMIT, cap
+        elif intent.side == Side.BUY and price is not None and price > cap:
+            raise OrderRefused(
+                f"매수 가격 {price}원이 슬리피지 한도 {cap}원을 넘습니다", "slippage"
+            )
+        elif intent.side == Side.SELL and price is not None and price < cap:
+            raise OrderRefused(
+                f"매도 가격 {price}원이 슬리피지 한도 {cap}원보다 낮습니다", "slippage"
+            )
+    try:
+        with transaction.atomic():
+            _guard_unknown(account, intent)
+            order = Order(
+                account_no=account,
+                code=intent.code,
+                name=intent.name or name,
+                market=market,
+                side=intent.side,
+                order_type=order_type,
+                exchange=intent.exchange,
+                quantity=intent.quantity,
+                price=price if order_type == OrderType.LIMIT else None,
+                strategy_tag=intent.strategy_tag,
+                cause=intent.cause,
+                cause_ref=intent.cause_ref,
+                created_by=intent.user,
+                idempotency_key=intent.idempotency_key or None,
+                reference_price=intent.reference_price,
+                slippage_cap_pct=intent.slippage_cap_pct,
+                parent_id=intent.parent_id,
+                kind=intent.kind,
+                news_score=intent.news_score,
+                volume_rank=intent.volume_rank,
+            )
+            if intent.side == Side.SELL:
+                order.reserved_quantity = _reserve(account, intent.code, intent.quantity)
+            if claim:
+                order.status = OrderStatus.SUBMITTED
+                order.submitted_at = timezone.now()
+            order.save(force_insert=True)
+            rows = [
+                OrderTransition(
+                    order=order, from_status="new", to_status="new", cause=f"created:{intent.cause}"
+                )
+            ]
+            if claim:
+                rows.append(
+                    OrderTransition(
+                        order=order, from_status="new", to_status="submitted", cause="claimed"
+                    )
+                )
+            OrderTransition.objects.bulk_create(rows)
+    except IntegrityError:
+        # Two submissions with one key raced: the loser answers with the winner's order.
+        if intent.idempotency_key:
+            existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
+            if existing is not None:
+                return existing, False
+        raise
+    return order, True
+
+
+def _guard_unknown(account: str, intent: OrderIntent) -> None:
+    # Kiwoom orders carry no client id: reconciliation matches an unknown order by code, side,
+    # quantity, price and time, which only stays unambiguous with one unknown per (code, side).
+    if Order.objects.filter(
+        account_no=account, code=intent.code, side=intent.side, status=OrderStatus.UNKNOWN
+    ).exists():
+        raise OrderRefused(
+            f"{intent.code} {Side(intent.side).label} 주문 중 결과를 확인 중인 주문이 있어 "
+            "대사가 끝날 때까지 새 주문을 보내지 않습니다",
+            "unknown_pending",
+        )
+
+
+def _reserve(account: str, code: str, quantity: int) -> int:
+    """Reserve `quantity` of the position's sellable shares under a row lock (same transaction as
+    the order row), so two sellers can never sell more than is held."""
+    position = Position.objects.select_for_update().filter(account_no=account, code=code).first()
+    held = position.quantity if position else 0
+    reserved = position.reserved if position else 0
+    if position is None or held - reserved < quantity:
+        raise OrderRefused(
+            f"매도가능수량 부족: {code} 보유 {held}주 중 {reserved}주는 다른 매도 주문이 잡고 있어 "
+            f"{max(held - reserved, 0)}주만 매도할 수 있습니다 (요청 {quantity}주)",
+            "insufficient",
+        )
+    position.reserved = reserved + quantity
+    position.save(update_fields=["reserved", "updated_at"])
+    return quantity
+
+
+# --------------------------------------------------------------------------------- claim / record
+def order_claim(order_id: uuid.UUID) -> bool:
+    """new → submitted by conditional UPDATE: True for the one caller that may send the order."""
+    with transaction.atomic():
+        claimed = Order.objects.filter(pk=order_id, status=OrderStatus.NEW).update(
+            status=OrderStatus.SUBMITTED, submitted_at=timezone.now(), updated_at=timezone.now()
+        )
+        if claimed:
+            journal(Order(pk=order_id), OrderStatus.NEW, OrderStatus.SUBMITTED, "claimed")
+    return bool(claimed)
+
+
+def order_record(order_id: uuid.UUID, outcome: OrderAck | BaseException) -> Order:
+    """Record what the one broker call returned."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if isinstance(outcome, OrderAck):
+            if not order.broker_order_no:
+                order.broker_order_no = outcome.order_no
+                order.save(update_fields=["broker_order_no", "updated_at"])
+            if order.status == OrderStatus.SUBMITTED:
+                transition(order, OrderStatus.ACCEPTED, cause="ack")
+            return order
+        if isinstance(outcome, AmbiguousOutcome):
+            if order.status == OrderStatus.SUBMITTED:
+                transition(order, OrderStatus.UNKNOWN, cause="ambiguous", message=str(outcome))
+            return order
+        if order.status == OrderStatus.SUBMITTED:
+            transition(order, OrderStatus.REJECTED, cause="refused", message=str(outcome))
+        return order
+
+
+def _broker_args(order: Order) -> dict[str, Any]:
+    return {
+        "side": BrokerSide(order.side),
+        "code": order.code,
+        "quantity": order.quantity,
+        "order_type": BROKER_TYPES[OrderType(order.order_type)],
+        "price": order.price,
+        "exchange": BrokerExchange(order.exchange),
+    }
+
+
+# --------------------------------------------------------------------------------- sync path
+def order_send(order_id: uuid.UUID, place: PlaceFn | None = None) -> Order:
+    """Claim and send one `new` order (the orders-queue task). A second call is a no-op."""
+    if not order_claim(order_id):
+        return Order.objects.get(pk=order_id)
+    return _send_claimed(Order.objects.get(pk=order_id), place)
+
+
+def _send_claimed(order: Order, place: PlaceFn | None) -> Order:
+    require_no_transaction()
+    if place is None:
+        from apps.broker.backends import get_broker
+
+        place = get_broker().place_order
+    try:
+        outcome: OrderAck | BaseException = place(**_broker_args(order))
+    except BrokerError as exc:
+        outcome = exc
+    except Exception as exc:  # a bug or a transport error we did not map: the order may be out
+        log.exception("order %s: unexpected error from the broker call", order.pk)
+        outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
+    return order_record(order.pk, outcome)
+
+
+def order_enqueue(intent: OrderIntent) -> tuple[Order, bool]:
+    """The manual-order path (form, API): the `new` row committed, then `trades.order_send` on the
+    `orders` queue claims and sends it. An idempotency key used before returns the existing order
+    (created=False) and queues nothing."""
+    order, created = order_create(intent)
+    if created:
+        from ..tasks import order_send as order_send_task
+
+        transaction.on_commit(lambda: order_send_task.delay(str(order.pk)))
+    return order, created
+
+
+def order_submit(intent: OrderIntent, place: PlaceFn | None = None) -> Order:
+    """Create, claim and send at once (the command line, liquidations inside a worker)."""
+    order, created = order_create(intent, claim=True)
+    if not created:
+        return order
+    return _send_claimed(order, place)
+
+
+def split_quantities(total: int, parts: int) -> list[int]:
+    """`total` in `parts` near-equal child quantities (larger ones first), none empty."""
+    parts = max(1, min(parts, total))
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def order_split_submit(
+    intent: OrderIntent, parts: int, place: PlaceFn | None = None
+) -> list[Order]:
+    """Split by quantity: `parts` child orders sent one after the other through the same executor.
+    The first child is the parent of the others (`kind=split`); each records its own slippage against
+    the intent's reference price. A child that ends `unknown` stops the rest (the unknown guard
+    refuses them), so a split never runs ahead of an ambiguous child. Splitting over time is the
+    caller's: send the children from a schedule with the same `parent_id`."""
+    from dataclasses import replace
+
+    sent: list[Order] = []
+    for i, qty in enumerate(split_quantities(intent.quantity, parts)):
+        child = replace(
+            intent,
+            quantity=qty,
+            kind="split",
+            parent_id=sent[0].pk if sent else intent.parent_id,
+            idempotency_key=f"{intent.idempotency_key}:{i}" if intent.idempotency_key else None,
+        )
+        try:
+            sent.append(order_submit(child, place))
+        except OrderRefused:
+            if not sent:
+                raise
+            log.warning("split order: child %d of %d refused; the rest is not sent", i + 1, parts)
+            break
+    return sent
+
+
+# --------------------------------------------------------------------------------- async path
+# The realtime path's own database thread: an order never queues behind another handler's writes in
+# Django's shared sync thread (`db_call`). One thread, so its connection is reused and orders stay ordered.
+_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="orders-db")
+
+
+def _fresh(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    db.close_old_connections()
+    return fn(*args, **kwargs)
+
+
+async def _order_db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_ORDER_DB, lambda: _fresh(fn, *args, **kwargs))
+
+
+async def aorder_db_close() -> None:
+    """Close the order thread's database connection (the realtime handler's shutdown)."""
+    await _order_db(_close_connection)
+
+
+def _close_connection() -> None:
+    # Resolved in the order thread: `db.connection` is per thread.
+    db.connection.close()
+
+
+async def aorder_submit(
+    intent: OrderIntent, place: APlaceFn, *, call_limit: float | None = None
+) -> Order:
+    """The realtime process's path: the same create/record, the call awaited on the async client."""
+    order, created = await _order_db(order_create, intent, claim=True)
+    if not created:
+        return order
+    limit = call_limit if call_limit is not None else _order_timeout()
+    try:
+        outcome: OrderAck | BaseException = await asyncio.wait_for(
+            place(**_broker_args(order)), limit
+        )
+    except TimeoutError:
+        outcome = AmbiguousOutcome(f"no reply within {limit:.1f}s")
+    except BrokerError as exc:
+        outcome = exc
+    except Exception as exc:
+        log.exception("order %s: unexpected error from the async broker call", order.pk)
+        outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
+    return await _order_db(order_record, order.pk, outcome)
+
+
+def _order_timeout() -> float:
+    return float(getattr(settings, "TRADES_ORDER_CALL_TIMEOUT_SECONDS", 0) or 5.0)

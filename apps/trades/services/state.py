@@ -1,0 +1,136 @@
+"""The order state machine: the one place an order's `status` changes, each change journalled.
+
+`TRANSITIONS` is the whole table; `transition()` refuses anything else with `InvalidTransition`.
+It runs inside the caller's transaction with the order row locked (callers lock with
+`select_for_update`), writes the `OrderTransition` row, stamps the order's timestamps and releases a
+sell order's reservation when the order ends.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import FINAL_STATUSES, Order, OrderTransition, Position
+from ..models import OrderStatus as S
+
+__all__ = ["TRANSITIONS", "InvalidTransition", "journal", "release_reservation", "transition"]
+
+# from → allowed targets. A fill may arrive before the reply to the place call is recorded (the
+# realtime process sees 00 frames at once), so `submitted` may go straight to a fill state; `unknown`
+# goes wherever reconciliation finds the order, or to `rejected` when the broker never had it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.NEW: frozenset({S.SUBMITTED, S.REJECTED}),
+    S.SUBMITTED: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.UNKNOWN}
+    ),
+    S.ACCEPTED: frozenset(
+        {
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCEL_PENDING,
+            S.CANCELLED,
+            S.REPLACED,
+            S.REJECTED,
+            S.EXPIRED,
+        }
+    ),
+    S.PARTIALLY_FILLED: frozenset({S.FILLED, S.CANCEL_PENDING, S.CANCELLED, S.REPLACED, S.EXPIRED}),
+    S.CANCEL_PENDING: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REPLACED, S.EXPIRED}
+    ),
+    S.UNKNOWN: frozenset(
+        {
+            S.ACCEPTED,
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELLED,
+            S.REPLACED,
+            S.REJECTED,
+            S.EXPIRED,
+        }
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REPLACED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    """A status change the table does not allow."""
+
+    def __init__(self, order: Order, to: str) -> None:
+        super().__init__(f"order {order.pk}: {order.status} → {to} is not allowed")
+        self.from_status = order.status
+        self.to_status = to
+
+
+def can_transition(from_status: str, to: str) -> bool:
+    return to in TRANSITIONS.get(from_status, frozenset())
+
+
+def journal(order: Order, from_status: str, to: str, cause: str = "", message: str = "") -> None:
+    OrderTransition.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to,
+        cause=cause[:100],
+        message=message[:300],
+    )
+
+
+def transition(
+    order: Order,
+    to: str,
+    *,
+    cause: str = "",
+    message: str = "",
+    also_save: tuple[str, ...] | list[str] = (),
+) -> Order:
+    """Move `order` (locked by the caller, inside a transaction) to `to` and journal it. Saves the
+    status fields and `also_save` (the caller's other changes) in one UPDATE."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("transition() must run inside a transaction")
+    if order.status == to:
+        if also_save:
+            order.save(update_fields=[*also_save, "updated_at"])
+        return order
+    if not can_transition(order.status, to):
+        raise InvalidTransition(order, to)
+    previous = order.status
+    order.status = to
+    now = timezone.now()
+    fields = ["status", "updated_at", *also_save]
+    if to == S.SUBMITTED and order.submitted_at is None:
+        order.submitted_at = now
+        fields.append("submitted_at")
+    if to in {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED} and order.accepted_at is None:
+        order.accepted_at = now
+        fields.append("accepted_at")
+    if to in FINAL_STATUSES:
+        order.finished_at = now
+        fields.append("finished_at")
+        if order.reserved_quantity:
+            release_reservation(order)
+            fields.append("reserved_quantity")
+    if message:
+        order.message = message[:300]
+        fields.append("message")
+    order.save(update_fields=list(dict.fromkeys(fields)))
+    journal(order, previous, to, cause, message)
+    return order
+
+
+def release_reservation(order: Order, quantity: int | None = None) -> int:
+    """Give back (part of) the sellable quantity a sell order holds. Returns what was released."""
+    qty = order.reserved_quantity if quantity is None else min(quantity, order.reserved_quantity)
+    if qty <= 0:
+        return 0
+    Position.objects.filter(account_no=order.account_no, code=order.code).update(
+        reserved=F("reserved") - qty
+    )
+    order.reserved_quantity -= qty
+    return qty

@@ -1,0 +1,231 @@
+"""Order latency: strategy intent → order request on the wire (simulator loopback), and fills per second (#13).
+
+(a) Intent → wire. The realtime process's path: `services.aorder_submit(intent, rest.place_order)` —
+validation, risk hook, the committed order row (created already claimed: one transaction), then the async
+REST client's kt10000. "On the wire" is when the simulator's TR handler receives the request (its
+aiohttp handler is wrapped to stamp `time.perf_counter()`; client and server share the process, so the
+clocks are the same). For comparison, (a0) the bare client call alone (no database) → wire. Orders are
+paced (`--gap-ms`) so the shared request budget does not queue them: the figure is our path, not the
+rate limit. Goal p99 ≤ 5 ms.
+
+(b) Fills processed per second: `services.report_apply` of 00-frame reports for `--fills` fill steps
+(5 per order; each locks the order and the position, writes the fill, the position, the trade log
+when selling, the journal), then the same reports again (duplicates: the idempotent no-op path).
+
+    .venv/bin/python bench/order_latency.py [--orders 300] [--fills 1000] [--gap-ms 25]
+
+Uses its own database (``DATABASE_URL``, default ``bench_trades``, created if missing; its trades tables
+are emptied) and Redis (``REDIS_URL``, default db 9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "bench_trades"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stockagent.settings_test")
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def setup_django() -> None:
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from apps.trades.models import Fill, Order, OrderTransition, Position, ReconciliationRun, Trade
+
+    Trade.objects.all().delete()
+    Fill.objects.all().delete()
+    OrderTransition.objects.all().delete()
+    Order.objects.filter(parent__isnull=False).delete()
+    Order.objects.all().delete()
+    Position.objects.all().delete()
+    ReconciliationRun.objects.all().delete()
+
+
+def wire_stamps() -> list[float]:
+    """Wrap the simulator's TR handler: every order TR's arrival time."""
+    from apps.broker.simulator.server import SimServer
+
+    stamps: list[float] = []
+    original = SimServer.handle_tr
+
+    async def handle_tr(self, request):  # type: ignore[no-untyped-def]
+        if request.headers.get("api-id") in ("kt10000", "kt10001"):
+            stamps.append(time.perf_counter())
+        return await original(self, request)
+
+    SimServer.handle_tr = handle_tr  # type: ignore[method-assign]
+    return stamps
+
+
+async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    from apps.broker.contract import OrderType, Side
+    from apps.broker.kiwoom.rest import KiwoomRestClient
+    from apps.broker.tests.client_support import client_config
+    from apps.trades.services import OrderIntent, aorder_submit
+
+    cfg = client_config(sim, rate_query_per_sec=1000.0, rate_burst=50, key_prefix="bench-trades")
+    rest = KiwoomRestClient(cfg)
+    await rest.account_number()  # token and connection warm
+    bare: list[float] = []
+    full: list[float] = []
+    for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
+        await aorder_submit(
+            OrderIntent(
+                code="005930", side="buy", quantity=1, order_type="market", account_no=sim.account
+            ),
+            rest.place_order,
+        )
+    for i in range(n):
+        before = len(stamps)
+        t0 = time.perf_counter()
+        await rest.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
+        if len(stamps) > before:
+            bare.append(stamps[before] - t0)
+        await asyncio.sleep(gap)
+        before = len(stamps)
+        t0 = time.perf_counter()
+        await aorder_submit(
+            OrderIntent(
+                code="005930",
+                side="buy",
+                quantity=1,
+                order_type="market",
+                account_no=sim.account,
+                strategy_tag="bench",
+                cause_ref=str(i),
+            ),
+            rest.place_order,
+        )
+        if len(stamps) > before:
+            full.append(stamps[before] - t0)
+        await asyncio.sleep(gap)
+    await rest.aclose()
+    return bare, full
+
+
+def fills_per_second(n_fills: int) -> tuple[float, float]:
+    from apps.broker.contract import OrderStatus as BS
+    from apps.trades.models import FillSource, Order
+    from apps.trades.services import BrokerOrderReport, report_apply
+
+    at = dt.datetime(2026, 3, 3, 1, 0, tzinfo=dt.UTC)
+    steps = 5
+    reports = []
+    for i in range(n_fills // steps):
+        order = Order.objects.create(
+            account_no="bench",
+            code=f"{100000 + i % 50:06d}",
+            side="buy",
+            order_type="limit",
+            quantity=steps * 10,
+            price=10_000,
+            status="accepted",
+            broker_order_no=f"B{i:07d}",
+        )
+        for s in range(1, steps + 1):
+            reports.append(
+                BrokerOrderReport(
+                    order_no=order.broker_order_no,
+                    original_order_no=None,
+                    code=order.code,
+                    side="buy",
+                    quantity=order.quantity,
+                    price=10_000,
+                    cum_quantity=s * 10,
+                    cum_amount=s * 10 * 10_000,
+                    status=BS.PARTIALLY_FILLED if s < steps else BS.FILLED,
+                    at=at,
+                    source=FillSource.REALTIME,
+                    execution_no=f"E{i}-{s}",
+                    remaining=order.quantity - s * 10,
+                )
+            )
+    t0 = time.perf_counter()
+    for r in reports:
+        report_apply(r)
+    first = len(reports) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for r in reports:
+        report_apply(r)
+    dup = len(reports) / (time.perf_counter() - t0)
+    return first, dup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--fills", type=int, default=1000)
+    parser.add_argument("--gap-ms", type=float, default=25.0)
+    args = parser.parse_args()
+    setup_django()
+    import logging
+
+    logging.getLogger("apps").setLevel(logging.WARNING)
+    from decimal import Decimal
+
+    from apps.broker.simulator.adapter import default_start
+    from apps.broker.simulator.server import ServerConfig
+    from apps.broker.simulator.testing import running_simulator
+
+    stamps = wire_stamps()
+
+    async def run() -> tuple[list[float], list[float]]:
+        cfg = ServerConfig(rate_limit_per_s=None, ping_interval_s=3600)
+        async with running_simulator(
+            config=cfg,
+            start=default_start(dt.date(2025, 11, 3), dt.time(9, 5)),
+            use_krx_calendar=False,
+            participation=Decimal("0.5"),
+        ) as sim:
+            return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
+
+    bare, full = asyncio.run(run())
+    ms = lambda v: v * 1000  # noqa: E731
+    print(
+        f"orders: {len(full)} through aorder_submit, {len(bare)} bare client calls (simulator loopback)"
+    )
+    print(
+        f"(a0) bare client call → wire:        p50 {ms(statistics.median(bare)):.2f} ms  "
+        f"p99 {ms(pct(bare, 99)):.2f} ms  max {ms(max(bare)):.2f} ms"
+    )
+    print(
+        f"(a)  intent → order row → wire:      p50 {ms(statistics.median(full)):.2f} ms  "
+        f"p99 {ms(pct(full, 99)):.2f} ms  max {ms(max(full)):.2f} ms   (goal p99 ≤ 5 ms)"
+    )
+    first, dup = fills_per_second(args.fills)
+    print(f"(b)  fills processed: {first:,.0f}/s new, {dup:,.0f}/s duplicates (no-op)")
+
+
+if __name__ == "__main__":
+    main()
