@@ -34,7 +34,11 @@ class Instrument(models.Model):
     is_halted = models.BooleanField(default=False, help_text="거래정지")
     is_administrative = models.BooleanField(default=False, help_text="관리종목")
     is_caution = models.BooleanField(default=False, help_text="투자주의환기종목 / 투자유의")
-    warning = models.CharField(max_length=2, blank=True, help_text="ka10099 orderWarning code")
+    warning = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="investor warning (투자유의): etf_caution, liquidation, overheated, risk, warning; empty: none",
+    )
     nxt_enabled = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -43,6 +43,7 @@ from apps.broker.kiwoom.relay import RelayServer
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.sync import KiwoomSync
 from apps.broker.kiwoom.ws import KiwoomWebSocket, State, WsOptions
+from krx.markets import Market
 
 
 class KiwoomRealtimeFeed(RealtimeFeed):
@@ -237,7 +238,7 @@ class KiwoomBroker(Broker):
     ) -> list[DailyBar]:
         return self.client.daily_bars(code, base_date, max_pages)
 
-    def instruments(self, market: str = "0") -> list[Instrument]:
+    def instruments(self, market: Market = Market.KOSPI) -> list[Instrument]:
         return self.client.instruments(market)
 
     def conditions(self) -> list[Condition]:

@@ -50,6 +50,7 @@ from apps.broker.contract import (
 )
 from apps.broker.kiwoom.events import make_balance_event, make_order_event
 from krx import KST
+from krx.markets import Market
 
 
 @dataclass
@@ -493,9 +494,9 @@ class MemoryBroker(Broker):
         self._enter("daily_bars", code, base_date)
         return [d for d in self.days.get(code, []) if base_date is None or d.day <= base_date]
 
-    def instruments(self, market: str = "0") -> list[Instrument]:
+    def instruments(self, market: Market = Market.KOSPI) -> list[Instrument]:
         self._enter("instruments", market)
-        return [i for i in self.instrument_list if i.market_code == market]
+        return [i for i in self.instrument_list if i.market == market]
 
     # ------------------------------------------------------------------ conditions, realtime
     def conditions(self) -> list[Condition]:

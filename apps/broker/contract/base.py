@@ -11,6 +11,8 @@ import abc
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
+from krx.markets import Market
+
 from .events import RealtimeEvent
 from .types import (
     AmendAck,
@@ -155,8 +157,8 @@ class Broker(abc.ABC):
         """Newest first, starting at `base_date` (default today)."""
 
     @abc.abstractmethod
-    def instruments(self, market: str = "0") -> list[Instrument]:
-        """Kiwoom market codes: "0" KOSPI, "10" KOSDAQ, "8" ETF ..."""
+    def instruments(self, market: Market = Market.KOSPI) -> list[Instrument]:
+        """The broker's stock list of one market (KOSPI, KOSDAQ, KONEX)."""
 
     # ---- condition search
     @abc.abstractmethod

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from krx.markets import Market
+
 __all__ = [
     "AmendAck",
     "Balance",
@@ -295,18 +297,35 @@ class OrderState:
     is_open: bool
 
 
+class InstrumentWarning(enum.StrEnum):
+    """The exchange's investor-warning designation of a stock (투자유의), in neutral words."""
+
+    NONE = ""
+    ETF_CAUTION = "etf_caution"  # ETF 투자주의요망
+    LIQUIDATION = "liquidation"  # 정리매매
+    OVERHEATED = "overheated"  # 단기과열
+    RISK = "risk"  # 투자위험
+    WARNING = "warning"  # 투자경고
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
+    """One listed stock as the broker's stock list describes it. `market` is a `krx.Market` value
+    (KOSPI, KOSDAQ, KONEX), or None for a list the broker does not place in one of them (e.g. ETFs).
+    `state_flags` are the broker's own remarks (margin rate, loan, credit), shown as they are."""
+
     code: str
     name: str
-    market_code: str
+    market: Market | None
     market_name: str
     listed_shares: int
     listing_date: date | None
     previous_close: int | None
     sector: str
     size_class: str
-    warning: str
+    warning: InstrumentWarning = InstrumentWarning.NONE
+    is_halted: bool = False  # 거래정지
+    is_administrative: bool = False  # 관리종목
     state_flags: tuple[str, ...] = field(default_factory=tuple)
     nxt_enabled: bool = False
 

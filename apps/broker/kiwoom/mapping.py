@@ -7,7 +7,14 @@ codes behind `Direction` and the ranking TR ids.
 
 from __future__ import annotations
 
-from apps.broker.contract.types import Direction, OrderStatus, OrderType, RankingKind
+from apps.broker.contract.types import (
+    Direction,
+    InstrumentWarning,
+    OrderStatus,
+    OrderType,
+    RankingKind,
+)
+from krx.markets import Market
 
 __all__ = [
     "KIWOOM_STATUS_TEXT",
@@ -115,3 +122,38 @@ def status_text(status: OrderStatus, *, amend: bool = False) -> str:
     if amend and status is OrderStatus.ACCEPTED:
         return _CONFIRMED
     return KIWOOM_STATUS_TEXT[status]
+
+
+# ---------------------------------------------------------------- the stock list (ka10099)
+# `mrkt_tp` of ka10099 by market (PROTOCOL.md §4: 0 코스피, 10 코스닥, 50 코넥스).
+MARKET_CODES: dict[Market, str] = {Market.KOSPI: "0", Market.KOSDAQ: "10", Market.KONEX: "50"}
+_MARKETS_BY_CODE = {v: k for k, v in MARKET_CODES.items()}
+# `orderWarning` (PROTOCOL.md §4): 0 해당없음, 1 ETF투자주의요망, 2 정리매매, 3 단기과열, 4 투자위험, 5 투자경고.
+_WARNINGS = {
+    "1": InstrumentWarning.ETF_CAUTION,
+    "2": InstrumentWarning.LIQUIDATION,
+    "3": InstrumentWarning.OVERHEATED,
+    "4": InstrumentWarning.RISK,
+    "5": InstrumentWarning.WARNING,
+}
+
+
+def market(raw: str) -> Market | None:
+    return _MARKETS_BY_CODE.get(raw.strip())
+
+
+def instrument_warning(raw: str) -> InstrumentWarning:
+    """An unknown code reads as a warning rather than none: a filter that excludes warned stocks
+    should err on the side of excluding (the code table is from the documentation, not observed)."""
+    code = raw.strip()
+    if code in ("", "0"):
+        return InstrumentWarning.NONE
+    return _WARNINGS.get(code, InstrumentWarning.WARNING)
+
+
+def state_is_halted(flags: tuple[str, ...]) -> bool:
+    return any("거래정지" in f for f in flags)
+
+
+def state_is_administrative(flags: tuple[str, ...]) -> bool:
+    return any("관리종목" in f for f in flags)

@@ -191,24 +191,29 @@ def rankings(kind: RankingKind, body: Row, start_rank: int = 1) -> list[RankingR
 
 
 def instruments(body: Row) -> list[Instrument]:
-    """ka10099 (camelCase keys)."""
-    return [
-        Instrument(
-            code=n.code(_s(r, "code")),
-            name=_s(r, "name").strip(),
-            market_code=_s(r, "marketCode").strip(),
-            market_name=_s(r, "marketName").strip(),
-            listed_shares=n.unsigned_int(_s(r, "listCount")),
-            listing_date=n.kst_date(_s(r, "regDay")),
-            previous_close=n.price(_s(r, "lastPrice")),
-            sector=_s(r, "upName").strip(),
-            size_class=_s(r, "upSizeName").strip(),
-            warning=_s(r, "orderWarning").strip() or "0",
-            state_flags=tuple(f for f in _s(r, "state").split("|") if f),
-            nxt_enabled=_s(r, "nxtEnable").strip().upper() == "Y",
+    """ka10099 (camelCase keys): market, warning and the halt/administrative flags in neutral terms."""
+    out: list[Instrument] = []
+    for r in body.get("list") or []:
+        flags = tuple(f for f in _s(r, "state").split("|") if f)
+        out.append(
+            Instrument(
+                code=n.code(_s(r, "code")),
+                name=_s(r, "name").strip(),
+                market=mapping.market(_s(r, "marketCode")),
+                market_name=_s(r, "marketName").strip(),
+                listed_shares=n.unsigned_int(_s(r, "listCount")),
+                listing_date=n.kst_date(_s(r, "regDay")),
+                previous_close=n.price(_s(r, "lastPrice")),
+                sector=_s(r, "upName").strip(),
+                size_class=_s(r, "upSizeName").strip(),
+                warning=mapping.instrument_warning(_s(r, "orderWarning")),
+                is_halted=mapping.state_is_halted(flags),
+                is_administrative=mapping.state_is_administrative(flags),
+                state_flags=flags,
+                nxt_enabled=_s(r, "nxtEnable").strip().upper() == "Y",
+            )
         )
-        for r in body.get("list") or []
-    ]
+    return out
 
 
 # --------------------------------------------------------------------------- account

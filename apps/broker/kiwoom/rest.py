@@ -42,6 +42,7 @@ from apps.broker.contract.types import (
     RankingRow,
     Side,
 )
+from krx.markets import Market
 
 from . import mapping, parse
 from . import normalize as n
@@ -420,9 +421,9 @@ class KiwoomRestClient:
             out.extend(parse.rankings(kind, page.body, start_rank=len(out) + 1))
         return out
 
-    async def instruments(self, market: str = "0") -> list[Instrument]:
+    async def instruments(self, market: Market = Market.KOSPI) -> list[Instrument]:
         out: list[Instrument] = []
-        for page in await self.pages("ka10099", {"mrkt_tp": market}):
+        for page in await self.pages("ka10099", {"mrkt_tp": mapping.MARKET_CODES[Market(market)]}):
             out.extend(parse.instruments(page.body))
         return out
 

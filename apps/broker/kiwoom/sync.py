@@ -45,6 +45,7 @@ from apps.broker.contract.types import (
     Side,
     TokenInfo,
 )
+from krx.markets import Market
 
 from . import parse
 from .auth import app_key_hint
@@ -188,7 +189,7 @@ class KiwoomSync:
     ) -> list[RankingRow]:
         return self.call(lambda c: c.rankings(kind, max_pages=max_pages, **filters))
 
-    def instruments(self, market: str = "0") -> list[Instrument]:
+    def instruments(self, market: Market = Market.KOSPI) -> list[Instrument]:
         return self.call(lambda c: c.instruments(market))
 
     def balance(self) -> Balance:

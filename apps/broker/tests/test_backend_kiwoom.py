@@ -22,6 +22,7 @@ from apps.broker.contract import (
 from apps.broker.simulator.server import ServerConfig
 from apps.broker.simulator.testing import SimHandle, simulator_in_thread
 from apps.broker.simulator.tests.protocol_fake import START, FakeExchange
+from krx.markets import Market
 
 from .client_support import cleanup_prefix, client_config, unique_prefix
 
@@ -48,7 +49,7 @@ def test_contract_over_sockets(broker: KiwoomBroker, sim: SimHandle) -> None:
     assert broker.rankings(RankingKind.TRADING_VALUE)
     assert len(broker.minute_bars("005930", max_pages=None)) == 1000
     assert broker.daily_bars("005930", START.date())
-    assert broker.instruments("0")
+    assert broker.instruments(Market.KOSPI)
     assert broker.balance().cash > 0
     assert isinstance(broker.holdings(), list)
     ack = broker.place_order(Side.BUY, "005930", 3, OrderType.LIMIT, 70_000)

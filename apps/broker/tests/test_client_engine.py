@@ -12,6 +12,7 @@ from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.kiwoom.ws import KiwoomWebSocket
 from apps.broker.simulator.server import ServerConfig
 from apps.broker.simulator.testing import SimHandle, running_simulator
+from krx.markets import Market
 
 from .client_support import cleanup_prefix, client_config
 from .test_client_ws import FAST
@@ -66,7 +67,7 @@ async def test_paged_data_under_the_server_throttle(client: KiwoomRestClient) ->
     leaders = await client.rankings(RankingKind.TRADING_VALUE, max_pages=None)
     assert [r.rank for r in leaders] == list(range(1, len(leaders) + 1))
     assert leaders[0].value_krw is not None and leaders[0].value_krw >= leaders[-1].value_krw  # type: ignore[operator]
-    assert len(await client.instruments("0")) > 10
+    assert len(await client.instruments(Market.KOSPI)) > 10
 
 
 async def test_live_ticks_and_order_events(client: KiwoomRestClient, sim: SimHandle) -> None:

@@ -14,6 +14,7 @@ from apps.broker.contract import (
     BalanceEvent,
     ConditionEvent,
     Direction,
+    InstrumentWarning,
     OrderEvent,
     OrderStatus,
     RankingKind,
@@ -32,6 +33,7 @@ from apps.broker.kiwoom.errors import (
     error_from_envelope,
 )
 from apps.broker.kiwoom.events import parse_real
+from krx.markets import Market
 
 DAY = date(2026, 11, 20)
 
@@ -241,6 +243,21 @@ def test_instruments_ka10099() -> None:
     assert (i.code, i.listed_shares, i.previous_close) == ("005930", 5969782550, 75000)
     assert i.listing_date == date(1975, 6, 11) and i.nxt_enabled
     assert i.state_flags == ("증거금20%", "담보대출", "신용가능")
+    assert i.market is Market.KOSPI and i.warning is InstrumentWarning.NONE
+    assert not i.is_halted and not i.is_administrative
+
+
+def test_instruments_ka10099_flags_in_neutral_terms() -> None:
+    row = {"code": "900100", "name": "정지회사", "marketCode": "10", "state": "거래정지|관리종목",
+           "orderWarning": "3", "listCount": "1000"}  # fmt: skip
+    (i,) = parse.instruments({"list": [row]})
+    assert i.market is Market.KOSDAQ and i.is_halted and i.is_administrative
+    assert i.warning is InstrumentWarning.OVERHEATED
+    # An undocumented warning code errs on the side of a warning; a list outside the three markets
+    # (ETFs) has no market.
+    assert parse.instruments({"list": [{**row, "orderWarning": "9", "marketCode": "8"}]})[0].warning
+    (_, etf) = parse.instruments({"list": [row, {**row, "marketCode": "8"}]})
+    assert etf.market is None
 
 
 def test_conditions_and_hits() -> None:

@@ -22,6 +22,7 @@ from apps.broker.kiwoom.errors import (
 from apps.broker.kiwoom.rest import KiwoomRestClient
 from apps.broker.simulator.testing import SimHandle
 from krx import KST
+from krx.markets import Market
 
 from .client_support import cleanup_prefix, client_config, fake_simulator
 
@@ -53,7 +54,7 @@ async def test_market_data(client: KiwoomRestClient, sim: SimHandle) -> None:
     assert book.asks[0].price > book.bids[0].price
     assert [lv.price for lv in book.asks] == sorted(lv.price for lv in book.asks)
     assert book.at is not None and book.at.date() == sim.now().date()
-    instruments = await client.instruments("0")
+    instruments = await client.instruments(Market.KOSPI)
     assert {i.code for i in instruments} >= {"005930", "000660"}
     for kind in RankingKind:
         rows = await client.rankings(kind)

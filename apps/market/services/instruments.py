@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from apps.broker.contract import InstrumentWarning
 from apps.market import importers
 from apps.market.models import Instrument, Market
 from apps.market.services.bars import LoadResult
+from krx.markets import Market as KrxMarket
 
 if TYPE_CHECKING:
     from apps.broker.contract import Broker
@@ -57,33 +59,30 @@ def instruments_import_master(path: Path | str) -> LoadResult:
     return LoadResult(str(path), len(objs), len(objs), created)
 
 
-_BROKER_MARKETS = {"0": Market.KOSPI, "10": Market.KOSDAQ, "50": Market.KONEX}
-
-
 def instruments_sync_from_broker(
-    broker: Broker, markets: Sequence[str] = ("0", "10")
+    broker: Broker, markets: Sequence[str] = (KrxMarket.KOSPI, KrxMarket.KOSDAQ)
 ) -> LoadResult:
-    """Upsert instruments from the broker's stock list (ka10099), one call per market code.
+    """Upsert instruments from the broker's stock list, one call per market (KOSPI, KOSDAQ, KONEX).
 
-    The broker's list is the live state, so it also sets the flags: 거래정지 and 관리종목 from the
-    state flags, the 투자유의 code (orderWarning) and NXT eligibility.
+    The broker's list is the live state, so it also sets the flags: 거래정지, 관리종목, the investor
+    warning (투자유의) and NXT eligibility.
     """
     now = timezone.now()
     objs: dict[str, Instrument] = {}
     for market in markets:
-        for item in broker.instruments(market):
-            flags = " ".join(item.state_flags)
+        krx_market = KrxMarket(market)
+        for item in broker.instruments(krx_market):
             objs[item.code] = Instrument(
                 code=item.code,
                 name=item.name,
-                market=_BROKER_MARKETS.get(market, Market.OTHER),
+                market=Market(str(item.market or krx_market)),
                 sector=item.sector,
                 listed_shares=item.listed_shares,
                 listing_date=item.listing_date,
-                is_halted="거래정지" in flags,
-                is_administrative="관리종목" in flags,
-                is_caution=item.warning not in ("", "0"),
-                warning="" if item.warning == "0" else item.warning,
+                is_halted=item.is_halted,
+                is_administrative=item.is_administrative,
+                is_caution=item.warning != InstrumentWarning.NONE,
+                warning=str(item.warning),
                 nxt_enabled=item.nxt_enabled,
                 updated_at=now,
             )

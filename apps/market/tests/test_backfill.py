@@ -18,6 +18,7 @@ from apps.market.models import Instrument
 from apps.market.models import MinuteBar as StoredMinute
 from apps.market.tests.factories import InstrumentFactory, MinuteBarFactory
 from krx import calendar
+from krx.markets import Market
 
 DAY = dt.date(2025, 2, 3)
 NOW = dt.datetime(2025, 2, 4, 12, 0, tzinfo=calendar.KST)
@@ -134,7 +135,7 @@ def test_backfill_command_against_the_simulator(monkeypatch: pytest.MonkeyPatch)
         )
         monkeypatch.setattr(backends, "_broker", broker)
         try:
-            code = broker.instruments("0")[0].code
+            code = broker.instruments(Market.KOSPI)[0].code
             out = io.StringIO()
             call_command("backfill", "--from", "2025-01-13", "--to", "2025-01-14", code, stdout=out)
             assert "0 minute(s) still missing" in out.getvalue()
@@ -154,7 +155,7 @@ def test_backfill_command_against_the_simulator(monkeypatch: pytest.MonkeyPatch)
             assert report.complete and report.missing_minutes == 0
             assert StoredMinute.objects.filter(instrument_id=code).count() == 2 * 381
             # Instruments from ka10099 through the same broker.
-            result = services.instruments_sync_from_broker(broker, ["0"])
+            result = services.instruments_sync_from_broker(broker, ["KOSPI"])
             assert result.rows > 0
             assert Instrument.objects.get(code=code).market == "KOSPI"
         finally:
@@ -165,36 +166,36 @@ def test_backfill_command_against_the_simulator(monkeypatch: pytest.MonkeyPatch)
 def test_import_instruments_from_broker_command(monkeypatch: pytest.MonkeyPatch) -> None:
     from apps.broker import backends
     from apps.broker.contract import Instrument as BrokerInstrument
+    from apps.broker.contract import InstrumentWarning
 
     broker = MemoryBroker()
     broker.instrument_list = [
         BrokerInstrument(
-            "005930",
-            "삼성전자",
-            "0",
-            "거래소",
-            5969782550,
-            dt.date(1975, 6, 11),
-            75_000,
-            "전기·전자",
-            "대형주",
-            "0",
-            ("증거금20%", "신용가능"),
-            True,
+            code="005930",
+            name="삼성전자",
+            market=Market.KOSPI,
+            market_name="거래소",
+            listed_shares=5969782550,
+            listing_date=dt.date(1975, 6, 11),
+            previous_close=75_000,
+            sector="전기·전자",
+            size_class="대형주",
+            state_flags=("증거금20%", "신용가능"),
+            nxt_enabled=True,
         ),
         BrokerInstrument(
-            "900100",
-            "정지회사",
-            "10",
-            "코스닥",
-            1_000,
-            None,
-            500,
-            "",
-            "",
-            "3",
-            ("거래정지", "관리종목"),
-            False,
+            code="900100",
+            name="정지회사",
+            market=Market.KOSDAQ,
+            market_name="코스닥",
+            listed_shares=1_000,
+            listing_date=None,
+            previous_close=500,
+            sector="",
+            size_class="",
+            warning=InstrumentWarning.OVERHEATED,
+            is_halted=True,
+            is_administrative=True,
         ),
     ]
     monkeypatch.setattr(backends, "_broker", broker)
@@ -207,7 +208,7 @@ def test_import_instruments_from_broker_command(monkeypatch: pytest.MonkeyPatch)
     )
     halted = Instrument.objects.get(code="900100")
     assert halted.market == "KOSDAQ" and halted.is_halted and halted.is_administrative
-    assert halted.is_caution and halted.warning == "3"
+    assert halted.is_caution and halted.warning == "overheated"
 
 
 @pytest.mark.django_db

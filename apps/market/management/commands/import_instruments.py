@@ -18,8 +18,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--markets",
             nargs="+",
-            default=["0", "10"],
-            help="ka10099 market codes with --from-broker: 0 KOSPI, 10 KOSDAQ, 50 KONEX",
+            default=["KOSPI", "KOSDAQ"],
+            choices=["KOSPI", "KOSDAQ", "KONEX"],
+            help="markets to list with --from-broker (default: KOSPI KOSDAQ)",
         )
 
     def handle(self, *args: object, **options: object) -> None:
