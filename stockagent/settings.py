@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.conditions",
     "apps.realtime",
+    "apps.accounts",
     "apps.trades",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
