@@ -12,6 +12,7 @@ from django.conf import settings
 
 from apps.broker.backends import BrokerCredentials, CredentialsSource, set_credentials_source
 from apps.broker.kiwoom.config import MOCK_BASE_URL, MOCK_WS_URL, REAL_BASE_URL, REAL_WS_URL
+from apps.core.logging import redact_also
 from apps.core.rediskeys import redis_key
 
 GENERATION_KEY = redis_key("stockagent", "accounts", "generation")
@@ -73,6 +74,8 @@ def active_credentials() -> BrokerCredentials | None:
     account = account_active()
     if account is None or not account.has_keys:
         return None
+    redact_also(account.app_key)
+    redact_also(account.secret_key)
     base_url, ws_url, is_mock = hosts_for(account.mode)
     return BrokerCredentials(
         app_key=account.app_key,

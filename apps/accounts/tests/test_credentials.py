@@ -88,3 +88,15 @@ def test_generation_is_shared_through_redis() -> None:
     before = credentials.generation()
     credentials.generation_bump()
     assert credentials.generation() != before
+
+
+def test_active_keys_are_redacted_from_logs() -> None:
+    from apps.core.logging import RedactSecretsFilter
+
+    BrokerAccountFactory(is_active=True, secret_key="RUNTIME-SECRET-5555")
+    backends.active_credentials()
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "oops %s", ("RUNTIME-SECRET-5555",), None
+    )
+    RedactSecretsFilter().filter(record)
+    assert "RUNTIME-SECRET" not in record.getMessage()
