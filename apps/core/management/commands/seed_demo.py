@@ -54,7 +54,9 @@ class Command(BaseCommand):
 
         account = account_seed_from_environment()
         if account is not None:
-            self.stdout.write(f"broker account {account.account_no_masked} seeded from the environment")
+            self.stdout.write(
+                f"broker account {account.account_no_masked} seeded from the environment"
+            )
 
     def _seed_conditions(self) -> None:
         from django.conf import settings
