@@ -20,4 +20,6 @@ urlpatterns = [
     path("api/v1/", include("apps.conditions.api_urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("api/v1/", include("apps.accounts.api_urls")),
+    path("", include("apps.trades.urls")),
+    path("api/v1/", include("apps.trades.api_urls")),
 ]

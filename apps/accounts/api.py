@@ -7,6 +7,7 @@ called only by the sync, never inside a database transaction.
 
 from __future__ import annotations
 
+from django.apps import apps as django_apps
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
@@ -56,9 +57,14 @@ class BalanceSyncView(APIView):
 
 
 class PositionsView(APIView):
-    """GET: what the account holds, from the broker's holdings in the latest snapshot."""
+    """GET: what the active account holds: the trades app's positions (updated from fills) with the latest
+    price when it is installed, else the broker's holdings in the latest snapshot."""
 
     def get(self, request: Request) -> Response:
+        if django_apps.is_installed("apps.trades"):
+            from apps.trades.listing import positions_live
+
+            return Response({"source": "positions", "results": positions_live()})
         snapshot = selectors.balance_latest()
         rows = selectors.holdings_latest()
         return Response(

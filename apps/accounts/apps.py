@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class AccountsConfig(AppConfig):
@@ -8,6 +8,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # The broker backend asks the active account for its keys (env keys when there is none).
+        from apps.accounts import hooks
         from apps.accounts.credentials import install
 
         install()
+        if apps.is_installed("apps.trades"):
+            hooks.register_open_orders(hooks.trades_open_orders)

@@ -25,3 +25,10 @@ def unregister_open_orders(counter: OpenOrdersCounter) -> None:
 
 def open_orders_count(account_no: str) -> int:
     return sum(counter(account_no) for counter in _open_orders)
+
+
+def trades_open_orders(account_no: str) -> int:
+    """The trades app's count (registered by AppConfig.ready when `apps.trades` is installed)."""
+    from apps.trades.selectors import open_orders
+
+    return open_orders(account_no).count()

@@ -33,3 +33,11 @@ def holdings_latest(account: BrokerAccount | None = None) -> QuerySet[HoldingSna
     if snapshot is None:
         return HoldingSnapshot.objects.none()
     return snapshot.holdings.filter(quantity__gt=0).order_by("code")
+
+
+def active_account_no() -> str:
+    """The account orders go to: the active account's number, else KIWOOM_ACCOUNT."""
+    from django.conf import settings
+
+    account = account_active()
+    return account.account_no if account else str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")

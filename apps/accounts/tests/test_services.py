@@ -146,3 +146,17 @@ def test_balance_sync_seeds_env_account(memory_broker, settings) -> None:
     settings.KIWOOM_ACCOUNT = "5000000010"
     snapshot = services.balance_sync(memory_broker)
     assert snapshot is not None and snapshot.account.account_no == "5000000010"
+
+
+def test_open_orders_of_the_trades_app_block_a_switch() -> None:
+    from apps.trades.tests.factories import OrderFactory
+
+    old = BrokerAccountFactory(is_active=True)
+    new = BrokerAccountFactory()
+    OrderFactory(account_no=old.account_no, status="accepted")
+    OrderFactory(
+        account_no=new.account_no, status="accepted"
+    )  # the target's own orders do not count
+    OrderFactory(account_no=old.account_no, status="filled")
+    with pytest.raises(services.AccountError, match="1"):
+        services.account_activate(new)
