@@ -83,7 +83,8 @@ class OrderListView(FilteredList):
             return Response(
                 {"detail": exc.reason, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
             )
-        return Response(OrderDetailSerializer(listing.order_detail(order.pk)).data, status=201)
+        # 202: the orders queue sends it; its state follows on /ws/live and GET /orders/{id}.
+        return Response(OrderDetailSerializer(listing.order_detail(order.pk)).data, status=202)
 
 
 class OrderDetailView(APIView):

@@ -1,5 +1,8 @@
 """Manual trading by a trader (the page's form and the API): buy/sell/amend/cancel through the executor.
 
+A buy or sell is written as a `new` order row and sent by the `orders` Celery queue (`trades.order_send`);
+an amend or cancel is sent from the request (outside any transaction), like `manage.py order`.
+
 Every request carries an idempotency key (the form's hidden token or the `Idempotency-Key` header): a
 double click or a client retry makes one order. A buy/sell passes the key to the executor (unique on the
 order row); an amend or cancel claims the key in Redis first, and a repeat answers with the first result.
@@ -13,11 +16,12 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import transaction
 
 from apps.accounts.selectors import active_account_no
 from apps.core.rediskeys import redis_key
 from apps.trades.models import Cause, Order
-from apps.trades.services.executor import OrderIntent, OrderRefused, order_submit
+from apps.trades.services.executor import OrderIntent, OrderRefused, order_create
 from apps.trades.services.orders import order_amend, order_cancel
 
 KEY_TTL_SECONDS = 24 * 3600
@@ -50,7 +54,13 @@ def manual_order_place(user: Any, data: dict[str, Any], idempotency_key: str | N
         user=user,
         idempotency_key=f"manual:{token}",
     )
-    return order_submit(intent)
+    order, created = order_create(intent)
+    if created:
+        # The orders queue claims and sends it (once: the claim is a conditional UPDATE).
+        from apps.trades.tasks import order_send
+
+        transaction.on_commit(lambda: order_send.delay(str(order.pk)))
+    return order
 
 
 def _once(kind: str, token: str, action) -> Order:

@@ -40,7 +40,13 @@ def test_balance_of_the_active_account(viewer_api) -> None:
     assert body["day_pnl"] == -500 and body["account"] == snap.account.account_no_masked
 
 
-def test_positions_from_the_latest_snapshot(viewer_api, django_assert_max_num_queries) -> None:
+def test_positions_from_the_latest_snapshot(
+    viewer_api, django_assert_max_num_queries, monkeypatch
+) -> None:
+    from apps.accounts import api
+
+    # Without the trades app the broker's holdings are the positions.
+    monkeypatch.setattr(api.django_apps, "is_installed", lambda name: name != "apps.trades")
     snap = BalanceSnapshotFactory()
     HoldingSnapshotFactory(snapshot=snap, code="005930", quantity=10, profit_loss=10_000)
     HoldingSnapshotFactory(snapshot=snap, code="000660", quantity=0)  # sold out: not a position

@@ -21,6 +21,17 @@ def memory_broker(settings) -> Iterator[MemoryBroker]:
     reset_broker()
 
 
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """The orders queue runs its task at once, in this process."""
+    from stockagent.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = old
+
+
 @pytest.fixture(autouse=True)
 def _forget_manual_keys() -> Iterator[None]:
     # The amend/cancel idempotency keys live in Redis, which the database rollback does not undo.

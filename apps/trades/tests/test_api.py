@@ -94,7 +94,7 @@ def test_viewer_cannot_order(viewer_api) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_manual_buy_needs_a_key_and_is_idempotent(trader_api, memory_broker) -> None:
+def test_manual_buy_needs_a_key_and_is_idempotent(trader_api, memory_broker, eager) -> None:
     memory_broker.set_quote("005930", 70_000, "삼성전자")
     body = {"code": "005930", "side": "buy", "quantity": 3, "price": 70_000}
     url = reverse("api-orders")
@@ -102,7 +102,7 @@ def test_manual_buy_needs_a_key_and_is_idempotent(trader_api, memory_broker) -> 
     assert missing.status_code == 400 and not Order.objects.exists()
     first = trader_api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
     again = trader_api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
-    assert first.status_code == again.status_code == 201
+    assert first.status_code == again.status_code == 202
     assert first.json()["id"] == again.json()["id"]
     assert Order.objects.count() == 1
     assert sum(1 for name, _ in memory_broker.calls if name == "place_order") == 1
@@ -123,7 +123,7 @@ def test_manual_order_validation(trader_api) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cancel_and_amend_once_per_key(trader_api, memory_broker) -> None:
+def test_cancel_and_amend_once_per_key(trader_api, memory_broker, eager) -> None:
     memory_broker.set_quote("005930", 70_000, "삼성전자")
     placed = trader_api.post(
         reverse("api-orders"),
@@ -144,3 +144,18 @@ def test_cancel_and_amend_once_per_key(trader_api, memory_broker) -> None:
     assert sum(1 for name, _ in memory_broker.calls if name == "cancel_order") == 1
     refused = trader_api.post(cancel_url, HTTP_IDEMPOTENCY_KEY="c-2")
     assert refused.status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manual_buy_goes_to_the_orders_queue(trader_api, monkeypatch) -> None:
+    from apps.trades import tasks
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.order_send, "delay", lambda order_id: queued.append(order_id))
+    body = {"code": "005930", "side": "buy", "quantity": 1, "price": 70_000}
+    for _ in range(2):
+        reply = trader_api.post(
+            reverse("api-orders"), body, format="json", HTTP_IDEMPOTENCY_KEY="q-1"
+        )
+        assert reply.status_code == 202 and reply.json()["status"] == "new"
+    assert queued == [reply.json()["id"]]  # the retry neither creates nor queues again

@@ -80,7 +80,7 @@ def test_viewer_cannot_post_orders(viewer_client) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_double_click_makes_one_order(trader_client, memory_broker) -> None:
+def test_double_click_makes_one_order(trader_client, memory_broker, eager) -> None:
     memory_broker.set_quote("005930", 70_000, "삼성전자")
     data = {
         "side": "buy",
