@@ -70,3 +70,15 @@ def test_schedule_is_a_beat_row() -> None:
 
     row = PeriodicTask.objects.get(task="accounts.sync_balance")
     assert row.enabled and row.interval.every == 60
+
+
+def test_a_fill_queues_a_balance_sync(monkeypatch, django_capture_on_commit_callbacks) -> None:
+    from apps.trades.tests.ui_factories import FillFactory
+
+    queued = []
+    monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: queued.append(kw))
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        FillFactory()
+    assert queued == [{"kwargs": {"source": "fill"}, "countdown": 1.0}]
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)
