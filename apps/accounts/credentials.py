@@ -10,8 +10,12 @@ from __future__ import annotations
 import redis
 from django.conf import settings
 
-from apps.broker.backends import BrokerCredentials, CredentialsSource, set_credentials_source
-from apps.broker.kiwoom.config import MOCK_BASE_URL, MOCK_WS_URL, REAL_BASE_URL, REAL_WS_URL
+from apps.broker.backends import (
+    BrokerCredentials,
+    CredentialsSource,
+    kiwoom_hosts,
+    set_credentials_source,
+)
 from apps.core.logging import redact_also
 from apps.core.rediskeys import redis_key
 
@@ -38,10 +42,8 @@ def hosts_for(mode: str) -> tuple[str, str, bool]:
 
     if mode == settings_mode():
         return settings.KIWOOM_BASE_URL, settings.KIWOOM_WS_URL, bool(settings.KIWOOM_IS_MOCK)
-    if mode == Mode.REAL:
-        return REAL_BASE_URL, REAL_WS_URL, False
-    if mode == Mode.MOCK:
-        return MOCK_BASE_URL, MOCK_WS_URL, True
+    if mode in (Mode.REAL, Mode.MOCK):
+        return (*kiwoom_hosts(mock=mode == Mode.MOCK), mode == Mode.MOCK)
     base = f"http://{settings.KIWOOM_SIM_HOST}:{settings.KIWOOM_SIM_PORT}"
     return (
         base,

@@ -26,7 +26,7 @@ from apps.accounts.models import (
     SnapshotSource,
 )
 from apps.accounts.selectors import account_active, account_open_orders
-from apps.broker.clock import exchange_now
+from apps.broker.backends import exchange_now
 from apps.broker.contract import Broker
 from apps.core.live import publish_after_commit
 from apps.core.rediskeys import redis_key
