@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.conditions",
     "apps.realtime",
+    "apps.accounts",
     "apps.trades",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
@@ -435,6 +436,10 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
 # Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.
 NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
+
+# --- Broker accounts (apps.accounts) ------------------------------------------------------------------------
+# Queue a balance sync (kt00001 + kt00018) after fills; a burst of fills is one sync.
+ACCOUNTS_SYNC_AFTER_FILL = env.bool("ACCOUNTS_SYNC_AFTER_FILL", default=True)
 
 # --- Trading (apps.trades) -------------------------------------------------------------------------------
 # The trades tasks (order_send, reconcile, expire_day_orders) run on the `orders` queue (`trades.*` in

@@ -18,4 +18,8 @@ urlpatterns = [
     path("api/v1/notifications/", include("apps.notifications.api_urls")),
     path("conditions/", include("apps.conditions.urls")),
     path("api/v1/", include("apps.conditions.api_urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("api/v1/", include("apps.accounts.api_urls")),
+    path("", include("apps.trades.urls")),
+    path("api/v1/", include("apps.trades.api_urls")),
 ]

@@ -25,6 +25,16 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return text
 
 
+_runtime_secrets: list[str] = []
+
+
+def redact_also(value: str) -> None:
+    """Mask `value` in every later log record too (secrets loaded at run time: a broker account's keys)."""
+    if value and len(value) >= 6 and value not in _runtime_secrets:
+        _runtime_secrets.append(value)
+        _runtime_secrets.sort(key=len, reverse=True)
+
+
 class RedactSecretsFilter(logging.Filter):
     """Renders each record's message once, masks known secret values and credential-shaped pairs."""
 
@@ -49,11 +59,11 @@ class RedactSecretsFilter(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True
-        cleaned = redact(message, self._known_secrets())
+        cleaned = redact(message, self._known_secrets() + _runtime_secrets)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text, self._known_secrets())
+            record.exc_text = redact(record.exc_text, self._known_secrets() + _runtime_secrets)
         return True

@@ -2,27 +2,102 @@
 
 BROKER_BACKEND = "kiwoom" (default; real host, Kiwoom's mock host or the simulator, by URL) or
 "memory" (in-process, for unit tests). One instance per process.
+
+Credentials: from settings (KIWOOM_APP_KEY/KIWOOM_SECRET_KEY/KIWOOM_ACCOUNT or the simulator's demo pair),
+unless a credentials source is installed (`set_credentials_source`; the accounts app installs one that
+reads the active broker account). The source also names a generation: when it changes (another account
+was activated), `get_broker()` builds a new broker within `CREDENTIALS_RECHECK_SECONDS`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
+import time
+from collections.abc import Callable
 
 # The exchange's clock (wall clock, or the simulator's) is reached through here like the broker itself.
 from apps.broker.clock import ExchangeClock as ExchangeClock
 from apps.broker.clock import exchange_clock as exchange_clock
 from apps.broker.clock import exchange_now as exchange_now
 from apps.broker.contract import Broker, Condition
-from apps.broker.kiwoom.config import KiwoomConfig
+from apps.broker.kiwoom.config import (
+    MOCK_BASE_URL,
+    MOCK_WS_URL,
+    REAL_BASE_URL,
+    REAL_WS_URL,
+    KiwoomConfig,
+)
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _broker: Broker | None = None
+_broker_generation = ""
+_checked_at = 0.0
+_follows_account = False
+CREDENTIALS_RECHECK_SECONDS = 5.0
 
 
-def kiwoom_config_from_settings() -> KiwoomConfig:
+@dataclasses.dataclass(frozen=True)
+class BrokerCredentials:
+    """What an account contributes to the connection. `generation` changes when the account does."""
+
+    app_key: str = dataclasses.field(repr=False)
+    secret_key: str = dataclasses.field(repr=False)
+    account: str
+    base_url: str
+    ws_url: str
+    is_mock: bool
+    generation: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CredentialsSource:
+    credentials: Callable[[], BrokerCredentials | None]  # None: use the settings
+    generation: Callable[[], str]  # cheap (no database): checked every few seconds
+
+
+_source: CredentialsSource | None = None
+
+
+def kiwoom_hosts(*, mock: bool) -> tuple[str, str]:
+    """(REST base URL, WebSocket URL) of Kiwoom's real or mock-trading host."""
+    return (MOCK_BASE_URL, MOCK_WS_URL) if mock else (REAL_BASE_URL, REAL_WS_URL)
+
+
+def set_credentials_source(source: CredentialsSource | None) -> None:
+    global _source
+    _source = source
+
+
+def active_credentials() -> BrokerCredentials | None:
+    if _source is None:
+        return None
+    try:
+        return _source.credentials()
+    except Exception as exc:
+        # Never the exception text: it could carry a key. The settings' keys still work.
+        log.warning("broker credentials source failed (%s); using the settings", type(exc).__name__)
+        return None
+
+
+def _generation() -> str:
+    if _source is None:
+        return ""
+    try:
+        return _source.generation()
+    except Exception as exc:
+        log.warning("broker credentials generation unreadable (%s)", type(exc).__name__)
+        return _broker_generation
+
+
+def kiwoom_config_from_settings(credentials: BrokerCredentials | None = None) -> KiwoomConfig:
+    """The settings' connection, with an account's keys and hosts over it when one is given."""
     from django.conf import settings
 
-    return KiwoomConfig(
+    config = KiwoomConfig(
         app_key=settings.KIWOOM_APP_KEY,
         secret_key=settings.KIWOOM_SECRET_KEY,
         account=getattr(settings, "KIWOOM_ACCOUNT", ""),
@@ -36,12 +111,29 @@ def kiwoom_config_from_settings() -> KiwoomConfig:
         redis_url=settings.REDIS_URL,
         key_prefix=f"{getattr(settings, 'REDIS_KEY_PREFIX', '')}stockagent:kiwoom",
     )
+    if credentials is None:
+        return config
+    return dataclasses.replace(
+        config,
+        app_key=credentials.app_key,
+        secret_key=credentials.secret_key,
+        account=credentials.account,
+        base_url=credentials.base_url,
+        ws_url=credentials.ws_url,
+        is_mock=credentials.is_mock,
+    )
 
 
-def build_broker(backend: str | None = None) -> Broker:
+def _backend_name() -> str:
     from django.conf import settings
 
-    name = (backend or getattr(settings, "BROKER_BACKEND", "kiwoom") or "kiwoom").lower()
+    return (getattr(settings, "BROKER_BACKEND", "kiwoom") or "kiwoom").lower()
+
+
+def build_broker(
+    backend: str | None = None, credentials: BrokerCredentials | None = None
+) -> Broker:
+    name = (backend or _backend_name()).lower()
     if name == "memory":
         from .memory import MemoryBroker
 
@@ -49,16 +141,33 @@ def build_broker(backend: str | None = None) -> Broker:
     if name == "kiwoom":
         from .kiwoom import KiwoomBroker
 
-        return KiwoomBroker(kiwoom_config_from_settings())
+        return KiwoomBroker(kiwoom_config_from_settings(credentials or active_credentials()))
     raise ValueError(f"unknown BROKER_BACKEND {name!r} (expected 'kiwoom' or 'memory')")
 
 
 def get_broker() -> Broker:
-    """The process-wide broker chosen by settings.BROKER_BACKEND."""
-    global _broker
+    """The process-wide broker chosen by settings.BROKER_BACKEND (rebuilt when the active account changes)."""
+    global _broker, _broker_generation, _checked_at, _follows_account
     with _lock:
+        now = time.monotonic()
+        if (
+            _broker is not None
+            and _source is not None
+            and _follows_account
+            and now - _checked_at >= CREDENTIALS_RECHECK_SECONDS
+        ):
+            _checked_at = now
+            if _generation() != _broker_generation:
+                # Not closed: a holder of the old one (the realtime hub) keeps a working broker
+                # until it restarts; new callers get the active account's.
+                log.info("broker account changed: new callers get the active account's broker")
+                _broker = None
         if _broker is None:
-            _broker = build_broker()
+            credentials = active_credentials()
+            _broker = build_broker(credentials=credentials)
+            _follows_account = _backend_name() == "kiwoom"
+            _broker_generation = credentials.generation if credentials else _generation()
+            _checked_at = now
         return _broker
 
 
@@ -71,11 +180,12 @@ def request_budget() -> dict[str, object]:
 
 def reset_broker() -> None:
     """Forget the process-wide broker (tests that change settings)."""
-    global _broker
+    global _broker, _broker_generation
     with _lock:
         if _broker is not None:
             _broker.close()
         _broker = None
+        _broker_generation = ""
 
 
 def simulator_conditions(path: str | None = None) -> list[Condition]:

@@ -29,9 +29,9 @@ def request_budget() -> dict[str, object]:
     "waiting": 0}, ...]}` (orders first); `{}` without the Kiwoom backend or when Redis is down."""
     if (getattr(settings, "BROKER_BACKEND", "kiwoom") or "kiwoom").lower() != "kiwoom":
         return {}
-    from . import kiwoom_config_from_settings
+    from . import active_credentials, kiwoom_config_from_settings
 
-    config = kiwoom_config_from_settings()
+    config = kiwoom_config_from_settings(active_credentials())
     prefix = limiter_prefix(config.key_prefix, config.base_url)
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     try:

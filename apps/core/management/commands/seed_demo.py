@@ -38,6 +38,7 @@ class Command(BaseCommand):
                     user.groups.add(Group.objects.get(name=group_name))
                 created.append((username, group_name or "admin", password))
         self._seed_conditions()
+        self._seed_account()
         if not created:
             self.stdout.write("demo users already exist (passwords were printed on first start)")
             return
@@ -47,6 +48,15 @@ class Command(BaseCommand):
         for username, role, password in created:
             self.stdout.write(f"  {role:7s} username={username} password={password}")
         self.stdout.write("  (change them with: manage.py changepassword <username>)")
+
+    def _seed_account(self) -> None:
+        from apps.accounts.services import account_seed_from_environment
+
+        account = account_seed_from_environment()
+        if account is not None:
+            self.stdout.write(
+                f"broker account {account.account_no_masked} seeded from the environment"
+            )
 
     def _seed_conditions(self) -> None:
         from django.conf import settings

@@ -1,0 +1,84 @@
+"""The balance sync task: only in sessions when scheduled, always after fills, never overlapping."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+
+from apps.accounts import services, tasks
+from apps.accounts.models import BalanceSnapshot
+from apps.accounts.tests.factories import BrokerAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["2025-10-03 10:00:00+09:00", "2025-02-08 10:00:00+09:00", "2025-02-04 17:00:00+09:00"],
+)
+def test_schedule_skips_outside_sessions(memory_broker, time_machine, moment) -> None:
+    BrokerAccountFactory(is_active=True)
+    time_machine.move_to(moment, tick=False)
+    assert tasks.sync_balance() == {"skipped": "market closed"}
+    assert not BalanceSnapshot.objects.exists()
+
+
+def test_schedule_runs_in_session(memory_broker, time_machine) -> None:
+    BrokerAccountFactory(is_active=True)
+    time_machine.move_to("2025-02-04 10:00:00+09:00", tick=False)
+    assert "snapshot" in tasks.sync_balance()
+    assert BalanceSnapshot.objects.get().source == "schedule"
+
+
+def test_after_fill_runs_any_time(memory_broker, time_machine) -> None:
+    BrokerAccountFactory(is_active=True)
+    time_machine.move_to("2025-02-04 17:00:00+09:00", tick=False)
+    assert "snapshot" in tasks.sync_balance(source="fill")
+
+
+def test_single_flight(memory_broker, time_machine, monkeypatch) -> None:
+    BrokerAccountFactory(is_active=True)
+    time_machine.move_to("2025-02-04 10:00:00+09:00", tick=False)
+    requeued = []
+    monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: requeued.append(kw))
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    held = client.lock(tasks.LOCK_KEY, timeout=60)
+    assert held.acquire(blocking=False)
+    try:
+        assert tasks.sync_balance() == {"skipped": "a sync is running"}
+        assert tasks.sync_balance(source="fill") == {"skipped": "a sync is running"}
+    finally:
+        held.release()
+    assert len(requeued) == 1  # only the after-fill sync looks again
+    assert not BalanceSnapshot.objects.exists()
+
+
+def test_burst_of_fills_queues_one_sync(monkeypatch, django_capture_on_commit_callbacks) -> None:
+    queued = []
+    monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: queued.append(kw))
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            services.balance_sync_soon()
+    assert len(queued) == 1 and queued[0]["kwargs"] == {"source": "fill"}
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)
+
+
+def test_schedule_is_a_beat_row() -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    row = PeriodicTask.objects.get(task="accounts.sync_balance")
+    assert row.enabled and row.interval.every == 60
+
+
+def test_a_fill_queues_a_balance_sync(monkeypatch, django_capture_on_commit_callbacks) -> None:
+    from apps.trades.tests.ui_factories import FillFactory
+
+    queued = []
+    monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: queued.append(kw))
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        FillFactory()
+    assert queued == [{"kwargs": {"source": "fill"}, "countdown": 1.0}]
+    redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)

@@ -1,0 +1,40 @@
+// Live tables of the trading pages: a container with data-live-refresh="event event" reloads its
+// server-rendered rows (?partial=1) when one of those /ws/live events arrives (debounced), and every
+// data-poll-seconds as a fallback. The positions table also reprices rows on price_update at once.
+(function () {
+  function partialUrl() {
+    const url = new URL(location.href);
+    url.searchParams.set("partial", "1");
+    return url.toString();
+  }
+  document.querySelectorAll("[data-live-refresh]").forEach(function (box) {
+    const target = box.tagName === "TABLE" ? box.querySelector("tbody") : box;
+    let timer = null;
+    let busy = false;
+    function refresh() {
+      if (busy) return;
+      busy = true;
+      fetch(partialUrl(), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) target.innerHTML = html; })
+        .finally(function () { busy = false; });
+    }
+    function soon() { clearTimeout(timer); timer = setTimeout(refresh, 250); }
+    box.dataset.liveRefresh.split(" ").forEach(function (type) { if (type) window.live.on(type, soon); });
+    const poll = parseFloat(box.dataset.pollSeconds || "0");
+    if (poll > 0) setInterval(refresh, poll * 1000);
+  });
+  const positions = document.getElementById("positions");
+  if (positions) {
+    const fmt = new Intl.NumberFormat("ko-KR");
+    window.live.on("price_update", function (d) {
+      const row = positions.querySelector('tr[data-code="' + d.code + '"]');
+      if (!row || typeof d.price !== "number") return;
+      const qty = parseInt(row.dataset.qty, 10), cost = parseInt(row.dataset.cost, 10);
+      const pnl = d.price * qty - cost;
+      row.querySelector(".price").textContent = fmt.format(d.price) + "원";
+      row.querySelector(".pnl").textContent = fmt.format(pnl) + "원";
+      if (cost) row.querySelector(".rate").textContent = (pnl >= 0 ? "+" : "") + (pnl * 100 / cost).toFixed(2) + "%";
+    });
+  }
+})();
