@@ -30,7 +30,11 @@ class SyncResult:
 
 
 def default_account() -> str:
-    return str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")
+    """The active broker account's number (accounts app), else KIWOOM_ACCOUNT: the HTS condition list
+    belongs to the login of that account's keys."""
+    from apps.accounts.selectors import active_account_no
+
+    return active_account_no()
 
 
 # --- list sync ------------------------------------------------------------------------------------------

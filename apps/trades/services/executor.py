@@ -46,6 +46,7 @@ from apps.broker.contract import (
 from apps.broker.contract import Exchange as BrokerExchange
 from apps.broker.contract import OrderType as BrokerOrderType
 from apps.broker.contract import Side as BrokerSide
+from krx.codes import is_stock_code
 
 from ..models import Cause, Exchange, Order, OrderStatus, OrderTransition, OrderType, Position, Side
 from . import risk_hook
@@ -114,7 +115,10 @@ class OrderIntent:
 
 # --------------------------------------------------------------------------------- create
 def default_account() -> str:
-    return str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")
+    """The active broker account's number (accounts app), else KIWOOM_ACCOUNT."""
+    from apps.accounts.selectors import active_account_no
+
+    return active_account_no()
 
 
 _MARKETS: dict[str, tuple[float, tuple[str, str]]] = {}
@@ -166,7 +170,7 @@ def _validate(intent: OrderIntent) -> None:
         raise OrderRefused("주문가격은 0보다 커야 합니다", "invalid")
     if intent.exchange != Exchange.KRX:
         raise OrderRefused("이번 단계에서는 KRX 주문만 지원합니다", "invalid")
-    if not intent.code or not intent.code.isalnum():
+    if not is_stock_code(intent.code):
         raise OrderRefused(f"종목코드가 올바르지 않습니다: {intent.code!r}", "invalid")
 
 
