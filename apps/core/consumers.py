@@ -39,7 +39,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is one-way (server → browser); a client ping gets a pong so it can detect stale sockets.
+        # The ping also renews the group membership: a Redis restart without persistence forgets the group,
+        # which would leave other sockets of this process open but deaf, and channels-redis expires a
+        # membership after a day, which would silence a dashboard left open overnight.
         if isinstance(content, dict) and content.get("type") == "ping":
+            await self.channel_layer.group_add(LIVE_GROUP, self.channel_name)
             await self.send_json({"type": "pong"})
 
     async def live_event(self, message: dict[str, Any]) -> None:

@@ -22,6 +22,18 @@ async def _close_thread_connections():
     await sync_to_async(connections.close_all)()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    # The channel layer is process-global while every async test runs its own event loop: a consumer
+    # cancelled with its loop can leave the layer's receive state behind, and the next test's teardown then
+    # waits a full socket timeout for a reply that never comes. Each test gets a layer of its own.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 def _session_cookie_for(client, user) -> bytes:
     client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
@@ -121,3 +133,47 @@ async def test_non_json_frames_are_ignored_and_the_socket_stays_open(client, vie
     await ws.send_json_to({"type": "ping"})
     assert await ws.receive_json_from(timeout=5) == {"type": "pong"}  # still open, still answering
     await ws.disconnect()
+
+
+async def test_idle_socket_outlives_the_layers_blocking_read(client, viewer):
+    # Issue 11 #1: with redis-py 8's 5-s socket timeout the layer's 5-s BZPOPMIN timed out on a quiet
+    # socket, the consumer died (1011) and the page reconnected every ~10 s. 12 s covers two reads.
+    import asyncio
+
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+    await asyncio.sleep(12)
+    assert await ws.receive_nothing(timeout=0.1)  # no close, no crash
+    await sync_to_async(publish_after_commit)("order", {"code": "005930"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "order", "data": {"code": "005930"}}
+    await ws.disconnect()
+
+
+async def test_ping_restores_a_group_membership_redis_forgot(client, viewer):
+    # A Redis restart without persistence forgets the group: the socket stays open but would be deaf.
+    from channels.layers import get_channel_layer
+
+    from apps.core.live import LIVE_GROUP
+
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+    layer = get_channel_layer()
+    members = await _live_group_members(layer)
+    assert members
+    for name in members:
+        await layer.group_discard(LIVE_GROUP, name)
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
+    await sync_to_async(publish_after_commit)("order", {"code": "000660"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "order", "data": {"code": "000660"}}
+    await ws.disconnect()
+
+
+async def _live_group_members(layer) -> list[str]:
+    from apps.core.live import LIVE_GROUP
+
+    key = layer._group_key(LIVE_GROUP)
+    connection = layer.connection(layer.consistent_hash(LIVE_GROUP))
+    return [m.decode() for m in await connection.zrange(key, 0, -1)]
