@@ -42,20 +42,26 @@ def _sim_clock() -> tuple[datetime, float] | None:
 
 def exchange_now() -> datetime:
     """The current time at the exchange (aware)."""
+    return exchange_clock()[0]
+
+
+def exchange_clock() -> tuple[datetime, float]:
+    """The current time at the exchange (aware) and how fast that clock runs against the wall clock
+    (1.0 for the real exchange; the simulator's speed otherwise), so a page can keep it ticking."""
     global _cached
     wall = datetime.now(UTC)
     if not getattr(settings, "KIWOOM_USE_SIMULATOR", False):
-        return wall
+        return wall, 1.0
     with _lock:
         mono = time.monotonic()
         if _cached is None or mono - _cached[0] > _CACHE_SECONDS:
             found = _sim_clock()
             if found is None:
                 _cached = None
-                return wall
+                return wall, 1.0
             _cached = (mono, found[0], wall.timestamp(), found[1])
         _, sim, wall_then, speed = _cached
-    return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed)
+    return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed), speed
 
 
 def reset_cache() -> None:

@@ -9,9 +9,10 @@ from datetime import datetime
 import redis
 from django.conf import settings
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from apps.core.models import Component, HealthStatus, SystemStatus
+from apps.core.models import Component, HealthStatus, RuntimeFlag, RuntimeFlagEvent, SystemStatus
 from apps.core.supervisor import process_state_path, read_process_states
 from apps.core.templatetags.stockagent import kst
 
@@ -157,3 +158,23 @@ def health_report(*, probe: bool = True) -> dict:
         "time": now.isoformat(),
         "components": report,
     }
+
+
+# Switches whose turning on must be confirmed with a reason on the dashboard.
+FLAGS_NEEDING_REASON = frozenset({"trading-enabled"})
+
+
+def flags_with_last_change() -> list[RuntimeFlag]:
+    """Runtime switches with their last change's author and reason (`last_by`, `last_reason`), in one
+    query."""
+    last = RuntimeFlagEvent.objects.filter(flag=OuterRef("pk")).order_by("-created_at", "-id")
+    flags = RuntimeFlag.objects.select_related("updated_by").annotate(
+        last_reason=Subquery(last.values("reason")[:1]),
+        last_by=Subquery(last.values("changed_by__username")[:1]),
+    )
+    return [_with_reason_rule(f) for f in flags]
+
+
+def _with_reason_rule(flag: RuntimeFlag) -> RuntimeFlag:
+    flag.needs_reason = flag.key in FLAGS_NEEDING_REASON
+    return flag

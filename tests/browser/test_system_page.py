@@ -59,8 +59,23 @@ def test_login_and_live_status_update(browser, asgi_server):
         assert row.locator(".count").inner_text() == "3"
         assert row.locator(".last-seen").inner_text() == "2026-11-23 09:00:01"
         # Trader sees the switch toggle; the page is Korean on an English browser.
-        assert page.locator("form.inline button").count() == 1
+        assert page.locator("form.inline .confirm-open").count() == 1
         assert "시스템 상태" in page.content()
+
+        # Switching automatic trading on asks for confirmation and a reason (issue 11 #6).
+        page.click("form.inline .confirm-open")
+        dialog = page.locator("dialog#confirm-trading-enabled")
+        assert dialog.is_visible()
+        page.click("dialog#confirm-trading-enabled .confirm-cancel")
+        assert not dialog.is_visible()
+        page.click("form.inline .confirm-open")
+        page.click("dialog#confirm-trading-enabled button[type=submit]")  # empty reason: refused
+        assert dialog.is_visible()
+        page.fill("dialog#confirm-trading-enabled input[name=reason]", "장 시작 점검 완료")
+        page.click("dialog#confirm-trading-enabled button[type=submit]")
+        page.wait_for_selector('tr[data-flag="trading-enabled"] q.reason')
+        assert "장 시작 점검 완료" in page.locator('tr[data-flag="trading-enabled"]').inner_text()
+        assert "trader-b" in page.locator('tr[data-flag="trading-enabled"]').inner_text()
     finally:
         page.close()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -89,6 +92,11 @@ async def test_anonymous_socket_is_refused():
     connected, code = await ws.connect()
     assert not connected
     assert code == UNAUTHORIZED_CLOSE_CODE
+    # The refused consumer still waits on its channel: stop it here rather than leave it to the event
+    # loop's shutdown, where its blocking Redis read could hold the teardown for the socket timeout.
+    ws.future.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ws.future
 
 
 async def test_ping_gets_pong(client, viewer):

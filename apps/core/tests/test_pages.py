@@ -44,7 +44,7 @@ def test_system_page_shows_status_strip_and_no_toggle_for_viewer(viewer_client):
 def test_trader_toggles_flag_viewer_is_refused(trader_client, viewer, client):
     html = trader_client.get("/").content.decode()
     assert "/flags/trading-enabled/toggle" in html
-    trader_client.post("/flags/trading-enabled/toggle", {"enabled": "1"})
+    trader_client.post("/flags/trading-enabled/toggle", {"enabled": "1", "reason": "test"})
     assert RuntimeFlag.objects.get(key="trading-enabled").enabled is True
 
     client.force_login(viewer)
@@ -65,3 +65,27 @@ def test_system_page_query_count_is_bounded(trader_client):
     with CaptureQueriesContext(connection) as queries:
         assert trader_client.get("/").status_code == 200
     assert len(queries) <= 12
+
+
+def test_switching_automatic_trading_on_needs_a_reason_and_shows_who_and_why(trader_client, trader):
+    # Issue 11 #6: one unconfirmed click used to switch automatic trading on.
+    html = trader_client.get("/").content.decode()
+    assert 'id="confirm-trading-enabled"' in html  # the confirmation dialog
+    assert 'name="reason" required' in html
+
+    response = trader_client.post("/flags/trading-enabled/toggle", {"enabled": "1"}, follow=True)
+    assert RuntimeFlag.objects.get(key="trading-enabled").enabled is False
+    assert "사유를 입력하세요" in response.content.decode()
+
+    trader_client.post(
+        "/flags/trading-enabled/toggle", {"enabled": "1", "reason": "장 시작 점검 완료"}
+    )
+    flag = RuntimeFlag.objects.get(key="trading-enabled")
+    assert flag.enabled is True
+    assert flag.events.get().reason == "장 시작 점검 완료"
+    html = trader_client.get("/").content.decode()
+    assert f'{trader.username} · <q class="reason">장 시작 점검 완료</q>' in html
+
+    # Switching off needs no confirmation.
+    trader_client.post("/flags/trading-enabled/toggle", {"enabled": "0"})
+    assert RuntimeFlag.objects.get(key="trading-enabled").enabled is False
