@@ -207,7 +207,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # raced the server's reply and lost: `TimeoutError: Timeout reading from …`, the consumer died and the browser
 # saw close code 1011 every ~10 s. A read must be allowed to outlast the blocking command; the system check
 # stockagent.E005 refuses a layer configured otherwise.
-CHANNEL_LAYER_SOCKET_TIMEOUT = 30
+CHANNEL_LAYER_SOCKET_TIMEOUT = 10  # the 5-s blocking read plus a margin for a busy server
 
 
 def channel_layer_host(url: str) -> dict:
