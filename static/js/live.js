@@ -68,16 +68,18 @@
     report.components.forEach((c) => {
       document.querySelectorAll('.chip[data-component="' + c.component + '"]').forEach((chip) => {
         chip.className = "chip " + c.status;
-        chip.querySelector("b").textContent = c.status;
+        chip.dataset.status = c.status;
+        chip.querySelector("b").textContent = c.status_label || c.status;
       });
       const row = document.querySelector('#health-table tr[data-component="' + c.component + '"]');
       if (row) {
         const cell = row.querySelector(".status");
-        cell.className = "status " + c.status; cell.textContent = c.status;
+        cell.className = "status " + c.status; cell.dataset.status = c.status;
+        cell.textContent = c.status_label || c.status;
         row.querySelector(".last-seen").textContent = c.last_seen_kst || "-";
         row.querySelector(".age").textContent = c.age_seconds === null ? "-" : c.age_seconds;
         row.querySelector(".count").textContent = c.data_count;
-        row.querySelector(".msg").textContent = c.message;
+        row.querySelector(".msg").textContent = c.message_label || c.message;
       }
     });
   });

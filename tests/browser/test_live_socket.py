@@ -77,7 +77,7 @@ def _health(status: str) -> dict:
 
 def _chip_is(page, status: str) -> None:
     page.wait_for_function(
-        f"""() => document.querySelector('.chip[data-component="worker"] b').textContent === '{status}'""",
+        f"""() => document.querySelector('.chip[data-component="worker"]').dataset.status === '{status}'""",
         timeout=20_000,
     )
 

@@ -36,7 +36,7 @@ def test_login_and_live_status_update(browser, asgi_server):
         _login(page, asgi_server, "trader-b")
         assert page.locator("#status-strip").is_visible()
         page.wait_for_selector("#live-indicator.on", timeout=10_000)
-        assert page.locator('.chip[data-component="worker"] b').inner_text() == "unknown"
+        assert page.locator('.chip[data-component="worker"] b').inner_text() == "알 수 없음"
 
         _in_thread(
             publish_now,
@@ -52,7 +52,7 @@ def test_login_and_live_status_update(browser, asgi_server):
 
         page.wait_for_function(
             """() => document.querySelector('.chip[data-component="worker"] b')
-                     .textContent === 'ok'""",
+                     .textContent === '정상'""",
             timeout=10_000,
         )
         row = page.locator('#health-table tr[data-component="worker"]')
