@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from apps.market import calendar, services
+from apps.market import services
 from apps.market.backfill import normalise_minute_bars
-from apps.market.calendar import KST
 from apps.market.models import DailyBar, Instrument, Market
+from krx import KST, calendar
 
 DAILY_HISTORY = 60  # trading days of daily bars before the replayed day
 MINUTE_SESSIONS = 2  # completed sessions of minute bars before the replayed day

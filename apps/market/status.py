@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from apps.broker.clock import exchange_clock
-from apps.market import calendar
-from apps.market.calendar import KST, Phase
+from krx import KST, SessionPhase, calendar
 
 PRE_OPEN, SESSION, CLOSING_AUCTION, CLOSED, HOLIDAY = (
     "pre_open",
@@ -32,10 +31,10 @@ LABELS = {
     HOLIDAY: _("휴장일"),
 }
 _BY_PHASE = {
-    Phase.PRE_MARKET_OFF_HOURS: PRE_OPEN,
-    Phase.OPENING_AUCTION: PRE_OPEN,
-    Phase.CONTINUOUS: SESSION,
-    Phase.CLOSING_AUCTION: CLOSING_AUCTION,
+    SessionPhase.PRE_MARKET_OFF_HOURS: PRE_OPEN,
+    SessionPhase.OPENING_AUCTION: PRE_OPEN,
+    SessionPhase.CONTINUOUS: SESSION,
+    SessionPhase.CLOSING_AUCTION: CLOSING_AUCTION,
 }
 _LOOKAHEAD = dt.timedelta(days=7)  # a holiday run (Chuseok) plus a weekend
 _STEP = dt.timedelta(minutes=1)

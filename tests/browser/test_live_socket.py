@@ -12,6 +12,7 @@ import time
 import pytest
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 from apps.core.live import LIVE_GROUP
 from apps.core.tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -61,7 +62,8 @@ def _stop(proc: subprocess.Popen) -> None:
 def _publish(url: str, event_type: str, data: dict) -> None:
     # Playwright's sync API owns this thread's event loop; async_to_sync needs another thread.
     def send() -> None:
-        layer = RedisChannelLayer(hosts=[channel_layer_host(url)])
+        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
+        layer = RedisChannelLayer(hosts=[channel_layer_host(url)], prefix=prefix)
         message = {"type": "live.event", "event": {"type": event_type, "data": data}}
         async_to_sync(layer.group_send)(LIVE_GROUP, message)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from apps.market import status
-from apps.market.calendar import KST
+from krx import KST
 
 
 def at(text: str) -> dt.datetime:
