@@ -21,11 +21,11 @@ def exchange():
 
 def test_seed_loads_instruments_and_the_sessions_before_the_replayed_day(exchange, trader_client):
     seeded = demo.demo_market_seed(DAY, exchange=exchange)
-    assert seeded.sessions == (dt.date(2025, 1, 13), dt.date(2025, 1, 14))
+    assert seeded.sessions == (dt.date(2025, 1, 14),)
     assert Instrument.objects.filter(code="005930").exists()
     assert seeded.instruments == Instrument.objects.count() > 0
     # Full sessions on the KRX grid: 381 minute bars (09:01 … 15:20 and the 15:30 closing auction).
-    assert MinuteBar.objects.filter(instrument_id="005930").count() == 2 * 381
+    assert MinuteBar.objects.filter(instrument_id="005930").count() == 381
     assert DailyBar.objects.filter(instrument_id="005930", date=dt.date(2025, 1, 14)).exists()
 
     chart = trader_client.get("/api/v1/market/chart/005930")
