@@ -34,7 +34,9 @@ row = st.builds(
 )
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(row, min_size=1, max_size=30, unique_by=lambda r: (r[0], r[2])))
 def test_daily_rows_round_trip(tmp_path: Path, rows: list) -> None:
     lines = ["Date,Code,Name,Market,Dept,Open,High,Low,Close,Volume,Amount,Changes,Stocks"]
