@@ -2,7 +2,7 @@
 replays, so the chart and the bars page have data on first start.
 
 The simulated market is deterministic for a seed and a day (`KIWOOM_SIM_SEED`, `KIWOOM_SIM_DATE`), so the
-seeding builds the same market in-process and reads its history directly (no HTTP, no rate limit) instead of
+broker backends read its history in-process (`backends.simulator_history`: no HTTP, no rate limit) instead of
 waiting for the simulator process: `runstack` seeds before it starts the processes. Bars are only added
 (never replaced) and a finished seeding is detected by the last session's daily bar, so a restart costs
 nothing. Measured on the shared, busy 2-CPU development machine: 7-15 s on first start (building the market
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
+from apps.broker import backends
+from apps.broker.contract import Instrument as BrokerInstrument
 from apps.market import services
 from apps.market.backfill import normalise_minute_bars
 from apps.market.models import DailyBar, Instrument, Market
@@ -38,17 +40,6 @@ class DemoSeed:
     skipped: bool = False
 
 
-@dataclass(frozen=True)
-class _MinuteRow:
-    # What backfill.normalise_minute_bars reads: the bar's END time and its prices.
-    at: dt.datetime
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-
-
 def replay_day() -> dt.date:
     """The day the simulator replays (KIWOOM_SIM_DATE, else today in KST)."""
     raw = getattr(settings, "KIWOOM_SIM_DATE", "") or ""
@@ -64,65 +55,52 @@ def _sessions_before(day: dt.date, count: int) -> list[dt.date]:
     return sorted(out)
 
 
-def demo_market_seed(day: dt.date | None = None, exchange=None) -> DemoSeed:
+def demo_market_seed(day: dt.date | None = None, *, force: bool = False) -> DemoSeed:
     """Load the simulator's instruments, DAILY_HISTORY daily bars and MINUTE_SESSIONS sessions of minute
-    bars before `day` (the replayed day). Idempotent; skipped when the last session is already stored."""
+    bars before `day` (the replayed day). Idempotent; skipped when the last session is already stored
+    (unless `force`)."""
     day = day or replay_day()
     sessions = _sessions_before(day, MINUTE_SESSIONS)
-    last = sessions[-1]
-    if exchange is None and DailyBar.objects.filter(date=last).exists():
+    if not force and DailyBar.objects.filter(date=sessions[-1]).exists():
         return DemoSeed(0, 0, 0, tuple(sessions), skipped=True)
-    if exchange is None:
-        exchange = _build_exchange(day)
-    instruments = list(exchange.instruments())
-    _store_instruments(instruments)
+    history = backends.simulator_history(
+        day, daily_days=DAILY_HISTORY, minute_sessions=MINUTE_SESSIONS
+    )
     daily: list[services.DailyRow] = []
-    minute = []
-    before = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0, 0), tzinfo=KST)
-    for inst in instruments:
-        for b in exchange.daily_bars(inst.code, last, DAILY_HISTORY):
-            daily.append(
-                services.DailyRow(
-                    inst.code, b.date, b.open, b.high, b.low, b.close, b.volume, b.value,
-                    b.prev_close or None,
-                )
-            )  # fmt: skip
-        rows = exchange.minute_bars(inst.code, 1, before, 381 * (MINUTE_SESSIONS + 1))
-        minute.extend(normalise_minute_bars(inst.code, _minute_rows(rows), set(sessions)))
-    with transaction.atomic():
-        d = services.daily_bars_upsert(daily, "demo ka10081", overwrite=False).changed
-        m = services.minute_bars_upsert(minute, "demo ka10080", overwrite=False).changed
-    return DemoSeed(len(instruments), d, m, tuple(sessions))
-
-
-def _minute_rows(bars: Iterable) -> list[_MinuteRow]:
-    # The engine stamps a bar with its START; our bars (and Kiwoom's ka10080 rows) carry the END.
-    return [
-        _MinuteRow(
-            b.time + dt.timedelta(minutes=b.minutes), b.open, b.high, b.low, b.close, b.volume
-        )
-        for b in bars
+    prev: dict[str, int] = {}
+    for b in history.daily:  # oldest first per code: the previous row's close is the previous close
+        daily.append(
+            services.DailyRow(
+                b.code, b.day, b.open, b.high, b.low, b.close, b.volume, b.value_krw,
+                prev.get(b.code),
+            )
+        )  # fmt: skip
+        prev[b.code] = b.close
+    by_code: dict[str, list] = {}
+    for m in history.minute:
+        by_code.setdefault(m.code, []).append(m)
+    minute = [
+        bar
+        for code, rows in by_code.items()
+        for bar in normalise_minute_bars(code, rows, set(sessions))
     ]
+    with transaction.atomic():
+        _store_instruments(history.instruments)
+        d = services.daily_bars_upsert(daily, "demo daily", overwrite=False).changed
+        m = services.minute_bars_upsert(minute, "demo minute", overwrite=False).changed
+    return DemoSeed(len(history.instruments), d, m, tuple(sessions))
 
 
-def _store_instruments(items: Iterable) -> None:
+def _store_instruments(items: Iterable[BrokerInstrument]) -> None:
     objs = [
         Instrument(
             code=i.code,
             name=i.name,
-            market=Market.KOSPI if str(i.market) == "KOSPI" else Market.KOSDAQ,
-            sector=getattr(i, "industry", "") or "",
+            market=Market.KOSPI if i.market_name == "KOSPI" else Market.KOSDAQ,
+            sector=i.sector,
             listed_shares=i.listed_shares,
             listing_date=i.listing_date,
         )
         for i in items
     ]
     Instrument.objects.bulk_create(objs, ignore_conflicts=True)
-
-
-def _build_exchange(day: dt.date):
-    from apps.broker.simulator.adapter import build_exchange
-
-    start = dt.datetime.combine(day, dt.time(8, 0), tzinfo=KST)
-    options = {"seed": int(getattr(settings, "KIWOOM_SIM_SEED", 7))}
-    return build_exchange([], start=start, **options)

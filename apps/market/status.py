@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.broker.clock import exchange_clock
+from apps.broker.backends import exchange_clock
 from krx import KST, SessionPhase, calendar
 
 PRE_OPEN, SESSION, CLOSING_AUCTION, CLOSED, HOLIDAY = (

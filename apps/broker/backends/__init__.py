@@ -7,11 +7,17 @@ BROKER_BACKEND = "kiwoom" (default; real host, Kiwoom's mock host or the simulat
 from __future__ import annotations
 
 import threading
+from datetime import date
+from typing import TYPE_CHECKING
 
 # The exchange's clock (wall clock, or the simulator's) is reached through here like the broker itself.
+from apps.broker.clock import exchange_clock as exchange_clock
 from apps.broker.clock import exchange_now as exchange_now
 from apps.broker.contract import Broker, Condition
 from apps.broker.kiwoom.config import KiwoomConfig
+
+if TYPE_CHECKING:
+    from .simulated import SimulatorHistory
 
 _lock = threading.Lock()
 _broker: Broker | None = None
@@ -83,3 +89,11 @@ def simulator_conditions(path: str | None = None) -> list[Condition]:
     from apps.broker.simulator.conditions import load_conditions
 
     return [Condition(seq=c.seq, name=c.name) for c in load_conditions(path)]
+
+
+def simulator_history(day: date, *, daily_days: int, minute_sessions: int) -> SimulatorHistory:
+    """The bundled simulator's instruments and past bars before `day`, read without it running (the demo
+    seeds them before the stack starts); see `simulated.simulator_history`."""
+    from .simulated import simulator_history as _history
+
+    return _history(day, daily_days=daily_days, minute_sessions=minute_sessions)
