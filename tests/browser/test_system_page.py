@@ -44,8 +44,9 @@ def test_login_and_live_status_update(browser, asgi_server):
             {
                 "ok": True,
                 "components": [
-                    {"component": "worker", "status": "ok", "age_seconds": 1.0, "data_count": 3,
-                     "message": "", "last_seen_kst": "2026-11-23 09:00:01"},
+                    {"component": "worker", "status": "ok", "status_label": "정상", "age_seconds": 1.0,
+                     "data_count": 3, "message": "", "message_label": "",
+                     "last_seen_kst": "2026-11-23 09:00:01"},
                 ],
             },
         )  # fmt: skip
