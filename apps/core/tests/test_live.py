@@ -118,7 +118,10 @@ async def test_ping_gets_pong(client, viewer):
         (b"null", b"localhost", False),
     ],
 )
-async def test_origin_must_match_host_and_port(client, viewer, origin, host, allowed):
+async def test_origin_must_match_host_and_port(client, viewer, origin, host, allowed, settings):
+    # Origin checks need no Redis; an in-memory layer keeps a refused consumer's blocking Redis read out
+    # of pytest-asyncio's loop shutdown (see test_anonymous_socket_is_refused).
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     cookie = await sync_to_async(_session_cookie_for)(client, viewer)
     ws = WebsocketCommunicator(
         application, "/ws/live", headers=[(b"origin", origin), (b"host", host), (b"cookie", cookie)]
