@@ -204,11 +204,29 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# channels-redis waits for a socket's next message with a blocking BZPOPMIN of 5 s (RedisChannelLayer
+# .brpop_timeout). redis-py 8 gives every connection a 5-s socket_timeout by default, so an idle socket's read
+# raced the server's reply and lost: `TimeoutError: Timeout reading from …`, the consumer died and the browser
+# saw close code 1011 every ~10 s. A read must be allowed to outlast the blocking command; the system check
+# stockagent.E005 refuses a layer configured otherwise.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 10  # the 5-s blocking read plus a margin for a busy server
+
+
+def channel_layer_host(url: str) -> dict:
+    """The Channels layer's connection to one Redis (also used by tests that run a private Redis)."""
+    return {
+        "address": url,
+        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+    }
+
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [channel_layer_host(REDIS_URL)],
             "capacity": 1000,
             "expiry": 30,
             "prefix": f"{REDIS_KEY_PREFIX}asgi",

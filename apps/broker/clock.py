@@ -37,12 +37,20 @@ class ExchangeClock(Protocol):
         """The current time at the exchange (aware)."""
         ...
 
+    def reading(self) -> tuple[datetime, float]:
+        """The current time and how fast this clock runs against the wall clock (1.0 for the real
+        exchange, the simulator's speed otherwise), so a page can keep it ticking."""
+        ...
+
 
 class WallClock:
     """The machine's clock: the exchange's time for the real and the mock Kiwoom hosts."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def reading(self) -> tuple[datetime, float]:
+        return datetime.now(UTC), 1.0
 
 
 class SimulatorClock:
@@ -74,6 +82,9 @@ class SimulatorClock:
         return moment, speed
 
     def now(self) -> datetime:
+        return self.reading()[0]
+
+    def reading(self) -> tuple[datetime, float]:
         wall = datetime.now(UTC)
         with self._lock:
             mono = time.monotonic()
@@ -81,10 +92,10 @@ class SimulatorClock:
                 found = self._read()
                 if found is None:
                     self._reading = None
-                    return wall
+                    return wall, 1.0
                 self._reading = (mono, found[0], wall.timestamp(), found[1])
             _, sim, wall_then, speed = self._reading
-        return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed)
+        return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed), speed
 
     def reset(self) -> None:
         with self._lock:

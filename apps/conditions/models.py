@@ -143,6 +143,8 @@ class ConditionMember(models.Model):
             models.UniqueConstraint(fields=["condition", "code"], name="conditions_member_uniq"),
         ]
         indexes = [models.Index(fields=["condition", "is_member"])]
+        verbose_name = _("편입 종목")
+        verbose_name_plural = _("편입 종목")
 
     def __str__(self) -> str:
         return f"{self.condition_id} {self.code} {'in' if self.is_member else 'out'}"

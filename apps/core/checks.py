@@ -45,3 +45,42 @@ def check_trading_safety(app_configs=None, **kwargs) -> list[Error]:
     if not settings.SECRET_KEY:
         errors.append(Error("SECRET_KEY is not set.", id="stockagent.E004"))
     return errors
+
+
+@register(Tags.compatibility, deploy=False)
+def check_channel_layer_timeouts(app_configs=None, **kwargs) -> list[Error]:
+    """A Redis channel layer whose socket timeout is not longer than its blocking read drops every idle
+    /ws/live socket (redis-py 8 defaults socket_timeout to 5 s, channels-redis blocks for 5 s)."""
+    errors: list[Error] = []
+    for alias, layer in getattr(settings, "CHANNEL_LAYERS", {}).items():
+        if not layer.get("BACKEND", "").startswith("channels_redis."):
+            continue
+        from channels_redis.core import RedisChannelLayer
+
+        blocking = RedisChannelLayer.brpop_timeout
+        for host in layer.get("CONFIG", {}).get("hosts", []):
+            timeout = _socket_timeout(host)
+            if timeout is not None and timeout <= blocking:
+                errors.append(
+                    Error(
+                        f"CHANNEL_LAYERS[{alias!r}]: Redis socket_timeout {timeout} s is not longer than "
+                        f"channels-redis's blocking read ({blocking} s); idle WebSockets would be closed.",
+                        hint="Give the layer's host a socket_timeout above the blocking read "
+                        "(settings.channel_layer_host does).",
+                        id="stockagent.E005",
+                    )
+                )
+    return errors
+
+
+def _socket_timeout(host) -> float | None:
+    # A bare URL or (host, port) gets redis-py's default (5 s in redis-py 8, none before); a dict says what
+    # it sets.
+    try:
+        from redis._defaults import DEFAULT_SOCKET_TIMEOUT
+    except ImportError:  # redis-py < 8: no default timeout
+        DEFAULT_SOCKET_TIMEOUT = None
+
+    if isinstance(host, dict):
+        return host.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+    return DEFAULT_SOCKET_TIMEOUT

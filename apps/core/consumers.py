@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.core.live import LIVE_GROUP
 
@@ -19,8 +20,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=UNAUTHORIZED_CLOSE_CODE)
             return
-        await self.channel_layer.group_add(LIVE_GROUP, self.channel_name)
+        await self._join()
         await self.accept()
+
+    async def _join(self) -> None:
+        # After a Redis restart the layer's pooled connections are dead, and the first command on one fails
+        # (redis-py hands it out unchecked); the same call on a fresh connection succeeds. Without this retry
+        # the page's first reconnect after a Redis restart was refused and it needed a second one.
+        try:
+            await self.channel_layer.group_add(LIVE_GROUP, self.channel_name)
+        except RedisConnectionError:
+            await self.channel_layer.group_add(LIVE_GROUP, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(LIVE_GROUP, self.channel_name)
@@ -39,7 +49,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is one-way (server → browser); a client ping gets a pong so it can detect stale sockets.
+        # The ping also renews the group membership: a Redis restart without persistence forgets the group,
+        # which would leave other sockets of this process open but deaf, and channels-redis expires a
+        # membership after a day, which would silence a dashboard left open overnight.
         if isinstance(content, dict) and content.get("type") == "ping":
+            await self._join()
             await self.send_json({"type": "pong"})
 
     async def live_event(self, message: dict[str, Any]) -> None:

@@ -5,6 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+# The seeded switches' descriptions (migration core.0002 stores the Korean text); marked here so the
+# catalogue carries them and the pages show them translated ({% translate flag.description %}).
+FLAG_DESCRIPTIONS = {
+    "trading-enabled": gettext_noop("자동매매 주문 허용 (끄면 신규 주문을 내지 않음)"),
+}
 
 
 class Component(models.TextChoices):

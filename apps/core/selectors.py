@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import redis
 from django.conf import settings
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from apps.core.models import Component, HealthStatus, SystemStatus
+from apps.core.models import Component, HealthStatus, RuntimeFlag, RuntimeFlagEvent, SystemStatus
 from apps.core.supervisor import process_state_path, read_process_states
 from apps.core.templatetags.stockagent import kst
 
@@ -32,11 +35,48 @@ class ComponentHealth:
     data_count: int
     expected: bool
 
+    @property
+    def status_label(self) -> str:
+        return (
+            str(HealthStatus(self.status).label)
+            if self.status in HealthStatus.values
+            else self.status
+        )
+
+    @property
+    def message_label(self) -> str:
+        return message_display(self.message)
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["last_seen"] = self.last_seen.isoformat() if self.last_seen else None
         d["last_seen_kst"] = kst(self.last_seen) if self.last_seen else None
+        d["status_label"] = self.status_label
+        d["message_label"] = self.message_label
         return d
+
+
+# Components report short English status messages (they run without a request, and other tools read the
+# rows); the pages show them in the reader's language.
+_MESSAGE_PATTERNS = [
+    (re.compile(r"^sim time (?P<time>.+)$"), _("모의 시각 %(time)s")),
+    (
+        re.compile(r"^(?P<n>\d+) realtime condition\(s\), connection #(?P<k>\d+)$"),
+        _("실시간 조건 %(n)s개, 연결 %(k)s번째"),
+    ),
+]
+_MESSAGE_WORDS = {"simulator": _("모의 거래소")}
+
+
+def message_display(message: str) -> str:
+    """A component's status message in the active language (unknown messages are shown as they are)."""
+    if message in _MESSAGE_WORDS:
+        return str(_MESSAGE_WORDS[message])
+    for pattern, template in _MESSAGE_PATTERNS:
+        match = pattern.match(message)
+        if match:
+            return str(template) % match.groupdict()
+    return message
 
 
 def _probe_database() -> tuple[str, str]:
@@ -157,3 +197,23 @@ def health_report(*, probe: bool = True) -> dict:
         "time": now.isoformat(),
         "components": report,
     }
+
+
+# Switches whose turning on must be confirmed with a reason on the dashboard.
+FLAGS_NEEDING_REASON = frozenset({"trading-enabled"})
+
+
+def flags_with_last_change() -> list[RuntimeFlag]:
+    """Runtime switches with their last change's author and reason (`last_by`, `last_reason`), in one
+    query."""
+    last = RuntimeFlagEvent.objects.filter(flag=OuterRef("pk")).order_by("-created_at", "-id")
+    flags = RuntimeFlag.objects.select_related("updated_by").annotate(
+        last_reason=Subquery(last.values("reason")[:1]),
+        last_by=Subquery(last.values("changed_by__username")[:1]),
+    )
+    return [_with_reason_rule(f) for f in flags]
+
+
+def _with_reason_rule(flag: RuntimeFlag) -> RuntimeFlag:
+    flag.needs_reason = flag.key in FLAGS_NEEDING_REASON
+    return flag

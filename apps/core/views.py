@@ -11,16 +11,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
-from apps.core.models import RuntimeFlag
 from apps.core.permissions import can_trade
+from apps.core.selectors import FLAGS_NEEDING_REASON, flags_with_last_change
 from apps.core.services import FlagError, flag_set
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The system overview: component health and runtime switches."""
+    """The system overview: component health, runtime switches (with who switched each and why) and the
+    broker request budget."""
     from apps.broker.backends import request_budget
 
-    context = {"flags": RuntimeFlag.objects.all(), "budget": request_budget()}
+    context = {"flags": flags_with_last_change(), "budget": request_budget()}
     return render(request, "core/home.html", context)
 
 
@@ -34,8 +35,14 @@ def flag_toggle(request: HttpRequest, key: str) -> HttpResponse:
     if not can_trade(request.user):
         raise PermissionDenied
     enabled = request.POST.get("enabled") == "1"
+    reason = request.POST.get("reason", "").strip()
+    # Switching automatic trading on sends real orders: the page asks for confirmation and a reason,
+    # and a post without one (no JavaScript, a stale form) changes nothing.
+    if enabled and key in FLAGS_NEEDING_REASON and not reason:
+        messages.error(request, _("자동매매를 켜려면 사유를 입력하세요."))
+        return redirect("home")
     try:
-        flag_set(key, enabled, user=request.user, reason="dashboard")
+        flag_set(key, enabled, user=request.user, reason=reason or _("대시보드"))
     except FlagError as exc:
         messages.error(request, str(exc))
     else:

@@ -8,7 +8,9 @@ reason for the FIRST bad row (line numbers count the header as line 1). Writing 
 Formats (see the README's market-data section):
 - daily (KRX all-stock, marcap-YYYY.csv[.gz]): columns read by name, order varies by year;
   required Date, Code, Open, High, Low, Close, Volume, Amount; optional Name, Market, Dept,
-  Changes, Stocks. Prices may be written as floats ("83000.0") but must be whole won.
+  Changes, ChangesRatio (also spelled ChagesRatio), Stocks. Prices may be written as floats
+  ("83000.0") but must be whole won; from 2025-03-04 (Nextrade) prices are integrated KRX+NXT and may
+  sit between KRX ticks.
 - minute: code,date,time_hhmm,open,high,low,close,volume with time_hhmm the bar END minute
   in KST (0901 = 09:00:00-09:00:59).
 - master (stock master): Code, Name, Market, Sector (the board), Industry, ListingDate, ...
@@ -29,6 +31,9 @@ from krx import KST
 from krx.codes import is_stock_code
 
 DAILY_REQUIRED = ("Date", "Code", "Open", "High", "Low", "Close", "Volume", "Amount")
+CHANGE_RATIO_SPELLINGS = ("ChangesRatio", "ChagesRatio")
+# Nextrade (NXT) opened on 2025-03-04; from then on the all-stock files carry integrated KRX+NXT prices.
+INTEGRATED_PRICES_SINCE = dt.date(2025, 3, 4)
 MINUTE_COLUMNS = ("code", "date", "time_hhmm", "open", "high", "low", "close", "volume")
 MASTER_REQUIRED = ("Code", "Name", "Market")
 
@@ -154,6 +159,7 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     df = _read_csv(path, dtype={"Code": str, "Date": str, "Name": str, "Dept": str, "Market": str})
     _require_columns(path, df, DAILY_REQUIRED)
+    df = _change_ratio_alias(df)
     checks: list[Check] = []
     codes = _codes(df, "Code", checks)
     # A file repeats a few hundred dates: parse each distinct one once.
@@ -166,7 +172,7 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
         (dates.isna().to_numpy(), lambda i: f"Date is not YYYY-MM-DD: {df['Date'].iloc[i]!r}")
     )
     numeric = [c for c in ("Open", "High", "Low", "Close", "Volume", "Amount") if c in df]
-    optional_numeric = [c for c in ("Changes", "Stocks") if c in df]
+    optional_numeric = [c for c in ("Changes", "Stocks", "ChangesRatio") if c in df]
     nums = _numbers(df, numeric, checks)
     valid = np.ones(len(df), dtype=bool)
     for mask, _ in checks:
@@ -178,21 +184,28 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
     idle = (o == 0) & (h == 0) & (lo == 0)
     checks += _ohlc_checks(o, h, lo, c, valid & ~idle)
     checks.append((valid & (c <= 0), lambda i: f"Close must be positive, got {c[i]}"))
-    # Every KRX price is on the tick grid in force that day (krx's dated tables); a price off
-    # the grid means a shifted column or a corrupt value.
+    # A KRX-only price is on the tick grid in force that day (krx's dated tables); off the grid it
+    # means a shifted column or a corrupt value. Since Nextrade opened (INTEGRATED_PRICES_SINCE) the files
+    # carry integrated KRX+NXT prices, and NXT's midpoint executions land between ticks (24,075 where the
+    # tick is 50): such a price is real, stored as given and counted (frame.attrs["off_grid_rows"]).
+    # Order prices never come from bars; they go through krx.tick_round.
+    off_grid_rows = np.zeros(len(df), dtype=bool)
     if "Market" in df:
         market_names = df["Market"].fillna("").astype(str).to_numpy()
         day64 = dates.to_numpy(dtype="datetime64[D]")
         kospi = market_names == "KOSPI"
         unified = day64 >= np.datetime64(krx.UNIFIED_TICK_TABLE_SINCE)
+        integrated = day64 >= np.datetime64(INTEGRATED_PRICES_SINCE)
         dated = ~np.isnat(day64)
         for name, col in (("Open", o), ("High", h), ("Low", lo), ("Close", c)):
             priced = valid & (col > 0) & dated
             tick = np.ones(len(col), dtype=np.int64)
             tick[priced] = tick_sizes(col[priced], kospi[priced], unified[priced])
+            off = priced & (col % tick != 0)
+            off_grid_rows |= off & integrated
             checks.append(
                 (
-                    priced & (col % tick != 0),
+                    off & ~integrated,
                     lambda i, n=name, v=col, t=tick: (
                         f"{n} {v[i]} is off the tick grid "
                         f"(tick {t[i]} for {market_names[i] or 'no market'} on {df['Date'].iloc[i]})"
@@ -232,7 +245,26 @@ def read_daily_file(path: Path | str) -> pd.DataFrame:
         out["listed_shares"] = pd.to_numeric(df["Stocks"], errors="coerce").round().astype("Int64")
     else:
         out["listed_shares"] = pd.Series([pd.NA] * len(df), dtype="Int64")
+    if "ChangesRatio" in df:
+        # Percent, read for completeness (not stored: the previous close comes from Changes).
+        out["change_rate"] = pd.to_numeric(df["ChangesRatio"], errors="coerce")
+    out.attrs["off_grid_rows"] = int(off_grid_rows.sum())
     return out
+
+
+def _change_ratio_alias(df: pd.DataFrame) -> pd.DataFrame:
+    """One `ChangesRatio` column whichever way the file spells it. The upstream files wrote
+    `ChagesRatio` for years and `ChangesRatio` later, some with both columns and one of them empty:
+    the value is taken from whichever is filled."""
+    spellings = [c for c in CHANGE_RATIO_SPELLINGS if c in df.columns]
+    if not spellings:
+        return df
+    merged = df[spellings[0]]
+    for other in spellings[1:]:
+        merged = merged.where(merged.notna(), df[other])
+    df = df.drop(columns=spellings)
+    df["ChangesRatio"] = merged
+    return df
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3])[0-5]\d$")

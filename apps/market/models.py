@@ -14,6 +14,7 @@ the bars are browsed on a page of the market app (/market/bars/) instead.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Market(models.TextChoices):
@@ -45,6 +46,8 @@ class Instrument(models.Model):
     class Meta:
         ordering = ["code"]
         indexes = [models.Index(fields=["market", "code"])]
+        verbose_name = _("종목")
+        verbose_name_plural = _("종목")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}".strip()

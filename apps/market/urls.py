@@ -8,4 +8,5 @@ app_name = "market"
 
 urlpatterns = [
     path("chart/<str:code>", api.ChartApi.as_view(), name="chart"),
+    path("status", api.MarketStatusApi.as_view(), name="status"),
 ]

@@ -6,10 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from apps.core.templatetags.stockagent import krw, kst, signed_rate
+from apps.core.templatetags.stockagent import kst, signed_rate
 from apps.notifications.alerts import ConditionAlert
 
 PRICE_UNKNOWN = "현재가 확인 전"
+
+
+def krw(value: int) -> str:
+    # Messages are Korean whatever language the page that caused them was in (the pages' krw follows it).
+    return f"{value:,}원"
+
+
 TITLE_MAX = 200  # Notification.title
 
 

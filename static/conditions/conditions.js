@@ -19,7 +19,8 @@
     return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
       pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
-  const krw = (v) => (v === null || v === undefined || v === "" ? "-" : Number(v).toLocaleString("en-US") + "원");
+  const won = (window.STOCKAGENT && window.STOCKAGENT.won) || "%s원";
+  const krw = (v) => (v === null || v === undefined || v === "" ? "-" : won.replace("%s", Number(v).toLocaleString("en-US")));
   function rate(v) {
     if (v === null || v === undefined || v === "") return "-";
     const n = Number(v);

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -49,9 +51,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def asgi_server(transactional_db):
-    """A real Daphne process serving the project over the test database (committed data only).
+@contextlib.contextmanager
+def daphne_server(log_path=None, **extra_env: str):
+    """A real Daphne process serving the project over the test database (committed data only); `extra_env`
+    overrides its environment (e.g. REDIS_URL for a private Redis); its output goes to `log_path` when given.
 
     A separate process rather than a fork of the test process: a fork inherits open database/Redis
     connections and executor threads of the test process, which break its WebSocket handling."""
@@ -61,11 +64,13 @@ def asgi_server(transactional_db):
         os.environ,
         DJANGO_SETTINGS_MODULE="stockagent.settings_test",
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        **extra_env,
     )
     env.pop("TEST_DATABASE_NAME", None)
+    output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "stockagent.asgi:application"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -79,10 +84,22 @@ def asgi_server(transactional_db):
     else:
         proc.kill()
     if proc.poll() is not None:
-        pytest.fail(f"daphne did not start:\n{proc.stdout.read().decode(errors='replace')[-3000:]}")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
+        text = Path(log_path).read_bytes() if log_path else proc.stdout.read()
+        pytest.fail(f"daphne did not start:\n{text.decode(errors='replace')[-3000:]}")
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log_path:
+            output.close()
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """A real Daphne process serving the project over the test database (see `daphne_server`)."""
+    with daphne_server() as url:
+        yield url

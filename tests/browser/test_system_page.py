@@ -36,7 +36,7 @@ def test_login_and_live_status_update(browser, asgi_server):
         _login(page, asgi_server, "trader-b")
         assert page.locator("#status-strip").is_visible()
         page.wait_for_selector("#live-indicator.on", timeout=10_000)
-        assert page.locator('.chip[data-component="worker"] b').inner_text() == "unknown"
+        assert page.locator('.chip[data-component="worker"] b').inner_text() == "알 수 없음"
 
         _in_thread(
             publish_now,
@@ -44,23 +44,39 @@ def test_login_and_live_status_update(browser, asgi_server):
             {
                 "ok": True,
                 "components": [
-                    {"component": "worker", "status": "ok", "age_seconds": 1.0, "data_count": 3,
-                     "message": "", "last_seen_kst": "2026-11-23 09:00:01"},
+                    {"component": "worker", "status": "ok", "status_label": "정상", "age_seconds": 1.0,
+                     "data_count": 3, "message": "", "message_label": "",
+                     "last_seen_kst": "2026-11-23 09:00:01"},
                 ],
             },
         )  # fmt: skip
 
         page.wait_for_function(
             """() => document.querySelector('.chip[data-component="worker"] b')
-                     .textContent === 'ok'""",
+                     .textContent === '정상'""",
             timeout=10_000,
         )
         row = page.locator('#health-table tr[data-component="worker"]')
         assert row.locator(".count").inner_text() == "3"
         assert row.locator(".last-seen").inner_text() == "2026-11-23 09:00:01"
         # Trader sees the switch toggle; the page is Korean on an English browser.
-        assert page.locator("form.inline button").count() == 1
+        assert page.locator("form.inline .confirm-open").count() == 1
         assert "시스템 상태" in page.content()
+
+        # Switching automatic trading on asks for confirmation and a reason (issue 11 #6).
+        page.click("form.inline .confirm-open")
+        dialog = page.locator("dialog#confirm-trading-enabled")
+        assert dialog.is_visible()
+        page.click("dialog#confirm-trading-enabled .confirm-cancel")
+        assert not dialog.is_visible()
+        page.click("form.inline .confirm-open")
+        page.click("dialog#confirm-trading-enabled button[type=submit]")  # empty reason: refused
+        assert dialog.is_visible()
+        page.fill("dialog#confirm-trading-enabled input[name=reason]", "장 시작 점검 완료")
+        page.click("dialog#confirm-trading-enabled button[type=submit]")
+        page.wait_for_selector('tr[data-flag="trading-enabled"] q.reason')
+        assert "장 시작 점검 완료" in page.locator('tr[data-flag="trading-enabled"]').inner_text()
+        assert "trader-b" in page.locator('tr[data-flag="trading-enabled"]').inner_text()
     finally:
         page.close()
 

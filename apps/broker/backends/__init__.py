@@ -16,6 +16,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
 
 # The exchange's clock (wall clock, or the simulator's) is reached through here like the broker itself.
 from apps.broker.clock import ExchangeClock as ExchangeClock
@@ -31,6 +33,9 @@ from apps.broker.kiwoom.config import (
 )
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from .simulated import SimulatorHistory
 
 _lock = threading.Lock()
 _broker: Broker | None = None
@@ -195,3 +200,11 @@ def simulator_conditions(path: str | None = None) -> list[Condition]:
     from apps.broker.simulator.conditions import load_conditions
 
     return [Condition(seq=c.seq, name=c.name) for c in load_conditions(path)]
+
+
+def simulator_history(day: date, *, daily_days: int, minute_sessions: int) -> SimulatorHistory:
+    """The bundled simulator's instruments and past bars before `day`, read without it running (the demo
+    seeds them before the stack starts); see `simulated.simulator_history`."""
+    from .simulated import simulator_history as _history
+
+    return _history(day, daily_days=daily_days, minute_sessions=minute_sessions)

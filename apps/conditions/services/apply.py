@@ -368,7 +368,9 @@ def snapshot_apply(
             e.run = run
         ConditionEvent.objects.bulk_create(events)
         cond.member_count = member_count
-        cond.last_checked_at = now
+        # "Last check" is about the market: the exchange's clock, like the events it recorded (with the
+        # simulator the wall clock and the exchange's differ, and the page showed both side by side).
+        cond.last_checked_at = at
         cond.last_error = ""
         if baseline:
             # A silent search of an unwatched condition must not make later diffs look valid.

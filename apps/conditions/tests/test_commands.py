@@ -60,3 +60,26 @@ def test_bad_input_is_a_clear_error(broker: MemoryBroker) -> None:
     broker.fail_next(BrokerUnavailable("down"))
     with pytest.raises(CommandError, match="broker: down"):
         run("sync")
+
+
+def test_check_says_when_a_concurrent_check_recorded_the_entries(broker: MemoryBroker) -> None:
+    # Issue 11 #8: a manual check racing the 30-second check reported a bare "0 entries" although the
+    # stocks had entered (the other check recorded them first: one entry, one event).
+    from apps.conditions import services
+
+    run("sync")
+    Condition.objects.filter(seq="1").update(active=True)
+    run("check", "1")  # baseline
+    broker.add_condition("1", "급등주", ["005930", "035720"])
+    search = broker.condition_search
+
+    def search_after_a_competitor(seq: str):
+        hits = search(seq)
+        broker.condition_search = search  # the competitor searches normally
+        services.condition_check(Condition.objects.get(seq=seq), broker)  # the beat's check wins
+        return hits
+
+    broker.condition_search = search_after_a_competitor
+    out = run("check", "1")
+    assert "0 entries" in out
+    assert "(1 entries by the 30-second check recorded meanwhile)" in out

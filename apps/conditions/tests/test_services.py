@@ -291,3 +291,20 @@ def test_member_rows_keep_the_latest_prices() -> None:
         ("000001", 2_000, 20, Decimal("1.50"), True),
         ("000002", 2_000, 20, Decimal("1.50"), True),
     ]
+
+
+@pytest.mark.django_db
+def test_last_check_is_stamped_with_the_exchange_clock() -> None:
+    # Issue 11 #3: entries showed the exchange's (simulator's) time and "last check" the wall clock.
+    from datetime import UTC, datetime
+
+    cond = ConditionFactory(active=True)
+    sim_time = datetime(2025, 1, 15, 1, 31, tzinfo=UTC)  # 10:31 KST on the replayed day
+    services.snapshot_apply(
+        cond.pk, obs("005930"), source="poll", observed_at=timezone.now(), at=sim_time
+    )
+    cond.refresh_from_db()
+    assert cond.last_checked_at == sim_time
+    assert (
+        ConditionRun.objects.get(condition=cond).finished_at > sim_time
+    )  # the run keeps wall time

@@ -6,18 +6,20 @@ from datetime import datetime
 from decimal import Decimal
 
 from django import template
+from django.utils.translation import gettext
 
 register = template.Library()
 from krx import KST  # noqa: E402 - one KST for the project
 
 
 def krw(value: int | None) -> str:
-    """1234567 → '1,234,567원'. Money is integer KRW everywhere; anything else is a bug shown as-is."""
+    """1234567 → '1,234,567원' ('₩1,234,567' in English). Money is integer KRW everywhere; anything else
+    is a bug shown as-is."""
     if value is None or value == "":
         return "-"
     if not isinstance(value, int):
         return str(value)
-    return f"{value:,}원"
+    return gettext("%(amount)s원") % {"amount": f"{value:,}"}
 
 
 def kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -37,3 +39,14 @@ def signed_rate(value: Decimal | None) -> str:
 register.filter("krw", krw)
 register.filter("kst", kst)
 register.filter("signed_rate", signed_rate)
+
+
+@register.simple_tag
+def notification_kind(value: str) -> str:
+    """A notification kind's label in the active language (`condition.entry` → 조건 편입)."""
+    from apps.notifications.models import NotificationKind
+
+    try:
+        return str(NotificationKind(value).label)
+    except ValueError:
+        return value

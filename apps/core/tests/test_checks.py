@@ -35,3 +35,23 @@ def test_invalid_encryption_key_is_refused(settings):
 
 def test_test_configuration_passes():
     assert check_trading_safety() == []
+
+
+def test_channel_layer_with_redis_default_socket_timeout_is_refused(settings):
+    # What the project shipped: a bare URL gets redis-py 8's 5-s socket timeout, no longer than the
+    # layer's 5-s blocking read, and every idle /ws/live socket died with 1011.
+    from apps.core.checks import check_channel_layer_timeouts
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]},
+        }
+    }
+    assert "stockagent.E005" in _ids(check_channel_layer_timeouts())
+
+
+def test_project_channel_layer_outlasts_the_blocking_read():
+    from apps.core.checks import check_channel_layer_timeouts
+
+    assert check_channel_layer_timeouts() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -20,6 +22,18 @@ async def _close_thread_connections():
     # sync_to_async runs ORM calls on a worker thread whose connection would outlive the test database.
     yield
     await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    # The channel layer is process-global while every async test runs its own event loop: a consumer
+    # cancelled with its loop can leave the layer's receive state behind, and the next test's teardown then
+    # waits a full socket timeout for a reply that never comes. Each test gets a layer of its own.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 def _session_cookie_for(client, user) -> bytes:
@@ -72,11 +86,15 @@ async def test_rolled_back_action_publishes_nothing(client, viewer):
     await ws.disconnect()
 
 
-async def test_anonymous_socket_is_refused():
+async def test_anonymous_socket_is_refused(settings):
+    # Refusal needs no Redis: an in-memory layer keeps this test clear of a refused consumer's blocking
+    # read, which pytest-asyncio's loop shutdown could not always unwind.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     ws = _communicator()
     connected, code = await ws.connect()
     assert not connected
     assert code == UNAUTHORIZED_CLOSE_CODE
+    ws.future.cancel()
 
 
 async def test_ping_gets_pong(client, viewer):
@@ -100,7 +118,10 @@ async def test_ping_gets_pong(client, viewer):
         (b"null", b"localhost", False),
     ],
 )
-async def test_origin_must_match_host_and_port(client, viewer, origin, host, allowed):
+async def test_origin_must_match_host_and_port(client, viewer, origin, host, allowed, settings):
+    # Origin checks need no Redis; an in-memory layer keeps a refused consumer's blocking Redis read out
+    # of pytest-asyncio's loop shutdown (see test_anonymous_socket_is_refused).
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     cookie = await sync_to_async(_session_cookie_for)(client, viewer)
     ws = WebsocketCommunicator(
         application, "/ws/live", headers=[(b"origin", origin), (b"host", host), (b"cookie", cookie)]
@@ -121,3 +142,45 @@ async def test_non_json_frames_are_ignored_and_the_socket_stays_open(client, vie
     await ws.send_json_to({"type": "ping"})
     assert await ws.receive_json_from(timeout=5) == {"type": "pong"}  # still open, still answering
     await ws.disconnect()
+
+
+async def test_idle_socket_outlives_the_layers_blocking_read(client, viewer):
+    # Issue 11 #1: with redis-py 8's 5-s socket timeout the layer's 5-s BZPOPMIN timed out on a quiet
+    # socket, the consumer died (1011) and the page reconnected every ~10 s. 12 s covers two reads.
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+    await asyncio.sleep(12)
+    assert await ws.receive_nothing(timeout=0.1)  # no close, no crash
+    await sync_to_async(publish_after_commit)("order", {"code": "005930"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "order", "data": {"code": "005930"}}
+    await ws.disconnect()
+
+
+async def test_ping_restores_a_group_membership_redis_forgot(client, viewer):
+    # A Redis restart without persistence forgets the group: the socket stays open but would be deaf.
+    from channels.layers import get_channel_layer
+
+    from apps.core.live import LIVE_GROUP
+
+    cookie = await sync_to_async(_session_cookie_for)(client, viewer)
+    ws = _communicator(cookie)
+    assert (await ws.connect())[0]
+    layer = get_channel_layer()
+    members = await _live_group_members(layer)
+    assert members
+    for name in members:
+        await layer.group_discard(LIVE_GROUP, name)
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
+    await sync_to_async(publish_after_commit)("order", {"code": "000660"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "order", "data": {"code": "000660"}}
+    await ws.disconnect()
+
+
+async def _live_group_members(layer) -> list[str]:
+    from apps.core.live import LIVE_GROUP
+
+    key = layer._group_key(LIVE_GROUP)
+    connection = layer.connection(layer.consistent_hash(LIVE_GROUP))
+    return [m.decode() for m in await connection.zrange(key, 0, -1)]

@@ -299,3 +299,25 @@ def test_direct_copy_yields_to_a_writer_that_got_in_first(tmp_path: Path) -> Non
     assert result.rows == 3
     assert DailyBar.objects.count() == 3
     assert DailyBar.objects.get(instrument_id="005930", date=dt.date(2025, 1, 3)).close == 53_700
+
+
+@pytest.mark.django_db
+def test_2026_integrated_file_loads_with_both_ratio_spellings(tmp_path: Path) -> None:
+    # Issue 11 #2: a 2026 file (integrated KRX+NXT prices, both ratio spellings, one empty) loads whole.
+    path = tmp_path / "marcap-2026.csv"
+    path.write_text(
+        '"Code","Name","Close","Dept","ChangeCode","Changes","ChagesRatio","ChangesRatio","Volume",'
+        '"Amount","Open","High","Low","Marcap","Stocks","Market","MarketId","Rank","Date"\n'
+        '"005930","삼성전자",24050.0,"",1,50.0,,0.21,100.0,2405000.0,24000.0,24075.0,23900.0,'
+        '1.0,5969782550,"KOSPI","STK",1,"2026-01-05"\n'
+        '"000660","SK하이닉스",171000.0,"",1,100.0,0.06,,10.0,1710000.0,170900.0,171000.0,170900.0,'
+        '1.0,728002365,"KOSPI","STK",2,"2026-01-05"\n',
+        encoding="utf-8",
+    )
+    from io import StringIO
+
+    out = StringIO()
+    call_command("import_daily_bars", str(path), verbosity=0, stdout=out)
+    bar = DailyBar.objects.get(instrument_id="005930", date=dt.date(2026, 1, 5))
+    assert (bar.high, bar.prev_close) == (24075, 24000)
+    assert "1 rows with integrated KRX+NXT prices between KRX ticks" in out.getvalue()

@@ -34,7 +34,9 @@ row = st.builds(
 )
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(row, min_size=1, max_size=30, unique_by=lambda r: (r[0], r[2])))
 def test_daily_rows_round_trip(tmp_path: Path, rows: list) -> None:
     lines = ["Date,Code,Name,Market,Dept,Open,High,Low,Close,Volume,Amount,Changes,Stocks"]
@@ -72,3 +74,60 @@ def test_off_grid_price_names_line_and_tick(tmp_path: Path) -> None:
         importers.read_daily_file(path)
     assert info.value.line == 3
     assert "Close 171250 is off the tick grid (tick 100 for KOSPI on 2025-01-02)" in str(info.value)
+
+
+def _daily(tmp_path: Path, header: str, *rows: str) -> Path:
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_integrated_krx_nxt_half_tick_prices_are_stored_as_given_and_counted(
+    tmp_path: Path,
+) -> None:
+    # Issue 11 #2: since Nextrade (2025-03-04) the files carry integrated prices; NXT midpoint executions
+    # sit between KRX ticks (24,075 where the tick is 50). One such value used to refuse the whole file.
+    path = _daily(
+        tmp_path,
+        "Date,Code,Market,Open,High,Low,Close,Volume,Amount",
+        "2026-01-05,005930,KOSPI,24000,24075,23900,24050,10,240500",
+        "2026-01-05,000660,KOSPI,171000,172200,170000,171300,10,1713000",
+        "2026-01-05,035720,KOSDAQ,50000,50100,49875,50000,10,500000",
+    )
+    frame = importers.read_daily_file(path)
+    assert frame["high"].tolist()[0] == 24075
+    assert frame["low"].tolist()[2] == 49875
+    assert frame.attrs["off_grid_rows"] == 2
+
+
+def test_integrated_files_still_refuse_corrupt_rows(tmp_path: Path) -> None:
+    header = "Date,Code,Market,Open,High,Low,Close,Volume,Amount"
+    cases = {
+        "2026-01-05,005930,KOSPI,24000,23900,24075,24000,10,240500": "High 23900 is below Low 24075",
+        "2026-01-05,005930,KOSPI,24000,24075,-23900,24050,10,240500": "Low is negative",
+        # a shifted column: the volume where the close belongs
+        "2026-01-05,005930,KOSPI,24000,24075,23900,1234567,24050,240500": "outside Low",
+    }
+    for row, reason in cases.items():
+        with pytest.raises(importers.ImportFileError) as info:
+            importers.read_daily_file(_daily(tmp_path, header, row))
+        assert info.value.line == 2
+        assert reason in str(info.value)
+
+
+def test_change_ratio_is_read_under_either_spelling(tmp_path: Path) -> None:
+    base = "2026-01-05,005930,KOSPI,24000,24075,23900,24050,10,240500,50"
+    for header, tail in [
+        ("ChagesRatio", ",0.21"),
+        ("ChangesRatio", ",0.21"),
+        ("ChagesRatio,ChangesRatio", ",,0.21"),
+        ("ChagesRatio,ChangesRatio", ",0.21,"),
+    ]:
+        path = _daily(
+            tmp_path,
+            f"Date,Code,Market,Open,High,Low,Close,Volume,Amount,Changes,{header}",
+            base + tail,
+        )
+        frame = importers.read_daily_file(path)
+        assert frame["change_rate"].tolist() == [0.21], header
+        assert frame["prev_close"].tolist() == [24000]

@@ -102,3 +102,14 @@ def test_admin_list_pages_show_no_secrets(client, trader):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "page-secret-hook" not in response.content.decode()
+
+
+def test_form_checkboxes_sit_inside_their_labels(viewer_client):
+    # Issue 11 #8: a checkbox stood apart from its label (label above, box stretched to the full width).
+    import re
+
+    html = viewer_client.get("/notifications/").content.decode()
+    assert re.search(
+        r'<label for="[\w-]*enabled"><input type="checkbox" name="[\w-]*enabled"', html
+    )
+    assert re.search(r'<label for="[\w-]*event_kinds_0"><input type="checkbox"', html)

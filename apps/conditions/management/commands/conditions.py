@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from apps.broker.backends import get_broker
 from apps.broker.contract import BrokerError
 from apps.conditions import selectors, services
-from apps.conditions.models import Condition, Source
+from apps.conditions.models import Condition, ConditionEvent, EventKind, Source
 from apps.core.templatetags.stockagent import kst
 
 
@@ -80,6 +82,7 @@ class Command(BaseCommand):
         broker = get_broker()
         failed = 0
         for cond in conditions:
+            started = timezone.now()
             result = services.condition_check(cond, broker, source=Source.MANUAL)
             if result.error:
                 failed += 1
@@ -89,6 +92,35 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"[{cond.seq}] {cond.name}: {result.member_count} members, "
                 f"{len(result.entries)} entries, {len(result.exits)} exits{note}"
+                f"{_recorded_meanwhile(cond.pk, started, result.entries + result.exits)}"
             )
         if failed:
             raise CommandError(f"{failed} condition(s) failed")
+
+
+_PATHS = {
+    Source.POLL: "the 30-second check",
+    Source.REALTIME: "the realtime feed",
+    Source.MANUAL: "another search",
+}
+
+
+def _recorded_meanwhile(condition_id: int, since: datetime, own: list[int]) -> str:
+    """Entries/exits another path (the 30-second check, realtime) recorded while this check ran: one
+    entry is one event whichever path sees it first, so this check's own count can be 0 while the
+    stocks did enter. Say so instead of a bare "0 entries"."""
+    rows = (
+        ConditionEvent.objects.filter(condition_id=condition_id, recorded_at__gte=since)
+        .exclude(pk__in=own)
+        .values_list("kind", "source")
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for kind, source in rows:
+        counts[(kind, source)] = counts.get((kind, source), 0) + 1
+    if not counts:
+        return ""
+    parts = [
+        f"{n} {'entries' if kind == EventKind.ENTRY else 'exits'} by {_PATHS.get(source, source)}"
+        for (kind, source), n in sorted(counts.items())
+    ]
+    return f" ({', '.join(parts)} recorded meanwhile)"

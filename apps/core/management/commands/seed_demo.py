@@ -1,6 +1,8 @@
-"""Creates the demo trader, viewer and admin (staff) on first start and prints their credentials once. With the bundled
-simulator it also switches on its condition searches (two of them realtime) and gives the demo trader a
-console notification channel, so entries show in the worker's log from the first session."""
+"""Creates the demo trader, viewer and admin (staff) on first start and prints their credentials once. With
+the bundled simulator it also switches on its condition searches (two of them realtime), gives the demo
+trader a console notification channel, so entries show in the worker's log from the first session, and
+loads the simulator's instruments and the bars of the session before the replayed day (apps.market.demo), so
+the chart and the bars page have data on first start."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class Command(BaseCommand):
                 created.append((username, group_name or "admin", password))
         self._seed_conditions()
         self._seed_account()
+        self._seed_market()
         if not created:
             self.stdout.write("demo users already exist (passwords were printed on first start)")
             return
@@ -57,6 +60,29 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"broker account {account.account_no_masked} seeded from the environment"
             )
+
+    def _seed_market(self) -> None:
+        import time
+
+        from django.conf import settings
+
+        if not settings.KIWOOM_USE_SIMULATOR:
+            return  # real keys: import_instruments --from-broker and backfill (README)
+        from apps.market.demo import demo_market_seed
+
+        started = time.monotonic()
+        try:
+            seeded = demo_market_seed()
+        except Exception as exc:  # a demo nicety must never stop the stack from starting
+            self.stderr.write(f"demo market data not loaded: {type(exc).__name__}: {exc}")
+            return
+        if seeded.skipped:
+            return
+        self.stdout.write(
+            f"demo: {seeded.instruments} instruments, {seeded.daily_bars} daily and "
+            f"{seeded.minute_bars} minute bars of {', '.join(map(str, seeded.sessions))} "
+            f"loaded from the simulator in {time.monotonic() - started:.1f} s"
+        )
 
     def _seed_conditions(self) -> None:
         from django.conf import settings

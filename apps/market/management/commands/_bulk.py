@@ -46,9 +46,16 @@ def import_files(
                     result = load(frame, str(path), bar.update)
                 except ImportFileError as exc:
                     raise CommandError(f"{exc} (nothing from this file was written)") from exc
+            off_grid = frame.attrs.get("off_grid_rows", 0)
             command.stdout.write(
                 f"{path}: {result.rows} rows, {result.changed} inserted or changed, "
                 f"{result.instruments_created} new instruments"
+                + (
+                    f", {off_grid} rows with integrated KRX+NXT prices between KRX ticks "
+                    "(stored as given)"
+                    if off_grid
+                    else ""
+                )
             )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -22,7 +22,7 @@ def words_to_codes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('market', '0002_bar_composite_primary_keys'),
+        ('market', '0003_verbose_names'),
     ]
 
     operations = [
