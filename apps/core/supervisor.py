@@ -65,6 +65,19 @@ class _Running:
     extra: dict = field(default_factory=dict)
 
 
+class _KeepingRotatingFileHandler(logging.handlers.TimedRotatingFileHandler):
+    """A rollover never replaces an archive: Python's handler deletes an existing file of the target
+    name (two rollovers named alike — a restart after midnight, a clock set back — would lose a
+    day's lines), so a taken name gets a `.1`, `.2`, … suffix (the backup cleanup still matches it)."""
+
+    def rotation_filename(self, default_name: str) -> str:
+        name = super().rotation_filename(default_name)
+        candidate, n = name, 1
+        while os.path.exists(candidate):
+            candidate, n = f"{name}.{n}", n + 1
+        return candidate
+
+
 class LogCollector:
     """The one writer of the stack's log file: every line of every process, prefixed with its name."""
 
@@ -82,7 +95,7 @@ class LogCollector:
         self.handler: logging.handlers.TimedRotatingFileHandler | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.handler = logging.handlers.TimedRotatingFileHandler(
+            self.handler = _KeepingRotatingFileHandler(
                 path, when=when, interval=interval, backupCount=backups, encoding="utf-8"
             )
             self.handler.setFormatter(logging.Formatter("%(message)s"))

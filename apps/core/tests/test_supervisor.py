@@ -133,9 +133,8 @@ def test_rotation_under_load_loses_no_line(tmp_path):
     def force_rollovers() -> None:
         for _ in range(2):
             time.sleep(1.1)  # rotated files are named by the second: one rollover a second at most
-            # The next line rolls the file over, as at midnight. The archive is named after
-            # rolloverAt - interval: "now" keeps the two names apart (0 gave both the same 1970
-            # name, and Python 3.11 replaces an existing archive of that name).
+            # The next line rolls the file over, as at midnight; the handler also rolls every
+            # second by itself, so two archives may be named alike: none may be replaced.
             collector.handler.rolloverAt = int(time.time())
 
     roller = threading.Thread(target=force_rollovers)
@@ -184,3 +183,17 @@ def test_health_shows_a_process_the_supervisor_reports_down_at_once(settings, tm
     (tmp_path / "run" / "processes.json").write_text(json.dumps(state))
     worker = next(c for c in health_report()["components"] if c["component"] == "worker")
     assert worker["status"] == "ok"
+
+
+def test_a_rollover_never_replaces_an_archive(tmp_path):
+    """Two rollovers whose archives would get the same name (a restart after midnight, a clock set
+    back) keep both: Python's handler alone deletes the older archive."""
+    collector = LogCollector(tmp_path / "log" / "stockagent.log", when="midnight")
+    for n in range(3):
+        collector.line("p", f"line {n}")
+        collector.handler.rolloverAt = 0  # due now, and named after the same (1970) day each time
+    collector.line("p", "last")
+    collector.close()
+    text = "".join(p.read_text() for p in (tmp_path / "log").glob("stockagent.log*"))
+    assert [f"line {n}" in text for n in range(3)] == [True, True, True] and "last" in text
+    assert len(list((tmp_path / "log").glob("stockagent.log*"))) == 4
