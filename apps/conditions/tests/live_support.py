@@ -177,7 +177,9 @@ def realtime_hub(
 
     thread = threading.Thread(target=main, name="realtime-hub", daemon=True)
     thread.start()
-    made.wait(10)
+    # Building the hub imports the handlers (pandas, the calendar): slow on a loaded machine.
+    if not made.wait(60) or "hub" not in box:
+        raise RuntimeError("the realtime hub was not built within 60 s")
     handle = HubThread(box["hub"], thread, loop)
     try:
         if wait_ready:
