@@ -56,8 +56,9 @@ class ConditionsHandler(Handler):
 
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
-        account = ctx.options.get("account")
-        self.account = services.default_account() if account is None else account
+        # The account is resolved on first use inside a database thread (`db_call`): the handler is
+        # built inside the event loop, where the ORM refuses synchronous queries.
+        self._account: str | None = ctx.options.get("account")
         batch = ctx.options.get("batch_seconds")
         self.batch_seconds = (
             settings.CONDITIONS_REALTIME_BATCH_MS / 1000 if batch is None else batch
@@ -86,7 +87,7 @@ class ConditionsHandler(Handler):
         if feed is None:
             return
         listed = await feed.conditions()
-        result = await db_call(services.conditions_sync, listed, self.account)
+        result = await db_call(lambda: services.conditions_sync(listed, self.account_no()))
         self._synced = True
         log.info(
             "realtime: %d conditions listed (%d new, %d gone)",
@@ -120,9 +121,15 @@ class ConditionsHandler(Handler):
         self.subscribed &= set(self._ids)
         return Wants(conditions=frozenset(self._ids))
 
+    def account_no(self) -> str:
+        """The account whose conditions this handler serves (call from a database thread)."""
+        if self._account is None:
+            self._account = services.default_account()
+        return self._account
+
     def _wanted(self) -> dict[str, int]:
         rows = Condition.objects.filter(
-            account=self.account, active=True, realtime=True, listed=True
+            account=self.account_no(), active=True, realtime=True, listed=True
         ).order_by("seq")
         return {c.seq: c.pk for c in rows[: settings.CONDITIONS_MAX_REALTIME]}
 
