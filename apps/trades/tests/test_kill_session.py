@@ -228,6 +228,8 @@ def test_kill_9_realtime_and_worker_mid_session_then_restart_reconciles(tmp_path
         result = reconcile(
             broker, account_no=account, new_grace_seconds=0, submitted_grace_seconds=0
         )
+        final = Counter(Order.objects.values_list("status", flat=True))
+        print(f"at the worker's kill: {dict(killed_with)}; after reconciliation: {dict(final)}")
         assert result.run.ok, (result.differences, killed_with)
 
         views = sim.call(sim.exchange.orders, account)
