@@ -470,6 +470,8 @@ TRADES_RECONCILE_UNKNOWN_GRACE_SECONDS = env.float(
 TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS = env.float(
     "TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS", default=20.0
 )
+# A `new` order not claimed this long after it was created lost its order_send task (→ rejected, never sent).
+TRADES_RECONCILE_NEW_GRACE_SECONDS = env.float("TRADES_RECONCILE_NEW_GRACE_SECONDS", default=120.0)
 TRADES_RECONCILE_AT_START = env.bool("TRADES_RECONCILE_AT_START", default=True)
 # The realtime path's limit for one order call (then `unknown`, never a resend).
 TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS", default=5.0)

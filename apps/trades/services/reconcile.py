@@ -1,6 +1,9 @@
 """Reconciliation with the broker: ka10075 open orders, ka10076 fills, kt00018 holdings.
 
 `reconcile()` (the `reconcile` command, the beat task, process start, the hub's reconnect hook):
+0. `new` orders older than `TRADES_RECONCILE_NEW_GRACE_SECONDS` were never claimed: their
+   `trades.order_send` task was lost (a worker killed with the message taken, or a purged queue) →
+   `rejected`, so a task that turns up later finds nothing to send (claiming needs `new`);
 1. `submitted` orders older than the order-call time limit are `unknown` (their sender died: a
    `kill -9` mid-call);
 2. reads the broker's open orders, fills and holdings (outside any transaction);
@@ -75,6 +78,7 @@ def reconcile(
     account_no: str | None = None,
     unknown_grace_seconds: float | None = None,
     submitted_grace_seconds: float | None = None,
+    new_grace_seconds: float | None = None,
 ) -> ReconcileResult:
     from .executor import default_account
 
@@ -94,9 +98,15 @@ def reconcile(
         if submitted_grace_seconds is not None
         else _settings_seconds("TRADES_RECONCILE_SUBMITTED_GRACE_SECONDS", 20)
     )
+    new_grace = (
+        new_grace_seconds
+        if new_grace_seconds is not None
+        else _settings_seconds("TRADES_RECONCILE_NEW_GRACE_SECONDS", 120)
+    )
     run = ReconciliationRun.objects.create(account_no=account, trigger=trigger)
     result = ReconcileResult(run=run)
     try:
+        _stale_new(account, new_grace)
         _stale_submitted(account, submitted_grace)
         started = timezone.now()
         reports = _broker_reports(broker)
@@ -139,6 +149,24 @@ def _fill_count(account: str) -> int:
     from ..models import Fill
 
     return Fill.objects.filter(order__account_no=account).count()
+
+
+def _stale_new(account: str, grace: float) -> None:
+    """A `new` row is only ever sent by the one caller that claims it (new → submitted): ending it
+    here under the row lock means its lost task, if it ever runs, sends nothing."""
+    cutoff = timezone.now() - dt.timedelta(seconds=grace)
+    for pk in Order.objects.filter(
+        account_no=account, status=S.NEW, created_at__lt=cutoff
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=pk)
+            if order.status == S.NEW:
+                transition(
+                    order,
+                    S.REJECTED,
+                    cause="reconcile:never_sent",
+                    message="전송 작업이 실행되지 않은 주문 (전송되지 않음)",
+                )
 
 
 def _stale_submitted(account: str, grace: float) -> None:

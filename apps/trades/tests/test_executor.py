@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import uuid
 from decimal import Decimal
@@ -61,6 +62,27 @@ def test_queued_order_is_claimed_once(broker: MemoryBroker) -> None:
     order_send(order.pk, broker.place_order)
     order_send(order.pk, broker.place_order)  # a redelivered task
     assert len(broker.calls) == 1
+
+
+def test_a_queued_order_whose_task_was_lost_is_rejected_and_never_sent(
+    broker: MemoryBroker,
+) -> None:
+    """The worker died holding the order_send message (kill -9): reconciliation ends the `new` row,
+    and the task, should it be redelivered later, finds nothing to send."""
+    PositionFactory(quantity=10)
+    lost, _ = order_create(sell(4))
+    young, _ = order_create(buy(1))
+    Order.objects.filter(pk=lost.pk).update(created_at=lost.created_at - dt.timedelta(minutes=5))
+    result = reconcile(broker)
+    lost.refresh_from_db()
+    young.refresh_from_db()
+    assert lost.status == OrderStatus.REJECTED and lost.reserved_quantity == 0
+    assert young.status == OrderStatus.NEW  # still within the grace: its task may be on its way
+    assert Position.objects.get().reserved == 0
+    assert result.resolved == []  # nothing was at the broker to resolve
+    order_send(lost.pk, broker.place_order)  # the lost task turns up
+    assert "place_order" not in [c[0] for c in broker.calls]
+    assert lost.transitions.last().cause == "reconcile:never_sent"
 
 
 def test_idempotency_key_one_order(broker: MemoryBroker) -> None:

@@ -31,10 +31,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         ticks = options.get("ticks")
         codes = [c.strip() for c in ticks.split(",") if c.strip()] if ticks else None
-        asyncio.run(self._main(codes))
+        from apps.accounts.selectors import active_account_no
 
-    async def _main(self, tick_codes: list[str] | None) -> None:
-        hub = Hub(options={} if tick_codes is None else {"tick_codes": tick_codes})
+        # Read here, not in a handler factory: the factories run inside the event loop, where the ORM
+        # refuses synchronous queries.
+        hub_options: dict[str, Any] = {"account": active_account_no()}
+        if codes is not None:
+            hub_options["tick_codes"] = codes
+        asyncio.run(self._main(hub_options))
+
+    async def _main(self, hub_options: dict[str, Any]) -> None:
+        hub = Hub(options=hub_options)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, hub.stop)
