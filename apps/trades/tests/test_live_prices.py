@@ -87,7 +87,10 @@ async def test_pushes_are_throttled_per_code_with_the_latest_numbers() -> None:
     live.set_holdings({"005930": Holding(15, 1_055_000)})
     assert live.codes() == {"005930"}
     await live.publish_due()
-    assert sent.take()[1] == ("position_update", {"code": "005930", "qty": 15, "pnl": 70_900 * 15 - 1_055_000})
+    assert sent.take()[1] == (
+        "position_update",
+        {"code": "005930", "qty": 15, "pnl": 70_900 * 15 - 1_055_000},
+    )
     live.on_tick(tick("000660", 202_000, 80))
     clock.now += 1
     await live.publish_due()
