@@ -475,6 +475,10 @@ TRADES_RECONCILE_NEW_GRACE_SECONDS = env.float("TRADES_RECONCILE_NEW_GRACE_SECON
 TRADES_RECONCILE_AT_START = env.bool("TRADES_RECONCILE_AT_START", default=True)
 # The realtime path's limit for one order call (then `unknown`, never a resend).
 TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS", default=5.0)
+# Live prices of held positions (realtime hub): price_update/position_update at most this often per code,
+# Position.current_price written at most this often.
+TRADES_PRICE_PUSH_MS = env.int("TRADES_PRICE_PUSH_MS", default=500)
+TRADES_PRICE_PERSIST_SECONDS = env.float("TRADES_PRICE_PERSIST_SECONDS", default=5.0)
 
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login

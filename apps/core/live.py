@@ -38,6 +38,19 @@ def publish_now(event_type: str, data: Any, group: str = LIVE_GROUP) -> None:
         logger.exception("live push failed for %s", event_type)
 
 
+async def apublish_now(event_type: str, data: Any, group: str = LIVE_GROUP) -> None:
+    """`publish_now` for code running on an event loop (the realtime hub): awaits the channel layer
+    instead of blocking the loop. Failures are logged, never raised."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "live.event", "event": {"type": event_type, "data": _jsonable(data)}}
+    try:
+        await layer.group_send(group, message)
+    except Exception:
+        logger.exception("live push failed for %s", event_type)
+
+
 def publish_after_commit(event_type: str, data: Any, group: str = LIVE_GROUP) -> None:
     """Queue a live push for when the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: publish_now(event_type, data, group))

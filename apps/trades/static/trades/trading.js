@@ -1,6 +1,8 @@
 // Live tables of the trading pages: a container with data-live-refresh="event event" reloads its
 // server-rendered rows (?partial=1) when one of those /ws/live events arrives (debounced), and every
-// data-poll-seconds as a fallback. The positions table also reprices rows on price_update at once.
+// data-poll-seconds as a fallback. The positions table also reprices rows on price_update at once, and
+// reloads on a position_update only when the quantity changed (the realtime process sends one per held
+// code every TRADES_PRICE_PUSH_MS: reloading on each would keep the page fetching).
 (function () {
   function partialUrl() {
     const url = new URL(location.href);
@@ -20,6 +22,7 @@
         .finally(function () { busy = false; });
     }
     function soon() { clearTimeout(timer); timer = setTimeout(refresh, 250); }
+    box.liveRefreshSoon = soon;
     box.dataset.liveRefresh.split(" ").forEach(function (type) { if (type) window.live.on(type, soon); });
     const poll = parseFloat(box.dataset.pollSeconds || "0");
     if (poll > 0) setInterval(refresh, poll * 1000);
@@ -35,6 +38,11 @@
       row.querySelector(".price").textContent = fmt.format(d.price) + "원";
       row.querySelector(".pnl").textContent = fmt.format(pnl) + "원";
       if (cost) row.querySelector(".rate").textContent = (pnl >= 0 ? "+" : "") + (pnl * 100 / cost).toFixed(2) + "%";
+    });
+    window.live.on("position_update", function (d) {
+      const row = positions.querySelector('tr[data-code="' + d.code + '"]');
+      const qty = row ? parseInt(row.dataset.qty, 10) : 0;
+      if (qty !== d.qty && positions.liveRefreshSoon) positions.liveRefreshSoon();
     });
   }
 })();
