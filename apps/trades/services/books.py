@@ -167,10 +167,13 @@ def fill_locked(
     return fill
 
 
-def position_pnl(position: Position) -> int:
-    """The P&L the dashboard shows for a position: realised plus unrealised when a price is known."""
-    unrealised = position.unrealized_pnl
-    return position.realized_pnl + (unrealised or 0)
+def position_pnl(position: Position) -> int | None:
+    """The `pnl` of a `position_update`: the unrealised P&L before exit costs (the same figure the
+    tick-driven pushes, the positions page and the API show); None while no price is known. Realised
+    P&L lives in the trade log; a closed position's is 0."""
+    if not position.quantity:
+        return 0
+    return position.unrealized_pnl
 
 
 def _int(price: Decimal) -> int:
