@@ -23,6 +23,19 @@ def _stackcheck(args: list[str], env: dict[str, str], prefix: list[str] | None =
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _fresh_database(kind: str) -> tuple[str, str]:
+    """A database of this suite's own for a whole-stack run (suites running side by side must not
+    share one: `TEST_DATABASE_NAME` names the suite), dropped even if a stray connection is left,
+    and a Redis key prefix to match."""
+    db_name = f"stockagent_{kind}_{os.environ.get('TEST_DATABASE_NAME') or 'test'}"
+    subprocess.run(
+        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", db_name],
+        check=True,
+    )
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
+    return db_name, f"{db_name}:"
+
+
 def _assert_green_and_clean(result: dict, expected: set[str]) -> None:
     assert result["green_after_seconds"] is not None, result["log_tail"]
     assert expected <= set(result["processes"])
@@ -33,15 +46,12 @@ def _assert_green_and_clean(result: dict, expected: set[str]) -> None:
 
 
 def test_stack_on_postgres_and_redis():
-    db_name = "stockagent_stackcheck"
-    subprocess.run(
-        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db_name], check=True
-    )
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
+    db_name, key_prefix = _fresh_database("stackcheck")
     env = dict(
         os.environ,
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
         REDIS_URL="redis://127.0.0.1:6379/9",
+        REDIS_KEY_PREFIX=key_prefix,
         SECRET_KEY="stackcheck-secret-key-0123456789",
         FIELD_ENCRYPTION_KEY=os.environ.get(
             "FIELD_ENCRYPTION_KEY", "s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI="
@@ -69,15 +79,12 @@ def test_chaos_every_process_killed_in_turn_comes_back_on_its_own():
     """SIGKILL each process of the running stack in turn: the others keep running (none restarted), health
     shows the killed one's component red, and it comes back green by itself (within a generous bound; the
     time is the bench's business: bench/stack_chaos.py)."""
-    db_name = "stockagent_chaos_test"
-    subprocess.run(
-        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db_name], check=True
-    )
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], check=True)
+    db_name, key_prefix = _fresh_database("chaos")
     env = dict(
         os.environ,
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
+        REDIS_KEY_PREFIX=key_prefix,
         SECRET_KEY="stackcheck-secret-key-0123456789",
         FIELD_ENCRYPTION_KEY="s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI=",
     )
