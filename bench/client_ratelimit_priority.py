@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _stats import nearest_rank
 from redis.asyncio import Redis
 
 from apps.broker.contract import OrderType, Side
@@ -87,13 +88,6 @@ async def place_orders(
     return waits.get(Priority.ORDER, []), sent
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
 def measure(budget: float, seconds: float) -> None:
     from apps.broker.simulator.server import ServerConfig
     from apps.broker.simulator.testing import simulator_in_thread
@@ -140,12 +134,12 @@ def measure(budget: float, seconds: float) -> None:
     )
     for name, waits in (("order (ORDER)", order_waits), ("backfill (CHART)", chart_waits)):
         print(
-            f"  {name:18} wait for a slot: p50 {_pct(waits, 0.5) * 1000:7.0f} ms  "
-            f"p99 {_pct(waits, 0.99) * 1000:7.0f} ms  max {max(waits, default=0) * 1000:7.0f} ms"
+            f"  {name:18} wait for a slot: p50 {nearest_rank(waits, 0.5) * 1000:7.0f} ms  "
+            f"p99 {nearest_rank(waits, 0.99) * 1000:7.0f} ms  max {max(waits, default=0) * 1000:7.0f} ms"
         )
     worst = max(slots, default=0.0)
     print(
-        f"  order wait in slots: p50 {_pct(slots, 0.5):.2f}  p99 {_pct(slots, 0.99):.2f}  "
+        f"  order wait in slots: p50 {nearest_rank(slots, 0.5):.2f}  p99 {nearest_rank(slots, 0.99):.2f}  "
         f"max {worst:.2f}  (goal <= 1 slot: {'met' if worst <= 1.0 else 'NOT met'})"
     )
 

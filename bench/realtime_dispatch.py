@@ -36,12 +36,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stockagent.settings_test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
 
+from _stats import nearest_rank  # noqa: E402  (bench/ is the script's directory)
+
 CODE = "005930"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def row(label: str, latencies_ms: list[float], sent: int, extra: str = "") -> None:
@@ -50,7 +47,7 @@ def row(label: str, latencies_ms: list[float], sent: int, extra: str = "") -> No
         return
     print(
         f"{label:<44} n={len(latencies_ms):>5}/{sent:<5} p50={statistics.median(latencies_ms):8.3f} ms "
-        f"p99={pct(latencies_ms, 0.99):8.3f} ms max={max(latencies_ms):8.3f} ms {extra}"
+        f"p99={nearest_rank(latencies_ms, 0.99):8.3f} ms max={max(latencies_ms):8.3f} ms {extra}"
     )
 
 
