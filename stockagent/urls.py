@@ -22,4 +22,6 @@ urlpatterns = [
     path("api/v1/", include("apps.accounts.api_urls")),
     path("", include("apps.trades.urls")),
     path("api/v1/", include("apps.trades.api_urls")),
+    path("risk/", include("apps.risk.urls")),
+    path("api/v1/risk/", include("apps.risk.api_urls")),
 ]
