@@ -42,6 +42,10 @@ CSAT_DAYS: frozenset[dt.date] = frozenset(
 CSAT_YEARS = frozenset(d.year for d in CSAT_DAYS)
 
 _CALENDAR_START = "2005-01-03"
+# A fixed end, not exchange-calendars' default of "a year from today": the calendar is built once per
+# process and cached, and a process whose clock was frozen in the past when it first built (a
+# time_machine test) would otherwise keep a calendar that ends before the real today.
+_CALENDAR_END = "2032-12-31"
 
 
 class NotATradingDay(ValueError):
@@ -62,7 +66,7 @@ def _xkrx() -> xcals.ExchangeCalendar:
     # deprecates that. Harmless for us; silenced here so it does not drown test output.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=pd.errors.Pandas4Warning)
-        return xcals.get_calendar("XKRX", start=_CALENDAR_START)
+        return xcals.get_calendar("XKRX", start=_CALENDAR_START, end=_CALENDAR_END)
 
 
 def _ts(day: dt.date) -> Any:

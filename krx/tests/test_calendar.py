@@ -145,3 +145,20 @@ def test_next_open_skips_holidays_and_sees_late_opens() -> None:
     assert cal.next_open(kst(2025, 2, 3, 9, 0)) == kst(2025, 2, 4, 9, 0)
     assert cal.next_open(kst(2025, 1, 24, 16, 0)) == kst(2025, 1, 31, 9, 0)
     assert cal.next_open(kst(2025, 12, 30, 16, 0)) == kst(2026, 1, 2, 10, 0)
+
+
+def test_calendar_built_under_a_frozen_past_clock_still_covers_the_years_ahead(
+    time_machine,
+) -> None:
+    """The calendar is built once per process: a build while a test froze the clock in 2025 must
+    not leave a calendar that ends before the real today (it used to end a year after the frozen
+    clock, and every later page raised DateOutOfBounds)."""
+    cal._xkrx.cache_clear()
+    try:
+        time_machine.move_to(kst(2025, 3, 1, 12), tick=False)
+        assert cal.is_trading_day(dt.date(2025, 3, 4))
+        time_machine.move_to(kst(2031, 6, 1, 12), tick=False)
+        assert cal.is_trading_day(dt.date(2031, 6, 2))
+        assert not cal.is_trading_day(dt.date(2031, 6, 1))  # a Sunday
+    finally:
+        cal._xkrx.cache_clear()
