@@ -72,6 +72,8 @@ __all__ = [
     "split_cancel",
     "split_create",
     "split_due_in",
+    "split_enqueue",
+    "split_open_ids",
     "split_refresh",
     "split_step",
 ]
@@ -214,6 +216,20 @@ def _limit_price(intent: OrderIntent, reference: int | None, market: str) -> int
                 f"매도 가격 {price}원이 슬리피지 한도 {cap}원보다 낮습니다", "slippage"
             )
     return price
+
+
+def split_enqueue(
+    request: SplitRequest, *, broker: Broker | None = None
+) -> tuple[SplitOrder, bool]:
+    """The manual and command-line path: the parent committed, then `trades.split_step` on the
+    `orders` queue sends its first child and chains the rest (the beat sweep backs the chain up).
+    A key used before returns the existing parent (created=False) and queues nothing."""
+    parent, created = split_create(request, broker=broker)
+    if created:
+        from ..tasks import split_step as split_step_task
+
+        transaction.on_commit(lambda: split_step_task.delay(str(parent.pk)))
+    return parent, created
 
 
 # ------------------------------------------------------------------------------------------ aggregate
