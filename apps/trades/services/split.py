@@ -20,7 +20,9 @@ the worst level it reaches), and waits an interval when nothing is visible there
 
 The chase: a live child that has not filled `chase_seconds` (exchange clock) after it was sent or last
 amended is amended `chase_ticks` towards the market while the chain has fewer than `chase_max_amends`
-amends and the new price stays within the limit; then it is cancelled (`order_chase_step`). A child in
+amends and the new price stays within the bound (`chase_bound`: the slippage cap's price when the parent
+has a reference price and a cap, else the parent's own limit, so no chase goes past the trader's price);
+then its remainder is cancelled. A child in
 `submitted`, `unknown` or `cancel_pending` is left to the 00 frames and reconciliation.
 
 Slippage: every child carries the parent's reference price, so the books record each child's slippage
@@ -43,12 +45,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+import krx
 from apps.broker.contract import Broker, BrokerError, OrderBookLevel
 
 from ..models import (
     OPEN_STATUSES,
     SPLIT_OPEN_STATUSES,
     Order,
+    OrderKind,
     OrderStatus,
     OrderType,
     Position,
@@ -60,7 +64,7 @@ from ..models import (
 from . import risk_hook
 from .books import avg
 from .executor import OrderIntent, OrderRefused, _market_of, _validate, capped_price, order_send
-from .orders import order_cancel, order_chase_step
+from .orders import order_amend, order_cancel
 from .state import transition
 from .txn import require_no_transaction
 
@@ -68,6 +72,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "SplitRequest",
+    "chase_bound",
     "depth_take",
     "split_cancel",
     "split_create",
@@ -325,16 +330,37 @@ def _chase(parent: SplitOrder, live: list[Order], broker: Broker, now: dt.dateti
     ):
         return
     try:
-        order_chase_step(
-            order.pk,
-            max_amends=parent.chase_max_amends,
-            ticks=parent.chase_ticks,
-            amend=broker.amend_order,
-            cancel=broker.cancel_order,
-        )
+        _chase_one(parent, order, broker)
     except OrderRefused as exc:
         log.info("split %s: chase of %s refused (%s)", parent.pk, order.pk, exc.reason)
     SplitOrder.objects.filter(pk=parent.pk).update(child_at=now)
+
+
+def chase_bound(parent: SplitOrder) -> int | None:
+    """The worst price a chase may amend to: the slippage cap's price when the parent has one, else
+    the parent's own limit (no chase beyond the trader's price); None for market children."""
+    if parent.reference_price and parent.slippage_cap_pct is not None:
+        return capped_price(
+            parent.side, parent.reference_price, parent.slippage_cap_pct, parent.market
+        )
+    return parent.limit_price
+
+
+def _chase_one(parent: SplitOrder, order: Order, broker: Broker) -> Order:
+    """Amend `chase_ticks` towards the market while the chain has fewer than `chase_max_amends`
+    amends and the new price stays within `chase_bound`; otherwise cancel the remainder."""
+    amends = Order.objects.filter(
+        split=parent, split_index=order.split_index, kind=OrderKind.AMEND
+    ).count()
+    bound = chase_bound(parent)
+    if order.price and bound is not None and amends < parent.chase_max_amends:
+        step = parent.chase_ticks if parent.side == Side.BUY else -parent.chase_ticks
+        market = parent.market if parent.market in krx.Market.__members__ else krx.Market.KOSPI
+        price = krx.step_ticks(order.price, step, market, timezone.localdate())
+        within = price <= bound if parent.side == Side.BUY else price >= bound
+        if within and price != order.price:
+            return order_amend(order.pk, price, cause="split_chase", amend=broker.amend_order)
+    return order_cancel(order.pk, cause="split_chase", cancel=broker.cancel_order)
 
 
 def _next_quantity(parent: SplitOrder, broker: Broker) -> tuple[int, int | None]:
@@ -417,6 +443,7 @@ def _create_child(
             user=parent.created_by,
             idempotency_key=f"split:{parent.pk}:{index}",
             reference_price=parent.reference_price,
+            slippage_cap_pct=parent.slippage_cap_pct,
             kind="split",
         )
         child, _ = order_create(intent)

@@ -232,7 +232,14 @@ def test_chase_amends_then_cancels_then_the_parent_ends() -> None:
         low = ref - 3000  # rests far below the market: the chase cannot reach a fill
         parent, _ = split_create(
             SplitRequest(
-                intent(sim.account, "buy", 10, price=low, reference_price=ref),
+                intent(
+                    sim.account,
+                    "buy",
+                    10,
+                    price=low,
+                    reference_price=ref,
+                    slippage_cap_pct=Decimal("1"),
+                ),
                 parts=1,
                 chase_seconds=10,
                 chase_max_amends=2,
@@ -275,3 +282,19 @@ def test_cancel_parent_cancels_schedule_and_open_children() -> None:
         sim.advance_sync(seconds=120)
         parent = split_step(parent.pk, broker=broker, now=sim.now())
         assert len(children(parent)) == 1  # the schedule stopped
+
+
+def test_without_a_cap_the_chase_never_passes_the_limit() -> None:
+    with trading_sim(DAY) as (sim, broker, feed):
+        low = broker.quote(CODE).price - 3000
+        parent, _ = split_create(
+            SplitRequest(intent(sim.account, "buy", 10, price=low), parts=1, chase_seconds=10),
+            broker=broker,
+            now=sim.now(),
+        )
+        parent = split_step(parent.pk, broker=broker, now=sim.now())
+        sim.advance_sync(seconds=10)
+        feed.apply()
+        parent = split_step(parent.pk, broker=broker, now=sim.now())
+        chain = list(Order.objects.filter(split=parent))
+        assert [(o.kind, o.price, o.status) for o in chain] == [("split", low, "cancelled")]

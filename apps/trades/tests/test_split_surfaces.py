@@ -114,3 +114,32 @@ def test_command_line_split_and_cancel(memory_broker, eager) -> None:
     call_command("order", "cancel", str(split.pk), stdout=out)
     assert SplitOrder.objects.get().status == SplitStatus.CANCELLED
     assert "cancelled" in out.getvalue()
+
+
+def test_sweep_steps_every_open_parent_and_skips_ended_ones(memory_broker) -> None:
+    from apps.trades.services.executor import OrderIntent
+    from apps.trades.services.split import SplitRequest, split_create
+    from apps.trades.tasks import split_sweep
+
+    memory_broker.set_quote("005930", 70_000, "삼성전자")
+    running, _ = split_create(
+        SplitRequest(OrderIntent(code="005930", side="buy", quantity=4, price=69_000), parts=2)
+    )
+    ended, _ = split_create(
+        SplitRequest(OrderIntent(code="005930", side="buy", quantity=4, price=68_000), parts=2)
+    )
+    SplitOrder.objects.filter(pk=ended.pk).update(status=SplitStatus.CANCELLED)
+    assert split_sweep() == 1  # the same as a worker restarted: the schedule is in the database
+    assert Order.objects.filter(split=running).count() == 1
+    assert not Order.objects.filter(split=ended).exists()
+    assert split_sweep() == 1
+    assert Order.objects.filter(split=running).count() == 1  # the child is live: nothing more
+
+
+def test_order_detail_links_a_split_child(trader_client, memory_broker, eager) -> None:
+    memory_broker.set_quote("005930", 70_000, "삼성전자")
+    data = {**BODY, "order_type": "limit", "token": "form-split-2"}
+    trader_client.post(reverse("trades:order-place"), data)
+    child = Order.objects.get()
+    html = trader_client.get(reverse("trades:order", args=[child.pk])).content.decode()
+    assert str(child.split_id) in html
