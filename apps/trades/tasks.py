@@ -102,8 +102,11 @@ def reconcile(trigger: str = "schedule", force: bool = False) -> dict[str, Any]:
 def expire_day_orders() -> int:
     """After the close (beat, 15:45 KST on weekdays): live day orders end as `expired`."""
     from apps.trades.services import orders_expire
+    from apps.trades.services.split import splits_expire
 
-    return orders_expire()
+    expired = orders_expire()
+    splits_expire()  # split parents end with the session too (their open children just expired)
+    return expired
 
 
 @worker_ready.connect

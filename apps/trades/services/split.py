@@ -81,6 +81,7 @@ __all__ = [
     "split_open_ids",
     "split_refresh",
     "split_step",
+    "splits_expire",
 ]
 
 CHASEABLE = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
@@ -268,14 +269,17 @@ def split_refresh(parent: SplitOrder) -> SplitOrder:
 
 
 # ------------------------------------------------------------------------------------------ step
-def _lease(split_id: uuid.UUID) -> bool:
+def _lease(split_id: uuid.UUID) -> dt.datetime | None:
+    """Take the parent for one step (conditional UPDATE); the lease's end, or None when another
+    worker holds it (or the parent has ended)."""
     now = timezone.now()
     until = now + dt.timedelta(seconds=_setting("TRADES_SPLIT_LEASE_SECONDS", 60))
-    return bool(
+    taken = (
         SplitOrder.objects.filter(pk=split_id, status__in=SPLIT_OPEN_STATUSES)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=until)
     )
+    return until if taken else None
 
 
 def split_step(
@@ -288,13 +292,15 @@ def split_step(
     when it is due, or close the parent. A step that finds the parent leased elsewhere does nothing."""
     require_no_transaction()
     split_id = uuid.UUID(str(split_id))
-    if not _lease(split_id):
+    lease = _lease(split_id)
+    if lease is None:
         return SplitOrder.objects.get(pk=split_id)
     try:
         parent = SplitOrder.objects.get(pk=split_id)
         _step(parent, _broker(broker), now or _exchange_now())
     finally:
-        SplitOrder.objects.filter(pk=split_id).update(lease_until=None)
+        # Only our own lease: a step that outlived it must not free another worker's.
+        SplitOrder.objects.filter(pk=split_id, lease_until=lease).update(lease_until=None)
     return split_refresh(SplitOrder.objects.get(pk=split_id))
 
 
@@ -504,6 +510,25 @@ def _cancel_children(parent: SplitOrder, children: list[Order], broker: Broker) 
             pending += 1
     if not pending:
         _finish(parent, SplitStatus.CANCELLED, parent.message)
+
+
+def splits_expire(message: str = "장 마감") -> int:
+    """After the close (with the day's orders expired): every open parent ends — `completed`, or
+    `cancelled` when it was being cancelled — so no schedule carries into the next session."""
+    ended = 0
+    for split_id in split_open_ids():
+        parent = SplitOrder.objects.get(pk=split_id)
+        if Order.objects.filter(split=parent, status__in=OPEN_STATUSES).exists():
+            continue  # a child still open (unknown, say): reconciliation settles it first
+        split_refresh(parent)
+        if parent.status == SplitStatus.CANCELLING:
+            _finish(parent, SplitStatus.CANCELLED, parent.message)
+        elif parent.filled_quantity >= parent.quantity:
+            _finish(parent, SplitStatus.FILLED)
+        else:
+            _finish(parent, SplitStatus.COMPLETED, message)
+        ended += 1
+    return ended
 
 
 # ------------------------------------------------------------------------------------------ timing

@@ -143,3 +143,21 @@ def test_order_detail_links_a_split_child(trader_client, memory_broker, eager) -
     child = Order.objects.get()
     html = trader_client.get(reverse("trades:order", args=[child.pk])).content.decode()
     assert str(child.split_id) in html
+
+
+def test_open_parents_end_with_the_session(memory_broker) -> None:
+    from apps.trades.services import orders_expire
+    from apps.trades.services.executor import OrderIntent
+    from apps.trades.services.split import SplitRequest, split_create, split_step, splits_expire
+
+    memory_broker.set_quote("005930", 70_000, "삼성전자")
+    parent, _ = split_create(
+        SplitRequest(OrderIntent(code="005930", side="buy", quantity=4, price=69_000), parts=2)
+    )
+    split_step(parent.pk)
+    assert splits_expire() == 0  # its child is still live
+    assert orders_expire(memory_broker) == 1
+    assert splits_expire() == 1
+    parent.refresh_from_db()
+    assert parent.status == SplitStatus.COMPLETED and parent.message == "장 마감"
+    assert split_step(parent.pk).children_sent == 1  # ended: no further child
