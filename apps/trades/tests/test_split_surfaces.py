@@ -161,3 +161,27 @@ def test_open_parents_end_with_the_session(memory_broker) -> None:
     parent.refresh_from_db()
     assert parent.status == SplitStatus.COMPLETED and parent.message == "장 마감"
     assert split_step(parent.pk).children_sent == 1  # ended: no further child
+
+
+def test_the_step_task_chains_itself_to_the_next_due_moment(memory_broker, monkeypatch) -> None:
+    from apps.trades import tasks
+    from apps.trades.services.executor import OrderIntent
+    from apps.trades.services.split import SplitRequest, split_create
+
+    memory_broker.set_quote("005930", 70_000, "삼성전자")
+    parent, _ = split_create(
+        SplitRequest(
+            OrderIntent(code="005930", side="buy", quantity=4, price=69_000),
+            parts=2,
+            interval_seconds=60,
+            chase_seconds=20,
+        )
+    )
+    queued: list[tuple[tuple, float]] = []
+    monkeypatch.setattr(
+        tasks.split_step, "apply_async", lambda args, countdown: queued.append((args, countdown))
+    )
+    assert tasks.split_step(str(parent.pk)) == SplitStatus.RUNNING
+    ((args, countdown),) = queued
+    assert args == (str(parent.pk),)
+    assert 19 <= countdown <= 20  # the live child's chase is due first (wall clock: speed 1)
