@@ -480,6 +480,14 @@ TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS
 # Position.current_price written at most this often.
 TRADES_PRICE_PUSH_MS = env.int("TRADES_PRICE_PUSH_MS", default=500)
 TRADES_PRICE_PERSIST_SECONDS = env.float("TRADES_PRICE_PERSIST_SECONDS", default=5.0)
+# Split orders (services.split): the sweep's period (beat row seeded at 5 s; this caps a step chain's
+# countdown), a step's lease, and the chase defaults (exchange-clock seconds before a child is amended,
+# amends before it is cancelled, ticks per amend).
+TRADES_SPLIT_SWEEP_SECONDS = env.float("TRADES_SPLIT_SWEEP_SECONDS", default=5.0)
+TRADES_SPLIT_LEASE_SECONDS = env.int("TRADES_SPLIT_LEASE_SECONDS", default=60)
+TRADES_SPLIT_CHASE_SECONDS = env.int("TRADES_SPLIT_CHASE_SECONDS", default=30)
+TRADES_SPLIT_CHASE_MAX_AMENDS = env.int("TRADES_SPLIT_CHASE_MAX_AMENDS", default=3)
+TRADES_SPLIT_CHASE_TICKS = env.int("TRADES_SPLIT_CHASE_TICKS", default=1)
 
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login

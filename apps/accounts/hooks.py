@@ -29,6 +29,7 @@ def open_orders_count(account_no: str) -> int:
 
 def trades_open_orders(account_no: str) -> int:
     """The trades app's count (registered by AppConfig.ready when `apps.trades` is installed)."""
-    from apps.trades.selectors import open_orders
+    from apps.trades.selectors import open_orders, open_splits
 
-    return open_orders(account_no).count()
+    # A running split parent sends more children later: it counts as open until it ends.
+    return open_orders(account_no).count() + open_splits(account_no).count()

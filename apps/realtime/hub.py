@@ -6,6 +6,9 @@ processes' condition searches over the relay, `apps/broker/kiwoom/relay.py`) and
 - connecting (retrying with backoff until the broker answers); the feed reconnects by itself after that;
 - a dispatcher: the socket's reader hands each typed event to the queues of the handlers that take it
   and returns at once (`Handler` contract and isolation rules: `apps.realtime.handlers`);
+- the account: without an explicit broker the hub follows the process's (`get_broker`); after an account
+  switch (another `BrokerAccount` activated) it closes the socket, reconnects with the new keys,
+  subscribes everything again and gives every handler a `reconnect` gap;
 - subscriptions: the union of what handlers want (tick codes, realtime conditions, account events),
   re-read every `REALTIME_RESYNC_SECONDS` and kept across reconnects;
 - gaps: after a reconnect, or after a handler's queue overflowed, that handler's `on_gap` is called;
@@ -27,7 +30,7 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,9 +110,15 @@ class Hub:
         options: Mapping[str, Any] | None = None,
         resync_seconds: float | None = None,
         heartbeat_seconds: float | None = None,
+        broker_source: Callable[[], Broker] | None = None,
     ) -> None:
-        """`handlers` defaults to the registry; `options` reach every handler factory (`HubContext`)."""
-        self.broker = broker or get_broker()
+        """`handlers` defaults to the registry; `options` reach every handler factory (`HubContext`).
+        Without a `broker` the hub follows the process's broker (`get_broker`, or `broker_source`):
+        when the active account changes, it reconnects with the new account's keys."""
+        if broker_source is None and broker is None:
+            broker_source = get_broker
+        self.broker_source = broker_source
+        self.broker = broker or (broker_source or get_broker)()
         self.ctx = HubContext(self.broker, dict(options or {}))
         self.resync_seconds = (
             settings.REALTIME_RESYNC_SECONDS if resync_seconds is None else resync_seconds
@@ -140,6 +149,7 @@ class Hub:
         self.account = False
         self._retry_after: dict[str, float] = {}  # seq → monotonic time of the next attempt
         self._connections = 0
+        self.switches = 0  # reconnects to another account's broker
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
 
@@ -190,9 +200,10 @@ class Hub:
         """One housekeeping step: subscriptions, then each handler's `on_gap` (if it had one) and
         `on_cycle` on a task of its own, so a slow one holds up neither the hub nor the others (a
         handler still busy with the last cycle skips this one; a pending gap waits for it)."""
+        switched = await self._follow_account()
         await self._guarded(self._reconcile(), "subscriptions")
         feed = self.feed
-        reconnected = feed is not None and feed.connections > self._connections
+        reconnected = switched or (feed is not None and feed.connections > self._connections)
         if reconnected and feed is not None:
             self._connections = feed.connections
             self.ctx.prices.clear()  # a price from before the gap is not the price after it
@@ -209,6 +220,39 @@ class Hub:
             slot.housekeeping = asyncio.create_task(
                 self._housekeep(slot), name=f"realtime-{slot.name}-cycle"
             )
+
+    async def _follow_account(self) -> bool:
+        """When the process's broker changed (another account was activated: `get_broker` builds a
+        new one within seconds of the switch), close the socket, reconnect with the new broker and
+        forget every subscription, so this cycle subscribes everything again on the new socket and
+        every handler gets a `reconnect` gap (they reconcile against the new account)."""
+        if self.broker_source is None or self._stop.is_set():
+            return False
+        try:
+            broker = await asyncio.to_thread(self.broker_source)
+        except Exception as exc:
+            log.warning("realtime: broker unavailable (%s); keeping the current one", exc)
+            return False
+        if broker is self.broker:
+            return False
+        log.warning("realtime: the active broker account changed; reconnecting with its keys")
+        old_feed, old_broker = self.feed, self.broker
+        self.feed = self.ctx.feed = None
+        if old_feed is not None:
+            with contextlib.suppress(Exception):
+                await old_feed.close()
+        self.broker = self.ctx.broker = broker
+        self.tick_codes = frozenset()
+        self.conditions.clear()
+        self.account = False
+        self._retry_after.clear()
+        self.ctx.prices.clear()
+        self.switches += 1
+        await self._connect()
+        with contextlib.suppress(Exception):
+            # Not the process's broker any more (get_broker hands out the new one): ours to close.
+            await asyncio.to_thread(old_broker.close)
+        return self.feed is not None
 
     async def _housekeep(self, slot: Slot) -> None:
         gap, slot.gap = slot.gap, None

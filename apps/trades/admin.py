@@ -7,7 +7,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Fill, Order, OrderTransition, Position, ReconciliationRun, Trade
+from .models import (
+    Fill,
+    Order,
+    OrderTransition,
+    Position,
+    ReconciliationRun,
+    SplitOrder,
+    Trade,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -134,3 +142,24 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "gate_closed",
     )
     list_filter = ("ok", "trigger")
+
+
+@admin.register(SplitOrder)
+class SplitOrderAdmin(ReadOnlyAdmin):
+    """Split parents: their schedule moves only through `services.split` (cancel on the orders page)."""
+
+    list_display = (
+        "created_at",
+        "account_no",
+        "code",
+        "side",
+        "mode",
+        "quantity",
+        "parts",
+        "children_sent",
+        "filled_quantity",
+        "slippage",
+        "status",
+    )
+    list_filter = ("status", "mode", "side")
+    search_fields = ("code", "id")

@@ -19,16 +19,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.trades import listing, manual
-from apps.trades.models import Order, Trade
+from apps.trades.models import Order, SplitOrder, Trade
 from apps.trades.serializers import (
     AmendSerializer,
     FillSerializer,
     ManualOrderSerializer,
     OrderDetailSerializer,
     OrderSerializer,
+    SplitOrderDetailSerializer,
+    SplitOrderSerializer,
     TradeSerializer,
 )
 from apps.trades.services.executor import OrderRefused
+from apps.trades.services.split import split_refresh
 
 non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
 
@@ -75,10 +78,13 @@ class OrderListView(FilteredList):
     def post(self, request: Request) -> Response:
         data = ManualOrderSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
         try:
-            order = manual.manual_order_place(
-                request.user, data.validated_data, request.headers.get("Idempotency-Key")
-            )
+            if manual.wants_split(data.validated_data):
+                split = manual.manual_split_place(request.user, data.validated_data, key)
+                # 202: the orders queue sends the children on the schedule; see /splits/{id}.
+                return Response(SplitOrderDetailSerializer(split).data, status=202)
+            order = manual.manual_order_place(request.user, data.validated_data, key)
         except OrderRefused as exc:
             return Response(
                 {"detail": exc.reason, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
@@ -129,3 +135,40 @@ class FillListView(FilteredList):
 
     serializer_class = FillSerializer
     filter_fn = staticmethod(listing.fills_filtered)
+
+
+class SplitListView(ListAPIView):
+    """GET /api/v1/splits?status=: split parents, newest first."""
+
+    serializer_class = SplitOrderSerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        qs = SplitOrder.objects.order_by("-created_at")
+        if value := self.request.query_params.get("status"):
+            qs = qs.filter(status=value)
+        return qs
+
+
+class SplitDetailView(APIView):
+    """GET /api/v1/splits/{id}: the parent (figures refreshed from its children) and its children."""
+
+    def get(self, request: Request, pk) -> Response:
+        split = split_refresh(get_object_or_404(SplitOrder, pk=pk))
+        return Response(SplitOrderDetailSerializer(split).data)
+
+
+@non_atomic
+class SplitCancelView(APIView):
+    """POST /api/v1/splits/{id}/cancel (trader, Idempotency-Key): stop the schedule, cancel the
+    open children."""
+
+    def post(self, request: Request, pk) -> Response:
+        split = get_object_or_404(SplitOrder, pk=pk)
+        try:
+            split = manual.manual_split_cancel(
+                request.user, split, request.headers.get("Idempotency-Key")
+            )
+        except OrderRefused as exc:
+            return Response({"detail": exc.reason, "code": exc.code}, status=409)
+        return Response(SplitOrderDetailSerializer(split).data)

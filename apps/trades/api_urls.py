@@ -10,4 +10,7 @@ urlpatterns = [
     path("orders/<uuid:pk>/cancel", api.OrderCancelView.as_view(), name="api-order-cancel"),
     path("orders/<uuid:pk>/amend", api.OrderAmendView.as_view(), name="api-order-amend"),
     path("fills", api.FillListView.as_view(), name="api-fills"),
+    path("splits", api.SplitListView.as_view(), name="api-splits"),
+    path("splits/<uuid:pk>", api.SplitDetailView.as_view(), name="api-split"),
+    path("splits/<uuid:pk>/cancel", api.SplitCancelView.as_view(), name="api-split-cancel"),
 ]

@@ -1,7 +1,9 @@
 """Manual trading by a trader (the page's form and the API): buy/sell/amend/cancel through the executor.
 
 A buy or sell is written as a `new` order row and sent by the `orders` Celery queue (`trades.order_send`);
-an amend or cancel is sent from the request (outside any transaction), like `manage.py order`.
+an amend or cancel is sent from the request (outside any transaction), like `manage.py order`. A split
+request (`split_parts` > 1, or `split_by_depth`) writes a `SplitOrder` parent instead, whose children the
+`orders` queue sends on its schedule (`services.split`); cancelling it stops the schedule.
 
 Every request carries an idempotency key (the form's hidden token or the `Idempotency-Key` header): a
 double click or a client retry makes one order. A buy/sell passes the key to the executor (unique on the
@@ -20,9 +22,10 @@ from django.db import transaction
 
 from apps.accounts.selectors import active_account_no
 from apps.core.rediskeys import redis_key
-from apps.trades.models import Cause, Order
+from apps.trades.models import Cause, Order, SplitMode, SplitOrder
 from apps.trades.services.executor import OrderIntent, OrderRefused, order_create
 from apps.trades.services.orders import order_amend, order_cancel
+from apps.trades.services.split import SplitRequest, split_cancel, split_enqueue
 
 KEY_TTL_SECONDS = 24 * 3600
 MAX_KEY_LENGTH = 100
@@ -39,9 +42,38 @@ def _checked(token: str | None) -> str:
     return token
 
 
-def manual_order_place(user: Any, data: dict[str, Any], idempotency_key: str | None) -> Order:
+def wants_split(data: dict[str, Any]) -> bool:
+    return bool(data.get("split_by_depth")) or (data.get("split_parts") or 1) > 1
+
+
+def manual_split_place(user: Any, data: dict[str, Any], idempotency_key: str | None) -> SplitOrder:
     token = _checked(idempotency_key)
-    intent = OrderIntent(
+    intent = _intent(user, data, f"manual-split:{token}")
+    by_depth = bool(data.get("split_by_depth"))
+    request = SplitRequest(
+        intent,
+        mode=SplitMode.DEPTH if by_depth else SplitMode.TIME,
+        parts=data.get("split_parts") or (10 if by_depth else 1),
+        interval_seconds=data.get("split_interval") or 0,
+    )
+    parent, _ = split_enqueue(request)
+    return parent
+
+
+def manual_split_cancel(user: Any, split: SplitOrder, idempotency_key: str | None) -> SplitOrder:
+    token = _checked(idempotency_key)
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    key = _key("split-cancel", token)
+    try:
+        if not client.set(key, str(split.pk), nx=True, ex=KEY_TTL_SECONDS):
+            return SplitOrder.objects.get(pk=split.pk)  # a repeat: the first request cancels it
+    finally:
+        client.close()
+    return split_cancel(split.pk, cause=f"user:{user.pk}")
+
+
+def _intent(user: Any, data: dict[str, Any], key: str) -> OrderIntent:
+    return OrderIntent(
         code=data["code"],
         side=data["side"],
         quantity=data["quantity"],
@@ -52,8 +84,15 @@ def manual_order_place(user: Any, data: dict[str, Any], idempotency_key: str | N
         cause=Cause.USER,
         cause_ref=f"user:{user.pk}",
         user=user,
-        idempotency_key=f"manual:{token}",
+        idempotency_key=key,
+        reference_price=data.get("reference_price"),
+        slippage_cap_pct=data.get("slippage_cap_pct"),
     )
+
+
+def manual_order_place(user: Any, data: dict[str, Any], idempotency_key: str | None) -> Order:
+    token = _checked(idempotency_key)
+    intent = _intent(user, data, f"manual:{token}")
     order, created = order_create(intent)
     if created:
         # The orders queue claims and sends it (once: the claim is a conditional UPDATE).

@@ -104,6 +104,101 @@ class FillSource(models.TextChoices):
     RECONCILE = "reconcile", _("대사")
 
 
+class SplitMode(models.TextChoices):
+    TIME = "time", _("시간 분할")
+    DEPTH = "depth", _("호가 잔량 분할")
+
+
+class SplitStatus(models.TextChoices):
+    RUNNING = "running", _("진행중")
+    CANCELLING = "cancelling", _("취소중")
+    FILLED = "filled", _("전량체결")
+    COMPLETED = "completed", _("종료(잔량 있음)")
+    CANCELLED = "cancelled", _("취소됨")
+
+
+SPLIT_OPEN_STATUSES = frozenset({SplitStatus.RUNNING, SplitStatus.CANCELLING})
+
+
+class SplitOrder(models.Model):
+    """A parent order sent as child orders over time or by book depth (`services.split`).
+
+    The parent never goes to the broker itself: its children are ordinary `Order` rows (`split` points
+    here, `split_index` numbers them; an amend child carries the same two) created and claimed like any
+    order. The schedule lives here, so a worker that dies resumes it from the next sweep. `filled_*`,
+    `commission`, `tax` and `slippage` aggregate the children's (refreshed by every step and on read).
+    """
+
+    id = models.UUIDField(_("분할 주문 ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    account_no = models.CharField(_("계좌"), max_length=20, db_index=True)
+    code = models.CharField(_("종목코드"), max_length=12)
+    name = models.CharField(_("종목명"), max_length=50, blank=True)
+    market = models.CharField(_("시장"), max_length=8, default="KOSPI")
+    side = models.CharField(_("매매구분"), max_length=4, choices=Side.choices)
+    mode = models.CharField(_("분할 방식"), max_length=8, choices=SplitMode.choices)
+    quantity = models.PositiveIntegerField(_("총 주문수량"))
+    # The children's limit: the trader's price, or the slippage cap's price (None: market children).
+    limit_price = models.BigIntegerField(_("한도 가격"), null=True, blank=True)
+    reference_price = models.BigIntegerField(_("기준가격"), null=True, blank=True)
+    slippage_cap_pct = models.DecimalField(
+        _("슬리피지 한도(%)"), max_digits=6, decimal_places=3, null=True, blank=True
+    )
+    parts = models.PositiveIntegerField(_("자식 주문 수(최대)"))
+    interval_seconds = models.PositiveIntegerField(_("간격(초)"), default=0)
+    chase_seconds = models.PositiveIntegerField(_("정정까지 대기(초)"), default=30)
+    chase_max_amends = models.PositiveIntegerField(_("최대 정정 횟수"), default=3)
+    chase_ticks = models.PositiveIntegerField(_("정정 틱 수"), default=1)
+    status = models.CharField(
+        _("상태"), max_length=12, choices=SplitStatus.choices, default=SplitStatus.RUNNING
+    )
+    children_sent = models.PositiveIntegerField(_("보낸 자식 주문"), default=0)
+    # Exchange-clock times: when the next child may go, when the live child was last sent/amended.
+    next_at = models.DateTimeField(_("다음 자식 주문"), null=True, blank=True)
+    child_at = models.DateTimeField(_("현재 자식 주문 시각"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("처리 점유"), null=True, blank=True)  # wall clock
+    filled_quantity = models.PositiveIntegerField(_("체결수량"), default=0)
+    filled_amount = models.BigIntegerField(_("체결금액"), default=0)
+    avg_fill_price = models.DecimalField(_("평균체결가"), null=True, blank=True, **PRICE)
+    commission = models.BigIntegerField(_("수수료"), default=0)
+    tax = models.BigIntegerField(_("세금"), default=0)
+    slippage = models.BigIntegerField(_("슬리피지(원)"), null=True, blank=True)
+    strategy_tag = models.CharField(_("전략 태그"), max_length=50, blank=True)
+    cause = models.CharField(_("원인"), max_length=12, choices=Cause.choices, default=Cause.USER)
+    cause_ref = models.CharField(_("원인 참조"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("요청자"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    idempotency_key = models.CharField(
+        _("멱등 키"), max_length=100, null=True, blank=True, unique=True
+    )
+    message = models.CharField(_("메시지"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("생성"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("종료"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("갱신"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("분할 주문")
+        verbose_name_plural = _("분할 주문")
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"split {self.side} {self.code} {self.quantity} x{self.parts} [{self.status}]"
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in SPLIT_OPEN_STATUSES
+
+
 class Order(models.Model):
     id = models.UUIDField(_("주문 ID"), primary_key=True, default=uuid.uuid4, editable=False)
     account_no = models.CharField(_("계좌"), max_length=20, db_index=True)
@@ -143,6 +238,15 @@ class Order(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
+    split = models.ForeignKey(
+        SplitOrder,
+        verbose_name=_("분할 주문"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    split_index = models.PositiveIntegerField(_("분할 순번"), null=True, blank=True)
     strategy_tag = models.CharField(_("전략 태그"), max_length=50, blank=True)
     cause = models.CharField(_("원인"), max_length=12, choices=Cause.choices, default=Cause.USER)
     cause_ref = models.CharField(

@@ -4,12 +4,35 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import OPEN_STATUSES, Fill, Order, Position, ReconciliationRun, Trade
+from .models import (
+    OPEN_STATUSES,
+    SPLIT_OPEN_STATUSES,
+    Fill,
+    Order,
+    Position,
+    ReconciliationRun,
+    SplitOrder,
+    Trade,
+)
 
 
 def open_orders(account_no: str | None = None) -> QuerySet[Order]:
     qs = Order.objects.filter(status__in=OPEN_STATUSES)
     return qs.filter(account_no=account_no) if account_no is not None else qs
+
+
+def open_splits(account_no: str | None = None) -> QuerySet[SplitOrder]:
+    """Split parents whose schedule still runs (or is being cancelled)."""
+    qs = SplitOrder.objects.filter(status__in=SPLIT_OPEN_STATUSES)
+    return qs.filter(account_no=account_no) if account_no is not None else qs
+
+
+def splits_recent(limit: int = 20) -> QuerySet[SplitOrder]:
+    return SplitOrder.objects.select_related("created_by").order_by("-created_at")[:limit]
+
+
+def split_children(split: SplitOrder) -> QuerySet[Order]:
+    return Order.objects.filter(split=split).order_by("split_index", "created_at")
 
 
 def has_open_orders(account_no: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
-from apps.trades.models import Fill, Order, OrderTransition, Side, Trade
+from apps.trades.models import Fill, Order, OrderTransition, Side, SplitOrder, Trade
 from apps.trades.models import OrderType as OrderTypeChoice
 
 
@@ -66,6 +68,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "original_order_no",
             "kind",
             "parent",
+            "split",
+            "split_index",
             "strategy_tag",
             "cause",
             "cause_ref",
@@ -127,6 +131,18 @@ class ManualOrderSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
     price = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     strategy_tag = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    reference_price = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    slippage_cap_pct = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        min_value=Decimal("0"),
+        max_value=Decimal("30"),
+        required=False,
+        allow_null=True,
+    )
+    split_parts = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    split_interval = serializers.IntegerField(min_value=0, max_value=3600, required=False)
+    split_by_depth = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("order_type", OrderTypeChoice.LIMIT) == OrderTypeChoice.LIMIT:
@@ -134,8 +150,71 @@ class ManualOrderSerializer(serializers.Serializer):
                 raise serializers.ValidationError({"price": "지정가 주문에는 가격이 필요합니다"})
         else:
             attrs["price"] = None
+        if (
+            attrs.get("split_by_depth")
+            and not attrs.get("price")
+            and attrs.get("slippage_cap_pct") is None
+        ):
+            raise serializers.ValidationError(
+                {"split_by_depth": "호가 잔량 분할에는 지정가 또는 슬리피지 한도가 필요합니다"}
+            )
         return attrs
 
 
 class AmendSerializer(serializers.Serializer):
     price = serializers.IntegerField(min_value=1)
+
+
+class SplitOrderSerializer(serializers.ModelSerializer):
+    """A split parent: its schedule and the aggregate of its children."""
+
+    status_label = serializers.CharField(source="get_status_display")
+    remaining = serializers.IntegerField()
+
+    class Meta:
+        model = SplitOrder
+        fields = [
+            "id",
+            "account_no",
+            "code",
+            "name",
+            "side",
+            "mode",
+            "quantity",
+            "limit_price",
+            "reference_price",
+            "slippage_cap_pct",
+            "parts",
+            "interval_seconds",
+            "chase_seconds",
+            "chase_max_amends",
+            "chase_ticks",
+            "status",
+            "status_label",
+            "children_sent",
+            "next_at",
+            "filled_quantity",
+            "remaining",
+            "filled_amount",
+            "avg_fill_price",
+            "commission",
+            "tax",
+            "slippage",
+            "strategy_tag",
+            "cause",
+            "message",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class SplitOrderDetailSerializer(SplitOrderSerializer):
+    orders = serializers.SerializerMethodField()
+
+    class Meta(SplitOrderSerializer.Meta):
+        fields = [*SplitOrderSerializer.Meta.fields, "orders"]
+
+    def get_orders(self, split: SplitOrder) -> list[dict]:
+        """The children in order (amend children next to the child they replaced)."""
+        rows = split.orders.select_related("created_by").order_by("split_index", "created_at")
+        return OrderSerializer(rows, many=True).data

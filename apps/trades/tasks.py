@@ -3,6 +3,8 @@
 - `trades.order_send` (queue `orders`): claim and send one order row a trader or a liquidation created.
   Never retried: a task that dies mid-call leaves the order `submitted`, which reconciliation turns
   into `unknown` and resolves against the broker.
+- `trades.split_step` / `trades.split_sweep` (queue `orders`): the split orders' schedule
+  (`services.split`): a self-chaining step per parent plus a beat sweep of every open parent.
 - `trades.reconcile` (queue `orders`): every minute by beat, only while the exchange is in session by its
   own clock (like the condition check); single-flight across workers.
 - `trades.expire_day_orders` (queue `orders`): after the close, reconcile and expire what is still live.
@@ -31,6 +33,42 @@ def order_send(order_id: str) -> str:
     from apps.trades.services import order_send as send
 
     return send(order_id).status
+
+
+@shared_task(name="trades.split_step", ignore_result=True, acks_late=False, max_retries=0)
+def split_step(split_id: str) -> str:
+    """One step of a split parent, then the next step queued for when it is due (on the exchange's
+    clock, converted at its speed). A chain lost with a killed worker is resumed by `split_sweep`."""
+    from apps.broker.backends import exchange_clock
+    from apps.trades.services.split import split_due_in
+    from apps.trades.services.split import split_step as step
+
+    parent = step(split_id)
+    now, speed = exchange_clock().reading()
+    due = split_due_in(parent, now)
+    # Eager mode (tests) would run a countdown at once, recursing: there, one call is one step.
+    if due is not None and not split_step.app.conf.task_always_eager:
+        sweep = float(getattr(settings, "TRADES_SPLIT_SWEEP_SECONDS", 5))
+        wall = due / speed if speed > 0 else sweep
+        split_step.apply_async((split_id,), countdown=min(max(wall, 0.2), sweep * 12))
+    return parent.status
+
+
+@shared_task(name="trades.split_sweep", ignore_result=True, time_limit=120, soft_time_limit=100)
+def split_sweep() -> int:
+    """Beat, every few seconds: one step of every open split parent (the schedule survives a worker
+    that died: the parents' state is in the database and each step takes a lease)."""
+    from apps.trades.services.split import split_open_ids
+    from apps.trades.services.split import split_step as step
+
+    done = 0
+    for split_id in split_open_ids():
+        try:
+            step(split_id)
+            done += 1
+        except Exception:
+            log.exception("split %s: step failed", split_id)
+    return done
 
 
 @shared_task(name="trades.reconcile", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -64,8 +102,11 @@ def reconcile(trigger: str = "schedule", force: bool = False) -> dict[str, Any]:
 def expire_day_orders() -> int:
     """After the close (beat, 15:45 KST on weekdays): live day orders end as `expired`."""
     from apps.trades.services import orders_expire
+    from apps.trades.services.split import splits_expire
 
-    return orders_expire()
+    expired = orders_expire()
+    splits_expire()  # split parents end with the session too (their open children just expired)
+    return expired
 
 
 @worker_ready.connect

@@ -10,6 +10,7 @@ urlpatterns = [
     path("orders/<uuid:pk>/", views.order_detail, name="order"),
     path("orders/<uuid:pk>/cancel/", views.order_cancel, name="order-cancel"),
     path("orders/<uuid:pk>/amend/", views.order_amend, name="order-amend"),
+    path("splits/<uuid:pk>/cancel/", views.split_cancel, name="split-cancel"),
     path("positions/", views.position_list, name="positions"),
     path("trades/", views.trade_list, name="trades"),
 ]

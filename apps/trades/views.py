@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 from apps.core.permissions import can_trade
 from apps.trades import listing, manual
 from apps.trades.forms import AmendForm, CancelForm, OrderForm, new_token
-from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, OrderType, Side
+from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, OrderType, Side, SplitOrder
+from apps.trades.selectors import splits_recent
 from apps.trades.services.executor import OrderRefused
 
 PAGE_SIZE = 50
@@ -67,6 +68,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         return render(request, "trades/_order_rows.html", context)
     if can_trade(request.user):
         context["form"] = OrderForm(initial={"token": new_token(), "order_type": OrderType.LIMIT})
+    context["splits"] = splits_recent()
     return render(request, "trades/orders.html", context)
 
 
@@ -98,6 +100,23 @@ def order_place(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"{field}: {' '.join(errors)}")
         return redirect("trades:orders")
     try:
+        if manual.wants_split(form.cleaned_data):
+            split = manual.manual_split_place(
+                request.user, form.cleaned_data, form.cleaned_data["token"]
+            )
+            messages.success(
+                request,
+                _("분할 주문 %(side)s %(code)s %(qty)s주 (%(mode)s, 최대 %(parts)s회): %(status)s")
+                % {
+                    "side": split.get_side_display(),
+                    "code": split.code,
+                    "qty": split.quantity,
+                    "mode": split.get_mode_display(),
+                    "parts": split.parts,
+                    "status": split.get_status_display(),
+                },
+            )
+            return redirect("trades:orders")
         order = manual.manual_order_place(
             request.user, form.cleaned_data, form.cleaned_data["token"]
         )
@@ -153,6 +172,25 @@ def order_amend(request: HttpRequest, pk) -> HttpResponse:
         return redirect("trades:order", pk=order.pk)
     messages.success(request, _("정정 주문: %(status)s") % {"status": child.get_status_display()})
     return redirect("trades:order", pk=child.pk)
+
+
+@require_POST
+@transaction.non_atomic_requests
+def split_cancel(request: HttpRequest, pk) -> HttpResponse:
+    _require_trader(request)
+    split = get_object_or_404(SplitOrder, pk=pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            split = manual.manual_split_cancel(request.user, split, form.cleaned_data["token"])
+        except OrderRefused as exc:
+            _refused(request, exc)
+        else:
+            messages.success(
+                request,
+                _("분할 주문 취소: %(status)s") % {"status": split.get_status_display()},
+            )
+    return redirect("trades:orders")
 
 
 # --- positions and trades -------------------------------------------------------------------------------

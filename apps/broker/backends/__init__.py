@@ -163,8 +163,8 @@ def get_broker() -> Broker:
         ):
             _checked_at = now
             if _generation() != _broker_generation:
-                # Not closed: a holder of the old one (the realtime hub) keeps a working broker
-                # until it restarts; new callers get the active account's.
+                # Not closed: a holder of the old one keeps a working broker (the realtime hub
+                # notices on its next cycle, reconnects and closes it); new callers get the new one.
                 log.info("broker account changed: new callers get the active account's broker")
                 _broker = None
         if _broker is None:

@@ -260,3 +260,52 @@ def test_the_hub_imports_no_app() -> None:
         }
         allowed = ("apps.broker.", "apps.core.")
         assert all(m.startswith(allowed) for m in imported), imported
+
+
+async def test_an_account_switch_reconnects_with_the_new_broker_and_resubscribes() -> None:
+    old, new = MemoryBroker(), MemoryBroker()
+    old.add_condition("1", "급등주", ["005930"])
+    new.add_condition("1", "급등주", ["000660"])
+    current = [old]
+    recorder = Recorder(seqs=frozenset({"1"}))
+    hub = Hub(
+        handlers={"rec": lambda ctx: recorder},
+        resync_seconds=60,
+        heartbeat_seconds=60,
+        broker_source=lambda: current[0],
+    )
+    assert hub.broker is old
+    assert await hub.start()
+    try:
+        await cycle(hub)
+        first = hub.feed
+        assert first is not None and first.ticks == {"005930"} and hub.conditions == {"1"}
+        await cycle(hub)
+        assert hub.feed is first and recorder.gaps == []  # the same account: nothing changes
+        current[0] = new  # the accounts app activated another account
+        await cycle(hub)
+        second = hub.feed
+        assert second is not first and hub.broker is new and hub.ctx.broker is new
+        assert first not in old._feeds  # the old socket is closed
+        assert second in new._feeds and second.ticks == {"005930"}
+        assert second.realtime_conditions == {"1"}  # subscribed again on the new socket
+        assert recorder.gaps == ["reconnect"]  # handlers resync against the new account
+        assert [seq for seq, _ in recorder.subscribed] == ["1", "1"]
+        assert hub.switches == 1
+        new.emit(tick("005930"))
+        await settle(hub)
+        assert recorder.got and recorder.got[-1].code == "005930"
+    finally:
+        await hub.shutdown()
+
+
+async def test_an_explicit_broker_is_kept() -> None:
+    broker = MemoryBroker()
+    hub = hub_with(broker, rec=Recorder())
+    assert hub.broker_source is None
+    assert await hub.start()
+    try:
+        await cycle(hub)
+        assert hub.broker is broker and hub.switches == 0
+    finally:
+        await hub.shutdown()

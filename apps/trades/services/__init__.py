@@ -3,7 +3,8 @@
 Modules: `state` (the order state machine and its journal), `books` (fills → orders, positions, trade
 log), `executor` (intent → order → one broker call), `orders` (cancel, amend, chase), `events` (broker
 reports from 00 frames and polls → the books), `reconcile` (with the broker), `risk_hook` (the
-pre-trade check the risk issue replaces).
+pre-trade check the risk issue replaces), `split` (split parents over time or by book depth; imported
+from `apps.trades.services.split`).
 """
 
 from .books import FillReport, fill_apply, fill_apply_report, position_pnl

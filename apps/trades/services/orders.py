@@ -116,6 +116,9 @@ def order_amend(
             slippage_cap_pct=order.slippage_cap_pct,
             news_score=order.news_score,
             volume_rank=order.volume_rank,
+            # A split child's amend stays the parent's child: the parent sums the chain's fills.
+            split_id=order.split_id,
+            split_index=order.split_index,
         )
         journal(child, S.NEW, S.SUBMITTED, f"amend:{cause}")
     amend = amend or _broker().amend_order
