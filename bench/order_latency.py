@@ -6,7 +6,9 @@ REST client's kt10000. "On the wire" is when the simulator's TR handler receives
 aiohttp handler is wrapped to stamp `time.perf_counter()`; client and server share the process, so the
 clocks are the same). For comparison, (a0) the bare client call alone (no database) → wire. Orders are
 paced (`--gap-ms`) so the shared request budget does not queue them: the figure is our path, not the
-rate limit. Goal p99 ≤ 5 ms.
+rate limit. Goal p99 ≤ 5 ms. (a1) splits (a) into its steps: intent → the order row committed (the hop to
+the order thread, `order_create`'s one statement and its commit), → the broker call starts (the hop back),
+→ on the wire (the client: limiter, token, HTTP).
 
 (b) Fills processed per second: `services.report_apply` of 00-frame reports for `--fills` fill steps
 (5 per order; each locks the order and the position, writes the fill, the position, the trade log
@@ -88,6 +90,9 @@ def wire_stamps() -> list[float]:
     return stamps
 
 
+steps: list[tuple[float, float, float]] = []
+
+
 async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
     from apps.broker.contract import OrderType, Side
     from apps.broker.kiwoom.rest import KiwoomRestClient
@@ -97,8 +102,23 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
     cfg = client_config(sim, rate_query_per_sec=1000.0, rate_burst=50, key_prefix="bench-trades")
     rest = KiwoomRestClient(cfg)
     await rest.account_number()  # token and connection warm
+    from apps.trades.services import executor
+
     bare: list[float] = []
     full: list[float] = []
+    marks: dict[str, float] = {}
+    create = executor.order_create
+
+    def stamped_create(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = create(*args, **kwargs)
+        marks["committed"] = time.perf_counter()
+        return result
+
+    async def stamped_place(**kwargs):  # type: ignore[no-untyped-def]
+        marks["place"] = time.perf_counter()
+        return await rest.place_order(**kwargs)
+
+    executor.order_create = stamped_create  # type: ignore[assignment]
     for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
         await aorder_submit(
             OrderIntent(
@@ -125,11 +145,19 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
                 strategy_tag="bench",
                 cause_ref=str(i),
             ),
-            rest.place_order,
+            stamped_place,
         )
         if len(stamps) > before:
             full.append(stamps[before] - t0)
+            steps.append(
+                (
+                    marks["committed"] - t0,
+                    marks["place"] - marks["committed"],
+                    stamps[before] - marks["place"],
+                )
+            )
         await asyncio.sleep(gap)
+    executor.order_create = create  # type: ignore[assignment]
     await rest.aclose()
     return bare, full
 
@@ -223,6 +251,15 @@ def main() -> None:
         f"(a)  intent → order row → wire:      p50 {ms(statistics.median(full)):.2f} ms  "
         f"p99 {ms(pct(full, 99)):.2f} ms  max {ms(max(full)):.2f} ms   (goal p99 ≤ 5 ms)"
     )
+    for label, k in (("row committed", 0), ("hop back to the loop", 1), ("client → wire", 2)):
+        values = [row[k] for row in steps]
+        print(
+            f"(a1) {label:<22}            p50 {ms(statistics.median(values)):.2f} ms  "
+            f"p99 {ms(pct(values, 99)):.2f} ms"
+        )
+    from apps.core.live import live_flush
+
+    live_flush()
     first, dup = fills_per_second(args.fills)
     print(f"(b)  fills processed: {first:,.0f}/s new, {dup:,.0f}/s duplicates (no-op)")
 
