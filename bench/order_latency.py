@@ -24,12 +24,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import json
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,6 +100,16 @@ def wire_stamps() -> list[float]:
 steps: list[tuple[float, float, float]] = []
 
 
+async def arrived(stamps: list[float], before: int) -> bool:
+    """The simulator's stamp of the request just answered (a simulator process reports it on a pipe,
+    which may lag the HTTP reply by a little)."""
+    for _ in range(2000):
+        if len(stamps) > before:
+            return True
+        await asyncio.sleep(0.0005)
+    return False
+
+
 async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
     from apps.broker.contract import OrderType, Side
     from apps.broker.kiwoom.rest import KiwoomRestClient
@@ -120,17 +137,19 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
 
     executor.order_create = stamped_create  # type: ignore[assignment]
     for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
+        before = len(stamps)
         await aorder_submit(
             OrderIntent(
                 code="005930", side="buy", quantity=1, order_type="market", account_no=sim.account
             ),
             rest.place_order,
         )
+        await arrived(stamps, before)
     for i in range(n):
         before = len(stamps)
         t0 = time.perf_counter()
         await rest.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
-        if len(stamps) > before:
+        if await arrived(stamps, before):
             bare.append(stamps[before] - t0)
         await asyncio.sleep(gap)
         before = len(stamps)
@@ -147,7 +166,7 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
             ),
             stamped_place,
         )
-        if len(stamps) > before:
+        if await arrived(stamps, before):
             full.append(stamps[before] - t0)
             steps.append(
                 (
@@ -210,12 +229,85 @@ def fills_per_second(n_fills: int) -> tuple[float, float]:
     return first, dup
 
 
+def serve_sim() -> None:
+    """The simulator alone (`--serve-sim`): its credentials as the first line on stdout, then one line
+    per order TR with its arrival time. `time.perf_counter()` is CLOCK_MONOTONIC on Linux, one clock for
+    every process of the machine, so the stamps compare with the bench's. Ends when stdin closes."""
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from apps.broker.simulator.adapter import default_start
+    from apps.broker.simulator.server import ServerConfig, SimServer
+    from apps.broker.simulator.testing import running_simulator
+
+    original = SimServer.handle_tr
+
+    async def handle_tr(self, request):  # type: ignore[no-untyped-def]
+        if request.headers.get("api-id") in ("kt10000", "kt10001"):
+            print(f"T {time.perf_counter()!r}", flush=True)
+        return await original(self, request)
+
+    SimServer.handle_tr = handle_tr  # type: ignore[method-assign]
+
+    async def run() -> None:
+        async with running_simulator(
+            config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
+            start=default_start(dt.date(2025, 11, 3), dt.time(9, 5)),
+            use_krx_calendar=False,
+            participation=Decimal("0.5"),
+        ) as sim:
+            keys = ("app_key", "secret_key", "account", "base_url", "ws_url")
+            print(json.dumps({k: getattr(sim, k) for k in keys}), flush=True)
+            await asyncio.to_thread(sys.stdin.read)
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def sim_process() -> Iterator[tuple[Any, list[float]]]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-sim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    handle = SimpleNamespace(**json.loads(proc.stdout.readline()))
+    stamps: list[float] = []
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("T "):
+                stamps.append(float(line[2:]))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield handle, stamps
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--fills", type=int, default=1000)
     parser.add_argument("--gap-ms", type=float, default=25.0)
+    parser.add_argument(
+        "--sim",
+        choices=("process", "thread"),
+        default="process",
+        help="the simulator in a process of its own (as in production: its work does not share our "
+        "GIL) or on this process's event loop",
+    )
+    parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_sim:
+        serve_sim()
+        return
     setup_django()
     import logging
 
@@ -226,12 +318,13 @@ def main() -> None:
     from apps.broker.simulator.server import ServerConfig
     from apps.broker.simulator.testing import running_simulator
 
-    stamps = wire_stamps()
-
     async def run() -> tuple[list[float], list[float]]:
-        cfg = ServerConfig(rate_limit_per_s=None, ping_interval_s=3600)
+        if args.sim == "process":
+            with sim_process() as (sim, stamps):
+                return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
+        stamps = wire_stamps()
         async with running_simulator(
-            config=cfg,
+            config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
             start=default_start(dt.date(2025, 11, 3), dt.time(9, 5)),
             use_krx_calendar=False,
             participation=Decimal("0.5"),
@@ -239,6 +332,7 @@ def main() -> None:
             return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
 
     bare, full = asyncio.run(run())
+    print(f"simulator: {args.sim}")
     ms = lambda v: v * 1000  # noqa: E731
     print(
         f"orders: {len(full)} through aorder_submit, {len(bare)} bare client calls (simulator loopback)"
