@@ -6,7 +6,9 @@ REST client's kt10000. "On the wire" is when the simulator's TR handler receives
 aiohttp handler is wrapped to stamp `time.perf_counter()`; client and server share the process, so the
 clocks are the same). For comparison, (a0) the bare client call alone (no database) → wire. Orders are
 paced (`--gap-ms`) so the shared request budget does not queue them: the figure is our path, not the
-rate limit. Goal p99 ≤ 5 ms.
+rate limit. Goal p99 ≤ 5 ms. (a1) splits (a) into its steps: intent → the order row committed (the hop to
+the order thread, `order_create`'s one statement and its commit), → the broker call starts (the hop back),
+→ on the wire (the client: limiter, token, HTTP).
 
 (b) Fills processed per second: `services.report_apply` of 00-frame reports for `--fills` fill steps
 (5 per order; each locks the order and the position, writes the fill, the position, the trade log
@@ -22,12 +24,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import json
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,6 +97,19 @@ def wire_stamps() -> list[float]:
     return stamps
 
 
+steps: list[tuple[float, float, float]] = []
+
+
+async def arrived(stamps: list[float], before: int) -> bool:
+    """The simulator's stamp of the request just answered (a simulator process reports it on a pipe,
+    which may lag the HTTP reply by a little)."""
+    for _ in range(2000):
+        if len(stamps) > before:
+            return True
+        await asyncio.sleep(0.0005)
+    return False
+
+
 async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
     from apps.broker.contract import OrderType, Side
     from apps.broker.kiwoom.rest import KiwoomRestClient
@@ -97,20 +119,37 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
     cfg = client_config(sim, rate_query_per_sec=1000.0, rate_burst=50, key_prefix="bench-trades")
     rest = KiwoomRestClient(cfg)
     await rest.account_number()  # token and connection warm
+    from apps.trades.services import executor
+
     bare: list[float] = []
     full: list[float] = []
+    marks: dict[str, float] = {}
+    create = executor.order_create
+
+    def stamped_create(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = create(*args, **kwargs)
+        marks["committed"] = time.perf_counter()
+        return result
+
+    async def stamped_place(**kwargs):  # type: ignore[no-untyped-def]
+        marks["place"] = time.perf_counter()
+        return await rest.place_order(**kwargs)
+
+    executor.order_create = stamped_create  # type: ignore[assignment]
     for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
+        before = len(stamps)
         await aorder_submit(
             OrderIntent(
                 code="005930", side="buy", quantity=1, order_type="market", account_no=sim.account
             ),
             rest.place_order,
         )
+        await arrived(stamps, before)
     for i in range(n):
         before = len(stamps)
         t0 = time.perf_counter()
         await rest.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
-        if len(stamps) > before:
+        if await arrived(stamps, before):
             bare.append(stamps[before] - t0)
         await asyncio.sleep(gap)
         before = len(stamps)
@@ -125,11 +164,19 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
                 strategy_tag="bench",
                 cause_ref=str(i),
             ),
-            rest.place_order,
+            stamped_place,
         )
-        if len(stamps) > before:
+        if await arrived(stamps, before):
             full.append(stamps[before] - t0)
+            steps.append(
+                (
+                    marks["committed"] - t0,
+                    marks["place"] - marks["committed"],
+                    stamps[before] - marks["place"],
+                )
+            )
         await asyncio.sleep(gap)
+    executor.order_create = create  # type: ignore[assignment]
     await rest.aclose()
     return bare, full
 
@@ -182,12 +229,85 @@ def fills_per_second(n_fills: int) -> tuple[float, float]:
     return first, dup
 
 
+def serve_sim() -> None:
+    """The simulator alone (`--serve-sim`): its credentials as the first line on stdout, then one line
+    per order TR with its arrival time. `time.perf_counter()` is CLOCK_MONOTONIC on Linux, one clock for
+    every process of the machine, so the stamps compare with the bench's. Ends when stdin closes."""
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from apps.broker.simulator.adapter import default_start
+    from apps.broker.simulator.server import ServerConfig, SimServer
+    from apps.broker.simulator.testing import running_simulator
+
+    original = SimServer.handle_tr
+
+    async def handle_tr(self, request):  # type: ignore[no-untyped-def]
+        if request.headers.get("api-id") in ("kt10000", "kt10001"):
+            print(f"T {time.perf_counter()!r}", flush=True)
+        return await original(self, request)
+
+    SimServer.handle_tr = handle_tr  # type: ignore[method-assign]
+
+    async def run() -> None:
+        async with running_simulator(
+            config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
+            start=default_start(dt.date(2025, 11, 3), dt.time(9, 5)),
+            use_krx_calendar=False,
+            participation=Decimal("0.5"),
+        ) as sim:
+            keys = ("app_key", "secret_key", "account", "base_url", "ws_url")
+            print(json.dumps({k: getattr(sim, k) for k in keys}), flush=True)
+            await asyncio.to_thread(sys.stdin.read)
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def sim_process() -> Iterator[tuple[Any, list[float]]]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-sim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    handle = SimpleNamespace(**json.loads(proc.stdout.readline()))
+    stamps: list[float] = []
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("T "):
+                stamps.append(float(line[2:]))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield handle, stamps
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--fills", type=int, default=1000)
     parser.add_argument("--gap-ms", type=float, default=25.0)
+    parser.add_argument(
+        "--sim",
+        choices=("process", "thread"),
+        default="process",
+        help="the simulator in a process of its own (as in production: its work does not share our "
+        "GIL) or on this process's event loop",
+    )
+    parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_sim:
+        serve_sim()
+        return
     setup_django()
     import logging
 
@@ -198,12 +318,13 @@ def main() -> None:
     from apps.broker.simulator.server import ServerConfig
     from apps.broker.simulator.testing import running_simulator
 
-    stamps = wire_stamps()
-
     async def run() -> tuple[list[float], list[float]]:
-        cfg = ServerConfig(rate_limit_per_s=None, ping_interval_s=3600)
+        if args.sim == "process":
+            with sim_process() as (sim, stamps):
+                return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
+        stamps = wire_stamps()
         async with running_simulator(
-            config=cfg,
+            config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
             start=default_start(dt.date(2025, 11, 3), dt.time(9, 5)),
             use_krx_calendar=False,
             participation=Decimal("0.5"),
@@ -211,6 +332,7 @@ def main() -> None:
             return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
 
     bare, full = asyncio.run(run())
+    print(f"simulator: {args.sim}")
     ms = lambda v: v * 1000  # noqa: E731
     print(
         f"orders: {len(full)} through aorder_submit, {len(bare)} bare client calls (simulator loopback)"
@@ -223,6 +345,15 @@ def main() -> None:
         f"(a)  intent → order row → wire:      p50 {ms(statistics.median(full)):.2f} ms  "
         f"p99 {ms(pct(full, 99)):.2f} ms  max {ms(max(full)):.2f} ms   (goal p99 ≤ 5 ms)"
     )
+    for label, k in (("row committed", 0), ("hop back to the loop", 1), ("client → wire", 2)):
+        values = [row[k] for row in steps]
+        print(
+            f"(a1) {label:<22}            p50 {ms(statistics.median(values)):.2f} ms  "
+            f"p99 {ms(pct(values, 99)):.2f} ms"
+        )
+    from apps.core.live import live_flush
+
+    live_flush()
     first, dup = fills_per_second(args.fills)
     print(f"(b)  fills processed: {first:,.0f}/s new, {dup:,.0f}/s duplicates (no-op)")
 

@@ -476,6 +476,8 @@ TRADES_RECONCILE_NEW_GRACE_SECONDS = env.float("TRADES_RECONCILE_NEW_GRACE_SECON
 TRADES_RECONCILE_AT_START = env.bool("TRADES_RECONCILE_AT_START", default=True)
 # The realtime path's limit for one order call (then `unknown`, never a resend).
 TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS", default=5.0)
+# Opt-in: the realtime order path's commits do not wait for the WAL flush (see README).
+TRADES_ORDER_ASYNC_COMMIT = env.bool("TRADES_ORDER_ASYNC_COMMIT", default=False)
 # Live prices of held positions (realtime hub): price_update/position_update at most this often per code,
 # Position.current_price written at most this often.
 TRADES_PRICE_PUSH_MS = env.int("TRADES_PRICE_PUSH_MS", default=500)

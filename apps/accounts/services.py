@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time
+from time import monotonic
 
 import redis
 from django.conf import settings
@@ -198,22 +199,38 @@ def balance_sync(
     return snapshot
 
 
+_sync_queued_at = float("-inf")
+_redis_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    # One pooled client per process (redis-py resets its pool in a forked child), not a connection per fill.
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+    return _redis_client
+
+
 def balance_sync_soon(source: str = SnapshotSource.FILL, delay_seconds: float = 1.0) -> bool:
     """Queue one balance sync shortly, after the current transaction commits (the trades app calls this
     after every fill). A burst of fills makes one sync, not one per fill. True if a sync was queued."""
 
     def _queue() -> None:
+        global _sync_queued_at
         from apps.accounts.tasks import sync_balance
 
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+        now = monotonic()
+        if now - _sync_queued_at < delay_seconds:
+            # This process queued a sync less than `delay_seconds` ago: it cannot have run yet (its
+            # countdown), so the pending key stands and SET NX would refuse. No Redis call per fill.
+            return
         try:
-            if not client.set(SYNC_PENDING_KEY, "1", nx=True, ex=max(5, int(delay_seconds) + 5)):
+            if not _redis().set(SYNC_PENDING_KEY, "1", nx=True, ex=max(5, int(delay_seconds) + 5)):
                 return
         except redis.RedisError as exc:
             log.warning("balance sync not queued (%s)", type(exc).__name__)
             return
-        finally:
-            client.close()
+        _sync_queued_at = now
         sync_balance.apply_async(kwargs={"source": source}, countdown=delay_seconds)
 
     transaction.on_commit(_queue)

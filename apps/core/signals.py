@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_ready
+from celery.signals import worker_process_shutdown, worker_ready
 from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
@@ -19,6 +19,14 @@ def _worker_ready(sender=None, **kwargs) -> None:
         status_record(Component.WORKER, message=str(getattr(sender, "hostname", "")))
     except Exception:
         logger.exception("could not record worker start")
+
+
+@worker_process_shutdown.connect
+def _flush_live_pushes(**kwargs) -> None:
+    # A pool process leaves through os._exit (no atexit): send the pushes its last task handed over.
+    from apps.core.live import live_flush
+
+    live_flush()
 
 
 def _sync_roles(sender, **kwargs) -> None:

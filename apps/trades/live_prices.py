@@ -8,7 +8,9 @@
 - `on_tick` only records the last price and cumulative volume (cheap, on the handler's task);
 - a pump task of its own publishes, per code, at most once per `push_seconds`
   (`TRADES_PRICE_PUSH_MS`): the first tick at once, the later ones of the window coalesced into one
-  push of the latest values when the window ends. A slow channel layer delays only this task;
+  push of the latest values when the window ends. The pushes go to the process's background
+  publisher (`apps.core.live.publish_soon`: the same ordered queue as the books' after-fill pushes), so
+  a slow channel layer delays no task on the hub's loop;
 - `persist` writes the prices that changed since the last write in one UPDATE; the handler calls it
   at most every `persist_seconds` (`TRADES_PRICE_PERSIST_SECONDS`) and at shutdown — never per tick.
 
@@ -30,7 +32,7 @@ from typing import Any
 from django.db.models import Case, IntegerField, Value, When
 
 from apps.broker.contract import Tick
-from apps.core.live import apublish_now
+from apps.core.live import apublish_soon
 
 from .models import Position
 
@@ -71,7 +73,7 @@ class LivePrices:
         self,
         *,
         push_seconds: float,
-        publish: Publish = apublish_now,
+        publish: Publish = apublish_soon,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.push_seconds = push_seconds

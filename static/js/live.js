@@ -33,6 +33,7 @@
     let openedAt = 0;
     ws.onopen = () => {
       openedAt = Date.now(); stats.opened += 1; setState(true);
+      document.dispatchEvent(new CustomEvent("live:open", { detail: { opened: stats.opened } }));
       // A socket that dies right after opening must not reset the backoff, or a broken server is hammered
       // with a new socket every second; only one that proved stable does.
       pingTimer = setInterval(() => {
@@ -60,7 +61,11 @@
       document.dispatchEvent(new CustomEvent("live:" + event.type, { detail: event.data }));
     };
   }
-  window.live = { on: (type, fn) => { (listeners[type] = listeners[type] || []).push(fn); }, stats: stats };
+  window.live = {
+    on: (type, fn) => { (listeners[type] = listeners[type] || []).push(fn); },
+    isOpen: () => socket !== null && socket.readyState === WebSocket.OPEN,
+    stats: stats,
+  };
   // Health events refresh the status strip and, on the system page, the table.
   window.live.on("health", (report) => {
     const strip = document.getElementById("status-strip");

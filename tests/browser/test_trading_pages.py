@@ -2,7 +2,8 @@
 live on the orders page and the positions page (no reload) — form → `new` order row (web process) → the
 orders queue's send (run here, as the worker would) → 00 frames → fill, position → `order_filled`/
 `position_update` on /ws/live; a resting limit buy amended and then cancelled from its page (the web process
-calls the simulator); a market sell that takes the position off the positions page live."""
+calls the simulator), its `new → accepted` shown on the orders page by `order_update` alone; a market sell
+that takes the position off the positions page live."""
 
 from __future__ import annotations
 
@@ -137,7 +138,14 @@ def test_manual_buy_shows_live_on_orders_and_positions(browser, sim_trading, asg
     low = tick_round(broker.quote(CODE).price * 95 // 100, "KOSPI", DAY, "down")
     lower = tick_round(low - 1, "KOSPI", DAY, "down")
     rest = place(page, asgi_server, "buy", "limit", 5, low)
+    # new → accepted without a fill: only `order_update` tells the page (it polls only while the socket is down).
+    page.wait_for_selector("#live-indicator.on", timeout=10_000)
+    page.evaluate("window.__sameDocument = true")
     in_thread(order_send, rest.pk, broker.place_order)
+    page.wait_for_selector(
+        f'#orders tr[data-order="{rest.pk}"][data-status="accepted"]', timeout=10_000
+    )
+    assert page.evaluate("window.__sameDocument") is True
     page.goto(f"{asgi_server}/orders/{rest.pk}/")
     page.wait_for_selector('#order-status:has-text("접수")', timeout=30_000)
     page.fill("#amend-form input[name=price]", str(lower))

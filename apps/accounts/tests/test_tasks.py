@@ -13,6 +13,12 @@ from apps.accounts.tests.factories import BrokerAccountFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_recent_sync(monkeypatch) -> None:
+    # balance_sync_soon skips Redis for a second after this process queued a sync; tests start afresh.
+    monkeypatch.setattr(services, "_sync_queued_at", float("-inf"))
+
+
 @pytest.mark.parametrize(
     "moment",
     ["2025-10-03 10:00:00+09:00", "2025-02-08 10:00:00+09:00", "2025-02-04 17:00:00+09:00"],

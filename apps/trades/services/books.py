@@ -30,7 +30,7 @@ from apps.core.live import publish_after_commit
 from ..models import Fill as FillRow
 from ..models import FillSource, Order, Position, Side, Trade
 from ..models import OrderStatus as S
-from .state import can_transition, transition
+from .state import can_transition, order_update_after_commit, transition
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,7 @@ def fill_locked(
     publish_after_commit(
         "position_update",
         {"code": position.code, "qty": position.quantity, "pnl": position_pnl(position)},
+        key=position.code,
     )
     return fill
 
@@ -199,6 +200,7 @@ def _advance_status(order: Order, source: str, fields: tuple[str, ...]) -> None:
         transition(order, target, cause=f"fill:{source}", also_save=fields)
     else:
         order.save(update_fields=[*fields, "updated_at"])
+        order_update_after_commit(order)
         # A fill for an order we thought ended (e.g. cancelled, yet the exchange filled first):
         # the fill stands, the books follow it; the journal says so.
         log.warning("order %s: fill arrived in status %s", order.pk, order.status)

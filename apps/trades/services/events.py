@@ -26,7 +26,7 @@ from apps.broker.contract import OrderStatus as BS
 from ..models import FillSource, Order
 from ..models import OrderStatus as S
 from .books import fill_locked
-from .state import can_transition, transition
+from .state import can_transition, order_update_after_commit, transition
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +140,19 @@ def find_order(report: BrokerOrderReport) -> Order | None:
 
 
 def report_apply(report: BrokerOrderReport, order: Order | None = None) -> Applied:
-    """Fill step and status of one broker report, in one transaction with the order row locked."""
+    """Fill step and status of one broker report, in one transaction with the order row locked.
+
+    A report that changes nothing (the same fill from the other source, a repeated status) is answered
+    from one plain read, without the lock: taking a row lock is a write whose commit waits for the
+    WAL flush. That read may only be older than the locked row, and an order only moves forward
+    (cumulative quantities grow, final states stay), so "nothing to do" then stays true."""
+    current = Order.objects.filter(pk=order.pk).first() if order is not None else find_order(report)
+    if current is None:
+        return Applied.UNMATCHED
+    if not _needs_write(current, report):
+        return Applied.APPLIED
     with transaction.atomic():
-        if order is not None:
-            locked = Order.objects.select_for_update().filter(pk=order.pk).first()
-        else:
-            locked = _lookup(report).select_for_update(of=("self",)).first()
+        locked = Order.objects.select_for_update().filter(pk=current.pk).first()
         if locked is None:
             return Applied.UNMATCHED
         cum_amount = report.cum_amount
@@ -171,6 +178,17 @@ def report_apply(report: BrokerOrderReport, order: Order | None = None) -> Appli
     return Applied.APPLIED
 
 
+def _needs_write(order: Order, report: BrokerOrderReport) -> bool:
+    if report.cum_quantity > order.filled_quantity:
+        return True  # a fill step (whether it is one, the locked path decides)
+    if order.is_final:
+        return False
+    if not order.broker_order_no and report.order_no:
+        return True
+    target = _target(order, report)
+    return bool(target and target != order.status and can_transition(order.status, target))
+
+
 def status_apply(order_id: object, report: BrokerOrderReport) -> None:
     """Move the order's status to what the broker reports (fills themselves are `fill_apply`'s)."""
     with transaction.atomic():
@@ -183,6 +201,7 @@ def _status_locked(order: Order, report: BrokerOrderReport) -> None:
     if not order.broker_order_no and report.order_no:
         order.broker_order_no = report.order_no
         order.save(update_fields=["broker_order_no", "updated_at"])
+        order_update_after_commit(order)
     target = _target(order, report)
     if target and target != order.status and can_transition(order.status, target):
         transition(order, target, cause=f"broker:{report.source}")

@@ -11,8 +11,9 @@ Two paths share this code; only the broker call differs:
 Steps (each its own short transaction; the broker is never called inside one):
 1. `order_create`: validate, risk hook, idempotency key (one order per key), the unknown guard (no new
    order for a (code, side) while one is `unknown` there), and for a sell the reservation of sellable
-   quantity under a row lock on the position. With `claim=True` the row is created already
-   `submitted` (one commit: the low-latency path); otherwise it stays `new` for a queue to claim.
+   quantity under a row lock on the position — the guard, the reservation, the row and its journal in
+   one SQL statement (`insert.order_insert`: one round trip, one commit). With `claim=True` the row is
+   created already `submitted` (the low-latency path); otherwise it stays `new` for a queue to claim.
 2. `order_claim`: conditional UPDATE new → submitted; zero rows means someone else sends it.
 3. the broker call, outside any transaction, exactly once;
 4. `order_record`: ack → accepted (with the broker order number), a refusal → rejected (the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,6 +37,7 @@ from django import db
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 import krx
@@ -48,9 +51,10 @@ from apps.broker.contract import OrderType as BrokerOrderType
 from apps.broker.contract import Side as BrokerSide
 from krx.codes import is_stock_code
 
-from ..models import Cause, Exchange, Order, OrderStatus, OrderTransition, OrderType, Position, Side
+from ..models import Cause, Exchange, Order, OrderStatus, OrderType, Position, Side
 from . import risk_hook
-from .state import journal, transition
+from .insert import order_insert
+from .state import journal, order_update_after_commit, transition
 from .txn import require_no_transaction
 
 log = logging.getLogger(__name__)
@@ -199,49 +203,37 @@ def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bo
             raise OrderRefused(
                 f"매도 가격 {price}원이 슬리피지 한도 {cap}원보다 낮습니다", "slippage"
             )
+    order = Order(
+        account_no=account,
+        code=intent.code,
+        name=intent.name or name,
+        market=market,
+        side=intent.side,
+        order_type=order_type,
+        exchange=intent.exchange,
+        quantity=intent.quantity,
+        price=price if order_type == OrderType.LIMIT else None,
+        strategy_tag=intent.strategy_tag,
+        cause=intent.cause,
+        cause_ref=intent.cause_ref,
+        created_by=intent.user,
+        idempotency_key=intent.idempotency_key or None,
+        reference_price=intent.reference_price,
+        slippage_cap_pct=intent.slippage_cap_pct,
+        parent_id=intent.parent_id,
+        kind=intent.kind,
+        news_score=intent.news_score,
+        volume_rank=intent.volume_rank,
+    )
+    journal_rows = [("new", "new", f"created:{intent.cause}")]
+    if claim:
+        order.status = OrderStatus.SUBMITTED
+        order.submitted_at = timezone.now()
+        journal_rows.append(("new", "submitted", "claimed"))
+    reserve = intent.quantity if intent.side == Side.SELL else 0
+    order.reserved_quantity = reserve
     try:
-        with transaction.atomic():
-            _guard_unknown(account, intent)
-            order = Order(
-                account_no=account,
-                code=intent.code,
-                name=intent.name or name,
-                market=market,
-                side=intent.side,
-                order_type=order_type,
-                exchange=intent.exchange,
-                quantity=intent.quantity,
-                price=price if order_type == OrderType.LIMIT else None,
-                strategy_tag=intent.strategy_tag,
-                cause=intent.cause,
-                cause_ref=intent.cause_ref,
-                created_by=intent.user,
-                idempotency_key=intent.idempotency_key or None,
-                reference_price=intent.reference_price,
-                slippage_cap_pct=intent.slippage_cap_pct,
-                parent_id=intent.parent_id,
-                kind=intent.kind,
-                news_score=intent.news_score,
-                volume_rank=intent.volume_rank,
-            )
-            if intent.side == Side.SELL:
-                order.reserved_quantity = _reserve(account, intent.code, intent.quantity)
-            if claim:
-                order.status = OrderStatus.SUBMITTED
-                order.submitted_at = timezone.now()
-            order.save(force_insert=True)
-            rows = [
-                OrderTransition(
-                    order=order, from_status="new", to_status="new", cause=f"created:{intent.cause}"
-                )
-            ]
-            if claim:
-                rows.append(
-                    OrderTransition(
-                        order=order, from_status="new", to_status="submitted", cause="claimed"
-                    )
-                )
-            OrderTransition.objects.bulk_create(rows)
+        refused = order_insert(order, journal_rows, reserve=reserve)
     except IntegrityError:
         # Two submissions with one key raced: the loser answers with the winner's order.
         if intent.idempotency_key:
@@ -249,37 +241,36 @@ def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bo
             if existing is not None:
                 return existing, False
         raise
+    if refused is not None:
+        raise _unknown_pending(intent) if refused.unknown else _insufficient(account, intent)
+    if not claim:
+        order_update_after_commit(order)  # a claimed order's first push comes with its outcome
     return order, True
 
 
-def _guard_unknown(account: str, intent: OrderIntent) -> None:
+def _unknown_pending(intent: OrderIntent) -> OrderRefused:
     # Kiwoom orders carry no client id: reconciliation matches an unknown order by code, side,
     # quantity, price and time, which only stays unambiguous with one unknown per (code, side).
-    if Order.objects.filter(
-        account_no=account, code=intent.code, side=intent.side, status=OrderStatus.UNKNOWN
-    ).exists():
-        raise OrderRefused(
-            f"{intent.code} {Side(intent.side).label} 주문 중 결과를 확인 중인 주문이 있어 "
-            "대사가 끝날 때까지 새 주문을 보내지 않습니다",
-            "unknown_pending",
-        )
+    return OrderRefused(
+        f"{intent.code} {Side(intent.side).label} 주문 중 결과를 확인 중인 주문이 있어 "
+        "대사가 끝날 때까지 새 주문을 보내지 않습니다",
+        "unknown_pending",
+    )
 
 
-def _reserve(account: str, code: str, quantity: int) -> int:
-    """Reserve `quantity` of the position's sellable shares under a row lock (same transaction as
-    the order row), so two sellers can never sell more than is held."""
-    position = Position.objects.select_for_update().filter(account_no=account, code=code).first()
-    held = position.quantity if position else 0
-    reserved = position.reserved if position else 0
-    if position is None or held - reserved < quantity:
-        raise OrderRefused(
-            f"매도가능수량 부족: {code} 보유 {held}주 중 {reserved}주는 다른 매도 주문이 잡고 있어 "
-            f"{max(held - reserved, 0)}주만 매도할 수 있습니다 (요청 {quantity}주)",
-            "insufficient",
-        )
-    position.reserved = reserved + quantity
-    position.save(update_fields=["reserved", "updated_at"])
-    return quantity
+def _insufficient(account: str, intent: OrderIntent) -> OrderRefused:
+    """The reason a sell's reservation did not fit (read after the refusal: the figures of the moment)."""
+    row = (
+        Position.objects.filter(account_no=account, code=intent.code)
+        .values_list("quantity", "reserved")
+        .first()
+    )
+    held, reserved = row or (0, 0)
+    return OrderRefused(
+        f"매도가능수량 부족: {intent.code} 보유 {held}주 중 {reserved}주는 다른 매도 주문이 잡고 있어 "
+        f"{max(held - reserved, 0)}주만 매도할 수 있습니다 (요청 {intent.quantity}주)",
+        "insufficient",
+    )
 
 
 # --------------------------------------------------------------------------------- claim / record
@@ -302,6 +293,7 @@ def order_record(order_id: uuid.UUID, outcome: OrderAck | BaseException) -> Orde
             if not order.broker_order_no:
                 order.broker_order_no = outcome.order_no
                 order.save(update_fields=["broker_order_no", "updated_at"])
+                order_update_after_commit(order)
             if order.status == OrderStatus.SUBMITTED:
                 transition(order, OrderStatus.ACCEPTED, cause="ack")
             return order
@@ -330,7 +322,9 @@ def order_send(order_id: uuid.UUID, place: PlaceFn | None = None) -> Order:
     """Claim and send one `new` order (the orders-queue task). A second call is a no-op."""
     if not order_claim(order_id):
         return Order.objects.get(pk=order_id)
-    return _send_claimed(Order.objects.get(pk=order_id), place)
+    order = Order.objects.get(pk=order_id)
+    order_update_after_commit(order)  # submitted (outside a transaction: at once, not blocking)
+    return _send_claimed(order, place)
 
 
 def _send_claimed(order: Order, place: PlaceFn | None) -> Order:
@@ -408,7 +402,22 @@ def order_split_submit(
 # --------------------------------------------------------------------------------- async path
 # The realtime path's own database thread: an order never queues behind another handler's writes in
 # Django's shared sync thread (`db_call`). One thread, so its connection is reused and orders stay ordered.
-_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="orders-db")
+_ORDER_THREAD = "orders-db"
+_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=_ORDER_THREAD)
+
+
+def _order_thread_session(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Opt-in (`TRADES_ORDER_ASYNC_COMMIT`): the order thread's connection commits without waiting for
+    the WAL flush. The row is still committed before the call (visible to every process, kept through a
+    crash of ours); only a crash of the database server or the machine within ~0.6 s can lose it."""
+    if getattr(
+        settings, "TRADES_ORDER_ASYNC_COMMIT", False
+    ) and threading.current_thread().name.startswith(_ORDER_THREAD):
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+
+
+connection_created.connect(_order_thread_session, dispatch_uid="trades-order-thread-session")
 
 
 def _fresh(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -3,19 +3,32 @@
 `TRANSITIONS` is the whole table; `transition()` refuses anything else with `InvalidTransition`.
 It runs inside the caller's transaction with the order row locked (callers lock with
 `select_for_update`), writes the `OrderTransition` row, stamps the order's timestamps and releases a
-sell order's reservation when the order ends.
+sell order's reservation when the order ends. Every change it saves is pushed after commit as
+`order_update` on /ws/live (`order_update_after_commit`; see README "Live messages").
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.live import publish_after_commit
+
 from ..models import FINAL_STATUSES, Order, OrderTransition, Position
 from ..models import OrderStatus as S
 
-__all__ = ["TRANSITIONS", "InvalidTransition", "journal", "release_reservation", "transition"]
+__all__ = [
+    "TRANSITIONS",
+    "InvalidTransition",
+    "journal",
+    "order_update_after_commit",
+    "order_update_payload",
+    "release_reservation",
+    "transition",
+]
 
 # from → allowed targets. A fill may arrive before the reply to the place call is recorded (the
 # realtime process sees 00 frames at once), so `submitted` may go straight to a fill state; `unknown`
@@ -97,6 +110,7 @@ def transition(
     if order.status == to:
         if also_save:
             order.save(update_fields=[*also_save, "updated_at"])
+            order_update_after_commit(order)
         return order
     if not can_transition(order.status, to):
         raise InvalidTransition(order, to)
@@ -121,7 +135,29 @@ def transition(
         fields.append("message")
     order.save(update_fields=list(dict.fromkeys(fields)))
     journal(order, previous, to, cause, message)
+    order_update_after_commit(order)
     return order
+
+
+def order_update_payload(order: Order) -> dict[str, Any]:
+    """The `order_update` message of /ws/live: the order's state as the books hold it."""
+    return {
+        "order_id": str(order.pk),
+        "code": order.code,
+        "side": order.side,
+        "status": order.status,
+        "quantity": order.quantity,
+        "filled_qty": order.filled_quantity,
+        "avg_price": order.avg_fill_price,  # Decimal to the 0.01 won, sent as a string; null before a fill
+        "broker_order_no": order.broker_order_no,
+        "updated_at": order.updated_at,
+    }
+
+
+def order_update_after_commit(order: Order) -> None:
+    """Push the order's current state after the transaction commits (nothing on a rollback). The
+    publisher keeps only the newest unsent `order_update` of an order (a snapshot, keyed by its id)."""
+    publish_after_commit("order_update", order_update_payload(order), key=str(order.pk))
 
 
 def release_reservation(order: Order, quantity: int | None = None) -> int:

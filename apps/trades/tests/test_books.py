@@ -184,13 +184,16 @@ def test_live_push_after_commit(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr("apps.core.live.publish_now", lambda t, d, g="live": sent.append((t, d)))
+    monkeypatch.setattr(
+        "apps.core.live.publish_soon", lambda t, d, g="live", key=None: sent.append((t, d))
+    )
     order = OrderFactory(side="buy", quantity=5, price=70_000)
     with django_capture_on_commit_callbacks(execute=True):
         fill_apply(order.pk, cum_quantity=5, cum_amount=350_000, executed_at=AT_2026)
-    assert sent[0] == (
-        "order_filled",
-        {"order_id": str(order.pk), "code": "005930", "price": 70_000},
-    )
-    assert sent[1][0] == "position_update"
-    assert set(sent[1][1]) == {"code", "qty", "pnl"} and sent[1][1]["qty"] == 5
+    pushed = dict(sent)
+    assert [t for t, _ in sent] == ["order_update", "order_filled", "position_update"]
+    assert pushed["order_filled"] == {"order_id": str(order.pk), "code": "005930", "price": 70_000}
+    assert set(pushed["position_update"]) == {"code", "qty", "pnl"}
+    assert pushed["position_update"]["qty"] == 5
+    assert pushed["order_update"]["status"] == "filled"
+    assert pushed["order_update"]["filled_qty"] == 5

@@ -305,3 +305,24 @@ def test_split_order_children_and_an_ambiguous_child_stops_the_rest(broker: Memo
     stopped = order_split_submit(buy(6), 3, broker.place_order)
     assert [c.status for c in stopped] == [OrderStatus.UNKNOWN]
     assert len(broker.calls) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_commit_is_opt_in_and_only_on_the_order_thread(settings) -> None:  # type: ignore[no-untyped-def]
+    from apps.trades.services import executor
+
+    def setting_in_order_thread() -> str:
+        connection.close()  # a new connection: the session setting is applied when it is created
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                return cursor.fetchone()[0]
+        finally:
+            connection.close()
+
+    assert executor._ORDER_DB.submit(setting_in_order_thread).result(10) == "on"
+    settings.TRADES_ORDER_ASYNC_COMMIT = True
+    assert executor._ORDER_DB.submit(setting_in_order_thread).result(10) == "off"
+    with connection.cursor() as cursor:  # every other thread keeps durable commits
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

@@ -1,6 +1,8 @@
 // Live tables of the trading pages: a container with data-live-refresh="event event" reloads its
-// server-rendered rows (?partial=1) when one of those /ws/live events arrives (debounced), and every
-// data-poll-seconds as a fallback. The positions table also reprices rows on price_update at once, and
+// server-rendered rows (?partial=1) when one of those /ws/live events arrives (debounced); with
+// data-order-ids="id id" only events of those orders count (one order's page). While the socket is down
+// it polls every data-poll-seconds instead, and it reloads once when the socket is back (events sent
+// meanwhile were missed). The positions table also reprices rows on price_update at once, and
 // reloads on a position_update only when the quantity changed (the realtime process sends one per held
 // code every TRADES_PRICE_PUSH_MS: reloading on each would keep the page fetching).
 (function () {
@@ -23,9 +25,14 @@
     }
     function soon() { clearTimeout(timer); timer = setTimeout(refresh, 250); }
     box.liveRefreshSoon = soon;
-    box.dataset.liveRefresh.split(" ").forEach(function (type) { if (type) window.live.on(type, soon); });
+    const ids = box.dataset.orderIds ? box.dataset.orderIds.split(" ") : null;
+    function onEvent(d) { if (!ids || (d && ids.indexOf(String(d.order_id)) >= 0)) soon(); }
+    box.dataset.liveRefresh.split(" ").forEach(function (type) { if (type) window.live.on(type, onEvent); });
     const poll = parseFloat(box.dataset.pollSeconds || "0");
-    if (poll > 0) setInterval(refresh, poll * 1000);
+    if (poll > 0) setInterval(function () { if (!window.live.isOpen()) refresh(); }, poll * 1000);
+    let wasDown = false;
+    document.addEventListener("live:closed", function () { wasDown = true; });
+    document.addEventListener("live:open", function () { if (wasDown) { wasDown = false; soon(); } });
   });
   const positions = document.getElementById("positions");
   if (positions) {
