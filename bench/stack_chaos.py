@@ -4,7 +4,9 @@
 
 Starts `manage.py runstack` on Postgres + Redis through apps/core/stackcheck.py (`--chaos`), waits for green,
 then kills each supervised process in turn with SIGKILL and measures how long health took to show it red
-and to be all green again with the process restarted. Also prints the stack's memory (PSS).
+and to be all green again with the process restarted. The simulator plays a fixed trading day at 30x, so
+conditions move meanwhile; prints the accounting of condition events and notifications (lost, duplicated:
+apps/core/chaos_accounting.py) and the stack's memory (PSS).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DB = "stockagent_bench_chaos"
+DB = f"stockagent_bench_chaos_{os.environ.get('TEST_DATABASE_NAME') or 'default'}"
 
 
 def once() -> dict:
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
+    subprocess.run(
+        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", DB], check=True
+    )
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
     env = dict(
         os.environ,
@@ -57,6 +61,12 @@ def main() -> None:
             )
             if r.get("red_until"):
                 print(f"  {'':16s} last seen red (s after the kill): {r['red_until']}")
+        accounting = result.get("accounting") or {}
+        for part in ("events", "notifications"):
+            if part in accounting:
+                print(f"  {part}: {json.dumps(accounting[part]['counts'])}")
+                for problem in accounting[part]["problems"]:
+                    print(f"    PROBLEM: {problem}")
         print("  memory (PSS MiB):", json.dumps(result["pss_mib"]))
         print(f"  orphans after stop: {len(result['leftover_processes'])}")
 

@@ -15,10 +15,15 @@ a KST trading day; none reads the wall clock.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import json
+import os
+import tempfile
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .markets import KST
@@ -88,10 +93,47 @@ def is_trading_day(day: dt.date | dt.datetime) -> bool:
     return bool(_xkrx().is_session(_ts(_as_date(day))))
 
 
-def trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Trading days from start to end, both inclusive."""
+def trading_days(start: dt.date, end: dt.date, *, cache_dir: Path | None = None) -> list[dt.date]:
+    """Trading days from start to end, both inclusive.
+
+    With `cache_dir`, the calendar's whole list of sessions is kept in a small JSON file there
+    (named after the exchange-calendars version and the calendar's bounds, so a new holiday table
+    builds it again): a process that only needs the list, started again (the simulator after a
+    crash), reads it in milliseconds instead of building the XKRX calendar (seconds)."""
+    if cache_dir is not None:
+        days = _cached_sessions(Path(cache_dir))
+        lo, hi = bisect.bisect_left(days, start), bisect.bisect_right(days, end)
+        if days and days[0] <= start and end <= days[-1]:
+            return days[lo:hi]
     labels = _xkrx().sessions_in_range(_ts(start), _ts(end))
     return [ts.date() for ts in labels]
+
+
+def _cached_sessions(cache_dir: Path) -> list[dt.date]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tag = version("exchange-calendars")
+    except PackageNotFoundError:  # pragma: no cover - the calendar itself would fail then
+        tag = "unknown"
+    path = cache_dir / f"xkrx-sessions-{tag}-{_CALENDAR_START}-{_CALENDAR_END}.json"
+    try:
+        return [dt.date.fromisoformat(d) for d in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError):
+        pass
+    days = [ts.date() for ts in _xkrx().sessions]
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".xkrx-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump([d.isoformat() for d in days], fh)
+        os.replace(tmp, path)  # readers see no file or a whole one
+        for old in cache_dir.glob("xkrx-sessions-*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only or full disk: the calendar still works, only slower next time
+        pass
+    return days
 
 
 def holidays(start: dt.date, end: dt.date) -> list[dt.date]:

@@ -378,7 +378,7 @@ LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=14)
 # runstack the supervisor is the one writer of LOG_DIR/stockagent.log; processes never share a file, since
 # each rotating the same file itself loses lines at rollover.
 LOG_FILE = env.str("LOG_FILE", default="")
-RUNSTACK_BACKOFF_BASE_SECONDS = env.float("RUNSTACK_BACKOFF_BASE_SECONDS", default=1.0)
+RUNSTACK_BACKOFF_BASE_SECONDS = env.float("RUNSTACK_BACKOFF_BASE_SECONDS", default=0.25)
 RUNSTACK_BACKOFF_MAX_SECONDS = env.float("RUNSTACK_BACKOFF_MAX_SECONDS", default=60.0)
 
 LOGGING = {

@@ -71,6 +71,8 @@ class ConditionsHandler(Handler):
         self._flush_handles: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._apply_lock = asyncio.Lock()
+        # Per condition, the last batch's flush: the next one applies after it (see `_flush`).
+        self._last_flush: dict[str, asyncio.Task[Any]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self, ctx: HubContext) -> None:
@@ -101,7 +103,7 @@ class ConditionsHandler(Handler):
             handle.cancel()
         self._flush_handles.clear()
         for seq in list(self._pending):
-            await self._flush(seq)
+            self._spawn_flush(seq)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
@@ -204,20 +206,32 @@ class ConditionsHandler(Handler):
 
     def _spawn_flush(self, seq: str) -> None:
         self._flush_handles.pop(seq, None)
-        task = asyncio.create_task(self._flush(seq), name=f"realtime-flush-{seq}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _flush(self, seq: str) -> None:
         changes = self._pending.pop(seq, [])
         if not changes:
             return
+        previous = self._last_flush.get(seq)
+        task = asyncio.create_task(
+            self._flush(seq, changes, previous), name=f"realtime-flush-{seq}"
+        )
+        self._last_flush[seq] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(
+        self, seq: str, changes: list[services.RealtimeChange], previous: asyncio.Task[Any] | None
+    ) -> None:
+        """Apply one batch of a condition's frames. Quotes are fetched outside any lock, but a batch is
+        applied only after the condition's previous batch: one still waiting for an entry's quote while
+        a later, exits-only batch went ahead applied an exit before the entry it follows, and lost the
+        exit in between (a chaos run at 30x found it)."""
         condition_id = self._ids.get(seq)
         if condition_id is None:
             log.warning("realtime: %d frame(s) for unsubscribed condition %s", len(changes), seq)
             return
         try:
             changes = await self._with_quotes(self._with_ticks(changes))
+            if previous is not None:
+                await asyncio.wait({previous})  # its failure is its own (logged there)
             async with self._apply_lock:
                 ids = await db_call(services.realtime_apply, condition_id, changes)
             self.stats.applied += len(ids)

@@ -123,12 +123,27 @@ def _probe_again(component: str, status: str, message: str) -> tuple[str, str]:
     return status, message
 
 
-def _process_overrides() -> dict[str, tuple[str, str]]:
+# Components whose heartbeat their one process writes itself: a row older than that process's start is the
+# previous life's, and says nothing about the new one (which may still be loading or connecting).
+OWN_HEARTBEAT = (Component.REALTIME, Component.BEAT)
+
+
+def _process_overrides(rows: dict[str, SystemStatus]) -> dict[str, tuple[str, str]]:
     """Components whose process the supervisor (runstack) reports as not running: shown down at once,
-    whatever their last heartbeat says. Empty when no supervisor runs (docker-compose, tests)."""
+    whatever their last heartbeat says; and a restarted process that writes its own heartbeat is not shown
+    ok on its previous life's row. Empty when no supervisor runs (docker-compose, tests)."""
     overrides: dict[str, tuple[str, str]] = {}
     for name, proc in sorted(read_process_states(process_state_path()).items()):
         component, state = proc.get("component"), proc.get("state")
+        if state == "up" and component in OWN_HEARTBEAT:
+            row = rows.get(component)
+            started = _parse_time(proc.get("started"))
+            if row is not None and row.last_seen and started and row.last_seen < started:
+                overrides[component] = (
+                    HealthStatus.DOWN,
+                    f"process {name}: started, no heartbeat yet",
+                )
+            continue
         if not component or state == "up":
             continue
         note = f"{name}: {state}"
@@ -142,6 +157,14 @@ def _process_overrides() -> dict[str, tuple[str, str]]:
     return overrides
 
 
+def _parse_time(value: object) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def health_report(*, probe: bool = True) -> dict:
     """Every component with status and age. ``ok`` is true when all expected components are ok.
 
@@ -152,7 +175,7 @@ def health_report(*, probe: bool = True) -> dict:
     rows = {row.component: row for row in SystemStatus.objects.all()}
     expected = set(settings.HEALTH_EXPECTED_COMPONENTS)
     components: list[ComponentHealth] = []
-    overrides = _process_overrides()
+    overrides = _process_overrides(rows)
     for component in Component:
         row = rows.get(component.value)
         if probe and component in LIVE_PROBED:

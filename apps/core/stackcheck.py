@@ -1,6 +1,10 @@
 """A scripted check of the whole stack: start ``manage.py runstack``, wait for all-green health, measure each
 process's memory, stop it with Ctrl-C (SIGINT) and list any process that outlived it.
 
+With ``--chaos BOUND`` it then SIGKILLs each process in turn (``chaos``) while the simulator plays a fixed
+trading day at 30x with every demo condition realtime, and accounts for every condition change and
+notification of the run (``account``, apps/core/chaos_accounting.py).
+
 Run as ``python -m apps.core.stackcheck [--embedded]``; it prints one JSON object. The test suite runs it (with
 ``--embedded`` inside a fresh network namespace, where nothing listens on 6379) and so does
 ``bench/stack_startup.py``. It sets its own ``STOCKAGENT_VAR_DIR`` so it never touches a real installation.
@@ -19,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -65,6 +70,19 @@ def health(port: int, token: str) -> dict | None:
     except urllib.error.HTTPError as exc:
         return json.loads(exc.read() or b"{}")
     except (OSError, ValueError):
+        return None
+
+
+def sim_clock(sim_port: int | None, body: dict | None = None) -> datetime | None:
+    """The simulator's exchange time (None when it does not answer); POST ``body`` to set its clock."""
+    if not sim_port:
+        return None
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{sim_port}/_sim/clock", data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - loopback only
+            return datetime.fromisoformat(json.loads(response.read())["sim_time"])
+    except (OSError, ValueError, KeyError):
         return None
 
 
@@ -124,15 +142,20 @@ def _all_up(var_dir: str) -> bool:
     return bool(states) and all(p["state"] == "up" for p in states.values())
 
 
-def chaos(var_dir: str, port: int, token: str, bound: float) -> list[dict]:
+def chaos(
+    var_dir: str, port: int, token: str, bound: float, sim_port: int | None = None
+) -> list[dict]:
     """SIGKILL each supervised process in turn; after each kill record whether health showed its component
     red, the seconds from the kill to all-green health with every process up again, and whether any other
-    process was restarted (it must not be)."""
+    process was restarted (it must not be). With the simulator's port, also the exchange times the
+    simulator showed from just before the kill to green (``sim_window``: the stretch of the market a
+    dead realtime feed could not see)."""
     results = []
     for name in sorted(process_states(var_dir)):
         before = process_states(var_dir)
         victim = before[name]
         component = victim.get("component")
+        seen = [t for t in [sim_clock(sim_port)] if t is not None]
         killed_at = time.monotonic()
         try:
             os.kill(victim["pid"], signal.SIGKILL)
@@ -158,7 +181,11 @@ def chaos(var_dir: str, port: int, token: str, bound: float) -> list[dict]:
                 if after[name]["pid"] != victim["pid"]:
                     green_after = round(time.monotonic() - killed_at, 2)
                     break
+            if name in ("simulator", "realtime") and (now := sim_clock(sim_port)) is not None:
+                seen.append(now)  # a restarted simulator may resume from an earlier time
             time.sleep(0.1)
+        if (now := sim_clock(sim_port)) is not None:
+            seen.append(now)
         after = process_states(var_dir)
         others_restarted = sorted(
             other
@@ -174,9 +201,58 @@ def chaos(var_dir: str, port: int, token: str, bound: float) -> list[dict]:
                 "others_restarted": others_restarted,
                 "red_until": red_last,
                 "restarts": after.get(name, {}).get("restarts"),
+                "sim_window": [min(seen).isoformat(), max(seen).isoformat()] if seen else None,
             }
         )
     return results
+
+
+# The chaos run plays a fixed trading day at an accelerated clock, so conditions produce entries and exits
+# while each process is killed (a weekend's wall-clock market would produce none).
+CHAOS_SIM_DATE, CHAOS_SIM_START, CHAOS_SIM_SPEED = "2025-01-15", "08:58", 30.0
+
+
+def account(env: dict[str, str], sim_port: int, chaos_results: list[dict], start: datetime) -> dict:
+    """After the chaos: freeze the simulator's clock, search every condition once more (the final
+    memberships must agree), let the notifications settle, and compare (apps/core/chaos_accounting.py)."""
+    from apps.core.chaos_accounting import account_notifications, compare_events
+
+    frozen = sim_clock(sim_port, {"speed": 0})
+    time.sleep(1.0)  # the realtime handler's last batch
+    code = "from apps.core.chaos_accounting import settle_and_collect; settle_and_collect()"
+    data = json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
+    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port}/_sim/conditions", timeout=10) as r:
+        truth = json.loads(r.read())
+    speed = CHAOS_SIM_SPEED
+    margin = timedelta(seconds=3 * speed)  # a reconnect's catch-up search, the handler's batch
+    blind = [
+        (
+            datetime.fromisoformat(r["sim_window"][0]) - margin,
+            datetime.fromisoformat(r["sim_window"][1]) + margin,
+        )
+        for r in chaos_results
+        if r["process"] in ("simulator", "realtime") and r.get("sim_window")
+    ]
+    events = compare_events(
+        truth["changes"],
+        data["events"],
+        {seq for seq, c in data["conditions"].items() if c["realtime"]},
+        start=start,
+        blind=blind,
+        slack=timedelta(seconds=10 * speed),
+        final_members={tuple(m) for m in data["members"]},
+    )
+    alerts = account_notifications(
+        data["events"], data["conditions"], data["notifications"], data["deliveries"], set(data["channels"])
+    )  # fmt: skip
+    return {
+        "start": start.isoformat(),
+        "frozen_at": frozen.isoformat() if frozen else None,
+        "blind_windows": [[a.isoformat(), b.isoformat()] for a, b in blind],
+        "events": events,
+        "notifications": alerts,
+        "realtime_conditions": sorted(s for s, c in data["conditions"].items() if c["realtime"]),
+    }
 
 
 def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dict:
@@ -189,12 +265,24 @@ def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dic
         for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEY"):
             env.pop(name, None)
     port = free_port()
-    env["KIWOOM_SIM_PORT"] = str(free_port())  # never collide with a simulator already running here
+    sim_port = free_port()
+    env["KIWOOM_SIM_PORT"] = str(sim_port)  # never collide with a simulator already running here
+    if chaos_bound:
+        env.update(
+            KIWOOM_SIM_DATE=CHAOS_SIM_DATE,
+            KIWOOM_SIM_START_TIME=CHAOS_SIM_START,
+            KIWOOM_SIM_SPEED=str(CHAOS_SIM_SPEED),
+            KIWOOM_SIM_ROLL_ON="false",
+        )
 
     setup_started = time.monotonic()
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "seed_demo")
     token = manage(env, "api_token", "trader").split()[3]
+    if chaos_bound:
+        # Every demo condition realtime (seed_demo switches on two), so the realtime feed's entries and
+        # exits are counted on all of them.
+        manage(env, "shell", "-c", "from apps.conditions.models import Condition; Condition.objects.update(realtime=True)")  # fmt: skip
     setup_seconds = time.monotonic() - setup_started
 
     log_path = Path(var_dir) / "stack.log"
@@ -221,11 +309,15 @@ def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dic
     root = psutil.Process(stack.pid)
     memory = memory_by_process(root) if stack.poll() is None else {}
     pss = pss_by_process(root) if stack.poll() is None else {}
-    chaos_results = (
-        chaos(var_dir, port, token, chaos_bound)
-        if chaos_bound and green_after is not None and stack.poll() is None
-        else []
-    )
+    chaos_results: list[dict] = []
+    accounting: dict = {}
+    if chaos_bound and green_after is not None and stack.poll() is None:
+        # Every condition is realtime: its subscription, before health went green, was its silent
+        # baseline (what is in did not "enter" now). The comparison starts here.
+        chaos_start = sim_clock(sim_port)
+        chaos_results = chaos(var_dir, port, token, chaos_bound, sim_port)
+        if chaos_start is not None:
+            accounting = account(env, sim_port, chaos_results, chaos_start)
     tree = [root, *root.children(recursive=True)] if stack.poll() is None else []
     processes = sorted({classify(p) for p in tree[1:]} - {"other", "?"})
 
@@ -255,6 +347,7 @@ def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dic
         "memory_mib": memory,
         "pss_mib": pss,
         "chaos": chaos_results,
+        "accounting": accounting,
         "leftover_processes": leftovers,
         "last_health": report,
         "log_tail": log_path.read_text(errors="replace")[-4000:] if green_after is None else "",

@@ -4,7 +4,7 @@ with exponential backoff, keeps the others running, collects their output into o
 - Each process is exec'd directly (argv list, no shell, no forked wrapper) in its own session, so its process
   group holds it and any children it forks (a Celery worker's pool); stopping or cleaning up signals the group.
 - A process that exits while the stack runs is marked ``down`` at once, logged with its exit status, and
-  started again after ``backoff_base * 2**n`` seconds (capped at ``backoff_max``); ``n`` counts the restarts
+  started again after ``backoff_base * 2**n`` seconds (0.25, 0.5, 1 … by default) (capped at ``backoff_max``); ``n`` counts the restarts
   since the process last stayed up for ``stable_after`` seconds.
 - The state of every process (``starting`` / ``up`` / ``down`` / ``stopped``) is written to a JSON file
   (``process_state_path()``) each time it changes; the health report reads it, so a dead process shows red
@@ -61,6 +61,7 @@ class _Running:
     next_start: float = 0.0
     last_exit: int | None = None
     since: str = ""
+    started: str = ""  # wall time of the current process's start (ISO)
     reader: threading.Thread | None = None
     extra: dict = field(default_factory=dict)
 
@@ -128,7 +129,8 @@ def _port_open(address: tuple[str, int]) -> bool:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    # Milliseconds: the health report compares a process's start with its last heartbeat.
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Supervisor:
@@ -140,7 +142,7 @@ class Supervisor:
         cwd: str,
         state_path: Path,
         collector: LogCollector,
-        backoff_base: float = 1.0,
+        backoff_base: float = 0.25,
         backoff_max: float = 60.0,
         stable_after: float = 30.0,
         stop_timeout: float = 15.0,
@@ -223,7 +225,7 @@ class Supervisor:
             self._schedule_restart(proc, time.monotonic(), reason=f"start failed ({exc})")
             return
         proc.state, proc.since = STARTING, _now_iso()
-        proc.started_at = time.monotonic()
+        proc.started, proc.started_at = proc.since, time.monotonic()
         stream = proc.popen.stdout
         assert stream is not None
         proc.reader = threading.Thread(
@@ -311,6 +313,7 @@ class Supervisor:
                     "component": p.spec.component,
                     "pid": p.popen.pid if p.popen else None,
                     "since": p.since,
+                    "started": p.started if p.popen else None,
                     "restarts": p.restarts,
                     "last_exit": p.last_exit,
                     "next_start_in": round(max(0.0, p.next_start - now), 1)
@@ -390,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         cwd=config["cwd"],
         state_path=Path(config["state_path"]),
         collector=collector,
-        backoff_base=float(config.get("backoff_base", 1.0)),
+        backoff_base=float(config.get("backoff_base", 0.25)),
         backoff_max=float(config.get("backoff_max", 60.0)),
     )
     supervisor.install_signal_handlers()

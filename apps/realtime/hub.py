@@ -39,7 +39,7 @@ from django import db
 from django.conf import settings
 from django.utils import timezone
 
-from apps.broker.backends import exchange_now, get_broker
+from apps.broker.backends import exchange_now, get_broker, reconnect_delay
 from apps.broker.contract import (
     Broker,
     BrokerError,
@@ -170,13 +170,20 @@ class Hub:
                 return
             next_cycle = 0.0
             next_beat = 0.0
+            reported: bool | None = None  # the socket state the last heartbeat wrote
             while not self._stop.is_set():
                 now = time.monotonic()
-                if now >= next_cycle:
+                feed = self.feed
+                if now >= next_cycle or (feed is not None and feed.connections > self._connections):
+                    # A reconnect is resynced at once, not at the next cycle.
                     next_cycle = now + self.resync_seconds
                     await self.cycle()
-                if now >= next_beat:
+                connected = bool(feed and feed.connected)
+                if now >= next_beat or connected != reported:
+                    # A change of the socket's state is reported at once: health shows a lost socket
+                    # red, and a restored one green, within half a second, not a heartbeat later.
                     next_beat = now + self.heartbeat_seconds
+                    reported = connected
                     await self._guarded(self._heartbeat(), "heartbeat")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=0.5)
@@ -266,15 +273,17 @@ class Hub:
         await asyncio.gather(*housekeeping, *(s.queue.join() for s in self.slots))
 
     async def _connect(self) -> None:
-        delay = 1.0
+        attempt = 0
         while not self._stop.is_set():
+            attempt += 1
+            delay = reconnect_delay(attempt)  # quick while a restarted broker is likely back soon
             feed = self.broker.realtime(on_event=self.dispatch)
             try:
                 await feed.start()
             except BrokerError as exc:
                 with contextlib.suppress(Exception):
                     await feed.close()
-                log.warning("realtime: cannot connect yet (%s); retrying in %.0f s", exc, delay)
+                log.warning("realtime: cannot connect yet (%s); retrying in %.1f s", exc, delay)
                 await self._guarded(
                     db_call(
                         status_record,
@@ -286,7 +295,6 @@ class Hub:
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                delay = min(delay * 2, 30.0)
                 continue
             self.feed = self.ctx.feed = feed
             self._connections = feed.connections

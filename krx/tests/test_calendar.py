@@ -162,3 +162,23 @@ def test_calendar_built_under_a_frozen_past_clock_still_covers_the_years_ahead(
         assert not cal.is_trading_day(dt.date(2031, 6, 1))  # a Sunday
     finally:
         cal._xkrx.cache_clear()
+
+
+def test_trading_days_cached_on_disk_give_the_same_days(tmp_path, monkeypatch):
+    from krx import calendar
+
+    start, end = dt.date(2024, 12, 20), dt.date(2025, 1, 10)
+    built = calendar.trading_days(start, end)
+    assert calendar.trading_days(start, end, cache_dir=tmp_path) == built
+    (cached,) = tmp_path.glob("xkrx-sessions-*.json")
+
+    # A second process reads the file and never builds the XKRX calendar (seconds) again.
+    def no_build():
+        raise AssertionError("the calendar was built although the cache had the days")
+
+    monkeypatch.setattr(calendar, "_xkrx", no_build)
+    assert calendar.trading_days(start, end, cache_dir=tmp_path) == built
+    assert dt.date(2025, 1, 1) not in built and dt.date(2025, 1, 2) in built
+    cached.write_text("not json")  # a damaged file is rebuilt, not trusted
+    monkeypatch.undo()
+    assert calendar.trading_days(start, end, cache_dir=tmp_path) == built

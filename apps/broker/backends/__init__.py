@@ -19,6 +19,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
+# The reconnect pace (the realtime hub's first connect waits like the client's reconnects).
+from apps.broker.backoff import reconnect_delay as reconnect_delay
+
 # The exchange's clock (wall clock, or the simulator's) is reached through here like the broker itself.
 from apps.broker.clock import ExchangeClock as ExchangeClock
 from apps.broker.clock import exchange_clock as exchange_clock

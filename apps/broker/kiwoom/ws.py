@@ -27,7 +27,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from apps.broker.backoff import backoff_delay
+from apps.broker.backoff import reconnect_delay
 from apps.broker.contract import Condition, ConditionHit, RealtimeEvent
 
 from . import parse
@@ -158,13 +158,14 @@ class KiwoomWebSocket:
         while not self._closing:
             self.state = State.CONNECTING
             started = time.monotonic()
-            superseded = False
+            superseded = reissued = False
             try:
                 superseded = await self._session()
             except asyncio.CancelledError:
                 raise
             except AuthExpired as exc:
                 log.warning("Kiwoom WebSocket login refused (%s); token reissued", exc.code)
+                reissued = True
             except (OSError, ConnectionClosed, BrokerError, TimeoutError) as exc:
                 log.warning("Kiwoom WebSocket disconnected: %s", type(exc).__name__)
             except Exception:
@@ -184,8 +185,12 @@ class KiwoomWebSocket:
                 delay = self.options.takeover_backoff * min(2 ** (self.takeovers - 1), 16)
             else:
                 self.state = State.BACKOFF
-                delay = backoff_delay(
-                    attempt + 1, self.options.reconnect_base, self.options.reconnect_cap
+                # A refused login with a reissued token (a restarted server forgot the old one) is
+                # retried at the quick pace, whatever the attempt count.
+                delay = reconnect_delay(
+                    1 if reissued else attempt,
+                    self.options.reconnect_base,
+                    self.options.reconnect_cap,
                 )
             await asyncio.sleep(delay)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from krx import KST
 
 from . import encode as E
+from .clock import clock_path, write_clock
 from .dto import (
     ORDER_TYPE_NAMES,
     AccountSummary,
@@ -98,7 +99,7 @@ class MarketAdapter:
         self.server = server
         self._base_cache: dict[str, tuple[dt.date, int]] = {}
         self.dirty = False
-        self._last_save = time.monotonic()
+        self._last_save = self._last_clock = time.monotonic()
         self.orders_placed = 0
         self._cache_instant: tuple[Any, ...] | None = None
         self._cache: dict[tuple[Any, ...], Any] = {}
@@ -263,6 +264,10 @@ class MarketAdapter:
     def maybe_save(self, path: str | Path | None, every_s: float = 1.0) -> None:
         if path and self.dirty and time.monotonic() - self._last_save >= every_s:
             self.save(path)
+        if path and time.monotonic() - self._last_clock >= every_s:
+            # The clock's position, so a crash restart continues it (clock.continued_start).
+            write_clock(clock_path(path), self.now(), self.server.clock.speed)
+            self._last_clock = time.monotonic()
 
     # ---------------------------------------------------------------- events -> REAL frames
     def publish(self, events: list[Any], hub: Hub) -> None:

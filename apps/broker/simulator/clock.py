@@ -8,9 +8,13 @@ and position settable through `/_sim/clock`, checked by `admin_speed`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from krx import KST
@@ -114,3 +118,44 @@ class SimClock:
 
     def set_speed(self, speed: float) -> None:
         self.set(self.now(), speed)
+
+
+# A crashed simulator that is started again soon continues its clock as if it had kept running (a real
+# exchange does not stop while a client's link is down, nor does its clock go back): the server writes
+# its clock beside the state file every second, and a start within CLOCK_CONTINUE_SECONDS of that reading
+# resumes from it. A later start resumes where the state file stopped (the night demo the next day).
+CLOCK_CONTINUE_SECONDS = 600.0
+
+
+def clock_path(state_file: str | Path) -> Path:
+    return Path(f"{state_file}.clock")
+
+
+def write_clock(path: Path, sim_time: dt.datetime, speed: float, wall: float | None = None) -> None:
+    """Record the clock's reading (atomically: a reader sees the old file or the new one)."""
+    body = {
+        "sim_time": sim_time.isoformat(),
+        "speed": speed,
+        "wall": time.time() if wall is None else wall,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".clock-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(body, fh)
+    os.replace(tmp, path)
+
+
+def continued_start(
+    path: Path, speed: float, wall: float | None = None, limit: float = CLOCK_CONTINUE_SECONDS
+) -> dt.datetime | None:
+    """Where a clock of `speed` stands now had it kept running since the last reading in `path`; None when
+    there is no usable reading, it was taken at another speed, or longer than `limit` seconds ago."""
+    try:
+        body = json.loads(path.read_text())
+        sim_time = dt.datetime.fromisoformat(body["sim_time"])
+        gap = (time.time() if wall is None else wall) - float(body["wall"])
+        same_speed = math.isclose(float(body["speed"]), speed)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if sim_time.tzinfo is None or not same_speed or not 0 <= gap <= limit:
+        return None
+    return sim_time + dt.timedelta(seconds=gap * speed)

@@ -90,7 +90,9 @@ class Engine:
         self.config = config
         self.seed = int(config.seed)
         self.participation = Decimal(config.participation)
-        self.days = TradingDays(getattr(config, "use_krx_calendar", True))
+        self.days = TradingDays(
+            getattr(config, "use_krx_calendar", True), getattr(config, "calendar_cache_dir", None)
+        )
         self.history = History(config, self.days)
         self.conditions = ConditionSet(load_conditions(config.conditions_path))
         start = config.start or (config.clock.now() if config.clock else None)
@@ -155,6 +157,9 @@ class Engine:
         self.day = day
         self.stocks = {}
         self.conditions.reset()
+        # Every condition change of the day, kept for `/_sim/conditions` (a restart rebuilds it: the
+        # day is replayed from its start)
+        self.condition_log: list[ConditionEvent] = []
         self._heap = []
         self.ledger.reset_numbers()
         for code, inst in sorted(self.history.instruments.items()):
@@ -373,7 +378,9 @@ class Engine:
 
     def _on_check(self, when: dt.datetime, events: list[Event]) -> None:
         for seq, code, kind in self.conditions.evaluate(self._fields()):
-            events.append(ConditionEvent(seq, code, kind, when))
+            event = ConditionEvent(seq, code, kind, when)
+            events.append(event)
+            self.condition_log.append(event)
         nxt = when + CHECK_EVERY
         if nxt <= _at(self.day, T_CLOSE):
             self._push(nxt, 5, "check", None)

@@ -121,6 +121,8 @@ class ExchangeConfig:
     state_path: str | Path | None = None
     # False = weekdays only (no holidays): skips building the XKRX calendar (~7 s per process)
     use_krx_calendar: bool = True
+    # Where the XKRX trading-day list is cached (krx.calendar.trading_days): a restart skips the build
+    calendar_cache_dir: str | Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -294,6 +296,11 @@ class Exchange:
     def condition_members(self, seq: str) -> list[str]:
         """Codes currently matching condition `seq`; SimRejection if the seq is unknown."""
         return self._engine.condition_members(seq)
+
+    def condition_changes(self) -> list[ConditionEvent]:
+        """Every entry (I) and exit (D) of every condition so far today, in time order (the same
+        whether or not anybody subscribed, and after a restart: the day is replayed)."""
+        return list(self._engine.condition_log)
 
     # ------------------------------------------------------------------ persistence
     def snapshot(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import logging
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from krx import Market, price_limits, tick_round
 
@@ -238,7 +239,7 @@ class TradingDays:
     """Sorted KRX trading days (krx.calendar / exchange-calendars XKRX), with a weekday
     fallback outside the calendar's range."""
 
-    def __init__(self, use_calendar: bool = True) -> None:
+    def __init__(self, use_calendar: bool = True, cache_dir: str | Path | None = None) -> None:
         self._days: list[dt.date] = []
         if not use_calendar:
             return
@@ -246,7 +247,11 @@ class TradingDays:
             from krx import calendar
 
             today = dt.date.today()  # noqa: DTZ011 - only bounds the cached range
-            self._days = calendar.trading_days(dt.date(2005, 1, 3), today + dt.timedelta(days=360))
+            self._days = calendar.trading_days(
+                dt.date(2005, 1, 3),
+                today + dt.timedelta(days=360),
+                cache_dir=Path(cache_dir) if cache_dir else None,
+            )
         except Exception:  # pragma: no cover - calendar unavailable
             logging.getLogger(__name__).warning(
                 "KRX calendar unavailable; every weekday counts as a trading day", exc_info=True

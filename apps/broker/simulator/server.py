@@ -349,6 +349,7 @@ class SimServer:
             app.router.add_get("/_sim/clock", self.handle_clock_get)
             app.router.add_post("/_sim/clock", self.handle_clock_post)
             app.router.add_get("/_sim/health", self.handle_health)
+            app.router.add_get("/_sim/conditions", self.handle_conditions)
         if run_loop:
             app.on_startup.append(self._start_loop)
         app.on_shutdown.append(self._stop_loop)
@@ -578,6 +579,11 @@ class SimServer:
         except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
             return self._json({"error": str(exc)}, status=400)
         return self._json({"sim_time": self.sim_time_header(), "speed": self.clock.speed})
+
+    async def handle_conditions(self, request: web.Request) -> web.Response:
+        """The day's condition entries/exits: `[seq, code, "I"|"D", exchange time]`, in order."""
+        rows = [[e.seq, e.code, e.kind, encode.kst(e.time).isoformat()] for e in self.market.exchange.condition_changes()]  # fmt: skip
+        return self._json({"sim_time": self.sim_time_header(), "changes": rows})
 
     async def handle_health(self, request: web.Request) -> web.Response:
         return self._json(

@@ -78,7 +78,29 @@ def test_stack_with_embedded_defaults_and_nothing_on_6379():
 def test_chaos_every_process_killed_in_turn_comes_back_on_its_own():
     """SIGKILL each process of the running stack in turn: the others keep running (none restarted), health
     shows the killed one's component red, and it comes back green by itself (within a generous bound; the
-    time is the bench's business: bench/stack_chaos.py)."""
+    time is the bench's business: bench/stack_chaos.py). No condition event or notification is lost or
+    duplicated meanwhile.
+
+    The stack plays a fixed trading day (2025-01-15 from 08:58 KST) at 30x, every demo condition realtime,
+    so the conditions move while each process is killed. Afterwards the simulator's clock is frozen and
+    every condition searched once more; then, per (condition, stock), in exchange time
+    (apps/core/chaos_accounting.py says it at length):
+
+    - the truth is the simulator's own list of the day's entries/exits (`GET /_sim/conditions`);
+    - duplicated = two recorded entries (or exits) in a row, or a repeated (condition, code, kind, exchange
+      time);
+    - every recorded event is a real change: a realtime one at exactly its exchange time, a search's one a
+      change the search could have seen;
+    - lost = a change no event records, unless nobody could see it: a change and its reversal both within
+      a blind stretch (the realtime process or the simulator dead, from the kill until health is green
+      again plus the reconnect's catch-up search: that search, and the 30-second check, record the net
+      change with their own time, which is the design), or before the baseline. A lone unrecorded change
+      would leave the recorded membership wrong, so the final memberships must agree exactly;
+    - each recorded event the condition alerts on is one alert item (one alert per condition, direction,
+      stock and minute: a second entry in the same minute is counted, not alerted), and each alerting
+      notification has exactly one `Delivery` on the demo console channel, finally sent (at-least-once:
+      a send repeated after a worker died mid-send stays one row, with attempts > 1).
+    """
     db_name, key_prefix = _fresh_database("chaos")
     env = dict(
         os.environ,
@@ -98,3 +120,11 @@ def test_chaos_every_process_killed_in_turn_comes_back_on_its_own():
         assert r["restarts"] == 1, (name, r)
         if r["component"]:
             assert r["red_after_seconds"] is not None, (name, r)  # shown red, not left green
+    accounting = result["accounting"]
+    events, notes = accounting["events"], accounting["notifications"]
+    assert events["problems"] == [], accounting
+    assert notes["problems"] == [], accounting
+    # The run was not idle: the market moved, the realtime feed recorded it, alerts went out.
+    assert events["counts"]["sim_changes_after_start"] > 0, accounting
+    assert events["counts"].get("matched_realtime", 0) > 0, accounting
+    assert notes["counts"].get("deliveries_sent", 0) > 0, accounting

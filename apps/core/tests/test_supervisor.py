@@ -185,6 +185,42 @@ def test_health_shows_a_process_the_supervisor_reports_down_at_once(settings, tm
     assert worker["status"] == "ok"
 
 
+@pytest.mark.django_db
+def test_a_restarted_process_is_not_green_on_its_previous_lifes_heartbeat(settings, tmp_path):
+    """The realtime process restarted 1 s ago (the supervisor says up: alive for its 2 s) is still loading
+    or connecting: its heartbeat row from before the kill must not show it ok."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.core.selectors import health_report
+    from apps.core.tests.factories import SystemStatusFactory
+
+    settings.VAR_DIR = tmp_path
+    now = timezone.now()
+    row = SystemStatusFactory(
+        component="realtime", status="ok", last_seen=now - timedelta(seconds=3)
+    )
+    state = {
+        "supervisor_pid": os.getpid(),
+        "processes": {
+            "realtime": {"state": "up", "component": "realtime", "restarts": 1,
+                         "started": (now - timedelta(seconds=1)).isoformat(timespec="milliseconds")},
+        },
+    }  # fmt: skip
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "processes.json").write_text(json.dumps(state))
+
+    def realtime() -> dict:
+        return next(c for c in health_report()["components"] if c["component"] == "realtime")
+
+    assert realtime()["status"] == "down"
+    assert realtime()["message"] == "process realtime: started, no heartbeat yet"
+    row.last_seen = timezone.now()  # the new process's first heartbeat
+    row.save()
+    assert realtime()["status"] == "ok"
+
+
 def test_a_rollover_never_replaces_an_archive(tmp_path):
     """Two rollovers whose archives would get the same name (a restart after midnight, a clock set
     back) keep both: Python's handler alone deletes the older archive."""

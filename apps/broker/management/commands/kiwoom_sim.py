@@ -53,6 +53,9 @@ def _load_credentials(path: str | None) -> tuple[Any, ...]:
 
 class Command(BaseCommand):
     help = "Run the Kiwoom-compatible exchange simulator (REST + WebSocket on one port)."
+    # A standalone server that touches neither the database nor the models: the project's system
+    # checks (~1-2 s: the calendar check loads pandas) would only delay a restart after a crash.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=getattr(settings, "KIWOOM_SIM_HOST", "127.0.0.1"))
@@ -116,6 +119,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from apps.broker.simulator.adapter import build_exchange
+        from apps.broker.simulator.clock import clock_path, continued_start
         from apps.broker.simulator.server import ServerConfig, SimClock, SimServer
         from krx import KST
 
@@ -136,7 +140,10 @@ class Command(BaseCommand):
         else:
             start = dt.datetime.now(KST)
 
-        exchange_options: dict[str, Any] = {"seed": opts["seed"]}
+        exchange_options: dict[str, Any] = {
+            "seed": opts["seed"],
+            "calendar_cache_dir": Path(settings.VAR_DIR) / "cache",
+        }
         if opts["universe"]:
             exchange_options["universe"] = opts["universe"]
         if opts["codes"]:
@@ -157,6 +164,10 @@ class Command(BaseCommand):
             Path(state).parent.mkdir(parents=True, exist_ok=True)
             exchange_options["state_path"] = state
 
+        if state:
+            continued = continued_start(clock_path(state), speed)
+            if continued is not None and continued > start:
+                start = continued  # started again soon after a crash: the market kept running
         credentials = _load_credentials(opts["credentials"])
         restored = bool(state and Path(state).exists())
         exchange = build_exchange(credentials, start=start, **exchange_options)
