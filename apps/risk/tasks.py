@@ -17,7 +17,10 @@ from celery import shared_task
 def liquidate(run_id: str) -> str:
     from apps.risk.services.liquidation import liquidation_run
 
-    return liquidation_run(run_id).status
+    try:
+        return liquidation_run(run_id).status
+    except LookupError:  # the run's record expired (7 days) or was never written: nothing to do
+        return "unknown"
 
 
 @shared_task(name="risk.liquidation_check", ignore_result=True, time_limit=60)
