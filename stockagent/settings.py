@@ -498,6 +498,8 @@ TRADES_SPLIT_CHASE_TICKS = env.int("TRADES_SPLIT_CHASE_TICKS", default=1)
 RISK_EXIT_SLIPPAGE_PCT = env.str("RISK_EXIT_SLIPPAGE_PCT", default="1")
 RISK_EXIT_RETRY_BASE_SECONDS = env.float("RISK_EXIT_RETRY_BASE_SECONDS", default=1.0)
 RISK_EXIT_RETRY_MAX_SECONDS = env.float("RISK_EXIT_RETRY_MAX_SECONDS", default=60.0)
+# A resting exit the market fell under is cancelled after this long and sent again at the new price.
+RISK_EXIT_CHASE_SECONDS = env.float("RISK_EXIT_CHASE_SECONDS", default=3.0)
 # Emergency liquidation (`risk.liquidate` on the orders queue): sells this many percent under the quote,
 # split into child orders of at most this value; waits this long for orders on their way before selling;
 # reports fills this long; the per-account lock lives at most this long (a crashed run cannot block the next).

@@ -77,6 +77,10 @@ class Exit:
     attempts: int = 0
     retry_at: float = 0.0  # monotonic; 0: may go at once
     sending: bool = False
+    price: int | None = None  # the resting exit's limit price
+    sent_at: float = 0.0  # monotonic
+    chasing: bool = False  # its cancel is on the way (the price fell under its limit)
+    chased: bool = False  # it was cancelled to be sent again at the new price: no backoff
 
 
 @dataclass
@@ -85,6 +89,7 @@ class RiskStats:
     exits_sent: int = 0
     exits_refused: int = 0
     exits_retried: int = 0
+    exits_chased: int = 0
     time_checks: int = 0
     errors: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
@@ -130,7 +135,11 @@ class RiskExitsHandler(Handler):
         self.retry_max = float(
             options.get("risk_exit_retry_max", _settings("RISK_EXIT_RETRY_MAX_SECONDS", 60.0))
         )
+        self.chase_seconds = float(
+            options.get("risk_exit_chase", _settings("RISK_EXIT_CHASE_SECONDS", 3.0))
+        )
         self.place = options.get("risk_place")  # tests/benches: the async place call
+        self.cancel = options.get("risk_cancel")  # tests: the sync cancel call
 
     # ------------------------------------------------------------------ hub hooks
     async def wants(self) -> Wants:
@@ -196,9 +205,11 @@ class RiskExitsHandler(Handler):
         if exit_ is None:
             return
         exit_.order_id = None
-        if status == OrderStatus.FILLED:
+        exit_.price = None
+        if status == OrderStatus.FILLED or (exit_.chased and status == OrderStatus.CANCELLED):
             exit_.attempts = 0
             exit_.retry_at = 0.0
+            exit_.chased = False
         else:  # rejected, cancelled, expired: try again later (a partial fill: the remainder)
             self._backoff(exit_)
 
@@ -228,6 +239,10 @@ class RiskExitsHandler(Handler):
         hours = self._hours(tick.at)
         if hours is None or not hours[0] <= tick.at < hours[1]:
             return  # outside the regular session (after-hours prints): no exit orders
+        exit_ = self.exits.get(tick.code)
+        if exit_ is not None and exit_.order_id is not None:
+            self._maybe_chase(tick.code, exit_, price)
+            return
         decision = evaluate(
             HeldPosition(tick.code, held.sellable, held.avg_price, high, held.entry_time),
             price,
@@ -285,6 +300,36 @@ class RiskExitsHandler(Handler):
             self._ended(held.code, order.status)
         else:
             exit_.order_id = order.pk
+            exit_.price = intent.price
+            exit_.sent_at = self._clock()
+
+    def _maybe_chase(self, code: str, exit_: Exit, price: int) -> None:
+        """The market fell under a resting exit's limit: after `RISK_EXIT_CHASE_SECONDS` cancel it, so
+        the next tick sends the remainder again at the new price (no backoff for that)."""
+        if exit_.chasing or exit_.price is None or price >= exit_.price:
+            return
+        if self._clock() - exit_.sent_at < self.chase_seconds:
+            return
+        exit_.chasing = True
+        order_id = exit_.order_id
+        task = asyncio.get_running_loop().create_task(self._chase(code, exit_, order_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _chase(self, code: str, exit_: Exit, order_id: uuid.UUID | None) -> None:
+        cancel = self.cancel or self.ctx.broker.cancel_order
+        try:
+            await asyncio.to_thread(_cancel_in_thread, order_id, cancel)
+            exit_.chased = True
+            self.stats.exits_chased += 1
+        except OrderRefused as exc:  # filled or not yet acknowledged: the next refresh says
+            log.info("risk: exit %s of %s not cancelled: %s", order_id, code, exc.reason)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("risk: cancelling exit %s of %s failed", order_id, code)
+        finally:
+            exit_.chasing = False
+        await self.refresh()
 
     def _intent(
         self, held: Held, decision: ExitDecision, lower_limit: int | None, day: dt.date
@@ -420,6 +465,18 @@ class RiskExitsHandler(Handler):
         except Exception:
             self.stats.errors += 1
             log.exception("risk: writing the highs since entry failed")
+
+
+def _cancel_in_thread(order_id: uuid.UUID | None, cancel: Any) -> None:
+    from django import db
+
+    from apps.trades.services import order_cancel
+
+    try:
+        db.close_old_connections()
+        order_cancel(order_id, cause="risk:chase", cancel=cancel)
+    finally:
+        db.connection.close()
 
 
 def _entry(handler: RiskExitsHandler, code: str) -> dt.datetime | None:

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from apps.broker.backends.memory import MemoryBroker
-from apps.broker.contract import OrderAck, OrderRejected
+from apps.broker.contract import CancelAck, OrderAck, OrderRejected
 from apps.broker.kiwoom.events import make_tick
 from apps.realtime.handlers import HubContext
 from apps.risk.policy import ExitPolicy, set_exit_policy_provider
@@ -210,3 +210,31 @@ async def test_time_exit_from_the_timer_without_ticks() -> None:
     assert (
         order.price == 68_400 and order.reference_price == 69_000
     )  # 1% under the last known price
+
+
+async def test_a_resting_exit_is_chased_when_the_market_falls_under_it() -> None:
+    place, clock = Place(), Clock()
+    cancels: list[str] = []
+
+    def cancel(order_no: str, code: str, quantity: int = 0) -> CancelAck:
+        cancels.append(order_no)
+        return CancelAck(order_no=f"C{order_no}", original_order_no=order_no, quantity=10)
+
+    await position()
+    risk = handler(place, clock, risk_cancel=cancel, risk_exit_chase=3.0)
+    await risk.refresh()
+    await risk.on_event(tick(67_000))  # the stop: a sell at 66,400 (1% under, on the grid)
+    await settle(risk)
+    assert place.calls[0]["price"] == 66_400
+    await risk.on_event(tick(66_000))  # under the limit, but not resting long enough yet
+    await settle(risk)
+    assert not cancels
+    clock.now += 3.5
+    await risk.on_event(tick(65_900))
+    await settle(risk)
+    assert cancels == ["0000001"] and risk.stats.exits_chased == 1
+    first = await sync_to_async(Order.objects.get)(price=66_400)
+    assert first.status == OrderStatus.CANCELLED
+    await risk.on_event(tick(65_800))  # sent again at once (no backoff), at the new price
+    await settle(risk)
+    assert len(place.calls) == 2 and place.calls[1]["price"] == 65_200
