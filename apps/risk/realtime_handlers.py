@@ -14,7 +14,8 @@
   nothing left to reserve, also across a restart, when the open exit order still holds the shares);
 - a refused, rejected or cancelled exit may be retried after a backoff (`RISK_EXIT_RETRY_BASE_SECONDS`
   × 2ⁿ, at most `RISK_EXIT_RETRY_MAX_SECONDS`); after a partial fill the remainder is the new sellable
-  quantity and the next tick (or the timer) exits it;
+  quantity and the next tick (or the timer) exits it; an exit left resting while the market trades under
+  its limit is cancelled after `RISK_EXIT_CHASE_SECONDS` and its remainder sent again at the new price;
 - the highest price since entry is kept in Redis (`risk:high:<account>` hash, code → "high|entry time"),
   written once per cycle for the codes whose high rose, read back at start: a restart of the realtime
   process loses at most one cycle of highs (the hub's `REALTIME_RESYNC_SECONDS`). A stored high of an
