@@ -150,7 +150,10 @@ def main() -> None:
         )
         with realtime_hub(broker, handlers={"risk.exits": factory}, risk_exit_retry_base=0.0) as rt:
             risk = rt.hub.handler("risk.exits")
-            wait_until(lambda: CODE in risk.held and sim.call(sim.server.hub.wants, "0B", CODE))
+            wait_until(
+                lambda: any(CODE in s.wants.ticks for s in rt.hub.slots if s.handler is risk)
+            )
+            wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
 
             def publish(i: int) -> None:
                 values = {

@@ -57,16 +57,22 @@ def test_a_position_falling_through_its_stop_is_sold_once(tmp_path, policy) -> N
         buy(rt, sim, 10)
         risk = rt.hub.handler("risk.exits")
         assert isinstance(risk, RiskExitsHandler)
-        wait_until(lambda: CODE in risk.held and sim.call(sim.server.hub.wants, "0B", CODE))
+        # The hub hands the risk handler the code's ticks (its wants of the last cycle), and the
+        # socket has them subscribed.
+        wait_until(lambda: any(CODE in s.wants.ticks for s in rt.hub.slots if s.handler is risk))
+        wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
         avg = Position.objects.get(code=CODE).avg_price
-        # The tape holds at the average price for a minute, then falls 1% a minute (a bigger step would
-        # set off the simulator's VI) to -3.5% and stays there: many ticks below the -3% stop.
+        start = broker.quote(CODE).price
+        # The tape holds at the last price for a minute, then falls 1% a minute (a bigger step would
+        # set off the simulator's VI) to -3.5% and stays there: many ticks below a stop set 3% under
+        # that last price (the fill's average price may be a little off it).
         steps = ["0", "-1", "-2", "-3.5", "-3.5", "-3.5", "-3.5", "-3.5"]
-        prices = falling_prices(int(avg), steps, "KOSPI", DAY)
+        prices = falling_prices(start, steps, "KOSPI", DAY)
         steer_tape(sim, CODE, prices)
-        sim.advance_sync(seconds=61)  # into the first steered minute (at the average price)
+        sim.advance_sync(seconds=61)  # into the first steered minute (at the last price)
         wait_until(lambda: risk.last_prices.get(CODE) == prices[0])
-        policy(ExitPolicy(stop_loss_pct=Decimal("-3"), exit_before_close_minutes=None))
+        stop_pct = (Decimal(start) * Decimal("0.97") / avg * 100 - 100).quantize(Decimal("0.01"))
+        policy(ExitPolicy(stop_loss_pct=stop_pct, exit_before_close_minutes=None))
         for _ in range(len(prices) - 1):
             sim.advance_sync(seconds=20)
             sim.advance_sync(seconds=20)
