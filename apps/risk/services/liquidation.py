@@ -124,20 +124,41 @@ class LiquidationRun:
 
 
 # ------------------------------------------------------------------------------------------- storage
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+_clients: dict[str, redis.Redis] = {}
+
+
+class _Shared:
+    """The process's client for `REDIS_URL` (a pool: thread-safe, connections reused); `close()` is a
+    no-op so callers keep the `try/finally: close()` shape."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def close(self) -> None:
+        return None
+
+
+def _redis() -> Any:
+    url = settings.REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=5)
+    return _Shared(client)
 
 
 def _key(*parts: str) -> str:
     return redis_key("stockagent", "risk", "liquidation", *parts)
 
 
-def _save(client: redis.Redis, run: LiquidationRun) -> None:
+def _save(client: Any, run: LiquidationRun) -> None:
     client.set(_key("run", run.id), json.dumps(asdict(run)), ex=RUN_TTL_SECONDS)
     client.set(_key("last", run.account), run.id, ex=RUN_TTL_SECONDS)
 
 
-def _load(client: redis.Redis, run_id: str) -> LiquidationRun | None:
+def _load(client: Any, run_id: str) -> LiquidationRun | None:
     raw = client.get(_key("run", run_id))
     return LiquidationRun.from_json(raw) if raw else None
 
@@ -277,7 +298,7 @@ def _open_orders(account: str) -> list[Order]:
     )
 
 
-def _cancel_all(client: redis.Redis, run: LiquidationRun, broker: Any) -> None:
+def _cancel_all(client: Any, run: LiquidationRun, broker: Any) -> None:
     run.status = "cancelling"
     orders = _open_orders(run.account)
     run.cancel_total = len(orders)
@@ -320,7 +341,7 @@ def _still_open(account: str, ids: set[uuid.UUID]) -> int:
     return Order.objects.filter(account_no=account, pk__in=ids, status__in=OPEN_STATUSES).count()
 
 
-def _sell_all(client: redis.Redis, run: LiquidationRun, broker: Any) -> None:
+def _sell_all(client: Any, run: LiquidationRun, broker: Any) -> None:
     run.status = "selling"
     positions = list(
         Position.objects.filter(account_no=run.account, quantity__gt=0).order_by("code")
@@ -483,7 +504,7 @@ def liquidation_check(run_id: str, *, final: bool | None = None) -> LiquidationR
     return run
 
 
-def _finish(client: redis.Redis, run: LiquidationRun) -> None:
+def _finish(client: Any, run: LiquidationRun) -> None:
     run.finished_at = timezone.now().isoformat()
     _save(client, run)
     # Release the lock only if it is still this run's.
