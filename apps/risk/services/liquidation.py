@@ -298,8 +298,36 @@ def _open_orders(account: str) -> list[Order]:
     )
 
 
+def _stop_pending(run: LiquidationRun, broker: Any) -> int:
+    """Stop what would still send orders: running split parents (their schedules) and `new` orders
+    queued for `trades.order_send` (rejected before they are claimed: the claim is conditional)."""
+    from apps.trades.models import SPLIT_OPEN_STATUSES, SplitOrder
+    from apps.trades.services.split import split_cancel
+    from apps.trades.services.state import transition
+
+    stopped = 0
+    for split_id in SplitOrder.objects.filter(
+        account_no=run.account, status__in=SPLIT_OPEN_STATUSES
+    ).values_list("pk", flat=True):
+        try:
+            split_cancel(split_id, broker=broker, cause=f"liquidation:{run.id}")
+            stopped += 1
+        except OrderRefused as exc:
+            log.info("liquidation %s: split %s not cancelled: %s", run.id, split_id, exc.reason)
+    for order_id in Order.objects.filter(
+        account_no=run.account, status=OrderStatus.NEW
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=order_id)
+            if order.status == OrderStatus.NEW:
+                transition(order, OrderStatus.REJECTED, cause=f"liquidation:{run.id}")
+                stopped += 1
+    return stopped
+
+
 def _cancel_all(client: Any, run: LiquidationRun, broker: Any) -> None:
     run.status = "cancelling"
+    _stop_pending(run, broker)
     orders = _open_orders(run.account)
     run.cancel_total = len(orders)
     _save(client, run)
