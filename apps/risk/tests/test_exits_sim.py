@@ -118,5 +118,7 @@ def test_time_exit_fires_from_the_timer_without_ticks(tmp_path, policy) -> None:
         order = wait_until(lambda: Order.objects.filter(side="sell").first(), timeout=30)
         assert order.cause == Cause.RISK and order.cause_ref == "time_exit"
         assert order.quantity == 5
+        # The row is committed before the call: wait for the call's outcome, then count at the broker.
+        wait_until(lambda: Order.objects.get(pk=order.pk).status != OrderStatus.SUBMITTED)
         sim.advance_sync(seconds=3)
         assert len(sim_sells(sim)) == 1

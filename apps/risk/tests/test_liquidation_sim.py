@@ -29,6 +29,15 @@ def sim_orders(sim) -> Counter:  # type: ignore[no-untyped-def]
     return Counter(o.side.value for o in sim.call(sim.exchange.orders, sim.account, None))
 
 
+def flat_soon(sim, feed, steps: int = 12) -> bool:  # type: ignore[no-untyped-def]
+    """Let the market run 5 s at a time (a quiet stock needs prints to fill) until nothing is held."""
+    for _ in range(steps):
+        sim.advance_sync(seconds=5)
+        if feed.settle(lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=2):
+            return True
+    return False
+
+
 def open_twenty(sim, broker, feed) -> list[str]:  # type: ignore[no-untyped-def]
     """Buy 20 stocks at market, then leave a buy resting 5% under each one's price."""
     account = sim.account
@@ -51,10 +60,16 @@ def open_twenty(sim, broker, feed) -> list[str]:  # type: ignore[no-untyped-def]
                 broker.place_order,
             )
         )
-    sim.advance_sync(seconds=5)
-    assert feed.settle(
-        lambda: all(Order.objects.get(pk=b.pk).status == OrderStatus.FILLED for b in buys), wait=30
-    )
+    ids = [b.pk for b in buys]
+
+    def filled() -> bool:
+        return Order.objects.filter(pk__in=ids, status=OrderStatus.FILLED).count() == len(ids)
+
+    for _ in range(12):
+        sim.advance_sync(seconds=5)
+        if feed.settle(filled, wait=2):
+            break
+    assert filled()
     for code, market, price in codes:
         low = krx.tick_round(price * 95 // 100, market, DAY, "down")
         rest = order_submit(
@@ -88,8 +103,7 @@ def test_liquidation_of_twenty_positions_ends_flat_once(trader) -> None:
         # A redelivered task: claimed already, sends nothing.
         liquidation_run(run.id, broker, schedule_checks=False)
 
-        sim.advance_sync(seconds=5)
-        assert feed.settle(lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=30)
+        assert flat_soon(sim, feed)
         final = liquidation_check(run.id)
         assert final is not None and final.status == "done"
         assert all(line.state == "sold" for line in final.lines)
@@ -132,6 +146,5 @@ def test_a_large_holding_is_split(trader, settings) -> None:
         sells = Order.objects.filter(side="sell").order_by("created_at")
         assert sells.count() == 4 and sum(s.quantity for s in sells) == qty
         assert {s.kind for s in sells} == {"split"}
-        sim.advance_sync(seconds=5)
-        assert feed.settle(lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=30)
+        assert flat_soon(sim, feed)
         assert liquidation_check(run.id).status == "done"
