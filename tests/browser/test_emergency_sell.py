@@ -19,7 +19,8 @@ from apps.core.models import RuntimeFlag
 from apps.core.tests.factories import DEFAULT_PASSWORD, UserFactory
 from apps.risk.services.liquidation import liquidation_check, liquidation_current, liquidation_run
 from apps.risk.tests.conftest import clear_risk_keys
-from apps.trades.models import Order, OrderStatus, Position
+from apps.risk.tests.sim_support import flat_soon
+from apps.trades.models import Order, OrderStatus
 from apps.trades.services import OrderIntent, order_submit
 
 from .test_trading_pages import shared_token_sim
@@ -54,10 +55,14 @@ def open_positions(sim, broker, feed) -> None:  # type: ignore[no-untyped-def]
             code=code, side="buy", quantity=3, order_type="market", account_no=sim.account
         )
         buys.append(order_submit(intent, broker.place_order))
-    sim.advance_sync(seconds=3)
-    assert feed.settle(
-        lambda: all(Order.objects.get(pk=b.pk).status == OrderStatus.FILLED for b in buys), wait=30
-    )
+    for _ in range(12):
+        sim.advance_sync(seconds=5)
+        if feed.settle(
+            lambda: all(Order.objects.get(pk=b.pk).status == OrderStatus.FILLED for b in buys),
+            wait=2,
+        ):
+            break
+    assert all(Order.objects.get(pk=b.pk).status == OrderStatus.FILLED for b in buys)
     price = broker.quote(CODES[0]).price
     low = krx.tick_round(price * 95 // 100, "KOSPI", DAY, "down")
     rest = order_submit(
@@ -115,10 +120,7 @@ def test_emergency_sell_progress_live(browser, sim_trading, asgi_server) -> None
         '#emergency-sell-progress .status[data-status="watching"]', timeout=15_000
     )
     assert page.locator("#emergency-sell-progress tbody tr").count() == len(CODES)
-    sim.advance_sync(seconds=3)
-    assert in_thread(
-        feed.settle, lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=30
-    )
+    assert in_thread(flat_soon, sim, feed)
     final = in_thread(liquidation_check, run.id)
     assert final.status == "done"
     page.wait_for_selector('#emergency-sell-progress .status[data-status="done"]', timeout=15_000)

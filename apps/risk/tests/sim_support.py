@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import krx
 from apps.broker.simulator.testing import SimHandle
+from apps.trades.models import Position
 
 
 def steer_tape(sim: SimHandle, code: str, prices: list[int]) -> int:
@@ -31,3 +32,12 @@ def falling_prices(start: int, pct_steps: list[str], market: str, day) -> list[i
         krx.tick_round(int(Decimal(start) * (1 + Decimal(p) / 100)), market, day, "down")
         for p in pct_steps
     ]
+
+
+def flat_soon(sim, feed, steps: int = 12) -> bool:  # type: ignore[no-untyped-def]
+    """Let the market run 5 s at a time (a quiet stock needs prints to fill) until nothing is held."""
+    for _ in range(steps):
+        sim.advance_sync(seconds=5)
+        if feed.settle(lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=2):
+            return True
+    return False

@@ -20,6 +20,8 @@ from apps.trades.models import Cause, Order, OrderStatus, Position
 from apps.trades.services import OrderIntent, order_submit
 from apps.trades.tests.sim_support import trading_sim
 
+from .sim_support import flat_soon
+
 pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2025, 11, 3)
@@ -27,15 +29,6 @@ DAY = dt.date(2025, 11, 3)
 
 def sim_orders(sim) -> Counter:  # type: ignore[no-untyped-def]
     return Counter(o.side.value for o in sim.call(sim.exchange.orders, sim.account, None))
-
-
-def flat_soon(sim, feed, steps: int = 12) -> bool:  # type: ignore[no-untyped-def]
-    """Let the market run 5 s at a time (a quiet stock needs prints to fill) until nothing is held."""
-    for _ in range(steps):
-        sim.advance_sync(seconds=5)
-        if feed.settle(lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=2):
-            return True
-    return False
 
 
 def open_twenty(sim, broker, feed) -> list[str]:  # type: ignore[no-untyped-def]
