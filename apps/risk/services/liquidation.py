@@ -43,7 +43,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import krx
-from apps.core.live import publish_after_commit, publish_now
+from apps.core.live import publish_after_commit, publish_soon
 from apps.core.rediskeys import redis_key
 from apps.core.services import FlagError, flag_set
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
@@ -164,7 +164,8 @@ def _load(client: Any, run_id: str) -> LiquidationRun | None:
 
 
 def _publish(run: LiquidationRun) -> None:
-    publish_now(PROGRESS_EVENT, run.as_dict())
+    # A snapshot of the whole run: an unsent older one of the same run is replaced (never blocks).
+    publish_soon(PROGRESS_EVENT, run.as_dict(), key=run.id)
 
 
 def liquidation_get(run_id: str) -> LiquidationRun | None:
@@ -235,7 +236,7 @@ def liquidation_request(
         from ..tasks import liquidate
 
         transaction.on_commit(lambda: liquidate.delay(run.id))
-    publish_after_commit(PROGRESS_EVENT, run.as_dict())
+    publish_after_commit(PROGRESS_EVENT, run.as_dict(), key=run.id)
     log.warning("emergency liquidation %s of %s requested by %s: %s", run.id, account, who, reason)
     return run, True
 
