@@ -491,6 +491,26 @@ TRADES_SPLIT_CHASE_SECONDS = env.int("TRADES_SPLIT_CHASE_SECONDS", default=30)
 TRADES_SPLIT_CHASE_MAX_AMENDS = env.int("TRADES_SPLIT_CHASE_MAX_AMENDS", default=3)
 TRADES_SPLIT_CHASE_TICKS = env.int("TRADES_SPLIT_CHASE_TICKS", default=1)
 
+# --- Risk exits and the emergency liquidation (apps.risk) -----------------------------------------------------
+# Exits on live prices (realtime hub, handler `risk.exits`): the sell's limit price is this many percent under
+# the trigger price (never under the day's lower limit); a refused/rejected/cancelled exit is retried after
+# base × 2^n seconds, at most max.
+RISK_EXIT_SLIPPAGE_PCT = env.str("RISK_EXIT_SLIPPAGE_PCT", default="1")
+RISK_EXIT_RETRY_BASE_SECONDS = env.float("RISK_EXIT_RETRY_BASE_SECONDS", default=1.0)
+RISK_EXIT_RETRY_MAX_SECONDS = env.float("RISK_EXIT_RETRY_MAX_SECONDS", default=60.0)
+# A resting exit the market fell under is cancelled after this long and sent again at the new price.
+RISK_EXIT_CHASE_SECONDS = env.float("RISK_EXIT_CHASE_SECONDS", default=3.0)
+# Emergency liquidation (`risk.liquidate` on the orders queue): sells this many percent under the quote,
+# split into child orders of at most this value; waits this long for orders on their way before selling;
+# reports fills this long; the per-account lock lives at most this long (a crashed run cannot block the next).
+RISK_LIQUIDATION_SLIPPAGE_PCT = env.str("RISK_LIQUIDATION_SLIPPAGE_PCT", default="3")
+RISK_LIQUIDATION_MAX_ORDER_KRW = env.int("RISK_LIQUIDATION_MAX_ORDER_KRW", default=50_000_000)
+RISK_LIQUIDATION_CANCEL_WAIT_SECONDS = env.float(
+    "RISK_LIQUIDATION_CANCEL_WAIT_SECONDS", default=10.0
+)
+RISK_LIQUIDATION_WATCH_SECONDS = env.float("RISK_LIQUIDATION_WATCH_SECONDS", default=120.0)
+RISK_LIQUIDATION_LOCK_SECONDS = env.int("RISK_LIQUIDATION_LOCK_SECONDS", default=900)
+
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
 # At least the check task's hard time limit (300 s): the lock must not expire under a running cycle.

@@ -1,0 +1,48 @@
+"""The emergency liquidation endpoint (under /api/v1/risk/): thin, the service does the work.
+
+`POST /api/v1/risk/emergency-sell` `{"reason": "…"}` + `Idempotency-Key` (trader; a viewer gets 403):
+202 with the run (the `orders` queue cancels and sells); the same key again, a double click or a
+concurrent request while a run is active → 200 with that same run, nothing sent twice.
+`GET /api/v1/risk/emergency-sell` (any user): the running liquidation, else the last one (404: none yet).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.risk.services.liquidation import liquidation_current, liquidation_request
+
+MAX_KEY_LENGTH = 100
+
+
+class EmergencySellSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class EmergencySellView(APIView):
+    def get(self, request: Request) -> Response:
+        run = liquidation_current()
+        if run is None:
+            return Response({"detail": "비상 청산 기록이 없습니다"}, status=404)
+        return Response(run.as_dict())
+
+    def post(self, request: Request) -> Response:
+        data = EmergencySellSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if len(key) > MAX_KEY_LENGTH:
+            return Response(
+                {"detail": "Idempotency-Key는 최대 100자입니다", "code": "idempotency"}, status=400
+            )
+        run, created = liquidation_request(
+            request.user,
+            data.validated_data["reason"],
+            f"api:{request.user.pk}:{key}" if key else None,
+        )
+        return Response(run.as_dict(), status=202 if created else 200)

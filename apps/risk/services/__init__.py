@@ -1,0 +1,1 @@
+"""Writes of the risk app. `liquidation`: the emergency liquidation (cancel everything, sell everything)."""
