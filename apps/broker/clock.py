@@ -19,6 +19,7 @@ as a required argument.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -65,10 +66,20 @@ class SimulatorClock:
         self._lock = threading.Lock()
         # (monotonic when read, simulator time then, wall epoch then, speed)
         self._reading: tuple[float, datetime, float, float] | None = None
+        # One HTTP client per process (a forked worker opens its own): `httpx.get` builds a client and
+        # its TLS context on every call, ~50 ms, which every page render paid while no simulator answered.
+        self._client: httpx.Client | None = None
+        self._client_pid = 0
+
+    def _http(self) -> httpx.Client:
+        if self._client is None or self._client_pid != os.getpid():
+            self._client = httpx.Client(timeout=self.timeout)
+            self._client_pid = os.getpid()
+        return self._client
 
     def _read(self) -> tuple[datetime, float] | None:
         try:
-            response = httpx.get(self.url, timeout=self.timeout)
+            response = self._http().get(self.url)
             body = response.json()
             moment = datetime.fromisoformat(str(body["sim_time"]))
             raw_speed = body.get("speed")

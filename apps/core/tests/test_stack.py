@@ -45,19 +45,29 @@ def _assert_green_and_clean(result: dict, expected: set[str]) -> None:
     assert result["leftover_processes"] == []
 
 
-def test_stack_on_postgres_and_redis():
+@pytest.fixture(scope="module")
+def stack_on_postgres_and_redis() -> dict:
+    """One whole-stack run on Postgres + Redis, shared by the two tests below (a stack start-up with
+    migrate and seed_demo on a fresh database is the costly part): start, all-green health, then SIGKILL
+    each process in turn and wait for it to come back, then Ctrl-C and a look for processes left over."""
     db_name, key_prefix = _fresh_database("stackcheck")
     env = dict(
         os.environ,
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        REDIS_URL="redis://127.0.0.1:6379/9",
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
         REDIS_KEY_PREFIX=key_prefix,
         SECRET_KEY="stackcheck-secret-key-0123456789",
         FIELD_ENCRYPTION_KEY=os.environ.get(
             "FIELD_ENCRYPTION_KEY", "s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI="
         ),
     )
-    result = _stackcheck([], env)
+    return _stackcheck(["--chaos", "180"], env)
+
+
+def test_stack_on_postgres_and_redis(stack_on_postgres_and_redis):
+    """The README's run command on Postgres + Redis: all-green health, a clean stop with no orphans (the
+    stop comes after the chaos round of the shared run, so it also stops every restarted process)."""
+    result = stack_on_postgres_and_redis
     _assert_green_and_clean(result, {"web", "worker", "beat"})
     assert "redis" not in result["processes"]  # a Redis was configured: none is embedded
 
@@ -75,7 +85,7 @@ def test_stack_with_embedded_defaults_and_nothing_on_6379():
     assert db["message"] == "sqlite"
 
 
-def test_chaos_every_process_killed_in_turn_comes_back_on_its_own():
+def test_chaos_every_process_killed_in_turn_comes_back_on_its_own(stack_on_postgres_and_redis):
     """SIGKILL each process of the running stack in turn: the others keep running (none restarted), health
     shows the killed one's component red, and it comes back green by itself (within a generous bound; the
     time is the bench's business: bench/stack_chaos.py). No condition event or notification is lost or
@@ -101,16 +111,7 @@ def test_chaos_every_process_killed_in_turn_comes_back_on_its_own():
       notification has exactly one `Delivery` on the demo console channel, finally sent (at-least-once:
       a send repeated after a worker died mid-send stays one row, with attempts > 1).
     """
-    db_name, key_prefix = _fresh_database("chaos")
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
-        REDIS_KEY_PREFIX=key_prefix,
-        SECRET_KEY="stackcheck-secret-key-0123456789",
-        FIELD_ENCRYPTION_KEY="s0mG1E6x2Jb1k5V9n2YlH4c0dQ3wS7uPzA8rT6mF_oI=",
-    )
-    result = _stackcheck(["--chaos", "180"], env)
+    result = stack_on_postgres_and_redis
     _assert_green_and_clean(result, {"web", "worker", "beat"})
     killed = {r["process"]: r for r in result["chaos"]}
     assert {"web", "beat", "worker-orders", "worker-market", "worker-notify"} <= set(killed)
