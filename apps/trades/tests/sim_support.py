@@ -125,6 +125,7 @@ def trading_sim(
         participation=Decimal(participation),
     ) as sim:
         broker = KiwoomBroker(client_config(sim, **{"timeout_seconds": 5.0, **(client or {})}))
+        _seed_base_prices(broker, day)
         feed = Feed(broker)
         feed.start()
         try:
@@ -133,6 +134,19 @@ def trading_sim(
             feed.stop()
             broker.close()
             asyncio.run(cleanup_prefix(broker.config.key_prefix))
+
+
+def _seed_base_prices(
+    broker: KiwoomBroker, day: dt.date, codes: tuple[str, ...] = ("005930",)
+) -> None:
+    """The risk engine values a market buy at the day's upper limit: give it the simulator's base price
+    (a previous-day bar), as the demo's seed and the daily-bar import do."""
+    from apps.risk.testing import seed_base_price
+
+    for code in codes:
+        base = broker.quote(code).base_price
+        if base:
+            seed_base_price(code, base, day - dt.timedelta(days=1))
 
 
 # ------------------------------------------------------------------------------------------ fault run

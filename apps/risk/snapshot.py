@@ -1,0 +1,330 @@
+"""Building the pre-trade check's frozen `Snapshot` from the database (under the account lock).
+
+Kept cheap for the realtime path: per check, one query each for the status row (state + config
+version), the account's positions, its open and recent orders, and today's realised P&L, plus the
+trader's switch for automatic entries. The configuration (per version), the session's opening equity
+(per account and day), the instrument's flags and base price (a minute) and the session's close (per
+day) are cached per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+import krx
+
+from .check import InstrumentFlags, Limits, OpenOrder, PositionState, Snapshot
+from .models import RiskDay
+from .selectors import active_config, status_read
+
+__all__ = [
+    "Figures",
+    "forget_caches",
+    "opening_of",
+    "positions_of",
+    "realized_today",
+    "set_vi_provider",
+    "snapshot_build",
+]
+
+TRADING_FLAG = "trading-enabled"
+INSTRUMENT_TTL_SECONDS = 60.0
+
+_days: dict[tuple[str, dt.date], tuple[int, int]] = {}
+_instruments: dict[tuple[str, dt.date], tuple[float, InstrumentFlags]] = {}
+_closes: dict[dt.date, dt.datetime | None] = {}
+_lock = threading.Lock()
+_vi_provider: Callable[[str], bool] | None = None
+
+
+def set_vi_provider(provider: Callable[[str], bool] | None) -> None:
+    """Install the source of "VI in progress" (a code → bool callable; the realtime process's)."""
+    global _vi_provider
+    _vi_provider = provider
+
+
+def forget_caches() -> None:
+    with _lock:
+        _days.clear()
+        _instruments.clear()
+        _closes.clear()
+
+
+def positions_of(account_no: str) -> dict[str, PositionState]:
+    from apps.trades.models import Position
+
+    rows = Position.objects.filter(account_no=account_no, quantity__gt=0).values_list(
+        "code", "quantity", "reserved", "cost_amount", "cost_fees", "current_price"
+    )
+    return {
+        code: PositionState(code, qty, reserved, cost + fees, price)
+        for code, qty, reserved, cost, fees, price in rows
+    }
+
+
+def realized_today(account_no: str, day: dt.date) -> int:
+    from apps.trades.models import Trade
+
+    total = Trade.objects.filter(account_no=account_no, date=day).aggregate(s=Sum("pnl"))["s"]
+    return int(total or 0)
+
+
+def _orders(account_no: str, since: dt.datetime) -> tuple[tuple[OpenOrder, ...], int]:
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, OrderType, Side
+
+    live = [*OPEN_STATUSES, OrderStatus.NEW]
+    rows = (
+        Order.objects.filter(account_no=account_no)
+        .filter(Q(status__in=live) | Q(side=Side.BUY, created_at__gte=since))
+        .values_list(
+            "code",
+            "side",
+            "quantity",
+            "filled_quantity",
+            "price",
+            "order_type",
+            "status",
+            "created_at",
+        )
+    )
+    orders: list[OpenOrder] = []
+    recent = 0
+    for code, side, qty, filled, price, order_type, status, created in rows:
+        if status in live and qty > filled:
+            limit = price if order_type == OrderType.LIMIT else None
+            orders.append(OpenOrder(code, side, qty - filled, limit))
+        if side == Side.BUY and created >= since:
+            recent += 1
+    return tuple(orders), recent
+
+
+def opening_of(
+    account_no: str, day: dt.date, positions: dict[str, PositionState]
+) -> tuple[int | None, int]:
+    """(opening equity, unrealised P&L carried in) of the account's session: recorded once per
+    day, at the first look, from the latest balance snapshot's estimated assets (추정자산), else
+    `RISK_EQUITY_FALLBACK_KRW`; unknown (None) is not recorded, so the next look tries again."""
+    key = (account_no, day)
+    hit = _days.get(key)
+    if hit is not None:
+        return hit
+    row = RiskDay.objects.filter(account_no=account_no, date=day).first()
+    if row is None or row.opening_equity is None:
+        equity, source = _equity_now(account_no)
+        if equity is None:
+            return None, 0
+        carried = sum(p.unrealized for p in positions.values())
+        row, _created = RiskDay.objects.update_or_create(
+            account_no=account_no,
+            date=day,
+            defaults={"opening_equity": equity, "opening_unrealized": carried, "source": source},
+        )
+    value = (int(row.opening_equity), int(row.opening_unrealized))
+    with _lock:
+        _days[key] = value
+    return value
+
+
+def _equity_now(account_no: str) -> tuple[int | None, str]:
+    from apps.accounts.models import BalanceSnapshot
+
+    snap = (
+        BalanceSnapshot.objects.filter(account__account_no=account_no)
+        .order_by("-taken_at")
+        .values_list("estimated_assets", flat=True)
+        .first()
+    )
+    if snap is not None:
+        return int(snap), "balance"
+    fallback = int(getattr(settings, "RISK_EQUITY_FALLBACK_KRW", 0) or 0)
+    return (fallback, "setting") if fallback > 0 else (None, "")
+
+
+def _session_close(day: dt.date) -> dt.datetime | None:
+    if day in _closes:
+        return _closes[day]
+    from krx import calendar
+
+    try:
+        close: dt.datetime | None = calendar.session(day).close
+    except calendar.NotATradingDay:
+        close = None
+    _closes[day] = close
+    return close
+
+
+def instrument_flags(code: str, day: dt.date) -> InstrumentFlags:
+    """The code's exclusion kinds, market and base price (previous close), cached a minute."""
+    key = (code, day)
+    hit = _instruments.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < INSTRUMENT_TTL_SECONDS:
+        flags = hit[1]
+    else:
+        flags = _instrument_read(code, day)
+        with _lock:
+            _instruments[key] = (now, flags)
+    if _vi_provider is not None and _vi_provider(code):
+        from dataclasses import replace
+
+        flags = replace(flags, kinds=flags.kinds | {"vi"})
+    return flags
+
+
+def _instrument_read(code: str, day: dt.date) -> InstrumentFlags:
+    from apps.market.models import DailyBar, Instrument
+
+    row = (
+        Instrument.objects.filter(code=code)
+        .values_list("market", "name", "is_halted", "is_administrative", "is_caution", "warning")
+        .first()
+    )
+    kinds: set[str] = set()
+    market = krx.Market.KOSPI.value
+    if row is not None:
+        market_, name, halted, administrative, caution, warning = row
+        market = market_ if market_ in krx.Market.__members__ else market
+        if halted:
+            kinds.add("halted")
+        if administrative:
+            kinds.add("administrative")
+        if caution:
+            kinds.add("caution")
+        if warning in ("warning", "risk", "overheated", "liquidation"):
+            kinds.add(warning)
+        if "스팩" in name or "SPAC" in name.upper():
+            kinds.add("spac")
+        if "ETN" in name.upper():
+            kinds.add("etn")
+    base = (
+        DailyBar.objects.filter(instrument_id=code, date__lt=day)
+        .order_by("-date")
+        .values_list("close", flat=True)
+        .first()
+    )
+    return InstrumentFlags(code=code, market=market, kinds=frozenset(kinds), base_price=base)
+
+
+def switch_on() -> bool:
+    from apps.core.models import RuntimeFlag
+
+    return RuntimeFlag.objects.filter(key=TRADING_FLAG, enabled=True).exists()
+
+
+def snapshot_build(
+    account_no: str, code: str, *, automatic: bool, now: dt.datetime | None = None
+) -> Snapshot:
+    """Everything the check needs about `account_no` and `code`, read now (call under the lock)."""
+    now = now or timezone.now()
+    day = now.astimezone(krx.KST).date()
+    state, version = status_read()
+    config = active_config(version)
+    positions = positions_of(account_no)
+    orders, recent = _orders(account_no, timezone.now() - dt.timedelta(seconds=60))
+    opening, carried = opening_of(account_no, day, positions)
+    instrument = instrument_flags(code, day)
+    position = positions.get(code)
+    if position is not None and position.price is not None:
+        from dataclasses import replace
+
+        instrument = replace(instrument, mark=position.price)
+    return Snapshot(
+        now=now,
+        trading_day=day,
+        session_close=_session_close(day),
+        opening_equity=opening,
+        opening_unrealized=carried,
+        realized_today=realized_today(account_no, day),
+        positions=positions,
+        open_orders=orders,
+        entries_last_minute=recent,
+        state=state,
+        switch_on=switch_on() if automatic else True,
+        limits=config.limits,
+        instrument=instrument,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Today's figures of an account (the state API and the risk page)."""
+
+    day: dt.date
+    opening_equity: int | None
+    realized: int
+    unrealized: int
+    pnl: int
+    loss_budget: int | None
+    budget_left: int | None
+    exposure: int
+    positions: int
+    limits: Limits
+    state: str
+    config_version: int | None
+
+
+def figures_of(account_no: str, at: dt.datetime | None = None) -> Figures:
+    """Today's P&L, loss budget, exposure (held value + unfilled buys) and positions count."""
+    from .check import day_pnl, loss_budget
+
+    at = at or timezone.now()
+    day = at.astimezone(krx.KST).date()
+    state, version = status_read()
+    config = active_config(version)
+    positions = positions_of(account_no)
+    orders, _recent = _orders(account_no, timezone.now())
+    opening, carried = opening_of(account_no, day, positions)
+    realized = realized_today(account_no, day)
+    probe = Snapshot(
+        now=at,
+        trading_day=day,
+        session_close=None,
+        opening_equity=opening,
+        opening_unrealized=carried,
+        realized_today=realized,
+        positions=positions,
+        open_orders=orders,
+        entries_last_minute=0,
+        state=state,
+        switch_on=True,
+        limits=config.limits,
+        instrument=InstrumentFlags(code=""),
+    )
+    pnl = day_pnl(probe)
+    budget = loss_budget(config.limits, opening)
+    held = sum(p.value for p in positions.values())
+    pending = sum(
+        (
+            o.price
+            if o.price is not None
+            else (positions[o.code].price or 0)
+            if o.code in positions
+            else 0
+        )
+        * o.remaining
+        for o in orders
+        if o.side == "buy"
+    )
+    codes = set(positions) | {o.code for o in orders if o.side == "buy"}
+    return Figures(
+        day=day,
+        opening_equity=opening,
+        realized=realized,
+        unrealized=sum(p.unrealized for p in positions.values()),
+        pnl=pnl,
+        loss_budget=budget,
+        budget_left=None if budget is None else budget + min(pnl, 0),
+        exposure=held + pending,
+        positions=len(codes),
+        limits=config.limits,
+        state=state,
+        config_version=config.version,
+    )
