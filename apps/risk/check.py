@@ -25,12 +25,13 @@ Rules (DESIGN.md, "The trading gate"; seed 004 §6.7):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from krx.limits import price_limits
+from krx.limits import price_limits as _price_limits
 from krx.ticks import is_on_tick, tick_size
 
 __all__ = [
@@ -48,6 +49,10 @@ __all__ = [
     "day_pnl",
     "loss_budget",
 ]
+
+
+# The day's limits of a base price are a fixed pair: computed once (the hot path calls this per intent).
+price_limits = functools.lru_cache(maxsize=4096)(_price_limits)
 
 
 def gettext_noop(message: str) -> str:

@@ -1,7 +1,7 @@
 """The trades app's seam to the risk engine (`apps.risk`): a thin shim the executor and the books call.
 
 - `exchange_time()`: the exchange's clock, read before the order's transaction (the simulator's clock
-  is an HTTP read, never made inside one);
+  is an HTTP read: `apps.risk.clock` reads it in the background and extrapolates);
 - `check()`: inside `order_create`'s transaction, the per-account lock, a fresh snapshot and the pure
   pre-trade check (`apps.risk.check`); a refusal raises `OrderRefused` with every reason;
 - `lock()` / `after_fill()`: the books take the same lock before a fill changes a position, and let
@@ -17,7 +17,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.utils import timezone
 
 if TYPE_CHECKING:
     from .executor import OrderIntent
@@ -35,13 +34,10 @@ def trading_enabled() -> bool:
 
 
 def exchange_time() -> dt.datetime:
-    from apps.broker.backends import exchange_now
+    """The exchange's clock for the check (cached and refreshed in the background: never waited for)."""
+    from apps.risk.clock import exchange_time as risk_exchange_time
 
-    try:
-        return exchange_now()
-    except Exception:  # the clock is a convenience: the wall clock is a safe stand-in
-        log.warning("exchange clock unavailable; the risk check uses the wall clock")
-        return timezone.now()
+    return risk_exchange_time()
 
 
 def check(

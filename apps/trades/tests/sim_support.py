@@ -197,6 +197,7 @@ def fault_run(
 ) -> FaultRunResult:
     rng = random.Random(seed)
     account = sim.account
+    _seed_base_prices(broker, dt.date(2000, 1, 4), tuple(codes))
     out = FaultRunResult()
     started = time.monotonic()
     kinds = list(FAULT_KINDS)
