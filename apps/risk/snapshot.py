@@ -275,7 +275,10 @@ def figures_of(account_no: str, at: dt.datetime | None = None) -> Figures:
     """Today's P&L, loss budget, exposure (held value + unfilled buys) and positions count."""
     from .check import day_pnl, loss_budget
 
-    at = at or timezone.now()
+    if at is None:
+        from .clock import exchange_time
+
+        at = exchange_time()  # the exchange's day: the simulator's date in paper trading
     day = at.astimezone(krx.KST).date()
     state, version = status_read()
     config = active_config(version)

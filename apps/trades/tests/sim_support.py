@@ -125,7 +125,7 @@ def trading_sim(
         participation=Decimal(participation),
     ) as sim:
         broker = KiwoomBroker(client_config(sim, **{"timeout_seconds": 5.0, **(client or {})}))
-        _seed_base_prices(broker, day)
+        seed_base_prices(broker, day)
         feed = Feed(broker)
         feed.start()
         try:
@@ -136,7 +136,7 @@ def trading_sim(
             asyncio.run(cleanup_prefix(broker.config.key_prefix))
 
 
-def _seed_base_prices(
+def seed_base_prices(
     broker: KiwoomBroker, day: dt.date, codes: tuple[str, ...] = ("005930",)
 ) -> None:
     """The risk engine values a market buy at the day's upper limit: give it the simulator's base price
@@ -197,7 +197,7 @@ def fault_run(
 ) -> FaultRunResult:
     rng = random.Random(seed)
     account = sim.account
-    _seed_base_prices(broker, dt.date(2000, 1, 4), tuple(codes))
+    seed_base_prices(broker, dt.date(2000, 1, 4), tuple(codes))
     out = FaultRunResult()
     started = time.monotonic()
     kinds = list(FAULT_KINDS)
