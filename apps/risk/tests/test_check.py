@@ -340,7 +340,7 @@ def breaks(s: Snapshot, i: Intent) -> set[str]:
 ALIASES = {"loss": {"daily_loss", "loss_budget_reduce"}}
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_no_approved_intent_breaks_a_limit(case: tuple[Snapshot, Intent]) -> None:
     s, intent = case
@@ -352,7 +352,7 @@ def test_no_approved_intent_breaks_a_limit(case: tuple[Snapshot, Intent]) -> Non
         assert ALIASES.get(name, {name}) & set(decision.codes), (name, decision.codes)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(cases())
 def test_exits_pass_whatever_the_entry_limits(case: tuple[Snapshot, Intent]) -> None:
     s, intent = case
