@@ -162,7 +162,7 @@ def bench_locked(n: int) -> None:
     for q in queries.captured_queries:
         print("      ", q["sql"][:110])
     samples = []
-    for i in range(n):
+    for _ in range(n):
         intent = OrderIntent(
             code="005930", side="buy", quantity=1, price=51_000, account_no=ACCOUNT, cause="signal"
         )

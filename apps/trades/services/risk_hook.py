@@ -43,31 +43,47 @@ def exchange_time() -> dt.datetime:
 def check(
     intent: OrderIntent,
     *,
-    account: str,
-    order_type: str,
-    price: int | None,
+    account: str | None = None,
+    order_type: str | None = None,
+    price: int | None = None,
     now: dt.datetime | None = None,
 ) -> None:
-    """Raise `OrderRefused` (with every reason) when the risk engine refuses the intent. Must run
-    inside the transaction that saves the order: the account stays locked until it commits."""
+    """Raise `OrderRefused` (with every reason) when the risk engine refuses the intent.
+
+    With `account` (the executor): must run inside the transaction that saves the order, so the
+    account stays locked until it commits. Without (a split parent's whole intent, before any child
+    exists): a check of its own under the lock; the limits of one order (its value, the entries per
+    minute) are left to each child, which passes this check again when it is saved."""
     from apps.risk.services.pretrade import risk_check
 
     from ..models import Cause, OrderType
     from .executor import OrderRefused
 
-    decision = risk_check(
-        account_no=account,
-        code=intent.code,
-        side=intent.side,
-        quantity=intent.quantity,
-        price=price if order_type == OrderType.LIMIT else None,
-        reference_price=intent.reference_price,
-        automatic=intent.cause == Cause.SIGNAL,
-        now=now,
-    )
+    whole = account is None
+    if whole:
+        from .executor import default_account
+
+        account = intent.account_no or default_account()
+        order_type, price, now = intent.order_type, intent.price, exchange_time()
+    args = {
+        "account_no": account,
+        "code": intent.code,
+        "side": intent.side,
+        "quantity": intent.quantity,
+        "price": price if order_type == OrderType.LIMIT else None,
+        "reference_price": intent.reference_price,
+        "automatic": intent.cause == Cause.SIGNAL,
+        "now": now,
+    }
+    if whole:
+        with transaction.atomic():  # the lock for this check only
+            decision = risk_check(**args)
+    else:
+        decision = risk_check(**args)  # inside the order's own transaction (no savepoint)
     # A sell beyond the sellable quantity is refused by the executor's reservation, under the
     # position's row lock and with the held/reserved figures; every other reason is the engine's.
-    reasons = [r for r in decision.reasons if r.code != "exceeds_position"]
+    skip = {"exceeds_position", "order_value", "entry_rate"} if whole else {"exceeds_position"}
+    reasons = [r for r in decision.reasons if r.code not in skip]
     if reasons:
         raise OrderRefused(
             " / ".join(r.message for r in reasons),
