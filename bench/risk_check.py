@@ -157,10 +157,10 @@ def bench_locked(n: int) -> None:
     print(f"(b) locked path on PostgreSQL ({n} runs)")
     print(
         f"    lock + snapshot + check   p50 {nearest_rank(samples, 0.5):.3f} ms   "
-        f"p99 {nearest_rank(samples, 0.99):.3f} ms   queries {len(queries) - 2} (+ savepoint/begin)"
+        f"p99 {nearest_rank(samples, 0.99):.3f} ms   round trips {len(queries) - 2} (+ BEGIN/ROLLBACK)"
     )
     for q in queries.captured_queries:
-        print("      ", q["sql"][:110])
+        print("      ", " ".join(q["sql"].split())[:110])
     samples = []
     for _ in range(n):
         intent = OrderIntent(

@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, IntegerField, Q, Sum, When
 from django.utils import timezone
 
@@ -214,16 +216,83 @@ def switch_on() -> bool:
     return RuntimeFlag.objects.filter(key=TRADING_FLAG, enabled=True).exists()
 
 
+def _read_pg(account_no: str, since: dt.datetime, day: dt.date) -> tuple[Any, ...]:
+    """The snapshot's reads in ONE statement (PostgreSQL; each round trip counts on the realtime
+    path): the status row, the positions, the open orders, the recent entries, today's realised
+    P&L and the switch. Run after the lock statement, so it sees everything committed before."""
+    from apps.core.models import RuntimeFlag
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, Position, Trade
+
+    from .models import RiskStatus
+
+    live = [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)]
+    marks = ", ".join(["%s"] * len(live))
+    sql = f"""
+        SELECT
+          (SELECT state FROM {RiskStatus._meta.db_table} WHERE id = 1),
+          (SELECT config_version FROM {RiskStatus._meta.db_table} WHERE id = 1),
+          (SELECT COALESCE(json_agg(json_build_array(
+              code, quantity, reserved, cost_amount + cost_fees, current_price)), '[]'::json)
+             FROM {Position._meta.db_table} WHERE account_no = %s AND quantity > 0),
+          (SELECT COALESCE(json_agg(json_build_array(
+              code, side, quantity - filled_quantity,
+              CASE WHEN order_type = 'limit' THEN price END)), '[]'::json)
+             FROM {Order._meta.db_table}
+             WHERE account_no = %s AND status IN ({marks}) AND quantity > filled_quantity),
+          (SELECT COUNT(*) FROM {Order._meta.db_table}
+             WHERE account_no = %s AND side = 'buy' AND created_at >= %s),
+          (SELECT COALESCE(SUM(pnl), 0) FROM {Trade._meta.db_table}
+             WHERE account_no = %s AND date = %s),
+          EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)
+    """  # noqa: S608 - table names from the models, values as parameters
+    params = [account_no, account_no, *live, account_no, since, account_no, day, TRADING_FLAG]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        state, version, pos_rows, order_rows, recent, realized, switch = cursor.fetchone()
+    if state is None:
+        state, version = status_read()
+    elif version is None:
+        version = status_read()[1]
+    positions = {
+        code: PositionState(code, qty, reserved, int(cost), price)
+        for code, qty, reserved, cost, price in pos_rows
+    }
+    orders = tuple(OpenOrder(code, side, int(rem), price) for code, side, rem, price in order_rows)
+    return state, version, positions, orders, int(recent), int(realized), bool(switch)
+
+
+def _reads(
+    account_no: str, since: dt.datetime, day: dt.date
+) -> tuple[str, int | None, dict[str, PositionState], tuple[OpenOrder, ...], int]:
+    """(state, version, positions, open orders, realised today): one round trip on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        state, version, positions, orders, _recent, realized, _switch = _read_pg(
+            account_no, since, day
+        )
+        return state, version, positions, orders, realized
+    state, version = status_read()
+    orders, _recent = _orders(account_no, since)
+    return state, version, positions_of(account_no), orders, realized_today(account_no, day)
+
+
 def snapshot_build(
     account_no: str, code: str, *, automatic: bool, now: dt.datetime | None = None
 ) -> Snapshot:
     """Everything the check needs about `account_no` and `code`, read now (call under the lock)."""
     now = now or timezone.now()
     day = now.astimezone(krx.KST).date()
-    state, version = status_read()
+    since = timezone.now() - dt.timedelta(seconds=60)
+    if connection.vendor == "postgresql":
+        state, version, positions, orders, recent, realized, switch = _read_pg(
+            account_no, since, day
+        )
+    else:
+        state, version = status_read()
+        positions = positions_of(account_no)
+        orders, recent = _orders(account_no, since)
+        realized = realized_today(account_no, day)
+        switch = switch_on() if automatic else True
     config = active_config(version)
-    positions = positions_of(account_no)
-    orders, recent = _orders(account_no, timezone.now() - dt.timedelta(seconds=60))
     opening, carried = opening_of(account_no, day, positions)
     instrument = instrument_flags(code, day)
     position = positions.get(code)
@@ -237,12 +306,12 @@ def snapshot_build(
         session_close=_session_close(day),
         opening_equity=opening,
         opening_unrealized=carried,
-        realized_today=realized_today(account_no, day),
+        realized_today=realized,
         positions=positions,
         open_orders=orders,
         entries_last_minute=recent,
         state=state,
-        switch_on=switch_on() if automatic else True,
+        switch_on=switch if automatic else True,
         limits=config.limits,
         instrument=instrument,
     )
@@ -275,12 +344,9 @@ def figures_of(account_no: str, at: dt.datetime | None = None) -> Figures:
 
         at = exchange_time()  # the exchange's day: the simulator's date in paper trading
     day = at.astimezone(krx.KST).date()
-    state, version = status_read()
+    state, version, positions, orders, realized = _reads(account_no, timezone.now(), day)
     config = active_config(version)
-    positions = positions_of(account_no)
-    orders, _recent = _orders(account_no, timezone.now())
     opening, carried = opening_of(account_no, day, positions)
-    realized = realized_today(account_no, day)
     probe = Snapshot(
         now=at,
         trading_day=day,

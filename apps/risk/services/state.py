@@ -113,7 +113,7 @@ def evaluate_locked(account_no: str, at: dt.datetime | None = None) -> RiskState
         return None
     loss = -figures.pnl
     data = {"pnl": figures.pnl, "budget": budget, "account": account_no}
-    state = RiskStatus.objects.filter(pk=1).values_list("state", flat=True).first()
+    state = figures.state
     if loss >= budget and state != State.HALTED:
         return state_set(
             State.HALTED,
