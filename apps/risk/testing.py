@@ -33,11 +33,16 @@ def permissive_config() -> RiskConfig:
 
 def forget_risk_caches() -> None:
     """Per-process caches keyed by version / day: a rolled-back test database reuses the numbers."""
-    from .selectors import forget_cache
+    from .clock import forget
+    from .policy import set_exit_policy_provider
+    from .selectors import exit_policy_cached, forget_cache
     from .snapshot import forget_caches
 
     forget_cache()
     forget_caches()
+    forget()
+    # A test may install a provider of its own: each test starts with the configuration's again.
+    set_exit_policy_provider(exit_policy_cached)
 
 
 def seed_base_price(code: str, base_price: int, day: object | None = None) -> None:
