@@ -38,8 +38,9 @@ def test_a_halt_shows_live_and_the_trader_resumes(browser, asgi_server) -> None:
         _in_thread(gate.halt, user=None, reason="브라우저 시험")  # e.g. the daily loss, elsewhere
 
         page.wait_for_selector('#risk-state[data-state="halted"]', timeout=15_000)
+        assert "HALTED" in page.locator("#risk-state-label").inner_text()  # in place, no reload
+        page.reload()
         page.wait_for_selector("#risk-journal >> text=브라우저 시험", timeout=15_000)
-        assert "HALTED" in page.locator("#risk-state-label").inner_text()
 
         form = page.locator("form[action$='/risk/state/resume']")
         form.locator("input[name=reason]").fill("점검 완료")
