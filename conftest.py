@@ -16,6 +16,17 @@ def _fresh_throttles():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_risk_caches():
+    """The risk engine caches configurations per version and opening equity per day in the process;
+    a rolled-back test database reuses both keys."""
+    from apps.risk.testing import forget_risk_caches
+
+    forget_risk_caches()
+    yield
+    forget_risk_caches()
+
+
 @pytest.fixture
 def trader(db):
     return UserFactory(username="trader1", role="trader")

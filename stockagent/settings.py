@@ -491,6 +491,11 @@ TRADES_SPLIT_CHASE_SECONDS = env.int("TRADES_SPLIT_CHASE_SECONDS", default=30)
 TRADES_SPLIT_CHASE_MAX_AMENDS = env.int("TRADES_SPLIT_CHASE_MAX_AMENDS", default=3)
 TRADES_SPLIT_CHASE_TICKS = env.int("TRADES_SPLIT_CHASE_TICKS", default=1)
 
+# --- Risk engine (apps.risk) --------------------------------------------------------------------------------
+# The session's opening equity when the account has no balance snapshot yet (0: unknown → entries refused
+# until the first balance sync; exits always pass).
+RISK_EQUITY_FALLBACK_KRW = env.int("RISK_EQUITY_FALLBACK_KRW", default=0)
+
 # --- Risk exits and the emergency liquidation (apps.risk) -----------------------------------------------------
 # Exits on live prices (realtime hub, handler `risk.exits`): the sell's limit price is this many percent under
 # the trigger price (never under the day's lower limit); a refused/rejected/cancelled exit is retried after

@@ -29,6 +29,8 @@ os.environ.setdefault(
 # The notification tests post to fake Slack/Telegram servers on 127.0.0.1 and to hooks.slack.test URLs.
 os.environ.setdefault("NOTIFY_ALLOW_LOCAL_HOSTS", "127.0.0.1")
 os.environ.setdefault("NOTIFY_SLACK_HOSTS", "hooks.slack.com,hooks.slack.test")
+# Most tests trade without a balance snapshot: the risk engine assumes the simulator's starting cash.
+os.environ.setdefault("RISK_EQUITY_FALLBACK_KRW", "100000000")
 
 from stockagent.settings import *  # noqa: E402, F403 - after the environment defaults above
 

@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/v1/", include("apps.trades.api_urls")),
     path("risk/", include("apps.risk.urls")),
     path("api/v1/risk/", include("apps.risk.api_urls")),
+    path("api/v1/system/", include("apps.risk.system_urls")),
 ]

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from apps.core.models import RuntimeFlag
 from apps.core.selectors import health_report
-from apps.core.services import FlagError, flag_set
+from apps.core.services import FlagError, switch_set
 
 
 class HealthView(APIView):
@@ -55,7 +55,7 @@ class FlagDetailView(APIView):
         body = FlagChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            flag = flag_set(
+            flag = switch_set(
                 key,
                 body.validated_data["enabled"],
                 user=request.user,

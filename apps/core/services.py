@@ -53,3 +53,20 @@ def flag_set(
             )
             publish_after_commit("flag", {"key": key, "enabled": enabled})
     return flag
+
+
+TRADING_FLAG = "trading-enabled"
+
+
+def switch_set(
+    key: str, enabled: bool, *, user: AbstractBaseUser | None, reason: str = ""
+) -> RuntimeFlag:
+    """A switch change from a page or the API: the trader's automatic-trading switch goes through the
+    trading gate (`apps.risk.services.gate`: journalled, notified, pushed as `risk_state`); any other
+    switch is a plain `flag_set`."""
+    if key == TRADING_FLAG:
+        from apps.risk.services.gate import switch_set as gate_switch_set
+
+        gate_switch_set(enabled, user=user, reason=reason)
+        return RuntimeFlag.objects.get(key=key)
+    return flag_set(key, enabled, user=user, reason=reason)

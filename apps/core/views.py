@@ -13,7 +13,7 @@ from django.views.i18n import set_language
 
 from apps.core.permissions import can_trade
 from apps.core.selectors import FLAGS_NEEDING_REASON, flags_with_last_change
-from apps.core.services import FlagError, flag_set
+from apps.core.services import FlagError, switch_set
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -42,7 +42,7 @@ def flag_toggle(request: HttpRequest, key: str) -> HttpResponse:
         messages.error(request, _("자동매매를 켜려면 사유를 입력하세요."))
         return redirect("home")
     try:
-        flag_set(key, enabled, user=request.user, reason=reason or _("대시보드"))
+        switch_set(key, enabled, user=request.user, reason=reason or _("대시보드"))
     except FlagError as exc:
         messages.error(request, str(exc))
     else:

@@ -87,7 +87,8 @@ class OrderListView(FilteredList):
             order = manual.manual_order_place(request.user, data.validated_data, key)
         except OrderRefused as exc:
             return Response(
-                {"detail": exc.reason, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
+                {"detail": exc.reason, "code": exc.code, "reasons": exc.reasons},
+                status=status.HTTP_400_BAD_REQUEST,
             )
         # 202: the orders queue sends it; its state follows on /ws/live and GET /orders/{id}.
         return Response(OrderDetailSerializer(listing.order_detail(order.pk)).data, status=202)

@@ -39,7 +39,7 @@ def _forget_liquidations() -> Iterator[None]:
 
 
 @pytest.fixture
-def sim_trading() -> Iterator[tuple]:
+def sim_trading(transactional_db) -> Iterator[tuple]:  # the simulator's base prices are seeded
     stack = contextlib.ExitStack()
     handles = in_thread(stack.enter_context, shared_token_sim())
     try:
@@ -49,6 +49,9 @@ def sim_trading() -> Iterator[tuple]:
 
 
 def open_positions(sim, broker, feed) -> None:  # type: ignore[no-untyped-def]
+    from apps.risk.testing import permissive_config
+
+    permissive_config()  # twenty positions: more than the seeded five, the entry limits are not tested here
     buys = []
     for code in CODES:
         intent = OrderIntent(

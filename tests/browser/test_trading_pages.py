@@ -28,7 +28,7 @@ from apps.core.rediskeys import redis_key
 from apps.core.tests.factories import DEFAULT_PASSWORD, UserFactory
 from apps.trades.models import Order, OrderStatus, Position
 from apps.trades.services import order_send
-from apps.trades.tests.sim_support import Feed
+from apps.trades.tests.sim_support import Feed, seed_base_prices
 from krx import tick_round
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -50,6 +50,7 @@ def shared_token_sim() -> Iterator[tuple[SimHandle, KiwoomBroker, Feed]]:
     ) as sim:
         asyncio.run(cleanup_prefix(prefix))
         broker = KiwoomBroker(client_config(sim, timeout_seconds=5.0, key_prefix=prefix))
+        seed_base_prices(broker, DAY)  # the risk engine values the market buy at the upper limit
         feed = Feed(broker)
         feed.start()
         try:
@@ -61,7 +62,7 @@ def shared_token_sim() -> Iterator[tuple[SimHandle, KiwoomBroker, Feed]]:
 
 
 @pytest.fixture
-def sim_trading(monkeypatch) -> Iterator[tuple[SimHandle, KiwoomBroker, Feed]]:
+def sim_trading(monkeypatch, transactional_db) -> Iterator[tuple[SimHandle, KiwoomBroker, Feed]]:
     # Entered and left off this thread: Playwright keeps an event loop running here, and the
     # cleanup uses asyncio.run().
     stack = contextlib.ExitStack()

@@ -45,7 +45,7 @@ from django.utils import timezone
 import krx
 from apps.core.live import publish_after_commit, publish_soon
 from apps.core.rediskeys import redis_key
-from apps.core.services import FlagError, flag_set
+from apps.core.services import FlagError
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, order_cancel, order_split_submit
 from apps.trades.services.executor import default_account
@@ -242,9 +242,11 @@ def liquidation_request(
 
 
 def _close_gate(user: Any, run: LiquidationRun) -> None:
+    # Through the trading gate (journalled, notified, pushed as `risk_state`): the trader's switch off.
+    from .gate import switch_set
+
     try:
-        flag_set(
-            TRADING_FLAG,
+        switch_set(
             False,
             user=user if getattr(user, "pk", None) else None,
             reason=f"비상 전체 청산 {run.id[:8]}: {run.reason}",

@@ -33,6 +33,11 @@ def policy():  # type: ignore[no-untyped-def]
 
 
 def buy(rt, sim, qty: int) -> Order:  # type: ignore[no-untyped-def]
+    from apps.broker.backends import get_broker
+    from apps.risk.testing import seed_base_price
+
+    # The risk engine values the market buy at the day's upper limit: the simulator's base price.
+    seed_base_price(CODE, get_broker().quote(CODE).base_price or 70_000)
     trades = rt.hub.handler("trades")
     intent = OrderIntent(
         code=CODE, side="buy", quantity=qty, order_type="market", account_no=sim.account

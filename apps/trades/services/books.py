@@ -11,6 +11,8 @@ In the same transaction (order row locked first, then the position row — the o
   share releasing all that is left, so a round trip's P&L is exactly Σ sells − Σ buys − fees − tax);
 - the trade log row of a sell order (one row per exit order; a partial exit is its own row);
 - the order's status (partially filled / filled);
+- the risk engine's post-fill evaluation (under its per-account lock, taken before the position):
+  a fill that breaches the daily loss limit halts new entries at once (`risk_hook.after_fill`);
 - after commit: `order_filled` and `position_update` on /ws/live (seed 004 §8.3).
 """
 
@@ -30,6 +32,7 @@ from apps.core.live import publish_after_commit
 from ..models import Fill as FillRow
 from ..models import FillSource, Order, Position, Side, Trade
 from ..models import OrderStatus as S
+from . import risk_hook
 from .state import can_transition, order_update_after_commit, transition
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,9 @@ def fill_locked(
     executed_at = executed_at or timezone.now()
     if cum_quantity <= order.filled_quantity:
         return None
+    # The risk engine's per-account lock before the position row (the one lock order): a pre-trade
+    # check waits for this fill and sees its P&L.
+    risk_hook.lock(order.account_no)
     if cum_quantity > order.quantity:
         raise ValueError(
             f"order {order.pk}: cumulative fill {cum_quantity} exceeds quantity {order.quantity}"
@@ -157,6 +163,7 @@ def fill_locked(
             "reserved_quantity",
         ),
     )
+    risk_hook.after_fill(order.account_no, executed_at)
     publish_after_commit(
         "order_filled", {"order_id": str(order.pk), "code": order.code, "price": _int(fill.price)}
     )

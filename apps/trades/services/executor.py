@@ -9,7 +9,8 @@ Two paths share this code; only the broker call differs:
   on the same event loop (so a cancelled call has stopped before we record `unknown`).
 
 Steps (each its own short transaction; the broker is never called inside one):
-1. `order_create`: validate, risk hook, idempotency key (one order per key), the unknown guard (no new
+1. `order_create`: validate, idempotency key (one order per key), then in one transaction the risk
+   engine's pre-trade check under the per-account lock (`risk_hook.check`), the unknown guard (no new
    order for a (code, side) while one is `unknown` there), and for a sell the reservation of sellable
    quantity under a row lock on the position — the guard, the reservation, the row and its journal in
    one SQL statement (`insert.order_insert`: one round trip, one commit). With `claim=True` the row is
@@ -87,10 +88,14 @@ APlaceFn = Callable[..., Awaitable[OrderAck]]
 class OrderRefused(ValueError):
     """The intent is not sent; `reason` says why in words a trader understands. Nothing was written."""
 
-    def __init__(self, reason: str, code: str = "refused") -> None:
+    def __init__(
+        self, reason: str, code: str = "refused", reasons: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        # Every reason that applied ({code, message}); the risk engine's refusals list them all.
+        self.reasons = reasons if reasons is not None else [{"code": code, "message": reason}]
 
 
 @dataclass
@@ -187,7 +192,7 @@ def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bo
         existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
         if existing is not None:
             return existing, False
-    risk_hook.check(intent)
+    now = risk_hook.exchange_time()
     market, name = _market_of(intent.code)
     order_type, price = intent.order_type, intent.price
     if intent.reference_price and intent.slippage_cap_pct is not None:
@@ -233,7 +238,14 @@ def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bo
     reserve = intent.quantity if intent.side == Side.SELL else 0
     order.reserved_quantity = reserve
     try:
-        refused = order_insert(order, journal_rows, reserve=reserve)
+        with transaction.atomic():
+            # The risk engine's check under the per-account lock, held until this row commits
+            # (the insert runs in this transaction: no savepoint of its own).
+            risk_hook.check(intent, account=account, order_type=order_type, price=price, now=now)
+            refused = order_insert(order, journal_rows, reserve=reserve, savepoint=False)
+    except OrderRefused as exc:
+        risk_hook.after_refusal(account, {r["code"] for r in exc.reasons})
+        raise
     except IntegrityError:
         # Two submissions with one key raced: the loser answers with the winner's order.
         if intent.idempotency_key:

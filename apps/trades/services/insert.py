@@ -80,11 +80,13 @@ def _sql(reserve: bool) -> str:
 
 
 def order_insert(
-    order: Order, journal: list[tuple[str, str, str]], *, reserve: int = 0
+    order: Order, journal: list[tuple[str, str, str]], *, reserve: int = 0, savepoint: bool = True
 ) -> InsertRefused | None:
     """Insert `order` (unsaved; `reserved_quantity` = `reserve` for a sell) with its `journal` rows
     (from, to, cause). None when written; `InsertRefused` when the guard or the reservation said no.
-    Raises `IntegrityError` on a duplicate idempotency key (nothing written)."""
+    Raises `IntegrityError` on a duplicate idempotency key (nothing written). `savepoint=False`: the
+    caller's transaction ends with an `IntegrityError` anyway (the executor's, under the risk lock),
+    so the two savepoint round trips are skipped."""
     now = timezone.now()
     order.created_at = order.updated_at = now
     params: list[object] = [order.account_no, order.code, order.side]
@@ -101,7 +103,7 @@ def order_insert(
         [row[2][:100] for row in journal],
     ]
     sql = _sql(bool(reserve))
-    if connection.in_atomic_block:
+    if connection.in_atomic_block and savepoint:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             unknown, inserted = cursor.fetchone()

@@ -13,9 +13,9 @@
 4. applies every broker report to our orders: missed fills are inserted (the same idempotent
    `fill_apply` as the 00 frames), statuses follow; a live order the broker no longer lists and never
    filled → cancelled;
-5. compares holdings per code. A difference still there after one re-read is unexplained: the
-   trading gate closes (the `trading-enabled` switch off, journalled), a `system` notification goes
-   out, and the `ReconciliationRun` keeps both sides' numbers for the dashboard.
+5. compares holdings per code. A difference still there after one re-read is unexplained: through
+   the trading gate the risk state goes HALTED (new entries stop, exits pass; journalled, notified,
+   pushed live), and the `ReconciliationRun` keeps both sides' numbers for the dashboard.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from .events import (
     report_from_open_order,
 )
 from .orders import amend_accepted
-from .risk_hook import TRADING_FLAG
 from .state import can_transition, transition
 from .txn import require_no_transaction
 
@@ -315,27 +314,17 @@ def _compare(account: str, holdings: Iterable[Holding]) -> tuple[dict[str, int],
 
 
 def _close_gate(run: ReconciliationRun) -> bool:
-    from apps.core.services import FlagError, flag_set
-    from apps.notifications.services import notify
+    """Through the trading gate: an unexplained difference → HALTED (exits still pass), journalled
+    with the numbers, notified and pushed live by the risk engine."""
+    from apps.risk.services.gate import reconcile_halt
 
     summary = ", ".join(
         f"{d['code']} 로컬 {d['local']} / 브로커 {d['broker']}" for d in run.differences
     )
-    reason = f"대사 불일치: {summary}"[:200]
-    closed = False
-    try:
-        flag_set(TRADING_FLAG, False, user=None, reason=reason)
-        closed = True
-    except FlagError:
-        log.error("reconcile: the %s switch does not exist", TRADING_FLAG)
-    notify(
-        "system",
-        title="대사 불일치: 자동매매를 멈췄습니다",
-        body=summary,
-        data={"differences": run.differences, "run": run.pk},
-        dedup_key=f"trades.reconcile:{summary}"[:200],
+    closed = reconcile_halt(
+        summary, {"differences": run.differences, "run": run.pk}, account_no=run.account_no
     )
-    log.error("reconcile: unexplained difference (%s); trading gate closed", summary)
+    log.error("reconcile: unexplained difference (%s); risk state HALTED", summary)
     return closed
 
 

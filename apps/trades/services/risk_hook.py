@@ -1,30 +1,120 @@
-"""The pre-trade check every order intent passes: a hook the risk issue replaces.
+"""The trades app's seam to the risk engine (`apps.risk`): a thin shim the executor and the books call.
 
-Until the risk engine lands, the trading gate is the runtime switch `trading-enabled`: it stops new
-automatic entries (strategy buys) and never blocks exits or a trader's manual orders (DESIGN.md,
-"The trading gate").
+- `exchange_time()`: the exchange's clock, read before the order's transaction (the simulator's clock
+  is an HTTP read: `apps.risk.clock` reads it in the background and extrapolates);
+- `check()`: inside `order_create`'s transaction, the per-account lock, a fresh snapshot and the pure
+  pre-trade check (`apps.risk.check`); a refusal raises `OrderRefused` with every reason;
+- `lock()` / `after_fill()`: the books take the same lock before a fill changes a position, and let
+  the risk engine halt (or reduce) when the fill breached the daily loss limit (or the reduce share);
+- `after_refusal()`: an intent refused for the daily loss moves the state too (a loss reached by
+  prices alone, without a fill).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from typing import TYPE_CHECKING
 
-from apps.core.models import RuntimeFlag
+from django.db import transaction
 
 if TYPE_CHECKING:
     from .executor import OrderIntent
 
+log = logging.getLogger(__name__)
+
 TRADING_FLAG = "trading-enabled"
+LOSS_CODES = frozenset({"daily_loss", "loss_budget_reduce"})
 
 
 def trading_enabled() -> bool:
-    return RuntimeFlag.objects.filter(key=TRADING_FLAG, enabled=True).exists()
+    from apps.risk.services.gate import entries_allowed
+
+    return entries_allowed()
 
 
-def check(intent: OrderIntent) -> None:
-    """Raise `OrderRefused` when the intent may not be sent."""
-    from ..models import Cause, Side
+def exchange_time() -> dt.datetime:
+    """The exchange's clock for the check (cached and refreshed in the background: never waited for)."""
+    from apps.risk.clock import exchange_time as risk_exchange_time
+
+    return risk_exchange_time()
+
+
+def check(
+    intent: OrderIntent,
+    *,
+    account: str | None = None,
+    order_type: str | None = None,
+    price: int | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Raise `OrderRefused` (with every reason) when the risk engine refuses the intent.
+
+    With `account` (the executor): must run inside the transaction that saves the order, so the
+    account stays locked until it commits. Without (a split parent's whole intent, before any child
+    exists): a check of its own under the lock; the limits of one order (its value, the entries per
+    minute) are left to each child, which passes this check again when it is saved."""
+    from apps.risk.services.pretrade import risk_check
+
+    from ..models import Cause, OrderType
     from .executor import OrderRefused
 
-    if intent.cause == Cause.SIGNAL and intent.side == Side.BUY and not trading_enabled():
-        raise OrderRefused("자동매매가 꺼져 있어 신규 진입 주문을 보내지 않습니다", "gate_closed")
+    whole = account is None
+    if whole:
+        from .executor import default_account
+
+        account = intent.account_no or default_account()
+        order_type, price, now = intent.order_type, intent.price, exchange_time()
+    args = {
+        "account_no": account,
+        "code": intent.code,
+        "side": intent.side,
+        "quantity": intent.quantity,
+        "price": price if order_type == OrderType.LIMIT else None,
+        "reference_price": intent.reference_price,
+        "automatic": intent.cause == Cause.SIGNAL,
+        "now": now,
+    }
+    if whole:
+        with transaction.atomic():  # the lock for this check only
+            decision = risk_check(**args)
+    else:
+        decision = risk_check(**args)  # inside the order's own transaction (no savepoint)
+    # A sell beyond the sellable quantity is refused by the executor's reservation, under the
+    # position's row lock and with the held/reserved figures; every other reason is the engine's.
+    skip = {"exceeds_position", "order_value", "entry_rate"} if whole else {"exceeds_position"}
+    reasons = [r for r in decision.reasons if r.code not in skip]
+    if reasons:
+        raise OrderRefused(
+            " / ".join(r.message for r in reasons),
+            reasons[0].code,
+            reasons=[{"code": r.code, "message": r.message} for r in reasons],
+        )
+
+
+def lock(account: str) -> None:
+    from apps.risk.services.lock import account_lock
+
+    account_lock(account)
+
+
+def after_fill(account: str, at: dt.datetime | None) -> None:
+    """In the fill's transaction: a failure here must never lose the fill (a savepoint)."""
+    from apps.risk.services.pretrade import after_fill as risk_after_fill
+
+    try:
+        with transaction.atomic():
+            risk_after_fill(account, at)
+    except Exception:
+        log.exception("risk evaluation after a fill of account %s failed", account)
+
+
+def after_refusal(account: str, codes: set[str]) -> None:
+    if not codes & LOSS_CODES:
+        return
+    try:
+        with transaction.atomic():
+            lock(account)
+            after_fill(account, None)
+    except Exception:
+        log.exception("risk evaluation after a refusal of account %s failed", account)

@@ -41,3 +41,17 @@ def _forget_manual_keys() -> Iterator[None]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _permissive_risk(request) -> None:
+    """These tests trade sizes the seed's risk limits refuse: a wide configuration first (the risk
+    engine's own tests live in apps/risk/tests)."""
+    if not {"db", "transactional_db"} & set(
+        request.fixturenames
+    ) and not request.node.get_closest_marker("django_db"):
+        return
+    request.getfixturevalue("db")
+    from apps.risk.testing import permissive_config
+
+    permissive_config()

@@ -125,6 +125,7 @@ def trading_sim(
         participation=Decimal(participation),
     ) as sim:
         broker = KiwoomBroker(client_config(sim, **{"timeout_seconds": 5.0, **(client or {})}))
+        seed_base_prices(broker, day)  # every stock: tests buy across the universe
         feed = Feed(broker)
         feed.start()
         try:
@@ -133,6 +134,29 @@ def trading_sim(
             feed.stop()
             broker.close()
             asyncio.run(cleanup_prefix(broker.config.key_prefix))
+
+
+def seed_base_prices(
+    broker: KiwoomBroker, day: dt.date, codes: tuple[str, ...] | None = None
+) -> None:
+    """The risk engine values a market buy at the day's upper limit: give it the simulator's base prices
+    (previous-day bars), as the demo's seed and the daily-bar import do. Without `codes`: every stock of
+    the simulator's list (two reads, ka10099 per market)."""
+    from apps.risk.testing import seed_base_price
+    from krx import Market
+
+    if codes is None:
+        for market in (Market.KOSPI, Market.KOSDAQ):
+            for instrument in broker.instruments(market):
+                if instrument.previous_close:
+                    seed_base_price(
+                        instrument.code, instrument.previous_close, day - dt.timedelta(days=1)
+                    )
+        return
+    for code in codes:
+        base = broker.quote(code).base_price
+        if base:
+            seed_base_price(code, base, day - dt.timedelta(days=1))
 
 
 # ------------------------------------------------------------------------------------------ fault run
@@ -183,6 +207,7 @@ def fault_run(
 ) -> FaultRunResult:
     rng = random.Random(seed)
     account = sim.account
+    seed_base_prices(broker, dt.date(2000, 1, 4), tuple(codes))
     out = FaultRunResult()
     started = time.monotonic()
     kinds = list(FAULT_KINDS)

@@ -12,7 +12,7 @@ from django.db import connection
 
 from apps.broker.backends.memory import MemoryBroker
 from apps.broker.contract import AmbiguousOutcome, OrderRejected
-from apps.core.models import RuntimeFlag, RuntimeFlagEvent
+from apps.core.models import RuntimeFlag
 from apps.trades.models import Order, OrderStatus, Position
 from apps.trades.services import (
     OrderIntent,
@@ -178,16 +178,19 @@ def test_cancel_and_amend(broker: MemoryBroker) -> None:
 
 
 def test_unexplained_difference_closes_the_gate(broker: MemoryBroker) -> None:
+    from apps.notifications.models import Notification
+    from apps.risk.models import RiskStateEvent, RiskStatus
+
     RuntimeFlag.objects.filter(key="trading-enabled").update(enabled=True)
     broker.set_holding("005930", 5, 70_000)  # the broker holds what we never bought
     result = reconcile(broker)
     assert not result.run.ok and result.run.gate_closed
     assert result.differences == [{"code": "005930", "local": 0, "broker": 5}]
-    assert not RuntimeFlag.objects.get(key="trading-enabled").enabled
-    assert RuntimeFlagEvent.objects.filter(reason__contains="대사 불일치").exists()
-    from apps.notifications.models import Notification
-
-    assert Notification.objects.filter(kind="system").exists()
+    # Through the trading gate: HALTED (exits pass), journalled with the numbers, notified.
+    assert RiskStatus.objects.get(pk=1).state == "halted"
+    event = RiskStateEvent.objects.get(cause="reconcile")
+    assert "대사 불일치" in event.reason and event.data["differences"] == result.differences
+    assert Notification.objects.filter(kind="risk.halt").exists()
 
 
 @pytest.mark.django_db(transaction=True)

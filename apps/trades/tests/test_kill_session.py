@@ -127,7 +127,12 @@ def _env(sim) -> dict[str, str]:
 def _intents(broker, n: int, start: int) -> list[OrderIntent]:
     """Market buys, and every fourth a limit buy a little under the market (it may rest)."""
     import krx
+    from apps.risk.testing import seed_base_price
 
+    for code in CODES:  # the risk engine values a market buy at the day's upper limit
+        base = broker.quote(code).base_price
+        if base:
+            seed_base_price(code, base)
     out = []
     for i in range(start, start + n):
         code = CODES[i % len(CODES)]

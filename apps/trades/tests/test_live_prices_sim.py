@@ -11,6 +11,7 @@ import pytest
 from apps.broker.simulator.testing import SimHandle
 from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
 from apps.realtime.handlers import HubContext
+from apps.risk.testing import seed_base_price
 from apps.trades.models import Order, OrderStatus, Position
 from apps.trades.realtime_handlers import TradesHandler
 from apps.trades.services import OrderIntent
@@ -40,6 +41,7 @@ def test_a_held_position_gets_price_updates(tmp_path) -> None:  # type: ignore[n
     ):
         handler = rt.hub.handler("trades")
         assert isinstance(handler, TradesHandler)
+        seed_base_price(CODE, broker.quote(CODE).base_price or 70_000)  # values the market buy
         intent = OrderIntent(
             code=CODE, side="buy", quantity=3, order_type="market", account_no=sim.account
         )

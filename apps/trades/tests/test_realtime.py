@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
+from apps.risk.testing import seed_base_price
 from apps.trades.models import Order, OrderStatus, Position, ReconciliationRun
 from apps.trades.realtime_handlers import TradesHandler
 from apps.trades.services import OrderIntent, order_submit
@@ -24,6 +25,9 @@ def test_hub_submit_fills_and_reconnect(tmp_path) -> None:  # type: ignore[no-un
         assert isinstance(handler, TradesHandler)
         # Startup reconciliation ran (nothing to find).
         wait_until(lambda: ReconciliationRun.objects.filter(trigger="startup").exists())
+        seed_base_price(
+            "005930", broker.quote("005930").base_price or 70_000
+        )  # values the market buy
         intent = OrderIntent(
             code="005930", side="buy", quantity=3, order_type="market", account_no=sim.account
         )

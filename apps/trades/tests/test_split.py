@@ -180,7 +180,9 @@ def test_step_with_a_held_lease_does_nothing() -> None:
 
 
 # ------------------------------------------------------------------------------------------ depth
-def test_depth_split_sizes_children_by_the_book() -> None:
+def test_depth_split_sizes_children_by_the_book(settings) -> None:
+    # The risk engine's equity: the rich account's (no balance snapshot in this test).
+    settings.RISK_EQUITY_FALLBACK_KRW = 10_000_000_000
     with trading_sim(DAY, credentials=RICH) as (sim, broker, _feed):
         book = broker.order_book(CODE)
         ref = broker.quote(CODE).price

@@ -1,0 +1,394 @@
+"""Building the pre-trade check's frozen `Snapshot` from the database (under the account lock).
+
+Kept cheap for the realtime path: per check, one query each for the status row (state + config
+version), the account's positions, its open and recent orders, and today's realised P&L, plus the
+trader's switch for automatic entries. The configuration (per version), the session's opening equity
+(per account and day), the instrument's flags and base price (a minute) and the session's close (per
+day) are cached per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, IntegerField, Q, Sum, When
+from django.utils import timezone
+
+import krx
+
+from .check import InstrumentFlags, Limits, OpenOrder, PositionState, Snapshot
+from .models import RiskDay
+from .selectors import active_config, status_read
+
+__all__ = [
+    "Figures",
+    "forget_caches",
+    "opening_of",
+    "positions_of",
+    "realized_today",
+    "set_vi_provider",
+    "snapshot_build",
+]
+
+TRADING_FLAG = "trading-enabled"
+INSTRUMENT_TTL_SECONDS = 60.0
+
+_days: dict[tuple[str, dt.date], tuple[int, int]] = {}
+_instruments: dict[tuple[str, dt.date], tuple[float, InstrumentFlags]] = {}
+_closes: dict[dt.date, dt.datetime | None] = {}
+_lock = threading.Lock()
+_vi_provider: Callable[[str], bool] | None = None
+
+
+def set_vi_provider(provider: Callable[[str], bool] | None) -> None:
+    """Install the source of "VI in progress" (a code → bool callable; the realtime process's)."""
+    global _vi_provider
+    _vi_provider = provider
+
+
+def forget_caches() -> None:
+    with _lock:
+        _days.clear()
+        _instruments.clear()
+        _closes.clear()
+
+
+def positions_of(account_no: str) -> dict[str, PositionState]:
+    from apps.trades.models import Position
+
+    rows = Position.objects.filter(account_no=account_no, quantity__gt=0).values_list(
+        "code", "quantity", "reserved", "cost_amount", "cost_fees", "current_price"
+    )
+    return {
+        code: PositionState(code, qty, reserved, cost + fees, price)
+        for code, qty, reserved, cost, fees, price in rows
+    }
+
+
+def realized_today(account_no: str, day: dt.date) -> int:
+    from apps.trades.models import Trade
+
+    total = Trade.objects.filter(account_no=account_no, date=day).aggregate(s=Sum("pnl"))["s"]
+    return int(total or 0)
+
+
+def _orders(account_no: str, since: dt.datetime) -> tuple[tuple[OpenOrder, ...], int]:
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, OrderType, Side
+
+    live = [*OPEN_STATUSES, OrderStatus.NEW]
+    recent_buy = Q(side=Side.BUY, created_at__gte=since)
+    rows = (
+        Order.objects.filter(account_no=account_no)
+        .filter(Q(status__in=live) | recent_buy)
+        # The window test in SQL: no timestamp to parse per row on the hot path.
+        .annotate(recent=Case(When(recent_buy, then=1), default=0, output_field=IntegerField()))
+        .values_list(
+            "code", "side", "quantity", "filled_quantity", "price", "order_type", "status", "recent"
+        )
+    )
+    orders: list[OpenOrder] = []
+    count = 0
+    for code, side, qty, filled, price, order_type, status, recent in rows:
+        if status in live and qty > filled:
+            limit = price if order_type == OrderType.LIMIT else None
+            orders.append(OpenOrder(code, side, qty - filled, limit))
+        count += recent
+    return tuple(orders), count
+
+
+def opening_of(
+    account_no: str, day: dt.date, positions: dict[str, PositionState]
+) -> tuple[int | None, int]:
+    """(opening equity, unrealised P&L carried in) of the account's session: recorded once per
+    day, at the first look, from the latest balance snapshot's estimated assets (추정자산), else
+    `RISK_EQUITY_FALLBACK_KRW`; unknown (None) is not recorded, so the next look tries again."""
+    key = (account_no, day)
+    hit = _days.get(key)
+    if hit is not None:
+        return hit
+    row = RiskDay.objects.filter(account_no=account_no, date=day).first()
+    if row is None or row.opening_equity is None:
+        equity, source = _equity_now(account_no)
+        if equity is None:
+            return None, 0
+        carried = sum(p.unrealized for p in positions.values())
+        row, _created = RiskDay.objects.update_or_create(
+            account_no=account_no,
+            date=day,
+            defaults={"opening_equity": equity, "opening_unrealized": carried, "source": source},
+        )
+    value = (int(row.opening_equity), int(row.opening_unrealized))
+    with _lock:
+        _days[key] = value
+    return value
+
+
+def _equity_now(account_no: str) -> tuple[int | None, str]:
+    from apps.accounts.models import BalanceSnapshot
+
+    snap = (
+        BalanceSnapshot.objects.filter(account__account_no=account_no)
+        .order_by("-taken_at")
+        .values_list("estimated_assets", flat=True)
+        .first()
+    )
+    if snap is not None:
+        return int(snap), "balance"
+    fallback = int(getattr(settings, "RISK_EQUITY_FALLBACK_KRW", 0) or 0)
+    return (fallback, "setting") if fallback > 0 else (None, "")
+
+
+def _session_close(day: dt.date) -> dt.datetime | None:
+    if day in _closes:
+        return _closes[day]
+    from krx import calendar
+
+    try:
+        close: dt.datetime | None = calendar.session(day).close
+    except calendar.NotATradingDay:
+        close = None
+    _closes[day] = close
+    return close
+
+
+def instrument_flags(code: str, day: dt.date) -> InstrumentFlags:
+    """The code's exclusion kinds, market and base price (previous close), cached a minute."""
+    key = (code, day)
+    hit = _instruments.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < INSTRUMENT_TTL_SECONDS:
+        flags = hit[1]
+    else:
+        flags = _instrument_read(code, day)
+        with _lock:
+            _instruments[key] = (now, flags)
+    if _vi_provider is not None and _vi_provider(code):
+        from dataclasses import replace
+
+        flags = replace(flags, kinds=flags.kinds | {"vi"})
+    return flags
+
+
+def _instrument_read(code: str, day: dt.date) -> InstrumentFlags:
+    from apps.market.models import DailyBar, Instrument
+
+    row = (
+        Instrument.objects.filter(code=code)
+        .values_list("market", "name", "is_halted", "is_administrative", "is_caution", "warning")
+        .first()
+    )
+    kinds: set[str] = set()
+    market = krx.Market.KOSPI.value
+    if row is not None:
+        market_, name, halted, administrative, caution, warning = row
+        market = market_ if market_ in krx.Market.__members__ else market
+        if halted:
+            kinds.add("halted")
+        if administrative:
+            kinds.add("administrative")
+        if caution:
+            kinds.add("caution")
+        if warning in ("warning", "risk", "overheated", "liquidation"):
+            kinds.add(warning)
+        if "스팩" in name or "SPAC" in name.upper():
+            kinds.add("spac")
+        if "ETN" in name.upper():
+            kinds.add("etn")
+    base = (
+        DailyBar.objects.filter(instrument_id=code, date__lt=day)
+        .order_by("-date")
+        .values_list("close", flat=True)
+        .first()
+    )
+    return InstrumentFlags(code=code, market=market, kinds=frozenset(kinds), base_price=base)
+
+
+def switch_on() -> bool:
+    from apps.core.models import RuntimeFlag
+
+    return RuntimeFlag.objects.filter(key=TRADING_FLAG, enabled=True).exists()
+
+
+def _read_pg(account_no: str, since: dt.datetime, day: dt.date) -> tuple[Any, ...]:
+    """The snapshot's reads in ONE statement (PostgreSQL; each round trip counts on the realtime
+    path): the status row, the positions, the open orders, the recent entries, today's realised
+    P&L and the switch. Run after the lock statement, so it sees everything committed before."""
+    from apps.core.models import RuntimeFlag
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, Position, Trade
+
+    from .models import RiskStatus
+
+    live = [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)]
+    marks = ", ".join(["%s"] * len(live))
+    sql = f"""
+        SELECT
+          (SELECT state FROM {RiskStatus._meta.db_table} WHERE id = 1),
+          (SELECT config_version FROM {RiskStatus._meta.db_table} WHERE id = 1),
+          (SELECT COALESCE(json_agg(json_build_array(
+              code, quantity, reserved, cost_amount + cost_fees, current_price)), '[]'::json)
+             FROM {Position._meta.db_table} WHERE account_no = %s AND quantity > 0),
+          (SELECT COALESCE(json_agg(json_build_array(
+              code, side, quantity - filled_quantity,
+              CASE WHEN order_type = 'limit' THEN price END)), '[]'::json)
+             FROM {Order._meta.db_table}
+             WHERE account_no = %s AND status IN ({marks}) AND quantity > filled_quantity),
+          (SELECT COUNT(*) FROM {Order._meta.db_table}
+             WHERE account_no = %s AND side = 'buy' AND created_at >= %s),
+          (SELECT COALESCE(SUM(pnl), 0) FROM {Trade._meta.db_table}
+             WHERE account_no = %s AND date = %s),
+          EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)
+    """  # noqa: S608 - table names from the models, values as parameters
+    params = [account_no, account_no, *live, account_no, since, account_no, day, TRADING_FLAG]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        state, version, pos_rows, order_rows, recent, realized, switch = cursor.fetchone()
+    if state is None:
+        state, version = status_read()
+    elif version is None:
+        version = status_read()[1]
+    positions = {
+        code: PositionState(code, qty, reserved, int(cost), price)
+        for code, qty, reserved, cost, price in pos_rows
+    }
+    orders = tuple(OpenOrder(code, side, int(rem), price) for code, side, rem, price in order_rows)
+    return state, version, positions, orders, int(recent), int(realized), bool(switch)
+
+
+def _reads(
+    account_no: str, since: dt.datetime, day: dt.date
+) -> tuple[str, int | None, dict[str, PositionState], tuple[OpenOrder, ...], int]:
+    """(state, version, positions, open orders, realised today): one round trip on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        state, version, positions, orders, _recent, realized, _switch = _read_pg(
+            account_no, since, day
+        )
+        return state, version, positions, orders, realized
+    state, version = status_read()
+    orders, _recent = _orders(account_no, since)
+    return state, version, positions_of(account_no), orders, realized_today(account_no, day)
+
+
+def snapshot_build(
+    account_no: str, code: str, *, automatic: bool, now: dt.datetime | None = None
+) -> Snapshot:
+    """Everything the check needs about `account_no` and `code`, read now (call under the lock)."""
+    now = now or timezone.now()
+    day = now.astimezone(krx.KST).date()
+    since = timezone.now() - dt.timedelta(seconds=60)
+    if connection.vendor == "postgresql":
+        state, version, positions, orders, recent, realized, switch = _read_pg(
+            account_no, since, day
+        )
+    else:
+        state, version = status_read()
+        positions = positions_of(account_no)
+        orders, recent = _orders(account_no, since)
+        realized = realized_today(account_no, day)
+        switch = switch_on() if automatic else True
+    config = active_config(version)
+    opening, carried = opening_of(account_no, day, positions)
+    instrument = instrument_flags(code, day)
+    position = positions.get(code)
+    if position is not None and position.price is not None:
+        from dataclasses import replace
+
+        instrument = replace(instrument, mark=position.price)
+    return Snapshot(
+        now=now,
+        trading_day=day,
+        session_close=_session_close(day),
+        opening_equity=opening,
+        opening_unrealized=carried,
+        realized_today=realized,
+        positions=positions,
+        open_orders=orders,
+        entries_last_minute=recent,
+        state=state,
+        switch_on=switch if automatic else True,
+        limits=config.limits,
+        instrument=instrument,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Today's figures of an account (the state API and the risk page)."""
+
+    day: dt.date
+    opening_equity: int | None
+    realized: int
+    unrealized: int
+    pnl: int
+    loss_budget: int | None
+    budget_left: int | None
+    exposure: int
+    positions: int
+    limits: Limits
+    state: str
+    config_version: int | None
+
+
+def figures_of(account_no: str, at: dt.datetime | None = None) -> Figures:
+    """Today's P&L, loss budget, exposure (held value + unfilled buys) and positions count."""
+    from .check import day_pnl, loss_budget
+
+    if at is None:
+        from .clock import exchange_time
+
+        at = exchange_time()  # the exchange's day: the simulator's date in paper trading
+    day = at.astimezone(krx.KST).date()
+    state, version, positions, orders, realized = _reads(account_no, timezone.now(), day)
+    config = active_config(version)
+    opening, carried = opening_of(account_no, day, positions)
+    probe = Snapshot(
+        now=at,
+        trading_day=day,
+        session_close=None,
+        opening_equity=opening,
+        opening_unrealized=carried,
+        realized_today=realized,
+        positions=positions,
+        open_orders=orders,
+        entries_last_minute=0,
+        state=state,
+        switch_on=True,
+        limits=config.limits,
+        instrument=InstrumentFlags(code=""),
+    )
+    pnl = day_pnl(probe)
+    budget = loss_budget(config.limits, opening)
+    held = sum(p.value for p in positions.values())
+    pending = sum(
+        (
+            o.price
+            if o.price is not None
+            else (positions[o.code].price or 0)
+            if o.code in positions
+            else 0
+        )
+        * o.remaining
+        for o in orders
+        if o.side == "buy"
+    )
+    codes = set(positions) | {o.code for o in orders if o.side == "buy"}
+    return Figures(
+        day=day,
+        opening_equity=opening,
+        realized=realized,
+        unrealized=sum(p.unrealized for p in positions.values()),
+        pnl=pnl,
+        loss_budget=budget,
+        budget_left=None if budget is None else budget + min(pnl, 0),
+        exposure=held + pending,
+        positions=len(codes),
+        limits=config.limits,
+        state=state,
+        config_version=config.version,
+    )
