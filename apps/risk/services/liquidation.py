@@ -188,6 +188,34 @@ def liquidation_current(account: str | None = None) -> LiquidationRun | None:
 
 
 # ------------------------------------------------------------------------------------------- request
+# Replace the lock's value only if it still names the run we found stale (compare and set).
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def _take_lock(client: Any, account: str, run_id: str, ttl: int) -> LiquidationRun | None:
+    """Take the account's liquidation lock for `run_id`; None when taken, else the running run."""
+    active = _key("active", account)
+    for _ in range(10):
+        if client.set(active, run_id, nx=True, ex=ttl):
+            return None
+        running = client.get(active)
+        if running is None:
+            continue  # released meanwhile: try again
+        existing = _load(client, running.decode())
+        if existing is not None:
+            return existing
+        # The lock names a run whose record expired: take it over, unless another request did first.
+        if client.eval(_TAKE_OVER, 1, active, running, run_id, ttl):
+            return None
+    raise RuntimeError("could not take the emergency liquidation lock")
+
+
 def liquidation_request(
     user: Any,
     reason: str,
@@ -217,15 +245,16 @@ def liquidation_request(
             created_at=timezone.now().isoformat(),
         )
         lock_ttl = int(_setting("RISK_LIQUIDATION_LOCK_SECONDS", 900))
-        if not client.set(_key("active", account), run.id, nx=True, ex=lock_ttl):
-            running = client.get(_key("active", account))
-            existing = _load(client, running.decode()) if running else None
-            if existing is not None:
-                if idempotency_key:
-                    client.set(_key("key", idempotency_key), existing.id, ex=RUN_TTL_SECONDS)
-                return existing, False
-            # The lock's run record is gone (expired): take the lock over.
-            client.set(_key("active", account), run.id, ex=lock_ttl)
+        # The run's record is written before the lock is taken, so a lock never names a run that
+        # cannot be read: a second request that loses the race finds the winner's record and joins
+        # it (it used to find no record yet, take the lock over as "expired" and start a second run).
+        client.set(_key("run", run.id), json.dumps(asdict(run)), ex=RUN_TTL_SECONDS)
+        existing = _take_lock(client, account, run.id, lock_ttl)
+        if existing is not None:
+            client.delete(_key("run", run.id))
+            if idempotency_key:
+                client.set(_key("key", idempotency_key), existing.id, ex=RUN_TTL_SECONDS)
+            return existing, False
         _save(client, run)
         if idempotency_key:
             client.set(_key("key", idempotency_key), run.id, ex=RUN_TTL_SECONDS)

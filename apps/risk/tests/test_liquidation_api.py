@@ -118,3 +118,43 @@ def test_partial_on_the_positions_page(client, trader, viewer) -> None:
     assert 'id="emergency-sell"' in viewer_page
     assert 'id="emergency-sell-start"' not in viewer_page
     assert 'id="emergency-sell-viewer"' in viewer_page
+
+
+def test_a_request_that_loses_the_lock_race_joins_the_winner(
+    trader, gate_open, monkeypatch
+) -> None:
+    """The window of the old race, made deterministic: another request takes the lock between our
+    record and our lock. We must join its run, not take the lock over as if it had expired."""
+    from apps.risk.services import liquidation as liq
+
+    winner, created = liquidation_request(trader, "first", enqueue=False)
+    assert created
+    client = liq._redis()
+    try:
+        client.delete(liq._key("active", winner.account))  # as if the winner had not locked yet
+        real_take = liq._take_lock
+
+        def take_after_the_winner(c, account, run_id, ttl):  # type: ignore[no-untyped-def]
+            c.set(liq._key("active", account), winner.id, ex=ttl)  # the winner locks first
+            return real_take(c, account, run_id, ttl)
+
+        monkeypatch.setattr(liq, "_take_lock", take_after_the_winner)
+        run, created = liquidation_request(trader, "second", enqueue=False)
+        assert (run.id, created) == (winner.id, False)
+        assert client.get(liq._key("active", winner.account)).decode() == winner.id
+    finally:
+        client.close()
+
+
+def test_a_lock_whose_run_expired_is_taken_over(trader, gate_open) -> None:
+    from apps.risk.services import liquidation as liq
+
+    client = liq._redis()
+    try:
+        account = liq.default_account()
+        client.set(liq._key("active", account), "gone", ex=60)  # its run record expired
+        run, created = liquidation_request(trader, "again", enqueue=False)
+        assert created and run.id != "gone"
+        assert client.get(liq._key("active", account)).decode() == run.id
+    finally:
+        client.close()
