@@ -116,26 +116,36 @@ def test_rotation_under_load_loses_no_line(tmp_path):
     """Four processes write 8,000 lines each while the log file is rolled over twice: every line is
     in the log files afterwards (one writer, so a rollover cannot cut another process's lines off)."""
     lines, writers = 8000, 4
+    # Each writer writes a quarter of its lines, then waits for the first forced rollover, another
+    # quarter, waits for the second: so both rollovers fall while the writers are still writing, on a
+    # fast machine too (a fixed sleep let them finish before the second one).
+    marks = tmp_path / "rolled"
+    marks.mkdir()
     script = (
-        "import sys, time\n"
+        "import os, sys, time\n"
         f"for i in range({lines}):\n"
+        f"    if i in ({lines // 4}, {lines // 2}):\n"
+        f"        k = i // {lines // 4}\n"
+        "        t = time.time()\n"
+        "        while not os.path.exists(os.path.join(sys.argv[2], str(k))) and time.time() - t < 30:\n"
+        "            time.sleep(0.02)\n"
         "    print(f'{sys.argv[1]} line {i}', flush=True)\n"
-        f"    if i % {lines // 4} == 0: time.sleep(0.4)\n"
     )
     collector = LogCollector(tmp_path / "log" / "stockagent.log", when="S", backups=100)
     specs = [
-        ProcessSpec(f"p{n}", [sys.executable, "-c", script, f"p{n}"], ready_after=0.1)
+        ProcessSpec(f"p{n}", [sys.executable, "-c", script, f"p{n}", str(marks)], ready_after=0.1)
         for n in range(writers)
     ]
     sup = _supervisor(tmp_path, specs, collector=collector, backoff_base=1000)
     done = threading.Event()
 
     def force_rollovers() -> None:
-        for _ in range(2):
+        for k in (1, 2):
             time.sleep(1.1)  # rotated files are named by the second: one rollover a second at most
             # The next line rolls the file over, as at midnight; the handler also rolls every
             # second by itself, so two archives may be named alike: none may be replaced.
             collector.handler.rolloverAt = int(time.time())
+            (marks / str(k)).touch()  # the writers go on: the rollover happens under their load
 
     roller = threading.Thread(target=force_rollovers)
     roller.start()
