@@ -1,7 +1,8 @@
 """The emergency-sell button in headless Chromium, against the simulator: a trader confirms twice (the
 confirmation double-clicked), one liquidation starts (web process: run, gate closed, task queued); the
 orders queue's part runs here, as the worker would; its progress (`liquidation_progress` on /ws/live)
-is drawn live on the positions page until every holding shows sold, without a reload. A viewer gets no
+is drawn live on the positions page until all twenty holdings show sold (each had a buy resting under
+the market: every one is cancelled), without a reload. A viewer gets no
 button."""
 
 from __future__ import annotations
@@ -12,23 +13,20 @@ from collections.abc import Iterator
 
 import pytest
 
-import krx
 from apps.accounts.tests.factories import BrokerAccountFactory
 from apps.conditions.tests.live_support import in_thread, wait_until
 from apps.core.models import RuntimeFlag
 from apps.core.tests.factories import DEFAULT_PASSWORD, UserFactory
 from apps.risk.services.liquidation import liquidation_check, liquidation_current, liquidation_run
 from apps.risk.tests.conftest import clear_risk_keys
-from apps.risk.tests.sim_support import flat_soon
+from apps.risk.tests.sim_support import flat_soon, open_twenty
 from apps.trades.models import Order, OrderStatus
-from apps.trades.services import OrderIntent, order_submit
 
 from .test_trading_pages import shared_token_sim
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 DAY = dt.date(2025, 11, 3)
-CODES = ("005930", "000660", "035420")
 
 
 @pytest.fixture(autouse=True)
@@ -48,31 +46,12 @@ def sim_trading(transactional_db) -> Iterator[tuple]:  # the simulator's base pr
         in_thread(stack.close)
 
 
-def open_positions(sim, broker, feed) -> None:  # type: ignore[no-untyped-def]
+def open_positions(sim, broker, feed) -> list[str]:  # type: ignore[no-untyped-def]
+    """Twenty holdings, each with a buy resting 5% under the market (the issue's liquidation)."""
     from apps.risk.testing import permissive_config
 
     permissive_config()  # twenty positions: more than the seeded five, the entry limits are not tested here
-    buys = []
-    for code in CODES:
-        intent = OrderIntent(
-            code=code, side="buy", quantity=3, order_type="market", account_no=sim.account
-        )
-        buys.append(order_submit(intent, broker.place_order))
-    for _ in range(12):
-        sim.advance_sync(seconds=5)
-        if feed.settle(
-            lambda: all(Order.objects.get(pk=b.pk).status == OrderStatus.FILLED for b in buys),
-            wait=2,
-        ):
-            break
-    assert all(Order.objects.get(pk=b.pk).status == OrderStatus.FILLED for b in buys)
-    price = broker.quote(CODES[0]).price
-    low = krx.tick_round(price * 95 // 100, "KOSPI", DAY, "down")
-    rest = order_submit(
-        OrderIntent(code=CODES[0], side="buy", quantity=1, price=low, account_no=sim.account),
-        broker.place_order,
-    )
-    assert rest.status == OrderStatus.ACCEPTED
+    return open_twenty(sim, broker, feed, DAY)
 
 
 def login(browser, base: str, username: str):  # type: ignore[no-untyped-def]
@@ -96,7 +75,8 @@ def test_emergency_sell_progress_live(browser, sim_trading, asgi_server) -> None
         secret_key=sim.credential.secret_key,
     )
     RuntimeFlag.objects.update_or_create(key="trading-enabled", defaults={"enabled": True})
-    in_thread(open_positions, sim, broker, feed)
+    codes = in_thread(open_positions, sim, broker, feed)
+    assert len(codes) == 20
 
     viewer = login(browser, asgi_server, "viewer-flatten")
     assert viewer.locator("#emergency-sell-viewer").count() == 1
@@ -122,17 +102,17 @@ def test_emergency_sell_progress_live(browser, sim_trading, asgi_server) -> None
     page.wait_for_selector(
         '#emergency-sell-progress .status[data-status="watching"]', timeout=15_000
     )
-    assert page.locator("#emergency-sell-progress tbody tr").count() == len(CODES)
+    assert page.locator("#emergency-sell-progress tbody tr").count() == len(codes)
     assert in_thread(flat_soon, sim, feed)
     final = in_thread(liquidation_check, run.id)
     assert final.status == "done"
     page.wait_for_selector('#emergency-sell-progress .status[data-status="done"]', timeout=15_000)
-    assert page.locator('#emergency-sell-progress tr[data-state="sold"]').count() == len(CODES)
+    assert page.locator('#emergency-sell-progress tr[data-state="sold"]').count() == len(codes)
     assert page.evaluate("window.__sameDocument") is True
-    # One run, one sell a holding, the resting buy cancelled.
+    # One run, one sell a holding, every resting buy cancelled.
     sells = Order.objects.filter(side="sell")
-    assert sells.count() == len(CODES) and {s.cause_ref for s in sells} == {run.id}
-    assert Order.objects.filter(side="buy", price__isnull=False).get().status == (
-        OrderStatus.CANCELLED
-    )
+    assert sells.count() == len(codes) and {s.cause_ref for s in sells} == {run.id}
+    resting = Order.objects.filter(side="buy", price__isnull=False)
+    assert resting.count() == 20
+    assert set(resting.values_list("status", flat=True)) == {OrderStatus.CANCELLED}
     page.context.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import krx
 from apps.broker.simulator.testing import SimHandle
-from apps.trades.models import Position
+from apps.trades.models import Order, OrderStatus, Position
+from apps.trades.services import OrderIntent, order_submit
 
 
 def steer_tape(sim: SimHandle, code: str, prices: list[int]) -> int:
@@ -41,3 +43,48 @@ def flat_soon(sim, feed, steps: int = 12) -> bool:  # type: ignore[no-untyped-de
         if feed.settle(lambda: not Position.objects.filter(quantity__gt=0).exists(), wait=2):
             return True
     return False
+
+
+DAY = dt.date(2025, 11, 3)
+
+
+def open_twenty(sim, broker, feed, day=DAY) -> list[str]:  # type: ignore[no-untyped-def]
+    """Buy 20 stocks at market, then leave a buy resting 5% under each one's price."""
+    account = sim.account
+    codes = []
+    for inst in sim.call(sim.exchange.instruments):
+        quote = broker.quote(inst.code)
+        if quote.price and 1_000 <= quote.price <= 300_000:
+            codes.append((inst.code, inst.market.value, quote.price))
+        if len(codes) == 20:
+            break
+    assert len(codes) == 20
+    buys = []
+    for code, _, price in codes:
+        qty = max(1, 1_000_000 // price)
+        buys.append(
+            order_submit(
+                OrderIntent(
+                    code=code, side="buy", quantity=qty, order_type="market", account_no=account
+                ),
+                broker.place_order,
+            )
+        )
+    ids = [b.pk for b in buys]
+
+    def filled() -> bool:
+        return Order.objects.filter(pk__in=ids, status=OrderStatus.FILLED).count() == len(ids)
+
+    for _ in range(12):
+        sim.advance_sync(seconds=5)
+        if feed.settle(filled, wait=2):
+            break
+    assert filled()
+    for code, market, price in codes:
+        low = krx.tick_round(price * 95 // 100, market, day, "down")
+        rest = order_submit(
+            OrderIntent(code=code, side="buy", quantity=1, price=low, account_no=account),
+            broker.place_order,
+        )
+        assert rest.status == OrderStatus.ACCEPTED, rest.message
+    return [c for c, _, _ in codes]

@@ -9,7 +9,6 @@ from collections import Counter
 
 import pytest
 
-import krx
 from apps.core.tests.factories import RuntimeFlagFactory
 from apps.risk.services.liquidation import (
     liquidation_check,
@@ -20,7 +19,7 @@ from apps.trades.models import Cause, Order, OrderStatus, Position
 from apps.trades.services import OrderIntent, order_submit
 from apps.trades.tests.sim_support import trading_sim
 
-from .sim_support import flat_soon
+from .sim_support import flat_soon, open_twenty
 
 pytestmark = pytest.mark.django_db
 
@@ -29,48 +28,6 @@ DAY = dt.date(2025, 11, 3)
 
 def sim_orders(sim) -> Counter:  # type: ignore[no-untyped-def]
     return Counter(o.side.value for o in sim.call(sim.exchange.orders, sim.account, None))
-
-
-def open_twenty(sim, broker, feed) -> list[str]:  # type: ignore[no-untyped-def]
-    """Buy 20 stocks at market, then leave a buy resting 5% under each one's price."""
-    account = sim.account
-    codes = []
-    for inst in sim.call(sim.exchange.instruments):
-        quote = broker.quote(inst.code)
-        if quote.price and 1_000 <= quote.price <= 300_000:
-            codes.append((inst.code, inst.market.value, quote.price))
-        if len(codes) == 20:
-            break
-    assert len(codes) == 20
-    buys = []
-    for code, _, price in codes:
-        qty = max(1, 1_000_000 // price)
-        buys.append(
-            order_submit(
-                OrderIntent(
-                    code=code, side="buy", quantity=qty, order_type="market", account_no=account
-                ),
-                broker.place_order,
-            )
-        )
-    ids = [b.pk for b in buys]
-
-    def filled() -> bool:
-        return Order.objects.filter(pk__in=ids, status=OrderStatus.FILLED).count() == len(ids)
-
-    for _ in range(12):
-        sim.advance_sync(seconds=5)
-        if feed.settle(filled, wait=2):
-            break
-    assert filled()
-    for code, market, price in codes:
-        low = krx.tick_round(price * 95 // 100, market, DAY, "down")
-        rest = order_submit(
-            OrderIntent(code=code, side="buy", quantity=1, price=low, account_no=account),
-            broker.place_order,
-        )
-        assert rest.status == OrderStatus.ACCEPTED, rest.message
-    return [c for c, _, _ in codes]
 
 
 def test_liquidation_of_twenty_positions_ends_flat_once(trader) -> None:
