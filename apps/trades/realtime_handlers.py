@@ -189,7 +189,16 @@ class TradesHandler(Handler):
 
     # ------------------------------------------------------------------ the low-latency executor path
     async def submit(self, intent: services.OrderIntent) -> Order:
-        return await services.aorder_submit(intent, async_place(self.ctx))
+        return await services.aorder_submit(
+            intent, async_place(self.ctx), prepare=async_prepare(self.ctx)
+        )
+
+
+def async_prepare(ctx: HubContext) -> Any:
+    """The async REST client's `order_slot` (the slot and token taken while the row commits), or
+    None without one (the sync broker in a thread takes them itself)."""
+    rest = getattr(ctx.feed, "_rest", None)
+    return getattr(rest, "order_slot", None) if rest is not None else None
 
 
 def async_place(ctx: HubContext) -> Any:

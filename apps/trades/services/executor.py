@@ -45,6 +45,7 @@ import krx
 from apps.broker.contract import (
     AmbiguousOutcome,
     BrokerError,
+    BrokerUnavailable,
     OrderAck,
 )
 from apps.broker.contract import Exchange as BrokerExchange
@@ -83,6 +84,7 @@ BROKER_TYPES = {
 
 PlaceFn = Callable[..., OrderAck]
 APlaceFn = Callable[..., Awaitable[OrderAck]]
+APrepareFn = Callable[[], Awaitable[APlaceFn]]
 
 
 class OrderRefused(ValueError):
@@ -453,25 +455,64 @@ def _close_connection() -> None:
 
 
 async def aorder_submit(
-    intent: OrderIntent, place: APlaceFn, *, call_limit: float | None = None
+    intent: OrderIntent,
+    place: APlaceFn,
+    *,
+    call_limit: float | None = None,
+    prepare: APrepareFn | None = None,
 ) -> Order:
-    """The realtime process's path: the same create/record, the call awaited on the async client."""
-    order, created = await _order_db(order_create, intent, claim=True)
+    """The realtime process's path: the same create/record, the call awaited on the async client.
+
+    `prepare` (the async client's `order_slot`): the rate-limit slot and the token are taken while
+    the row commits, and the call it returns is made only after the commit; a refused intent leaves
+    the slot unused (its task cancelled: nothing is sent)."""
+    early = asyncio.ensure_future(prepare()) if prepare is not None else None
+    try:
+        order, created = await _order_db(order_create, intent, claim=True)
+    except BaseException:
+        _drop(early)
+        raise
     if not created:
+        _drop(early)
         return order
     limit = call_limit if call_limit is not None else _order_timeout()
+    sent = False
+
+    async def call() -> OrderAck:
+        nonlocal sent
+        fn = place if early is None else await early
+        sent = True
+        return await fn(**_broker_args(order))
+
     try:
-        outcome: OrderAck | BaseException = await asyncio.wait_for(
-            place(**_broker_args(order)), limit
-        )
+        outcome: OrderAck | BaseException = await asyncio.wait_for(call(), limit)
     except TimeoutError:
-        outcome = AmbiguousOutcome(f"no reply within {limit:.1f}s")
+        outcome = (
+            AmbiguousOutcome(f"no reply within {limit:.1f}s")
+            if sent
+            else BrokerUnavailable(f"no rate-limit slot within {limit:.1f}s: not sent")
+        )
     except BrokerError as exc:
         outcome = exc
     except Exception as exc:
-        log.exception("order %s: unexpected error from the async broker call", order.pk)
-        outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
+        if not sent:  # the slot or the token failed: nothing went out
+            log.exception("order %s: taking the slot failed; not sent", order.pk)
+            outcome = BrokerUnavailable(f"not sent: {exc!r}")
+        else:
+            log.exception("order %s: unexpected error from the async broker call", order.pk)
+            outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
     return await _order_db(order_record, order.pk, outcome)
+
+
+def _drop(task: asyncio.Future[Any] | None) -> None:
+    """An order slot taken for an intent that is not sent: cancel the wait (the limiter's waiter
+    leaves its queue), or mark a finished task's error as seen."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def _order_timeout() -> float:

@@ -1,0 +1,127 @@
+"""`aorder_submit(..., prepare=...)`: the rate-limit slot and the token are taken while the order row
+commits, and the call is made only after the commit; a refused intent never sends, a slot that could
+not be taken sends nothing and the order ends `rejected` (not `unknown`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from django import db
+
+from apps.broker.contract import BrokerUnavailable, Exchange, OrderAck
+from apps.trades.models import Order, OrderStatus, Position
+from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
+from apps.trades.services.executor import aorder_db_close
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def intent(side: str = "buy", qty: int = 2) -> OrderIntent:
+    return OrderIntent(
+        code="005930", side=side, quantity=qty, order_type="limit", price=70_000, account_no="A1"
+    )
+
+
+def _status_seen_elsewhere(code: str) -> list[str]:
+    """The order rows as another connection sees them (committed only)."""
+    try:
+        return list(Order.objects.filter(code=code).values_list("status", flat=True))
+    finally:
+        db.connection.close()
+
+
+class Broker:
+    def __init__(self, slot_delay: float = 0.0, slot_error: BaseException | None = None) -> None:
+        self.slot_delay, self.slot_error = slot_delay, slot_error
+        self.slots = 0
+        self.sent: list[dict[str, Any]] = []
+        self.seen_at_send: list[list[str]] = []
+        self.cancelled = False
+
+    async def place(self, **kwargs: Any) -> OrderAck:  # the plain path: must not be used
+        raise AssertionError("the held slot's call must be used")
+
+    async def prepare(self) -> Any:
+        try:
+            await asyncio.sleep(self.slot_delay)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        if self.slot_error is not None:
+            raise self.slot_error
+        self.slots += 1
+
+        async def held(**kwargs: Any) -> OrderAck:
+            self.seen_at_send.append(await asyncio.to_thread(_status_seen_elsewhere, "005930"))
+            self.sent.append(kwargs)
+            return OrderAck(order_no=f"{len(self.sent):07d}", exchange=Exchange.KRX)
+
+        return held
+
+
+@pytest.fixture(autouse=True)
+async def _close_order_thread() -> Any:
+    yield
+    await aorder_db_close()
+
+
+async def test_the_held_slot_sends_once_after_the_commit() -> None:
+    broker = Broker(slot_delay=0.01)
+    order = await aorder_submit(intent(), broker.place, prepare=broker.prepare)
+    assert order.status == OrderStatus.ACCEPTED and order.broker_order_no == "0000001"
+    assert broker.slots == 1 and len(broker.sent) == 1
+    assert broker.seen_at_send == [[OrderStatus.SUBMITTED]]  # committed before the call
+
+
+async def test_a_refused_intent_never_sends_and_its_slot_wait_is_cancelled() -> None:
+    broker = Broker(slot_delay=1.0)
+    with pytest.raises(OrderRefused) as exc:
+        await aorder_submit(intent("sell"), broker.place, prepare=broker.prepare)  # nothing held
+    assert exc.value.code == "insufficient"
+    await asyncio.sleep(0)
+    assert broker.sent == [] and broker.cancelled
+
+
+async def test_no_slot_means_rejected_and_the_reservation_released() -> None:
+    await asyncio.to_thread(_position)
+    broker = Broker(slot_error=BrokerUnavailable("shared Redis unavailable: ConnectionError"))
+    order = await aorder_submit(intent("sell"), broker.place, prepare=broker.prepare)
+    assert order.status == OrderStatus.REJECTED and broker.sent == []
+    assert await asyncio.to_thread(_reserved) == 0
+
+
+async def test_a_slot_not_had_within_the_limit_is_rejected_not_unknown() -> None:
+    broker = Broker(slot_delay=5.0)
+    order = await aorder_submit(intent(), broker.place, prepare=broker.prepare, call_limit=0.2)
+    assert order.status == OrderStatus.REJECTED and broker.sent == [] and broker.cancelled
+
+
+async def test_a_call_without_reply_within_the_limit_is_unknown() -> None:
+    broker = Broker()
+
+    async def prepare() -> Any:
+        async def held(**kwargs: Any) -> OrderAck:
+            broker.sent.append(kwargs)
+            await asyncio.sleep(5)
+            raise AssertionError("unreachable")
+
+        return held
+
+    order = await aorder_submit(intent(), broker.place, prepare=prepare, call_limit=0.2)
+    assert order.status == OrderStatus.UNKNOWN and len(broker.sent) == 1
+
+
+def _position() -> None:
+    try:
+        Position.objects.create(account_no="A1", code="005930", quantity=5, avg_price=70_000)
+    finally:
+        db.connection.close()
+
+
+def _reserved() -> int:
+    try:
+        return Position.objects.get(account_no="A1", code="005930").reserved
+    finally:
+        db.connection.close()
