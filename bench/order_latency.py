@@ -6,8 +6,9 @@ REST client's kt10000. "On the wire" is when the simulator's TR handler receives
 aiohttp handler is wrapped to stamp `time.perf_counter()`; client and server share the process, so the
 clocks are the same). For comparison, (a0) the bare client call alone (no database) → wire. Orders are
 paced (`--gap-ms`) so the shared request budget does not queue them: the figure is our path, not the
-rate limit. Goal p99 ≤ 5 ms. (a1) splits (a) into its steps: intent → the order row committed (the hop to
-the order thread, `order_create`'s one statement and its commit), → the broker call starts (the hop back),
+rate limit. Goal p99 ≤ 5 ms. (a1) splits (a) into its steps: intent → the order row committed
+(`aorder_create`: the transaction on the loop's own connection — lock, snapshot, check, insert, commit),
+→ the broker call starts,
 → on the wire (the client: limiter, token, HTTP). By default the rate-limit slot and the token are taken
 while the row commits (`prepare=rest.order_slot`; "slot + token ready" is measured from t0);
 `--no-early-slot` takes them after the commit, as before.
@@ -129,15 +130,15 @@ async def latency(  # type: ignore[no-untyped-def]
     cfg = client_config(sim, rate_query_per_sec=1000.0, rate_burst=50, key_prefix="bench-trades")
     rest = KiwoomRestClient(cfg)
     await rest.account_number()  # token and connection warm
-    from apps.trades.services import executor
+    from apps.trades.services import aorder as executor
 
     bare: list[float] = []
     full: list[float] = []
     marks: dict[str, float] = {}
-    create = executor.order_create
+    create = executor.aorder_create
 
-    def stamped_create(*args, **kwargs):  # type: ignore[no-untyped-def]
-        result = create(*args, **kwargs)
+    async def stamped_create(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = await create(*args, **kwargs)
         marks["committed"] = time.perf_counter()
         return result
 
@@ -155,7 +156,7 @@ async def latency(  # type: ignore[no-untyped-def]
 
         return place
 
-    executor.order_create = stamped_create  # type: ignore[assignment]
+    executor.aorder_create = stamped_create  # type: ignore[assignment]
     for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
         before = len(stamps)
         await aorder_submit(
@@ -198,7 +199,7 @@ async def latency(  # type: ignore[no-untyped-def]
                 )
             )
         await asyncio.sleep(gap)
-    executor.order_create = create  # type: ignore[assignment]
+    executor.aorder_create = create  # type: ignore[assignment]
     await rest.aclose()
     return bare, full
 
@@ -373,7 +374,7 @@ def main() -> None:
         f"(a)  intent → order row → wire:      p50 {ms(statistics.median(full)):.2f} ms  "
         f"p99 {ms(pct(full, 99)):.2f} ms  max {ms(max(full)):.2f} ms   (goal p99 ≤ 5 ms)"
     )
-    parts = [("row committed", 0), ("hop back to the loop", 1), ("client → wire", 2)]
+    parts = [("row committed", 0), ("commit → call starts", 1), ("client → wire", 2)]
     if args.early_slot:
         parts.append(("slot + token ready", 3))  # from t0, concurrent with the row's transaction
     print(f"early slot (order_slot during the transaction): {'on' if args.early_slot else 'off'}")

@@ -33,7 +33,8 @@ from apps.realtime.handlers import Handler, HubContext, Wants, db_call, register
 from . import services
 from .live_prices import LivePrices, Publish, held_positions, save_prices
 from .models import Order, Position, ReconcileTrigger
-from .services.executor import aorder_db_close, default_account
+from .services.aorder import aorder_db_close
+from .services.executor import default_account
 
 log = logging.getLogger(__name__)
 

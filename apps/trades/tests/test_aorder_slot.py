@@ -13,7 +13,7 @@ from django import db
 from apps.broker.contract import BrokerUnavailable, Exchange, OrderAck
 from apps.trades.models import Order, OrderStatus, Position
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
-from apps.trades.services.executor import aorder_db_close
+from apps.trades.services.aorder import aorder_db_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,5 +123,77 @@ def _position() -> None:
 def _reserved() -> int:
     try:
         return Position.objects.get(account_no="A1", code="005930").reserved
+    finally:
+        db.connection.close()
+
+
+# --------------------------------------------------------------------------------- the loop's connection
+async def _count_thread_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from apps.trades.services import aorder
+
+    hops: list[str] = []
+    original = aorder._order_db
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(aorder, "_order_db", counting)
+    return hops
+
+
+async def test_a_warm_intent_commits_on_the_loop_without_a_thread_hop(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from apps.trades.services import aorder_create
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    await aorder_create(intent())  # warms the caches (market, configuration, opening equity, …)
+    hops = await _count_thread_hops(monkeypatch)
+    order, created = await aorder_create(intent())
+    assert created and hops == []
+    assert await asyncio.to_thread(_status_seen_elsewhere, "005930") == [OrderStatus.SUBMITTED] * 2
+    assert order.status == OrderStatus.SUBMITTED
+
+
+async def test_a_dead_order_connection_is_replaced(settings: Any) -> None:
+    """A Postgres restart kills the connection: the next intent reconnects (the failure came before
+    the transaction did anything) and is written once."""
+    from apps.trades.services import aorder, aorder_create
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    await aorder_create(intent())
+    old = aorder._CONN.conn
+    assert old is not None
+    await asyncio.to_thread(_terminate_backend, old.info.backend_pid)
+    _order, created = await aorder_create(intent())
+    assert created and aorder._CONN.conn is not old
+    assert len(await asyncio.to_thread(_status_seen_elsewhere, "005930")) == 2
+
+
+async def test_no_database_refuses_the_intent_and_sends_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg
+
+    from apps.trades.services import aorder
+
+    await aorder._CONN.drop()
+
+    async def down() -> Any:
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(aorder, "_connect", down)
+    broker = Broker()
+    with pytest.raises(OrderRefused) as exc:
+        await aorder_submit(intent(), broker.place, prepare=broker.prepare)
+    assert exc.value.code == "db_unavailable" and broker.sent == []
+    assert await asyncio.to_thread(_status_seen_elsewhere, "005930") == []
+
+
+def _terminate_backend(pid: int) -> None:
+    try:
+        with db.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     finally:
         db.connection.close()
