@@ -27,8 +27,9 @@ from .state import evaluate_locked
 
 __all__ = ["after_fill", "arisk_check", "risk_check"]
 
-# The async order path's statement runner: (sql, params) → the first row (None without one).
-Run = Callable[[str, list[Any]], Awaitable[tuple[Any, ...] | None]]
+# The async order path's statement runner: (sql, params, fetch) → the first row (None when not
+# fetched: the statement may only be queued, to go out with the next one).
+Run = Callable[[str, list[Any], bool], Awaitable[tuple[Any, ...] | None]]
 # Runs a sync callable in the order path's database thread (the ORM: a cache miss).
 InThread = Callable[..., Awaitable[Any]]
 
@@ -74,9 +75,9 @@ async def arisk_check(
     """`risk_check` on the async order path's own connection (inside its transaction): the same lock
     and snapshot statements through `run`, the same pure check; the snapshot is assembled on the
     event loop from this process's caches, or in the database thread when one misses."""
-    await run(*lock_statement(account_no))
+    await run(*lock_statement(account_no), False)
     now, day, since = snapshot_window(now)
-    row = await run(*snapshot_statement(account_no, since, day))
+    row = await run(*snapshot_statement(account_no, since, day), True)
     if row is None:
         raise RuntimeError("the snapshot statement returned no row")
     raw = snapshot_parse(row)

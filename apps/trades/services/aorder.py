@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -190,28 +191,40 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
             "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
         ) from None
     started = False
+    cursors: list[psycopg.AsyncCursor[Any]] = []
 
-    async def run(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    async def run(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
+        """In pipeline mode: a statement not fetched is only queued (the lock goes out with BEGIN
+        and the snapshot statement: one round trip); a fetch sends what is queued and waits."""
         nonlocal started
-        async with conn.cursor() as cursor:
-            await cursor.execute(sql, params)
-            started = True
-            return await cursor.fetchone() if cursor.description else None
+        cursor = conn.cursor()
+        cursors.append(cursor)
+        await cursor.execute(sql, params)
+        if not fetch:
+            return None
+        row = await cursor.fetchone()
+        started = True
+        return row
 
     try:
-        async with conn.transaction():
-            await risk_hook.acheck(
-                run,
-                _order_db,
-                intent,
-                account=plan.account,
-                order_type=plan.order_type,
-                price=plan.price,
-                now=plan.now,
-            )
-            row = await run(*insert_statement(order, plan.journal, plan.reserve))
+        async with conn.pipeline():
+            async with conn.transaction():
+                await risk_hook.acheck(
+                    run,
+                    _order_db,
+                    intent,
+                    account=plan.account,
+                    order_type=plan.order_type,
+                    price=plan.price,
+                    now=plan.now,
+                )
+                insert = conn.cursor()
+                cursors.append(insert)
+                # Queued: it goes out with the COMMIT (one round trip); its row is read after.
+                await insert.execute(*insert_statement(order, plan.journal, plan.reserve))
+            row = await insert.fetchone()
     except psycopg.OperationalError:
-        if not started:  # BEGIN or the lock statement: nothing was done
+        if not started:  # BEGIN, the lock or the snapshot statement: nothing was done
             raise _Stale from None
         raise
     except OrderRefused as exc:
@@ -223,6 +236,10 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
         if existing is not None:
             return existing, False
         raise
+    finally:
+        for cursor in cursors:
+            with contextlib.suppress(psycopg.Error):
+                await cursor.close()
     assert row is not None
     refused = insert_result(order, row)
     if refused is not None:

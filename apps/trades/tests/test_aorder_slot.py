@@ -197,3 +197,91 @@ def _terminate_backend(pid: int) -> None:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     finally:
         db.connection.close()
+
+
+async def test_the_async_path_waits_for_the_account_lock_of_another_connection(
+    settings: Any,
+) -> None:
+    """The same per-account lock as the sync path: while another transaction holds it (a fill, a
+    sync order), the loop's transaction waits, then sees what that one committed."""
+    import threading
+    import time
+
+    from apps.risk.services.lock import account_lock
+    from apps.trades.services import aorder_create
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    await aorder_create(intent())  # warm
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                account_lock("A1")
+                held.set()
+                release.wait(5)
+        finally:
+            db.connection.close()
+
+    holder = asyncio.get_running_loop().run_in_executor(None, hold)
+    await asyncio.to_thread(held.wait, 5)
+    task = asyncio.ensure_future(aorder_create(intent()))
+    await asyncio.sleep(0.3)
+    assert not task.done()  # waiting on the lock
+    t0 = time.monotonic()
+    release.set()
+    await holder
+    _order, created = await asyncio.wait_for(task, 5)
+    assert created and time.monotonic() - t0 < 2
+
+
+async def test_a_risk_refusal_rolls_back_and_the_connection_stays_usable(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from apps.trades.services import aorder_create, risk_hook
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    original = risk_hook._raise_reasons
+
+    def refuse(decision: Any, whole: bool) -> None:
+        raise OrderRefused("한도 초과", "order_value")
+
+    monkeypatch.setattr(risk_hook, "_raise_reasons", refuse)
+    with pytest.raises(OrderRefused):
+        await aorder_create(intent())
+    monkeypatch.setattr(risk_hook, "_raise_reasons", original)
+    assert await asyncio.to_thread(_status_seen_elsewhere, "005930") == []
+    _order, created = await aorder_create(intent())
+    assert created
+
+
+async def test_an_idempotency_key_race_answers_with_the_winner(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Both planned before either committed: the loser's insert hits the unique key and it
+    answers with the winner's order (nothing written twice, the connection usable)."""
+    from dataclasses import replace
+
+    from apps.trades.services import aorder, aorder_create, order_create
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    keyed = replace(intent(), idempotency_key="k-1")
+    plan = aorder.order_plan
+
+    def plan_then_lose(*args: Any, **kwargs: Any) -> Any:
+        planned = plan(*args, **kwargs)
+        try:
+            order_create(replace(keyed), claim=True)  # the winner commits first
+        finally:
+            db.connection.close()
+        return planned
+
+    monkeypatch.setattr(aorder, "order_plan", plan_then_lose)
+    order, created = await aorder_create(keyed)
+    assert not created and order.idempotency_key == "k-1"
+    assert len(await asyncio.to_thread(_status_seen_elsewhere, "005930")) == 1
+    monkeypatch.setattr(aorder, "order_plan", plan)
+    _order, created = await aorder_create(intent())
+    assert created
