@@ -132,9 +132,12 @@ _CONN = _Conn()
 
 
 async def _connect() -> psycopg.AsyncConnection[Any]:
-    """A connection with Django's parameters and adapters (client-side binding, as Django's)."""
+    """A connection with Django's parameters and adapters, but server-side binding and prepared
+    statements: the same few statements run for every order, so their plans are made once (the
+    insert's and the snapshot's planning was ≈0.6 ms of the transaction)."""
     params = dict(db.connection.get_connection_params())
-    params["cursor_factory"] = psycopg.AsyncClientCursor
+    params["cursor_factory"] = psycopg.AsyncCursor
+    params["prepare_threshold"] = 0
     conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
     await conn.execute("SELECT set_config('TimeZone', %s, false)", [db.connection.timezone_name])
     if _async_commit():
