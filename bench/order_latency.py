@@ -6,9 +6,12 @@ REST client's kt10000. "On the wire" is when the simulator's TR handler receives
 aiohttp handler is wrapped to stamp `time.perf_counter()`; client and server share the process, so the
 clocks are the same). For comparison, (a0) the bare client call alone (no database) → wire. Orders are
 paced (`--gap-ms`) so the shared request budget does not queue them: the figure is our path, not the
-rate limit. Goal p99 ≤ 5 ms. (a1) splits (a) into its steps: intent → the order row committed (the hop to
-the order thread, `order_create`'s one statement and its commit), → the broker call starts (the hop back),
-→ on the wire (the client: limiter, token, HTTP).
+rate limit. Goal p99 ≤ 5 ms. (a1) splits (a) into its steps: intent → the order row committed
+(`aorder_create`: the transaction on the loop's own connection — lock, snapshot, check, insert, commit),
+→ the broker call starts,
+→ on the wire (the client: limiter, token, HTTP). By default the rate-limit slot and the token are taken
+while the row commits (`prepare=rest.order_slot`; "slot + token ready" is measured from t0);
+`--no-early-slot` takes them after the commit, as before.
 
 (b) Fills processed per second: `services.report_apply` of 00-frame reports for `--fills` fill steps
 (5 per order; each locks the order and the position, writes the fill, the position, the trade log
@@ -103,7 +106,7 @@ def wire_stamps() -> list[float]:
     return stamps
 
 
-steps: list[tuple[float, float, float]] = []
+steps: list[tuple[float, float, float, float]] = []
 
 
 async def arrived(stamps: list[float], before: int) -> bool:
@@ -116,7 +119,9 @@ async def arrived(stamps: list[float], before: int) -> bool:
     return False
 
 
-async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+async def latency(  # type: ignore[no-untyped-def]
+    sim, n: int, gap: float, stamps: list[float], early_slot: bool = True
+) -> tuple[list[float], list[float]]:
     from apps.broker.contract import OrderType, Side
     from apps.broker.kiwoom.rest import KiwoomRestClient
     from apps.broker.tests.client_support import client_config
@@ -125,15 +130,15 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
     cfg = client_config(sim, rate_query_per_sec=1000.0, rate_burst=50, key_prefix="bench-trades")
     rest = KiwoomRestClient(cfg)
     await rest.account_number()  # token and connection warm
-    from apps.trades.services import executor
+    from apps.trades.services import aorder as executor
 
     bare: list[float] = []
     full: list[float] = []
     marks: dict[str, float] = {}
-    create = executor.order_create
+    create = executor.aorder_create
 
-    def stamped_create(*args, **kwargs):  # type: ignore[no-untyped-def]
-        result = create(*args, **kwargs)
+    async def stamped_create(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = await create(*args, **kwargs)
         marks["committed"] = time.perf_counter()
         return result
 
@@ -141,7 +146,17 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
         marks["place"] = time.perf_counter()
         return await rest.place_order(**kwargs)
 
-    executor.order_create = stamped_create  # type: ignore[assignment]
+    async def stamped_prepare():  # type: ignore[no-untyped-def]
+        held = await rest.order_slot()
+        marks["slot"] = time.perf_counter()
+
+        async def place(**kwargs):  # type: ignore[no-untyped-def]
+            marks["place"] = time.perf_counter()
+            return await held(**kwargs)
+
+        return place
+
+    executor.aorder_create = stamped_create  # type: ignore[assignment]
     for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
         before = len(stamps)
         await aorder_submit(
@@ -171,6 +186,7 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
                 cause_ref=str(i),
             ),
             stamped_place,
+            prepare=stamped_prepare if early_slot else None,
         )
         if await arrived(stamps, before):
             full.append(stamps[before] - t0)
@@ -179,10 +195,11 @@ async def latency(sim, n: int, gap: float, stamps: list[float]) -> tuple[list[fl
                     marks["committed"] - t0,
                     marks["place"] - marks["committed"],
                     stamps[before] - marks["place"],
+                    marks.pop("slot", t0) - t0,
                 )
             )
         await asyncio.sleep(gap)
-    executor.order_create = create  # type: ignore[assignment]
+    executor.aorder_create = create  # type: ignore[assignment]
     await rest.aclose()
     return bare, full
 
@@ -309,6 +326,12 @@ def main() -> None:
         help="the simulator in a process of its own (as in production: its work does not share our "
         "GIL) or on this process's event loop",
     )
+    parser.add_argument(
+        "--no-early-slot",
+        dest="early_slot",
+        action="store_false",
+        help="take the rate-limit slot and the token after the commit (as before `order_slot`)",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -327,7 +350,7 @@ def main() -> None:
     async def run() -> tuple[list[float], list[float]]:
         if args.sim == "process":
             with sim_process() as (sim, stamps):
-                return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
+                return await latency(sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot)
         stamps = wire_stamps()
         async with running_simulator(
             config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
@@ -335,7 +358,7 @@ def main() -> None:
             use_krx_calendar=False,
             participation=Decimal("0.5"),
         ) as sim:
-            return await latency(sim, args.orders, args.gap_ms / 1000, stamps)
+            return await latency(sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot)
 
     bare, full = asyncio.run(run())
     print(f"simulator: {args.sim}")
@@ -351,7 +374,11 @@ def main() -> None:
         f"(a)  intent → order row → wire:      p50 {ms(statistics.median(full)):.2f} ms  "
         f"p99 {ms(pct(full, 99)):.2f} ms  max {ms(max(full)):.2f} ms   (goal p99 ≤ 5 ms)"
     )
-    for label, k in (("row committed", 0), ("hop back to the loop", 1), ("client → wire", 2)):
+    parts = [("row committed", 0), ("commit → call starts", 1), ("client → wire", 2)]
+    if args.early_slot:
+        parts.append(("slot + token ready", 3))  # from t0, concurrent with the row's transaction
+    print(f"early slot (order_slot during the transaction): {'on' if args.early_slot else 'off'}")
+    for label, k in parts:
         values = [row[k] for row in steps]
         print(
             f"(a1) {label:<22}            p50 {ms(statistics.median(values)):.2f} ms  "

@@ -59,6 +59,11 @@ def _refresh_in_background() -> None:
     threading.Thread(target=run, name="risk-exchange-clock", daemon=True).start()
 
 
+def ready() -> bool:
+    """Whether `exchange_time()` answers without a read of its own (the async order path's test)."""
+    return not getattr(settings, "KIWOOM_USE_SIMULATOR", False) or _reading is not None
+
+
 def exchange_time() -> dt.datetime:
     """The exchange's current time (aware)."""
     if not getattr(settings, "KIWOOM_USE_SIMULATOR", False):

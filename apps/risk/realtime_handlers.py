@@ -140,6 +140,7 @@ class RiskExitsHandler(Handler):
             options.get("risk_exit_chase", _settings("RISK_EXIT_CHASE_SECONDS", 3.0))
         )
         self.place = options.get("risk_place")  # tests/benches: the async place call
+        self.options_prepare = options.get("risk_prepare")  # with it: the slot taken early
         self.cancel = options.get("risk_cancel")  # tests: the sync cancel call
 
     # ------------------------------------------------------------------ hub hooks
@@ -277,7 +278,7 @@ class RiskExitsHandler(Handler):
     async def _send(self, held: Held, decision: ExitDecision, intent: OrderIntent) -> None:
         exit_ = self.exits[held.code]
         try:
-            order = await aorder_submit(intent, self._place())
+            order = await aorder_submit(intent, self._place(), prepare=self._prepare())
         except OrderRefused as exc:
             self.stats.exits_refused += 1
             log.warning("risk: %s exit of %s refused: %s", decision.kind, held.code, exc.reason)
@@ -363,6 +364,13 @@ class RiskExitsHandler(Handler):
         from apps.trades.realtime_handlers import async_place
 
         return async_place(self.ctx)
+
+    def _prepare(self) -> Any:
+        if self.place is not None:
+            return self.options_prepare
+        from apps.trades.realtime_handlers import async_prepare
+
+        return async_prepare(self.ctx)
 
     # ------------------------------------------------------------------ the exchange clock
     def _hours(self, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:

@@ -89,6 +89,10 @@ def _latest_version() -> int | None:
     return RiskConfig.objects.aggregate(v=models.Max("version"))["v"]
 
 
+def config_cached(version: int | None) -> bool:
+    return version in _cache
+
+
 def active_config(version: int | None = ...) -> ActiveConfig:  # type: ignore[assignment]
     """The configuration of `version` (default: the active one), from the cache when known."""
     if version is ...:

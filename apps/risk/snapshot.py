@@ -216,10 +216,11 @@ def switch_on() -> bool:
     return RuntimeFlag.objects.filter(key=TRADING_FLAG, enabled=True).exists()
 
 
-def _read_pg(account_no: str, since: dt.datetime, day: dt.date) -> tuple[Any, ...]:
+def snapshot_statement(account_no: str, since: dt.datetime, day: dt.date) -> tuple[str, list[Any]]:
     """The snapshot's reads in ONE statement (PostgreSQL; each round trip counts on the realtime
     path): the status row, the positions, the open orders, the recent entries, today's realised
-    P&L and the switch. Run after the lock statement, so it sees everything committed before."""
+    P&L and the switch. Run after the lock statement, so it sees everything committed before.
+    `snapshot_parse` reads its row (the async order path runs it on its own connection)."""
     from apps.core.models import RuntimeFlag
     from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, Position, Trade
 
@@ -246,19 +247,36 @@ def _read_pg(account_no: str, since: dt.datetime, day: dt.date) -> tuple[Any, ..
           EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)
     """  # noqa: S608 - table names from the models, values as parameters
     params = [account_no, account_no, *live, account_no, since, account_no, day, TRADING_FLAG]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        state, version, pos_rows, order_rows, recent, realized, switch = cursor.fetchone()
-    if state is None:
-        state, version = status_read()
-    elif version is None:
-        version = status_read()[1]
+    return sql, params
+
+
+def snapshot_parse(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """(state, version, positions, orders, recent, realized, switch) from the statement's row; a
+    state or version of None (no status row yet) is read by `status_read` when the snapshot is
+    assembled (`snapshot_cached` says False then)."""
+    state, version, pos_rows, order_rows, recent, realized, switch = row
     positions = {
         code: PositionState(code, qty, reserved, int(cost), price)
         for code, qty, reserved, cost, price in pos_rows
     }
     orders = tuple(OpenOrder(code, side, int(rem), price) for code, side, rem, price in order_rows)
     return state, version, positions, orders, int(recent), int(realized), bool(switch)
+
+
+def _status_fallback(state: str | None, version: int | None) -> tuple[str, int | None]:
+    if state is None:
+        return status_read()
+    if version is None:
+        return state, status_read()[1]
+    return state, version
+
+
+def _read_pg(account_no: str, since: dt.datetime, day: dt.date) -> tuple[Any, ...]:
+    sql, params = snapshot_statement(account_no, since, day)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = snapshot_parse(cursor.fetchone())
+    return (*_status_fallback(raw[0], raw[1]), *raw[2:])
 
 
 def _reads(
@@ -275,23 +293,59 @@ def _reads(
     return state, version, positions_of(account_no), orders, realized_today(account_no, day)
 
 
+def snapshot_window(now: dt.datetime | None) -> tuple[dt.datetime, dt.date, dt.datetime]:
+    """(now, the exchange's trading day, the start of the entry-rate minute) of a check."""
+    now = now or timezone.now()
+    return now, now.astimezone(krx.KST).date(), timezone.now() - dt.timedelta(seconds=60)
+
+
 def snapshot_build(
     account_no: str, code: str, *, automatic: bool, now: dt.datetime | None = None
 ) -> Snapshot:
     """Everything the check needs about `account_no` and `code`, read now (call under the lock)."""
-    now = now or timezone.now()
-    day = now.astimezone(krx.KST).date()
-    since = timezone.now() - dt.timedelta(seconds=60)
+    now, day, since = snapshot_window(now)
     if connection.vendor == "postgresql":
-        state, version, positions, orders, recent, realized, switch = _read_pg(
-            account_no, since, day
-        )
+        raw = _read_pg(account_no, since, day)
     else:
         state, version = status_read()
         positions = positions_of(account_no)
         orders, recent = _orders(account_no, since)
         realized = realized_today(account_no, day)
         switch = switch_on() if automatic else True
+        raw = (state, version, positions, orders, recent, realized, switch)
+    return snapshot_assemble(raw, account_no, code, automatic=automatic, now=now, day=day)
+
+
+def snapshot_cached(raw: tuple[Any, ...], account_no: str, code: str, day: dt.date) -> bool:
+    """Whether `snapshot_assemble` of `raw` reads only this process's caches (no query): the
+    async order path assembles on its event loop then, else in its database thread."""
+    from .selectors import config_cached
+
+    hit = _instruments.get((code, day))
+    return (
+        raw[0] is not None
+        and raw[1] is not None
+        and config_cached(raw[1])
+        and (account_no, day) in _days
+        and hit is not None
+        and time.monotonic() - hit[0] < INSTRUMENT_TTL_SECONDS
+        and (day in _closes)
+    )
+
+
+def snapshot_assemble(
+    raw: tuple[Any, ...],
+    account_no: str,
+    code: str,
+    *,
+    automatic: bool,
+    now: dt.datetime,
+    day: dt.date,
+) -> Snapshot:
+    """The `Snapshot` from the statement's figures and the cached configuration, opening equity,
+    instrument flags and session close (each read on a miss)."""
+    state, version = _status_fallback(raw[0], raw[1])
+    _s, _v, positions, orders, recent, realized, switch = raw
     config = active_config(version)
     opening, carried = opening_of(account_no, day, positions)
     instrument = instrument_flags(code, day)

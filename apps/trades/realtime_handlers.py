@@ -33,7 +33,8 @@ from apps.realtime.handlers import Handler, HubContext, Wants, db_call, register
 from . import services
 from .live_prices import LivePrices, Publish, held_positions, save_prices
 from .models import Order, Position, ReconcileTrigger
-from .services.executor import aorder_db_close, default_account
+from .services.aorder import aorder_db_close
+from .services.executor import default_account
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,16 @@ class TradesHandler(Handler):
 
     # ------------------------------------------------------------------ the low-latency executor path
     async def submit(self, intent: services.OrderIntent) -> Order:
-        return await services.aorder_submit(intent, async_place(self.ctx))
+        return await services.aorder_submit(
+            intent, async_place(self.ctx), prepare=async_prepare(self.ctx)
+        )
+
+
+def async_prepare(ctx: HubContext) -> Any:
+    """The async REST client's `order_slot` (the slot and token taken while the row commits), or
+    None without one (the sync broker in a thread takes them itself)."""
+    rest = getattr(ctx.feed, "_rest", None)
+    return getattr(rest, "order_slot", None) if rest is not None else None
 
 
 def async_place(ctx: HubContext) -> Any:

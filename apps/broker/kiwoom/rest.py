@@ -11,8 +11,9 @@ AmbiguousOutcome for reconciliation, never a retry.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -267,8 +268,10 @@ class KiwoomRestClient:
         body: dict[str, Any],
         cursor: str | None = None,
         priority: Priority | None = None,
+        held_token: str | None = None,
     ) -> Page:
-        """One TR call with the shared limiter and token; reads retried, orders never.
+        """One TR call with the shared limiter and token; reads retried, orders never. `held_token`:
+        the slot and token were taken already (`order_slot`), for the first attempt.
 
         Cancelling the calling task (a sync call that ran out of time) while it waits for a slot
         or the token sends nothing: the waiter leaves the limiter's queue."""
@@ -279,8 +282,11 @@ class KiwoomRestClient:
         throttle_attempt = 0
         while True:
             try:
-                await self.limiter.acquire(prio)
-                token = await self.tokens.get()
+                if held_token is None:
+                    await self.limiter.acquire(prio)
+                    token = await self.tokens.get()
+                else:
+                    token, held_token = held_token, None
             except RedisError as exc:
                 # Without the shared limiter and token we must not call Kiwoom at all.
                 raise BrokerUnavailable(
@@ -507,6 +513,16 @@ class KiwoomRestClient:
         return None
 
     # ------------------------------------------------------------------ orders (never retried)
+    async def order_slot(self) -> Callable[..., Awaitable[OrderAck]]:
+        """An order's rate-limit slot and the token, taken now (the executor: while the order row
+        commits); the returned `place_order` uses them once. A slot never used simply lapses."""
+        try:
+            await self.limiter.acquire(Priority.ORDER)
+            token = await self.tokens.get()
+        except RedisError as exc:
+            raise BrokerUnavailable(f"shared Redis unavailable: {type(exc).__name__}") from None
+        return functools.partial(self.place_order, _held_token=token)
+
     async def place_order(
         self,
         side: Side,
@@ -515,6 +531,7 @@ class KiwoomRestClient:
         order_type: OrderType = OrderType.LIMIT,
         price: int | None = None,
         exchange: Exchange = Exchange.KRX,
+        _held_token: str | None = None,
     ) -> OrderAck:
         if quantity <= 0:
             raise InvalidRequest("quantity must be positive")
@@ -528,7 +545,8 @@ class KiwoomRestClient:
             "trde_tp": mapping.TRDE_TP[order_type],
             "cond_uv": "",
         }
-        page = await self.request("kt10000" if side is Side.BUY else "kt10001", body)
+        api_id = "kt10000" if side is Side.BUY else "kt10001"
+        page = await self.request(api_id, body, held_token=_held_token)
         return parse.order_ack(page.body)
 
     async def amend_order(

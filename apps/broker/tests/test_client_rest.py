@@ -109,6 +109,25 @@ async def test_account_and_orders(client: KiwoomRestClient, sim: SimHandle) -> N
     assert await client.order_status("9999999") is None
 
 
+async def test_order_slot_takes_the_slot_once_and_its_call_sends_once(
+    client: KiwoomRestClient, sim: SimHandle
+) -> None:
+    """`order_slot`: the limiter's slot and the token up front; its call uses them (no second slot)."""
+    quote = await client.quote("005930")
+    acquired: list[object] = []
+    original = client.limiter.acquire
+
+    async def counting(priority: object) -> None:
+        acquired.append(priority)
+        await original(priority)  # type: ignore[arg-type]
+
+    client.limiter.acquire = counting  # type: ignore[method-assign]
+    place = await client.order_slot()
+    assert len(acquired) == 1 and exchange_orders(sim) == []  # nothing sent yet
+    ack = await place(side=Side.BUY, code="005930", quantity=1, price=quote.lower_limit)
+    assert len(acquired) == 1 and len(exchange_orders(sim)) == 1 and len(ack.order_no) == 7
+
+
 async def test_order_rejection_and_bad_input(client: KiwoomRestClient) -> None:
     with pytest.raises(OrderRejected) as exc:
         await client.place_order(Side.BUY, "005930", 10_000_000, OrderType.MARKET)

@@ -17,9 +17,19 @@ from django.utils import timezone
 
 from ..models import RiskAccount
 
-__all__ = ["account_lock"]
+__all__ = ["account_lock", "lock_statement"]
 
 _TABLE = RiskAccount._meta.db_table
+_SQL = (
+    f"INSERT INTO {_TABLE} (account_no, locked_at) VALUES (%s, %s) "  # noqa: S608
+    "ON CONFLICT (account_no) DO UPDATE SET locked_at = EXCLUDED.locked_at"
+)
+
+
+def lock_statement(account_no: str) -> tuple[str, list[object]]:
+    """The lock's one statement and its parameters (run inside the order's transaction; the async
+    order path runs it on its own connection)."""
+    return _SQL, [account_no, timezone.now()]
 
 
 def account_lock(account_no: str) -> None:
@@ -27,8 +37,4 @@ def account_lock(account_no: str) -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("account_lock() must run inside a transaction")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_TABLE} (account_no, locked_at) VALUES (%s, %s) "  # noqa: S608
-            "ON CONFLICT (account_no) DO UPDATE SET locked_at = EXCLUDED.locked_at",
-            [account_no, timezone.now()],
-        )
+        cursor.execute(*lock_statement(account_no))

@@ -9,14 +9,29 @@ same lock.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..check import Decision, Intent, check
 from ..models import RiskStateEvent
-from ..snapshot import snapshot_build
-from .lock import account_lock
+from ..snapshot import (
+    snapshot_assemble,
+    snapshot_build,
+    snapshot_cached,
+    snapshot_parse,
+    snapshot_statement,
+    snapshot_window,
+)
+from .lock import account_lock, lock_statement
 from .state import evaluate_locked
 
-__all__ = ["after_fill", "risk_check"]
+__all__ = ["after_fill", "arisk_check", "risk_check"]
+
+# The async order path's statement runner: (sql, params, fetch) → the first row (None when not
+# fetched: the statement may only be queued, to go out with the next one).
+Run = Callable[[str, list[Any], bool], Awaitable[tuple[Any, ...] | None]]
+# Runs a sync callable in the order path's database thread (the ORM: a cache miss).
+InThread = Callable[..., Awaitable[Any]]
 
 
 def risk_check(
@@ -33,6 +48,44 @@ def risk_check(
     """Lock the account and check the intent against a fresh snapshot (inside a transaction)."""
     account_lock(account_no)
     snapshot = snapshot_build(account_no, code, automatic=automatic, now=now)
+    intent = Intent(
+        code=code,
+        side=side,
+        quantity=quantity,
+        price=price,
+        reference_price=reference_price,
+        automatic=automatic,
+    )
+    return check(snapshot, intent)
+
+
+async def arisk_check(
+    run: Run,
+    in_thread: InThread,
+    *,
+    account_no: str,
+    code: str,
+    side: str,
+    quantity: int,
+    price: int | None,
+    reference_price: int | None = None,
+    automatic: bool,
+    now: dt.datetime | None = None,
+) -> Decision:
+    """`risk_check` on the async order path's own connection (inside its transaction): the same lock
+    and snapshot statements through `run`, the same pure check; the snapshot is assembled on the
+    event loop from this process's caches, or in the database thread when one misses."""
+    await run(*lock_statement(account_no), False)
+    now, day, since = snapshot_window(now)
+    row = await run(*snapshot_statement(account_no, since, day), True)
+    if row is None:
+        raise RuntimeError("the snapshot statement returned no row")
+    raw = snapshot_parse(row)
+    args = {"automatic": automatic, "now": now, "day": day}
+    if snapshot_cached(raw, account_no, code, day):
+        snapshot = snapshot_assemble(raw, account_no, code, **args)
+    else:
+        snapshot = await in_thread(snapshot_assemble, raw, account_no, code, **args)
     intent = Intent(
         code=code,
         side=side,

@@ -20,7 +20,7 @@ from apps.realtime.handlers import HubContext
 from apps.risk.policy import ExitPolicy, set_exit_policy_provider
 from apps.risk.realtime_handlers import RiskExitsHandler
 from apps.trades.models import Cause, Order, OrderStatus, Position
-from apps.trades.services.executor import aorder_db_close
+from apps.trades.services.aorder import aorder_db_close
 from apps.trades.tests.factories import PositionFactory
 from krx import KST
 

@@ -7,6 +7,7 @@ pre-trade check the risk issue replaces), `split` (split parents over time or by
 from `apps.trades.services.split`).
 """
 
+from .aorder import aorder_create, aorder_submit
 from .books import FillReport, fill_apply, fill_apply_report, position_pnl
 from .events import (
     Applied,
@@ -19,7 +20,6 @@ from .events import (
 from .executor import (
     OrderIntent,
     OrderRefused,
-    aorder_submit,
     capped_price,
     order_claim,
     order_create,
@@ -43,6 +43,7 @@ __all__ = [
     "OrderIntent",
     "OrderRefused",
     "ReconcileResult",
+    "aorder_create",
     "aorder_submit",
     "capped_price",
     "fill_apply",

@@ -4,9 +4,10 @@ Two paths share this code; only the broker call differs:
 - sync (`order_submit`, `order_send`): manual orders and liquidations, through the `orders` Celery
   queue or a management command; the call is `Broker.place_order` (the sync facade, which turns a call
   that ran out of time into `AmbiguousOutcome` and never sends late);
-- async (`aorder_submit`): strategy entries and risk exits inside the realtime process, through the
-  async REST client (`place` injected), with the same time limit enforced by `asyncio.wait_for`
-  on the same event loop (so a cancelled call has stopped before we record `unknown`).
+- async (`aorder_submit`, module `aorder`): strategy entries and risk exits inside the realtime
+  process: the order's transaction on the loop's own psycopg connection (the same statements:
+  `order_plan`, `risk_hook.acheck`, `insert.insert_statement`), the call on the async REST client
+  (`place` injected), with the same time limit enforced by `asyncio.wait_for` on the same event loop (so a cancelled call has stopped before we record `unknown`).
 
 Steps (each its own short transaction; the broker is never called inside one):
 1. `order_create`: validate, idempotency key (one order per key), then in one transaction the risk
@@ -23,10 +24,7 @@ Steps (each its own short transaction; the broker is never called inside one):
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,11 +32,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django import db
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 import krx
@@ -63,7 +58,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "OrderIntent",
     "OrderRefused",
-    "aorder_submit",
     "capped_price",
     "order_claim",
     "order_create",
@@ -83,6 +77,7 @@ BROKER_TYPES = {
 
 PlaceFn = Callable[..., OrderAck]
 APlaceFn = Callable[..., Awaitable[OrderAck]]
+APrepareFn = Callable[[], Awaitable[APlaceFn]]
 
 
 class OrderRefused(ValueError):
@@ -183,15 +178,29 @@ def _validate(intent: OrderIntent) -> None:
         raise OrderRefused(f"종목코드가 올바르지 않습니다: {intent.code!r}", "invalid")
 
 
-def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bool]:
-    """Write the order row (and a sell's reservation). Returns (order, created); an idempotency key
-    that was used before returns the existing order with created=False. Raises `OrderRefused`."""
+@dataclass
+class OrderPlan:
+    """An intent made ready for its transaction (`order_plan`): the unsaved row, its journal, the
+    sell's reservation and what the risk check needs. Both paths (`order_create`, the async
+    `aorder_create`) run the same statements for it."""
+
+    order: Order
+    journal: list[tuple[str, str, str]]
+    reserve: int
+    account: str
+    order_type: str
+    price: int | None
+    now: Any
+
+
+def order_plan(intent: OrderIntent, *, claim: bool) -> OrderPlan | Order:
+    """Validate and build the row; an idempotency key used before returns the existing order."""
     _validate(intent)
     account = intent.account_no or default_account()
     if intent.idempotency_key:
         existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
         if existing is not None:
-            return existing, False
+            return existing
     now = risk_hook.exchange_time()
     market, name = _market_of(intent.code)
     order_type, price = intent.order_type, intent.price
@@ -237,27 +246,63 @@ def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bo
         journal_rows.append(("new", "submitted", "claimed"))
     reserve = intent.quantity if intent.side == Side.SELL else 0
     order.reserved_quantity = reserve
+    return OrderPlan(order, journal_rows, reserve, account, order_type, price, now)
+
+
+def order_plan_cached(intent: OrderIntent) -> bool:
+    """Whether `order_plan` runs without a query (the async path then plans on its event loop)."""
+    hit = _MARKETS.get(intent.code)
+    return (
+        not intent.idempotency_key
+        and bool(intent.account_no)
+        and hit is not None
+        and time.monotonic() - hit[0] < _MARKET_TTL_SECONDS
+        and risk_hook.exchange_time_ready()
+    )
+
+
+def order_create(intent: OrderIntent, *, claim: bool = False) -> tuple[Order, bool]:
+    """Write the order row (and a sell's reservation). Returns (order, created); an idempotency key
+    that was used before returns the existing order with created=False. Raises `OrderRefused`."""
+    plan = order_plan(intent, claim=claim)
+    if isinstance(plan, Order):
+        return plan, False
+    order = plan.order
     try:
         with transaction.atomic():
             # The risk engine's check under the per-account lock, held until this row commits
             # (the insert runs in this transaction: no savepoint of its own).
-            risk_hook.check(intent, account=account, order_type=order_type, price=price, now=now)
-            refused = order_insert(order, journal_rows, reserve=reserve, savepoint=False)
+            risk_hook.check(
+                intent,
+                account=plan.account,
+                order_type=plan.order_type,
+                price=plan.price,
+                now=plan.now,
+            )
+            refused = order_insert(order, plan.journal, reserve=plan.reserve, savepoint=False)
     except OrderRefused as exc:
-        risk_hook.after_refusal(account, {r["code"] for r in exc.reasons})
+        risk_hook.after_refusal(plan.account, {r["code"] for r in exc.reasons})
         raise
     except IntegrityError:
         # Two submissions with one key raced: the loser answers with the winner's order.
-        if intent.idempotency_key:
-            existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
-            if existing is not None:
-                return existing, False
+        existing = order_of_key(intent.idempotency_key)
+        if existing is not None:
+            return existing, False
         raise
     if refused is not None:
-        raise _unknown_pending(intent) if refused.unknown else _insufficient(account, intent)
+        raise order_refusal(plan, intent, refused)
     if not claim:
         order_update_after_commit(order)  # a claimed order's first push comes with its outcome
     return order, True
+
+
+def order_of_key(key: str | None) -> Order | None:
+    return Order.objects.filter(idempotency_key=key).first() if key else None
+
+
+def order_refusal(plan: OrderPlan, intent: OrderIntent, refused: Any) -> OrderRefused:
+    """The reason the insert wrote nothing: the unknown guard, or the sell's reservation."""
+    return _unknown_pending(intent) if refused.unknown else _insufficient(plan.account, intent)
 
 
 def _unknown_pending(intent: OrderIntent) -> OrderRefused:
@@ -409,70 +454,3 @@ def order_split_submit(
             log.warning("split order: child %d of %d refused; the rest is not sent", i + 1, parts)
             break
     return sent
-
-
-# --------------------------------------------------------------------------------- async path
-# The realtime path's own database thread: an order never queues behind another handler's writes in
-# Django's shared sync thread (`db_call`). One thread, so its connection is reused and orders stay ordered.
-_ORDER_THREAD = "orders-db"
-_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=_ORDER_THREAD)
-
-
-def _order_thread_session(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """Opt-in (`TRADES_ORDER_ASYNC_COMMIT`): the order thread's connection commits without waiting for
-    the WAL flush. The row is still committed before the call (visible to every process, kept through a
-    crash of ours); only a crash of the database server or the machine within ~0.6 s can lose it."""
-    if getattr(
-        settings, "TRADES_ORDER_ASYNC_COMMIT", False
-    ) and threading.current_thread().name.startswith(_ORDER_THREAD):
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")
-
-
-connection_created.connect(_order_thread_session, dispatch_uid="trades-order-thread-session")
-
-
-def _fresh(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    db.close_old_connections()
-    return fn(*args, **kwargs)
-
-
-async def _order_db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_ORDER_DB, lambda: _fresh(fn, *args, **kwargs))
-
-
-async def aorder_db_close() -> None:
-    """Close the order thread's database connection (the realtime handler's shutdown)."""
-    await _order_db(_close_connection)
-
-
-def _close_connection() -> None:
-    # Resolved in the order thread: `db.connection` is per thread.
-    db.connection.close()
-
-
-async def aorder_submit(
-    intent: OrderIntent, place: APlaceFn, *, call_limit: float | None = None
-) -> Order:
-    """The realtime process's path: the same create/record, the call awaited on the async client."""
-    order, created = await _order_db(order_create, intent, claim=True)
-    if not created:
-        return order
-    limit = call_limit if call_limit is not None else _order_timeout()
-    try:
-        outcome: OrderAck | BaseException = await asyncio.wait_for(
-            place(**_broker_args(order)), limit
-        )
-    except TimeoutError:
-        outcome = AmbiguousOutcome(f"no reply within {limit:.1f}s")
-    except BrokerError as exc:
-        outcome = exc
-    except Exception as exc:
-        log.exception("order %s: unexpected error from the async broker call", order.pk)
-        outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
-    return await _order_db(order_record, order.pk, outcome)
-
-
-def _order_timeout() -> float:
-    return float(getattr(settings, "TRADES_ORDER_CALL_TIMEOUT_SECONDS", 0) or 5.0)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from ..models import Order, OrderTransition, Position
 from ..models import OrderStatus as S
 
-__all__ = ["InsertRefused", "order_insert"]
+__all__ = ["InsertRefused", "insert_result", "insert_statement", "order_insert"]
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,12 @@ def _sql(reserve: bool) -> str:
     return f"WITH {', '.join(ctes)} SELECT (SELECT unknown FROM guard), EXISTS (SELECT 1 FROM ins)"  # noqa: S608
 
 
-def order_insert(
-    order: Order, journal: list[tuple[str, str, str]], *, reserve: int = 0, savepoint: bool = True
-) -> InsertRefused | None:
-    """Insert `order` (unsaved; `reserved_quantity` = `reserve` for a sell) with its `journal` rows
-    (from, to, cause). None when written; `InsertRefused` when the guard or the reservation said no.
-    Raises `IntegrityError` on a duplicate idempotency key (nothing written). `savepoint=False`: the
-    caller's transaction ends with an `IntegrityError` anyway (the executor's, under the risk lock),
-    so the two savepoint round trips are skipped."""
+def insert_statement(
+    order: Order, journal: list[tuple[str, str, str]], reserve: int = 0
+) -> tuple[str, list[object]]:
+    """The one statement (and its parameters) that writes `order` (unsaved; `reserved_quantity` =
+    `reserve` for a sell) with its `journal` rows (from, to, cause); `insert_result` reads its row.
+    `order_insert` runs it through Django's connection, the async order path on its own."""
     now = timezone.now()
     order.created_at = order.updated_at = now
     params: list[object] = [order.account_no, order.code, order.side]
@@ -102,17 +100,33 @@ def order_insert(
         [row[1] for row in journal],
         [row[2][:100] for row in journal],
     ]
-    sql = _sql(bool(reserve))
-    if connection.in_atomic_block and savepoint:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            unknown, inserted = cursor.fetchone()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            unknown, inserted = cursor.fetchone()
+    return _sql(bool(reserve)), params
+
+
+def insert_result(order: Order, row: tuple[object, ...]) -> InsertRefused | None:
+    unknown, inserted = row
     if not inserted:
         return InsertRefused(unknown=bool(unknown))
     order._state.adding = False
     order._state.db = connection.alias
     return None
+
+
+def order_insert(
+    order: Order, journal: list[tuple[str, str, str]], *, reserve: int = 0, savepoint: bool = True
+) -> InsertRefused | None:
+    """Insert `order` (unsaved; `reserved_quantity` = `reserve` for a sell) with its `journal` rows
+    (from, to, cause). None when written; `InsertRefused` when the guard or the reservation said no.
+    Raises `IntegrityError` on a duplicate idempotency key (nothing written). `savepoint=False`: the
+    caller's transaction ends with an `IntegrityError` anyway (the executor's, under the risk lock),
+    so the two savepoint round trips are skipped."""
+    sql, params = insert_statement(order, journal, reserve)
+    if connection.in_atomic_block and savepoint:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return insert_result(order, row)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -40,6 +40,12 @@ def exchange_time() -> dt.datetime:
     return risk_exchange_time()
 
 
+def exchange_time_ready() -> bool:
+    from apps.risk.clock import ready
+
+    return ready()
+
+
 def check(
     intent: OrderIntent,
     *,
@@ -56,16 +62,49 @@ def check(
     minute) are left to each child, which passes this check again when it is saved."""
     from apps.risk.services.pretrade import risk_check
 
-    from ..models import Cause, OrderType
-    from .executor import OrderRefused
-
     whole = account is None
     if whole:
         from .executor import default_account
 
         account = intent.account_no or default_account()
         order_type, price, now = intent.order_type, intent.price, exchange_time()
-    args = {
+    args = _check_args(intent, account, order_type, price, now)
+    if whole:
+        with transaction.atomic():  # the lock for this check only
+            decision = risk_check(**args)
+    else:
+        decision = risk_check(**args)  # inside the order's own transaction (no savepoint)
+    _raise_reasons(decision, whole)
+
+
+async def acheck(
+    run: Any,
+    in_thread: Any,
+    intent: OrderIntent,
+    *,
+    account: str,
+    order_type: str,
+    price: int | None,
+    now: dt.datetime,
+) -> None:
+    """`check` (with `account`) on the async order path's own connection, inside its transaction:
+    `run` executes a statement there, `in_thread` runs the ORM on a cache miss."""
+    from apps.risk.services.pretrade import arisk_check
+
+    args = _check_args(intent, account, order_type, price, now)
+    _raise_reasons(await arisk_check(run, in_thread, **args), whole=False)
+
+
+def _check_args(
+    intent: OrderIntent,
+    account: str | None,
+    order_type: str | None,
+    price: int | None,
+    now: dt.datetime | None,
+) -> dict[str, Any]:
+    from ..models import Cause, OrderType
+
+    return {
         "account_no": account,
         "code": intent.code,
         "side": intent.side,
@@ -75,11 +114,11 @@ def check(
         "automatic": intent.cause == Cause.SIGNAL,
         "now": now,
     }
-    if whole:
-        with transaction.atomic():  # the lock for this check only
-            decision = risk_check(**args)
-    else:
-        decision = risk_check(**args)  # inside the order's own transaction (no savepoint)
+
+
+def _raise_reasons(decision: Any, whole: bool) -> None:
+    from .executor import OrderRefused
+
     # A sell beyond the sellable quantity is refused by the executor's reservation, under the
     # position's row lock and with the held/reserved figures; every other reason is the engine's.
     skip = {"exceeds_position", "order_value", "entry_rate"} if whole else {"exceeds_position"}

@@ -1,0 +1,317 @@
+"""The executor's async path (the realtime process: strategy entries, risk exits).
+
+`aorder_submit`: the order's transaction runs on the event loop, on the process's own psycopg
+`AsyncConnection` (`aorder_create`): BEGIN, the risk lock, the snapshot, the pure check, the insert,
+COMMIT — the same statements as `order_create` (built by the same functions: `risk_hook.acheck`,
+`insert.insert_statement`), without a thread hop or Django's per-query work. Meanwhile the async REST
+client takes the rate-limit slot and the token (`prepare`); the call is made only after the commit,
+exactly once, outside any transaction. The record of its outcome runs in the order thread (Django).
+
+Whatever the loop cannot do without a query (a planning cache miss, the snapshot's cached parts on a
+miss, a refusal's details) runs in the order thread, as before. The connection is opened on first use
+and after a failure (a Postgres restart); an intent whose transaction fails on a dead connection is
+refused with `OrderRefused(code="db_unavailable")` — never sent — unless the failure came before the
+transaction did anything, where it is retried once on a fresh connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from django import db
+from django.conf import settings
+from django.db.backends.signals import connection_created
+
+from apps.broker.contract import AmbiguousOutcome, BrokerError, BrokerUnavailable, OrderAck
+
+from ..models import Order
+from . import risk_hook
+from .executor import (
+    APlaceFn,
+    APrepareFn,
+    OrderIntent,
+    OrderPlan,
+    OrderRefused,
+    _broker_args,
+    order_of_key,
+    order_plan,
+    order_plan_cached,
+    order_record,
+    order_refusal,
+)
+from .insert import insert_result, insert_statement
+
+log = logging.getLogger(__name__)
+
+__all__ = ["aorder_create", "aorder_db_close", "aorder_submit"]
+
+# The realtime path's own database thread (Django): the outcome's record and the rare queries the loop
+# cannot make. One thread, so its connection is reused and orders stay ordered.
+_ORDER_THREAD = "orders-db"
+_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=_ORDER_THREAD)
+
+
+def _async_commit() -> bool:
+    return bool(getattr(settings, "TRADES_ORDER_ASYNC_COMMIT", False))
+
+
+def _order_thread_session(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Opt-in (`TRADES_ORDER_ASYNC_COMMIT`): the order connections commit without waiting for the WAL
+    flush. The row is still committed before the call (visible to every process, kept through a crash
+    of ours); only a crash of the database server or the machine within ~0.6 s can lose it."""
+    if _async_commit() and threading.current_thread().name.startswith(_ORDER_THREAD):
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+
+
+connection_created.connect(_order_thread_session, dispatch_uid="trades-order-thread-session")
+
+
+def _fresh(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    db.close_old_connections()
+    return fn(*args, **kwargs)
+
+
+async def _order_db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_ORDER_DB, lambda: _fresh(fn, *args, **kwargs))
+
+
+def _close_connection() -> None:
+    # Resolved in the order thread: `db.connection` is per thread.
+    db.connection.close()
+
+
+# --------------------------------------------------------------------------------- the connection
+class _Conn:
+    """The event loop's order connection (one per loop; a transaction at a time, under `lock`)."""
+
+    def __init__(self) -> None:
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lock: asyncio.Lock | None = None
+
+    def mine(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop or self.lock is None:
+            # A new loop (a test's, a restarted process's): the old connection belongs to the old loop.
+            self.finish()
+            self.loop, self.lock = loop, asyncio.Lock()
+        return self.lock
+
+    def finish(self) -> None:
+        """Close the connection without its loop (libpq's own close: no round trip to await)."""
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()
+
+    async def get(self) -> psycopg.AsyncConnection[Any]:
+        conn = self.conn
+        if conn is None or conn.closed or conn.broken:
+            self.conn = None
+            conn = self.conn = await _connect()
+        return conn
+
+    async def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.closed:
+            try:
+                await conn.close()
+            except Exception:  # a broken connection: nothing to close politely
+                log.debug("closing the order connection failed", exc_info=True)
+
+
+_CONN = _Conn()
+
+
+async def _connect() -> psycopg.AsyncConnection[Any]:
+    """A connection with Django's parameters and adapters, but server-side binding and prepared
+    statements: the same few statements run for every order, so their plans are made once (the
+    insert's and the snapshot's planning was ≈0.6 ms of the transaction)."""
+    params = dict(db.connection.get_connection_params())
+    params["cursor_factory"] = psycopg.AsyncCursor
+    params["prepare_threshold"] = 0
+    conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+    await conn.execute("SELECT set_config('TimeZone', %s, false)", [db.connection.timezone_name])
+    if _async_commit():
+        await conn.execute("SET synchronous_commit = off")
+    return conn
+
+
+async def aorder_db_close() -> None:
+    """Close the order connection and the order thread's (the realtime handler's shutdown)."""
+    if _CONN.loop is asyncio.get_running_loop():
+        await _CONN.drop()
+    else:
+        _CONN.finish()
+    await _order_db(_close_connection)
+
+
+# --------------------------------------------------------------------------------- create
+async def aorder_create(intent: OrderIntent) -> tuple[Order, bool]:
+    """`order_create(intent, claim=True)` with the transaction on the loop's own connection."""
+    if order_plan_cached(intent):
+        plan = order_plan(intent, claim=True)
+    else:
+        plan = await _order_db(order_plan, intent, claim=True)
+    if isinstance(plan, Order):
+        return plan, False
+    async with _CONN.mine():
+        for attempt in (1, 2):
+            try:
+                return await _transaction(plan, intent)
+            except _Stale:
+                await _CONN.drop()
+                if attempt == 2:
+                    break
+            except psycopg.OperationalError as exc:
+                await _CONN.drop()
+                log.error("order %s: the order connection failed: %s", plan.order.pk, exc)
+                break
+    raise OrderRefused(
+        "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
+    )
+
+
+class _Stale(Exception):
+    """The connection failed before the transaction did anything: safe to retry on a fresh one."""
+
+
+async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, bool]:
+    order = plan.order
+    try:
+        conn = await _CONN.get()
+    except psycopg.OperationalError as exc:
+        log.error("order %s: cannot connect the order connection: %s", order.pk, exc)
+        raise OrderRefused(
+            "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
+        ) from None
+    started = False
+    cursors: list[psycopg.AsyncCursor[Any]] = []
+
+    async def run(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
+        """In pipeline mode: a statement not fetched is only queued (the lock goes out with BEGIN
+        and the snapshot statement: one round trip); a fetch sends what is queued and waits."""
+        nonlocal started
+        cursor = conn.cursor()
+        cursors.append(cursor)
+        await cursor.execute(sql, params)
+        if not fetch:
+            return None
+        row = await cursor.fetchone()
+        started = True
+        return row
+
+    try:
+        async with conn.pipeline():
+            async with conn.transaction():
+                await risk_hook.acheck(
+                    run,
+                    _order_db,
+                    intent,
+                    account=plan.account,
+                    order_type=plan.order_type,
+                    price=plan.price,
+                    now=plan.now,
+                )
+                insert = conn.cursor()
+                cursors.append(insert)
+                # Queued: it goes out with the COMMIT (one round trip); its row is read after.
+                await insert.execute(*insert_statement(order, plan.journal, plan.reserve))
+            row = await insert.fetchone()
+    except psycopg.OperationalError:
+        if not started:  # BEGIN, the lock or the snapshot statement: nothing was done
+            raise _Stale from None
+        raise
+    except OrderRefused as exc:
+        await _order_db(risk_hook.after_refusal, plan.account, {r["code"] for r in exc.reasons})
+        raise
+    except psycopg.errors.UniqueViolation:
+        # Two submissions with one key raced: the loser answers with the winner's order.
+        existing = await _order_db(order_of_key, intent.idempotency_key)
+        if existing is not None:
+            return existing, False
+        raise
+    finally:
+        for cursor in cursors:
+            with contextlib.suppress(psycopg.Error):
+                await cursor.close()
+    assert row is not None
+    refused = insert_result(order, row)
+    if refused is not None:
+        raise await _order_db(order_refusal, plan, intent, refused)
+    return order, True
+
+
+# --------------------------------------------------------------------------------- submit
+async def aorder_submit(
+    intent: OrderIntent,
+    place: APlaceFn,
+    *,
+    call_limit: float | None = None,
+    prepare: APrepareFn | None = None,
+) -> Order:
+    """The realtime process's path: the row committed on the loop's connection, the call awaited
+    on the async client, the outcome recorded in the order thread.
+
+    `prepare` (the async client's `order_slot`): the rate-limit slot and the token are taken while
+    the row commits, and the call it returns is made only after the commit; a refused intent leaves
+    the slot unused (its task cancelled: nothing is sent)."""
+    early = asyncio.ensure_future(prepare()) if prepare is not None else None
+    try:
+        order, created = await aorder_create(intent)
+    except BaseException:
+        _drop(early)
+        raise
+    if not created:
+        _drop(early)
+        return order
+    limit = call_limit if call_limit is not None else _order_timeout()
+    sent = False
+
+    async def call() -> OrderAck:
+        nonlocal sent
+        fn = place if early is None else await early
+        sent = True
+        return await fn(**_broker_args(order))
+
+    try:
+        outcome: OrderAck | BaseException = await asyncio.wait_for(call(), limit)
+    except TimeoutError:
+        outcome = (
+            AmbiguousOutcome(f"no reply within {limit:.1f}s")
+            if sent
+            else BrokerUnavailable(f"no rate-limit slot within {limit:.1f}s: not sent")
+        )
+    except BrokerError as exc:
+        outcome = exc
+    except Exception as exc:
+        if not sent:  # the slot or the token failed: nothing went out
+            log.exception("order %s: taking the slot failed; not sent", order.pk)
+            outcome = BrokerUnavailable(f"not sent: {exc!r}")
+        else:
+            log.exception("order %s: unexpected error from the async broker call", order.pk)
+            outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
+    return await _order_db(order_record, order.pk, outcome)
+
+
+def _drop(task: asyncio.Future[Any] | None) -> None:
+    """An order slot taken for an intent that is not sent: cancel the wait (the limiter's waiter
+    leaves its queue), or mark a finished task's error as seen."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
+def _order_timeout() -> float:
+    return float(getattr(settings, "TRADES_ORDER_CALL_TIMEOUT_SECONDS", 0) or 5.0)
