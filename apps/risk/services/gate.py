@@ -20,6 +20,7 @@ from django.db import transaction
 from apps.core.live import publish_after_commit
 
 from ..models import RiskStateEvent, RiskStatus, State
+from ..snapshot import TRADING_FLAG, switch_on
 from .state import state_set
 
 __all__ = [
@@ -33,13 +34,8 @@ __all__ = [
     "switch_set",
 ]
 
-TRADING_FLAG = "trading-enabled"
 
-
-def _switch() -> bool:
-    from apps.core.models import RuntimeFlag
-
-    return RuntimeFlag.objects.filter(key=TRADING_FLAG, enabled=True).exists()
+_switch = switch_on
 
 
 def gate_status(state: str | None = None) -> dict[str, Any]:

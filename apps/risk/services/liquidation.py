@@ -49,9 +49,9 @@ from apps.core.services import FlagError
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, order_cancel, order_split_submit
 from apps.trades.services.executor import default_account
-from apps.trades.services.risk_hook import TRADING_FLAG
 
 from ..exits import exit_limit_price
+from ..snapshot import TRADING_FLAG
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TRADING_FLAG = "trading-enabled"
 LOSS_CODES = frozenset({"daily_loss", "loss_budget_reduce"})
-
-
-def trading_enabled() -> bool:
-    from apps.risk.services.gate import entries_allowed
-
-    return entries_allowed()
 
 
 def exchange_time() -> dt.datetime:
