@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.trades",
     "apps.risk",
+    "apps.news",
+    "apps.strategy",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
 # command: the stack runs the daphne server directly, so it is installed for `runserver` alone.

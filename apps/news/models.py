@@ -1,0 +1,1 @@
+"""The news app's tables: news items and their scores."""

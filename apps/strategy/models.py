@@ -1,0 +1,1 @@
+"""The strategy app's tables: the opening scanner's runs, strategy configurations and signals."""
