@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -60,6 +59,7 @@ from .errors import (
     RateLimited,
     error_from_envelope,
 )
+from .http import AioHttp, MaybeSent, NotSent, Reply, TransportError
 from .paging import DEFAULT_MAX_PAGES, Page, collect_pages
 from .ratelimit import (
     ORDER_API_IDS,
@@ -134,10 +134,6 @@ RANKING_DEFAULTS: dict[RankingKind, dict[str, str]] = {
     },
 }
 
-# Transport failures after which we cannot know whether the server acted on the request.
-_MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError)
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
 
 class KiwoomRestClient:
     def __init__(
@@ -145,16 +141,14 @@ class KiwoomRestClient:
         config: KiwoomConfig,
         *,
         redis: Redis | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: AioHttp | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self._own_redis = redis is None
         self.redis = redis or Redis.from_url(config.redis_url)
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(
-            base_url=config.base_url, timeout=config.timeout_seconds
-        )
+        self._http = http or AioHttp(config.base_url, config.timeout_seconds)
         self._clock = clock
         self.limiter = SharedRateLimiter(
             self.redis,
@@ -191,10 +185,10 @@ class KiwoomRestClient:
         }
         try:
             resp = await self._http.post(
-                "/oauth2/token", content=orjson.dumps(body), headers={"Content-Type": JSON_CT}
+                "/oauth2/token", orjson.dumps(body), {"Content-Type": JSON_CT}
             )
-        except httpx.HTTPError as exc:
-            raise BrokerUnavailable(f"token request failed: {type(exc).__name__}") from None
+        except TransportError as exc:
+            raise BrokerUnavailable(f"token request failed: {exc}") from None
         data = self._decode(resp)
         if str(data.get("return_code", "0")).strip() != "0" or not data.get("token"):
             err = error_from_envelope(resp.status_code, data.get("return_code", -1), _msg(data))
@@ -219,16 +213,16 @@ class KiwoomRestClient:
         }
         try:
             resp = await self._http.post(
-                "/oauth2/revoke", content=orjson.dumps(body), headers={"Content-Type": JSON_CT}
+                "/oauth2/revoke", orjson.dumps(body), {"Content-Type": JSON_CT}
             )
-        except httpx.HTTPError as exc:
-            raise BrokerUnavailable(f"revoke failed: {type(exc).__name__}") from None
+        except TransportError as exc:
+            raise BrokerUnavailable(f"revoke failed: {exc}") from None
         data = self._decode(resp)
         return str(data.get("return_code", "")).strip() == "0"
 
     # ------------------------------------------------------------------ envelope
     @staticmethod
-    def _decode(resp: httpx.Response) -> dict[str, Any]:
+    def _decode(resp: Reply) -> dict[str, Any]:
         try:
             data = orjson.loads(resp.content)
         except orjson.JSONDecodeError:
@@ -239,7 +233,7 @@ class KiwoomRestClient:
             raise BrokerUnavailable(f"HTTP {resp.status_code} without a JSON body")
         return data
 
-    def _day(self, resp: httpx.Response) -> date:
+    def _day(self, resp: Reply) -> date:
         # The simulator reports its exchange clock; HHMMSS fields belong to that day.
         sim = resp.headers.get("x-sim-time")
         if sim:
@@ -252,7 +246,7 @@ class KiwoomRestClient:
 
     async def _post(
         self, api_id: str, body: dict[str, Any], token: str, cursor: str | None
-    ) -> httpx.Response:
+    ) -> Reply:
         headers = {
             "Content-Type": JSON_CT,
             "authorization": f"Bearer {token}",
@@ -260,7 +254,7 @@ class KiwoomRestClient:
             "cont-yn": "Y" if cursor else "N",
             "next-key": cursor or "",
         }
-        return await self._http.post(PATHS[api_id], content=orjson.dumps(body), headers=headers)
+        return await self._http.post(PATHS[api_id], orjson.dumps(body), headers)
 
     async def request(
         self,
@@ -294,24 +288,20 @@ class KiwoomRestClient:
                 ) from None
             try:
                 resp = await self._post(api_id, body, token, cursor)
-            except _NOT_SENT as exc:
+            except NotSent as exc:
                 if not is_order and not transport_retried:
                     transport_retried = True
                     continue
-                raise BrokerUnavailable(f"{api_id}: {type(exc).__name__}") from None
-            except (*_MAYBE_SENT, httpx.RemoteProtocolError) as exc:
+                raise BrokerUnavailable(f"{api_id}: not sent ({exc})") from None
+            except MaybeSent as exc:
                 if is_order:
                     raise AmbiguousOutcome(
-                        f"{api_id}: reply lost ({type(exc).__name__}); reconcile before acting"
+                        f"{api_id}: reply lost ({exc}); reconcile before acting"
                     ) from None
                 if not transport_retried:
                     transport_retried = True
                     continue
-                raise BrokerUnavailable(f"{api_id}: {type(exc).__name__}") from None
-            except httpx.HTTPError as exc:
-                if is_order:
-                    raise AmbiguousOutcome(f"{api_id}: {type(exc).__name__}") from None
-                raise BrokerUnavailable(f"{api_id}: {type(exc).__name__}") from None
+                raise BrokerUnavailable(f"{api_id}: {exc}") from None
             try:
                 return self._unwrap(api_id, resp, is_order)
             except AuthExpired as exc:
@@ -337,7 +327,7 @@ class KiwoomRestClient:
                 log.warning("%s throttled; backing off %.2fs", api_id, delay)
                 await asyncio.sleep(delay)
 
-    def _unwrap(self, api_id: str, resp: httpx.Response, is_order: bool) -> Page:
+    def _unwrap(self, api_id: str, resp: Reply, is_order: bool) -> Page:
         try:
             data = self._decode(resp)
         except BrokerUnavailable as exc:

@@ -293,3 +293,37 @@ async def test_redis_outage_is_broker_unavailable(sim: SimHandle) -> None:
         with pytest.raises(BrokerUnavailable):
             await client.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
     assert exchange_orders(sim) == []
+
+
+async def test_unreachable_host_is_not_sent_for_orders_and_reads(sim: SimHandle) -> None:
+    """No connection could be made: the order cannot have reached the host, so it is
+    `BrokerUnavailable` (not sent), never `AmbiguousOutcome`; a read is asked once more, then the same."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    live = client_config(sim, timeout_seconds=1.0)
+    async with KiwoomRestClient(live) as client:
+        await client.tokens.get()  # the shared token (Redis): only the TR calls go to the dead host
+    cfg = replace(live, base_url=f"http://127.0.0.1:{port}")
+    async with KiwoomRestClient(cfg) as client:
+        with pytest.raises(BrokerUnavailable, match="not sent"):
+            await client.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
+        with pytest.raises(BrokerUnavailable, match="not sent"):
+            await client.quote("005930")
+    assert exchange_orders(sim) == []
+    await cleanup_prefix(cfg.key_prefix)
+
+
+async def test_dropped_connection_on_an_order_is_ambiguous_and_on_a_read_retried(
+    client: KiwoomRestClient, sim: SimHandle
+) -> None:
+    """The server drops the connection after reading the request (the simulator's `close` mode):
+    an order's outcome is unknown (reconcile), a read is asked again and answered."""
+    sim.faults.set(lost_order_replies=1, lost_reply_mode="close", api_ids=["ka10001"])
+    assert (await client.quote("005930")).price == 75000
+    sim.faults.set(lost_order_replies=1, lost_reply_mode="close", api_ids=["kt10000"])
+    with pytest.raises(AmbiguousOutcome, match="reply lost"):
+        await client.place_order(Side.BUY, "005930", 1, OrderType.MARKET)
+    assert len(exchange_orders(sim)) == 1
