@@ -48,6 +48,7 @@ from apps.trades.services.executor import default_account
 
 from .exits import ExitDecision, HeldPosition, evaluate, exit_limit_price, time_exit_at
 from .policy import exit_policy
+from .services.state import evaluate_on_prices
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class RiskStats:
     exits_retried: int = 0
     exits_chased: int = 0
     time_checks: int = 0
+    loss_state_changes: int = 0
     errors: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -158,6 +160,21 @@ class RiskExitsHandler(Handler):
     async def on_cycle(self) -> None:
         await self.refresh()
         await self.persist_highs()
+        await self.loss_check()
+
+    async def loss_check(self) -> None:
+        """The daily-loss states on the current marks (unrealised P&L moves without fills): once a
+        cycle while positions are held, at the exchange's time."""
+        if not self.account or not self.held:
+            return
+        try:
+            now, _speed = await self._reading()
+            event = await db_call(evaluate_on_prices, self.account, now)
+        except Exception:
+            log.exception("the daily-loss evaluation on prices failed")
+            return
+        if event is not None:
+            self.stats.loss_state_changes += 1
 
     async def on_gap(self, reason: str) -> None:
         await self.refresh()

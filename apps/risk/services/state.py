@@ -5,6 +5,8 @@ after commit notifies (`risk.halt` for HALTED/REDUCING, `system` for a resume) a
 on /ws/live. `evaluate_locked` runs in the books' fill transaction under the account lock: a fill that
 breaches the daily loss limit halts at once (the next check, waiting on the same lock, sees it and
 the fresh P&L), one that uses the configured share of the loss budget moves ACTIVE to REDUCING.
+`evaluate_on_prices` does the same between fills: the day's P&L counts unrealised P&L, which moves
+with prices alone (the realtime risk handler calls it every cycle).
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from ..models import RiskStateEvent, RiskStatus, State
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate_locked", "state_payload", "state_set", "status_locked"]
+__all__ = [
+    "evaluate_locked",
+    "evaluate_on_prices",
+    "state_payload",
+    "state_set",
+    "status_locked",
+]
 
 
 def status_locked() -> RiskStatus:
@@ -132,3 +140,26 @@ def evaluate_locked(account_no: str, at: dt.datetime | None = None) -> RiskState
             data=data,
         )
     return None
+
+
+def evaluate_on_prices(account_no: str, at: dt.datetime | None = None) -> RiskStateEvent | None:
+    """The daily-loss states on the current marks, without a fill: the day's P&L counts the
+    unrealised P&L of the positions at their last prices, so a falling market alone can use the
+    loss budget. Read without the lock first (every cycle, almost always nothing to do); only a
+    change takes the account lock and decides again on fresh figures (`evaluate_locked`), as a
+    fill would."""
+    from ..snapshot import figures_of
+    from .lock import account_lock
+
+    figures = figures_of(account_no, at)
+    budget = figures.loss_budget
+    if budget is None or figures.pnl >= 0:
+        return None
+    loss, state = -figures.pnl, figures.state
+    halts = loss >= budget and state != State.HALTED
+    reduces = loss * 100 >= budget * figures.limits.reduce_at_pct and state in (None, State.ACTIVE)
+    if not (halts or reduces):
+        return None
+    with transaction.atomic():
+        account_lock(account_no)
+        return evaluate_locked(account_no, at)

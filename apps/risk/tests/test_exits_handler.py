@@ -238,3 +238,22 @@ async def test_a_resting_exit_is_chased_when_the_market_falls_under_it() -> None
     await risk.on_event(tick(65_800))  # sent again at once (no backoff), at the new price
     await settle(risk)
     assert len(place.calls) == 2 and place.calls[1]["price"] == 65_200
+
+
+async def test_each_cycle_evaluates_the_daily_loss_on_the_current_marks() -> None:
+    """The handler's cycle moves the risk state on prices alone (no fill arrives)."""
+    from apps.risk.models import RiskStatus, State
+    from apps.risk.services.config import config_update
+
+    await sync_to_async(config_update)(
+        {"max_daily_loss_krw": 100_000, "max_daily_loss_pct": None}, user=None, reason="t"
+    )
+    held = await position(qty=10, avg=70_000)
+    risk = handler(Place(), Clock())
+    await risk.on_cycle()
+    assert risk.stats.loss_state_changes == 0
+    await Position.objects.filter(pk=held.pk).aupdate(current_price=59_000)  # -110k unrealised
+    await risk.on_cycle()
+    assert risk.stats.loss_state_changes == 1
+    status = await RiskStatus.objects.aget(pk=1)
+    assert status.state == State.HALTED

@@ -174,3 +174,33 @@ def test_without_any_equity_entries_are_refused(settings) -> None:
     with pytest.raises(OrderRefused) as refused:
         order_create(intent(qty=1))
     assert refused.value.code == "equity_unknown"
+
+
+def test_a_loss_from_prices_alone_halts_on_the_next_evaluation() -> None:
+    """No fill: the position's last price falls until the day's unrealised loss uses the budget."""
+    from apps.risk.services.state import evaluate_on_prices
+    from apps.trades.models import Position
+
+    config_update(
+        {"max_daily_loss_krw": 1_000_000, "max_daily_loss_pct": None, "reduce_at_pct": "50"},
+        user=None,
+        reason="t",
+    )
+    buy, _ = order_create(intent(qty=500, price=10_000))
+    fill_apply(buy.pk, cum_quantity=500, cum_amount=5_000_000)
+    position = Position.objects.get(account_no=ACCOUNT, code="005930")
+    assert evaluate_on_prices(ACCOUNT) is None  # at cost: nothing to do
+    Position.objects.filter(pk=position.pk).update(current_price=9_000)  # -500k: half the budget
+    event = evaluate_on_prices(ACCOUNT)
+    assert event is not None and event.to_state == State.REDUCING
+    assert evaluate_on_prices(ACCOUNT) is None  # already REDUCING: no new journal row
+    Position.objects.filter(pk=position.pk).update(current_price=7_900)  # -1.05M
+    event = evaluate_on_prices(ACCOUNT)
+    assert event is not None and (event.to_state, event.cause) == (State.HALTED, "daily_loss")
+    assert RiskStatus.objects.get(pk=1).state == State.HALTED
+    assert RiskStateEvent.objects.count() == 2
+    with pytest.raises(OrderRefused) as refused:
+        order_create(intent(qty=1))
+    assert "halted" in {r["code"] for r in refused.value.reasons}
+    _sell, created = order_create(intent("sell", 500, 7_900))  # exits still go
+    assert created
