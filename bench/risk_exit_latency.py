@@ -1,19 +1,26 @@
 """Risk exit latency: a 0B tick through the stop → the exit's sell order on the wire (simulator loopback).
 
-The whole realtime path in one process: the simulator (thread) pushes a 0B frame of a held code priced
-under its -3% stop; the realtime hub (thread, its own loop) parses it and hands it to the `risk.exits`
-handler's queue; the handler runs the pure evaluator and sends the sell through the executor's async path
-(`aorder_submit`: the committed order row with its reservation under a row lock, then kt10001 on the async
-REST client). "On the wire" is when the simulator's TR handler receives kt10001 (its aiohttp handler is
-wrapped to stamp `time.perf_counter()`; one process, one clock). t0 is taken just before the frame is
-handed to the simulator's WebSocket hub. Reported: tick → handler (socket, parse, dispatch), handler →
-wire (evaluate, order row, REST call), and tick → wire. Goal p99 ≤ 5 ms.
+The simulator pushes a 0B frame of a held code priced under its -3% stop; the realtime hub parses it and
+hands it to the `risk.exits` handler's queue; the handler runs the pure evaluator and sends the sell through
+the executor's async path (`aorder_submit`: the committed order row with its reservation under a row lock,
+then kt10001 on the async REST client). "On the wire" is when the simulator's TR handler receives kt10001
+(its aiohttp handler is wrapped to stamp `time.perf_counter()`). t0 is taken on the simulator's loop just
+before the frame is handed to its WebSocket hub. Reported: tick → handler (socket, parse, dispatch),
+handler → wire (evaluate, order row, REST call), and tick → wire. Goal p99 ≤ 5 ms.
+
+`--sim process` (the default, as in production): the simulator is a process of its own (`--serve-sim`,
+driven over its stdin; it reports t0 and the wire time together on stdout after the wire — CLOCK_MONOTONIC is
+one clock for every process), and the hub's loop is the only busy thread of the bench's process (the driver
+blocks on a queue while an exit is measured). `--sim thread`: the simulator in a thread of the bench's
+process (the earlier set-up: the simulator's and the hub's loops share one GIL). `--loop uvloop|asyncio`: the
+hub's event loop (`run_realtime` runs on uvloop by default, `ASYNC_UVLOOP`).
 
 The simulator refuses the sell (the paper account holds nothing): the refusal comes after the wire, so the
 figure is unchanged, and the refusal releases the reservation, so the next tick exits again (the retry
 backoff is 0 here). Ticks are paced (`--gap-ms`) so that each exit is alone.
 
-    .venv/bin/python bench/risk_exit_latency.py [--exits 200] [--gap-ms 30]
+    .venv/bin/python bench/risk_exit_latency.py [--exits 200] [--gap-ms 30] [--sim process|thread]
+                                                [--loop uvloop|asyncio]
 
 Uses its own database (``DATABASE_URL``, default ``bench_risk``, created if missing; its trades tables are
 emptied) and Redis (``REDIS_URL``, default db 9).
@@ -22,11 +29,19 @@ emptied) and Redis (``REDIS_URL``, default db 9).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import queue
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -103,11 +118,137 @@ def evaluate_us(n: int = 20_000) -> float:
     return sorted(runs)[2]
 
 
+def tick_values(i: int) -> dict[str, str]:
+    # Under the -3% stop of a 70,000 average; the price varies so each frame is a new trade.
+    return {"20": "090600", "10": f"-{60_000 + (i % 10) * 100}", "15": "-1", "13": "1"}
+
+
+def serve_sim() -> None:
+    """The simulator alone (`--serve-sim`): its credentials as the first line on stdout. Commands on
+    stdin: `Q` answers `Q 1` once a client subscribed the code's 0B; `P i` publishes tick i, stamping t0
+    on the simulator's loop; the next kt10001 to arrive prints `R <t0> <wire>`. Ends when stdin closes."""
+    import asyncio
+
+    import django
+
+    django.setup()
+    from apps.broker.simulator.server import ServerConfig, SimServer
+    from apps.broker.simulator.testing import running_simulator
+    from apps.conditions.tests.live_support import at
+
+    pending: list[float] = []
+    original = SimServer.handle_tr
+
+    async def handle_tr(self, request):  # type: ignore[no-untyped-def]
+        if request.headers.get("api-id") == "kt10001":
+            wire = time.perf_counter()
+            if pending:
+                print(f"R {pending.pop()!r} {wire!r}", flush=True)
+        return await original(self, request)
+
+    SimServer.handle_tr = handle_tr  # type: ignore[method-assign]
+
+    async def run() -> None:
+        async with running_simulator(
+            config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
+            start=at("09:05:00"),
+            use_krx_calendar=False,
+        ) as sim:
+            keys = ("app_key", "secret_key", "account", "base_url", "ws_url")
+            print(json.dumps({k: getattr(sim, k) for k in keys}), flush=True)
+            loop = asyncio.get_running_loop()
+            hub = sim.server.hub
+
+            def publish(i: int) -> None:
+                pending[:] = [time.perf_counter()]
+                hub.publish("0B", CODE, tick_values(i))
+
+            def commands() -> None:
+                for line in sys.stdin:
+                    if line.startswith("Q"):
+                        ok = loop.call_soon_threadsafe  # the answer is read on the loop
+                        ok(lambda: print(f"Q {int(bool(hub.wants('0B', CODE)))}", flush=True))
+                    elif line.startswith("P "):
+                        loop.call_soon_threadsafe(publish, int(line[2:]))
+
+            await asyncio.to_thread(commands)
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def sim_process() -> Iterator[tuple[Any, Any, queue.Queue[str]]]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-sim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    handle = SimpleNamespace(**json.loads(proc.stdout.readline()))
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.put(line.strip())
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        yield handle, proc.stdin, lines
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def process_broker(handle: Any) -> Iterator[Any]:
+    """The process-wide broker pointed at the simulator process (as `simulated_broker` does for a
+    simulator in a thread)."""
+    import uuid
+
+    from django.conf import settings
+
+    from apps.broker import backends
+    from apps.broker.backends.kiwoom import KiwoomBroker
+    from apps.broker.clock import reset_cache
+    from apps.broker.kiwoom.config import KiwoomConfig
+    from apps.core.rediskeys import redis_key
+
+    broker = KiwoomBroker(
+        KiwoomConfig(
+            app_key=handle.app_key,
+            secret_key=handle.secret_key,
+            account=handle.account,
+            base_url=handle.base_url,
+            ws_url=handle.ws_url,
+            rate_query_per_sec=200.0,
+            timeout_seconds=10.0,
+            redis_url=settings.REDIS_URL,
+            key_prefix=redis_key("bench-risk", uuid.uuid4().hex),
+        )
+    )
+    settings.KIWOOM_BASE_URL = handle.base_url
+    settings.KIWOOM_USE_SIMULATOR = True
+    settings.KIWOOM_ACCOUNT = handle.account
+    backends._broker = broker
+    reset_cache()
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exits", type=int, default=200)
     parser.add_argument("--gap-ms", type=float, default=30.0)
+    parser.add_argument("--sim", choices=("process", "thread"), default="process")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_sim:
+        serve_sim()
+        return
     setup_django()
     import logging
 
@@ -125,7 +266,6 @@ def main() -> None:
     set_exit_policy_provider(
         lambda: ExitPolicy(stop_loss_pct=Decimal("-3"), exit_before_close_minutes=None)
     )
-    stamps = wire_stamps()
     seen: list[float] = []
 
     class Stamped(RiskExitsHandler):
@@ -136,55 +276,111 @@ def main() -> None:
     def factory(ctx: HubContext) -> RiskExitsHandler:
         return Stamped(ctx)
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        simulated_broker(Path(tmp), start=at("09:05:00"), use_krx_calendar=False) as (sim, broker),
-    ):
+    loop_factory = None
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+
+    tick_to_handler: list[float] = []
+    handler_to_wire: list[float] = []
+    total: list[float] = []
+    warmup = 20
+
+    def measure(
+        rt: Any, account: str, publish: Any, result: Any, subscribed: Any
+    ) -> dict[str, Any]:
         Position.objects.create(
-            account_no=sim.account,
+            account_no=account,
             code=CODE,
             name="삼성전자",
             quantity=1_000_000,
             avg_price=70_000,
             cost_amount=70_000_000_000,
         )
-        with realtime_hub(broker, handlers={"risk.exits": factory}, risk_exit_retry_base=0.0) as rt:
-            risk = rt.hub.handler("risk.exits")
-            wait_until(
-                lambda: any(CODE in s.wants.ticks for s in rt.hub.slots if s.handler is risk)
-            )
-            wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
+        risk = rt.hub.handler("risk.exits")
+        wait_until(lambda: any(CODE in s.wants.ticks for s in rt.hub.slots if s.handler is risk))
+        wait_until(subscribed)
+        for i in range(args.exits + warmup):
+            wait_until(lambda: not any(e.sending for e in risk.exits.values()), timeout=30)
+            n_seen = len(seen)
+            publish(i)
+            got = result()  # blocks (no polling) until the exit reached the wire
+            if got is None or i < warmup or len(seen) <= n_seen:
+                continue
+            t0, wire = got
+            arrived = seen[n_seen]
+            tick_to_handler.append(arrived - t0)
+            handler_to_wire.append(wire - arrived)
+            total.append(wire - t0)
+            time.sleep(args.gap_ms / 1000)
+        return risk.health()
+
+    if args.sim == "process":
+        with sim_process() as (handle, stdin, lines), process_broker(handle) as broker:
+
+            def command(text: str) -> None:
+                stdin.write(text + "\n")
+                stdin.flush()
+
+            def subscribed() -> bool:
+                command("Q")
+                return lines.get(timeout=10) == "Q 1"
+
+            def result() -> tuple[float, float] | None:
+                try:
+                    line = lines.get(timeout=10)
+                except queue.Empty:
+                    return None
+                _, t0, wire = line.split()
+                return float(t0), float(wire)
+
+            with realtime_hub(
+                broker,
+                handlers={"risk.exits": factory},
+                loop_factory=loop_factory,
+                risk_exit_retry_base=0.0,
+            ) as rt:
+                stats = measure(rt, handle.account, lambda i: command(f"P {i}"), result, subscribed)
+    else:
+        stamps: list[float] = wire_stamps()
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            simulated_broker(Path(tmp), start=at("09:05:00"), use_krx_calendar=False) as (
+                sim,
+                broker,
+            ),
+            realtime_hub(
+                broker,
+                handlers={"risk.exits": factory},
+                loop_factory=loop_factory,
+                risk_exit_retry_base=0.0,
+            ) as rt,
+        ):
+            t0s: list[float] = []
 
             def publish(i: int) -> None:
-                values = {
-                    "20": "090600",
-                    "10": f"-{60_000 + (i % 10) * 100}",
-                    "15": "-1",
-                    "13": "1",
-                }
-                sim.server.hub.publish("0B", CODE, values)
+                def go() -> None:
+                    t0s.append(time.perf_counter())
+                    sim.server.hub.publish("0B", CODE, tick_values(i))
 
-            tick_to_handler: list[float] = []
-            handler_to_wire: list[float] = []
-            total: list[float] = []
-            warmup = 20
-            for i in range(args.exits + warmup):
-                wait_until(lambda: not any(e.sending for e in risk.exits.values()), timeout=30)
-                n_stamps, n_seen = len(stamps), len(seen)
-                t0 = time.perf_counter()
-                sim.loop.call_soon_threadsafe(publish, i)
+                sim.loop.call_soon_threadsafe(go)
+
+            def thread_result() -> tuple[float, float] | None:
+                n = len(t0s) - 1 if t0s else 0
                 try:
-                    wait_until(lambda n=n_stamps: len(stamps) > n, timeout=10, step=0.0005)
+                    wait_until(lambda: len(stamps) > n, timeout=10, step=0.0005)
                 except AssertionError:
-                    continue
-                if i < warmup or len(seen) <= n_seen:
-                    continue
-                wire, arrived = stamps[n_stamps], seen[n_seen]
-                tick_to_handler.append(arrived - t0)
-                handler_to_wire.append(wire - arrived)
-                total.append(wire - t0)
-                time.sleep(args.gap_ms / 1000)
-            stats = risk.health()
+                    return None
+                return t0s[-1], stamps[n]
+
+            stats = measure(
+                rt,
+                sim.account,
+                publish,
+                thread_result,
+                lambda: sim.call(sim.server.hub.wants, "0B", CODE),
+            )
 
     def line(name: str, values: list[float]) -> str:
         ms = [v * 1000 for v in values]
@@ -193,7 +389,10 @@ def main() -> None:
             f"max {max(ms):6.2f} ms"
         )
 
-    print(f"exits: {len(total)} measured (+{warmup} warm-up), simulator loopback, one process")
+    print(
+        f"exits: {len(total)} measured (+{warmup} warm-up), simulator loopback, simulator in a "
+        f"{args.sim}, hub on {args.loop}"
+    )
     print(line("tick → risk handler (ws, parse)", tick_to_handler))
     print(line("risk handler → wire (row, REST)", handler_to_wire))
     print(line("tick → stop-exit order on the wire", total) + "   (goal p99 ≤ 5 ms)")

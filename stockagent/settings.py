@@ -529,3 +529,5 @@ CONDITIONS_QUOTE_TIMEOUT_SECONDS = env.float("CONDITIONS_QUOTE_TIMEOUT_SECONDS",
 REALTIME_TICK_CODES = env.list("REALTIME_TICK_CODES", default=[])
 REALTIME_HEARTBEAT_SECONDS = env.float("REALTIME_HEARTBEAT_SECONDS", default=5.0)
 REALTIME_RESYNC_SECONDS = env.float("REALTIME_RESYNC_SECONDS", default=3.0)
+# The realtime process and the simulator run their event loop on uvloop (apps.core.aio).
+ASYNC_UVLOOP = env.bool("ASYNC_UVLOOP", default=True)

@@ -201,7 +201,7 @@ class SplitOrder(models.Model):
 
 class Order(models.Model):
     id = models.UUIDField(_("주문 ID"), primary_key=True, default=uuid.uuid4, editable=False)
-    account_no = models.CharField(_("계좌"), max_length=20, db_index=True)
+    account_no = models.CharField(_("계좌"), max_length=20)  # indexed with code/side/status
     code = models.CharField(_("종목코드"), max_length=12)
     name = models.CharField(_("종목명"), max_length=50, blank=True)
     market = models.CharField(_("시장"), max_length=8, default="KOSPI")
@@ -225,7 +225,7 @@ class Order(models.Model):
     status = models.CharField(
         _("상태"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW
     )
-    broker_order_no = models.CharField(_("주문번호"), max_length=20, blank=True, db_index=True)
+    broker_order_no = models.CharField(_("주문번호"), max_length=20, blank=True)
     original_order_no = models.CharField(_("원주문번호"), max_length=20, blank=True)
     kind = models.CharField(
         _("종류"), max_length=8, choices=OrderKind.choices, default=OrderKind.SINGLE
@@ -260,9 +260,7 @@ class Order(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    idempotency_key = models.CharField(
-        _("멱등 키"), max_length=100, null=True, blank=True, unique=True
-    )
+    idempotency_key = models.CharField(_("멱등 키"), max_length=100, null=True, blank=True)
     reference_price = models.BigIntegerField(_("기준가격"), null=True, blank=True)
     slippage_cap_pct = models.DecimalField(
         _("슬리피지 한도(%)"), max_digits=6, decimal_places=3, null=True, blank=True
@@ -286,9 +284,16 @@ class Order(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("주문")
         verbose_name_plural = _("주문")
+        # Every index is paid on each order insert (the latency-critical statement): no
+        # `varchar_pattern_ops` twins (nothing searches these with LIKE '...%'), and account_no
+        # alone is the composite's prefix.
         indexes = [
             models.Index(fields=["account_no", "code", "side", "status"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["broker_order_no"], name="trades_order_broker_no_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="trades_order_idem_key_uniq"),
         ]
 
     def __str__(self) -> str:

@@ -147,17 +147,19 @@ def realtime_hub(
     *,
     handlers: dict[str, HandlerFactory] | None = None,
     wait_ready: bool = True,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
     **options: Any,
 ) -> Iterator[HubThread]:
     """`Hub.run()` on its own loop in a thread; yields once it is connected. `resync_seconds` and
     `heartbeat_seconds` go to the hub, every other option to the handlers (`batch_seconds`,
-    `tick_codes`, ...); `handlers` replaces the registry."""
+    `tick_codes`, ...); `handlers` replaces the registry; `loop_factory` makes the hub's loop
+    (e.g. `uvloop.new_event_loop`, as `run_realtime` runs)."""
     options.setdefault("resync_seconds", 0.2)
     options.setdefault("heartbeat_seconds", 1.0)
     options.setdefault("batch_seconds", 0.05)
     options.setdefault("tick_codes", [])
     hub_options = {k: options.pop(k) for k in HUB_OPTIONS}
-    loop = asyncio.new_event_loop()
+    loop = (loop_factory or asyncio.new_event_loop)()
     box: dict[str, Hub] = {}
     made = threading.Event()
 

@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core import aio
+
 log = logging.getLogger(__name__)
 
 
@@ -190,7 +192,7 @@ class Command(BaseCommand):
             "accounts": [c.account for c in credentials],
             "state": state,
         }
-        asyncio.run(self._serve(app, opts["host"], opts["port"], opts["ws_port"], banner))
+        aio.run(self._serve(app, opts["host"], opts["port"], opts["ws_port"], banner))
 
     async def _serve(
         self, app: Any, host: str, port: int, ws_port: int | None, banner: dict[str, Any]

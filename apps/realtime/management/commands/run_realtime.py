@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from apps.core import aio
 from apps.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         hub_options: dict[str, Any] = {"account": active_account_no()}
         if codes is not None:
             hub_options["tick_codes"] = codes
-        asyncio.run(self._main(hub_options))
+        aio.run(self._main(hub_options))
 
     async def _main(self, hub_options: dict[str, Any]) -> None:
         hub = Hub(options=hub_options)
