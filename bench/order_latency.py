@@ -18,6 +18,7 @@ while the row commits (`prepare=rest.order_slot`; "slot + token ready" is measur
 when selling, the journal), then the same reports again (duplicates: the idempotent no-op path).
 
     .venv/bin/python bench/order_latency.py [--orders 300] [--fills 1000] [--gap-ms 25]
+                                            [--loop uvloop|asyncio]
 
 Uses its own database (``DATABASE_URL``, default ``bench_trades``, created if missing; its trades tables
 are emptied) and Redis (``REDIS_URL``, default db 9).
@@ -332,6 +333,12 @@ def main() -> None:
         action="store_false",
         help="take the rate-limit slot and the token after the commit (as before `order_slot`)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="our side's event loop (`run_realtime` runs on uvloop by default)",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -360,7 +367,13 @@ def main() -> None:
         ) as sim:
             return await latency(sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot)
 
-    bare, full = asyncio.run(run())
+    if args.loop == "uvloop":  # as `run_realtime` runs (ASYNC_UVLOOP)
+        import uvloop
+
+        bare, full = uvloop.run(run())
+    else:
+        bare, full = asyncio.run(run())
+    print(f"event loop: {args.loop}")
     print(f"simulator: {args.sim}")
     ms = lambda v: v * 1000  # noqa: E731
     print(
