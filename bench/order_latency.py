@@ -286,7 +286,9 @@ def serve_sim() -> None:
             print(json.dumps({k: getattr(sim, k) for k in keys}), flush=True)
             await asyncio.to_thread(sys.stdin.read)
 
-    asyncio.run(run())
+    from apps.core import aio
+
+    aio.run(run())  # as `kiwoom_sim` runs (ASYNC_UVLOOP)
 
 
 @contextlib.contextmanager

@@ -173,7 +173,9 @@ def serve_sim() -> None:
 
             await asyncio.to_thread(commands)
 
-    asyncio.run(run())
+    from apps.core import aio
+
+    aio.run(run())  # as `kiwoom_sim` runs (ASYNC_UVLOOP)
 
 
 @contextlib.contextmanager
