@@ -26,7 +26,7 @@ from apps.market import selectors
 from krx import calendar
 from krx.codes import clean_stock_code
 
-# The vendored charting library (static/vendor/, see README "Static files and vendored libraries"):
+# The vendored charting library (static/vendor/; README, Market data, "Vendored JavaScript"):
 # the version is in the path, so a new version is a new URL and no browser keeps the old file.
 CHART_LIBRARY = "vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.js"
 
