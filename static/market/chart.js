@@ -204,7 +204,7 @@
       return;
     }
     const t = Date.parse(bar.time);
-    const raw = state.bars.map((b) => b).filter((b) => Date.parse(b.time) !== t);
+    const raw = state.bars.filter((b) => Date.parse(b.time) !== t); // a bar written again replaces itself
     raw.push(bar);
     raw.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
     state.bars = withVwap(raw);
