@@ -51,6 +51,8 @@ _CALENDAR_START = "2005-01-03"
 # process and cached, and a process whose clock was frozen in the past when it first built (a
 # time_machine test) would otherwise keep a calendar that ends before the real today.
 _CALENDAR_END = "2032-12-31"
+FIRST_DAY = dt.date.fromisoformat(_CALENDAR_START)
+LAST_DAY = dt.date.fromisoformat(_CALENDAR_END)
 
 
 class NotATradingDay(ValueError):
@@ -87,6 +89,11 @@ def _as_date(day: dt.date | dt.datetime) -> dt.date:
             raise ValueError("naive datetime given to the calendar")
         return day.astimezone(KST).date()
     return day
+
+
+def covers(day: dt.date) -> bool:
+    """Whether the calendar knows `day` (FIRST_DAY … LAST_DAY; its functions raise outside)."""
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 def is_trading_day(day: dt.date | dt.datetime) -> bool:

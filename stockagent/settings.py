@@ -518,6 +518,10 @@ RISK_LIQUIDATION_CANCEL_WAIT_SECONDS = env.float(
 RISK_LIQUIDATION_WATCH_SECONDS = env.float("RISK_LIQUIDATION_WATCH_SECONDS", default=120.0)
 RISK_LIQUIDATION_LOCK_SECONDS = env.int("RISK_LIQUIDATION_LOCK_SECONDS", default=900)
 
+# --- Market data (apps.market) ---------------------------------------------------------------------------
+# The per-stock chart's opening range: high/low of the session's first N minutes (check market.E001).
+CHART_OPENING_RANGE_MINUTES = env.int("CHART_OPENING_RANGE_MINUTES", default=5)
+
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
 # At least the check task's hard time limit (300 s): the lock must not expire under a running cycle.

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("apps.core.urls")),
     path("api/v1/market/", include("apps.market.urls")),
     path("market/", include("apps.market.page_urls")),
+    path("chart/", include("apps.market.chart_urls")),
     path("notifications/", include("apps.notifications.urls")),
     path("api/v1/notifications/", include("apps.notifications.api_urls")),
     path("conditions/", include("apps.conditions.urls")),

@@ -38,6 +38,7 @@ def ui_labels() -> dict[str, Any]:
         "unlisted": _("HTS에 없음"),
         "none": _("편입 종목이 없습니다."),
         "noEvents": _("편입/이탈 기록이 없습니다."),
+        "chart": _("차트"),
         "priceSource": {value: str(label) for value, label in PriceSource.choices},
     }
 

@@ -1,4 +1,5 @@
-"""System checks of the market app: a KRX calendar that would silently give wrong hours.
+"""System checks of the market app: a KRX calendar that would silently give wrong hours, and the chart's
+opening-range length.
 
 XKRX stopped listing 수능 (CSAT) days after 2020; `krx.calendar.CSAT_DAYS` carries them. A year
 missing from it would make that day's session open at 09:00 instead of 10:00, so every process
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 
 from krx import KST
@@ -32,5 +34,26 @@ def csat_table_check(
             "assumed to open at 09:00 instead of 10:00.",
             hint="Add the Ministry of Education's announced date to krx/calendar.py CSAT_DAYS.",
             id="market.W001",
+        )
+    ]
+
+
+# An opening range longer than the first hour is no longer an "opening" range; the scan window is an hour.
+OPENING_RANGE_MAX_MINUTES = 60
+
+
+@checks.register()
+def opening_range_minutes_check(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    minutes = settings.CHART_OPENING_RANGE_MINUTES
+    if 1 <= minutes <= OPENING_RANGE_MAX_MINUTES:
+        return []
+    return [
+        checks.Error(
+            f"CHART_OPENING_RANGE_MINUTES is {minutes}: the opening range must cover 1 to "
+            f"{OPENING_RANGE_MAX_MINUTES} minutes.",
+            hint="Set CHART_OPENING_RANGE_MINUTES to a whole number of minutes, e.g. 5.",
+            id="market.E001",
         )
     ]

@@ -2,8 +2,8 @@
 
 `LiveBars` keeps one `MinuteAggregator` per instrument and trading day, collects the bars that
 complete (on a later tick or on the clock), and exposes each code's session VWAP, 체결강도 and
-opening range. Writing is left to the caller (`flush()` -> services.minute_bars_upsert), so the
-process decides how often it touches the database.
+opening range. Writing is left to the caller (`flush()` -> services.minute_bars_upsert, then a
+`bar_update` push per written bar), so the process decides how often it touches the database.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from apps.core.live import publish_after_commit
 from apps.market.aggregator import Bar, MinuteAggregator, TradeLike, epoch_ms
 from apps.market.services import LoadResult, minute_bars_upsert
 from krx import calendar
@@ -92,5 +93,24 @@ class LiveBars:
         return done
 
     def flush(self) -> LoadResult:
-        """Write the completed bars (idempotent: a repeated bar overwrites itself)."""
-        return minute_bars_upsert(self.take_bars(), "live")
+        """Write the completed bars (idempotent: a repeated bar overwrites itself), then push each
+        one as `bar_update` to /ws/live (the chart pages), after the write committed."""
+        bars = self.take_bars()
+        result = minute_bars_upsert(bars, "live")
+        for bar in bars:
+            publish_after_commit("bar_update", bar_message(bar))
+        return result
+
+
+def bar_message(bar: Bar) -> dict[str, object]:
+    """The `bar_update` payload: a closed minute bar, stamped at its end in KST (as the chart API)."""
+    return {
+        "code": bar.code,
+        "time": bar.end.astimezone(calendar.KST).isoformat(),
+        "open": bar.open,
+        "high": bar.high,
+        "low": bar.low,
+        "close": bar.close,
+        "volume": bar.volume,
+        "value": bar.value or 0,
+    }

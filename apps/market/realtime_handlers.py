@@ -2,8 +2,8 @@
 
 Wants the ticks of `REALTIME_TICK_CODES` (or the hub's `tick_codes` option, `run_realtime --ticks`),
 feeds each `Tick` into `market.live.LiveBars`, and every cycle closes the bars whose minute is over and
-writes the completed ones (idempotent upserts, source `live`). At shutdown the open bars are closed by
-the clock and written.
+writes the completed ones (idempotent upserts, source `live`), each then pushed as `bar_update` to
+/ws/live for the chart pages. At shutdown the open bars are closed by the clock and written.
 """
 
 from __future__ import annotations

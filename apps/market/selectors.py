@@ -52,6 +52,17 @@ def latest_minute_bar_day(code: str) -> dt.date | None:
     return calendar.trading_day_of(last.time) if last else None
 
 
+def minute_bar_days_around(code: str, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The nearest earlier and later (KST) days with minute bars of `code`: two index seeks."""
+    start, end = _day_bounds(day)
+    before = MinuteBar.objects.filter(instrument_id=code, time__lte=start).order_by("-time").first()
+    after = MinuteBar.objects.filter(instrument_id=code, time__gt=end).order_by("time").first()
+    return (
+        calendar.trading_day_of(before.time) if before else None,
+        calendar.trading_day_of(after.time) if after else None,
+    )
+
+
 def bars_for_page(
     kind: str, code: str | None, day: dt.date | None
 ) -> QuerySet[DailyBar] | QuerySet[MinuteBar]:
@@ -81,8 +92,9 @@ def _num(value: float) -> float | None:
     )
 
 
-def chart_data(instrument: Instrument, day: dt.date) -> dict:
-    """Bars of one day with VWAP (+ bands), Bollinger and ATR, times as KST ISO strings."""
+def chart_data(instrument: Instrument, day: dt.date, opening_range_minutes: int = 5) -> dict:
+    """Bars of one day with VWAP (+ bands), Bollinger and ATR, times as KST ISO strings, and the
+    opening range (high/low of the session's first `opening_range_minutes` minutes)."""
     bars = minute_bars_of_day(instrument.code, day)
     payload: dict = {
         "code": instrument.code,
@@ -99,8 +111,19 @@ def chart_data(instrument: Instrument, day: dt.date) -> dict:
             "expected_bars": s.expected_minute_bars,
         }
         if not bars.empty:
-            rng = opening_range(bars, s)
-            payload["opening_range"] = {"high": rng[0], "low": rng[1]} if rng else None
+            rng = opening_range(bars, s, opening_range_minutes)
+            window_end = s.open + dt.timedelta(minutes=opening_range_minutes)
+            payload["opening_range"] = (
+                {
+                    "high": rng[0],
+                    "low": rng[1],
+                    "minutes": opening_range_minutes,
+                    "start": s.open.astimezone(calendar.KST).isoformat(),
+                    "end": window_end.astimezone(calendar.KST).isoformat(),
+                }
+                if rng
+                else None
+            )
     if bars.empty:
         return payload
     # ATR and Bollinger look back over bars: warm them up on the previous session's bars so the
@@ -119,6 +142,7 @@ def chart_data(instrument: Instrument, day: dt.date) -> dict:
                 "low": int(row["low"]),
                 "close": int(row["close"]),
                 "volume": int(row["volume"]),
+                "value": int(row["value"]),
                 "vwap": _num(vb["middle"].iloc[i]),
                 "vwap_upper": _num(vb["upper"].iloc[i]),
                 "vwap_lower": _num(vb["lower"].iloc[i]),

@@ -8,5 +8,6 @@ app_name = "market"
 
 urlpatterns = [
     path("chart/<str:code>", api.ChartApi.as_view(), name="chart"),
+    path("chart/<str:code>/markers", api.ChartMarkersApi.as_view(), name="chart-markers"),
     path("status", api.MarketStatusApi.as_view(), name="status"),
 ]

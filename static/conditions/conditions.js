@@ -37,11 +37,17 @@
     td.textContent = text;
     return td;
   }
-  function codeCell(code) {
+  // The code linked to its chart page (the `chart_link` template filter); with a time, that day's chart.
+  function codeCell(code, at) {
     const td = document.createElement("td");
+    const a = document.createElement("a");
+    a.className = "code-link";
+    a.href = "/chart/" + encodeURIComponent(code) + "/" + (at ? "?date=" + kst(at).slice(0, 10) : "");
+    a.title = L.chart || "";
     const c = document.createElement("code");
     c.textContent = code;
-    td.appendChild(c);
+    a.appendChild(c);
+    td.appendChild(a);
     return td;
   }
   function say(text, ok) {
@@ -230,7 +236,7 @@
       src.textContent = L.priceSource[e.price_source] || e.price_source;
       price.append(" ", src);
     }
-    tr.append(cell(kst(e.at)), cell(L.kind[e.kind] || e.kind, "kind"), codeCell(e.code), cell(e.name || "-"),
+    tr.append(cell(kst(e.at)), cell(L.kind[e.kind] || e.kind, "kind"), codeCell(e.code, e.at), cell(e.name || "-"),
       price, cell(signedKrw(e.change), "num"), cell(rate(e.change_rate), "num"), cell(L.source[e.source] || e.source));
     return tr;
   }

@@ -47,3 +47,21 @@ class MinuteBarFactory(factory.django.DjangoModelFactory):
     close = 70_000
     volume = 1_000
     value = None
+
+
+class SignalFactory(factory.django.DjangoModelFactory):
+    """A strategy signal (`apps.strategy.models.Signal`) for the chart's markers; the strategy app's tests
+    have no factories yet — move it there when they do."""
+
+    class Meta:
+        model = "strategy.Signal"
+
+    key = factory.Sequence(lambda n: f"opening_leader:005930:2025-02-03:entry:{n}")
+    strategy = "opening_leader"
+    code = "005930"
+    name = "삼성전자"
+    side = "buy"
+    day = dt.date(2025, 2, 3)
+    at = dt.datetime(2025, 2, 3, 0, 5, 3, tzinfo=dt.UTC)  # 09:05:03 KST
+    price = 70_500
+    reason = "opening range high broken above VWAP"

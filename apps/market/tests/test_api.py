@@ -47,7 +47,7 @@ def test_chart_returns_bars_and_indicators_in_kst(viewer_client) -> None:
     # The numbers are the vectorised indicators over the stored bars.
     frame = selectors.minute_bars_of_day("005930", DAY)
     assert bars[-1]["vwap"] == round(indicators.vwap(frame).iloc[-1], 2)
-    assert body["opening_range"] == {"high": 70_500, "low": 69_900}
+    assert body["opening_range"]["high"] == 70_500 and body["opening_range"]["low"] == 69_900
 
 
 @pytest.mark.django_db
