@@ -20,9 +20,11 @@ The registry imports every installed app's `realtime_handlers` module the first 
 `register`, `factories`, `registered`, `unregister`), so registering is all an app does; the hub (`apps.realtime.hub`) imports no app. The contract:
 
 - **Events.** `events` lists the typed events of `apps.broker.contract` the handler takes: `Tick` (0B),
-  `ConditionEvent` (02), `OrderEvent` (00), `BalanceEvent` (04). A `Tick` is delivered only for the codes
-  and a `ConditionEvent` only for the conditions the handler's last `wants()` named; order and balance
-  events go to every handler that lists them. `on_event` runs on the handler's own task, one event at a
+  `ConditionEvent` (02), `OrderEvent` (00), `BalanceEvent` (04), `ViEvent` (1h, a volatility
+  interruption starting or ending). A `Tick` is delivered only for the codes and a `ConditionEvent` only
+  for the conditions the handler's last `wants()` named; a `ViEvent` only for the codes of its `vi` (and,
+  with `vi_of_ticks`, for every code some handler wants ticks of: the codes being traded or watched);
+  order and balance events go to every handler that lists them. `on_event` runs on the handler's own task, one event at a
   time, in arrival order; it may be `async` or plain. It runs on the event loop: anything that blocks
   (the database, a REST call) goes to a thread (`db_call`, `asyncio.to_thread`).
 - **Isolation.** Each handler has its own bounded queue (`queue_size`) and task. The socket's reader only
@@ -31,8 +33,8 @@ The registry imports every installed app's `realtime_handlers` module the first 
   its `on_gap("dropped")` in the next cycle so it can re-read what it missed. An exception in any method
   is logged and counted (`errors`); the handler keeps receiving.
 - **Subscriptions.** `wants()` (called every cycle, `REALTIME_RESYNC_SECONDS`) declares the tick codes, the
-  realtime conditions and whether the account's order/balance events are needed. The hub subscribes the
-  union, unsubscribes what nobody wants any more, and keeps it subscribed across reconnects (a condition
+  realtime conditions, the VI codes and whether the account's order/balance events are needed. The hub
+  subscribes the union (VI: `vi` of every handler, plus the tick codes when a handler asks `vi_of_ticks`), unsubscribes what nobody wants any more, and keeps it subscribed across reconnects (a condition
   the broker refused to restore is subscribed again). A new realtime condition's initial list goes to
   `on_subscribed(seq, hits, asked)`, a refusal to `on_subscribe_failed(seq, error, asked)`.
 - **Lifecycle.** `on_start(ctx)` once the socket is logged in (`ctx.feed` is then the live
@@ -91,6 +93,8 @@ class Wants:
     ticks: frozenset[str] = frozenset()
     conditions: frozenset[str] = frozenset()
     account: bool = False  # 00 order and 04 balance events
+    vi: frozenset[str] = frozenset()  # codes whose ViEvent (1h) the handler takes
+    vi_of_ticks: bool = False  # and the ViEvent of every code any handler wants ticks of
 
 
 @dataclass(frozen=True)

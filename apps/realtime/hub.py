@@ -9,8 +9,8 @@ processes' condition searches over the relay, `apps/broker/kiwoom/relay.py`) and
 - the account: without an explicit broker the hub follows the process's (`get_broker`); after an account
   switch (another `BrokerAccount` activated) it closes the socket, reconnects with the new keys,
   subscribes everything again and gives every handler a `reconnect` gap;
-- subscriptions: the union of what handlers want (tick codes, realtime conditions, account events),
-  re-read every `REALTIME_RESYNC_SECONDS` and kept across reconnects;
+- subscriptions: the union of what handlers want (tick codes, VI codes, realtime conditions, account
+  events), re-read every `REALTIME_RESYNC_SECONDS` and kept across reconnects;
 - gaps: after a reconnect, or after a handler's queue overflowed, that handler's `on_gap` is called;
 - a last-price cache (`ctx.prices`): the recent 0B ticks per subscribed code, for handlers that need the
   price at a moment (the conditions handler prices a 02 entry with it);
@@ -47,6 +47,7 @@ from apps.broker.contract import (
     RealtimeEvent,
     RealtimeFeed,
     Tick,
+    ViEvent,
 )
 from apps.core.models import Component, HealthStatus
 from apps.core.services import status_record
@@ -82,12 +83,15 @@ class Slot:
     def name(self) -> str:
         return self.handler.name or type(self.handler).__name__
 
-    def accepts(self, event: RealtimeEvent, key: str | None) -> bool:
-        """`key`: the tick's code or the condition's seq (None for other events: all pass)."""
+    def accepts(self, event: RealtimeEvent, key: str | None, ticks: frozenset[str]) -> bool:
+        """`key`: the tick's or VI's code or the condition's seq (None for other events: all pass);
+        `ticks`: the codes the hub holds tick subscriptions for (a `vi_of_ticks` handler's VI codes)."""
         if key is None:
             return True
         if isinstance(event, Tick):
             return key in self.wants.ticks
+        if isinstance(event, ViEvent):
+            return key in self.wants.vi or (self.wants.vi_of_ticks and key in ticks)
         return key in self.wants.conditions
 
     def figures(self) -> dict[str, Any]:
@@ -145,6 +149,7 @@ class Hub:
         self.frames = 0
         self.errors = 0
         self.tick_codes: frozenset[str] = frozenset()
+        self.vi_codes: frozenset[str] = frozenset()
         self.conditions: set[str] = set()  # realtime conditions the hub holds
         self.account = False
         self._retry_after: dict[str, float] = {}  # seq → monotonic time of the next attempt
@@ -250,6 +255,7 @@ class Hub:
                 await old_feed.close()
         self.broker = self.ctx.broker = broker
         self.tick_codes = frozenset()
+        self.vi_codes = frozenset()
         self.conditions.clear()
         self.account = False
         self._retry_after.clear()
@@ -356,10 +362,13 @@ class Hub:
         if isinstance(event, Tick):
             key: str | None = event.code
             self.ctx.prices.record(key, event)
+        elif isinstance(event, ViEvent):
+            key = event.code
         else:
             key = event.seq if isinstance(event, ConditionEvent) else None
+        ticks = self.tick_codes
         for slot in slots:
-            if not slot.accepts(event, key):
+            if not slot.accepts(event, key, ticks):
                 continue
             try:
                 slot.queue.put_nowait(event)
@@ -437,6 +446,7 @@ class Hub:
 
         await asyncio.gather(*(wants(slot) for slot in self.slots))
         await self._reconcile_ticks(feed)
+        await self._reconcile_vi(feed)
         if any(slot.wants.account for slot in self.slots) and not self.account:
             await feed.subscribe_account()
             self.account = True
@@ -455,6 +465,23 @@ class Hub:
                 log.info("realtime: ticks of %d code(s) subscribed", len(added))
         except BrokerError as exc:  # refused: tried again next cycle
             log.warning("realtime: tick subscription not changed (%s)", exc)
+
+    async def _reconcile_vi(self, feed: RealtimeFeed) -> None:
+        """VI (1h) of every handler's `vi` codes, plus the tick codes if one asks `vi_of_ticks`."""
+        wanted = frozenset().union(*(slot.wants.vi for slot in self.slots))
+        if any(slot.wants.vi_of_ticks for slot in self.slots):
+            wanted |= frozenset().union(*(slot.wants.ticks for slot in self.slots))
+        added, removed = wanted - self.vi_codes, self.vi_codes - wanted
+        try:
+            if removed:
+                await feed.unsubscribe_vi(sorted(removed))
+                self.vi_codes -= removed
+            if added:
+                await feed.subscribe_vi(sorted(added))
+                self.vi_codes |= added
+                log.info("realtime: VI of %d code(s) subscribed", len(added))
+        except BrokerError as exc:  # refused: tried again next cycle
+            log.warning("realtime: VI subscription not changed (%s)", exc)
 
     async def _reconcile_conditions(self, feed: RealtimeFeed) -> None:
         owners: dict[str, list[Slot]] = {}
@@ -511,6 +538,7 @@ class Hub:
             "errors": self.errors,
             "subscribed": sorted(self.conditions),
             "ticks": len(self.tick_codes),
+            "vi": len(self.vi_codes),
             "handlers": {
                 slot.name: {**slot.figures(), **self._safe_health(slot)} for slot in self.slots
             },

@@ -111,6 +111,12 @@ class KiwoomRealtimeFeed(RealtimeFeed):
     async def unsubscribe_ticks(self, codes: list[str], group: str = "1") -> None:
         await self.ws.unsubscribe(codes, ["0B"], group)
 
+    async def subscribe_vi(self, codes: list[str], group: str = "1") -> None:
+        await self.ws.subscribe(codes, ["1h"], group)
+
+    async def unsubscribe_vi(self, codes: list[str], group: str = "1") -> None:
+        await self.ws.unsubscribe(codes, ["1h"], group)
+
     async def subscribe_account(self) -> None:
         await self.ws.subscribe_account()
 

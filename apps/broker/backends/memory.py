@@ -99,6 +99,7 @@ class MemoryRealtimeFeed(RealtimeFeed):
         self._on_event = on_event
         self.queue: asyncio.Queue[RealtimeEvent] = asyncio.Queue()
         self.ticks: set[str] = set()
+        self.vi: set[str] = set()
         self.account = False
         self.realtime_conditions: set[str] = set()
         self._started = 0
@@ -119,6 +120,12 @@ class MemoryRealtimeFeed(RealtimeFeed):
 
     async def unsubscribe_ticks(self, codes: list[str], group: str = "1") -> None:
         self.ticks.difference_update(codes)
+
+    async def subscribe_vi(self, codes: list[str], group: str = "1") -> None:
+        self.vi.update(codes)
+
+    async def unsubscribe_vi(self, codes: list[str], group: str = "1") -> None:
+        self.vi.difference_update(codes)
 
     async def subscribe_account(self) -> None:
         self.account = True

@@ -3,7 +3,7 @@
 - `types`: enums (Side, OrderType, OrderStatus, Exchange, Direction, RankingKind) and frozen
   dataclasses (Quote, OrderBook, Fill, Holding, Balance, OpenOrder, OrderAck, OrderState, ...)
   with int KRW, Decimal rates, aware datetimes, and `None` — never 0 — for an unknown price/rate;
-- `events`: the realtime events (Tick, OrderEvent, BalanceEvent, ConditionEvent);
+- `events`: the realtime events (Tick, OrderEvent, BalanceEvent, ConditionEvent, ViEvent);
 - `errors`: the `BrokerError` family;
 - `base`: the `Broker` and `RealtimeFeed` interfaces.
 
@@ -31,7 +31,15 @@ from .errors import (
     OrderRejected,
     RateLimited,
 )
-from .events import BalanceEvent, ConditionEvent, OrderEvent, RealtimeEvent, Tick
+from .events import (
+    BalanceEvent,
+    ConditionEvent,
+    OrderEvent,
+    RealtimeEvent,
+    Tick,
+    ViEvent,
+    ViKind,
+)
 from .types import (
     AmendAck,
     Balance,
@@ -102,4 +110,6 @@ __all__ = [
     "Side",
     "Tick",
     "TokenInfo",
+    "ViEvent",
+    "ViKind",
 ]

@@ -59,6 +59,13 @@ class RealtimeFeed(abc.ABC):
     async def unsubscribe_ticks(self, codes: list[str], group: str = "1") -> None: ...
 
     @abc.abstractmethod
+    async def subscribe_vi(self, codes: list[str], group: str = "1") -> None:
+        """ViEvent (volatility interruption starts and ends) of `codes`."""
+
+    @abc.abstractmethod
+    async def unsubscribe_vi(self, codes: list[str], group: str = "1") -> None: ...
+
+    @abc.abstractmethod
     async def subscribe_account(self) -> None:
         """Order (OrderEvent) and position (BalanceEvent) events of the account."""
 

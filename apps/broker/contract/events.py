@@ -1,4 +1,5 @@
-"""Realtime events as the apps see them: ticks, order events, position events, condition entries.
+"""Realtime events as the apps see them: ticks, order events, position events, condition entries,
+volatility interruptions (VI).
 
 These are interfaces: each backend supplies concrete subclasses (Kiwoom's decode lazily from the
 frame, because a busy session pushes tens of thousands of ticks a minute). Handlers dispatch with
@@ -9,12 +10,21 @@ price or rate the frame did not carry — never 0).
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
 
 from .types import Direction, OrderStatus, Side
 
-__all__ = ["BalanceEvent", "ConditionEvent", "OrderEvent", "RealtimeEvent", "Tick"]
+__all__ = [
+    "BalanceEvent",
+    "ConditionEvent",
+    "OrderEvent",
+    "RealtimeEvent",
+    "Tick",
+    "ViEvent",
+    "ViKind",
+]
 
 
 class RealtimeEvent:
@@ -105,3 +115,35 @@ class ConditionEvent(RealtimeEvent):
     seq: str
     entered: bool
     at: datetime | None
+
+
+class ViKind(enum.Enum):
+    """Which VI tripped: static (≥ 10 % from the last single-price match), dynamic (a jump from the
+    last trade), or both at once. UNKNOWN: the broker sent a value we do not recognise."""
+
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+    BOTH = "both"
+    UNKNOWN = "unknown"
+
+
+class ViEvent(RealtimeEvent):
+    """A volatility interruption (변동성완화장치) started (`active`) or ended for `code`.
+
+    While one is in progress the stock trades only in a ~2-minute single-price auction: orders
+    rest until it ends. `at` is the exchange time of the change (None when the frame did not say);
+    `release_at` the time the broker gives for the end (on a start, its expected end, when sent);
+    `upward` the direction of the move that tripped it (None when unknown)."""
+
+    __slots__ = ()
+
+    name: str
+    active: bool
+    kind: ViKind
+    trigger_price: int | None
+    at: datetime | None
+    release_at: datetime | None
+    static_reference: int | None
+    dynamic_reference: int | None
+    count: int | None  # VIs of the stock today
+    upward: bool | None

@@ -27,7 +27,9 @@ __all__ = [
     "KiwoomEvent",
     "KiwoomOrderEvent",
     "KiwoomTick",
+    "KiwoomViEvent",
     "TradingDay",
+    "make_vi_event",
     "parse_real",
 ]
 
@@ -338,11 +340,88 @@ class KiwoomConditionEvent(KiwoomEvent, contract.ConditionEvent):
         return f"KiwoomConditionEvent(seq={self.seq!r}, code={self.code!r}, entered={self.entered})"
 
 
+# FID 1225 VI적용구분 is text (PROTOCOL §6.7 `1h`, observed): 정적 / 동적 / 동적+정적.
+_VI_KINDS = {
+    "정적": contract.ViKind.STATIC,
+    "동적": contract.ViKind.DYNAMIC,
+    "동적+정적": contract.ViKind.BOTH,
+    "정적+동적": contract.ViKind.BOTH,
+}
+
+
+class KiwoomViEvent(KiwoomEvent, contract.ViEvent):
+    """1h VI발동/해제: a volatility interruption started or ended (PROTOCOL §6.7 `1h`, §9.5).
+
+    FID 9068's values (1 발동, 2 해제) are observed, not documented: only an explicit `2` reads as a
+    release. Anything else — `1`, blank, garbage — reads as active, the safer reading: an entry is
+    refused a little longer (until a release or the risk engine's expiry), while a misread release
+    would let entries into a stock whose trading is interrupted. Garbled numbers become None.
+    """
+
+    __slots__ = ()
+    type_code = "1h"
+
+    @property
+    def name(self) -> str:
+        return self._g("302").strip()
+
+    @property
+    def active(self) -> bool:
+        return self._g("9068").strip() != "2"
+
+    @property
+    def kind(self) -> contract.ViKind:
+        return _VI_KINDS.get(self._g("1225").replace(" ", ""), contract.ViKind.UNKNOWN)
+
+    @property
+    def trigger_price(self) -> int | None:
+        return n.price(self._g("1221"))
+
+    def _time(self, fid: str) -> datetime | None:
+        try:
+            return self._at(fid)
+        except ValueError:  # six digits that are no time of day ("996060"): unknown, not a guess
+            return None
+
+    @property
+    def at(self) -> datetime | None:
+        return self._time("1223")
+
+    @property
+    def release_at(self) -> datetime | None:
+        return self._time("1224")
+
+    @property
+    def static_reference(self) -> int | None:
+        return n.price(self._g("1236"))
+
+    @property
+    def dynamic_reference(self) -> int | None:
+        return n.price(self._g("1237"))
+
+    @property
+    def count(self) -> int | None:
+        s = self._g("1490").strip()
+        return int(s) if s.isdigit() else None
+
+    @property
+    def upward(self) -> bool | None:
+        s = self._g("9069").strip()
+        return True if s == "1" else False if s == "2" else None
+
+    def __repr__(self) -> str:
+        return (
+            f"KiwoomViEvent(code={self.code!r}, active={self.active}, kind={self.kind.value}, "
+            f"price={self.trigger_price})"
+        )
+
+
 EVENT_TYPES: dict[str, type[KiwoomEvent]] = {
     "0B": KiwoomTick,
     "00": KiwoomOrderEvent,
     "04": KiwoomBalanceEvent,
     "02": KiwoomConditionEvent,
+    "1h": KiwoomViEvent,
 }
 
 
@@ -441,3 +520,24 @@ def make_balance_event(
 def make_condition_event(seq: str, code: str, entered: bool, at: datetime) -> KiwoomConditionEvent:
     values = {"841": seq, "9001": code, "843": "I" if entered else "D", "20": _hms(at)}
     return KiwoomConditionEvent(code, values, at.astimezone(n.KST).date())
+
+
+def make_vi_event(
+    code: str,
+    active: bool,
+    at: datetime,
+    *,
+    kind: contract.ViKind = contract.ViKind.DYNAMIC,
+    price: int | None = None,
+    release_at: datetime | None = None,
+) -> KiwoomViEvent:
+    text = {v: k for k, v in _VI_KINDS.items() if k != "정적+동적"}.get(kind, "")
+    values = {
+        "9001": code,
+        "9068": "1" if active else "2",
+        "1225": text,
+        "1221": "" if price is None else str(price),
+        "1223": _hms(at),
+        "1224": _hms(release_at) if release_at else "",
+    }
+    return KiwoomViEvent(code, values, at.astimezone(n.KST).date())

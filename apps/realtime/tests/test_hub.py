@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from apps.broker.backends.memory import MemoryBroker
-from apps.broker.kiwoom.events import make_condition_event, make_tick
+from apps.broker.contract import ViEvent
+from apps.broker.kiwoom.events import make_condition_event, make_tick, make_vi_event
 from apps.core.models import SystemStatus
-from apps.realtime.handlers import Handler
+from apps.realtime.handlers import Handler, Wants
 from apps.realtime.hub import Hub
 from apps.realtime.tests.handlers import Blocked, Raiser, Recorder, Sleeper
 from krx import KST
@@ -307,5 +308,56 @@ async def test_an_explicit_broker_is_kept() -> None:
     try:
         await cycle(hub)
         assert hub.broker is broker and hub.switches == 0
+    finally:
+        await hub.shutdown()
+
+
+class ViRecorder(Recorder):
+    """Takes the VI events of `vi` (and, with `of_ticks`, of every code some handler wants ticks of)."""
+
+    events = (ViEvent,)
+
+    def __init__(self, vi: frozenset[str] = frozenset(), of_ticks: bool = False) -> None:
+        super().__init__(codes=frozenset())
+        self.vi = vi
+        self.of_ticks = of_ticks
+
+    async def wants(self) -> Wants:
+        return Wants(vi=self.vi, vi_of_ticks=self.of_ticks)
+
+
+async def test_vi_events_go_to_the_handlers_that_want_their_codes() -> None:
+    broker = MemoryBroker()
+    ticks = Recorder(frozenset({"035720"}))
+    named = ViRecorder(frozenset({"005930"}))
+    watching = ViRecorder(frozenset({"000660"}), of_ticks=True)
+    hub = hub_with(broker, ticks=ticks, named=named, watching=watching)
+    assert await hub.start()
+    try:
+        await cycle(hub)
+        feed = hub.feed
+        assert feed is not None
+        # The union: the named codes, plus the tick codes for the `vi_of_ticks` handler.
+        assert feed.vi == {"005930", "000660", "035720"}  # type: ignore[attr-defined]
+        assert hub.vi_codes == frozenset({"005930", "000660", "035720"})
+        for code in ("005930", "000660", "035720", "999999"):
+            hub.dispatch(make_vi_event(code, True, AT))
+        hub.dispatch(make_vi_event("005930", False, AT))
+        await settle(hub)
+        assert [(e.code, e.active) for e in named.got] == [("005930", True), ("005930", False)]
+        assert sorted(e.code for e in watching.got) == ["000660", "035720"]
+        assert ticks.got == []  # it takes no VI events
+        # Nobody wants a code any more: unsubscribed; the others stay.
+        named.vi = frozenset()
+        ticks.codes = frozenset()
+        await cycle(hub)
+        assert feed.vi == {"000660"}  # type: ignore[attr-defined]
+        # A new session (reconnect) keeps the hub's subscriptions (the feed restores them).
+        await feed.start()
+        await cycle(hub)
+        assert hub.vi_codes == frozenset({"000660"}) and watching.gaps == ["reconnect"]
+        hub.dispatch(make_vi_event("000660", False, AT))
+        await settle(hub)
+        assert watching.got[-1].code == "000660" and watching.got[-1].active is False
     finally:
         await hub.shutdown()
