@@ -517,6 +517,11 @@ RISK_LIQUIDATION_CANCEL_WAIT_SECONDS = env.float(
 )
 RISK_LIQUIDATION_WATCH_SECONDS = env.float("RISK_LIQUIDATION_WATCH_SECONDS", default=120.0)
 RISK_LIQUIDATION_LOCK_SECONDS = env.int("RISK_LIQUIDATION_LOCK_SECONDS", default=900)
+# VI in progress (handler `risk.vi`, state `apps.risk.vi`): a VI start whose release never arrived counts as
+# over this many seconds of exchange time after it began (a real VI lasts ~2 minutes); other processes than
+# the realtime one re-read the VI state from Redis at most this often.
+RISK_VI_MAX_SECONDS = env.float("RISK_VI_MAX_SECONDS", default=600.0)
+RISK_VI_CACHE_SECONDS = env.float("RISK_VI_CACHE_SECONDS", default=0.5)
 
 # --- Market data (apps.market) ---------------------------------------------------------------------------
 # The per-stock chart's opening range: high/low of the session's first N minutes (check market.E001).

@@ -13,3 +13,10 @@ class RiskConfig(AppConfig):
         from .selectors import exit_policy_cached
 
         set_exit_policy_provider(exit_policy_cached)
+
+        # "VI in progress" for the pre-trade check: the realtime handler's dict in its process, a
+        # copy of the Redis hash (re-read at most every RISK_VI_CACHE_SECONDS) elsewhere.
+        from .snapshot import set_vi_provider
+        from .vi import vi_active
+
+        set_vi_provider(vi_active)

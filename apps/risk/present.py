@@ -10,6 +10,7 @@ from .models import RiskConfig, RiskStateEvent, RiskStatus, State
 from .selectors import active_config
 from .services.gate import gate_status
 from .snapshot import figures_of
+from .vi import vi_current
 
 __all__ = ["config_dict", "state_dict"]
 
@@ -61,6 +62,8 @@ def state_dict(account_no: str) -> dict[str, Any]:
         "positions": figures.positions,
         "max_positions": figures.limits.max_positions,
         "states": list(State.values),
+        # Codes in a volatility interruption now (entries refused while "vi" is an excluded kind).
+        "vi": [state.as_dict() for state in vi_current()],
     }
 
 

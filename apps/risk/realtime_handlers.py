@@ -1,4 +1,5 @@
-"""The risk handler of the realtime hub: exits on live prices (stop-loss, trailing, take-profit, time exit).
+"""The risk handlers of the realtime hub: exits on live prices (stop-loss, trailing, take-profit, time
+exit), below, and the VI state (`risk.vi`, `apps.risk.vi_handler`).
 
 - wants the 0B ticks of every open position of the active account (re-read every cycle and after each
   00 frame, like the trades handler) and the account's 00 frames (an exit's end or a fill changes what
@@ -49,6 +50,7 @@ from apps.trades.services.executor import default_account
 from .exits import ExitDecision, HeldPosition, evaluate, exit_limit_price, time_exit_at
 from .policy import exit_policy
 from .services.state import evaluate_on_prices
+from .vi_handler import RiskViHandler
 
 log = logging.getLogger(__name__)
 
@@ -573,3 +575,4 @@ def _read_state(
 
 
 register("risk.exits", RiskExitsHandler)
+register("risk.vi", RiskViHandler)

@@ -33,16 +33,19 @@ def permissive_config() -> RiskConfig:
 
 def forget_risk_caches() -> None:
     """Per-process caches keyed by version / day: a rolled-back test database reuses the numbers."""
+    from . import vi
     from .clock import forget
     from .policy import set_exit_policy_provider
     from .selectors import exit_policy_cached, forget_cache
-    from .snapshot import forget_caches
+    from .snapshot import forget_caches, set_vi_provider
 
     forget_cache()
     forget_caches()
     forget()
+    vi.forget()
     # A test may install a provider of its own: each test starts with the configuration's again.
     set_exit_policy_provider(exit_policy_cached)
+    set_vi_provider(vi.vi_active)
 
 
 def seed_base_price(code: str, base_price: int, day: object | None = None) -> None:

@@ -18,7 +18,8 @@ One business action in three steps, each one short and resumable:
 3. `liquidation_check(run_id)` (queued again every 2 s by the task until everything is flat or
    `RISK_LIQUIDATION_WATCH_SECONDS` passed): reads positions and the sells, reports progress, and ends
    the run `done` (flat) or `incomplete`, with what could not be sold and why (하한가 lock, VI, halted,
-   refused by the broker, still resting), and releases the lock.
+   refused by the broker, still resting), and releases the lock. A holding whose sell rests while its
+   stock is in a VI (`apps.risk.vi`) carries the reason `VI_REASON` as long as the VI lasts.
 
 Progress goes to /ws/live as `liquidation_progress` (the run's whole state, see `LiquidationRun.as_dict`)
 after each step. The run lives in Redis (`risk:liquidation:*`, kept 7 days): the orders themselves are the
@@ -52,6 +53,7 @@ from apps.trades.services.executor import default_account
 
 from ..exits import exit_limit_price
 from ..snapshot import TRADING_FLAG
+from ..vi import vi_active, vi_current
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ RUN_TTL_SECONDS = 7 * 24 * 3600
 CHECK_EVERY_SECONDS = 2.0
 CANCELLABLE = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 FINISHED = ("done", "incomplete", "failed")
+VI_REASON = "VI 발동 중: 단일가 매매(약 2분) 동안 매도 주문이 체결되지 않고 대기합니다"
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -485,6 +488,8 @@ def _sell_one(run: LiquidationRun, position: Position, line: Line, broker: Any) 
     line.orders = len(orders)
     refused = [o for o in orders if o.status == OrderStatus.REJECTED]
     line.state = "sent"
+    if vi_active(position.code):
+        line.reason = VI_REASON
     if refused and len(refused) == len(orders):
         line.state = "blocked"
         line.reason = _broker_reason(refused[0].message) or line.reason
@@ -538,6 +543,7 @@ def liquidation_check(run_id: str, *, final: bool | None = None) -> LiquidationR
                 status__in=OPEN_STATUSES,
             ).values_list("code", flat=True)
         )  # fmt: skip
+        in_vi = {state.code for state in vi_current()}
         for line in run.lines:
             left = held.get(line.code, 0)
             line.left = left
@@ -546,6 +552,11 @@ def liquidation_check(run_id: str, *, final: bool | None = None) -> LiquidationR
                 line.state, line.reason = "sold", ""
             elif line.state != "blocked":
                 line.state = "sent" if line.code in open_sells else "resting"
+                # The sell rests through the VI's single-price auction: say so while it lasts.
+                if line.code in in_vi:
+                    line.reason = VI_REASON
+                elif line.reason == VI_REASON:
+                    line.reason = ""
         started = dt.datetime.fromisoformat(run.created_at)
         watch = float(_setting("RISK_LIQUIDATION_WATCH_SECONDS", 120))
         over = final if final is not None else (timezone.now() - started).total_seconds() > watch
