@@ -227,7 +227,10 @@ def test_nothing_expires_while_the_exchange_time_is_unknown(
 
 # ------------------------------------------------------------------------------------------ risk
 @pytest.mark.django_db
-def test_an_entry_on_a_code_in_vi_is_refused_and_an_exit_is_not(exchange_at: Clock) -> None:
+def test_an_entry_on_a_code_in_vi_is_refused_and_an_exit_is_not(
+    settings, exchange_at: Clock
+) -> None:
+    settings.RISK_VI_CACHE_SECONDS = 0  # the copy read by the first order is not kept
     buy, _ = order_create(intent(qty=10))
     fill_apply(buy.pk, cum_quantity=10, cum_amount=100_000)
     vi.vi_write(ViState(CODE, "dynamic", 10_500, AT))
@@ -259,7 +262,8 @@ def test_vi_is_an_excluded_kind_by_default_and_can_be_deselected(exchange_at: Cl
 
 
 @pytest.mark.django_db
-def test_liquidation_reports_a_sell_resting_during_vi(trader, exchange_at: Clock) -> None:
+def test_liquidation_reports_a_sell_resting_during_vi(trader, settings, exchange_at: Clock) -> None:
+    settings.RISK_VI_CACHE_SECONDS = 0
     from apps.risk.services.liquidation import (
         VI_REASON,
         liquidation_check,
