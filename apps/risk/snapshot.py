@@ -48,7 +48,8 @@ _vi_provider: Callable[[str], bool] | None = None
 
 
 def set_vi_provider(provider: Callable[[str], bool] | None) -> None:
-    """Install the source of "VI in progress" (a code → bool callable; the realtime process's)."""
+    """Install the source of "VI in progress" (a code → bool callable, called on every check: it must
+    not wait on the network). `RiskConfig.ready` installs `apps.risk.vi.vi_active` in every process."""
     global _vi_provider
     _vi_provider = provider
 
