@@ -5,10 +5,11 @@ events (Kiwoom `1h`) in this process's memory and in Redis, `redis_key("stockage
 hash code → JSON `{"kind", "price", "since"}` (`since` the exchange time of the start, ISO 8601).
 
 `vi_active(code)` is the pre-trade check's VI provider (`apps.risk.snapshot.set_vi_provider`, installed
-by `RiskConfig.ready` in every process). It runs on every check, so it never waits on the network: in
-the realtime process it reads the handler's dict; elsewhere a per-process copy of the hash, re-read at
-most every `RISK_VI_CACHE_SECONDS` (one HGETALL per interval, however many checks; a failed read keeps
-the last copy until the next interval).
+by `RiskConfig.ready` in every process). It runs on every check, so it is cheap: in the realtime process
+it reads the handler's dict; elsewhere a per-process copy of the hash, re-read at most every
+`RISK_VI_CACHE_SECONDS` (one HGETALL per interval, however many checks, on the checking thread; on an
+event loop — after the first read — in a background thread, so the loop never waits on Redis; a failed
+read keeps the last copy until the next interval).
 
 Expiry: a VI lasts about 2 minutes, then a release arrives. A start whose release was lost (a dropped
 socket: the broker does not replay frames of the gap) counts as over `RISK_VI_MAX_SECONDS` of exchange
@@ -19,6 +20,7 @@ nothing expires there (the safer side: entries refused a little longer).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -154,12 +156,9 @@ def forget() -> None:
     _cache, _cache_at, _local = {}, float("-inf"), None
 
 
-def _cached() -> Mapping[str, ViState]:
+def _refresh() -> None:
+    """Re-read the copy (the caller holds `_cache_lock`)."""
     global _cache, _cache_at
-    if time.monotonic() - _cache_at < _cache_seconds():
-        return _cache
-    if not _cache_lock.acquire(blocking=False):
-        return _cache  # another thread is reading it: the last copy will do for this check
     try:
         # Stamped before the read: a Redis that is down costs one attempt per interval, not per check.
         _cache_at = time.monotonic()
@@ -168,6 +167,27 @@ def _cached() -> Mapping[str, ViState]:
         log.warning("risk: VI state unreadable (%s); the last copy stands", type(exc).__name__)
     finally:
         _cache_lock.release()
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _cached() -> Mapping[str, ViState]:
+    if time.monotonic() - _cache_at < _cache_seconds():
+        return _cache
+    if not _cache_lock.acquire(blocking=False):
+        return _cache  # another thread is reading it: the last copy will do for this check
+    if _on_event_loop() and _cache_at != float("-inf"):
+        # An async order path outside the realtime handler's process: the loop never waits on
+        # Redis; this check uses the last copy, the next ones the new one.
+        threading.Thread(target=_refresh, name="risk-vi-refresh", daemon=True).start()
+    else:
+        _refresh()
     return _cache
 
 

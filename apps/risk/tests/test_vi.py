@@ -191,6 +191,34 @@ def test_other_processes_read_redis_at_most_once_per_interval(
     assert not vi.vi_active(CODE) and len(reads) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_on_an_event_loop_the_copy_is_refreshed_in_the_background(
+    settings, monkeypatch: pytest.MonkeyPatch, exchange_at: Clock
+) -> None:
+    import asyncio
+    import threading
+
+    vi.vi_write(ViState(CODE, "dynamic", 80_000, AT))
+    settings.RISK_VI_CACHE_SECONDS = 0
+    assert vi.vi_active(CODE)  # the first read: on the caller, there is no copy yet
+    vi.vi_delete(CODE)
+    gate = threading.Event()
+    real = vi.vi_read
+
+    def slow_redis() -> dict[str, ViState]:
+        gate.wait(10)
+        return real()
+
+    monkeypatch.setattr(vi, "vi_read", slow_redis)
+    assert vi.vi_active(CODE)  # the loop did not wait: the last copy answered
+    gate.set()
+    for _ in range(500):  # the background read lands (bounded wait, no timing asserted)
+        if CODE not in vi._cache:
+            break
+        await asyncio.sleep(0.01)
+    assert not vi.vi_active(CODE)
+
+
 @pytest.mark.django_db
 def test_an_unreadable_value_is_skipped_and_redis_down_keeps_the_last_copy(
     settings, monkeypatch: pytest.MonkeyPatch, exchange_at: Clock

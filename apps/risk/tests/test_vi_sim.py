@@ -44,7 +44,7 @@ def test_a_simulated_vi_is_recorded_refuses_entries_and_clears_on_release(tmp_pa
         state = handler.states[CODE]
         assert (state.kind, state.price) == ("dynamic", 79_600)
         assert state.since.replace(microsecond=0) == sim.now().replace(microsecond=0)
-        assert CODE in vi.vi_read()  # for the other processes
+        wait_until(lambda: CODE in vi.vi_read())  # for the other processes (written after memory)
         with pytest.raises(OrderRefused) as refused:
             order_create(
                 OrderIntent(code=CODE, side="buy", quantity=1, price=79_600, order_type="limit")
@@ -53,4 +53,5 @@ def test_a_simulated_vi_is_recorded_refuses_entries_and_clears_on_release(tmp_pa
         assert "VI 발동 중" in refused.value.reasons[0]["message"]
         sim.call(sim.server.hub.publish_events, [vi_frame(sim, False)])
         wait_until(lambda: CODE not in handler.states)
-        assert vi.vi_read() == {} and not vi.vi_active(CODE)
+        assert not vi.vi_active(CODE)
+        wait_until(lambda: vi.vi_read() == {})
