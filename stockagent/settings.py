@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "apps.risk",
     "apps.news",
     "apps.strategy",
+    "apps.reports",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
 # command: the stack runs the daphne server directly, so it is installed for `runserver` alone.
@@ -540,3 +541,14 @@ REALTIME_HEARTBEAT_SECONDS = env.float("REALTIME_HEARTBEAT_SECONDS", default=5.0
 REALTIME_RESYNC_SECONDS = env.float("REALTIME_RESYNC_SECONDS", default=3.0)
 # The realtime process and the simulator run their event loop on uvloop (apps.core.aio).
 ASYNC_UVLOOP = env.bool("ASYNC_UVLOOP", default=True)
+
+# --- Learning metrics and reports (apps.reports) ------------------------------------------------------------
+# A pattern (strategy tag × news-score bucket × volume-rank bucket × entry-time bucket) needs this many trades
+# before it can be named the best or worst pattern.
+REPORTS_PATTERN_MIN_TRADES = env.int("REPORTS_PATTERN_MIN_TRADES", default=5)
+# The equity a period starts from when the account has no balance snapshot before it (returns and drawdown
+# in percent are taken against it).
+REPORTS_START_EQUITY_KRW = env.int("REPORTS_START_EQUITY_KRW", default=100_000_000)
+# The after-close job makes a day's metrics and report this long after the KRX session's close (late fills
+# and the 15:45 expiry/reconciliation are in by then).
+REPORTS_AFTER_CLOSE_MINUTES = env.int("REPORTS_AFTER_CLOSE_MINUTES", default=20)

@@ -26,4 +26,6 @@ urlpatterns = [
     path("risk/", include("apps.risk.urls")),
     path("api/v1/risk/", include("apps.risk.api_urls")),
     path("api/v1/system/", include("apps.risk.system_urls")),
+    path("reports/", include("apps.reports.urls")),
+    path("api/v1/reports/", include("apps.reports.api_urls")),
 ]

@@ -15,12 +15,26 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message where the channel can carry one (see `apps.notifications.attachments`)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
-    """What a channel sends: a Korean title and body (plain text)."""
+    """What a channel sends: a Korean title and body (plain text), and any attachments."""
 
     title: str
     body: str
     key: str = ""  # the delivery's key, the same on every attempt (email: the Message-ID)
+    attachments: tuple[Attachment, ...] = ()
 
     def as_text(self, limit: int | None = None) -> str:
         """Title and body; with `limit`, cut at a line break to fit a channel's maximum length (a long
@@ -77,7 +91,12 @@ def _http_client() -> httpx.Client:
 
 
 def post_json(url: str, payload: dict[str, Any], *, allowed_hosts: list[str]) -> httpx.Response:
-    """POST JSON with the notification timeout, to an allowed public host only (``egress``).
+    """POST JSON (see `post`)."""
+    return post(url, allowed_hosts=allowed_hosts, json=payload)
+
+
+def post(url: str, *, allowed_hosts: list[str], **request: Any) -> httpx.Response:
+    """POST (``json=`` or ``data=``/``files=``) with the notification timeout, to an allowed public host only (``egress``).
 
     Transport errors become one generic SendError: httpx messages can contain the URL (our URLs contain
     secrets), and telling a refused connection from a timeout would let a user map ports. The exception
@@ -87,7 +106,7 @@ def post_json(url: str, payload: dict[str, Any], *, allowed_hosts: list[str]) ->
     check_destination(url, allowed_hosts)
     timeout = httpx.Timeout(settings.NOTIFY_HTTP_TIMEOUT_SECONDS)
     try:
-        return _http_client().post(url, json=payload, timeout=timeout)
+        return _http_client().post(url, timeout=timeout, **request)
     except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout, httpx.ConnectError) as exc:
         logger.warning("notification send: %s", type(exc).__name__)
         raise SendError(NETWORK_ERROR) from None  # not (fully) sent

@@ -27,6 +27,8 @@ class EmailBackend(BaseBackend):
             # mail servers and clients can recognise and collapse.
             headers={"Message-ID": f"<{message.key}@{DNS_NAME}>"} if message.key else None,
         )
+        for item in message.attachments:
+            mail.attach(item.filename, item.content, item.content_type)
         try:
             mail.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused:

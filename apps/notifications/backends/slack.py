@@ -1,4 +1,5 @@
-"""Slack channel: an incoming webhook (the URL is the secret), POST ``{"text": ...}``."""
+"""Slack channel: an incoming webhook (the URL is the secret), POST ``{"text": ...}``. Incoming webhooks
+cannot upload files, so attachments (a report's chart) are not sent on Slack."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from apps.core.logging import redact
 from apps.core.templatetags.stockagent import kst
+from apps.notifications.attachments import attachments_load
 from apps.notifications.backends import OutgoingMessage, SendError, get_backend
 from apps.notifications.models import (
     ChannelKind,
@@ -226,7 +227,9 @@ def delivery_message(delivery: Delivery) -> OutgoingMessage | None:
     key = delivery_key(delivery)
     if not delivery.is_digest:
         n = delivery.notification
-        return OutgoingMessage(n.title, n.body, key=key) if n else None
+        if n is None:
+            return None
+        return OutgoingMessage(n.title, n.body, key=key, attachments=attachments_load(n.data))
     members = list(
         delivery.members.filter(status=DeliveryStatus.BATCHED)
         .select_related("notification")

@@ -1,0 +1,100 @@
+"""Reports API (seed 004 §8.2, under /api/v1/reports/): thin views; any logged-in user may read.
+
+- `GET daily?date=YYYY-MM-DD&kind=daily|weekly` — stored reports, newest first (limit/offset pages).
+- `GET metrics?from=YYYY-MM-DD&to=YYYY-MM-DD` — the live account's learning metrics over the range
+  (default: the last 30 days), with the daily series, the index comparison and the stored daily rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.reports import selectors
+from apps.reports.models import LearningMetrics, Report, ReportKind
+from apps.reports.services import ReportError, metrics_range, range_dict
+
+DEFAULT_DAYS = 30
+
+
+def _date(request: Request, name: str) -> dt.date | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ReportError(f"{name}: a date as YYYY-MM-DD is expected") from None
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    return {
+        "id": report.pk,
+        "kind": report.kind,
+        "date": report.period_end.isoformat(),
+        "period_start": report.period_start.isoformat(),
+        "period_end": report.period_end.isoformat(),
+        "title": report.title,
+        "body": report.body,
+        "metrics": {
+            k: v for k, v in report.data.items() if k not in ("daily", "index", "patterns")
+        },
+        "daily": report.data.get("daily", []),
+        "index": report.data.get("index", {}),
+        "notified": report.notification_id is not None,
+        "created_at": report.created_at.isoformat(),
+    }
+
+
+def metrics_row_dict(row: LearningMetrics) -> dict[str, Any]:
+    """seed §9.2 `learning_metrics` (rates in percent)."""
+    return {
+        "date": row.date.isoformat(),
+        "total_trades": row.total_trades,
+        "win_count": row.win_count,
+        "win_rate": str(row.win_rate),
+        "avg_return": str(row.avg_return),
+        "max_drawdown": str(row.max_drawdown),
+        "total_pnl": row.total_pnl,
+        "best_pattern": row.best_pattern,
+        "worst_pattern": row.worst_pattern,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+class DailyReportsView(APIView):
+    def get(self, request: Request) -> Response:
+        try:
+            day = _date(request, "date")
+        except ReportError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        kind = request.query_params.get("kind", ReportKind.DAILY)
+        if kind not in ReportKind.values:
+            return Response({"detail": "kind: daily or weekly"}, status=400)
+        qs = selectors.reports_list(selectors.live_account_no(), kind)
+        if day is not None:
+            qs = qs.filter(period_end=day)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([report_dict(r) for r in page])
+
+
+class MetricsView(APIView):
+    def get(self, request: Request) -> Response:
+        try:
+            end = _date(request, "to") or timezone.localdate()
+            start = _date(request, "from") or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+            result = metrics_range(start, end)
+        except ReportError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        body = range_dict(result)
+        body["days"] = [
+            metrics_row_dict(r) for r in selectors.metrics_days(result.account_no, start, end)
+        ]
+        return Response(body)
