@@ -18,19 +18,17 @@ from rest_framework.views import APIView
 
 from apps.reports import selectors
 from apps.reports.models import LearningMetrics, Report, ReportKind
-from apps.reports.services import ReportError, metrics_range, range_dict
-
-DEFAULT_DAYS = 30
+from apps.reports.services import (
+    ReportError,
+    default_range,
+    metrics_range,
+    parse_day,
+    range_dict,
+)
 
 
 def _date(request: Request, name: str) -> dt.date | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ReportError(f"{name}: a date as YYYY-MM-DD is expected") from None
+    return parse_day(request.query_params.get(name), name)
 
 
 def report_dict(report: Report) -> dict[str, Any]:
@@ -88,8 +86,9 @@ class DailyReportsView(APIView):
 class MetricsView(APIView):
     def get(self, request: Request) -> Response:
         try:
-            end = _date(request, "to") or timezone.localdate()
-            start = _date(request, "from") or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+            start, end = default_range(
+                _date(request, "from"), _date(request, "to"), timezone.localdate()
+            )
             result = metrics_range(start, end)
         except ReportError as exc:
             return Response({"detail": str(exc)}, status=400)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from django.db import transaction
 from apps.reports.models import IndexDailyBar
 
 REQUIRED = ("Date", "Close", "Open", "High", "Low")
+CODE = re.compile(r"^[A-Z0-9]{2,8}$")
 
 
 class IndexFileError(ValueError):
@@ -70,6 +72,8 @@ def index_import(paths: list[Path], code: str | None = None) -> int:
             raise IndexFileError(
                 f"{path}: give the index code (e.g. KS11): the folder does not say"
             )
+        if not CODE.match(found.upper()):
+            raise IndexFileError(f"{path}: index code {found!r}: 2–8 letters or digits (e.g. KS11)")
         loaded.extend(read_index_file(path, found.upper()))
     with transaction.atomic():
         IndexDailyBar.objects.bulk_create(

@@ -10,8 +10,9 @@ Definitions (all money integer KRW, all rates Decimal):
 - `win_rate`: wins / total trades, a fraction in [0, 1] (0 without trades); `win_rate_pct` is the same ×100.
 - `avg_return_pct`: the mean of the trades' return rates (percent, as the trade log stores them).
 - `profit_factor`: gross profit / gross loss; `None` when there is no losing trade (no finite value).
-- `exposure`: the time covered by at least one open trade (the union of [entry, exit] intervals) divided by
-  the period (given, else first entry → last exit); a fraction in [0, 1].
+- `exposure`: the session time covered by at least one open trade (the union of [entry, exit] intervals
+  inside the given session windows) divided by the session time (windows given, else first entry → last
+  exit); a fraction in [0, 1].
 - `max_drawdown_krw` / `max_drawdown_pct`: the largest fall of the equity series from its running peak, in
   KRW and in percent of that peak (0 when the peak is not positive). Without an explicit series the
   closed-trade equity is used: `start_equity` plus the cumulative P&L in exit order.
@@ -22,7 +23,7 @@ Patterns: a pattern is strategy tag × news-score bucket × volume-rank bucket �
 
 | bucket | values |
 |---|---|
-| news score (0–100) | `none` (no score), `<40`, `40-69`, `70+` |
+| news score (0–100) | `none` (no score), `0-39`, `40-69`, `70+` |
 | volume rank | `none`, `1-3`, `4-10`, `11-30`, `31+` |
 | entry time (KST) | `none`, `09:00-09:30` (and anything earlier), `09:30-11:00`, `11:00-14:00`, `14:00+` |
 
@@ -126,7 +127,7 @@ def news_bucket(score: int | None) -> str:
     if score is None:
         return "none"
     if score < 40:
-        return "<40"
+        return "0-39"
     if score < 70:
         return "40-69"
     return "70+"
@@ -210,10 +211,11 @@ def max_drawdown(equity: Sequence[int], start: int | None = None) -> tuple[int, 
 
 
 def exposure(
-    trades: Iterable[ClosedTrade], period: tuple[dt.datetime, dt.datetime] | None = None
+    trades: Iterable[ClosedTrade], sessions: Sequence[tuple[dt.datetime, dt.datetime]] | None = None
 ) -> Decimal:
-    """Share of the period during which at least one trade was open (trades without an entry time count
-    from their exit, i.e. not at all)."""
+    """Share of the session time (the given windows, e.g. each trading day's session; else first entry →
+    last exit) during which at least one trade was open. A trade without an entry time counts from its
+    exit, i.e. not at all."""
     spans = sorted(
         (t.entry_time or t.exit_time, t.exit_time)
         for t in trades
@@ -221,25 +223,34 @@ def exposure(
     )
     if not spans:
         return ZERO
-    start, end = period if period is not None else (spans[0][0], max(s[1] for s in spans))
-    total = (end - start).total_seconds()
+    windows = list(sessions) if sessions else [(spans[0][0], max(s[1] for s in spans))]
+    total = sum((end - start).total_seconds() for start, end in windows)
     if total <= 0:
         return ZERO
+    covered = sum(_covered(spans, start, end) for start, end in windows)
+    return min(Decimal(1), q(Decimal(str(covered)) / Decimal(str(total))))
+
+
+def _covered(
+    spans: Sequence[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime
+) -> float:
+    """Seconds of [start, end] inside the union of `spans` (sorted by start)."""
     covered = 0.0
-    cur_start, cur_end = None, None
+    cur_start: dt.datetime | None = None
+    cur_end: dt.datetime | None = None
     for a, b in spans:
         a, b = max(a, start), min(b, end)
         if b <= a:
             continue
-        if cur_end is None or a > cur_end:
-            if cur_end is not None:
+        if cur_start is None or cur_end is None or a > cur_end:
+            if cur_start is not None and cur_end is not None:
                 covered += (cur_end - cur_start).total_seconds()
             cur_start, cur_end = a, b
         elif b > cur_end:
             cur_end = b
-    if cur_end is not None:
+    if cur_start is not None and cur_end is not None:
         covered += (cur_end - cur_start).total_seconds()
-    return min(Decimal(1), q(Decimal(str(covered)) / Decimal(str(total))))
+    return covered
 
 
 def pattern_breakdown(trades: Iterable[ClosedTrade]) -> list[PatternStats]:
@@ -280,7 +291,7 @@ def compute_metrics(
     *,
     start_equity: int = 0,
     equity: Sequence[EquityPoint] | None = None,
-    period: tuple[dt.datetime, dt.datetime] | None = None,
+    sessions: Sequence[tuple[dt.datetime, dt.datetime]] | None = None,
     min_pattern_trades: int = 5,
 ) -> Metrics:
     """Every metric of the module over `trades` (see the module docstring for the definitions)."""
@@ -303,7 +314,7 @@ def compute_metrics(
         win_rate=_ratio(wins, len(trades)),
         avg_return_pct=_mean([t.return_pct for t in trades]),
         profit_factor=q(Decimal(gross_profit) / Decimal(gross_loss)) if gross_loss else None,
-        exposure=exposure(trades, period),
+        exposure=exposure(trades, sessions),
         max_drawdown_krw=dd_krw,
         max_drawdown_pct=dd_pct,
         total_pnl=sum(pnls),

@@ -40,10 +40,37 @@ from krx import calendar as krx_calendar
 log = logging.getLogger(__name__)
 
 MAX_RANGE_DAYS = 3 * 366
+# The dates the KRX calendar (krx.calendar: exchange-calendars' XKRX, built for 2005–2032) can answer for.
+FIRST_DAY, LAST_DAY = dt.date(2005, 1, 3), dt.date(2032, 11, 30)
 
 
 class ReportError(ValueError):
     """A request that cannot be served (bad range, not a trading day); nothing is written."""
+
+
+def parse_day(raw: str | None, name: str) -> dt.date | None:
+    """A YYYY-MM-DD query value within the calendar's years (None when absent); ReportError otherwise."""
+    if raw in (None, ""):
+        return None
+    try:
+        day = dt.date.fromisoformat(str(raw))
+    except ValueError:
+        raise ReportError(f"{name}: a date as YYYY-MM-DD is expected") from None
+    _check_day(day, name)
+    return day
+
+
+def _check_day(day: dt.date, name: str = "date") -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ReportError(f"{name}: between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+
+
+def default_range(
+    start: dt.date | None, end: dt.date | None, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """The range a page or API call means: `to` defaults to today, `from` to 29 days before `to`."""
+    end = end or min(max(today, FIRST_DAY), LAST_DAY)
+    return start or max(FIRST_DAY, end - dt.timedelta(days=29)), end
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,8 @@ def _min_pattern_trades() -> int:
 def metrics_range(
     start: dt.date, end: dt.date, account_no: str | None = None, *, with_index: bool = True
 ) -> RangeMetrics:
+    _check_day(start, "from")
+    _check_day(end, "to")
     if start > end:
         raise ReportError("from must not be after to")
     if (end - start).days > MAX_RANGE_DAYS:
@@ -72,11 +101,9 @@ def metrics_range(
     trades = selectors.closed_trades(account, start, end)
     equity0 = selectors.start_equity(account, start)
     days = selectors.trading_days(start, end)
-    period = None
-    if days:
-        period = (krx_calendar.session(days[0]).open, krx_calendar.session(days[-1]).close)
+    sessions = [(krx_calendar.session(d).open, krx_calendar.session(d).close) for d in days]
     metrics = compute_metrics(
-        trades, start_equity=equity0, period=period, min_pattern_trades=_min_pattern_trades()
+        trades, start_equity=equity0, sessions=sessions, min_pattern_trades=_min_pattern_trades()
     )
     return RangeMetrics(
         account_no=account,
@@ -112,6 +139,7 @@ def _pct(value: Decimal) -> Decimal:
 
 def learning_metrics_compute(day: dt.date, account_no: str | None = None) -> LearningMetrics:
     """The day's learning metrics of the live account, stored (replacing an earlier computation)."""
+    _check_day(day)
     if not krx_calendar.is_trading_day(day):
         raise ReportError(f"{day.isoformat()} is not a KRX trading day")
     result = metrics_range(day, day, account_no, with_index=False)
@@ -254,6 +282,7 @@ def report_make(
     Made once: an existing report is returned as it is (made=False) and nothing is sent again."""
     if kind not in ReportKind.values:
         raise ReportError(f"unknown report kind {kind!r} (daily or weekly)")
+    _check_day(day)
     if not krx_calendar.is_trading_day(day):
         raise ReportError(f"{day.isoformat()} is not a KRX trading day")
     account = account_no or selectors.live_account_no()

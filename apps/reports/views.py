@@ -3,34 +3,37 @@ from `services.metrics_range` and are handed to the page's script as JSON (Chart
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from apps.reports import selectors
 from apps.reports.models import Report
-from apps.reports.services import ReportError, metrics_range, range_dict
-
-DEFAULT_DAYS = 30
-
-
-def _day(raw: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+from apps.reports.services import (
+    ReportError,
+    default_range,
+    metrics_range,
+    parse_day,
+    range_dict,
+)
 
 
 def reports_page(request: HttpRequest) -> HttpResponse:
-    end = _day(request.GET.get("to")) or timezone.localdate()
-    start = _day(request.GET.get("from")) or end - dt.timedelta(days=DEFAULT_DAYS - 1)
-    error = ""
+    error, figures = "", None
     try:
-        figures = range_dict(metrics_range(start, end))
+        start, end = default_range(
+            parse_day(request.GET.get("from"), "from"),
+            parse_day(request.GET.get("to"), "to"),
+            timezone.localdate(),
+        )
     except ReportError as exc:
-        error, figures = str(exc), None
+        error = str(exc)
+        start, end = default_range(None, None, timezone.localdate())
+    else:
+        try:
+            figures = range_dict(metrics_range(start, end))
+        except ReportError as exc:
+            error = str(exc)
     account = selectors.live_account_no()
     return render(
         request,

@@ -97,6 +97,10 @@ def test_metrics_api_shape_for_a_viewer(week_of_trades, api_client, viewer) -> N
         {"from": "yesterday"},
         {"to": "2025-13-01"},
         {"from": "2015-01-01", "to": "2025-01-01"},
+        {"to": "0001-01-05"},
+        {"from": "0001-01-01", "to": "0001-01-02"},
+        {"to": "9999-12-31"},
+        {"from": "2040-01-01", "to": "2040-01-02"},
     ],
 )
 def test_metrics_api_bad_range_is_400(api_client, viewer, params) -> None:
@@ -141,8 +145,9 @@ def test_reports_page_renders_for_a_viewer(week_of_trades, viewer_client) -> Non
     assert 'id="reports-data"' in html and "leader|news:70+|rank:1-3|time:09:00-09:30" in html
     chart = viewer_client.get(f"/reports/{report.pk}/chart.png")
     assert chart.status_code == 200 and chart["Content-Type"] == "image/png"
-    bad = viewer_client.get("/reports/", {"from": "2025-02-07", "to": "2025-02-01"})
-    assert bad.status_code == 200 and 'id="reports-error"' in bad.content.decode()
+    for params in ({"from": "2025-02-07", "to": "2025-02-01"}, {"to": "0001-01-01"}, {"from": "x"}):
+        bad = viewer_client.get("/reports/", params)
+        assert bad.status_code == 200 and 'id="reports-error"' in bad.content.decode()
 
 
 def test_report_command(week_of_trades) -> None:
@@ -156,6 +161,8 @@ def test_report_command(week_of_trades) -> None:
         call_command("report", "weekly", "--date", "2025-02-08")
     with pytest.raises(CommandError):
         call_command("report", "daily", "--date", "tomorrow")
+    with pytest.raises(CommandError):
+        call_command("report", "daily", "--date", "0001-01-01")
     assert Report.objects.count() == 1
 
 
@@ -188,6 +195,8 @@ def test_index_import(tmp_path: Path) -> None:
     loose.write_text(HEADER + "2025-02-03,700.00,1,1.00,0.001,699,701,698,1,1,1\n")
     with pytest.raises(IndexFileError, match="index code"):
         index_import([loose])
+    with pytest.raises(IndexFileError, match="letters or digits"):
+        index_import([loose], code="KOSDAQ-COMPOSITE")
     out = StringIO()
     call_command("import_index_bars", str(loose), "--code", "KQ11", stdout=out)
     assert "1 index bars" in out.getvalue()

@@ -103,7 +103,7 @@ def test_best_and_worst_need_the_minimum_sample() -> None:
     assert compute_metrics(HANDMADE, min_pattern_trades=3).best_pattern is None
     m = compute_metrics(HANDMADE, min_pattern_trades=1)
     assert m.best_pattern.label == "cond|news:none|rank:11-30|time:11:00-14:00"
-    assert m.worst_pattern.label == "cond|news:<40|rank:31+|time:14:00+"
+    assert m.worst_pattern.label == "cond|news:0-39|rank:31+|time:14:00+"
 
 
 def test_no_trades() -> None:
@@ -120,7 +120,7 @@ def test_explicit_equity_series_drawdown() -> None:
 
 @pytest.mark.parametrize(
     ("score", "bucket"),
-    [(None, "none"), (0, "<40"), (39, "<40"), (40, "40-69"), (69, "40-69"), (70, "70+")],
+    [(None, "none"), (0, "0-39"), (39, "0-39"), (40, "40-69"), (69, "40-69"), (70, "70+")],
 )
 def test_news_buckets(score, bucket) -> None:
     assert news_bucket(score) == bucket
@@ -161,9 +161,15 @@ def test_daily_series() -> None:
     assert points[2].drawdown_pct == Decimal("2.4510")
 
 
-def test_exposure_respects_the_period() -> None:
+def test_exposure_counts_session_time_only() -> None:
     t = trade(1, "0.1", entry=(9, 0), exit=(10, 0))
-    assert exposure([t], (at(4, 9), at(4, 13))) == Decimal("0.2500")
+    assert exposure([t], [(at(4, 9), at(4, 13))]) == Decimal("0.2500")
+    # held overnight: 14:00–15:30 on the 4th and 09:00–09:30 on the 5th of two 6.5-hour sessions
+    overnight = ClosedTrade(
+        exit_time=at(5, 9, 30), pnl=1, return_pct=Decimal(1), entry_time=at(4, 14)
+    )
+    sessions = [(at(4, 9), at(4, 15, 30)), (at(5, 9), at(5, 15, 30))]
+    assert exposure([overnight], sessions) == Decimal("0.1538")  # 120 of 780 minutes
 
 
 # --- properties ------------------------------------------------------------------------------------------
