@@ -201,3 +201,16 @@ def test_index_import(tmp_path: Path) -> None:
     call_command("import_index_bars", str(loose), "--code", "KQ11", stdout=out)
     assert "1 index bars" in out.getvalue()
     assert IndexDailyBar.objects.filter(index_code="KQ11").count() == 1
+
+
+HOSTILE = [str(10**30), "-1", "9999-12-31", "0001-01-01", "2025-02-30", "\x00", "NaN", "1e309", ""]
+
+
+def test_no_server_error_for_hostile_query_values(week_of_trades, viewer_client) -> None:
+    for path in ("/api/v1/reports/metrics", "/api/v1/reports/daily", "/reports/"):
+        for value in HOSTILE:
+            for name in ("from", "to", "date", "kind", "limit", "offset"):
+                response = viewer_client.get(path, {name: value})
+                assert response.status_code < 500, (path, name, value)
+    for pk in (str(10**30), "0", "-1"):
+        assert viewer_client.get(f"/reports/{pk}/chart.png").status_code == 404
