@@ -12,7 +12,6 @@
   const draw = (id, datasets) => {
     const canvas = document.getElementById(id);
     if (!canvas) return;
-    canvas.parentElement.style.height = "240px";
     charts[id] = new Chart(canvas, { type: "line", data: { labels: days, datasets }, options: base });
   };
   draw("chart-daily", [{ label: labels.daily, data: data.daily.map((p) => num(p.return_pct)),

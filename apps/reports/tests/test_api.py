@@ -164,6 +164,10 @@ def test_report_command(week_of_trades) -> None:
     with pytest.raises(CommandError):
         call_command("report", "daily", "--date", "0001-01-01")
     assert Report.objects.count() == 1
+    out = StringIO()
+    call_command("report", "metrics", "--date", "2025-02-04", stdout=out)
+    assert "trades=3 wins=2 win_rate=66.6700%" in out.getvalue()
+    assert "total_pnl=12,000" in out.getvalue()
 
 
 HEADER = "\ufeffDate,Close,UpDown,Comp,Change,Open,High,Low,Volume,Amount,MarCap\n"
