@@ -145,6 +145,12 @@ def test_reports_page_renders_for_a_viewer(week_of_trades, viewer_client) -> Non
     assert 'id="reports-data"' in html and "leader|news:70+|rank:1-3|time:09:00-09:30" in html
     chart = viewer_client.get(f"/reports/{report.pk}/chart.png")
     assert chart.status_code == 200 and chart["Content-Type"] == "image/png"
+    viewer_client.cookies["django_language"] = "en"
+    english = viewer_client.get(
+        "/reports/", {"from": "2025-02-03", "to": "2025-02-07"}
+    ).content.decode()
+    assert "Cumulative return (%) · index comparison" in english and "Pattern analysis" in english
+    viewer_client.cookies["django_language"] = "ko"
     for params in ({"from": "2025-02-07", "to": "2025-02-01"}, {"to": "0001-01-01"}, {"from": "x"}):
         bad = viewer_client.get("/reports/", params)
         assert bad.status_code == 200 and 'id="reports-error"' in bad.content.decode()
