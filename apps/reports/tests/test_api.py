@@ -224,3 +224,18 @@ def test_no_server_error_for_hostile_query_values(week_of_trades, viewer_client)
                 assert response.status_code < 500, (path, name, value)
     for pk in (str(10**30), "0", "-1"):
         assert viewer_client.get(f"/reports/{pk}/chart.png").status_code == 404
+
+
+def test_metrics_api_queries_do_not_grow_with_trades(
+    week_of_trades, api_client, viewer, django_assert_max_num_queries
+) -> None:
+    from apps.reports.tests.conftest import make_trade
+
+    api_client.force_authenticate(viewer)
+    with django_assert_max_num_queries(12) as few:
+        api_client.get("/api/v1/reports/metrics", {"from": MON, "to": FRI})
+    for i in range(30):
+        make_trade(TUE, 1_000 + i, "0.1", strategy_tag=f"s{i % 4}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = api_client.get("/api/v1/reports/metrics", {"from": MON, "to": FRI}).json()
+    assert body["total_trades"] == 34
