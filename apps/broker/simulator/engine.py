@@ -305,7 +305,13 @@ class Engine:
             st.vi_price = price
             return
         last = st.last
-        kind = vi_trigger(price, st.static_ref, last, kospi200=st.inst.kospi200)
+        # A replayed day's real bars already hold whatever VI the stock had: the tape must
+        # reproduce them, so no simulated VI interrupts it.
+        kind = (
+            None
+            if st.path.replayed
+            else vi_trigger(price, st.static_ref, last, kospi200=st.inst.kospi200)
+        )
         if kind is not None and st.price:
             event, release = start_vi(st, when, price, vol, kind, _at(self.day, T_CLOSING_AUCTION))
             events.append(event)
