@@ -14,6 +14,8 @@ two advances act at the engine's current time.
 
 Matching rules (documented simplifications):
 - Our orders never move the simulated tape (the paper accounts are price takers).
+- A replayed day (real minute bars) has no simulated VI: its bars already hold the real ones, and
+  its ticks reproduce each bar exactly (pricing.minute_ticks; README "Replay fidelity").
 - Continuous session: a marketable order fills at once against the synthesised 10-level book
   (walking levels: market orders see slippage), bounded by the levels' quantities; what rests
   fills when a later print trades at or through its limit (buy: print <= limit), at the limit

@@ -270,3 +270,37 @@ def test_pnl_recomputed_from_the_fills_to_the_won(
     assert held == qty
     assert cash + cost + buy_comm - realized == 30_000_000  # the ledger's invariant
     assert b.open_orders() == []
+
+
+def test_amend_cancel_and_expiry_keep_cash_and_events_straight() -> None:
+    b = broker(DAY, cash=10_000_000)
+    seen: list = []
+    b.subscribe(seen.append)
+    ack = b.place_order(Side.BUY, CODE, 100, OrderType.LIMIT, 69_000)
+    held = b.balance().cash - b.balance().orderable
+    assert held == 6_900_000 + 1_035  # amount + commission rounded up
+    with pytest.raises(OrderRejected):
+        b.amend_order(ack.order_no, CODE, 0, 99_000)  # outside the limits: nothing changes
+    assert b.order_status(ack.order_no).remaining == 100  # type: ignore[union-attr]
+    amended = b.amend_order(ack.order_no, CODE, 40, 69_500)
+    assert b.order_status(ack.order_no).remaining == 60  # type: ignore[union-attr]
+    new = b.order_status(amended.order_no)
+    assert new is not None and (new.quantity, new.remaining) == (40, 40)
+    b.on_bar(bar(DAY, "0901", 69_600, 69_700, 69_500, 69_600, 10_000))
+    assert b.order_status(amended.order_no).status is OrderStatus.FILLED  # type: ignore[union-attr]
+    cancel = b.cancel_order(ack.order_no, CODE, 10)
+    assert cancel.quantity == 10 and b.order_status(ack.order_no).remaining == 50  # type: ignore[union-attr]
+    expired = b.end_day()
+    assert [e.status for e in expired] == [OrderStatus.CANCELLED]
+    assert b.open_orders() == []
+    bal = b.balance()
+    assert bal.cash == bal.orderable == 10_000_000 - 40 * 69_500 - commission(40 * 69_500)
+    assert seen and all(e.day == DAY for e in seen)
+    [fill] = b.fills()
+    assert (fill.order_no, fill.fill_quantity, fill.fill_price, fill.fee) == (
+        amended.order_no, 40, 69_500, commission(40 * 69_500)
+    )  # fmt: skip
+    b.begin_day(dt.date(2025, 6, 3))  # the base is the last close: 69,600
+    assert b.quote(CODE).base_price == 69_600
+    with pytest.raises(ValueError):
+        b.on_bar(bar(DAY, "1000", 1, 1, 1, 1, 1))  # yesterday's bar
