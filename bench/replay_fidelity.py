@@ -28,9 +28,14 @@ from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.fidelity import compare, real_bars, served_bars, tick_bars
 from apps.broker.simulator.pricing import bar_representable
 from apps.broker.simulator.universe import load_minutes
-from krx import KST
+from apps.market.aggregator import MinuteAggregator
+from krx import KST, regular_session
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared/data/krx/minute"
+
+
+def new_aggregator(code: str, day: dt.date) -> MinuteAggregator:
+    return MinuteAggregator(code, regular_session(day))
 
 
 def _default_file() -> Path:
@@ -69,7 +74,7 @@ def main() -> None:
             served += c.compared + len(c.missing) + len(c.extra)
             served_bad += c.bad
             since = (start + dt.timedelta(minutes=1)).strftime("%H%M")
-            t = compare(real, tick_bars(ticks, code, day), since=since)
+            t = compare(real, tick_bars(ticks, code, day, new_aggregator), since=since)
             ticked += t.compared + len(t.missing) + len(t.extra)
             tick_bad += t.bad
             prev_day = ex._engine.days.previous(day)

@@ -88,12 +88,13 @@ def _contract_side(side: sim.Side) -> Side:
     return Side.BUY if side is sim.Side.BUY else Side.SELL
 
 
-def _status(o: Order) -> OrderStatus:
-    if o.filled_qty and o.remaining:
-        return OrderStatus.PARTIALLY_FILLED if o.is_open else OrderStatus.CANCELLED
-    if o.filled_qty:
+def _status(o: Order, replaced: bool = False) -> OrderStatus:
+    """The contract status of a ledger order (`replaced`: an amend closed its remainder)."""
+    if o.is_open:
+        return OrderStatus.PARTIALLY_FILLED if o.filled_qty else OrderStatus.ACCEPTED
+    if not o.cancelled_qty:
         return OrderStatus.FILLED
-    return OrderStatus.ACCEPTED if o.is_open else OrderStatus.CANCELLED
+    return OrderStatus.REPLACED if replaced else OrderStatus.CANCELLED
 
 
 class _Day:
@@ -149,6 +150,8 @@ class BacktestBroker(Broker):
         self.fill_log: list[sim.Fill] = []  # every execution of the run, in time order
         self.events: list[RealtimeEvent] = []  # undrained order/balance events
         self._handlers: list[EventHandler] = []
+        self._replaced: set[str] = set()  # orders whose remainder an amend closed
+        self._last_fill_at: dict[str, dt.datetime] = {}
 
     # ================================================================== the historical clock
     def now(self) -> dt.datetime:
@@ -216,6 +219,9 @@ class BacktestBroker(Broker):
         out, self.events = self.events, []
         return out
 
+    def _status_of(self, o: Order) -> OrderStatus:
+        return _status(o, o.order_no in self._replaced)
+
     # ================================================================== matching
     def _match(self, bar: MinuteBar, day: _Day) -> None:
         orders = [o for o in self.book.working.get(bar.code, []) if o.is_open]
@@ -240,6 +246,7 @@ class BacktestBroker(Broker):
                 liquidity -= qty
                 fill = self.ledger.book_fill(o, qty, price, self.clock.now(), bar.at.date())
                 self.fill_log.append(fill)
+                self._last_fill_at[o.order_no] = fill.time
                 self._order_event(o, fill)
                 self._balance_event(o.code, bar.close)
         self.book.prune(bar.code)
@@ -262,7 +269,7 @@ class BacktestBroker(Broker):
             handler(event)
 
     def _order_event(self, o: Order, fill: sim.Fill | None = None) -> None:
-        status = _status(o)
+        status = self._status_of(o)
         self._emit(
             BacktestOrderEvent(
                 code=o.code, day=self.clock.now().date(), account=o.account,
@@ -307,6 +314,18 @@ class BacktestBroker(Broker):
         price: int | None = None,
         exchange: Exchange = Exchange.KRX,
     ) -> OrderAck:
+        o = self._submit(side, code, quantity, order_type, price, None)
+        return OrderAck(o.order_no, exchange.value)
+
+    def _submit(
+        self,
+        side: Side,
+        code: str,
+        quantity: int,
+        order_type: OrderType,
+        price: int | None,
+        original: str | None,
+    ) -> Order:
         inst = self.instruments_by_code.get(code)
         if inst is None:
             raise InvalidRequest(f"종목 정보가 없습니다. 종목코드={code}", "1902")
@@ -339,10 +358,11 @@ class BacktestBroker(Broker):
         except sim.SimRejection as exc:
             raise OrderRejected(exc.code, exc.message) from exc
         # Order numbers run over the whole backtest: the ledger's counter is never reset here.
+        o.orig_order_no = original
         self.orders[o.order_no] = o
         self.book.add(o)
         self._order_event(o)
-        return OrderAck(o.order_no, exchange.value)
+        return o
 
     def _open(self, order_no: str, code: str) -> Order:
         o = self.orders.get(order_no)
@@ -360,13 +380,14 @@ class BacktestBroker(Broker):
             raise OrderRejected("RC4033", "정정수량이 잔량을 초과합니다.")
         if old.side is sim.Side.BUY:
             # The new order is checked against the cash this one frees.
+            status = old.status
             self.ledger.cancel_remainder(old, qty)
             try:
-                ack = self.place_order(Side.BUY, code, qty, OrderType.LIMIT, price)
+                new = self._submit(Side.BUY, code, qty, OrderType.LIMIT, price, old.order_no)
             except Exception:
                 old.remaining += qty
                 old.cancelled_qty -= qty
-                old.is_open, old.status = True, sim.OrderStatus.ACCEPTED
+                old.is_open, old.status = True, status
                 self.ledger.accounts[self.account].hold(old)
                 raise
         else:
@@ -376,12 +397,12 @@ class BacktestBroker(Broker):
             ):
                 raise OrderRejected("RC4027", f"주문가격을 확인하세요. {price}")
             self.ledger.cancel_remainder(old, qty)
-            ack = self.place_order(Side.SELL, code, qty, OrderType.LIMIT, price)
-        new = self.orders[ack.order_no]
-        new.orig_order_no = old.order_no
+            new = self._submit(Side.SELL, code, qty, OrderType.LIMIT, price, old.order_no)
+        if not old.is_open:
+            self._replaced.add(old.order_no)
         self.book.prune(code)
         self._order_event(old)
-        return AmendAck(ack.order_no, old.order_no, qty)
+        return AmendAck(new.order_no, old.order_no, qty)
 
     def cancel_order(self, order_no: str, code: str, quantity: int = 0) -> CancelAck:
         o = self._open(order_no, code)
@@ -399,7 +420,7 @@ class BacktestBroker(Broker):
         avg = o.filled_value // o.filled_qty if o.filled_qty else None
         return OrderState(
             o.order_no, o.code, _contract_side(o.side), o.qty, o.filled_qty, o.remaining, avg,
-            _status(o), o.is_open,
+            self._status_of(o), o.is_open,
         )  # fmt: skip
 
     def open_orders(self, code: str | None = None) -> list[OpenOrder]:
@@ -410,7 +431,7 @@ class BacktestBroker(Broker):
                 o.code,
                 o.name,
                 _contract_side(o.side),
-                _status(o),
+                self._status_of(o),
                 _TYPE_NAMES[o.order_type],
                 o.qty,
                 o.price or None,
@@ -430,7 +451,7 @@ class BacktestBroker(Broker):
         for o in reversed(list(self.orders.values())):
             if not o.filled_qty or (code is not None and o.code != code):
                 continue
-            last = max((f.time for f in self.fill_log if f.order_no == o.order_no), default=None)
+            last = self._last_fill_at.get(o.order_no)
             out.append(
                 Fill(
                     o.order_no,
@@ -438,7 +459,7 @@ class BacktestBroker(Broker):
                     o.code,
                     o.name,
                     _contract_side(o.side),
-                    _status(o),
+                    self._status_of(o),
                     _TYPE_NAMES[o.order_type],
                     o.price or None,
                     o.qty,

@@ -9,8 +9,9 @@ from 15:30; the project's aggregator labels it 15:30 — both map to `1530` here
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from krx import KST, regular_session
 
@@ -43,20 +44,33 @@ def served_bars(bars: Iterable[Bar], day: dt.date) -> dict[str, OHLCV]:
     }
 
 
-def tick_bars(ticks: Iterable[Tick], code: str, day: dt.date) -> dict[str, OHLCV]:
-    """The ticks of `code` on `day` aggregated by the project's own MinuteAggregator."""
-    from apps.market.aggregator import MinuteAggregator, epoch_ms
+class BarAggregator(Protocol):
+    """What `tick_bars` needs of a tick-to-bar aggregator (apps/market/aggregator.py's
+    MinuteAggregator; the simulator imports no app, so the caller hands it in)."""
 
-    agg = MinuteAggregator(code, regular_session(day))
+    def on_tick(self, ts_ms: int, price: int, qty: int) -> Any: ...
+
+    def flush(self) -> Any: ...
+
+
+def tick_bars(
+    ticks: Iterable[Tick],
+    code: str,
+    day: dt.date,
+    new_aggregator: Callable[[str, dt.date], BarAggregator],
+) -> dict[str, OHLCV]:
+    """The ticks of `code` on `day` aggregated by `new_aggregator(code, day)` (bars with `end`,
+    open, high, low, close and volume)."""
+    agg = new_aggregator(code, day)
     out: dict[str, OHLCV] = {}
 
-    def keep(bar: object) -> None:
+    def keep(bar: Any) -> None:
         if bar is not None:
-            out[label(bar.end)] = (bar.open, bar.high, bar.low, bar.close, bar.volume)  # type: ignore[attr-defined]
+            out[label(bar.end)] = (bar.open, bar.high, bar.low, bar.close, bar.volume)
 
     for t in ticks:
         if t.code == code and t.time.astimezone(KST).date() == day:
-            keep(agg.on_tick(epoch_ms(t.time), t.price, t.volume))
+            keep(agg.on_tick(int(t.time.timestamp() * 1000), t.price, t.volume))
     keep(agg.flush())
     return out
 

@@ -286,15 +286,21 @@ def test_amend_cancel_and_expiry_keep_cash_and_events_straight() -> None:
     assert b.order_status(ack.order_no).remaining == 60  # type: ignore[union-attr]
     new = b.order_status(amended.order_no)
     assert new is not None and (new.quantity, new.remaining) == (40, 40)
+    [accepted] = [e for e in seen if e.order_no == amended.order_no]
+    assert (accepted.status, accepted.original_order_no) == (OrderStatus.ACCEPTED, ack.order_no)
+    whole = b.place_order(Side.BUY, CODE, 3, OrderType.LIMIT, 68_000)
+    b.amend_order(whole.order_no, CODE, 0, 68_100)
+    assert b.order_status(whole.order_no).status is OrderStatus.REPLACED  # type: ignore[union-attr]
     b.on_bar(bar(DAY, "0901", 69_600, 69_700, 69_500, 69_600, 10_000))
     assert b.order_status(amended.order_no).status is OrderStatus.FILLED  # type: ignore[union-attr]
     cancel = b.cancel_order(ack.order_no, CODE, 10)
     assert cancel.quantity == 10 and b.order_status(ack.order_no).remaining == 50  # type: ignore[union-attr]
     expired = b.end_day()
-    assert [e.status for e in expired] == [OrderStatus.CANCELLED]
+    assert [e.status for e in expired] == [OrderStatus.CANCELLED] * 2
     assert b.open_orders() == []
     bal = b.balance()
     assert bal.cash == bal.orderable == 10_000_000 - 40 * 69_500 - commission(40 * 69_500)
+    assert b.order_status(ack.order_no).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
     assert seen and all(e.day == DAY for e in seen)
     [fill] = b.fills()
     assert (fill.order_no, fill.fill_quantity, fill.fill_price, fill.fee) == (

@@ -21,9 +21,10 @@ from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.fidelity import OHLCV, compare, label, served_bars, tick_bars
 from apps.broker.simulator.pricing import bar_representable, minute_ticks
 from apps.broker.simulator.testing import running_simulator
-from apps.broker.tests.client_support import cleanup_prefix, client_config
 from apps.market.aggregator import MinuteAggregator, epoch_ms
 from krx import KST, regular_session
+
+from .client_support import cleanup_prefix, client_config
 
 CODE = "005930"
 DAYS = (dt.date(2018, 1, 16), dt.date(2018, 1, 17))
@@ -83,6 +84,10 @@ def minute_file(tmp_path: Path, fixture_days: dict[dt.date, dict[str, OHLCV]]) -
     return write_file(tmp_path / "005930_1min.csv", fixture_days)
 
 
+def new_aggregator(code: str, day: dt.date) -> MinuteAggregator:
+    return MinuteAggregator(code, regular_session(day))
+
+
 def at(day: dt.date, hhmm: str, second: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(int(hhmm[:2]), int(hhmm[2:]), second), tzinfo=KST)
 
@@ -128,7 +133,7 @@ def test_replay_serves_and_streams_the_real_bars(
     )
     assert past.exact and past.compared == len(fixture_days[DAYS[0]]), past
     ticks = [e for e in events if isinstance(e, Tick)]
-    streamed = compare(real, tick_bars(ticks, CODE, day), since=since(start))
+    streamed = compare(real, tick_bars(ticks, CODE, day, new_aggregator), since=since(start))
     assert streamed.exact, streamed
     assert ex.quote(CODE).price == real["1530"][3]
 
@@ -148,7 +153,9 @@ def test_our_orders_do_not_move_the_replayed_tape(
     real = fixture_days[day]
     assert compare(real, served_bars(ex.minute_bars(CODE, 1, None, 2000), day)).exact
     assert compare(
-        real, tick_bars([e for e in events if isinstance(e, Tick)], CODE, day), "0931"
+        real,
+        tick_bars([e for e in events if isinstance(e, Tick)], CODE, day, new_aggregator),
+        "0931",
     ).exact
 
 
@@ -161,7 +168,7 @@ def test_the_next_day_rolls_on_from_the_replayed_close(
     for day in DAYS:
         real = fixture_days[day]
         assert compare(real, served_bars(ex.minute_bars(CODE, 1, None, 2000), day)).exact
-    assert compare(fixture_days[DAYS[1]], tick_bars(ticks, CODE, DAYS[1])).exact
+    assert compare(fixture_days[DAYS[1]], tick_bars(ticks, CODE, DAYS[1], new_aggregator)).exact
 
 
 # ------------------------------------------------------------------ over sockets, real client
@@ -290,4 +297,4 @@ def test_random_days_replay_exactly(
     events = ex.advance(at(day, "1545"))
     assert compare(real, served_bars(ex.minute_bars(CODE, 1, None, 2000), day)).exact
     ticks = [e for e in events if isinstance(e, Tick)]
-    assert compare(real, tick_bars(ticks, CODE, day), since=since(start)).exact
+    assert compare(real, tick_bars(ticks, CODE, day, new_aggregator), since=since(start)).exact
