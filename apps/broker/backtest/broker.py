@@ -2,11 +2,11 @@
 simulator's matching book and account ledger (apps/broker/simulator: matching.py, ledger.py,
 accounts.py) and the KRX rules package. No Django, no sockets, no threads.
 
-The caller feeds bars in time order (`begin_day`, `on_bar`, `end_day`); the clock is the end of
-the last bar fed, so an order placed after bar t is matched from bar t+1 on and can never see the
-bar it was decided on (no look-ahead).
+The caller feeds bars (or trades, `on_print`) in time order (`begin_day`, `on_bar`, `end_day`);
+the clock is the end of the last bar fed, so an order placed after bar t is matched from bar t+1
+on and can never see the bar it was decided on (no look-ahead).
 
-Fill model, per bar of a code (documented in the README's "Backtests" section):
+Fill model, per bar of a code (README, "Backtest broker"):
 - Eligibility: a limit buy fills when the bar's low reaches its limit, a sell when the high does;
   a market order always — except that nothing fills through a locked limit: a bar that traded
   only at the upper limit (low == upper limit) fills no buy, one only at the lower limit fills no
@@ -66,7 +66,7 @@ from apps.broker.simulator import dto as sim
 from apps.broker.simulator.accounts import Order
 from apps.broker.simulator.clock import ManualClock
 from apps.broker.simulator.ledger import Ledger
-from apps.broker.simulator.matching import Book, priority
+from apps.broker.simulator.matching import Book, fill_price, priority
 from krx import DEFAULT_COMMISSION_RATE, KST, change_sign, is_on_tick, price_limits, step_ticks
 from krx.markets import Market
 
@@ -202,6 +202,46 @@ class BacktestBroker(Broker):
         day.close = bar.close
         day.volume += bar.volume
         self.bars.setdefault(bar.code, []).append(bar)
+        return self.events[before:]
+
+    def on_print(
+        self, code: str, at: dt.datetime, price: int, volume: int, *, auction: bool = False
+    ) -> list[RealtimeEvent]:
+        """Feed one trade instead of bars (e.g. the prints the simulator streams for a replayed
+        minute): resting orders fill by the simulator's own rule (matching.py) — a limit order
+        at its limit, a market order at the print moved `slippage_ticks` against it, everything
+        at the single price in an auction — sharing floor(volume × participation) among all
+        open orders of the code in price-time priority. Use prints or bars for a code, not
+        both."""
+        if self.trading_day is None or at.astimezone(KST).date() != self.trading_day:
+            raise ValueError(f"a print at {at} is outside the trading day {self.trading_day}")
+        if at < self.clock.now():
+            raise ValueError(f"prints must come in time order: {at} < {self.clock.now()}")
+        inst = self.instruments_by_code.get(code)
+        if inst is None or price <= 0 or volume <= 0:
+            raise ValueError(f"a bad print: {code} {price} x {volume}")
+        day = self.days.get(code)
+        if day is None:
+            day = self.days[code] = _Day(price, price_limits(price, inst.market, at.date()))
+        self.clock.set(at.astimezone(KST))
+        before = len(self.events)
+        when, trade_date = self.clock.now(), self.trading_day
+
+        def fill(o: Order, qty: int) -> None:
+            at_price = fill_price(
+                o, price, auction, self.slippage_ticks, day.limits, inst.market, trade_date
+            )
+            done = self.ledger.book_fill(o, qty, at_price, when, trade_date)
+            self.fill_log.append(done)
+            self._last_fill_at[o.order_no] = when
+            self._order_event(o, done)
+            self._balance_event(code, price)
+
+        self.book.match_print(code, price, int(Decimal(volume) * self.participation), fill)
+        if not day.open:
+            day.open = day.high = day.low = price
+        day.high, day.low, day.close = max(day.high, price), min(day.low, price), price
+        day.volume += volume
         return self.events[before:]
 
     def end_day(self) -> list[RealtimeEvent]:
