@@ -14,6 +14,8 @@ two advances act at the engine's current time.
 
 Matching rules (documented simplifications):
 - Our orders never move the simulated tape (the paper accounts are price takers).
+- A replayed day (real minute bars) has no simulated VI: its bars already hold the real ones, and
+  its ticks reproduce each bar exactly (pricing.minute_ticks; README "Replay fidelity").
 - Continuous session: a marketable order fills at once against the synthesised 10-level book
   (walking levels: market orders see slippage), bounded by the levels' quantities; what rests
   fills when a later print trades at or through its limit (buy: print <= limit), at the limit
@@ -305,7 +307,13 @@ class Engine:
             st.vi_price = price
             return
         last = st.last
-        kind = vi_trigger(price, st.static_ref, last, kospi200=st.inst.kospi200)
+        # A replayed day's real bars already hold whatever VI the stock had: the tape must
+        # reproduce them, so no simulated VI interrupts it.
+        kind = (
+            None
+            if st.path.replayed
+            else vi_trigger(price, st.static_ref, last, kospi200=st.inst.kospi200)
+        )
         if kind is not None and st.price:
             event, release = start_vi(st, when, price, vol, kind, _at(self.day, T_CLOSING_AUCTION))
             events.append(event)

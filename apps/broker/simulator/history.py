@@ -245,6 +245,11 @@ class History:
         if archived is not None:
             return sorted(archived.items()), bar.prev_close
         inst = self.instruments[code]
+        rows = self.minute_rows.get((code, day))
+        if rows:
+            # A day of the replay file the simulator did not trade: its real bars, exactly.
+            path = path_from_minutes(code, inst.market, day, bar.prev_close, rows)
+            return sorted(path_bars(path).items()), bar.prev_close
         path = path_from_daily(
             code, inst.market, day, bar.prev_close,
             (bar.open, bar.high, bar.low, bar.close, bar.volume), self.seed, "hist",

@@ -41,6 +41,8 @@ class DayPath:
     bars: list[tuple[int, int, int, int, int]]  # (open, high, low, close, volume) per minute
     close_price: int
     close_volume: int
+    # Replayed from real minute bars: the tape reproduces them exactly (no simulated VI).
+    replayed: bool = False
 
     def ohlcv(self) -> tuple[int, int, int, int, int]:
         highs = [b[1] for b in self.bars if b[4] > 0] + [self.open_price, self.close_price]
@@ -201,8 +203,21 @@ def path_from_minutes(
     close_price = close_row.close if close_row else last
     close_volume = close_row.volume if close_row else 0
     return DayPath(
-        code, day, base, limits, open_price, open_volume, bars, close_price, close_volume
+        code, day, base, limits, open_price, open_volume, bars, close_price, close_volume, True
     )
+
+
+def bar_key_prices(bar: tuple[int, int, int, int, int], low_first: bool) -> list[int]:
+    """The fewest prints that make `bar` exactly: the open, the extremes the open and close do
+    not already show (low before high when `low_first`), the close."""
+    o, h, lo, c, _v = bar
+    key = [o]
+    for x in (lo, h) if low_first else (h, lo):
+        if x not in (o, c) and x != key[-1]:
+            key.append(x)
+    if c != key[-1]:
+        key.append(c)
+    return key
 
 
 def minute_ticks(
@@ -211,28 +226,38 @@ def minute_ticks(
     avg_minute_volume: int,
     max_ticks: int = 10,
 ) -> list[tuple[int, int, int]]:
-    """Trades inside one minute bar: sorted (millisecond offset, price, volume). Prices are the
-    bar's open, high, low, close and fillers between; volumes sum to the bar's volume."""
+    """Trades inside one minute bar: sorted (millisecond offset, price, volume) that aggregate to
+    the bar exactly. The first print is at the open and the last at the close; the high and the
+    low come in between (low first on ~65 % of up bars, ~35 % of down bars); fillers repeat those
+    four prices; every print has at least one share and the volumes sum to the bar's volume.
+
+    A bar whose volume is smaller than the number of prices it must show cannot be printed on a
+    real tape (a 1-share bar with two prices); it keeps its open, close and as many extremes as
+    its volume allows (`bar_representable` tells such bars apart)."""
     o, h, lo, c, v = bar
     if v <= 0:
         return []
-    n = min(max_ticks, 1 + v // max(1, avg_minute_volume // 4), v)
-    if n == 1:
-        prices = [c]
-    elif n == 2:
-        prices = [h if c <= o else lo, c]
-    else:
-        extremes = [h, lo] if rng.random() < 0.5 else [lo, h]
-        middle = extremes if n == 3 else [o, *extremes]
-        while len(middle) < n - 1:
-            middle.append(rng.choice((o, c, h, lo, middle[-1])))
-        head, rest = middle[0], middle[1:]
-        prices = [head, *rng.sample(rest, len(rest)), c]
+    key = bar_key_prices(bar, rng.random() < (0.65 if c >= o else 0.35))
+    if v < len(key):
+        key = [key[0]] if v == 1 else [*key[: v - 1], key[-1]]
+    n = min(max(min(max_ticks, 1 + v // max(1, avg_minute_volume // 4)), len(key)), v)
+    prices = key
+    choices = (o, h, lo, c)
+    for _ in range(n - len(key)):
+        # Strictly after the open and before the close, so both stay where they are.
+        prices.insert(rng.randint(1, max(1, len(prices) - 1)), rng.choice(choices))
     offsets = sorted(rng.randrange(0, 60_000) for _ in range(n))
     cuts = sorted(rng.sample(range(1, v), n - 1)) if n > 1 else []
     bounds = [0, *cuts, v]
     vols = [bounds[i + 1] - bounds[i] for i in range(n)]
     return list(zip(offsets, prices, vols, strict=True))
+
+
+def bar_representable(bar: tuple[int, int, int, int, int]) -> bool:
+    """True when `minute_ticks` reproduces the bar exactly: it has at least one share for each
+    price it must show."""
+    v = bar[4]
+    return v <= 0 or v >= max(len(bar_key_prices(bar, True)), len(bar_key_prices(bar, False)))
 
 
 class TradingDays:
