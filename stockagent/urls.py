@@ -26,4 +26,5 @@ urlpatterns = [
     path("risk/", include("apps.risk.urls")),
     path("api/v1/risk/", include("apps.risk.api_urls")),
     path("api/v1/system/", include("apps.risk.system_urls")),
+    path("signals/", include("apps.strategy.signal_urls")),
 ]

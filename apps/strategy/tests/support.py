@@ -166,3 +166,21 @@ class SignalFactory(factory.django.DjangoModelFactory):
     price = 70_000
     reason = "first_tick"
     status = "new"
+
+
+class TradeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "trades.Trade"
+
+    account_no = factory.LazyFunction(lambda: settings.KIWOOM_ACCOUNT)
+    date = DAY
+    code = "005930"
+    name = "삼성전자"
+    entry_time = factory.LazyFunction(lambda: at("09:10:05"))
+    exit_time = factory.LazyFunction(lambda: at("10:30:00"))
+    entry_price = 70_300
+    exit_price = 71_000
+    quantity = 14
+    pnl = 9_800
+    pnl_pct = "0.99"
+    strategy_tag = "first_tick"

@@ -165,7 +165,13 @@ async def test_ticks_become_tick_events_and_completed_minutes_bar_events(  # typ
     assert [type(e).__name__ for e in seen] == ["TickEvent", "TickEvent", "BarEvent", "TickEvent"]
     bar = seen[2]
     assert isinstance(bar, BarEvent)
-    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (70_000, 70_500, 70_000, 70_500, 20)
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
+        70_000,
+        70_500,
+        70_000,
+        70_500,
+        20,
+    )
     assert bar.end == at("09:01:00")
     assert seen[3].at == at("09:01:02")  # exchange time, from the frame
     # The exchange clock closes the quiet 09:01 bar at the next cycle, and the bars are stored.
@@ -175,7 +181,9 @@ async def test_ticks_become_tick_events_and_completed_minutes_bar_events(  # typ
     assert [b.end for b in bars] == [at("09:01:00"), at("09:02:00")]
     from apps.market.models import MinuteBar
 
-    stored = await sync_to_async(list)(MinuteBar.objects.filter(instrument_id=CODE).order_by("time"))
+    stored = await sync_to_async(list)(
+        MinuteBar.objects.filter(instrument_id=CODE).order_by("time")
+    )
     assert [b.time for b in stored] == [at("09:01:00"), at("09:02:00")]
     await h.on_stop()
 
@@ -194,6 +202,7 @@ async def test_scan_news_and_condition_events_reach_the_engine(setup, monkeypatc
     client = redis.Redis.from_url(settings.REDIS_URL)
     deadline = asyncio.get_running_loop().time() + 10
     message = json.dumps({"snapshot_id": 11, "at": at("09:05:00").isoformat()})
+
     def scans() -> list[ScanEvent]:
         return [e for e in recorder(h).seen if isinstance(e, ScanEvent) and e.snapshot_id == 11]
 
@@ -225,7 +234,18 @@ async def test_scan_news_and_condition_events_reach_the_engine(setup, monkeypatc
         condition=condition, code="000004", at=at("09:07:30"), kind="exit", price=None
     )
     change = ConditionChange(
-        second.pk, condition.pk, "3", "돌파", "000004", "", False, second.at, None, None, None, "realtime"
+        second.pk,
+        condition.pk,
+        "3",
+        "돌파",
+        "000004",
+        "",
+        False,
+        second.at,
+        None,
+        None,
+        None,
+        "realtime",
     )
     await asyncio.to_thread(send_changes, [change])
     await asyncio.sleep(0.1)
@@ -319,7 +339,9 @@ class BarBuyer(Recorder):
         if not isinstance(event, BarEvent) or event.close < 70_400:
             return []
         return [
-            Signal(self.name, event.code, "buy", event.end, "bar", event.close, {}, f"b:{event.code}")
+            Signal(
+                self.name, event.code, "buy", event.end, "bar", event.close, {}, f"b:{event.code}"
+            )
         ]
 
 
