@@ -149,20 +149,9 @@ class StrategyEngineHandler(Handler):
         return frozenset(top) | self.held
 
     async def on_start(self, ctx: HubContext) -> None:
-        from apps.market.live import LiveBars
-
         self.ctx = ctx
         self._loop = asyncio.get_running_loop()
-        if self._bars is None:
-            self._bars = LiveBars()
-        now = await self._now()
-        self.started_at = now
-        self.day = now.astimezone(krx.KST).date()
-        self.settings = await db_call(feeds.active_settings)
-        self.engine = feeds.build_engine(self.settings)
-        names = frozenset(self.settings) | {s.name for s in self.engine.strategies}
-        rebuilt = await db_call(_rebuild_read, self.day, now, self.top_n, names)
-        await self._rebuild(rebuilt, now)
+        await self._start_engine(await self._now())
         self._unsubscribe_news = feeds.news_subscribe(self._on_news_item)
         self._connect_conditions()
         if self._pubsub is None or self._pubsub.done():
@@ -171,12 +160,32 @@ class StrategyEngineHandler(Handler):
         await self._push_status(force=True)
 
     async def on_cycle(self) -> None:
+        now = await self._now()
+        if self.engine is None or now.astimezone(krx.KST).date() != self.day:
+            # Start failed, or a new trading day (a process running overnight, the simulator
+            # rolling on): a fresh engine for the day, rebuilt from what is stored.
+            await self._start_engine(now)
         await self._refresh()
-        await self._close_bars()
+        await self._close_bars(now)
         await self._read_conditions()
         await self._check_scan()
         await self._heartbeat()
         await self._push_status()
+
+    async def _start_engine(self, now: dt.datetime) -> None:
+        """Build the engine from the active configuration and rebuild its state for `now`'s day."""
+        from apps.market.live import LiveBars
+
+        if self._bars is None:
+            self._bars = LiveBars()
+        self.started_at = now
+        self.day = now.astimezone(krx.KST).date()
+        self.settings = await db_call(feeds.active_settings)
+        engine = feeds.build_engine(self.settings)
+        names = frozenset(self.settings) | {s.name for s in engine.strategies}
+        rebuilt = await db_call(_rebuild_read, self.day, now, self.top_n, names)
+        self.engine = engine
+        await self._rebuild(rebuilt, now)
 
     async def on_gap(self, reason: str) -> None:
         await self._read_conditions()
@@ -356,7 +365,11 @@ class StrategyEngineHandler(Handler):
             return
         self.account = account
         self.held = held
-        if self.engine is not None and fresh:
+        if self.engine is not None and fresh and set(fresh) != set(self.settings):
+            # A strategy was added or removed: a new engine, rebuilt like at a restart (the fired
+            # keys stay fired, the stored bars rebuild the ranges).
+            await self._start_engine(await self._now())
+        elif self.engine is not None and fresh:
             for strategy in self.engine.strategies:
                 new = fresh.get(strategy.name)
                 if new is not None and new != strategy.settings:
@@ -369,10 +382,9 @@ class StrategyEngineHandler(Handler):
             names |= {s.name for s in self.engine.strategies}
         return frozenset(names)
 
-    async def _close_bars(self) -> None:
+    async def _close_bars(self, now: dt.datetime) -> None:
         if self._bars is None:
             return
-        now = await self._now()
         for bar in self._bars.on_clock(now):
             self.feed(_bar_event(bar))
         await self._write_bars()
@@ -387,6 +399,8 @@ class StrategyEngineHandler(Handler):
             await db_call(_bars_write, done)
 
     async def _heartbeat(self) -> None:
+        if self.engine is None:
+            return  # not running: the key expires (health says so)
         details = {
             "strategies": [s.name for s in self.engine.strategies] if self.engine else [],
             "watched": len(self.watched()),
@@ -401,7 +415,9 @@ class StrategyEngineHandler(Handler):
 
     async def _push_status(self, *, force: bool = False) -> None:
         try:
-            payload = await db_call(system_status_payload, True, self.account or None)
+            payload = await db_call(
+                system_status_payload, self.engine is not None, self.account or None
+            )
         except Exception:
             self.stats.errors += 1
             log.exception("strategy: reading the system status failed")

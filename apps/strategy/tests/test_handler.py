@@ -367,3 +367,49 @@ async def test_a_rebuilt_signal_is_sent_only_when_fresh(setup, monkeypatch) -> N
     assert h.stats.stale_signals == 1 and h.stats.signals == 1
     assert [c["code"] for c in setup.place.calls] == ["000660"]
     await h.on_stop()
+
+
+async def test_a_new_trading_day_gets_a_fresh_engine(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    use(monkeypatch, FirstTickBuyer, budget=10_000_000, entry_krw=1_000_000)
+    h = handler(setup)
+    await h.on_start(h.ctx)
+    tick(h, 70_000, at("09:00:01"))
+    await settle(h)
+    old = h.engine
+    # The exchange's clock reaches the next session (the simulator rolling on): one entry per day.
+    next_day = dt.date(2025, 2, 5)
+    setup.clock.now = at("09:00:00", next_day)
+    await h.on_cycle()
+    assert h.engine is not old and h.day == next_day
+    tick(h, 71_000, at("09:00:02", next_day))
+    tick(h, 71_100, at("09:00:03", next_day))
+    await settle(h)
+    assert len(setup.place.calls) == 2
+    days = await sync_to_async(list)(
+        SignalRow.objects.order_by("day").values_list("day", flat=True)
+    )
+    assert days == [DAY, next_day]
+    await h.on_stop()
+
+
+async def test_a_strategy_added_to_the_configuration_rebuilds_the_engine(
+    setup, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    use(monkeypatch, Recorder)
+    h = handler(setup)
+    await h.on_start(h.ctx)
+    tick(h, 70_000, at("09:00:01"))
+    found = {"recorder": settings_of("recorder"), "first_tick": settings_of("first_tick")}
+    monkeypatch.setattr(feeds, "active_settings", lambda: found)
+    monkeypatch.setattr(feeds, "build_engine", engine_builder(Recorder, FirstTickBuyer))
+    await h.on_cycle()
+    assert [s.name for s in h.engine.strategies] == ["recorder", "first_tick"]  # type: ignore[union-attr]
+    tick(h, 70_100, at("09:00:05"))
+    await settle(h)
+    assert len(setup.place.calls) == 1
+    # A parameter change only updates the running strategy in place.
+    engine = h.engine
+    found["recorder"] = settings_of("recorder", budget=5)
+    await h.on_cycle()
+    assert h.engine is engine and engine.strategies[0].settings.budget_krw == 5  # type: ignore[union-attr]
+    await h.on_stop()
