@@ -217,3 +217,24 @@ def test_long_keys_fit_the_order_column() -> None:
     assert idempotency_key("x" * 120).startswith("signal:")
     assert len(idempotency_key("x" * 120)) <= 100
     assert idempotency_key("abc") == "signal:abc"
+
+
+async def test_the_signal_row_is_committed_before_the_broker_is_called() -> None:
+    from django.db import connection
+
+    def committed() -> bool:
+        # Another thread, another connection: it sees only what was committed.
+        try:
+            return SignalRow.objects.filter(key=f"first_tick:{CODE}:{DAY}:entry").exists()
+        finally:
+            connection.close()
+
+    seen: list[bool] = []
+
+    class Checking(Place):
+        async def __call__(self, **kwargs: Any) -> Any:
+            seen.append(await asyncio.to_thread(committed))
+            return await super().__call__(**kwargs)
+
+    done = await asignal_execute(signal(), context(Checking()))
+    assert done.status == SignalStatus.ACCEPTED and seen == [True]
