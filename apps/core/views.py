@@ -22,12 +22,14 @@ def home(request: HttpRequest) -> HttpResponse:
     from apps.broker.backends import request_budget
     from apps.strategy.models import SignalStatus
     from apps.strategy.signal_selectors import recent_signals
+    from apps.strategy.status import engine_overview
 
     context = {
         "flags": flags_with_last_change(),
         "budget": request_budget(),
         "signals": recent_signals(),
         "signal_status_labels": {k: str(v) for k, v in SignalStatus.choices},
+        **engine_overview(),
     }
     return render(request, "core/home.html", context)
 

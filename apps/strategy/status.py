@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "engine_health",
+    "engine_overview",
     "heartbeat_clear",
     "heartbeat_key",
     "heartbeat_write",
@@ -110,4 +111,21 @@ def system_status_payload(engine_running: bool, account_no: str | None = None) -
         "entries_allowed": bool(gate["entries_allowed"]),
         "state": gate["state"],
         "switch": bool(gate["switch"]),
+    }
+
+
+def engine_overview() -> dict[str, Any]:
+    """What the overview's signal feed shows of the engine: `engine` (its health), `engine_state`
+    (`running` / `paused` / `stopped`, as `system_status`), `engine_label` and every state's label
+    (`engine_status_labels`, for the live updates)."""
+    from django.utils.translation import gettext as _
+
+    engine = engine_health()
+    labels = {"running": _("실행 중"), "paused": _("진입 중지 (게이트 닫힘)"), "stopped": _("정지")}
+    state = system_status_payload(bool(engine["running"]))["status"]
+    return {
+        "engine": engine,
+        "engine_state": state,
+        "engine_label": labels[state],
+        "engine_status_labels": labels,
     }

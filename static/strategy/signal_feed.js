@@ -16,6 +16,15 @@
     const d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleTimeString("en-GB", { timeZone: "Asia/Seoul", hour12: false });
   }
+  const engineNode = document.getElementById("engine-status");
+  const engineLabelsNode = document.getElementById("engine-status-labels");
+  const engineLabels = engineLabelsNode ? JSON.parse(engineLabelsNode.textContent) : {};
+  // system_status: whether the engine runs and whether entries may go out (the trading gate).
+  window.live.on("system_status", (st) => {
+    if (!engineNode || !st) return;
+    engineNode.dataset.status = st.status;
+    engineNode.querySelector("b").textContent = engineLabels[st.status] || st.status;
+  });
   window.live.on("trade_signal", (s) => {
     if (!s || s.id === undefined) return;
     const empty = body.querySelector("tr.empty");

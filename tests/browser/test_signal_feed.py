@@ -63,5 +63,13 @@ def test_the_signal_feed_updates_live(browser, asgi_server):
             timeout=10_000,
         )
         assert page.locator("#signal-feed tbody tr").count() == 2
+        # system_status: the engine's state next to the feed's title.
+        assert page.locator("#engine-status").get_attribute("data-status") == "stopped"
+        _in_thread(publish_now, "system_status", {"status": "paused", "active_positions": 2})
+        page.wait_for_function(
+            """() => document.querySelector('#engine-status').dataset.status === 'paused'""",
+            timeout=10_000,
+        )
+        assert "진입 중지" in page.locator("#engine-status").inner_text()
     finally:
         page.close()

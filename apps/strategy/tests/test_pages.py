@@ -29,7 +29,26 @@ def test_the_overview_shows_recent_signals_with_their_reason(trader_client) -> N
 
 
 def test_the_overview_without_signals_says_so(viewer_client) -> None:  # type: ignore[no-untyped-def]
-    assert "아직 신호가 없습니다." in viewer_client.get("/").content.decode()
+    redis.Redis.from_url(settings.REDIS_URL).delete(status.heartbeat_key())
+    body = viewer_client.get("/").content.decode()
+    assert "아직 신호가 없습니다." in body
+    assert 'id="engine-status" data-status="stopped"' in body
+
+
+def test_the_overview_says_whether_the_engine_runs_and_may_enter(viewer_client) -> None:  # type: ignore[no-untyped-def]
+    from apps.core.models import RuntimeFlag
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    status.heartbeat_write({"strategies": ["opening_breakout", "condition_entry"]})
+    try:
+        RuntimeFlag.objects.update_or_create(key="trading-enabled", defaults={"enabled": True})
+        body = viewer_client.get("/").content.decode()
+        assert 'data-status="running"' in body and "opening_breakout, condition_entry" in body
+        RuntimeFlag.objects.filter(key="trading-enabled").update(enabled=False)
+        assert 'data-status="paused"' in viewer_client.get("/").content.decode()
+    finally:
+        client.delete(status.heartbeat_key())
+        client.close()
 
 
 def test_a_signal_page_shows_reason_features_outcome_and_order(viewer_client) -> None:  # type: ignore[no-untyped-def]
