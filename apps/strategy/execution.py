@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
@@ -214,10 +216,6 @@ def _sellable(account_no: str, code: str, strategy: str) -> int:
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
     return dict(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
 
 

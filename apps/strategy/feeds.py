@@ -10,7 +10,7 @@ is not installed (an `ImportError` of exactly that module), so this branch runs 
 | `active_settings()` | `apps.strategy.selectors: active_settings() -> dict[str, StrategySettings]` | `{}` |
 | `build_engine(settings)` | `apps.strategy.engine: build_engine(settings) -> Engine` | an `Engine` without strategies |
 | `latest_candidates()` | `apps.strategy.scanner: latest_candidates() -> list[Candidate]` | `[]` |
-| `latest_scan_meta()` | `apps.strategy.models: ScanSnapshot` (its latest row's `id` and `at`) | `None` |
+| `latest_scan_meta()` | `apps.strategy.models: ScanSnapshot` (its latest row's `id` and exchange time: the first of the fields `at`, `taken_at`, `scanned_at`, `created_at` it has) | `None` |
 | `scan_channel()` | the scanner's Redis pub/sub channel, `redis_key("strategy", "scan")`, JSON `{snapshot_id, at}` | - |
 | `news_subscribe(cb)` | `apps.news.live: subscribers` (a list of callables taking a `NewsItem`) | no-op |
 | `aget_news_score(code)` | `apps.news.scores: aget_score(code) -> NewsScore | None` | `None` |
@@ -38,6 +38,7 @@ from .engine.runner import Engine
 log = logging.getLogger(__name__)
 
 NEWS_SCORE_TIMEOUT_SECONDS = 0.5  # the order path waits no longer for a news score
+SCAN_TIME_FIELDS = ("at", "taken_at", "scanned_at", "created_at")  # ScanSnapshot's exchange time
 
 __all__ = [
     "active_settings",
@@ -97,7 +98,11 @@ def latest_scan_meta() -> tuple[int, datetime] | None:
     snapshot = getattr(models, "ScanSnapshot", None)
     if snapshot is None:
         return None
-    row = snapshot.objects.order_by("-at", "-id").values_list("id", "at").first()
+    names = {f.name for f in snapshot._meta.get_fields()}
+    at = next((n for n in SCAN_TIME_FIELDS if n in names), None)
+    if at is None:
+        return None
+    row = snapshot.objects.order_by(f"-{at}", "-id").values_list("id", at).first()
     return (int(row[0]), row[1]) if row else None
 
 
