@@ -91,3 +91,30 @@ def test_with_the_switch_off_the_signal_is_gated_and_nothing_is_sent(  # type: i
         assert row.status == SignalStatus.GATED and row.order_id is None
         assert not Order.objects.exists()
         assert sim_buys(sim) == []
+
+
+def test_a_restarted_realtime_process_does_not_enter_again(tmp_path, first_tick_engine) -> None:  # type: ignore[no-untyped-def]
+    RuntimeFlag.objects.update_or_create(key="trading-enabled", defaults={"enabled": True})
+    with simulated_broker(tmp_path, start=at("09:05:00"), use_krx_calendar=False) as (sim, broker):
+        with realtime_hub(broker, handlers=HANDLERS) as rt:
+            engine = rt.hub.handler("strategy.engine")
+            wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
+            sim.advance_sync(seconds=20)
+            row = wait_until(
+                lambda: SignalRow.objects.filter(status=SignalStatus.ACCEPTED).first(), timeout=30
+            )
+            wait_until(lambda: not engine._tasks)
+        # The process is gone (SIGTERM-like stop); a new one starts mid-session.
+        with realtime_hub(broker, handlers=HANDLERS) as rt:
+            engine = rt.hub.handler("strategy.engine")
+            assert isinstance(engine, StrategyEngineHandler)
+            assert row.key in engine.engine.fired  # type: ignore[union-attr]
+            wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
+            before = engine.stats.ticks
+            for _ in range(3):
+                sim.advance_sync(seconds=20)
+            wait_until(lambda: engine.stats.ticks > before, timeout=30)
+            wait_until(lambda: not engine._tasks)
+            assert engine.stats.signals == 0
+        assert len(sim_buys(sim)) == 1
+        assert SignalRow.objects.count() == 1 and Order.objects.count() == 1
