@@ -118,3 +118,27 @@ def test_a_restarted_realtime_process_does_not_enter_again(tmp_path, first_tick_
             assert engine.stats.signals == 0
         assert len(sim_buys(sim)) == 1
         assert SignalRow.objects.count() == 1 and Order.objects.count() == 1
+
+
+def test_a_risk_refusal_is_rejected_with_its_reasons_and_nothing_is_sent(  # type: ignore[no-untyped-def]
+    tmp_path, first_tick_engine
+) -> None:
+    from apps.risk.services.config import config_update
+
+    config_update({"max_order_value": 100_000}, user=None, reason="test: small orders only")
+    RuntimeFlag.objects.update_or_create(key="trading-enabled", defaults={"enabled": True})
+    with (
+        simulated_broker(tmp_path, start=at("09:05:00"), use_krx_calendar=False) as (sim, broker),
+        realtime_hub(broker, handlers=HANDLERS) as rt,
+    ):
+        engine = rt.hub.handler("strategy.engine")
+        wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
+        sim.advance_sync(seconds=20)
+        row = wait_until(
+            lambda: SignalRow.objects.exclude(status=SignalStatus.NEW).first(), timeout=30
+        )
+        wait_until(lambda: not engine._tasks)
+        assert row.status == SignalStatus.REJECTED and row.order_id is None
+        assert "order_value" in {r["code"] for r in row.risk_reasons}
+        assert not Order.objects.exists()
+        assert sim_buys(sim) == []
