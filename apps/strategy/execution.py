@@ -1,7 +1,7 @@
 """Signal → order: the strategy engine's decisions become stored signals and, through the executor, orders.
 
 One signal, in this order (`asignal_execute`, on the realtime process's event loop):
-1. `signal_prepare` (database thread, one transaction): INSERT the `Signal` row. Its `key` is unique per
+1. `signal_prepare` (database thread, ONE statement: one round trip, one commit): INSERT the `Signal` row. Its `key` is unique per
    (strategy, code, day, kind): an existing row means the signal was already handled — by this process
    before a restart, or by another — and nothing else happens (a restart never repeats an entry). In the
    same transaction: the trading gate (`apps.risk.services.gate.gate_status`): an entry (buy) needs the
@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
@@ -36,13 +37,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import connection, transaction
 
 import krx
 from apps.core.live import publish_after_commit
 from apps.realtime.handlers import db_call
 from apps.risk.exits import exit_limit_price
+from apps.risk.models import State as RiskState
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
 
@@ -125,46 +126,97 @@ def signal_prepare(
     strategy_version: int | None = None,
     features: dict[str, Any] | None = None,
 ) -> Prepared | None:
-    """Store the signal (None when its key exists: handled before); gate an entry (database thread)."""
-    from apps.risk.services.gate import gate_status
+    """Store the signal (None when its key exists: handled before); gate an entry (database thread).
 
+    The hot path is ONE statement (one round trip, one commit): the insert (`ON CONFLICT (key) DO
+    NOTHING`) with the switch, the risk state, the strategy's budget in use and, for a sell, the
+    sellable quantity of its position read beside it. Only a gated entry takes a second statement."""
     day = signal.at.astimezone(krx.KST).date()
     market, name = _instrument(signal.code)
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                row = SignalRow.objects.create(
-                    key=signal.key or _fallback_key(signal),
-                    strategy=signal.strategy,
-                    strategy_version=strategy_version,
-                    account_no=account_no,
-                    code=signal.code,
-                    name=name,
-                    side=signal.side,
-                    day=day,
-                    at=signal.at,
-                    price=signal.price,
-                    reason=signal.reason,
-                    features=_jsonable(features if features is not None else signal.features),
-                )
-        except IntegrityError:
-            return None
-        status = SignalStatus.NEW
-        payload: dict[str, Any] = {}
-        if signal.side == "buy":
-            gate = gate_status()
-            if not gate["entries_allowed"]:
-                status = SignalStatus.GATED
-                row.status = status
-                row.risk_reasons = [_gate_reason(gate)]
-                row.save(update_fields=["status", "risk_reasons"])
-                payload = signal_payload(row)
-                publish_after_commit("trade_signal", payload)
-        used = _budget_used(account_no, signal.strategy) if signal.side == "buy" else 0
-        sellable = (
-            _sellable(account_no, signal.code, signal.strategy) if signal.side == "sell" else 0
+    data = features if features is not None else signal.features
+    sql, params = _prepare_statement(signal, day, account_no, strategy_version, name, data)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row_id, switch, state, held, buys, sellable = cursor.fetchone()
+    if row_id is None:
+        return None
+    state = state or RiskState.ACTIVE
+    used = int(held or 0) + int(buys or 0)
+    if signal.side == "buy" and not (switch and state == RiskState.ACTIVE):
+        gate = {"switch": bool(switch), "state": state}
+        with transaction.atomic():
+            row = SignalRow.objects.select_for_update().get(pk=row_id)
+            row.status = SignalStatus.GATED
+            row.risk_reasons = [_gate_reason(gate)]
+            row.save(update_fields=["status", "risk_reasons"])
+            payload = signal_payload(row)
+            publish_after_commit("trade_signal", payload)
+        return Prepared(row_id, SignalStatus.GATED, account_no, market, name, used, 0, payload)
+    return Prepared(row_id, SignalStatus.NEW, account_no, market, name, used, int(sellable or 0))
+
+
+def _prepare_statement(
+    signal: Signal,
+    day: dt.date,
+    account_no: str,
+    strategy_version: int | None,
+    name: str,
+    features: dict[str, Any],
+) -> tuple[str, list[Any]]:
+    from apps.core.models import RuntimeFlag
+    from apps.risk.models import RiskStatus
+    from apps.risk.snapshot import TRADING_FLAG
+
+    signals, flags = SignalRow._meta.db_table, RuntimeFlag._meta.db_table
+    status, positions, orders = (
+        RiskStatus._meta.db_table,
+        Position._meta.db_table,
+        Order._meta.db_table,
+    )
+    sql = f"""
+        WITH ins AS (
+            INSERT INTO {signals} (key, strategy, strategy_version, account_no, code, name, side, day,
+                                   at, price, reason, features, status, risk_reasons, created_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, '[]'::jsonb, now())
+            ON CONFLICT (key) DO NOTHING
+            RETURNING id
         )
-    return Prepared(row.pk, status, account_no, market, name, used, sellable, payload)
+        SELECT (SELECT id FROM ins),
+               EXISTS (SELECT 1 FROM {flags} WHERE key = %s AND enabled),
+               (SELECT state FROM {status} WHERE id = 1),
+               (SELECT sum(cost_amount) FROM {positions}
+                 WHERE account_no = %s AND strategy_tag = %s AND quantity > 0),
+               (SELECT sum((quantity - filled_quantity) * price) FROM {orders}
+                 WHERE account_no = %s AND strategy_tag = %s AND side = 'buy'
+                   AND status = ANY(%s) AND price IS NOT NULL),
+               (SELECT quantity - reserved FROM {positions}
+                 WHERE account_no = %s AND code = %s AND quantity > 0 AND strategy_tag = %s)
+    """  # noqa: S608 (table names from the models; every value is a parameter)
+    params = [
+        signal.key or _fallback_key(signal),
+        signal.strategy,
+        strategy_version,
+        account_no,
+        signal.code,
+        name,
+        signal.side,
+        day,
+        signal.at,
+        signal.price,
+        signal.reason,
+        json.dumps(features, cls=DjangoJSONEncoder),
+        SignalStatus.NEW.value,
+        TRADING_FLAG,
+        account_no,
+        signal.strategy,
+        account_no,
+        signal.strategy,
+        [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)],
+        account_no,
+        signal.code,
+        signal.strategy,
+    ]
+    return sql, params
 
 
 def _fallback_key(signal: Signal) -> str:
@@ -178,45 +230,23 @@ def _gate_reason(gate: dict[str, Any]) -> dict[str, str]:
     return {"code": "risk_state", "message": f"리스크 상태 {gate['state']}: 신규 진입 불가"}
 
 
+_INSTRUMENTS: dict[str, tuple[float, tuple[str, str]]] = {}
+INSTRUMENT_TTL_SECONDS = 600.0
+
+
 def _instrument(code: str) -> tuple[str, str]:
+    """(market, name) of the code, cached a few minutes per process (the hot path pays no query)."""
+    now = time.monotonic()
+    hit = _INSTRUMENTS.get(code)
+    if hit is not None and now - hit[0] < INSTRUMENT_TTL_SECONDS:
+        return hit[1]
     from apps.market.models import Instrument
 
     row = Instrument.objects.filter(code=code).values_list("market", "name").first()
     market = row[0] if row and row[0] in krx.Market.__members__ else krx.Market.KOSPI.value
-    return market, (row[1] if row else "")
-
-
-def _budget_used(account_no: str, strategy: str) -> int:
-    held = Position.objects.filter(
-        account_no=account_no, strategy_tag=strategy, quantity__gt=0
-    ).aggregate(s=Sum("cost_amount"))["s"]
-    buys = (
-        Order.objects.filter(
-            account_no=account_no,
-            strategy_tag=strategy,
-            side="buy",
-            status__in=[*OPEN_STATUSES, OrderStatus.NEW],
-            price__isnull=False,
-        )
-        .annotate(left=(F("quantity") - F("filled_quantity")) * F("price"))
-        .aggregate(s=Sum("left"))["s"]
-    )
-    return int(held or 0) + int(buys or 0)
-
-
-def _sellable(account_no: str, code: str, strategy: str) -> int:
-    row = (
-        Position.objects.filter(account_no=account_no, code=code, quantity__gt=0)
-        .values_list("quantity", "reserved", "strategy_tag")
-        .first()
-    )
-    if row is None or row[2] != strategy:
-        return 0  # not the strategy's position: its exit signal never sells what others bought
-    return int(row[0] - row[1])
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return dict(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
+    value = (market, row[1] if row else "")
+    _INSTRUMENTS[code] = (now, value)
+    return value
 
 
 # --------------------------------------------------------------------------------- 2. plan

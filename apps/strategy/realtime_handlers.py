@@ -276,7 +276,8 @@ class StrategyEngineHandler(Handler):
         if done.row_id is None:
             self.stats.duplicates += 1
         else:
-            self.stats.by_status[done.status] = self.stats.by_status.get(done.status, 0) + 1
+            status = str(done.status)
+            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
             if signal.side == "buy" and done.order_id is not None:
                 self.held = self.held | {signal.code}
         return done
@@ -440,10 +441,12 @@ class StrategyEngineHandler(Handler):
             try:
                 await pubsub.subscribe(feeds.scan_channel())
                 delay = 1.0
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    await self._on_scan_message(message.get("data"))
+                while True:
+                    # A bounded wait, under the client's socket timeout (redis-py's default 5 s
+                    # would otherwise end a quiet subscription with a TimeoutError).
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        await self._on_scan_message(message.get("data"))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
