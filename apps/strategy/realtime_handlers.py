@@ -151,7 +151,11 @@ class StrategyEngineHandler(Handler):
     async def on_start(self, ctx: HubContext) -> None:
         self.ctx = ctx
         self._loop = asyncio.get_running_loop()
-        await self._start_engine(await self._now())
+        try:
+            await self._start_engine(await self._now())
+        except Exception:  # the database or the clock not there yet: each cycle tries again
+            self.stats.errors += 1
+            log.exception("strategy: starting the engine failed; retrying every cycle")
         self._unsubscribe_news = feeds.news_subscribe(self._on_news_item)
         self._connect_conditions()
         if self._pubsub is None or self._pubsub.done():
@@ -164,7 +168,12 @@ class StrategyEngineHandler(Handler):
         if self.engine is None or now.astimezone(krx.KST).date() != self.day:
             # Start failed, or a new trading day (a process running overnight, the simulator
             # rolling on): a fresh engine for the day, rebuilt from what is stored.
-            await self._start_engine(now)
+            try:
+                await self._start_engine(now)
+            except Exception:
+                self.stats.errors += 1
+                log.exception("strategy: starting the engine failed; retrying next cycle")
+                return
         await self._refresh()
         await self._close_bars(now)
         await self._read_conditions()

@@ -413,3 +413,25 @@ async def test_a_strategy_added_to_the_configuration_rebuilds_the_engine(
     await h.on_cycle()
     assert h.engine is engine and engine.strategies[0].settings.budget_krw == 5  # type: ignore[union-attr]
     await h.on_stop()
+
+
+async def test_an_engine_that_cannot_start_is_retried_every_cycle(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    use(monkeypatch, Recorder)
+    calls = {"n": 0}
+
+    def failing() -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database not there yet")
+        return {"recorder": settings_of("recorder")}
+
+    monkeypatch.setattr(feeds, "active_settings", failing)
+    h = handler(setup)
+    await h.on_start(h.ctx)
+    assert h.engine is None and h.stats.errors == 1
+    assert (await asyncio.to_thread(status.engine_health))["running"] is False
+    assert setup.news  # the other sources are connected all the same
+    await h.on_cycle()
+    assert h.engine is not None
+    assert (await asyncio.to_thread(status.engine_health))["running"] is True
+    await h.on_stop()
