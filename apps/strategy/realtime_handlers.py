@@ -134,7 +134,6 @@ class StrategyEngineHandler(Handler):
         self._pubsub: asyncio.Task[None] | None = None
         self._unsubscribe_news: Callable[[], None] = lambda: None
         self._condition_lock = asyncio.Lock()
-        self._condition_receiver: Callable[..., None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status_sent: tuple[Any, ...] | None = None
         self._status_at = 0.0
@@ -187,6 +186,8 @@ class StrategyEngineHandler(Handler):
 
         if self._bars is None:
             self._bars = LiveBars()
+        else:
+            await self._write_bars()  # the bars completed since the last cycle: in the rebuild too
         self.started_at = now
         self.day = now.astimezone(krx.KST).date()
         self.settings = await db_call(feeds.active_settings)
@@ -530,7 +531,6 @@ class StrategyEngineHandler(Handler):
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self._poke_conditions)
 
-        self._condition_receiver = receiver
         condition_entered.connect(receiver, weak=False, dispatch_uid=f"strategy-{id(self)}-in")
         condition_exited.connect(receiver, weak=False, dispatch_uid=f"strategy-{id(self)}-out")
 
