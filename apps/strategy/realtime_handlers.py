@@ -13,6 +13,9 @@
   `NewsEvent`; condition entries/exits → `ConditionEvent` read from the durable log (`ConditionEvent`
   rows with an id above the last handled, every cycle and at once on `condition_entered`, which fires in
   this process for realtime entries; poll entries are recorded by a worker).
+  The contract this gives the strategies: session state (opening range, VWAP) is built from `BarEvent`s,
+  `TickEvent`s are for triggers within the minute — live and after a rebuild (bars only, no ticks) a
+  strategy then sees the same bars, and a strategy that summed ticks AND bars would count volume twice.
 - **Signals** go to `execution.asignal_execute` on tasks of their own (the engine never waits for an
   order): stored once per key, gated, sized, sent through `aorder_submit`.
 - **Restart mid-session** (`on_start`): today's stored signal keys → `engine.mark_fired`; the latest scan,
