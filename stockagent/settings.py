@@ -528,6 +528,22 @@ RISK_VI_CACHE_SECONDS = env.float("RISK_VI_CACHE_SECONDS", default=0.5)
 # The per-stock chart's opening range: high/low of the session's first N minutes (check market.E001).
 CHART_OPENING_RANGE_MINUTES = env.int("CHART_OPENING_RANGE_MINUTES", default=5)
 
+# --- The strategy engine in the realtime process (apps.strategy, handler `strategy.engine`) -----------------
+# Off: the realtime hub runs without the engine (no automatic signals at all).
+STRATEGY_ENGINE_ENABLED = env.bool("STRATEGY_ENGINE_ENABLED", default=True)
+# Ticks of the latest scan's top N candidates are watched (plus the codes the engine holds or entered today).
+STRATEGY_WATCH_TOP_N = env.int("STRATEGY_WATCH_TOP_N", default=20)
+# An entry's marketable limit: this many percent above the reference price (tick grid, within the upper
+# limit); a strategy exit sells this many percent under it (within the lower limit).
+STRATEGY_ENTRY_SLIPPAGE_PCT = env.str("STRATEGY_ENTRY_SLIPPAGE_PCT", default="0.5")
+STRATEGY_EXIT_SLIPPAGE_PCT = env.str("STRATEGY_EXIT_SLIPPAGE_PCT", default="1")
+# After a restart mid-session, a signal the rebuild produces is sent only if it is at most this old (exchange
+# time); older ones were missed while the process was down and are not chased.
+STRATEGY_REBUILD_FRESH_SECONDS = env.float("STRATEGY_REBUILD_FRESH_SECONDS", default=60.0)
+# `system_status` is pushed on every change and at least this often; the engine's heartbeat key lives this long.
+STRATEGY_STATUS_PUSH_SECONDS = env.float("STRATEGY_STATUS_PUSH_SECONDS", default=30.0)
+STRATEGY_HEARTBEAT_TTL_SECONDS = env.int("STRATEGY_HEARTBEAT_TTL_SECONDS", default=30)
+
 # --- Condition monitoring (apps.conditions) and the realtime process ---------------------------------------
 CONDITIONS_MAX_REALTIME = env.int("CONDITIONS_MAX_REALTIME", default=10)  # Kiwoom: 10 per login
 # At least the check task's hard time limit (300 s): the lock must not expire under a running cycle.

@@ -28,4 +28,5 @@ urlpatterns = [
     path("api/v1/system/", include("apps.risk.system_urls")),
     path("reports/", include("apps.reports.urls")),
     path("api/v1/reports/", include("apps.reports.api_urls")),
+    path("signals/", include("apps.strategy.signal_urls")),
 ]

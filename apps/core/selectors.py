@@ -215,11 +215,17 @@ def health_report(*, probe: bool = True) -> dict:
             if c["component"] == Component.BROKER.value:
                 # The shared Kiwoom request budget: requests per priority class, waiters now.
                 c["details"] = {"request_budget": request_budget()}
-    return {
+    result = {
         "ok": ok,
         "time": now.isoformat(),
         "components": report,
     }
+    if probe:
+        from apps.strategy.status import engine_health
+
+        # Whether the strategy engine runs (its heartbeat in Redis, written by the realtime process).
+        result["engine"] = engine_health()
+    return result
 
 
 # Switches whose turning on must be confirmed with a reason on the dashboard.

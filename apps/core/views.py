@@ -17,11 +17,20 @@ from apps.core.services import FlagError, switch_set
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The system overview: component health, runtime switches (with who switched each and why) and the
-    broker request budget."""
+    """The system overview: component health, the strategy signals' feed (live via `trade_signal`),
+    runtime switches (with who switched each and why) and the broker request budget."""
     from apps.broker.backends import request_budget
+    from apps.strategy.models import SignalStatus
+    from apps.strategy.signal_selectors import recent_signals
+    from apps.strategy.status import engine_overview
 
-    context = {"flags": flags_with_last_change(), "budget": request_budget()}
+    context = {
+        "flags": flags_with_last_change(),
+        "budget": request_budget(),
+        "signals": recent_signals(),
+        "signal_status_labels": {k: str(v) for k, v in SignalStatus.choices},
+        **engine_overview(),
+    }
     return render(request, "core/home.html", context)
 
 

@@ -202,9 +202,17 @@ def position_list(request: HttpRequest) -> HttpResponse:
 
 
 def trade_list(request: HttpRequest) -> HttpResponse:
+    from apps.strategy.signal_selectors import signals_of_trades
+
     qs, error = _filtered(request, listing.trades_filtered)
+    page = _page(request, qs)
+    page.object_list = list(page.object_list)
+    # Each trade links to the signal that opened it and the one that closed it (if a strategy did).
+    signals = signals_of_trades(page.object_list)
+    for trade in page.object_list:
+        trade.entry_signal, trade.exit_signal = signals.get(trade.pk, (None, None))
     context = {
-        "page": _page(request, qs),
+        "page": page,
         "filter_error": error,
         "strategies": listing.strategy_tags(),
         "query": _query_without_page(request),

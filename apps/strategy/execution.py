@@ -1,0 +1,461 @@
+"""Signal → order: the strategy engine's decisions become stored signals and, through the executor, orders.
+
+One signal, in this order (`asignal_execute`, on the realtime process's event loop):
+1. `signal_prepare` (database thread, ONE statement: one round trip, one commit): INSERT the `Signal` row. Its `key` is unique per
+   (strategy, code, day, kind): an existing row means the signal was already handled — by this process
+   before a restart, or by another — and nothing else happens (a restart never repeats an entry). In the
+   same transaction: the trading gate (`apps.risk.services.gate.gate_status`): an entry (buy) needs the
+   trader's switch on AND the risk state ACTIVE, else the row is stored `gated` and no order is made;
+   exits (sells) always go on (DESIGN.md: closing the gate never blocks exits; the pre-trade check
+   decides). Also read there: the strategy's budget in use, the stock's market and name, and for a sell
+   the sellable quantity of the strategy's position.
+2. sizing (pure, `plan_order`): a buy of whole shares within the strategy's budget (`budget_krw` less what
+   its positions cost and its open buys hold; at most `params["entry_krw"]` when set) at a marketable
+   limit `STRATEGY_ENTRY_SLIPPAGE_PCT` above the reference price (the signal's, else the last tick's),
+   rounded down onto the KRX tick grid and within the day's upper limit; a sell of the whole sellable
+   quantity at `exit_limit_price` (as the risk exits price theirs).
+3. `aorder_submit` (the committed Signal row precedes it; the broker is called outside any transaction):
+   cause `signal`, `cause_ref` the signal's id, `strategy_tag` the strategy, `idempotency_key`
+   `signal:<key>` (one order per signal, whatever happens).
+4. `signal_outcome` (database thread): `accepted` with the order, `rejected` with the executor's reasons
+   (`OrderRefused.reasons`, the risk engine's), `failed` on an unexpected error (the order, if one was
+   made, found by its idempotency key). After that commit: the `trade_signal` push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+import krx
+from apps.core.live import publish_after_commit
+from apps.realtime.handlers import db_call
+from apps.risk.exits import exit_limit_price
+from apps.risk.models import State as RiskState
+from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
+from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
+
+from .engine.base import StrategySettings
+from .engine.events import Signal
+from .models import Signal as SignalRow
+from .models import SignalStatus
+
+log = logging.getLogger(__name__)
+
+HUNDRED = Decimal(100)
+IDEMPOTENCY_MAX = 100  # Order.idempotency_key's length
+
+__all__ = [
+    "OrderPlan",
+    "Prepared",
+    "asignal_execute",
+    "entry_limit_price",
+    "idempotency_key",
+    "plan_order",
+    "signal_outcome",
+    "signal_payload",
+    "signal_prepare",
+]
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def entry_slippage() -> Decimal:
+    return Decimal(str(_setting("STRATEGY_ENTRY_SLIPPAGE_PCT", "0.5")))
+
+
+def exit_slippage() -> Decimal:
+    return Decimal(str(_setting("STRATEGY_EXIT_SLIPPAGE_PCT", "1")))
+
+
+def idempotency_key(key: str) -> str:
+    """`signal:<key>`, or `signal:<sha1 of key>` for a key too long for the order's column."""
+    value = f"signal:{key}"
+    if len(value) <= IDEMPOTENCY_MAX:
+        return value
+    return "signal:" + hashlib.sha1(key.encode()).hexdigest()  # noqa: S324 (a name, not a secret)
+
+
+def entry_limit_price(
+    reference: int, slippage_pct: Decimal, upper_limit: int | None, market: str, day: dt.date
+) -> int:
+    """A marketable buy limit: `slippage_pct` above `reference`, rounded down onto the tick grid
+    (never pays above the cap), clamped to the day's upper limit (never outside the limits)."""
+    raw = (Decimal(reference) * (1 + slippage_pct / HUNDRED)).to_integral_value(
+        rounding=ROUND_FLOOR
+    )
+    price = krx.tick_round(int(raw), market, day, "down")
+    if upper_limit is not None:
+        price = min(price, upper_limit)
+    return max(price, 1)
+
+
+# --------------------------------------------------------------------------------- 1. prepare
+@dataclass(frozen=True)
+class Prepared:
+    """What the database said about one signal (None from `signal_prepare`: already handled)."""
+
+    row_id: int
+    status: str  # "new", or "gated" (final)
+    account_no: str
+    market: str
+    name: str
+    budget_used: int  # KRW the strategy's positions cost + its open buys hold
+    sellable: int  # a sell: the strategy's position's sellable quantity
+    payload: dict[str, Any] = field(default_factory=dict)  # the trade_signal push when final
+
+
+def signal_prepare(
+    signal: Signal,
+    *,
+    account_no: str,
+    strategy_version: int | None = None,
+    features: dict[str, Any] | None = None,
+) -> Prepared | None:
+    """Store the signal (None when its key exists: handled before); gate an entry (database thread).
+
+    The hot path is ONE statement (one round trip, one commit): the insert (`ON CONFLICT (key) DO
+    NOTHING`) with the switch, the risk state, the strategy's budget in use and, for a sell, the
+    sellable quantity of its position read beside it. Only a gated entry takes a second statement."""
+    day = signal.at.astimezone(krx.KST).date()
+    market, name = _instrument(signal.code)
+    data = features if features is not None else signal.features
+    sql, params = _prepare_statement(signal, day, account_no, strategy_version, name, data)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row_id, switch, state, held, buys, sellable = cursor.fetchone()
+    if row_id is None:
+        return None
+    state = state or RiskState.ACTIVE
+    used = int(held or 0) + int(buys or 0)
+    if signal.side == "buy" and not (switch and state == RiskState.ACTIVE):
+        gate = {"switch": bool(switch), "state": state}
+        with transaction.atomic():
+            row = SignalRow.objects.select_for_update().get(pk=row_id)
+            row.status = SignalStatus.GATED
+            row.risk_reasons = [_gate_reason(gate)]
+            row.save(update_fields=["status", "risk_reasons"])
+            payload = signal_payload(row)
+            publish_after_commit("trade_signal", payload)
+        return Prepared(row_id, SignalStatus.GATED, account_no, market, name, used, 0, payload)
+    return Prepared(row_id, SignalStatus.NEW, account_no, market, name, used, int(sellable or 0))
+
+
+def _prepare_statement(
+    signal: Signal,
+    day: dt.date,
+    account_no: str,
+    strategy_version: int | None,
+    name: str,
+    features: dict[str, Any],
+) -> tuple[str, list[Any]]:
+    from apps.core.models import RuntimeFlag
+    from apps.risk.models import RiskStatus
+    from apps.risk.snapshot import TRADING_FLAG
+
+    signals, flags = SignalRow._meta.db_table, RuntimeFlag._meta.db_table
+    status, positions, orders = (
+        RiskStatus._meta.db_table,
+        Position._meta.db_table,
+        Order._meta.db_table,
+    )
+    sql = f"""
+        WITH ins AS (
+            INSERT INTO {signals} (key, strategy, strategy_version, account_no, code, name, side, day,
+                                   at, price, reason, features, status, risk_reasons, created_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, '[]'::jsonb, now())
+            ON CONFLICT (key) DO NOTHING
+            RETURNING id
+        )
+        SELECT (SELECT id FROM ins),
+               EXISTS (SELECT 1 FROM {flags} WHERE key = %s AND enabled),
+               (SELECT state FROM {status} WHERE id = 1),
+               (SELECT sum(cost_amount) FROM {positions}
+                 WHERE account_no = %s AND strategy_tag = %s AND quantity > 0),
+               (SELECT sum((quantity - filled_quantity) * price) FROM {orders}
+                 WHERE account_no = %s AND strategy_tag = %s AND side = 'buy'
+                   AND status = ANY(%s) AND price IS NOT NULL),
+               (SELECT quantity - reserved FROM {positions}
+                 WHERE account_no = %s AND code = %s AND quantity > 0 AND strategy_tag = %s)
+    """  # noqa: S608 (table names from the models; every value is a parameter)
+    params = [
+        signal.key or _fallback_key(signal),
+        signal.strategy,
+        strategy_version,
+        account_no,
+        signal.code,
+        name,
+        signal.side,
+        day,
+        signal.at,
+        signal.price,
+        signal.reason,
+        json.dumps(features, cls=DjangoJSONEncoder),
+        SignalStatus.NEW.value,
+        TRADING_FLAG,
+        account_no,
+        signal.strategy,
+        account_no,
+        signal.strategy,
+        [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)],
+        account_no,
+        signal.code,
+        signal.strategy,
+    ]
+    return sql, params
+
+
+def _fallback_key(signal: Signal) -> str:
+    day = signal.at.astimezone(krx.KST).date().isoformat()
+    return f"{signal.strategy}:{signal.code}:{day}:{signal.side}:{signal.at.isoformat()}"
+
+
+def _gate_reason(gate: dict[str, Any]) -> dict[str, str]:
+    if not gate["switch"]:
+        return {"code": "gate_closed", "message": "자동매매 스위치가 꺼져 있습니다"}
+    return {"code": "risk_state", "message": f"리스크 상태 {gate['state']}: 신규 진입 불가"}
+
+
+_INSTRUMENTS: dict[str, tuple[float, tuple[str, str]]] = {}
+INSTRUMENT_TTL_SECONDS = 600.0
+
+
+def _instrument(code: str) -> tuple[str, str]:
+    """(market, name) of the code, cached a few minutes per process (the hot path pays no query)."""
+    now = time.monotonic()
+    hit = _INSTRUMENTS.get(code)
+    if hit is not None and now - hit[0] < INSTRUMENT_TTL_SECONDS:
+        return hit[1]
+    from apps.market.models import Instrument
+
+    row = Instrument.objects.filter(code=code).values_list("market", "name").first()
+    market = row[0] if row and row[0] in krx.Market.__members__ else krx.Market.KOSPI.value
+    value = (market, row[1] if row else "")
+    _INSTRUMENTS[code] = (now, value)
+    return value
+
+
+# --------------------------------------------------------------------------------- 2. plan
+@dataclass(frozen=True)
+class OrderPlan:
+    quantity: int
+    price: int
+    refusal: dict[str, str] | None = None  # why no order can be made (no price, no budget, ...)
+
+
+def plan_order(
+    signal: Signal,
+    prepared: Prepared,
+    strategy: StrategySettings | None,
+    reference: int | None,
+    limits: tuple[int, int] | None,
+) -> OrderPlan:
+    """Quantity and marketable limit price of the signal's order (pure). `reference`: the signal's
+    price, else the last trade's; `limits`: the day's (lower, upper) price limits when known."""
+    day = signal.at.astimezone(krx.KST).date()
+    if not reference or reference <= 0:
+        return OrderPlan(0, 0, {"code": "price_unknown", "message": "기준 가격을 알 수 없습니다"})
+    if signal.side == "sell":
+        price = exit_limit_price(
+            reference, exit_slippage(), limits[0] if limits else None, prepared.market, day
+        )
+        if prepared.sellable <= 0:
+            return OrderPlan(
+                0,
+                price,
+                {"code": "nothing_sellable", "message": "매도 가능한 전략 보유 수량이 없습니다"},
+            )
+        return OrderPlan(prepared.sellable, price)
+    price = entry_limit_price(
+        reference, entry_slippage(), limits[1] if limits else None, prepared.market, day
+    )
+    if strategy is None:
+        return OrderPlan(
+            0, price, {"code": "no_config", "message": f"전략 {signal.strategy} 설정이 없습니다"}
+        )
+    room = strategy.budget_krw - prepared.budget_used
+    per_entry = strategy.params.get("entry_krw") if strategy.params else None
+    amount = min(room, int(per_entry)) if per_entry else room
+    quantity = max(amount, 0) // price
+    if quantity <= 0:
+        return OrderPlan(
+            0,
+            price,
+            {
+                "code": "budget",
+                "message": f"전략 예산 부족: 남은 {max(room, 0):,}원 < 1주 {price:,}원",
+            },
+        )
+    return OrderPlan(quantity, price)
+
+
+def build_intent(
+    signal: Signal,
+    prepared: Prepared,
+    plan: OrderPlan,
+    reference: int,
+    news: int | None,
+    rank: int | None,
+) -> OrderIntent:
+    return OrderIntent(
+        code=signal.code,
+        side=signal.side,
+        quantity=plan.quantity,
+        order_type=OrderType.LIMIT,
+        price=plan.price,
+        account_no=prepared.account_no,
+        name=prepared.name,
+        strategy_tag=signal.strategy,
+        cause=Cause.SIGNAL,
+        cause_ref=str(prepared.row_id),
+        idempotency_key=idempotency_key(signal.key or str(prepared.row_id)),
+        reference_price=reference,
+        news_score=news,
+        volume_rank=rank,
+        extra={"reason": signal.reason[:200]},
+    )
+
+
+# --------------------------------------------------------------------------------- 4. outcome
+def signal_outcome(
+    row_id: int,
+    *,
+    order_id: Any = None,
+    refused: list[dict[str, str]] | None = None,
+    error: str = "",
+    idem_key: str = "",
+) -> dict[str, Any]:
+    """Record what became of the signal; returns the `trade_signal` payload (pushed after commit)."""
+    with transaction.atomic():
+        row = SignalRow.objects.select_for_update().get(pk=row_id)
+        if order_id is None and idem_key and not refused:
+            order_id = (
+                Order.objects.filter(idempotency_key=idem_key).values_list("pk", flat=True).first()
+            )
+        if order_id is not None:
+            row.order_id = order_id
+            row.status = SignalStatus.ACCEPTED if not error else SignalStatus.FAILED
+        elif refused is not None:
+            row.status = SignalStatus.REJECTED
+        else:
+            row.status = SignalStatus.FAILED
+        if refused is not None:
+            row.risk_reasons = refused
+        elif error:
+            row.risk_reasons = [{"code": "error", "message": error[:300]}]
+        row.save(update_fields=["status", "order", "risk_reasons"])
+        payload = signal_payload(row)
+        publish_after_commit("trade_signal", payload)
+    return payload
+
+
+def signal_payload(row: SignalRow) -> dict[str, Any]:
+    """`trade_signal` (seed 004 §8.3: `{code, action, reason}`), with the signal's id, strategy, name,
+    exchange time, price, status, order and risk reasons for the pages."""
+    return {
+        "code": row.code,
+        "action": row.side,
+        "reason": row.reason,
+        "id": row.pk,
+        "strategy": row.strategy,
+        "name": row.name,
+        "at": row.at.isoformat(),
+        "price": row.price,
+        "status": row.status,
+        "order_id": str(row.order_id) if row.order_id else None,
+        "risk_reasons": row.risk_reasons,
+    }
+
+
+# --------------------------------------------------------------------------------- the whole path
+@dataclass
+class ExecutionContext:
+    """What the handler hands to `asignal_execute` (all read on the event loop)."""
+
+    account_no: str
+    strategies: dict[str, StrategySettings]
+    place: Callable[..., Awaitable[Any]]
+    prepare: Callable[[], Awaitable[Any]] | None = None
+    last_price: Callable[[str, dt.datetime], tuple[int, int | None] | None] = lambda c, a: None
+    candidate: Callable[[str], tuple[int | None, int | None]] = lambda c: (None, None)
+
+
+@dataclass(frozen=True)
+class Executed:
+    row_id: int | None  # None: the key existed (handled before)
+    status: str
+    order_id: Any = None
+
+
+async def asignal_execute(signal: Signal, ctx: ExecutionContext) -> Executed:
+    """Signal → row → gate → sizing → order → outcome (see the module docstring)."""
+    strategy = ctx.strategies.get(signal.strategy)
+    features = dict(signal.features)
+    rank, news = _rank_news(features, ctx.candidate(signal.code))
+    if news is None and signal.side == "buy":
+        from . import feeds
+
+        news = await feeds.aget_news_score(signal.code)
+    prepared = await db_call(
+        signal_prepare,
+        signal,
+        account_no=ctx.account_no,
+        strategy_version=strategy.version if strategy else None,
+        features=features,
+    )
+    if prepared is None:
+        return Executed(None, "duplicate")
+    if prepared.status == SignalStatus.GATED:
+        return Executed(prepared.row_id, SignalStatus.GATED)
+    last = ctx.last_price(signal.code, signal.at)
+    reference = signal.price or (last[0] if last else None)
+    limits = None
+    if last is not None and last[1]:
+        day = signal.at.astimezone(krx.KST).date()
+        limits = krx.price_limits(last[1], prepared.market, day)
+    plan = plan_order(signal, prepared, strategy, reference, limits)
+    if plan.refusal is not None:
+        await db_call(signal_outcome, prepared.row_id, refused=[plan.refusal])
+        return Executed(prepared.row_id, SignalStatus.REJECTED)
+    assert reference is not None
+    intent = build_intent(signal, prepared, plan, reference, news, rank)
+    try:
+        order = await aorder_submit(intent, ctx.place, prepare=ctx.prepare)
+    except OrderRefused as exc:
+        log.info("strategy: signal %s refused: %s", signal.key, exc.reason)
+        await db_call(signal_outcome, prepared.row_id, refused=list(exc.reasons))
+        return Executed(prepared.row_id, SignalStatus.REJECTED)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("strategy: signal %s failed", signal.key)
+        await db_call(
+            signal_outcome, prepared.row_id, error=repr(exc), idem_key=intent.idempotency_key or ""
+        )
+        return Executed(prepared.row_id, SignalStatus.FAILED)
+    await db_call(signal_outcome, prepared.row_id, order_id=order.pk)
+    return Executed(prepared.row_id, SignalStatus.ACCEPTED, order.pk)
+
+
+def _rank_news(
+    features: dict[str, Any], candidate: tuple[int | None, int | None]
+) -> tuple[int | None, int | None]:
+    rank = features.get("rank", features.get("volume_rank"))
+    news = features.get("news_score")
+    rank = int(rank) if isinstance(rank, int | float) else candidate[0]
+    news = int(news) if isinstance(news, int | float) else candidate[1]
+    return rank, news

@@ -1,0 +1,240 @@
+"""Signal → order with a fake broker call: one order per signal key, the trading gate, the risk engine's
+refusals, sizing within the strategy's budget on the tick grid, strategy exits, the trade_signal push."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.core.models import RuntimeFlag
+from apps.risk.models import State
+from apps.risk.testing import permissive_config
+from apps.strategy import execution
+from apps.strategy.engine.events import Signal
+from apps.strategy.execution import (
+    ExecutionContext,
+    asignal_execute,
+    entry_limit_price,
+    idempotency_key,
+)
+from apps.strategy.models import Signal as SignalRow
+from apps.strategy.models import SignalStatus
+from apps.trades.models import Cause, Order, OrderStatus
+from apps.trades.services.aorder import aorder_db_close
+from apps.trades.tests.factories import PositionFactory
+
+from .support import DAY, Place, at, settings_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CODE = "005930"
+
+
+@pytest.fixture(autouse=True)
+async def _close_order_thread():  # type: ignore[no-untyped-def]
+    yield
+    await aorder_db_close()
+
+
+@pytest.fixture
+def pushes(monkeypatch) -> list[tuple[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(event_type: str, data: Any, *args: Any, **kwargs: Any) -> None:
+        from django.db import transaction
+
+        transaction.on_commit(lambda: sent.append((event_type, data)))
+
+    monkeypatch.setattr(execution, "publish_after_commit", publish)
+    return sent
+
+
+def switch(on: bool) -> None:
+    RuntimeFlag.objects.update_or_create(key="trading-enabled", defaults={"enabled": on})
+
+
+@pytest.fixture(autouse=True)
+def _open_gate(db) -> None:  # type: ignore[no-untyped-def]
+    permissive_config()
+    switch(True)
+
+
+def signal(side: str = "buy", price: int = 70_000, key: str = "", **kw: Any) -> Signal:
+    return Signal(
+        strategy=kw.pop("strategy", "first_tick"),
+        code=CODE,
+        side=side,
+        at=at("09:30:00"),
+        reason="volume_leader",
+        price=price,
+        features={"rank": 3, "news_score": 77},
+        key=key or f"first_tick:{CODE}:{DAY}:{'entry' if side == 'buy' else 'exit'}",
+        **kw,
+    )
+
+
+def context(place: Place, budget: int = 1_000_000, **params: Any) -> ExecutionContext:
+    return ExecutionContext(
+        account_no=settings.KIWOOM_ACCOUNT,
+        strategies={"first_tick": settings_of("first_tick", budget, **params)},
+        place=place,
+    )
+
+
+async def test_an_entry_becomes_one_order_with_the_signal(pushes) -> None:  # type: ignore[no-untyped-def]
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.ACCEPTED
+    row = await sync_to_async(SignalRow.objects.select_related("order").get)()
+    order = row.order
+    assert row.status == SignalStatus.ACCEPTED and order is not None
+    assert order.cause == Cause.SIGNAL and order.cause_ref == str(row.pk)
+    assert order.strategy_tag == "first_tick"
+    assert order.idempotency_key == f"signal:{row.key}"
+    assert (order.news_score, order.volume_rank) == (77, 3)
+    # 0.5% over 70,000 = 70,350, down onto the 100-won grid; whole shares within 1,000,000.
+    assert order.price == 70_300 and order.quantity == 14
+    assert order.status == OrderStatus.ACCEPTED
+    assert len(place.calls) == 1
+    assert row.features == {"rank": 3, "news_score": 77}
+    assert [t for t, _ in pushes] == ["trade_signal"]
+    data = pushes[0][1]
+    assert {k: data[k] for k in ("code", "action", "reason")} == {
+        "code": CODE,
+        "action": "buy",
+        "reason": "volume_leader",
+    }
+    assert data["status"] == "accepted" and data["order_id"] == str(order.pk)
+
+
+async def test_a_signal_key_is_handled_once() -> None:
+    place = Place()
+    first, second = await asyncio.gather(
+        asignal_execute(signal(), context(place)), asignal_execute(signal(), context(place))
+    )
+    third = await asignal_execute(signal(), context(place))
+    assert sorted([first.status, second.status, third.status]) == [
+        "accepted",
+        "duplicate",
+        "duplicate",
+    ]
+    assert await sync_to_async(SignalRow.objects.count)() == 1
+    assert await sync_to_async(Order.objects.count)() == 1
+    assert len(place.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("switch_on", "state", "reason"),
+    [(False, State.ACTIVE, "gate_closed"), (True, State.HALTED, "risk_state")],
+)
+async def test_a_closed_gate_stores_the_entry_gated_without_an_order(  # type: ignore[no-untyped-def]
+    switch_on, state, reason, pushes
+) -> None:
+    from apps.risk.services.gate import halt
+
+    await sync_to_async(switch)(switch_on)
+    if state == State.HALTED:
+        await sync_to_async(halt)(user=None, reason="test")
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.GATED
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.status == SignalStatus.GATED and row.order_id is None
+    assert row.risk_reasons[0]["code"] == reason
+    assert not await sync_to_async(Order.objects.exists)()
+    assert place.calls == []
+    assert [d["status"] for t, d in pushes if t == "trade_signal"] == ["gated"]
+
+
+async def test_a_risk_refusal_is_rejected_with_its_reasons() -> None:
+    from apps.risk.services.config import config_update
+
+    await sync_to_async(config_update)(
+        {"max_order_value": 100_000}, user=None, reason="test: small orders"
+    )
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.REJECTED
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.status == SignalStatus.REJECTED and row.order_id is None
+    assert "order_value" in {r["code"] for r in row.risk_reasons}
+    assert not await sync_to_async(Order.objects.exists)()
+    assert place.calls == []
+
+
+async def test_entries_are_sized_within_the_strategy_budget() -> None:
+    # The strategy holds another stock for 950,000 of its 1,000,000: one share does not fit.
+    await sync_to_async(PositionFactory)(
+        code="000660", strategy_tag="first_tick", quantity=5, cost_amount=950_000
+    )
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.REJECTED
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.risk_reasons[0]["code"] == "budget"
+    # A per-entry amount caps a single order below the budget.
+    done = await asignal_execute(
+        signal(key="k2", strategy="first_tick"), context(place, 10_000_000, entry_krw=200_000)
+    )
+    order = await sync_to_async(Order.objects.get)()
+    assert order.quantity == 2 and order.price == 70_300
+
+
+async def test_a_strategy_exit_sells_the_sellable_quantity_even_with_the_gate_closed() -> None:
+    await sync_to_async(switch)(False)
+    await sync_to_async(PositionFactory)(
+        code=CODE, strategy_tag="first_tick", quantity=10, entry_time=at("09:10:00")
+    )
+    place = Place()
+    done = await asignal_execute(signal("sell", 69_000), context(place))
+    assert done.status == SignalStatus.ACCEPTED
+    order = await sync_to_async(Order.objects.get)()
+    assert order.side == "sell" and order.quantity == 10
+    assert order.price == 68_400  # 1% under 69,000 = 68,310, up onto the grid
+    assert order.cause == Cause.SIGNAL
+
+
+async def test_an_exit_never_sells_a_position_another_strategy_opened() -> None:
+    await sync_to_async(PositionFactory)(code=CODE, strategy_tag="manual", quantity=10)
+    done = await asignal_execute(signal("sell", 69_000), context(Place()))
+    assert done.status == SignalStatus.REJECTED
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.risk_reasons[0]["code"] == "nothing_sellable"
+
+
+def test_entry_limit_price_rounds_down_and_stays_within_the_upper_limit() -> None:
+    assert entry_limit_price(70_000, Decimal("0.5"), None, "KOSPI", DAY) == 70_300
+    assert entry_limit_price(70_000, Decimal("0.5"), 70_100, "KOSPI", DAY) == 70_100
+    assert entry_limit_price(1_000, Decimal("0"), None, "KOSDAQ", DAY) == 1_000
+
+
+def test_long_keys_fit_the_order_column() -> None:
+    assert idempotency_key("x" * 120).startswith("signal:")
+    assert len(idempotency_key("x" * 120)) <= 100
+    assert idempotency_key("abc") == "signal:abc"
+
+
+async def test_the_signal_row_is_committed_before_the_broker_is_called() -> None:
+    from django.db import connection
+
+    def committed() -> bool:
+        # Another thread, another connection: it sees only what was committed.
+        try:
+            return SignalRow.objects.filter(key=f"first_tick:{CODE}:{DAY}:entry").exists()
+        finally:
+            connection.close()
+
+    seen: list[bool] = []
+
+    class Checking(Place):
+        async def __call__(self, **kwargs: Any) -> Any:
+            seen.append(await asyncio.to_thread(committed))
+            return await super().__call__(**kwargs)
+
+    done = await asignal_execute(signal(), context(Checking()))
+    assert done.status == SignalStatus.ACCEPTED and seen == [True]

@@ -1,0 +1,229 @@
+"""Strategy entry latency: a 0B tick → the strategy's buy order on the wire (simulator loopback), while the
+ticks of 100 watched codes stream.
+
+The whole realtime path in one process: the simulator (thread) pushes 0B frames; the realtime hub (thread,
+its own loop) parses them and hands them to the `strategy.engine` handler, which feeds the engine (ticks, and
+the minute bars it completes) — here a trivial test strategy that buys the measured code on each of its
+ticks (a new signal key each time) and never signals on the other 99 codes — and sends each signal through
+`asignal_execute`: the Signal row committed (key unique, gate read, budget read), then `aorder_submit` (the
+order row under the risk lock, then kt10000 on the async REST client). "On the wire" is when the simulator's
+TR handler receives kt10000 (stamped with `time.perf_counter()`; one process, one clock); t0 just before
+the measured frame is handed to the simulator's WebSocket hub. Reported: tick → handler (socket, parse,
+dispatch), handler → wire (engine, Signal row, order row, REST), tick → wire. Goal p99 ≤ 5 ms.
+The other 99 codes' frames stream at `--noise` frames/s meanwhile.
+
+    .venv/bin/python bench/strategy_signal_latency.py [--signals 200] [--gap-ms 30] [--noise 2000]
+
+Uses its own database (``DATABASE_URL``, default ``bench_strategy``, created if missing; its trades and
+strategy tables are emptied) and Redis (``REDIS_URL``, default db 9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+DB_NAME = "bench_strategy"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stockagent.settings_test")
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
+os.environ.setdefault("REDIS_KEY_PREFIX", "bench-strategy:")
+
+CODE = "005930"
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from apps.core.models import RuntimeFlag
+    from apps.risk.testing import permissive_config
+    from apps.strategy.models import Signal
+    from apps.trades.models import Fill, Order, OrderTransition, Position, Trade
+
+    Signal.objects.all().delete()
+    Trade.objects.all().delete()
+    Fill.objects.all().delete()
+    OrderTransition.objects.all().delete()
+    Order.objects.filter(parent__isnull=False).delete()
+    Order.objects.all().delete()
+    Position.objects.all().delete()
+    permissive_config()
+    RuntimeFlag.objects.update_or_create(key="trading-enabled", defaults={"enabled": True})
+
+
+def wire_stamps() -> list[float]:
+    from apps.broker.simulator.server import SimServer
+
+    stamps: list[float] = []
+    original = SimServer.handle_tr
+
+    async def handle_tr(self, request):  # type: ignore[no-untyped-def]
+        if request.headers.get("api-id") == "kt10000":
+            stamps.append(time.perf_counter())
+        return await original(self, request)
+
+    SimServer.handle_tr = handle_tr  # type: ignore[method-assign]
+    return stamps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signals", type=int, default=200)
+    parser.add_argument("--gap-ms", type=float, default=30.0)
+    parser.add_argument(
+        "--noise", type=float, default=2000.0, help="frames/s of the other 99 codes"
+    )
+    args = parser.parse_args()
+    setup_django()
+    import logging
+
+    logging.getLogger("apps").setLevel(logging.ERROR)
+    from _stats import nearest_rank
+
+    from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
+    from apps.realtime.handlers import HubContext
+    from apps.strategy import feeds
+    from apps.strategy.engine.base import Strategy, StrategySettings
+    from apps.strategy.engine.events import Candidate, Event, Signal, TickEvent
+    from apps.strategy.engine.runner import Engine
+    from apps.strategy.realtime_handlers import StrategyEngineHandler
+
+    class EveryTick(Strategy):
+        name = "bench"
+
+        def __init__(self, settings: StrategySettings) -> None:
+            super().__init__(settings)
+            self.n = 0
+
+        def on_event(self, event: Event) -> list[Signal]:
+            if not isinstance(event, TickEvent) or event.code != CODE:
+                return []
+            self.n += 1
+            return [
+                Signal(
+                    self.name, CODE, "buy", event.at, "bench", event.price, {}, f"bench:{self.n}"
+                )
+            ]
+
+    found = {"bench": StrategySettings("bench", 1, True, 10**13, {"entry_krw": 100_000})}
+    feeds.active_settings = lambda: found  # type: ignore[assignment]
+    feeds.build_engine = lambda s: Engine([EveryTick(s["bench"])])  # type: ignore[assignment]
+    feeds.news_subscribe = lambda cb: lambda: None  # type: ignore[assignment]
+    feeds.latest_scan_meta = lambda: None  # type: ignore[assignment]
+    stamps = wire_stamps()
+    seen: list[float] = []
+
+    class Stamped(StrategyEngineHandler):
+        def on_tick(self, tick: Any) -> None:
+            if tick.code == CODE:
+                seen.append(time.perf_counter())
+            super().on_tick(tick)
+
+    def factory(ctx: HubContext) -> StrategyEngineHandler:
+        return Stamped(ctx)
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        simulated_broker(Path(tmp), start=at("09:05:00"), use_krx_calendar=False) as (sim, broker),
+    ):
+        codes = [i.code for i in sim.call(sim.exchange.instruments) if i.code != CODE][:99]
+        candidates = [
+            Candidate(c, c, r, None, Decimal(1), Decimal(0), None, 80)
+            for r, c in enumerate([CODE, *codes], 1)
+        ]
+        feeds.latest_candidates = lambda: candidates  # type: ignore[assignment]
+        with realtime_hub(
+            broker, handlers={"strategy.engine": factory}, strategy_watch_top=100
+        ) as rt:
+            handler = rt.hub.handler("strategy.engine")
+            wait_until(lambda: all(sim.call(sim.server.hub.wants, "0B", c) for c in codes))
+            wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
+            noise = {"on": True, "sent": 0}
+
+            def publish_noise() -> None:
+                if not noise["on"]:
+                    return
+                code = codes[noise["sent"] % len(codes)]
+                values = {"20": "090600", "10": f"+{10_000 + noise['sent'] % 50 * 10}", "15": "+3"}
+                sim.server.hub.publish("0B", code, values)
+                noise["sent"] += 1
+                sim.loop.call_later(1 / args.noise, publish_noise)
+
+            def publish(i: int) -> None:
+                values = {"20": "090600", "10": f"+{70_000 + (i % 10) * 100}", "15": "+1"}
+                sim.server.hub.publish("0B", CODE, values)
+
+            sim.loop.call_soon_threadsafe(publish_noise)
+            tick_to_handler: list[float] = []
+            handler_to_wire: list[float] = []
+            total: list[float] = []
+            warmup = 20
+            started = time.perf_counter()
+            for i in range(args.signals + warmup):
+                wait_until(lambda: not handler._tasks, timeout=30)
+                n_stamps, n_seen = len(stamps), len(seen)
+                t0 = time.perf_counter()
+                sim.loop.call_soon_threadsafe(publish, i)
+                try:
+                    wait_until(lambda n=n_stamps: len(stamps) > n, timeout=10, step=0.0005)
+                except AssertionError:
+                    continue
+                if i < warmup or len(seen) <= n_seen:
+                    continue
+                wire, arrived = stamps[n_stamps], seen[n_seen]
+                tick_to_handler.append(arrived - t0)
+                handler_to_wire.append(wire - arrived)
+                total.append(wire - t0)
+                time.sleep(args.gap_ms / 1000)
+            elapsed = time.perf_counter() - started
+            noise["on"] = False
+            stats = handler.health()
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), rt.loop).result(5)
+
+    def line(name: str, values: list[float]) -> str:
+        ms = [v * 1000 for v in values]
+        return (
+            f"{name:<36} p50 {nearest_rank(ms, 0.5):6.2f} ms  p99 {nearest_rank(ms, 0.99):6.2f} ms  "
+            f"max {max(ms):6.2f} ms"
+        )
+
+    print(
+        f"signals: {len(total)} measured (+{warmup} warm-up), simulator loopback, one process; "
+        f"100 watched codes, {noise['sent'] / elapsed:,.0f} noise frames/s"
+    )
+    print(line("tick → strategy handler (ws, parse)", tick_to_handler))
+    print(line("handler → wire (engine, rows, REST)", handler_to_wire))
+    print(line("tick → entry order on the wire", total) + "   (goal p99 ≤ 5 ms)")
+    print(
+        f"handler: ticks {stats['ticks']}, signals {stats['signals']}, "
+        f"outcomes {stats['signal_status']}, errors {stats['errors']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
