@@ -568,3 +568,13 @@ REPORTS_START_EQUITY_KRW = env.int("REPORTS_START_EQUITY_KRW", default=100_000_0
 # The after-close job makes a day's metrics and report this long after the KRX session's close (late fills
 # and the 15:45 expiry/reconciliation are in by then).
 REPORTS_AFTER_CLOSE_MINUTES = env.int("REPORTS_AFTER_CLOSE_MINUTES", default=20)
+
+# --- Opening scanner (apps.strategy.scanner) -----------------------------------------------------------------
+# The scan window in KST for a session opening at 09:00 (moved with a late open: 수능 day, first day of a
+# year), the interval in exchange minutes, the candidates stored per run; STRATEGY_SCAN_ENABLED=false
+# stops the scheduled scans (`manage.py scan` still runs).
+STRATEGY_SCAN_ENABLED = env.bool("STRATEGY_SCAN_ENABLED", default=True)
+STRATEGY_SCAN_START = env.str("STRATEGY_SCAN_START", default="09:00")
+STRATEGY_SCAN_END = env.str("STRATEGY_SCAN_END", default="10:00")
+STRATEGY_SCAN_INTERVAL_MINUTES = env.int("STRATEGY_SCAN_INTERVAL_MINUTES", default=1)
+STRATEGY_SCAN_TOP_N = env.int("STRATEGY_SCAN_TOP_N", default=30)

@@ -29,4 +29,6 @@ urlpatterns = [
     path("reports/", include("apps.reports.urls")),
     path("api/v1/reports/", include("apps.reports.api_urls")),
     path("signals/", include("apps.strategy.signal_urls")),
+    path("scanner/", include("apps.strategy.scanner_urls")),
+    path("api/v1/scanner/", include("apps.strategy.scanner_api_urls")),
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from .selectors import active_config, status_read
 
 __all__ = [
     "Figures",
+    "excluded_codes",
     "forget_caches",
     "opening_of",
     "positions_of",
@@ -177,14 +178,10 @@ def instrument_flags(code: str, day: dt.date) -> InstrumentFlags:
     return flags
 
 
-def _instrument_read(code: str, day: dt.date) -> InstrumentFlags:
-    from apps.market.models import DailyBar, Instrument
+_INSTRUMENT_FIELDS = ("market", "name", "is_halted", "is_administrative", "is_caution", "warning")
 
-    row = (
-        Instrument.objects.filter(code=code)
-        .values_list("market", "name", "is_halted", "is_administrative", "is_caution", "warning")
-        .first()
-    )
+
+def _flags_of(code: str, row: tuple[Any, ...] | None, base: int | None) -> InstrumentFlags:
     kinds: set[str] = set()
     market = krx.Market.KOSPI.value
     if row is not None:
@@ -202,13 +199,70 @@ def _instrument_read(code: str, day: dt.date) -> InstrumentFlags:
             kinds.add("spac")
         if "ETN" in name.upper():
             kinds.add("etn")
+    return InstrumentFlags(code=code, market=market, kinds=frozenset(kinds), base_price=base)
+
+
+def _instrument_read(code: str, day: dt.date) -> InstrumentFlags:
+    from apps.market.models import DailyBar, Instrument
+
+    row = Instrument.objects.filter(code=code).values_list(*_INSTRUMENT_FIELDS).first()
     base = (
         DailyBar.objects.filter(instrument_id=code, date__lt=day)
         .order_by("-date")
         .values_list("close", flat=True)
         .first()
     )
-    return InstrumentFlags(code=code, market=market, kinds=frozenset(kinds), base_price=base)
+    return _flags_of(code, row, base)
+
+
+def _instrument_read_many(codes: list[str], day: dt.date) -> dict[str, InstrumentFlags]:
+    """`_instrument_read` of many codes in one statement (the base price as a subquery)."""
+    from django.db.models import OuterRef, Subquery
+
+    from apps.market.models import DailyBar, Instrument
+
+    base = (
+        DailyBar.objects.filter(instrument_id=OuterRef("code"), date__lt=day)
+        .order_by("-date")
+        .values("close")[:1]
+    )
+    rows = {
+        r[0]: r[1:]
+        for r in Instrument.objects.filter(code__in=codes)
+        .annotate(base=Subquery(base))
+        .values_list("code", *_INSTRUMENT_FIELDS, "base")
+    }
+    out = {}
+    for code in codes:
+        row = rows.get(code)
+        out[code] = _flags_of(code, row[:-1] if row else None, row[-1] if row else None)
+    return out
+
+
+def excluded_codes(codes: Iterable[str], day: dt.date) -> dict[str, frozenset[str]]:
+    """Of `codes`, those the active risk configuration excludes from entries, with the kinds that apply:
+    the pre-trade check's `excluded` reason (the same instrument flags, the same configuration), for
+    callers that pick candidates (the opening scanner). Instruments are read in one statement for the
+    codes not cached (a minute, like the check's)."""
+    wanted = list(dict.fromkeys(codes))
+    now = time.monotonic()
+    missing = [
+        c
+        for c in wanted
+        if (hit := _instruments.get((c, day))) is None or now - hit[0] >= INSTRUMENT_TTL_SECONDS
+    ]
+    if missing:
+        fresh = _instrument_read_many(missing, day)
+        with _lock:
+            for code, flags in fresh.items():
+                _instruments[(code, day)] = (now, flags)
+    limits = active_config().limits
+    out: dict[str, frozenset[str]] = {}
+    for code in wanted:
+        kinds = instrument_flags(code, day).kinds & limits.excluded
+        if kinds:
+            out[code] = kinds
+    return out
 
 
 def switch_on() -> bool:

@@ -54,3 +54,7 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy} {self.side} {self.code} @ {self.at:%H:%M:%S}"
+
+
+# ------------------------------------------------------------------ opening scanner (scanner_models.py)
+from .scanner_models import NewsStatus, ScanRow, ScanSnapshot, ScanTrigger  # noqa: E402, F401

@@ -1,0 +1,50 @@
+"""Admin of the strategy app."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .scanner_models import ScanRow, ScanSnapshot
+
+# ------------------------------------------------------------------------------ opening scanner
+
+
+class ScanRowInline(admin.TabularInline):
+    model = ScanRow
+    extra = 0
+    can_delete = False
+    fields = [
+        "rank",
+        "code",
+        "name",
+        "price",
+        "change_pct",
+        "value_krw",
+        "value_estimated",
+        "volume_ratio",
+        "news_score",
+        "value_rank",
+        "surge_rank",
+        "gain_rank",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ScanSnapshot)
+class ScanSnapshotAdmin(admin.ModelAdmin):
+    """Scanner runs are history: read-only."""
+
+    list_display = ["at", "day", "slot", "trigger", "row_count", "news", "duration_ms", "error"]
+    list_filter = ["day", "trigger", "news"]
+    date_hierarchy = "at"
+    inlines = [ScanRowInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,27 @@
+"""Celery tasks of the strategy app (thin: read the clock, call a service). Routed to the `market` queue
+by their `strategy.` prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from celery import shared_task
+
+
+# ------------------------------------------------------------------------------ opening scanner
+def _enqueue_tick(slot: dt.datetime, countdown: float) -> None:
+    scan_tick.apply_async(kwargs={"slot": slot.isoformat()}, countdown=countdown)
+
+
+@shared_task(name="strategy.scan_tick", ignore_result=True, time_limit=120, soft_time_limit=100)
+def scan_tick(slot: str | None = None) -> dict[str, Any]:
+    """The beat entry's tick (every few wall seconds) and the queued tick of the next slot: scans the
+    exchange minute due now, once across every worker (apps.strategy.scanner.scan_tick)."""
+    from apps.broker.backends import exchange_clock
+
+    from .scanner import scan_tick as tick
+
+    now, speed = exchange_clock().reading()
+    target = dt.datetime.fromisoformat(slot) if slot else None
+    return tick(now, speed, enqueue=_enqueue_tick, target=target).as_dict()
