@@ -180,6 +180,9 @@ def scan_run(
     minute it serves (unique). Returns the stored run, or None when another run already stored `slot`."""
     started = time.monotonic()
     at = at or exchange_now()
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to the scanner")
+    at = at.astimezone(dt.UTC)
     day = krx_calendar.trading_day_of(at)
     rankings, errors = _rankings(broker or get_broker())
     excluded, excluded_details = _excluded(rankings, day)
