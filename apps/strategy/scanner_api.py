@@ -20,7 +20,8 @@ from .scanner_models import ScanSnapshot
 from .scanner_selectors import snapshot_at, snapshot_dict, snapshot_rows
 
 MAX_LIMIT = 200
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+_CLOCK = re.compile(r"^[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$")
+_LIMIT = re.compile(r"^[0-9]{1,4}$")
 
 
 def _day(raw: str | None) -> dt.date | None:
@@ -38,7 +39,7 @@ def _day(raw: str | None) -> dt.date | None:
 def _limit(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _LIMIT.match(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationError(
             {"limit": _("limit은 1~%(max)s 사이의 정수여야 합니다.") % {"max": MAX_LIMIT}}
         )

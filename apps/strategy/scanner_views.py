@@ -4,6 +4,7 @@ as a replay slider; `?partial=1` renders the table alone (the page reloads it on
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,11 +13,13 @@ from django.utils.dateparse import parse_date
 from .scanner_models import ScanSnapshot
 from .scanner_selectors import day_runs, snapshot_at, snapshot_rows
 
+_ID = re.compile(r"^[0-9]{1,15}$")
+
 
 def _chosen(request: HttpRequest) -> ScanSnapshot | None:
     raw_id = request.GET.get("snapshot", "")
     if raw_id:
-        if not raw_id.isdigit():
+        if not _ID.match(raw_id):
             raise Http404("unknown run")
         snapshot = ScanSnapshot.objects.filter(pk=int(raw_id)).first()
         if snapshot is None:

@@ -118,3 +118,31 @@ def test_the_page_shows_the_latest_run_and_replays(
 def test_the_empty_page_says_how_to_scan(viewer_client) -> None:
     html = viewer_client.get("/scanner/").content.decode()
     assert "manage.py scan" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "9" * 5000},
+        {"limit": "٣"},
+        {"at": "9" * 5000},
+        {"at": "99:99:99"},
+        {"day": "0000-00-00"},
+        {"day": "9999-12-31", "at": "23:59"},
+        {"at": "0001-01-01T00:00:00"},
+    ],
+)
+def test_hostile_parameters_are_4xx_or_empty_never_500(viewer_client, runs, query) -> None:
+    assert viewer_client.get(URL, query).status_code in (200, 400)
+
+
+@pytest.mark.parametrize("snapshot", ["9" * 5000, "99999999999999999999", "-1", "٣"])
+def test_hostile_page_parameters(viewer_client, runs, snapshot) -> None:
+    assert viewer_client.get("/scanner/", {"snapshot": snapshot}).status_code == 404
+    assert viewer_client.get("/scanner/", {"day": snapshot}).status_code == 200
+
+
+def test_the_page_in_english(viewer_client, runs, settings) -> None:
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = viewer_client.get("/scanner/").content.decode()
+    assert "Opening scanner" in html and "2.25×" in html and "Replay" in html
