@@ -1,0 +1,48 @@
+"""`excluded_codes`: the pre-trade check's exclusions for many codes at once (the opening scanner's
+filter) — the same flags as the check's per-code read, in one statement, with the configured kinds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from apps.market.tests.factories import DailyBarFactory, InstrumentFactory
+from apps.risk import snapshot
+from apps.risk.services.config import config_update
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2025, 2, 4)
+
+
+def test_bulk_read_equals_the_checks_read(django_assert_num_queries) -> None:
+    InstrumentFactory(code="000001", name="가나")
+    InstrumentFactory(code="000002", name="관리", is_administrative=True, warning="risk")
+    InstrumentFactory(code="000003", name="다라스팩2호", is_halted=True)
+    InstrumentFactory(code="000004", name="삼성 레버리지 ETN")
+    DailyBarFactory(instrument_id="000001", date=dt.date(2025, 2, 3), close=12_000)
+    DailyBarFactory(instrument_id="000001", date=dt.date(2025, 1, 31), close=11_000)
+    DailyBarFactory(instrument_id="000001", date=DAY, close=13_000)  # the day itself: not the base
+    codes = ["000001", "000002", "000003", "000004", "999999"]
+    with django_assert_num_queries(1):
+        bulk = snapshot._instrument_read_many(codes, DAY)
+    assert bulk == {code: snapshot._instrument_read(code, DAY) for code in codes}
+    assert bulk["000001"].base_price == 12_000
+
+
+def test_excluded_codes_follow_the_configuration() -> None:
+    InstrumentFactory(code="000002", name="관리", is_administrative=True, warning="risk")
+    InstrumentFactory(code="000003", name="다라스팩2호", is_halted=True)
+    InstrumentFactory(code="000004", name="삼성 레버리지 ETN")
+    codes = ["000001", "000002", "000003", "000004"]
+    assert snapshot.excluded_codes(codes, DAY) == {
+        "000002": frozenset({"administrative", "risk"}),
+        "000003": frozenset({"halted"}),
+    }
+    config_update({"excluded_kinds": ["spac", "etn"]}, user=None, reason="SPAC/ETN만")
+    snapshot.forget_caches()
+    assert snapshot.excluded_codes(codes, DAY) == {
+        "000003": frozenset({"spac"}),
+        "000004": frozenset({"etn"}),
+    }
