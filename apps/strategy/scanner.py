@@ -35,6 +35,7 @@ from apps.broker.contract import Broker, BrokerError, RankingKind, RankingRow
 from apps.core.live import publish_soon
 from apps.core.rediskeys import redis_key
 from krx import calendar as krx_calendar
+from krx.codes import clean_stock_code
 
 from .scanner_merge import MergedRow, merge_rankings
 from .scanner_models import NewsStatus, ScanRow, ScanSnapshot, ScanTrigger
@@ -139,7 +140,9 @@ def _excluded(
     names: dict[str, str] = {}
     for rows in rankings.values():
         for row in rows:
-            names.setdefault(row.code, row.name)
+            code = clean_stock_code(row.code or "")
+            if code is not None:
+                names.setdefault(code, row.name)
     kinds = excluded_codes(names, day)
     details = [
         {"code": code, "name": names.get(code, ""), "kinds": sorted(kinds[code])}

@@ -36,7 +36,7 @@ def broker_with_rankings() -> MemoryBroker:
     broker.rankings_data = {
         RankingKind.TRADING_VALUE: [
             row(1, "000001", value=9_000_000_000, name="가나전자"),
-            row(2, "000002", value=7_000_000_000, name="관리종목"),
+            row(2, "A000002", value=7_000_000_000, name="관리종목"),  # a prefix left on
             row(3, "000003", value=5_000_000_000, name="다라스팩1호"),
             row(4, "000004", value=3_000_000_000, name="마바화학"),
         ],
