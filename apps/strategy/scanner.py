@@ -222,7 +222,7 @@ def _publish(snapshot: ScanSnapshot, rows: list[ScanRow]) -> None:
         _redis().publish(scan_channel(), message)
     except redis.RedisError:
         log.exception("scanner: publishing run %s on %s failed", snapshot.pk, scan_channel())
-    publish_soon("scanner_update", snapshot_dict(snapshot, rows), key="scan")
+    publish_soon("scanner_update", snapshot_dict(snapshot, rows))  # each run a stop of the replay
 
 
 # --------------------------------------------------------------------------- the exchange-clock tick
