@@ -45,7 +45,7 @@ def _env(sim, tmp_path: Path) -> dict[str, str]:
 
 def test_a_real_worker_scans_every_simulated_minute_once(tmp_path: Path) -> None:
     celery_app.control.purge()  # nothing stale from an earlier run reaches the worker
-    with simulated_broker(tmp_path, start=at("08:59:30"), key_prefix="test-scanner-worker") as (
+    with simulated_broker(tmp_path, start=at("08:53:00"), key_prefix="test-scanner-worker") as (
         sim,
         _,
     ):
@@ -71,6 +71,8 @@ def test_a_real_worker_scans_every_simulated_minute_once(tmp_path: Path) -> None
                 ),
                 timeout=120,
             )
+            # The worker's clock keeps a reading for 5 s (`SimulatorClock`): its frozen one must lapse
+            # before 09:00, so the simulator starts early enough (7 s at speed 60).
             sim.call(lambda: sim.server.clock.set_speed(60.0))
             # The beat entry: a tick every 5 wall seconds until the simulator passes 09:20.
             while sim.now() < at("09:20:00"):
