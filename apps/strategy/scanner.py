@@ -41,11 +41,15 @@ from .scanner_merge import MergedRow, merge_rankings
 from .scanner_models import NewsStatus, ScanRow, ScanSnapshot, ScanTrigger
 from .scanner_schedule import ScanWindow, due_slot, next_slot
 
+# The strategy engine's feed (`feeds.latest_candidates`) reads the candidates from this module.
+from .scanner_selectors import latest_candidates as latest_candidates
+
 log = logging.getLogger(__name__)
 
 __all__ = [
     "SCAN_KINDS",
     "TickResult",
+    "latest_candidates",
     "scan_channel",
     "scan_run",
     "scan_tick",

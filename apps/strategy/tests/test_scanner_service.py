@@ -201,3 +201,15 @@ def test_selectors_give_the_engine_its_candidates(no_news_app, pushes) -> None:
     assert isinstance(event, ScanEvent) and event.snapshot_id == first.pk
     assert len(event.candidates) == first.row_count and event.at == AT
     assert scan_event(first.pk + 1000) is None
+
+
+def test_the_engine_feed_reads_the_scanners_candidates(no_news_app, pushes, monkeypatch) -> None:
+    from apps.strategy import feeds
+
+    assert scanner.scan_run(broker_with_rankings(), at=AT) is not None
+    monkeypatch.setattr("apps.broker.backends.exchange_now", lambda: AT)
+    candidates = feeds.latest_candidates()
+    assert [c.code for c in candidates][:2] == ["000001", "000002"]
+    assert feeds.scan_channel() == scanner.scan_channel()
+    meta = feeds.latest_scan_meta()
+    assert meta is not None and meta[1] == AT
