@@ -106,7 +106,9 @@ def test_the_page_shows_the_latest_run_and_replays(
     assert 'id="scan-news-unavailable"' in html
     assert 'data-live="1"' in html and 'max="1"' in html  # the day's two runs
     assert 'href="/scanner/"' in html  # the navigation link
-    assert 'href="/chart/000002/?date=2025-02-04"' in html  # each code links to its chart of the day
+    assert (
+        'href="/chart/000002/?date=2025-02-04"' in html
+    )  # each code links to its chart of the day
     partial = viewer_client.get("/scanner/", {"partial": "1", "snapshot": runs[1].pk})
     body = partial.content.decode()
     assert "<html" not in body and 'data-code="000003"' in body
