@@ -267,6 +267,11 @@ class Exchange:
         the live tape; earlier days are generated deterministically (about one year back)."""
         return self._engine.reads.minute_bars(code, minutes, before, limit)
 
+    def day_minute_bars(self, code: str, day: dt.date) -> list[Bar]:
+        """The 1-minute bars of one trading day, oldest first (today: the live tape so far; an earlier
+        day: its recorded or generated bars). Minutes without a trade have no bar."""
+        return self._engine.reads._day_minute_bars(self._engine.stock(code).inst.code, day)
+
     def daily_bars(self, code: str, end: dt.date | None = None, limit: int = 600) -> list[DailyBar]:
         """Daily bars newest first, dates <= `end` (default: today; today's bar is the running
         one once trading has started). History is deterministic for the seed."""

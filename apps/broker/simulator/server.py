@@ -194,6 +194,9 @@ class ServerConfig:
     # An accelerated clock (speed > 1) jumps from after the close to just before the next
     # trading day's pre-open, so a demo keeps living instead of idling through the night.
     roll_on_after_close: bool = False
+    # The news source (news.py): breaking items are published on this Redis channel when a URL is given.
+    news_redis_url: str | None = None
+    news_channel: str = "news_breaking_kr"
 
 
 MAX_BODY_BYTES = 1024 * 1024  # a larger TR body gets 413
@@ -232,6 +235,7 @@ class SimServer:
     ) -> None:
         from . import ws
         from .adapter import MarketAdapter
+        from .news import NewsPublisher, SimNewsSource
 
         self.exchange = exchange
         self.config = config or ServerConfig()
@@ -247,6 +251,13 @@ class SimServer:
         self.faults.on_drop_ws = self.hub.drop
         self.faults.on_invalidate_tokens = self.tokens.invalidate
         self._loop_task: asyncio.Task[None] | None = None
+        self.news = SimNewsSource(exchange, self.config.seed)
+        self.news_publisher = (
+            NewsPublisher(self.news, self.config.news_redis_url, self.config.news_channel)
+            if self.config.news_redis_url
+            else None
+        )
+        self._news_task: asyncio.Task[None] | None = None
         self.steps = 0
         self.events_seen = 0
         self.lock = asyncio.Lock()
@@ -318,13 +329,20 @@ class SimServer:
 
     async def _start_loop(self, app: web.Application) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self.run_loop())
+        if self.news_publisher is not None:
+            self._news_task = asyncio.get_running_loop().create_task(
+                self.news_publisher.run(self.lock)
+            )
 
     async def _stop_loop(self, app: web.Application) -> None:
         self.closing = True
-        if self._loop_task:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for task in (self._loop_task, self._news_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.news_publisher is not None:
+            await self.news_publisher.close()
         await self.hub.close_all()
         self.save_state()
 
@@ -342,6 +360,8 @@ class SimServer:
         app.router.add_post("/oauth2/revoke", self.handle_revoke)
         app.router.add_get("/api/dostk/websocket", ws.handle_websocket)
         app.router.add_post("/api/dostk/{group}", self.handle_tr)
+        app.router.add_get("/news/score", self.handle_news_score)
+        app.router.add_get("/news/items", self.handle_news_items)
         if self.config.admin_enabled:
             app.router.add_get("/_sim/faults", self.handle_faults_get)
             app.router.add_post("/_sim/faults", self.handle_faults_post)
@@ -584,6 +604,32 @@ class SimServer:
         """The day's condition entries/exits: `[seq, code, "I"|"D", exchange time]`, in order."""
         rows = [[e.seq, e.code, e.kind, encode.kst(e.time).isoformat()] for e in self.market.exchange.condition_changes()]  # fmt: skip
         return self._json({"sim_time": self.sim_time_header(), "changes": rows})
+
+    # ---------------------------------------------------------------- news (news.py)
+    async def handle_news_score(self, request: web.Request) -> web.Response:
+        """`GET /news/score?code=005930`: the stock's latest item today; 404 when it has none yet."""
+        code = (request.query.get("code") or "").strip().removeprefix("A")
+        if not (len(code) == 6 and code.isalnum()):
+            return self._json({"detail": "code: a 6-character stock code is required"}, status=400)
+        async with self.lock:
+            if self.market.instrument(code) is None:
+                return self._json({"detail": f"code: unknown stock {code}"}, status=404)
+            item = self.news.score(code)
+        if item is None:
+            return self._json({"detail": f"no news for {code} today"}, status=404)
+        return self._json(item.as_json())
+
+    async def handle_news_items(self, request: web.Request) -> web.Response:
+        """`GET /news/items?date=YYYYMMDD`: the day's items known at the simulated now, oldest first."""
+        from .news import parse_yyyymmdd
+
+        try:
+            day = parse_yyyymmdd((request.query.get("date") or "").strip())
+        except ValueError as exc:
+            return self._json({"detail": f"date: {exc}"}, status=400)
+        async with self.lock:
+            items = self.news.items(day)
+        return self._json({"date": day.isoformat(), "items": [i.as_json() for i in items]})
 
     async def handle_health(self, request: web.Request) -> web.Response:
         return self._json(
