@@ -31,4 +31,5 @@ urlpatterns = [
     path("signals/", include("apps.strategy.signal_urls")),
     path("scanner/", include("apps.strategy.scanner_urls")),
     path("api/v1/scanner/", include("apps.strategy.scanner_api_urls")),
+    path("api/v1/", include("apps.news.api_urls")),
 ]

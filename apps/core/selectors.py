@@ -206,6 +206,7 @@ def health_report(*, probe: bool = True) -> dict:
                 expected=component.value in expected,
             )
         )
+    components.extend(_extra_components(now, expected, probe))
     ok = all(c.status == HealthStatus.OK for c in components if c.expected)
     report = [c.as_dict() for c in components]
     if probe:
@@ -226,6 +227,32 @@ def health_report(*, probe: bool = True) -> dict:
         # Whether the strategy engine runs (its heartbeat in Redis, written by the realtime process).
         result["engine"] = engine_health()
     return result
+
+
+def _extra_components(now: datetime, expected: set[str], probe: bool) -> list[ComponentHealth]:
+    """Components other apps registered (apps.core.health), asked now."""
+    from apps.core.health import extra_components
+
+    out = []
+    for extra in extra_components():
+        try:
+            status, message = extra.probe(probe)
+        except Exception as exc:
+            logger.exception("health probe %s failed", extra.name)
+            status, message = HealthStatus.UNKNOWN, type(exc).__name__
+        out.append(
+            ComponentHealth(
+                component=extra.name,
+                label=str(extra.label),
+                status=status,
+                message=message,
+                last_seen=now,
+                age_seconds=0.0,
+                data_count=0,
+                expected=extra.name in expected,
+            )
+        )
+    return out
 
 
 # Switches whose turning on must be confirmed with a reason on the dashboard.

@@ -53,6 +53,18 @@ def _load_credentials(path: str | None) -> tuple[Any, ...]:
     return tuple(creds)
 
 
+def _news_redis_default() -> str:
+    """The simulator publishes breaking news when it is the project's news source (no NEWS_SERVICE_URL)."""
+    if getattr(settings, "NEWS_SERVICE_URL", "") or not getattr(settings, "NEWS_SIM_PUBLISH", True):
+        return ""
+    return str(getattr(settings, "REDIS_URL", ""))
+
+
+def _news_channel() -> str:
+    prefix = str(getattr(settings, "REDIS_KEY_PREFIX", ""))
+    return prefix + str(getattr(settings, "NEWS_CHANNEL", "news_breaking_kr"))
+
+
 class Command(BaseCommand):
     help = "Run the Kiwoom-compatible exchange simulator (REST + WebSocket on one port)."
     # A standalone server that touches neither the database nor the models: the project's system
@@ -112,6 +124,12 @@ class Command(BaseCommand):
             action=argparse.BooleanOptionalAction,
             default=bool(getattr(settings, "KIWOOM_SIM_ROLL_ON", True)),
             help="with --speed > 1, jump from after the close to the next trading day's pre-open",
+        )
+        parser.add_argument(
+            "--news-redis",
+            default=_news_redis_default(),
+            help="publish breaking news on the news channel of this Redis (default: REDIS_URL when the "
+            "simulator is the news source and NEWS_SIM_PUBLISH is on; '' disables)",
         )
         parser.add_argument(
             "--ws-port",
@@ -181,6 +199,8 @@ class Command(BaseCommand):
             seed=opts["seed"],
             admin_enabled=not opts["no_admin"],
             roll_on_after_close=bool(opts["roll_on"]),
+            news_redis_url=opts["news_redis"] or None,
+            news_channel=_news_channel(),
         )
         server = SimServer(exchange, config=config, clock=SimClock(start, speed), state_file=state)
         app = server.build_app()
@@ -191,6 +211,7 @@ class Command(BaseCommand):
             "speed": speed,
             "accounts": [c.account for c in credentials],
             "state": state,
+            "news_channel": config.news_channel if config.news_redis_url else None,
         }
         aio.run(self._serve(app, opts["host"], opts["port"], opts["ws_port"], banner))
 
