@@ -132,6 +132,7 @@ def reset() -> None:
             client.delete(_breaker_key(), _state_key())
         client.close()
     _async.clear()
+    _state_memo.clear()
 
 
 # ------------------------------------------------------------------------------------------ cache
@@ -198,6 +199,7 @@ def _breaker_open() -> bool:
 def _trip_local() -> None:
     global _open_until
     _open_until = time.monotonic() + settings.NEWS_RETRY_AFTER_SECONDS
+    _state_memo.clear()
 
 
 def _unavailable(reason: str) -> NewsUnavailable:
@@ -296,6 +298,14 @@ def get_score(code: str) -> NewsScore | None:
         cached = _MISS
     if cached is not _MISS:
         return cached  # type: ignore[return-value]
+    score = _fetch(code)
+    with contextlib.suppress(redis.RedisError):
+        _redis().set(key, _encode(score), ex=settings.NEWS_CACHE_TTL_SECONDS)
+    return score
+
+
+def _fetch(code: str) -> NewsScore | None:
+    """One call to the service, through the breaker; records the outcome for the health line."""
     base = service_url()
     if not base:
         raise NewsUnavailable("news service not configured (fail closed)")
@@ -306,12 +316,9 @@ def get_score(code: str) -> NewsScore | None:
     except (httpx.HTTPError, _ServiceError) as exc:
         _trip_sync(_reason(exc))
         raise _unavailable(_reason(exc)) from exc
-    try:
-        client = _redis()
-        client.set(key, _encode(score), ex=settings.NEWS_CACHE_TTL_SECONDS)
-        client.set(_state_key(), _state("ok", base), ex=86_400)
-    except redis.RedisError:
-        pass
+    with contextlib.suppress(redis.RedisError):
+        _redis().set(_state_key(), _state("ok", base), ex=86_400)
+    _state_memo.clear()
     return score
 
 
@@ -344,6 +351,7 @@ async def aget_score(code: str) -> NewsScore | None:
         await clients["redis"].set(_state_key(), _state("ok", base), ex=86_400)
     except redis.RedisError:
         pass
+    _state_memo.clear()
     return score
 
 
@@ -351,27 +359,36 @@ async def aget_score(code: str) -> NewsScore | None:
 def news_state(*, probe: bool = False) -> tuple[str, str]:
     """(state, message) for the health page: `ok`, `unavailable` (fail closed), `not_configured` or
     `unknown` (no call yet). With `probe` and no open breaker the service is asked once (a score read of
-    PROBE_CODE, which also fills the cache)."""
+    PROBE_CODE; the cache is not touched)."""
     base = service_url()
     if not base:
         return "not_configured", "not configured"
+    memo = _state_memo.get(base)
+    if not probe and memo is not None and time.monotonic() < memo[0]:
+        return memo[1]  # the status strip on every page: one Redis read per process per second
     try:
-        client = _redis()
-        reason = client.get(_breaker_key())
-        raw = client.get(_state_key())
+        reason, raw = _redis().mget(_breaker_key(), _state_key())
     except redis.RedisError as exc:
         return "unknown", f"state unreadable: {type(exc).__name__}"
+    answer = _news_state(base, reason, raw, probe=probe)
+    _state_memo[base] = (time.monotonic() + 1.0, answer)
+    return answer
+
+
+_state_memo: dict[str, tuple[float, tuple[str, str]]] = {}
+
+
+def _news_state(
+    base: str, reason: bytes | None, raw: bytes | None, *, probe: bool
+) -> tuple[str, str]:
     if reason is not None or _breaker_open():
         why = reason.decode(errors="replace") if reason is not None else "retrying later"
         return "unavailable", f"unavailable (fail closed): {why}"
     if probe:
         try:
-            client.delete(_score_key(PROBE_CODE))
-            get_score(PROBE_CODE)
+            _fetch(PROBE_CODE)  # the cache is left alone: it may hold a newer breaking score
         except NewsUnavailable as exc:
             return "unavailable", str(exc).replace("news service unavailable", "unavailable")
-        except redis.RedisError as exc:
-            return "unknown", f"state unreadable: {type(exc).__name__}"
         return "ok", base
     state = orjson.loads(raw) if raw else {}
     if state.get("status") == "ok":

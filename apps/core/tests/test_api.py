@@ -29,7 +29,7 @@ def test_health_lists_every_component_with_status_and_age(api_client, viewer):
 
     by_name = {c["component"]: c for c in body["components"]}
     assert set(by_name) == {
-        "database", "redis", "worker", "beat", "realtime", "broker", "simulator",
+        "database", "redis", "worker", "beat", "realtime", "broker", "simulator", "news",
     }  # fmt: skip
     assert by_name["database"]["status"] == "ok"
     assert by_name["redis"]["status"] == "ok"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 
 import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from django.conf import settings
 
 from apps.broker.simulator.adapter import default_start
 from apps.broker.simulator.news import MinuteValue, checkpoints, day_news, score_of, tone
@@ -150,6 +150,11 @@ async def test_score_endpoint_answers_the_latest_item_and_refuses_bad_input():
 
 
 # ------------------------------------------------------------------------------------------ publisher
+# The simulator is standalone (no Django): the test settings put these in the environment.
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
+
+
 async def _until(check, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if check():
@@ -159,11 +164,11 @@ async def _until(check, seconds: float = 10.0) -> None:
 
 
 async def test_the_publisher_sends_each_new_item_once_on_the_channel():
-    channel = f"{settings.REDIS_KEY_PREFIX}sim-news-test"
-    listener = aioredis.Redis.from_url(settings.REDIS_URL)
+    channel = f"{PREFIX}sim-news-test"
+    listener = aioredis.Redis.from_url(REDIS_URL)
     pubsub = listener.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(channel)
-    config = ServerConfig(news_redis_url=settings.REDIS_URL, news_channel=channel)
+    config = ServerConfig(news_redis_url=REDIS_URL, news_channel=channel)
     try:
         async with running_simulator(start=at(9, 0), use_krx_calendar=False, config=config) as sim:
             await sim.advance_to(at(9, 21))
