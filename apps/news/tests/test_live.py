@@ -170,3 +170,33 @@ def test_the_handler_is_registered():
     factory = factories()["news.breaking"]
     assert isinstance(factory(HubContext(broker=None)), BreakingNewsHandler)  # type: ignore[arg-type]
     assert factory(HubContext(broker=None, options={"news": False})) is None  # type: ignore[arg-type]
+
+
+async def test_the_hub_runs_the_listener_while_it_runs(monkeypatch):
+    """The realtime hub (in-memory broker) with the registered `news.breaking` factory: a published item
+    is stored and reaches the subscribers while the hub runs; stopping the hub stops the listener."""
+    from apps.broker.backends.memory import MemoryBroker
+    from apps.realtime.handlers import factories
+    from apps.realtime.hub import Hub
+
+    got: list[NewsItem] = []
+    monkeypatch.setattr(live, "subscribers", [got.append])
+    hub = Hub(
+        MemoryBroker(),
+        handlers={"news.breaking": factories()["news.breaking"]},
+        resync_seconds=60,
+        heartbeat_seconds=60,
+    )
+    run = asyncio.create_task(hub.run())
+    await asyncio.wait_for(hub.ready.wait(), 10)
+    handler = hub.handler("news.breaking")
+    await asyncio.wait_for(handler.subscribed.wait(), 10)
+    await _publish(orjson.dumps(GOOD))
+    await _until(lambda: len(got) == 1)
+    hub.stop()
+    await asyncio.wait_for(run, 15)
+
+    assert handler.task.done()
+    assert await sync_to_async(NewsRow.objects.filter(code="005930").count)() == 1
+    assert hub.details()["handlers"]["news.breaking"]["stored"] == 1
+    await _close_db()
