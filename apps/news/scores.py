@@ -346,6 +346,12 @@ async def aget_score(code: str) -> NewsScore | None:
     except (httpx.HTTPError, _ServiceError) as exc:
         await _trip_async(_reason(exc))
         raise _unavailable(_reason(exc)) from exc
+    except asyncio.CancelledError:
+        # The caller gave up waiting (e.g. `asyncio.wait_for` shorter than NEWS_TIMEOUT_SECONDS): a service
+        # that slow counts as down, or every later caller would wait the same in vain.
+        _trip_local()
+        asyncio.get_running_loop().create_task(_trip_async("too slow (the caller gave up)"))
+        raise
     try:
         await clients["redis"].set(key, _encode(score), ex=settings.NEWS_CACHE_TTL_SECONDS)
         await clients["redis"].set(_state_key(), _state("ok", base), ex=86_400)

@@ -189,3 +189,18 @@ def test_a_bad_code_is_refused_before_any_call(settings):
     with pytest.raises(InvalidNews, match="code"):
         scores.get_score("12")
     assert settings.NEWS_TIMEOUT_SECONDS > 0
+
+
+async def test_a_caller_giving_up_on_a_slow_service_opens_the_breaker(fake_service, settings):
+    """The strategy waits 0.5 s for a score: a service slower than that must not cost every later call
+    the same wait."""
+    import asyncio
+
+    settings.NEWS_SERVICE_URL = fake_service.url
+    settings.NEWS_RETRY_AFTER_SECONDS = 300
+    fake_service.delay = 2.0
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(scores.aget_score("005930"), 0.2)
+    with pytest.raises(NewsUnavailable):
+        await asyncio.wait_for(scores.aget_score("005930"), 0.2)
+    assert len(fake_service.requests) == 1
