@@ -267,10 +267,14 @@ class Exchange:
         the live tape; earlier days are generated deterministically (about one year back)."""
         return self._engine.reads.minute_bars(code, minutes, before, limit)
 
-    def day_minute_bars(self, code: str, day: dt.date) -> list[Bar]:
-        """The 1-minute bars of one trading day, oldest first (today: the live tape so far; an earlier
-        day: its recorded or generated bars). Minutes without a trade have no bar."""
-        return self._engine.reads._day_minute_bars(self._engine.stock(code).inst.code, day)
+    def day_minute_values(
+        self, code: str, day: dt.date, after: int = -1
+    ) -> tuple[dt.datetime, int, list[tuple[int, int, int]]]:
+        """One trading day's 1-minute bars, reduced to what the news source reads: (the session's open,
+        the base price, [(minute index from the open, close, traded value)] for the minutes after `after`
+        that traded, oldest first). Today: the live tape so far (the current minute included); an earlier
+        day: its recorded or generated bars."""
+        return self._engine.reads.day_minute_values(self._engine.stock(code).inst.code, day, after)
 
     def daily_bars(self, code: str, end: dt.date | None = None, limit: int = 600) -> list[DailyBar]:
         """Daily bars newest first, dates <= `end` (default: today; today's bar is the running

@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -120,41 +120,64 @@ def _headline(name: str, score: int, pick: int) -> str:
     return bank[pick % len(bank)].format(name=name)
 
 
-def day_news(
-    day: dt.date,
-    seed: int,
-    names: Mapping[str, str],
-    bases: Mapping[str, int],
-    bars: Mapping[str, Sequence[MinuteValue]],
-    until: dt.datetime | None = None,
-) -> list[SimNews]:
-    """Every news item of `day` up to `until` (default: the whole day), in time then code order."""
-    last_score: dict[str, int] = {}
-    out: list[SimNews] = []
-    for at in checkpoints(day):
-        if until is not None and at > until:
-            break
+@dataclass
+class DayNews:
+    """The news of one day so far: checkpoints are added in order and never change once added (a
+    checkpoint sees only bars that ended by then), so a day computed at once or step by step is the same."""
+
+    day: dt.date
+    seed: int
+    items: list[SimNews] = field(default_factory=list)
+    done: dt.datetime | None = None  # the last checkpoint computed
+    last_score: dict[str, int] = field(default_factory=dict)
+
+    def advance(
+        self,
+        names: Mapping[str, str],
+        bases: Mapping[str, int],
+        bars: Mapping[str, Sequence[MinuteValue]],
+        until: dt.datetime | None = None,
+    ) -> None:
+        for at in checkpoints(self.day):
+            if until is not None and at > until:
+                break
+            if self.done is not None and at <= self.done:
+                continue
+            self.items.extend(self._checkpoint(at, names, bases, bars))
+            self.done = at
+
+    def _checkpoint(
+        self,
+        at: dt.datetime,
+        names: Mapping[str, str],
+        bases: Mapping[str, int],
+        bars: Mapping[str, Sequence[MinuteValue]],
+    ) -> list[SimNews]:
         seen: list[tuple[str, int, float]] = []  # code, value so far, change %
         for code, rows in bars.items():
-            done = [b for b in rows if b.end <= at]
             base = bases.get(code, 0)
-            if not done or base <= 0:
-                continue
-            value = sum(b.value for b in done)
-            seen.append((code, value, (done[-1].close - base) * 100.0 / base))
+            value, close = 0, 0
+            for b in rows:
+                if b.end > at:
+                    break
+                value += b.value
+                close = b.close
+            if close and base > 0:
+                seen.append((code, value, (close - base) * 100.0 / base))
         by_value = sorted(seen, key=lambda r: (-r[1], r[0]))
         value_rank = {r[0]: i for i, r in enumerate(by_value, 1)}
         gainers = sorted((r for r in seen if r[2] > 0), key=lambda r: (-r[2], r[0]))[:GAINERS]
         picked = {r[0] for r in by_value[:VALUE_LEADERS]} | {r[0] for r in gainers}
         picked |= {r[0] for r in seen if r[2] <= FALL_PCT}
         change = {r[0]: r[2] for r in seen}
+        out = []
         for code in sorted(picked):
-            score = score_of(value_rank[code], change[code], tone(seed, day, code))
-            previous = last_score.get(code)
+            score = score_of(value_rank[code], change[code], tone(self.seed, self.day, code))
+            previous = self.last_score.get(code)
             if previous is not None and abs(score - previous) < MOVE_TO_REPEAT:
                 continue
-            last_score[code] = score
-            pick = _digest(seed, day.isoformat(), code, at.strftime("%H%M"))
+            self.last_score[code] = score
+            pick = _digest(self.seed, self.day.isoformat(), code, at.strftime("%H%M"))
             out.append(
                 SimNews(
                     code=code,
@@ -164,7 +187,22 @@ def day_news(
                     published_at=at,
                 )
             )
-    return out
+        return out
+
+
+def day_news(
+    day: dt.date,
+    seed: int,
+    names: Mapping[str, str],
+    bases: Mapping[str, int],
+    bars: Mapping[str, Sequence[MinuteValue]],
+    until: dt.datetime | None = None,
+) -> list[SimNews]:
+    """Every news item of `day` up to `until` (default: the whole day), in time then code order. `bars`:
+    each code's 1-minute bars, oldest first."""
+    news = DayNews(day, seed)
+    news.advance(names, bases, bars, until)
+    return news.items
 
 
 # --------------------------------------------------------------------------- over the exchange
@@ -175,27 +213,33 @@ class SimNewsSource:
         self.exchange = exchange
         self.seed = seed
         self._past: dict[dt.date, list[SimNews]] = {}
-        self._today: tuple[dt.date, dt.datetime, list[SimNews]] | None = None
+        self._today: DayNews | None = None
+        self._today_bars: dict[str, list[tuple[int, MinuteValue]]] = {}
 
     def _inputs(
         self, day: dt.date, before: dt.datetime
     ) -> tuple[dict[str, str], dict[str, int], dict[str, list[MinuteValue]]]:
+        """Names, base prices and the bars that ended by `before`. Today's completed bars are kept between
+        calls, so a new checkpoint reads only the minutes since the last one."""
+        today = self._today_bars if self._today is not None and self._today.day == day else None
         names: dict[str, str] = {}
         bases: dict[str, int] = {}
         bars: dict[str, list[MinuteValue]] = {}
         for inst in self.exchange.instruments():
-            names[inst.code] = inst.name
-            rows = [
-                b
-                for b in self.exchange.day_minute_bars(inst.code, day)
-                if b.time + dt.timedelta(minutes=b.minutes) <= before
+            code = inst.code
+            names[code] = inst.name
+            kept = today.get(code, []) if today is not None else []
+            last = kept[-1][0] if kept else -1
+            open_at, base, rows = self.exchange.day_minute_values(code, day, last)
+            new = [
+                (m, MinuteValue(open_at + dt.timedelta(minutes=m + 1), c, v)) for m, c, v in rows
             ]
-            if rows:
-                bases[inst.code] = rows[0].prev_close
-                bars[inst.code] = [
-                    MinuteValue(b.time + dt.timedelta(minutes=b.minutes), b.close, b.value)
-                    for b in rows
-                ]
+            done = kept + [r for r in new if r[1].end <= before]
+            if today is not None:
+                today[code] = done
+            if done:
+                bases[code] = base
+                bars[code] = [r[1] for r in done]
         return names, bases, bars
 
     def items(self, day: dt.date) -> list[SimNews]:
@@ -215,11 +259,13 @@ class SimNewsSource:
         due = [at for at in checkpoints(day) if at <= now]
         if not due:
             return []
-        cached = self._today
-        if cached is None or cached[0] != day or cached[1] != due[-1]:
-            news = day_news(day, self.seed, *self._inputs(day, now), until=due[-1])
-            self._today = cached = (day, due[-1], news)
-        return list(cached[2])
+        if self._today is None or self._today.day != day:
+            self._today = DayNews(day, self.seed)
+            self._today_bars = {}
+        if self._today.done != due[-1]:
+            # Only the checkpoints passed since the last call are computed (bars up to now).
+            self._today.advance(*self._inputs(day, now), until=due[-1])
+        return list(self._today.items)
 
     def score(self, code: str) -> SimNews | None:
         """The latest item of `code` today (None: no news for it yet today)."""

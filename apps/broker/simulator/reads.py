@@ -126,6 +126,21 @@ class MarketReads:
             if b[4] > 0
         ]
 
+    def day_minute_values(
+        self, code: str, day: dt.date, after: int = -1
+    ) -> tuple[dt.datetime, int, list[tuple[int, int, int]]]:
+        """(the day's open, its base price, [(minute index, close, traded value)] of the minutes after
+        `after` that traded, oldest first): the news source's cheap read of a day's bars."""
+        eng = self.eng
+        if day == eng.day:
+            st = eng.stocks[code]
+            items, base = sorted(i for i in st.bars.items() if i[0] > after), st.base
+        else:
+            items, base = eng.history.minute_bars_of(code, day)
+            items = [i for i in items if i[0] > after]
+        rows = [(m, b[3], b[5]) for m, b in items if b[4] > 0]
+        return eng.at(day, eng.t_open), base, rows
+
     def minute_bars(
         self, code: str, minutes: int, before: dt.datetime | None, limit: int
     ) -> list[Bar]:
