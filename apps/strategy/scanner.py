@@ -117,11 +117,9 @@ def _rankings(broker: Broker) -> tuple[dict[RankingKind, list[RankingRow]], list
 
 def _news_scores(codes: list[str]) -> tuple[dict[str, int | None], str]:
     """Each code's news score (None: no news), and the run's news status."""
-    try:  # the news app lands separately; the integrator removes this guard
-        from apps.news.contract import NewsUnavailable
-        from apps.news.scores import get_score
-    except ImportError:
-        return {}, NewsStatus.ABSENT
+    from apps.news.contract import NewsUnavailable
+    from apps.news.scores import get_score
+
     scores: dict[str, int | None] = {}
     for code in codes:
         try:
