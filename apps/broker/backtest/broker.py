@@ -6,20 +6,7 @@ The caller feeds bars (or trades, `on_print`) in time order (`begin_day`, `on_ba
 the clock is the end of the last bar fed, so an order placed after bar t is matched from bar t+1
 on and can never see the bar it was decided on (no look-ahead).
 
-Fill model, per bar of a code (README, "Backtest broker"):
-- Eligibility: a limit buy fills when the bar's low reaches its limit, a sell when the high does;
-  a market order always — except that nothing fills through a locked limit: a bar that traded
-  only at the upper limit (low == upper limit) fills no buy, one only at the lower limit fills no
-  sell (the queue at a locked limit is unknowable from bars).
-- Price: a limit order at min(open, limit) for a buy / max(open, limit) for a sell (the bar's
-  first trade when it already crossed the limit, else the limit); a market order at the open
-  moved `slippage_ticks` ticks against it on the KRX tick grid, then kept inside the bar's range
-  and the day's price limits. Every fill price lies inside [low, high] of its bar.
-- Size: each side (our buys, our sells) shares floor(bar volume × participation) shares of each
-  bar in price-time priority (market first, better limit, earlier order); what is left waits for
-  the next bars. Open orders expire at `end_day`.
-- Fees: commission per order on its cumulative amount, the dated sell tax by trade date and
-  market (krx.fees via the ledger, to the won); cash and shares move at the fill (no T+2).
+The fill model, per bar of a code, is in `fills.py` (README, "Backtest broker").
 Orders: limit and market only, on the tick grid and inside the day's limits, sized within cash
 and sellable shares; anything else is refused with the contract's errors and changes nothing.
 """
@@ -70,11 +57,19 @@ from apps.broker.simulator.matching import Book, fill_price, priority
 from krx import DEFAULT_COMMISSION_RATE, KST, change_sign, is_on_tick, price_limits, step_ticks
 from krx.markets import Market
 
-from .events import BacktestBalanceEvent, BacktestOrderEvent
+from .events import BacktestBalanceEvent
+from .fills import (
+    DayState,
+    bar_fill_price,
+    contract_side,
+    fill_record,
+    open_order_record,
+    order_event,
+    order_status,
+)
 
 ACCOUNT = "BACKTEST"
 _SIDE = {Side.BUY: sim.Side.BUY, Side.SELL: sim.Side.SELL}
-_TYPE_NAMES = {sim.OrderType.LIMIT: "보통", sim.OrderType.MARKET: "시장가"}
 _DIRECTION = {
     "1": Direction.UPPER_LIMIT,
     "2": Direction.UP,
@@ -82,30 +77,6 @@ _DIRECTION = {
     "4": Direction.LOWER_LIMIT,
     "5": Direction.DOWN,
 }
-
-
-def _contract_side(side: sim.Side) -> Side:
-    return Side.BUY if side is sim.Side.BUY else Side.SELL
-
-
-def _status(o: Order, replaced: bool = False) -> OrderStatus:
-    """The contract status of a ledger order (`replaced`: an amend closed its remainder)."""
-    if o.is_open:
-        return OrderStatus.PARTIALLY_FILLED if o.filled_qty else OrderStatus.ACCEPTED
-    if not o.cancelled_qty:
-        return OrderStatus.FILLED
-    return OrderStatus.REPLACED if replaced else OrderStatus.CANCELLED
-
-
-class _Day:
-    """A code's trading-day state: base price, limits and the running OHLCV."""
-
-    __slots__ = ("base", "close", "high", "limits", "low", "open", "volume")
-
-    def __init__(self, base: int, limits: tuple[int, int]) -> None:
-        self.base, self.limits = base, limits
-        self.open = self.high = self.low = self.close = 0
-        self.volume = 0
 
 
 class BacktestBroker(Broker):
@@ -143,7 +114,7 @@ class BacktestBroker(Broker):
         self.ledger = Ledger(cash, commission_rate)
         self.ledger.open_account(account, cash)
         self.book = Book()
-        self.days: dict[str, _Day] = {}
+        self.days: dict[str, DayState] = {}
         self.trading_day: dt.date | None = None
         self.bars: dict[str, list[MinuteBar]] = {}
         self.orders: dict[str, Order] = {}  # every order of the run by number (never reset)
@@ -174,7 +145,7 @@ class BacktestBroker(Broker):
             base = bases.get(code) or (previous[code].close if code in previous else 0)
             base = base or inst.prev_close
             if base > 0:
-                self.days[code] = _Day(base, price_limits(base, inst.market, day))
+                self.days[code] = DayState(base, price_limits(base, inst.market, day))
 
     def on_bar(self, bar: MinuteBar) -> list[RealtimeEvent]:
         """Feed one bar (`bar.at` its END, aware); match the open orders of its code against it.
@@ -189,7 +160,7 @@ class BacktestBroker(Broker):
             raise ValueError(f"unknown code {bar.code}")
         day = self.days.get(bar.code)
         if day is None:
-            day = self.days[bar.code] = _Day(
+            day = self.days[bar.code] = DayState(
                 bar.open,
                 price_limits(bar.open, self.instruments_by_code[bar.code].market, bar.at.date()),
             )
@@ -222,7 +193,7 @@ class BacktestBroker(Broker):
             raise ValueError(f"a bad print: {code} {price} x {volume}")
         day = self.days.get(code)
         if day is None:
-            day = self.days[code] = _Day(price, price_limits(price, inst.market, at.date()))
+            day = self.days[code] = DayState(price, price_limits(price, inst.market, at.date()))
         self.clock.set(at.astimezone(KST))
         before = len(self.events)
         when, trade_date = self.clock.now(), self.trading_day
@@ -260,10 +231,10 @@ class BacktestBroker(Broker):
         return out
 
     def _status_of(self, o: Order) -> OrderStatus:
-        return _status(o, o.order_no in self._replaced)
+        return order_status(o, o.order_no in self._replaced)
 
     # ================================================================== matching
-    def _match(self, bar: MinuteBar, day: _Day) -> None:
+    def _match(self, bar: MinuteBar, day: DayState) -> None:
         orders = [o for o in self.book.working.get(bar.code, []) if o.is_open]
         if not orders or bar.volume <= 0:
             return
@@ -279,7 +250,7 @@ class BacktestBroker(Broker):
             for o in sorted((o for o in orders if o.side is side), key=priority):
                 if liquidity <= 0:
                     break
-                price = self._fill_price(o, bar, day, inst.market)
+                price = bar_fill_price(o, bar, day, inst.market, self.slippage_ticks)
                 if price is None:
                     continue
                 qty = min(o.remaining, liquidity)
@@ -291,17 +262,6 @@ class BacktestBroker(Broker):
                 self._balance_event(o.code, bar.close)
         self.book.prune(bar.code)
 
-    def _fill_price(self, o: Order, bar: MinuteBar, day: _Day, market: Market) -> int | None:
-        buy = o.side is sim.Side.BUY
-        if o.order_type is sim.OrderType.MARKET:
-            moved = step_ticks(bar.open, self.slippage_ticks if buy else -self.slippage_ticks,
-                               market, bar.at.date())  # fmt: skip
-            lo, hi = max(bar.low, day.limits[0]), min(bar.high, day.limits[1])
-            return min(max(moved, lo), hi)
-        if buy:
-            return min(bar.open, o.price) if bar.low <= o.price else None
-        return max(bar.open, o.price) if bar.high >= o.price else None
-
     # ================================================================== events
     def _emit(self, event: RealtimeEvent) -> None:
         self.events.append(event)
@@ -309,23 +269,7 @@ class BacktestBroker(Broker):
             handler(event)
 
     def _order_event(self, o: Order, fill: sim.Fill | None = None) -> None:
-        status = self._status_of(o)
-        self._emit(
-            BacktestOrderEvent(
-                code=o.code, day=self.clock.now().date(), account=o.account,
-                order_no=o.order_no, original_order_no=o.orig_order_no, status=status,
-                name=o.name, order_kind=f"{'+' if o.side is sim.Side.BUY else '-'}{o.side.korean}",
-                side=_contract_side(o.side), order_type_name=_TYPE_NAMES[o.order_type],
-                quantity=o.qty, price=o.price or None, remaining=o.remaining,
-                filled_value=o.filled_value, at=self.clock.now(),
-                execution_no=fill.fill_no if fill else None,
-                fill_price=o.filled_value // o.filled_qty if o.filled_qty else None,
-                filled_quantity=o.filled_qty,
-                unit_fill_price=fill.price if fill else None,
-                unit_fill_quantity=fill.qty if fill else None,
-                fee=o.commission, tax=o.tax,
-            )
-        )  # fmt: skip
+        self._emit(order_event(o, self._status_of(o), self.clock.now(), fill))
 
     def _balance_event(self, code: str, mark: int) -> None:
         acct = self.ledger.account(self.account)
@@ -459,27 +403,13 @@ class BacktestBroker(Broker):
             return None
         avg = o.filled_value // o.filled_qty if o.filled_qty else None
         return OrderState(
-            o.order_no, o.code, _contract_side(o.side), o.qty, o.filled_qty, o.remaining, avg,
+            o.order_no, o.code, contract_side(o.side), o.qty, o.filled_qty, o.remaining, avg,
             self._status_of(o), o.is_open,
         )  # fmt: skip
 
     def open_orders(self, code: str | None = None) -> list[OpenOrder]:
         return [
-            OpenOrder(
-                o.order_no,
-                o.orig_order_no,
-                o.code,
-                o.name,
-                _contract_side(o.side),
-                self._status_of(o),
-                _TYPE_NAMES[o.order_type],
-                o.qty,
-                o.price or None,
-                o.remaining,
-                o.filled_qty,
-                o.filled_value,
-                o.time,
-            )
+            open_order_record(o, self._status_of(o))
             for o in self.orders.values()
             if o.is_open and (code is None or o.code == code)
         ]
@@ -491,26 +421,7 @@ class BacktestBroker(Broker):
         for o in reversed(list(self.orders.values())):
             if not o.filled_qty or (code is not None and o.code != code):
                 continue
-            last = self._last_fill_at.get(o.order_no)
-            out.append(
-                Fill(
-                    o.order_no,
-                    o.orig_order_no,
-                    o.code,
-                    o.name,
-                    _contract_side(o.side),
-                    self._status_of(o),
-                    _TYPE_NAMES[o.order_type],
-                    o.price or None,
-                    o.qty,
-                    o.filled_value // o.filled_qty,
-                    o.filled_qty,
-                    o.remaining,
-                    o.commission,
-                    o.tax,
-                    last,
-                )
-            )
+            out.append(fill_record(o, self._status_of(o), self._last_fill_at.get(o.order_no)))
         return out
 
     def _mark(self, code: str) -> tuple[int, int]:
