@@ -23,6 +23,7 @@
   the engine (opening ranges and VWAP rebuilt); signals the replay produces are executed only when
   fresher than `STRATEGY_REBUILD_FRESH_SECONDS` at the exchange's clock (an entry missed while the
   process was down, not a stale one), and the Signal key makes any repeat a no-op.
+  The database reads, the replay order and the scan channel are in `handler_support.py`.
 - **Status**: a heartbeat in Redis every cycle (`apps.strategy.status`; `GET /api/v1/health` → `engine`),
   `system_status` pushed when the gate's state, the engine's or the number of positions changes and every
   `STRATEGY_STATUS_PUSH_SECONDS`; `stopped` at shutdown.
@@ -33,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -52,7 +52,6 @@ from .engine.base import StrategySettings
 from .engine.events import (
     BarEvent,
     Candidate,
-    ConditionEvent,
     Event,
     ScanEvent,
     Signal,
@@ -60,6 +59,18 @@ from .engine.events import (
 )
 from .engine.runner import Engine
 from .execution import Executed, ExecutionContext, asignal_execute
+from .handler_support import (
+    MINUTE,
+    Rebuilt,
+    bar_event,
+    bars_write,
+    conditions_after,
+    listen_scan_channel,
+    parse_scan_message,
+    rebuild_read,
+    refresh_read,
+    replay_events,
+)
 from .status import heartbeat_clear, heartbeat_write, system_status_payload
 
 log = logging.getLogger(__name__)
@@ -84,20 +95,6 @@ class EngineStats:
     duplicates: int = 0  # signals whose key was stored already
     by_status: dict[str, int] = field(default_factory=dict)
     errors: int = 0
-
-
-@dataclass(frozen=True)
-class Rebuilt:
-    """What the database holds for a restart mid-session (read in one go in the database thread)."""
-
-    account: str
-    fired: list[str]
-    held: frozenset[str]
-    candidates: list[Candidate]
-    scan: tuple[int, dt.datetime] | None
-    bars: list[BarEvent]
-    conditions: list[tuple[int, ConditionEvent]]
-    last_condition_id: int
 
 
 class StrategyEngineHandler(Handler):
@@ -196,7 +193,7 @@ class StrategyEngineHandler(Handler):
         self.settings = await db_call(feeds.active_settings)
         engine = feeds.build_engine(self.settings)
         names = frozenset(self.settings) | {s.name for s in engine.strategies}
-        rebuilt = await db_call(_rebuild_read, self.day, now, self.top_n, names)
+        rebuilt = await db_call(rebuild_read, self.day, now, self.top_n, names)
         self.engine = engine
         await self._rebuild(rebuilt, now)
 
@@ -240,7 +237,7 @@ class StrategyEngineHandler(Handler):
         if self._bars is not None:
             bar = self._bars.on_trade(tick)
             if bar is not None:
-                self.feed(_bar_event(bar))
+                self.feed(bar_event(bar))
         self.feed(
             TickEvent(
                 code=tick.code,
@@ -338,18 +335,13 @@ class StrategyEngineHandler(Handler):
         self.held = rebuilt.held
         self.candidates = rebuilt.candidates
         self.engine.mark_fired(rebuilt.fired)
-        events: list[tuple[dt.datetime, int, Event]] = []
         if rebuilt.scan is not None or rebuilt.candidates:
-            scan_id, scan_at = rebuilt.scan if rebuilt.scan else (None, now)
-            self.scan_id = scan_id
-            events.append((scan_at, 0, ScanEvent(scan_at, tuple(rebuilt.candidates), scan_id)))
-        events.extend((bar.end, 1, bar) for bar in rebuilt.bars)
-        events.extend((event.at, 2, event) for _, event in rebuilt.conditions)
-        events.sort(key=lambda item: (item[0], item[1]))
+            self.scan_id = rebuilt.scan[0] if rebuilt.scan else None
+        events = replay_events(rebuilt, now)
         self.last_condition_id = rebuilt.last_condition_id
         self._replay_now = now
         try:
-            for _, _, event in events:
+            for event in events:
                 self.stats.replayed += 1
                 self.feed(event)
         finally:
@@ -372,7 +364,7 @@ class StrategyEngineHandler(Handler):
     async def _refresh(self) -> None:
         """Settings (the strategies' on/off, parameters, budgets) and the held/entered codes."""
         try:
-            fresh, account, held = await db_call(_refresh_read, self.day, self._names())
+            fresh, account, held = await db_call(refresh_read, self.day, self._names())
         except Exception:
             self.stats.errors += 1
             log.exception("strategy: reading the configuration failed")
@@ -400,7 +392,7 @@ class StrategyEngineHandler(Handler):
         if self._bars is None:
             return
         for bar in self._bars.on_clock(now):
-            self.feed(_bar_event(bar))
+            self.feed(bar_event(bar))
         await self._write_bars()
 
     async def _write_bars(self) -> None:
@@ -408,9 +400,9 @@ class StrategyEngineHandler(Handler):
             return
         started = self.started_at
         # A bar whose minute began before this process started is partial: never over a stored one.
-        done = [b for b in self._bars.take_bars() if started is None or b.end - _MINUTE >= started]
+        done = [b for b in self._bars.take_bars() if started is None or b.end - MINUTE >= started]
         if done:
-            await db_call(_bars_write, done)
+            await db_call(bars_write, done)
 
     async def _heartbeat(self) -> None:
         if self.engine is None:
@@ -445,44 +437,12 @@ class StrategyEngineHandler(Handler):
     # ------------------------------------------------------------------ the scanner
     async def _scan_listener(self) -> None:
         """The scanner's pub/sub channel → ScanEvent (reconnecting with backoff)."""
-        import redis.asyncio as aredis
-
-        delay = 1.0
-        while True:
-            client = aredis.Redis.from_url(settings.REDIS_URL)
-            pubsub = client.pubsub()
-            try:
-                await pubsub.subscribe(feeds.scan_channel())
-                delay = 1.0
-                while True:
-                    # A bounded wait, under the client's socket timeout (redis-py's default 5 s
-                    # would otherwise end a quiet subscription with a TimeoutError).
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        await self._on_scan_message(message.get("data"))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("strategy: scan channel lost (%s); again in %.0f s", exc, delay)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                with contextlib.suppress(Exception):
-                    await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        await listen_scan_channel(self._on_scan_message)
 
     async def _on_scan_message(self, data: Any) -> None:
-        try:
-            body = json.loads(data)
-            snapshot_id = body.get("snapshot_id")
-            at = dt.datetime.fromisoformat(str(body["at"]))
-            if at.tzinfo is None:
-                raise ValueError("naive scan time")
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("strategy: bad scan message %r (%s)", data, exc)
-            return
-        await self._scan(snapshot_id, at)
+        parsed = parse_scan_message(data)
+        if parsed is not None:
+            await self._scan(*parsed)
 
     async def _scan(self, snapshot_id: int | None, at: dt.datetime) -> None:
         if snapshot_id is not None and snapshot_id == self.scan_id:
@@ -555,7 +515,7 @@ class StrategyEngineHandler(Handler):
             return
         async with self._condition_lock:
             try:
-                rows = await db_call(_conditions_after, self.last_condition_id)
+                rows = await db_call(conditions_after, self.last_condition_id)
             except Exception:
                 self.stats.errors += 1
                 log.exception("strategy: reading condition events failed")
@@ -564,130 +524,6 @@ class StrategyEngineHandler(Handler):
                 self.last_condition_id = max(self.last_condition_id, event_id)
                 self.stats.conditions += 1
                 self.feed(event)
-
-
-_MINUTE = dt.timedelta(minutes=1)
-
-
-def _bar_event(bar: Any) -> BarEvent:
-    return BarEvent(
-        code=bar.code,
-        end=bar.end,
-        open=bar.open,
-        high=bar.high,
-        low=bar.low,
-        close=bar.close,
-        volume=bar.volume,
-        value=bar.value,
-    )
-
-
-# --------------------------------------------------------------------------------- database reads
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=krx.KST)
-
-
-def _held_entered(account: str, day: dt.date | None, names: frozenset[str]) -> frozenset[str]:
-    from apps.trades.models import Position
-
-    from .models import Signal as SignalRow
-    from .models import SignalStatus
-
-    held = set(
-        Position.objects.filter(
-            account_no=account, quantity__gt=0, strategy_tag__in=list(names)
-        ).values_list("code", flat=True)
-    )
-    if day is not None:
-        held |= set(
-            SignalRow.objects.filter(
-                day=day, side="buy", status=SignalStatus.ACCEPTED, account_no=account
-            ).values_list("code", flat=True)
-        )
-    return frozenset(held)
-
-
-def _refresh_read(
-    day: dt.date | None, names: frozenset[str]
-) -> tuple[dict[str, StrategySettings], str, frozenset[str]]:
-    from apps.trades.services.executor import default_account
-
-    fresh = feeds.active_settings()
-    account = default_account()
-    return fresh, account, _held_entered(account, day, names | frozenset(fresh))
-
-
-def _conditions_after(last_id: int, limit: int = 500) -> list[tuple[int, ConditionEvent]]:
-    from apps.conditions.models import ConditionEvent as ConditionRow
-    from apps.conditions.models import EventKind
-
-    rows = (
-        ConditionRow.objects.filter(id__gt=last_id)
-        .select_related("condition")
-        .order_by("id")[:limit]
-    )
-    return [
-        (
-            row.pk,
-            ConditionEvent(
-                code=row.code,
-                at=row.at,
-                condition_seq=row.condition.seq,
-                condition_name=row.condition.name,
-                entered=row.kind == EventKind.ENTRY,
-                price=row.price,
-                event_id=row.pk,
-            ),
-        )
-        for row in rows
-    ]
-
-
-def _rebuild_read(day: dt.date, now: dt.datetime, top_n: int, names: frozenset[str]) -> Rebuilt:
-    from django.db.models import Max
-
-    from apps.conditions.models import ConditionEvent as ConditionRow
-    from apps.market.models import MinuteBar
-    from apps.trades.services.executor import default_account
-
-    from .models import Signal as SignalRow
-
-    start = _day_start(day)
-    account = default_account()
-    fired = list(SignalRow.objects.filter(day=day).values_list("key", flat=True))
-    held = _held_entered(account, day, names)
-    candidates = feeds.latest_candidates()
-    scan = feeds.latest_scan_meta()
-    if scan is not None and scan[1] < start:
-        scan, candidates = None, []  # an earlier day's run says nothing about today
-    codes = {c.code for c in candidates[:top_n]} | held
-    bars = [
-        BarEvent(
-            code=b.instrument_id,
-            end=b.time,
-            open=b.open,
-            high=b.high,
-            low=b.low,
-            close=b.close,
-            volume=b.volume,
-            value=b.value,
-        )
-        for b in MinuteBar.objects.filter(
-            instrument_id__in=sorted(codes), time__gt=start, time__lte=now
-        ).order_by("time", "instrument_id")
-    ]
-    last_id = ConditionRow.objects.aggregate(m=Max("id"))["m"] or 0
-    today = ConditionRow.objects.filter(at__gte=start, at__lte=now).values_list("id", flat=True)
-    first_today = min(today, default=last_id + 1)
-    conditions = [e for e in _conditions_after(first_today - 1, 10_000) if e[0] <= last_id]
-    conditions = [e for e in conditions if e[1].at >= start]
-    return Rebuilt(account, fired, held, candidates, scan, bars, conditions, last_id)
-
-
-def _bars_write(bars: list[Any]) -> None:
-    from apps.market.services import minute_bars_upsert
-
-    minute_bars_upsert(bars, "live")
 
 
 def strategy_engine(ctx: HubContext) -> StrategyEngineHandler | None:
