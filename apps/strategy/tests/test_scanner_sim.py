@@ -5,7 +5,6 @@ exchange clock: one scan per exchange minute, none before the window."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SimHandle, object]]:
-    monkeypatch.setitem(sys.modules, "apps.news.scores", None)  # the news app is tested on its own
+    import apps.news.scores
+
+    # No news: the news app is tested on its own.
+    monkeypatch.setattr(apps.news.scores, "get_score", lambda code: None)
     with simulated_broker(tmp_path, start=at("08:59:30"), key_prefix="test-scanner") as pair:
         yield pair
 
