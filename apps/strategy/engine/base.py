@@ -1,13 +1,44 @@
-"""What every strategy is: a pure object fed typed events that returns signals (no Django, no I/O)."""
+"""What every strategy is: a pure object fed typed events that returns signals (no Django, no I/O).
+
+A strategy declares its `name`, `label` and parameter `schema` (`params.Schema`), and overrides the hooks
+it needs:
+
+- `on_tick(state, event)` — a trade of `state.code` (the market state already counts it);
+- `on_bar(state, bar, from_ticks)` — a 1-minute bar of `state.code` closed (`from_ticks`: built from
+  ticks; False: fed whole as a `BarEvent`, a backtest or warm-up on minute bars);
+- `on_scan`, `on_news`, `on_condition` — scanner runs, news scores, condition entries/exits.
+
+Hooks return a sequence of `Signal`s (usually `NO_SIGNALS`). The market state (`self.market`: bars,
+VWAP, opening range, last price per code) is shared by every strategy of an `Engine`, which feeds it
+before it calls the hooks; a strategy used on its own gets a market of its own and `on_event` feeds it.
+Strategies must be deterministic: the same events give the same signals (live, paper and backtest run
+the same code). `restore(keys, times)` tells a strategy the signal keys already fired today (a restart).
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .events import Event, Signal
+from krx import KST
+
+from .events import (
+    BarEvent,
+    ClockEvent,
+    ConditionEvent,
+    Event,
+    NewsEvent,
+    ScanEvent,
+    Signal,
+    TickEvent,
+)
+from .market import CodeState, Market, MinuteBar, epoch_ms
+from .params import Schema
+
+NO_SIGNALS: tuple[Signal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +52,136 @@ class StrategySettings:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+def signal_key(strategy: str, code: str, day: dt.date, kind: str) -> str:
+    """The once-only key of a signal: one per (strategy, code, trading day, kind)."""
+    return f"{strategy}:{code}:{day.isoformat()}:{kind}"
+
+
+def parse_key(key: str) -> tuple[str, str, dt.date, str] | None:
+    parts = key.split(":")
+    if len(parts) != 4:
+        return None
+    try:
+        day = dt.date.fromisoformat(parts[2])
+    except ValueError:
+        return None
+    return parts[0], parts[1], day, parts[3]
+
+
+def kst_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(KST).date()
+
+
 class Strategy(abc.ABC):
-    """A rule. `on_event` is called for every event in exchange-time order and returns the signals it
-    decides on now (usually none). It must be deterministic: the same events give the same signals
-    (live, paper and backtest run the same code)."""
+    """A rule. See the module docstring for the hooks."""
 
     name: ClassVar[str]
+    label: ClassVar[str] = ""
+    label_en: ClassVar[str] = ""
+    schema: ClassVar[Schema]
 
-    def __init__(self, settings: StrategySettings) -> None:
+    def __init__(self, settings: StrategySettings, market: Market | None = None) -> None:
+        self.market = market if market is not None else Market()
         self.settings = settings
+        self.params: dict[str, Any] = {}
+        self.configure(settings)
 
-    @abc.abstractmethod
-    def on_event(self, event: Event) -> list[Signal]: ...
+    # ------------------------------------------------------------------ configuration
+    def configure(self, settings: StrategySettings) -> None:
+        """Apply a (new) configuration; the strategy's state (entries, scans, news) is kept.
+        Raises `params.ParamsInvalid` for parameters that do not validate."""
+        self.params = self.schema.load(settings.params)
+        self.settings = settings
+        self.apply_params(self.params)
+
+    def apply_params(self, params: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Copy the typed parameters to attributes (read per tick)."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def restore(  # noqa: B027 - optional hook
+        self, keys: Iterable[str], times: Mapping[str, dt.datetime]
+    ) -> None:
+        """Signal keys fired before (a restart mid-session), with their times when known."""
+
+    # ------------------------------------------------------------------ hooks
+    def on_tick(self, state: CodeState, event: TickEvent) -> Sequence[Signal]:
+        return NO_SIGNALS
+
+    def on_bar(self, state: CodeState, bar: MinuteBar, from_ticks: bool) -> Sequence[Signal]:
+        return NO_SIGNALS
+
+    def on_scan(self, event: ScanEvent) -> Sequence[Signal]:
+        return NO_SIGNALS
+
+    def on_news(self, event: NewsEvent) -> Sequence[Signal]:
+        return NO_SIGNALS
+
+    def on_condition(self, event: ConditionEvent) -> Sequence[Signal]:
+        return NO_SIGNALS
+
+    # ------------------------------------------------------------------ standalone use
+    def on_event(self, event: Event) -> list[Signal]:
+        """Feed one event to this strategy alone (its own market state). An `Engine` does not call
+        this: it feeds the shared market once and calls the hooks."""
+        return dispatch(self.market, [self], event)
+
+
+def dispatch(market: Market, strategies: Sequence[Strategy], event: Event) -> list[Signal]:
+    """Feed `event` to `market`, then to the strategies' hooks; the signals in order."""
+    out: list[Signal] = []
+    kind = type(event)
+    if kind is TickEvent:
+        tick: TickEvent = event  # type: ignore[assignment]
+        ts = int(tick.at.timestamp() * 1000)
+        state = market.state_at(tick.code, ts)
+        if state is None:
+            return out
+        closed = state.on_tick(ts, tick.price, tick.quantity)
+        if tick.change_pct is not None:
+            state.change_pct = tick.change_pct
+        if closed is not None:
+            for strategy in strategies:
+                out.extend(strategy.on_bar(state, closed, True))
+        if ts < state.open_ms or ts >= state.stop_ms:
+            return out
+        for strategy in strategies:
+            signals = strategy.on_tick(state, tick)
+            if signals:
+                out.extend(signals)
+    elif kind is BarEvent:
+        bar_event: BarEvent = event  # type: ignore[assignment]
+        end = epoch_ms(bar_event.end)
+        state = market.state_at(bar_event.code, end - 1)
+        if state is None:
+            return out
+        closed = state.on_bar(
+            end,
+            bar_event.open,
+            bar_event.high,
+            bar_event.low,
+            bar_event.close,
+            bar_event.volume,
+            bar_event.value,
+        )
+        if closed is not None:
+            for strategy in strategies:
+                out.extend(strategy.on_bar(state, closed, False))
+    elif kind is ClockEvent:
+        for state, closed in market.on_clock(epoch_ms(event.at)):
+            for strategy in strategies:
+                out.extend(strategy.on_bar(state, closed, True))
+    elif kind is ScanEvent:
+        for strategy in strategies:
+            out.extend(strategy.on_scan(event))  # type: ignore[arg-type]
+    elif kind is NewsEvent:
+        for strategy in strategies:
+            out.extend(strategy.on_news(event))  # type: ignore[arg-type]
+    elif kind is ConditionEvent:
+        for strategy in strategies:
+            out.extend(strategy.on_condition(event))  # type: ignore[arg-type]
+    else:
+        raise TypeError(f"not an engine event: {kind.__name__}")
+    return out

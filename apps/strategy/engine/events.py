@@ -20,6 +20,7 @@ class TickEvent:
     quantity: int
     cumulative_volume: int = 0
     cumulative_value_krw: int = 0
+    change_pct: Decimal | None = None  # vs the previous close (FID 12), when the feed says
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,14 @@ class ConditionEvent:
     event_id: int | None = None
 
 
-Event = TickEvent | BarEvent | ScanEvent | NewsEvent | ConditionEvent
+@dataclass(frozen=True, slots=True)
+class ClockEvent:
+    """The exchange's time moved on (no tick needed): bars whose minute is over close."""
+
+    at: datetime
+
+
+Event = TickEvent | BarEvent | ScanEvent | NewsEvent | ConditionEvent | ClockEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,31 +1,123 @@
-"""The engine: fans every event out to the enabled strategies and fires each signal key once."""
+"""The engine: one shared market state, fanned out to the strategies; each signal key fires once.
+
+`build_engine(settings)` makes an engine of the configured strategies (`REGISTRY` by name);
+`Engine.reconfigure(settings)` applies new versions mid-session and keeps the market state (bars,
+VWAP, opening ranges), the strategies' own state (scans, news, entries) and the fired keys. Every
+strategy sees every event (a strategy switched off still follows scans and news, and still exits what it
+entered); a strategy that is off emits no entry — the engine drops its buys as a second guard.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 
-from .base import Strategy
-from .events import Event, Signal
+from .base import Strategy, StrategySettings, dispatch
+from .events import ConditionEvent, Event, NewsEvent, ScanEvent, Signal
+from .market import Market, SessionOf
+from .strategies import ConditionEntry, OpeningBreakout
+
+__all__ = ["REGISTRY", "Engine", "UnknownStrategy", "build_engine"]
+
+REGISTRY: dict[str, type[Strategy]] = {
+    OpeningBreakout.name: OpeningBreakout,
+    ConditionEntry.name: ConditionEntry,
+}
+
+
+class UnknownStrategy(KeyError):
+    pass
 
 
 class Engine:
-    def __init__(self, strategies: Sequence[Strategy]) -> None:
-        self.strategies = list(strategies)
+    def __init__(self, strategies: Sequence[Strategy], market: Market | None = None) -> None:
+        self.market = market if market is not None else Market()
+        self.strategies: list[Strategy] = []
         self.fired: set[str] = set()
+        self._times: dict[str, dt.datetime] = {}
+        for strategy in strategies:
+            self._add(strategy)
 
-    def mark_fired(self, keys: Iterable[str]) -> None:
-        """Signals already stored (a restart mid-session): never fired again."""
+    def _add(self, strategy: Strategy) -> None:
+        strategy.market = self.market
+        self.strategies.append(strategy)
+
+    def strategy(self, name: str) -> Strategy | None:
+        return next((s for s in self.strategies if s.name == name), None)
+
+    def mark_fired(
+        self, keys: Iterable[str], times: Mapping[str, dt.datetime] | None = None
+    ) -> None:
+        """Signals already stored (a restart mid-session): never fired again, and the strategies learn
+        what they entered (the opening breakout then watches those codes for its exit). `times` (key →
+        the signal's `at`, from the Signal table) lets an exit judge the stored bars after the entry;
+        without it, only bars built from live ticks count for the exit."""
+        keys = list(keys)
         self.fired.update(keys)
+        self._times.update(times or {})
+        for strategy in self.strategies:
+            strategy.restore(keys, self._times)
+
+    def warm_up(self, events: Iterable[Event]) -> None:
+        """Rebuild state after a restart, emitting nothing: bars and ticks (stored minute bars as
+        `BarEvent`s) feed only the market state (bars, VWAP, opening ranges); scans and news feed the
+        strategies; condition events are skipped (an entry is never inferred from history). Together
+        with `mark_fired` (the stored signals), the engine then neither repeats nor misses an entry;
+        a restored entry's VWAP-breakdown exit is judged from the next live bar on."""
+        for event in events:
+            if isinstance(event, ScanEvent | NewsEvent):
+                dispatch(self.market, self.strategies, event)
+            elif not isinstance(event, ConditionEvent):
+                dispatch(self.market, (), event)
 
     def on_event(self, event: Event) -> list[Signal]:
+        signals = dispatch(self.market, self.strategies, event)
+        if not signals:
+            return signals
         out: list[Signal] = []
-        for strategy in self.strategies:
-            if not strategy.settings.enabled:
+        enabled = {s.name: s.settings.enabled for s in self.strategies}
+        for signal in signals:
+            if signal.side == "buy" and not enabled.get(signal.strategy, False):
                 continue
-            for signal in strategy.on_event(event):
-                if signal.key and signal.key in self.fired:
+            if signal.key:
+                if signal.key in self.fired:
                     continue
-                if signal.key:
-                    self.fired.add(signal.key)
-                out.append(signal)
+                self.fired.add(signal.key)
+            out.append(signal)
         return out
+
+    def reconfigure(self, settings: Mapping[str, StrategySettings]) -> None:
+        """Apply `settings` (the complete active set): known strategies take their new version in place
+        (validated first: a bad set raises `ParamsInvalid` and changes nothing), new names are built,
+        strategies no longer configured are dropped. Market state and fired keys stay."""
+        for name in settings:
+            if name not in REGISTRY:
+                raise UnknownStrategy(name)
+        current = {s.name: s for s in self.strategies}
+        for name, item in settings.items():  # validate everything before changing anything
+            REGISTRY[name].schema.load(item.params)
+        kept: list[Strategy] = []
+        for name, item in settings.items():
+            strategy = current.get(name)
+            if strategy is None:
+                strategy = REGISTRY[name](item, self.market)
+                strategy.restore(self.fired, self._times)
+            elif strategy.settings != item:
+                strategy.configure(item)
+            kept.append(strategy)
+        self.strategies = kept
+
+
+def build_engine(
+    settings: Mapping[str, StrategySettings], session_of: SessionOf | None = None
+) -> Engine:
+    """An engine of the configured strategies (in the mapping's order). Unknown names raise
+    `UnknownStrategy`; parameters that do not validate raise `params.ParamsInvalid`."""
+    market = Market(session_of)
+    strategies = []
+    for name, item in settings.items():
+        cls = REGISTRY.get(name)
+        if cls is None:
+            raise UnknownStrategy(name)
+        strategies.append(cls(item, market))
+    return Engine(strategies, market)
