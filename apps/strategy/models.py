@@ -2,8 +2,44 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+# --------------------------------------------------------------------------------- configuration
+class StrategyConfig(models.Model):
+    """One version of one strategy's configuration. Every change is a new row (version + 1 per
+    strategy) with its author, time and reason; the active configuration of a strategy is its latest
+    version; rows are never edited. `params` is the strategy's parameter set as validated by its
+    schema (`apps.strategy.engine.params`; decimals as strings)."""
+
+    strategy = models.CharField(_("전략"), max_length=50)
+    version = models.PositiveIntegerField(_("버전"))
+    enabled = models.BooleanField(_("사용"), default=False)
+    budget_krw = models.BigIntegerField(_("전략 예산(원)"))
+    params = models.JSONField(_("파라미터"), default=dict, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("변경자"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(_("사유"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("변경 시각"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["strategy", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["strategy", "version"], name="strategy_config_version"),
+        ]
+        verbose_name = _("전략 설정 버전")
+        verbose_name_plural = _("전략 설정 버전")
+
+    def __str__(self) -> str:
+        return f"{self.strategy} v{self.version}"
 
 
 # --------------------------------------------------------------------------------- signals

@@ -5,7 +5,8 @@ it needs:
 
 - `on_tick(state, event)` — a trade of `state.code` (the market state already counts it);
 - `on_bar(state, bar, from_ticks)` — a 1-minute bar of `state.code` closed (`from_ticks`: built from
-  ticks; False: fed whole as a `BarEvent`, a backtest or warm-up on minute bars);
+  live ticks, or a `BarEvent` of the minute the ticks were building; False: a bar fed whole as
+  history — a backtest or a warm-up on minute bars);
 - `on_scan`, `on_news`, `on_condition` — scanner runs, news scores, condition entries/exits.
 
 Hooks return a sequence of `Signal`s (usually `NO_SIGNALS`). The market state (`self.market`: bars,
@@ -157,6 +158,9 @@ def dispatch(market: Market, strategies: Sequence[Strategy], event: Event) -> li
         state = market.state_at(bar_event.code, end - 1)
         if state is None:
             return out
+        # A bar of the minute ticks are building is the live feed's own bar (the hub closes bars
+        # and feeds both): it counts as built from ticks. Otherwise it is history (warm-up, backtest).
+        live = state.building(end)
         closed = state.on_bar(
             end,
             bar_event.open,
@@ -168,7 +172,7 @@ def dispatch(market: Market, strategies: Sequence[Strategy], event: Event) -> li
         )
         if closed is not None:
             for strategy in strategies:
-                out.extend(strategy.on_bar(state, closed, False))
+                out.extend(strategy.on_bar(state, closed, live))
     elif kind is ClockEvent:
         for state, closed in market.on_clock(epoch_ms(event.at)):
             for strategy in strategies:

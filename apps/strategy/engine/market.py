@@ -154,6 +154,10 @@ class CodeState:
         self._or_cache[minutes] = (high, low)
         return high, low
 
+    def building(self, end_ms: int) -> bool:
+        """Is the bar ending at `end_ms` the one ticks are filling now?"""
+        return self._bar_end == end_ms and end_ms != 0
+
     def last_bar(self) -> MinuteBar | None:
         return self.bars[-1] if self.bars else None
 

@@ -381,3 +381,60 @@ def test_warm_up_rebuilds_state_without_signals() -> None:
     run(restarted, [tick(9, 8, 10, 9_900)])
     [sell] = run(restarted, [tick(9, 9, 10, 9_900)])
     assert sell.side == "sell"
+
+
+def test_a_hub_feeding_its_own_bars_beside_the_ticks() -> None:
+    """The realtime hub closes bars itself and feeds each as a BarEvent before the tick of the next
+    minute: the bar replaces the one the ticks built (no double count) and counts as live."""
+    plain = engine(opening_breakout={})
+    both = engine(opening_breakout={})
+    events = [scan(), *opening(), BREAK, tick(9, 8, 10, 9_900), tick(9, 9, 10, 9_900)]
+    expected = run(plain, events)
+    fed = []
+    for e in events:
+        if isinstance(e, TickEvent):
+            state = both.market.state(CODE)
+            if (
+                state is not None
+                and state.last_ms
+                and epoch_ms(e.at) // 60_000 > state.last_ms // 60_000
+            ):
+                o = [x for x in events if isinstance(x, TickEvent) and x.at <= e.at]
+                minute = [x for x in o if epoch_ms(x.at) // 60_000 == state.last_ms // 60_000]
+                prices = [x.price for x in minute]
+                end = dt.datetime.fromtimestamp((state.last_ms // 60_000 + 1) * 60, dt.UTC)
+                fed.extend(
+                    both.on_event(
+                        BarEvent(
+                            CODE,
+                            end,
+                            prices[0],
+                            max(prices),
+                            min(prices),
+                            prices[-1],
+                            sum(x.quantity for x in minute),
+                            sum(x.price * x.quantity for x in minute),
+                        )
+                    )
+                )
+        fed.extend(both.on_event(e))
+    assert [s.key for s in fed] == [s.key for s in expected] and len(expected) == 2
+    assert both.market.state(CODE).vwap == plain.market.state(CODE).vwap
+    assert len(both.market.state(CODE).bars) == len(plain.market.state(CODE).bars)
+
+
+def test_a_restored_entry_without_its_time_exits_on_live_bars_only() -> None:
+    first = engine(opening_breakout={})
+    [buy] = run(first, [scan(), *opening(), BREAK])
+    again = engine(opening_breakout={})
+    again.mark_fired([buy.key])  # no time
+    history = [
+        BarEvent(CODE, dt.datetime.fromtimestamp(b.end_ms / 1000, dt.UTC), b.open, b.high, b.low,
+                 b.close, b.volume, b.value)
+        for b in first.market.state(CODE).bars
+    ]  # fmt: skip
+    low = BarEvent(CODE, at(9, 8), 9_900, 9_900, 9_900, 9_900, 10, 99_000)
+    assert run(again, [scan(), *history, low]) == []  # history: no exit judged
+    run(again, [tick(9, 8, 10, 9_900)])
+    [sell] = run(again, [tick(9, 9, 10, 9_900)])
+    assert sell.side == "sell"
