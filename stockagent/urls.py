@@ -32,4 +32,6 @@ urlpatterns = [
     path("scanner/", include("apps.strategy.scanner_urls")),
     path("api/v1/scanner/", include("apps.strategy.scanner_api_urls")),
     path("api/v1/", include("apps.news.api_urls")),
+    path("strategy/", include("apps.strategy.urls")),
+    path("api/v1/strategy/", include("apps.strategy.api_urls")),
 ]

@@ -151,7 +151,7 @@ def _as_bool(raw: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value.normalize(), "f")  # one spelling per number: "0.5", never "0.50"
     if isinstance(value, tuple):
         return list(value)
     return value

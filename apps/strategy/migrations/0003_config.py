@@ -53,7 +53,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('strategy', '0002_signal'),
+        ('strategy', '0002_scanner'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -23,3 +23,13 @@ def _forget_scan_claims() -> Iterator[None]:
     clear_scan_keys()
     yield
     clear_scan_keys()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_strategy_cache() -> Iterator[None]:
+    """Active settings are cached per version in the process; a rolled-back database reuses versions."""
+    from apps.strategy.selectors import forget_cache
+
+    forget_cache()
+    yield
+    forget_cache()
