@@ -69,7 +69,9 @@ def _card(
 
 def _range(low: Any, high: Any, nullable: bool) -> str:
     text = f"{low} ~ {high}" if low is not None and high is not None else ""
-    return f"{text} ({_('비우면 사용 안 함')})" if nullable else text
+    if not nullable:
+        return text
+    return "{} ({})".format(text, _("비우면 사용 안 함")).strip()
 
 
 def strategy_page(
