@@ -3,7 +3,6 @@ notification and live push), the API and the page — traders change, viewers on
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.notifications.models import Notification
 from apps.strategy.engine.runner import REGISTRY, build_engine
-from apps.strategy.models import Signal, StrategyConfig
+from apps.strategy.models import StrategyConfig
 from apps.strategy.selectors import active_settings, config_history
 from apps.strategy.services import ConfigInvalid, config_toggle, config_update
-from krx import KST
+
+from .factories import SignalFactory, StrategyConfigFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,9 +68,7 @@ def test_active_settings_are_typed_and_read_once_per_version(trader) -> None:
 
 
 def test_a_stored_set_the_code_no_longer_accepts_runs_switched_off() -> None:
-    StrategyConfig.objects.create(
-        strategy="opening_breakout", version=2, enabled=True, budget_krw=1, params={"top_n": 1000}
-    )
+    StrategyConfigFactory(version=2, params={"top_n": 1000})
     s = active_settings()["opening_breakout"]
     assert (s.version, s.enabled, s.params["top_n"]) == (2, False, 5)
 
@@ -230,25 +228,8 @@ def test_a_bad_put_is_a_400_naming_the_fields(as_trader) -> None:
 
 
 # ------------------------------------------------------------------ page
-def _signal(**kw) -> Signal:
-    values = {
-        "key": "opening_breakout:005930:2025-01-15:entry",
-        "strategy": "opening_breakout",
-        "code": "005930",
-        "name": "삼성전자",
-        "side": "buy",
-        "day": dt.date(2025, 1, 15),
-        "at": dt.datetime(2025, 1, 15, 9, 7, 10, tzinfo=KST),
-        "price": 10_150,
-        "reason": "장초 고가 10,100 돌파",
-        "features": {"rank": 2, "news_score": 85, "vwap_distance_pct": 1.45},
-    }
-    values.update(kw)
-    return Signal.objects.create(**values)
-
-
 def test_the_page_shows_parameters_history_and_signals(trader_client, trader) -> None:
-    _signal()
+    SignalFactory()
     config_update("opening_breakout", {"params": {"top_n": 3}}, user=trader, reason="좁히기")
     page = trader_client.get("/strategy/")
     assert page.status_code == 200
