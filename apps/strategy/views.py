@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from apps.core.permissions import can_trade
 
 from .engine.runner import REGISTRY
-from .models import StrategyConfig
+from .models import SignalStatus, StrategyConfig
 from .selectors import active_configs, config_history, recent_signals
 from .services import ConfigInvalid, config_toggle, config_update
 
@@ -50,7 +50,9 @@ def _card(
                 "label": p.label_en if english else p.label,
                 "help": p.help,
                 "range": _range(p.min, p.max, p.nullable),
-                "current": _shown(current),
+                "current": (_("예") if current else _("아니오"))
+                if p.kind == "bool"
+                else _shown(current),
                 "value": posted.get(p.name, _shown(current)) if posted else _shown(current),
                 "errors": errors.get(p.name, []),
             }
@@ -93,7 +95,13 @@ def strategy_page(
         }
         for row, changes in config_history(None, 50)
     ]
-    context = {"cards": cards, "history": history, "signals": recent_signals(50)}
+    labels = {
+        "buy": _("매수"),
+        "sell": _("매도"),
+        "won": _("원"),
+        "status": {value: str(label) for value, label in SignalStatus.choices},
+    }
+    context = {"cards": cards, "history": history, "signals": recent_signals(50), "labels": labels}
     return render(request, "strategy/page.html", context, status=400 if failed else 200)
 
 

@@ -53,6 +53,7 @@ def test_signals_arrive_live_and_the_trader_edits_parameters(browser, asgi_serve
         row = page.wait_for_selector('#signal-rows tr[data-signal="41"]', timeout=15_000)
         text = row.inner_text()
         assert "005930" in text and "09:07:10" in text and "장초 고가 71,000 돌파" in text
+        assert "주문 전송" in text and "71,100" in text  # the status label, the price
         assert page.locator("#signal-rows tr.empty").count() == 0
 
         card = page.locator("#strategy-opening_breakout")

@@ -289,3 +289,10 @@ def test_a_bad_form_shows_the_error_at_its_field_and_saves_nothing(trader_client
         assert f'data-error="{field}"' in html
     assert 'value="0"' in html  # the posted value stays in the form
     assert StrategyConfig.objects.count() == 2
+
+
+def test_the_page_in_english(trader_client, settings) -> None:
+    trader_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = trader_client.get("/strategy/").content.decode()
+    assert "Opening leader breakout" in html and "Trading-value rank ≤ N" in html
+    assert "Recent signals" in html and "Change history" in html

@@ -32,7 +32,7 @@
       cell(`${data.code || ""} ${data.name || ""}`.trim()),
       cell(labels[data.action] || data.action || "-"),
       cell(data.price != null ? Number(data.price).toLocaleString("ko-KR") + labels.won : "-"),
-      cell((data.status || "") + (reasons ? ` (${reasons})` : "")),
+      cell(((labels.status || {})[data.status] || data.status || "") + (reasons ? ` (${reasons})` : "")),
       cell(data.reason || ""),
       cell(""),
     );
