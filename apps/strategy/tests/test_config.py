@@ -296,3 +296,19 @@ def test_the_page_in_english(trader_client, settings) -> None:
     html = trader_client.get("/strategy/").content.decode()
     assert "Opening leader breakout" in html and "Trading-value rank ≤ N" in html
     assert "Recent signals" in html and "Change history" in html
+
+
+def test_the_page_queries_do_not_grow_with_rows(trader_client, trader) -> None:
+    def count() -> int:
+        with CaptureQueriesContext(connection) as q:
+            assert trader_client.get("/strategy/").status_code == 200
+        return len(q)
+
+    SignalFactory()
+    config_update("opening_breakout", {"params": {"top_n": 2}}, user=trader, reason="r")
+    before = count()
+    for i in range(20):
+        SignalFactory(code=f"{i:06d}")
+        config_update("opening_breakout", {"params": {"top_n": 3 + i}}, user=trader, reason=f"r{i}")
+        config_toggle("condition_entry", i % 2 == 0, user=trader)
+    assert count() == before
