@@ -83,17 +83,26 @@ class Strategy(abc.ABC):
 
     def __init__(self, settings: StrategySettings, market: Market | None = None) -> None:
         self.market = market if market is not None else Market()
-        self.settings = settings
         self.params: dict[str, Any] = {}
         self.configure(settings)
 
     # ------------------------------------------------------------------ configuration
     def configure(self, settings: StrategySettings) -> None:
         """Apply a (new) configuration; the strategy's state (entries, scans, news) is kept.
-        Raises `params.ParamsInvalid` for parameters that do not validate."""
-        self.params = self.schema.load(settings.params)
-        self.settings = settings
-        self.apply_params(self.params)
+        Raises `params.ParamsInvalid` for parameters that do not validate (nothing changes then)."""
+        params = self.schema.load(settings.params)
+        self._settings = settings
+        self.params = params
+        self.apply_params(params)
+
+    @property
+    def settings(self) -> StrategySettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: StrategySettings) -> None:
+        # Assigning new settings applies them (typed parameters included), like `configure`.
+        self.configure(value)
 
     def apply_params(self, params: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
         """Copy the typed parameters to attributes (read per tick)."""

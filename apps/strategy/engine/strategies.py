@@ -163,7 +163,7 @@ class OpeningBreakout(Strategy):
 
     def on_tick(self, state: CodeState, event: TickEvent) -> Sequence[Signal]:
         rank = self.ranks.get(state.code)
-        if rank is None or rank > self.top_n or not self.settings.enabled:
+        if rank is None or rank > self.top_n or not self._settings.enabled:
             return NO_SIGNALS
         return self._entry(state, event.price, state.last_ms, rank)
 
@@ -176,7 +176,7 @@ class OpeningBreakout(Strategy):
                 since = -1 if from_ticks else UNKNOWN_ENTRY_MS
             if self.exit_on and bar.end_ms > since:
                 out = self._exit(state, bar)
-        elif not from_ticks and self.settings.enabled:
+        elif not from_ticks and self._settings.enabled:
             # Fed minute bars only: judge the rule at the bar's close, with the close as the price.
             rank = self.ranks.get(state.code)
             if rank is not None and rank <= self.top_n:
@@ -329,7 +329,7 @@ class ConditionEntry(Strategy):
         return NO_SIGNALS
 
     def on_condition(self, event: ConditionEvent) -> Sequence[Signal]:
-        if not (event.entered and self.settings.enabled and event.condition_seq in self.seqs):
+        if not (event.entered and self._settings.enabled and event.condition_seq in self.seqs):
             return NO_SIGNALS
         code = event.code
         day = kst_day(event.at)

@@ -438,3 +438,15 @@ def test_a_restored_entry_without_its_time_exits_on_live_bars_only() -> None:
     run(again, [tick(9, 8, 10, 9_900)])
     [sell] = run(again, [tick(9, 9, 10, 9_900)])
     assert sell.side == "sell"
+
+
+def test_assigning_settings_applies_the_parameters() -> None:
+    eng = engine(opening_breakout={})
+    run(eng, [scan(rank=4), *opening()])
+    strategy = eng.strategies[0]
+    strategy.settings = settings("opening_breakout", version=2, top_n=3)  # rank 4 is now outside
+    assert strategy.top_n == 3 and strategy.settings.version == 2
+    assert run(eng, [BREAK]) == []
+    with pytest.raises(ParamsInvalid):
+        strategy.settings = settings("opening_breakout", version=3, top_n=0)
+    assert strategy.top_n == 3 and strategy.settings.version == 2
