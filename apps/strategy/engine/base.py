@@ -9,7 +9,8 @@ it needs:
   history — a backtest or a warm-up on minute bars);
 - `on_scan`, `on_news`, `on_condition` — scanner runs, news scores, condition entries/exits.
 
-Hooks return a sequence of `Signal`s (usually `NO_SIGNALS`). The market state (`self.market`: bars,
+Hooks return a sequence of `Signal`s (usually `NO_SIGNALS`). (Or it overrides `on_event(event)` alone — the first
+contract —, and the engine hands it every event while it is on.) The market state (`self.market`: bars,
 VWAP, opening range, last price per code) is shared by every strategy of an `Engine`, which feeds it
 before it calls the hooks; a strategy used on its own gets a market of its own and `on_event` feeds it.
 Strategies must be deterministic: the same events give the same signals (live, paper and backtest run
@@ -79,7 +80,9 @@ class Strategy(abc.ABC):
     name: ClassVar[str]
     label: ClassVar[str] = ""
     label_en: ClassVar[str] = ""
-    schema: ClassVar[Schema]
+    # None: the parameters are taken as given, unvalidated (a strategy written to the first contract:
+    # only `on_event`, reading `settings.params` itself).
+    schema: ClassVar[Schema | None] = None
 
     def __init__(self, settings: StrategySettings, market: Market | None = None) -> None:
         self.market = market if market is not None else Market()
@@ -90,7 +93,9 @@ class Strategy(abc.ABC):
     def configure(self, settings: StrategySettings) -> None:
         """Apply a (new) configuration; the strategy's state (entries, scans, news) is kept.
         Raises `params.ParamsInvalid` for parameters that do not validate (nothing changes then)."""
-        params = self.schema.load(settings.params)
+        params = (
+            self.schema.load(settings.params) if self.schema is not None else dict(settings.params)
+        )
         self._settings = settings
         self.params = params
         self.apply_params(params)
@@ -135,8 +140,14 @@ class Strategy(abc.ABC):
     # ------------------------------------------------------------------ standalone use
     def on_event(self, event: Event) -> list[Signal]:
         """Feed one event to this strategy alone (its own market state). An `Engine` does not call
-        this: it feeds the shared market once and calls the hooks."""
+        this for a strategy written with the hooks: it feeds the shared market once and calls the hooks.
+        A strategy may instead override `on_event` itself (the first contract): the engine then calls
+        it with every event while the strategy is on, and the market state is there to read."""
         return dispatch(self.market, [self], event)
+
+    @classmethod
+    def uses_hooks(cls) -> bool:
+        return cls.on_event is Strategy.on_event
 
 
 def dispatch(market: Market, strategies: Sequence[Strategy], event: Event) -> list[Signal]:

@@ -37,10 +37,16 @@ class Engine:
         self._times: dict[str, dt.datetime] = {}
         for strategy in strategies:
             self._add(strategy)
+        self._hooked, self._own = self._split()
 
     def _add(self, strategy: Strategy) -> None:
         strategy.market = self.market
         self.strategies.append(strategy)
+
+    def _split(self) -> tuple[list[Strategy], list[Strategy]]:
+        """(strategies written with the hooks, strategies that override `on_event` themselves)."""
+        hooked = [s for s in self.strategies if s.uses_hooks()]
+        return hooked, [s for s in self.strategies if not s.uses_hooks()]
 
     def strategy(self, name: str) -> Strategy | None:
         return next((s for s in self.strategies if s.name == name), None)
@@ -64,14 +70,21 @@ class Engine:
         strategies; condition events are skipped (an entry is never inferred from history). Together
         with `mark_fired` (the stored signals), the engine then neither repeats nor misses an entry;
         a restored entry's VWAP-breakdown exit is judged from the next live bar on."""
+        hooked, own = self._split()
         for event in events:
             if isinstance(event, ScanEvent | NewsEvent):
-                dispatch(self.market, self.strategies, event)
+                dispatch(self.market, hooked, event)
+                for strategy in own:
+                    strategy.on_event(event)
             elif not isinstance(event, ConditionEvent):
                 dispatch(self.market, (), event)
 
     def on_event(self, event: Event) -> list[Signal]:
-        signals = dispatch(self.market, self.strategies, event)
+        hooked, own = self._hooked, self._own
+        signals = dispatch(self.market, hooked, event)
+        for strategy in own:
+            if strategy.settings.enabled:
+                signals.extend(strategy.on_event(event))
         if not signals:
             return signals
         out: list[Signal] = []
@@ -106,6 +119,7 @@ class Engine:
                 strategy.configure(item)
             kept.append(strategy)
         self.strategies = kept
+        self._hooked, self._own = self._split()
 
 
 def build_engine(
