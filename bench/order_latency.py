@@ -288,7 +288,7 @@ def serve_sim() -> None:
 
     from apps.core import aio
 
-    aio.run(run())  # as `kiwoom_sim` runs (ASYNC_UVLOOP)
+    aio.run(run())  # as `kiwoom_sim` runs (asyncio unless ASYNC_UVLOOP)
 
 
 @contextlib.contextmanager
@@ -338,8 +338,8 @@ def main() -> None:
     parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
-        default="uvloop",
-        help="our side's event loop (`run_realtime` runs on uvloop by default)",
+        default="asyncio",
+        help="our side's event loop (`run_realtime`: asyncio unless ASYNC_UVLOOP)",
     )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -13,7 +13,7 @@ driven over its stdin; it reports t0 and the wire time together on stdout after 
 one clock for every process), and the hub's loop is the only busy thread of the bench's process (the driver
 blocks on a queue while an exit is measured). `--sim thread`: the simulator in a thread of the bench's
 process (the earlier set-up: the simulator's and the hub's loops share one GIL). `--loop uvloop|asyncio`: the
-hub's event loop (`run_realtime` runs on uvloop by default, `ASYNC_UVLOOP`).
+hub's event loop (`run_realtime` runs on asyncio unless `ASYNC_UVLOOP`).
 
 The simulator refuses the sell (the paper account holds nothing): the refusal comes after the wire, so the
 figure is unchanged, and the refusal releases the reservation, so the next tick exits again (the retry
@@ -175,7 +175,7 @@ def serve_sim() -> None:
 
     from apps.core import aio
 
-    aio.run(run())  # as `kiwoom_sim` runs (ASYNC_UVLOOP)
+    aio.run(run())  # as `kiwoom_sim` runs (asyncio unless ASYNC_UVLOOP)
 
 
 @contextlib.contextmanager
@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--exits", type=int, default=200)
     parser.add_argument("--gap-ms", type=float, default=30.0)
     parser.add_argument("--sim", choices=("process", "thread"), default="process")
-    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="asyncio")
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:

@@ -555,8 +555,8 @@ CONDITIONS_QUOTE_TIMEOUT_SECONDS = env.float("CONDITIONS_QUOTE_TIMEOUT_SECONDS",
 REALTIME_TICK_CODES = env.list("REALTIME_TICK_CODES", default=[])
 REALTIME_HEARTBEAT_SECONDS = env.float("REALTIME_HEARTBEAT_SECONDS", default=5.0)
 REALTIME_RESYNC_SECONDS = env.float("REALTIME_RESYNC_SECONDS", default=3.0)
-# The realtime process and the simulator run their event loop on uvloop (apps.core.aio).
-ASYNC_UVLOOP = env.bool("ASYNC_UVLOOP", default=True)
+# Opt-in (apps/core/aio.py says why): the realtime process and the simulator run their event loop on uvloop (apps.core.aio).
+ASYNC_UVLOOP = env.bool("ASYNC_UVLOOP", default=False)
 
 # --- Learning metrics and reports (apps.reports) ------------------------------------------------------------
 # A pattern (strategy tag × news-score bucket × volume-rank bucket × entry-time bucket) needs this many trades
