@@ -43,6 +43,10 @@ class ExchangeClock(Protocol):
         exchange, the simulator's speed otherwise), so a page can keep it ticking."""
         ...
 
+    def known_reading(self) -> tuple[datetime, float] | None:
+        """As `reading`, but None when the exchange's time is not known (never a stand-in)."""
+        ...
+
 
 class WallClock:
     """The machine's clock: the exchange's time for the real and the mock Kiwoom hosts."""
@@ -52,6 +56,9 @@ class WallClock:
 
     def reading(self) -> tuple[datetime, float]:
         return datetime.now(UTC), 1.0
+
+    def known_reading(self) -> tuple[datetime, float] | None:
+        return self.reading()
 
 
 class SimulatorClock:
@@ -96,6 +103,14 @@ class SimulatorClock:
         return self.reading()[0]
 
     def reading(self) -> tuple[datetime, float]:
+        """The simulator's time and speed; the wall clock (speed 1) while it does not answer (pages
+        stay up). Decisions that must not act on the wall's time use `known_reading`."""
+        return self.known_reading() or (datetime.now(UTC), 1.0)
+
+    def known_reading(self) -> tuple[datetime, float] | None:
+        """The simulator's time and speed, or None while it does not answer (never the wall clock:
+        a scheduler acting on the wall's time would act on the wrong day, e.g. the opening scan of
+        today's wall date while the simulator replays another day)."""
         wall = datetime.now(UTC)
         with self._lock:
             mono = time.monotonic()
@@ -103,7 +118,7 @@ class SimulatorClock:
                 found = self._read()
                 if found is None:
                     self._reading = None
-                    return wall, 1.0
+                    return None
                 self._reading = (mono, found[0], wall.timestamp(), found[1])
             _, sim, wall_then, speed = self._reading
         return sim + timedelta(seconds=(wall.timestamp() - wall_then) * speed), speed

@@ -45,3 +45,10 @@ def test_simulator_clock_reads_the_replayed_day() -> None:
         clock.reset()
         assert clock.now() == datetime(2025, 2, 4, 10, 5, tzinfo=KST)
         reset_cache()
+
+
+def test_known_reading_is_none_while_the_simulator_does_not_answer() -> None:
+    """Decisions on the exchange's time (the opening scan) must not act on the wall's time."""
+    assert SimulatorClock("http://127.0.0.1:9").known_reading() is None
+    wall = WallClock().known_reading()
+    assert wall is not None and wall[1] == 1.0
