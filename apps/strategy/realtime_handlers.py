@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import logging
 import time
@@ -492,7 +493,10 @@ class StrategyEngineHandler(Handler):
         def receiver(sender: Any, **kwargs: Any) -> None:
             loop = self._loop
             if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._poke_conditions)
+                # A fresh context: the receiver runs in the database thread of a `db_call`, whose
+                # context (asgiref's "inside the single thread executor" mark) would otherwise pass
+                # to the task, and its own `db_call` would refuse ("would deadlock").
+                loop.call_soon_threadsafe(self._poke_conditions, context=contextvars.Context())
 
         condition_entered.connect(receiver, weak=False, dispatch_uid=f"strategy-{id(self)}-in")
         condition_exited.connect(receiver, weak=False, dispatch_uid=f"strategy-{id(self)}-out")

@@ -109,3 +109,19 @@ def test_the_scan_channel_is_a_prefixed_key() -> None:
     from apps.core.rediskeys import redis_key
 
     assert feeds.scan_channel() == redis_key("strategy", "scan")
+
+
+@pytest.mark.django_db
+def test_the_real_providers_are_switched_on() -> None:
+    """Every adapter reaches its provider on main (none falls back): the seeded strategies are built,
+    the scanner and the news app answer."""
+    from apps.news.live import subscribers
+    from apps.strategy.engine.runner import Engine
+
+    engine = feeds.build_engine(feeds.active_settings())
+    assert isinstance(engine, Engine)
+    assert {s.name for s in engine.strategies} == {"opening_breakout", "condition_entry"}
+    assert feeds.latest_candidates() == []  # no scan yet, but the scanner's selector ran
+    unsubscribe = feeds.news_subscribe(lambda item: None)
+    assert len(subscribers) >= 1
+    unsubscribe()
