@@ -5,7 +5,6 @@ of the day."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 import pytest
 
@@ -34,7 +33,9 @@ def _scan() -> int:
 
 
 def test_rows_update_live_and_the_slider_replays(browser, asgi_server, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "apps.news.scores", None)
+    import apps.news.scores
+
+    monkeypatch.setattr(apps.news.scores, "get_score", lambda code: None)
     in_thread(UserFactory, username="viewer-s", role="viewer")
     in_thread(
         snapshot_with_rows, dt.datetime(2025, 2, 4, 9, 0, 5, tzinfo=KST), ["000001", "000002"]
