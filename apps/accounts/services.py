@@ -238,5 +238,23 @@ def balance_sync_soon(source: str = SnapshotSource.FILL, delay_seconds: float = 
 
 
 def balance_sync_due(now: datetime | None = None) -> bool:
-    """Scheduled syncs run while KRX's regular session is open, by the exchange's clock."""
-    return calendar.is_market_open(now or exchange_now())
+    """Scheduled syncs run while KRX's regular session is open, by the exchange's clock, and once on
+    a trading day before it opens when the active account has no snapshot of that day yet: the risk
+    engine's opening equity comes from it, and without one every entry of the open is refused
+    (`equity_unknown`) until the first sync in the session."""
+    now = now or exchange_now()
+    if calendar.is_market_open(now):
+        return True
+    day = calendar.trading_day_of(now)
+    if not calendar.is_trading_day(day):
+        return False  # a holiday or a weekend: nothing opens today
+    session = calendar.session(day)
+    if now >= session.open:
+        return False  # after the close
+    from .models import BalanceSnapshot
+    from .selectors import active_account_no
+
+    start = datetime.combine(day, time(0, 0), tzinfo=KST)
+    return not BalanceSnapshot.objects.filter(
+        account__account_no=active_account_no(), taken_at__gte=start
+    ).exists()

@@ -74,6 +74,27 @@ def bar_event(bar: Any) -> BarEvent:
     )
 
 
+def day_minute_bars(broker: Any, code: str, day: dt.date) -> list[BarEvent]:
+    """The day's 1-minute bars so far from the broker's minute chart (ka10080, newest first, one page:
+    ~900 bars, more than a session), oldest first, as `BarEvent`s (a chart bar's time is its end)."""
+    rows = broker.minute_bars(code, 1, max_pages=1)
+    out = [
+        BarEvent(
+            code=code,
+            end=row.at,
+            open=row.open,
+            high=row.high,
+            low=row.low,
+            close=row.close,
+            volume=row.volume,
+        )
+        for row in rows
+        if row.at.astimezone(krx.KST).date() == day
+    ]
+    out.sort(key=lambda e: e.end)
+    return out
+
+
 # --------------------------------------------------------------------------------- database reads
 def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=krx.KST)

@@ -66,6 +66,7 @@ from .handler_support import (
     bar_event,
     bars_write,
     conditions_after,
+    day_minute_bars,
     listen_scan_channel,
     parse_scan_message,
     rebuild_read,
@@ -94,6 +95,7 @@ class EngineStats:
     replayed: int = 0  # events fed at start (the rebuild)
     stale_signals: int = 0  # signals of the rebuild older than the freshness window: not executed
     duplicates: int = 0  # signals whose key was stored already
+    warmed_bars: int = 0  # bars of the day fetched for codes first watched after the open
     by_status: dict[str, int] = field(default_factory=dict)
     errors: int = 0
 
@@ -139,6 +141,9 @@ class StrategyEngineHandler(Handler):
         self._status_sent: tuple[Any, ...] | None = None
         self._status_at = 0.0
         self._replay_now: dt.datetime | None = None  # set while the rebuild feeds the engine
+        # Codes whose bars of the day are being fetched (their ticks wait, in order), and those done.
+        self._warming: dict[str, list[Tick]] = {}
+        self._warmed: set[str] = set()
 
     # ------------------------------------------------------------------ hub hooks
     async def wants(self) -> Wants:
@@ -196,7 +201,9 @@ class StrategyEngineHandler(Handler):
         names = frozenset(self.settings) | {s.name for s in engine.strategies}
         rebuilt = await db_call(rebuild_read, self.day, now, self.top_n, names)
         self.engine = engine
+        self._warmed, self._warming = set(), {}
         await self._rebuild(rebuilt, now)
+        self._warm_new()
 
     async def on_gap(self, reason: str) -> None:
         await self._read_conditions()
@@ -233,6 +240,10 @@ class StrategyEngineHandler(Handler):
 
     def on_tick(self, tick: Tick) -> None:
         if self.engine is None or tick.at is None or not tick.price:
+            return
+        waiting = self._warming.get(tick.code)
+        if waiting is not None:  # its earlier bars come first (`_warm_up`)
+            waiting.append(tick)
             return
         self.stats.ticks += 1
         if self._bars is not None:
@@ -458,6 +469,46 @@ class StrategyEngineHandler(Handler):
         self.candidates = candidates
         self.stats.scans += 1
         self.feed(ScanEvent(at, tuple(candidates), snapshot_id))
+        self._warm_new()
+
+    # ------------------------------------------------------------------ a code watched mid-session
+    def _warm_new(self) -> None:
+        """A code first watched after the open (a new scan candidate) has no bars here: its day so far
+        is fetched from the broker's minute chart (ka10080) and fed as bars before its ticks, so its
+        opening range and VWAP are the session's (without them the strategy, failing closed, would
+        never enter it). Its ticks wait meanwhile. Codes rebuilt from stored bars are left alone."""
+        if self.engine is None or self._loop is None:
+            return
+        for code in self.watched():
+            if code in self._warmed or code in self._warming:
+                continue
+            self._warmed.add(code)
+            state = self.engine.market.state(code)
+            if state is not None and state.bars:
+                continue
+            self._warming[code] = []
+            task = self._loop.create_task(self._warm_up(code), name=f"strategy.warm:{code}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _warm_up(self, code: str) -> None:
+        day = self.day
+        bars: list[Any] = []
+        try:
+            if day is not None:
+                bars = await asyncio.to_thread(day_minute_bars, self.ctx.broker, code, day)
+        except Exception as exc:
+            self.stats.errors += 1
+            log.warning("strategy: the minute chart of %s could not be read: %s", code, exc)
+        waiting = self._warming.pop(code, [])
+        if self.engine is not None and bars:
+            # Only whole minutes before its first live tick (the chart's last bar may be partial).
+            until = waiting[0].at if waiting else await self._now()
+            events = [b for b in bars if until is None or b.end <= until]
+            self.stats.warmed_bars += len(events)
+            self.engine.warm_up(events)
+        for tick in waiting:
+            self.on_tick(tick)
 
     async def _check_scan(self) -> None:
         try:

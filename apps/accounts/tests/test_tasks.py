@@ -1,4 +1,5 @@
-"""The balance sync task: only in sessions when scheduled, always after fills, never overlapping."""
+"""The balance sync task: in sessions (and once before the open) when scheduled, always after fills,
+never overlapping."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def test_schedule_skips_outside_sessions(memory_broker, time_machine, moment) ->
     time_machine.move_to(moment, tick=False)
     assert tasks.sync_balance() == {"skipped": "market closed"}
     assert not BalanceSnapshot.objects.exists()
+
+
+def test_schedule_runs_once_before_the_open_of_a_trading_day(memory_broker, time_machine) -> None:
+    """The risk engine's opening equity needs a snapshot of the day before the first entry."""
+    BrokerAccountFactory(is_active=True)
+    time_machine.move_to("2025-02-04 08:30:00+09:00", tick=False)
+    assert "snapshot" in tasks.sync_balance()
+    assert tasks.sync_balance() == {"skipped": "market closed"}  # the day has its snapshot
+    assert BalanceSnapshot.objects.count() == 1
 
 
 def test_schedule_runs_in_session(memory_broker, time_machine) -> None:
