@@ -17,12 +17,18 @@ pytestmark = pytest.mark.slow
 ROOT = Path(settings.BASE_DIR)
 
 
+# A queue of this test's own: the suite's other tests leave real tasks on the shared queues (balance
+# syncs queued after fills, with a countdown), and a worker on `default` would run those first, against
+# a database it was not pointed at, and the echo could wait behind them past its timeout (CI run 20).
+QUEUE = f"roundtrip-{os.getpid()}"
+
+
 @pytest.fixture
 def worker():
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="stockagent.settings_test")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "stockagent", "worker", "-P", "solo",
-         "-l", "WARNING", "-n", f"test-{os.getpid()}@%h", "--without-heartbeat",
+         "-l", "WARNING", "-n", f"test-{os.getpid()}@%h", "-Q", QUEUE, "--without-heartbeat",
          "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -38,7 +44,7 @@ def worker():
 def test_task_round_trip_through_worker_and_redis(worker):
     payload = {"code": "005930", "qty": 10, "note": "한글"}
     started = time.monotonic()
-    result = echo.delay(payload)
+    result = echo.apply_async(args=(payload,), queue=QUEUE)
     try:
         assert result.get(timeout=60) == payload
     except Exception:
