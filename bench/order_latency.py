@@ -158,6 +158,9 @@ async def latency(  # type: ignore[no-untyped-def]
         return place
 
     executor.aorder_create = stamped_create  # type: ignore[assignment]
+    from apps.core import gcpause
+
+    gcpause.freeze()  # as `run_realtime` does after start-up
     for _ in range(20):  # warm-up: connection pool, ORM, first-query costs
         before = len(stamps)
         await aorder_submit(

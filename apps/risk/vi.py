@@ -21,9 +21,11 @@ nothing expires there (the safer side: entries refused a little longer).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -169,6 +171,27 @@ def _refresh() -> None:
         _cache_lock.release()
 
 
+_refresh_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _refresher() -> concurrent.futures.ThreadPoolExecutor:
+    global _refresh_pool
+    if _refresh_pool is None:
+        _refresh_pool = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="risk-vi-refresh"
+        )
+    return _refresh_pool
+
+
+def _after_fork() -> None:
+    # A forked child (a prefork worker) has no copy of the parent's thread: start its own on demand.
+    global _refresh_pool
+    _refresh_pool = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def _on_event_loop() -> bool:
     try:
         asyncio.get_running_loop()
@@ -185,7 +208,9 @@ def _cached() -> Mapping[str, ViState]:
     if _on_event_loop() and _cache_at != float("-inf"):
         # An async order path outside the realtime handler's process: the loop never waits on
         # Redis; this check uses the last copy, the next ones the new one.
-        threading.Thread(target=_refresh, name="risk-vi-refresh", daemon=True).start()
+        # One long-lived thread, not a thread per refresh: starting a thread waits for it to run
+        # (a GIL hand-off on the order path) and each start allocates enough to trigger the GC.
+        _refresher().submit(_refresh)
     else:
         _refresh()
     return _cache

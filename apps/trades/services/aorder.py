@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db.backends.signals import connection_created
 
 from apps.broker.contract import AmbiguousOutcome, BrokerError, BrokerUnavailable, OrderAck
+from apps.core import gcpause
 
 from ..models import Order
 from . import risk_hook
@@ -209,9 +210,21 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
         started = True
         return row
 
+    async def control(sql: str) -> None:
+        """BEGIN / COMMIT, queued in the pipeline (never a prepared statement)."""
+        cursor = conn.cursor()
+        cursors.append(cursor)
+        await cursor.execute(sql, prepare=False)
+
     try:
-        async with conn.pipeline():
-            async with conn.transaction():
+        # BEGIN and COMMIT are written out, not `conn.transaction()`: in pipeline mode psycopg's
+        # transaction block nests a pipeline after BEGIN, which syncs — a round trip of its own before
+        # the lock. Written out, the transaction is two round trips: BEGIN + the lock + the snapshot,
+        # then the insert + COMMIT (the pipeline's sync waits for COMMIT's reply: the row is durable
+        # before this returns, so before any broker call).
+        try:
+            async with conn.pipeline():
+                await control("BEGIN")
                 await risk_hook.acheck(
                     run,
                     _order_db,
@@ -223,9 +236,13 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
                 )
                 insert = conn.cursor()
                 cursors.append(insert)
-                # Queued: it goes out with the COMMIT (one round trip); its row is read after.
                 await insert.execute(*insert_statement(order, plan.journal, plan.reserve))
+                await control("COMMIT")
             row = await insert.fetchone()
+        finally:
+            if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                # A refusal, an error, a cancelled task: nothing of this transaction stays.
+                await _rollback(conn)
     except psycopg.OperationalError:
         if not started:  # BEGIN, the lock or the snapshot statement: nothing was done
             raise _Stale from None
@@ -250,6 +267,17 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
     return order, True
 
 
+async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn.closed or conn.broken:
+        return  # the server ends a dead session's transaction itself
+    try:
+        await conn.execute("ROLLBACK")
+    except psycopg.Error:
+        # The session cannot be trusted with a transaction in an unknown state: a new one next time.
+        log.warning("order connection: ROLLBACK failed; reconnecting", exc_info=True)
+        await _CONN.drop()
+
+
 # --------------------------------------------------------------------------------- submit
 async def aorder_submit(
     intent: OrderIntent,
@@ -264,6 +292,20 @@ async def aorder_submit(
     `prepare` (the async client's `order_slot`): the rate-limit slot and the token are taken while
     the row commits, and the call it returns is made only after the commit; a refused intent leaves
     the slot unused (its task cancelled: nothing is sent)."""
+    with gcpause.paused():  # no collector pass between the intent and the broker's reply
+        outcome = await _create_and_call(intent, place, call_limit, prepare)
+    if isinstance(outcome, Order):
+        return outcome  # an earlier order with this key: nothing sent
+    order, result = outcome
+    return await _order_db(order_record, order.pk, result)
+
+
+async def _create_and_call(
+    intent: OrderIntent,
+    place: APlaceFn,
+    call_limit: float | None,
+    prepare: APrepareFn | None,
+) -> Order | tuple[Order, OrderAck | BaseException]:
     early = asyncio.ensure_future(prepare()) if prepare is not None else None
     try:
         order, created = await aorder_create(intent)
@@ -299,7 +341,7 @@ async def aorder_submit(
         else:
             log.exception("order %s: unexpected error from the async broker call", order.pk)
             outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
-    return await _order_db(order_record, order.pk, outcome)
+    return order, outcome
 
 
 def _drop(task: asyncio.Future[Any] | None) -> None:

@@ -285,3 +285,52 @@ async def test_an_idempotency_key_race_answers_with_the_winner(
     monkeypatch.setattr(aorder, "order_plan", plan)
     _order, created = await aorder_create(intent())
     assert created
+
+
+def _account_lock_free(account_no: str) -> bool:
+    """Can another connection take the account's risk lock at once (no transaction holds it)?"""
+    from django.db import connection, transaction
+
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            cursor.execute(
+                "SELECT 1 FROM risk_riskaccount WHERE account_no = %s FOR UPDATE", [account_no]
+            )
+        return True
+    except db.OperationalError:
+        return False
+    finally:
+        db.connection.close()
+
+
+async def test_a_refusal_inside_the_transaction_leaves_no_transaction_open(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """BEGIN and COMMIT are written out in the pipeline: a refusal after the lock must roll back
+    (the lock released at once, the connection idle), not leave the transaction to the next order."""
+    import psycopg
+
+    from apps.trades.services import aorder, aorder_create, risk_hook
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    await aorder_create(intent())  # the account's lock row exists
+    monkeypatch.setattr(
+        risk_hook,
+        "_raise_reasons",
+        lambda decision, whole: (_ for _ in ()).throw(OrderRefused("한도 초과", "order_value")),
+    )
+    with pytest.raises(OrderRefused):
+        await aorder_create(intent())
+    conn = aorder._CONN.conn
+    assert conn is not None
+    assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    account = (await asyncio.to_thread(_orders_account)) or ""
+    assert await asyncio.to_thread(_account_lock_free, account)
+
+
+def _orders_account() -> str | None:
+    try:
+        return Order.objects.values_list("account_no", flat=True).first()
+    finally:
+        db.connection.close()

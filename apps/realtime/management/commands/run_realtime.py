@@ -9,10 +9,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.core import aio
+from apps.core import aio, gcpause
 from apps.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
+FREEZE_AFTER_START_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -49,5 +50,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"realtime: starting ({', '.join(s.name for s in hub.slots) or 'no handlers'})"
         )
+        # The collector off the order path (apps.core.gcpause): start-up's heap frozen now, and what
+        # the handlers built while warming up (caches, bars, subscriptions) once they have.
+        gcpause.freeze()
+        loop.call_later(FREEZE_AFTER_START_SECONDS, gcpause.freeze, False)
         await hub.run()
         self.stdout.write("realtime: stopped")
