@@ -178,14 +178,36 @@ def instrument_flags(code: str, day: dt.date) -> InstrumentFlags:
     return flags
 
 
-_INSTRUMENT_FIELDS = ("market", "name", "is_halted", "is_administrative", "is_caution", "warning")
+_INSTRUMENT_FIELDS = (
+    "market",
+    "name",
+    "board",
+    "is_halted",
+    "is_administrative",
+    "is_caution",
+    "warning",
+)
+
+
+def is_spac(name: str, board: str) -> bool:
+    """A SPAC (기업인수목적회사): the master's board says so (KRX files it under "SPAC(소속부없음)");
+    the name ("…스팩…호") covers instruments synced from the broker's list, which has no board."""
+    return "SPAC" in (board or "").upper() or "스팩" in name or "SPAC" in name.upper()
+
+
+def is_etn(name: str) -> bool:
+    """An ETN. Our master holds stocks (the broker's KOSPI/KOSDAQ/KONEX lists and the KRX stock
+    file), where an ETN appears only by name: KRX requires "ETN" in every ETN's name. The broker's
+    own ETN flag (the "Q" prefix of account and condition codes) is dropped when codes are normalised.
+    """
+    return "ETN" in name.upper()
 
 
 def _flags_of(code: str, row: tuple[Any, ...] | None, base: int | None) -> InstrumentFlags:
     kinds: set[str] = set()
     market = krx.Market.KOSPI.value
     if row is not None:
-        market_, name, halted, administrative, caution, warning = row
+        market_, name, board, halted, administrative, caution, warning = row
         market = market_ if market_ in krx.Market.__members__ else market
         if halted:
             kinds.add("halted")
@@ -195,9 +217,9 @@ def _flags_of(code: str, row: tuple[Any, ...] | None, base: int | None) -> Instr
             kinds.add("caution")
         if warning in ("warning", "risk", "overheated", "liquidation"):
             kinds.add(warning)
-        if "스팩" in name or "SPAC" in name.upper():
+        if is_spac(name, board):
             kinds.add("spac")
-        if "ETN" in name.upper():
+        if is_etn(name):
             kinds.add("etn")
     return InstrumentFlags(code=code, market=market, kinds=frozenset(kinds), base_price=base)
 

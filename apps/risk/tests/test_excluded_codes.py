@@ -46,3 +46,14 @@ def test_excluded_codes_follow_the_configuration() -> None:
         "000003": frozenset({"spac"}),
         "000004": frozenset({"etn"}),
     }
+
+
+def test_a_spac_is_known_by_the_masters_board_not_only_its_name() -> None:
+    """KRX's master files SPACs under the board "SPAC(소속부없음)"; a name without "스팩" is one too."""
+    InstrumentFactory(code="000005", name="디비금융제12호", board="SPAC(소속부없음)")
+    InstrumentFactory(code="000006", name="가나다", board="우량기업부")
+    config_update({"excluded_kinds": ["spac"]}, user=None, reason="SPAC")
+    snapshot.forget_caches()
+    excluded = snapshot.excluded_codes(["000005", "000006"], DAY)
+    assert excluded == {"000005": frozenset({"spac"})}
+    assert snapshot._instrument_read("000005", DAY).kinds == frozenset({"spac"})
