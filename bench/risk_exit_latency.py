@@ -29,18 +29,11 @@ emptied) and Redis (``REDIS_URL``, default db 9).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import queue
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,123 +116,6 @@ def tick_values(i: int) -> dict[str, str]:
     return {"20": "090600", "10": f"-{60_000 + (i % 10) * 100}", "15": "-1", "13": "1"}
 
 
-def serve_sim() -> None:
-    """The simulator alone (`--serve-sim`): its credentials as the first line on stdout. Commands on
-    stdin: `Q` answers `Q 1` once a client subscribed the code's 0B; `P i` publishes tick i, stamping t0
-    on the simulator's loop; the next kt10001 to arrive prints `R <t0> <wire>`. Ends when stdin closes."""
-    import asyncio
-
-    import django
-
-    django.setup()
-    from apps.broker.simulator.server import ServerConfig, SimServer
-    from apps.broker.simulator.testing import running_simulator
-    from apps.conditions.tests.live_support import at
-
-    pending: list[float] = []
-    original = SimServer.handle_tr
-
-    async def handle_tr(self, request):  # type: ignore[no-untyped-def]
-        if request.headers.get("api-id") == "kt10001":
-            wire = time.perf_counter()
-            if pending:
-                print(f"R {pending.pop()!r} {wire!r}", flush=True)
-        return await original(self, request)
-
-    SimServer.handle_tr = handle_tr  # type: ignore[method-assign]
-
-    async def run() -> None:
-        async with running_simulator(
-            config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
-            start=at("09:05:00"),
-            use_krx_calendar=False,
-        ) as sim:
-            keys = ("app_key", "secret_key", "account", "base_url", "ws_url")
-            print(json.dumps({k: getattr(sim, k) for k in keys}), flush=True)
-            loop = asyncio.get_running_loop()
-            hub = sim.server.hub
-
-            def publish(i: int) -> None:
-                pending[:] = [time.perf_counter()]
-                hub.publish("0B", CODE, tick_values(i))
-
-            def commands() -> None:
-                for line in sys.stdin:
-                    if line.startswith("Q"):
-                        ok = loop.call_soon_threadsafe  # the answer is read on the loop
-                        ok(lambda: print(f"Q {int(bool(hub.wants('0B', CODE)))}", flush=True))
-                    elif line.startswith("P "):
-                        loop.call_soon_threadsafe(publish, int(line[2:]))
-
-            await asyncio.to_thread(commands)
-
-    from apps.core import aio
-
-    aio.run(run())  # as `kiwoom_sim` runs (asyncio unless ASYNC_UVLOOP)
-
-
-@contextlib.contextmanager
-def sim_process() -> Iterator[tuple[Any, Any, queue.Queue[str]]]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve-sim"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    handle = SimpleNamespace(**json.loads(proc.stdout.readline()))
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.put(line.strip())
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        yield handle, proc.stdin, lines
-    finally:
-        proc.stdin.close()
-        proc.wait(10)
-
-
-@contextlib.contextmanager
-def process_broker(handle: Any) -> Iterator[Any]:
-    """The process-wide broker pointed at the simulator process (as `simulated_broker` does for a
-    simulator in a thread)."""
-    import uuid
-
-    from django.conf import settings
-
-    from apps.broker import backends
-    from apps.broker.backends.kiwoom import KiwoomBroker
-    from apps.broker.clock import reset_cache
-    from apps.broker.kiwoom.config import KiwoomConfig
-    from apps.core.rediskeys import redis_key
-
-    broker = KiwoomBroker(
-        KiwoomConfig(
-            app_key=handle.app_key,
-            secret_key=handle.secret_key,
-            account=handle.account,
-            base_url=handle.base_url,
-            ws_url=handle.ws_url,
-            rate_query_per_sec=200.0,
-            timeout_seconds=10.0,
-            redis_url=settings.REDIS_URL,
-            key_prefix=redis_key("bench-risk", uuid.uuid4().hex),
-        )
-    )
-    settings.KIWOOM_BASE_URL = handle.base_url
-    settings.KIWOOM_USE_SIMULATOR = True
-    settings.KIWOOM_ACCOUNT = handle.account
-    backends._broker = broker
-    reset_cache()
-    try:
-        yield broker
-    finally:
-        broker.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exits", type=int, default=200)
@@ -249,7 +125,9 @@ def main() -> None:
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
-        serve_sim()
+        from _simproc import serve
+
+        serve("kt10001")
         return
     setup_django()
     import logging
@@ -257,6 +135,7 @@ def main() -> None:
     logging.getLogger("apps").setLevel(logging.ERROR)
     from decimal import Decimal
 
+    from _simproc import process_broker, sim_process
     from _stats import nearest_rank
 
     from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
@@ -319,31 +198,23 @@ def main() -> None:
         return risk.health()
 
     if args.sim == "process":
-        with sim_process() as (handle, stdin, lines), process_broker(handle) as broker:
-
-            def command(text: str) -> None:
-                stdin.write(text + "\n")
-                stdin.flush()
-
-            def subscribed() -> bool:
-                command("Q")
-                return lines.get(timeout=10) == "Q 1"
-
-            def result() -> tuple[float, float] | None:
-                try:
-                    line = lines.get(timeout=10)
-                except queue.Empty:
-                    return None
-                _, t0, wire = line.split()
-                return float(t0), float(wire)
-
-            with realtime_hub(
+        with (
+            sim_process(__file__) as sp,
+            process_broker(sp.handle, "bench-risk") as broker,
+            realtime_hub(
                 broker,
                 handlers={"risk.exits": factory},
                 loop_factory=loop_factory,
                 risk_exit_retry_base=0.0,
-            ) as rt:
-                stats = measure(rt, handle.account, lambda i: command(f"P {i}"), result, subscribed)
+            ) as rt,
+        ):
+            stats = measure(
+                rt,
+                sp.handle.account,
+                lambda i: sp.publish(CODE, tick_values(i)),
+                sp.result,
+                lambda: sp.subscribed(CODE),
+            )
     else:
         stamps: list[float] = wire_stamps()
         with (
