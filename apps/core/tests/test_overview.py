@@ -111,10 +111,13 @@ def test_anonymous_is_sent_to_login_and_both_roles_see_the_overview(client, view
         assert ("flags/trading-enabled/toggle" in html) is can_toggle
 
 
-def test_the_position_cards_alone(viewer_client) -> None:
-    PositionFactory(code="005930")
+def test_the_position_cards_alone_with_the_stop_of_the_risk_configuration(viewer_client) -> None:
+    PositionFactory(code="005930", avg_price=70_000, stop_price=None)
     html = viewer_client.get("/", {"partial": "positions"}).content.decode()
     assert 'class="pos-card" data-code="005930"' in html and "<html" not in html
+    assert (
+        "67,900원" in html
+    )  # the stop-loss of the risk configuration (-3%) from the average price
 
 
 def test_the_query_count_does_not_grow_with_the_rows(viewer_client, django_assert_max_num_queries):
