@@ -67,18 +67,21 @@
   // --- the system status ------------------------------------------------------------------------------
   const trading = document.getElementById("ov-trading");
   const risk = document.getElementById("ov-risk");
+  function showGate(s) {
+    if (!trading || s.switch === undefined) return;
+    trading.dataset.switch = s.switch ? "1" : "0";
+    trading.dataset.entries = s.entries_allowed ? "1" : "0";
+    trading.querySelector("b").textContent = s.switch ? labels.running : labels.stopped;
+    trading.querySelector("small").textContent = s.entries_allowed ? labels.allowed : labels.blocked;
+  }
+  window.live.on("system_status", (s) => { if (s) showGate(s); });
   window.live.on("risk_state", (s) => {
     if (!s) return;
     if (risk && s.state) {
       risk.dataset.state = s.state;
       risk.querySelector("b").textContent = riskLabels[s.state] || s.state;
     }
-    if (trading && s.switch !== undefined) {
-      trading.dataset.switch = s.switch ? "1" : "0";
-      trading.dataset.entries = s.entries_allowed ? "1" : "0";
-      trading.querySelector("b").textContent = s.switch ? labels.running : labels.stopped;
-      trading.querySelector("small").textContent = s.entries_allowed ? labels.allowed : labels.blocked;
-    }
+    showGate(s);
   });
   const market = document.getElementById("ov-market");
   document.addEventListener("market:phase", (ev) => {
