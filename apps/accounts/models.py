@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -104,6 +106,16 @@ class BalanceSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} @ {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def day_return_rate(self) -> Decimal | None:
+        """The day's P&L as a percentage of the previous day's closing assets (None without them)."""
+        if self.day_profit_loss is None:
+            return None
+        base = self.estimated_assets - self.day_profit_loss
+        if base <= 0:
+            return None
+        return (Decimal(self.day_profit_loss) * 100 / base).quantize(Decimal("0.01"))
 
 
 class HoldingSnapshot(models.Model):

@@ -142,6 +142,7 @@ def balance_payload(snapshot: BalanceSnapshot) -> dict:
         "total_return_rate": snapshot.total_return_rate,
         "estimated_assets": snapshot.estimated_assets,
         "day_pnl": snapshot.day_profit_loss,
+        "day_pnl_rate": snapshot.day_return_rate,
         "at": snapshot.taken_at,
     }
 

@@ -17,19 +17,21 @@ from apps.core.services import FlagError, switch_set
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The system overview: component health, the strategy signals' feed (live via `trade_signal`),
-    runtime switches (with who switched each and why) and the broker request budget."""
+    """The overview (seed 004 §7.1): the account summary, automatic trading and risk state, the position
+    cards, the day's feed of signals, fills and condition hits and the day's equity curve, all live over
+    /ws/live; below them the components' health, the broker request budget and the runtime switches.
+    `?partial=positions` returns the position cards alone (reloaded when a fill changes a quantity)."""
     from apps.broker.backends import request_budget
+    from apps.core.overview import overview, overview_positions
     from apps.strategy.models import SignalStatus
-    from apps.strategy.signal_selectors import recent_signals
-    from apps.strategy.status import engine_overview
 
+    if request.GET.get("partial") == "positions":
+        return render(request, "core/_positions.html", {"positions": overview_positions()})
     context = {
+        **overview(),
         "flags": flags_with_last_change(),
         "budget": request_budget(),
-        "signals": recent_signals(),
         "signal_status_labels": {k: str(v) for k, v in SignalStatus.choices},
-        **engine_overview(),
     }
     return render(request, "core/home.html", context)
 

@@ -28,6 +28,7 @@
         chip.querySelector(".phase").textContent = s.label;
         chip.dataset.phase = s.phase;
         lastSync = Date.now();
+        document.dispatchEvent(new CustomEvent("market:phase", { detail: s }));
       })
       .catch(() => {})
       .finally(() => { refreshing = false; });

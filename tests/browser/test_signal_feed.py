@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.utils import timezone
 
 from apps.core.live import publish_now
 from apps.core.tests.factories import DEFAULT_PASSWORD, RuntimeFlagFactory, UserFactory
-from apps.strategy.tests.support import SignalFactory, at
+from apps.strategy.tests.support import SignalFactory
+from krx import KST
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,7 +25,10 @@ def _in_thread(fn, *args) -> None:
 def test_the_signal_feed_updates_live(browser, asgi_server):
     UserFactory(username="viewer-s", role="viewer")
     RuntimeFlagFactory(key="trading-enabled")
-    stored = SignalFactory(reason="거래대금 3위, 시가 범위 돌파", at=at("09:12:00"))
+    now = timezone.now()  # the feed shows the exchange's day (the wall clock here)
+    stored = SignalFactory(
+        reason="거래대금 3위, 시가 범위 돌파", at=now, day=now.astimezone(KST).date()
+    )
     page = browser.new_page()
     try:
         page.goto(asgi_server + "/")

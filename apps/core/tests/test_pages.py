@@ -64,7 +64,7 @@ def test_system_page_query_count_is_bounded(trader_client):
     trader_client.get("/")  # warm caches (content types, permissions)
     with CaptureQueriesContext(connection) as queries:
         assert trader_client.get("/").status_code == 200
-    assert len(queries) <= 12
+    assert len(queries) <= 30  # the overview's own reads: apps/core/tests/test_overview.py
 
 
 def test_switching_automatic_trading_on_needs_a_reason_and_shows_who_and_why(trader_client, trader):

@@ -17,7 +17,10 @@ from .support import SignalFactory, TradeFactory, at
 pytestmark = pytest.mark.django_db
 
 
-def test_the_overview_shows_recent_signals_with_their_reason(trader_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_overview_shows_recent_signals_with_their_reason(trader_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(
+        "apps.broker.backends.exchange_now", lambda: at("10:00:00")
+    )  # the feed: the day's
     old = SignalFactory(at=at("09:01:00"), reason="old one")
     new = SignalFactory(at=at("09:20:00"), reason="거래대금 1위 돌파", status=SignalStatus.GATED)
     body = trader_client.get("/").content.decode()
@@ -31,7 +34,7 @@ def test_the_overview_shows_recent_signals_with_their_reason(trader_client) -> N
 def test_the_overview_without_signals_says_so(viewer_client) -> None:  # type: ignore[no-untyped-def]
     redis.Redis.from_url(settings.REDIS_URL).delete(status.heartbeat_key())
     body = viewer_client.get("/").content.decode()
-    assert "아직 신호가 없습니다." in body
+    assert "오늘은 아직 신호, 체결, 조건 편입이 없습니다." in body
     assert 'id="engine-status" data-status="stopped"' in body
 
 

@@ -164,15 +164,28 @@ def fill_locked(
         ),
     )
     risk_hook.after_fill(order.account_no, executed_at)
-    publish_after_commit(
-        "order_filled", {"order_id": str(order.pk), "code": order.code, "price": _int(fill.price)}
-    )
+    publish_after_commit("order_filled", fill_payload(order, fill))
     publish_after_commit(
         "position_update",
         {"code": position.code, "qty": position.quantity, "pnl": position_pnl(position)},
         key=position.code,
     )
     return fill
+
+
+def fill_payload(order: Order, fill: FillRow) -> dict:
+    """`order_filled` (seed 004 §8.3: `{order_id, code, price}`), with what the overview's feed shows:
+    the fill's id, name, side, quantity and exchange time."""
+    return {
+        "order_id": str(order.pk),
+        "code": order.code,
+        "price": _int(fill.price),
+        "fill_id": fill.pk,
+        "name": order.name,
+        "side": order.side,
+        "qty": fill.quantity,
+        "at": fill.executed_at,
+    }
 
 
 def position_pnl(position: Position) -> int | None:

@@ -192,7 +192,17 @@ def test_live_push_after_commit(
         fill_apply(order.pk, cum_quantity=5, cum_amount=350_000, executed_at=AT_2026)
     pushed = dict(sent)
     assert [t for t, _ in sent] == ["order_update", "order_filled", "position_update"]
-    assert pushed["order_filled"] == {"order_id": str(order.pk), "code": "005930", "price": 70_000}
+    fill = order.fills.get()
+    assert pushed["order_filled"] == {
+        "order_id": str(order.pk),
+        "code": "005930",
+        "price": 70_000,
+        "fill_id": fill.pk,
+        "name": "삼성전자",
+        "side": "buy",
+        "qty": 5,
+        "at": AT_2026,
+    }
     assert set(pushed["position_update"]) == {"code", "qty", "pnl"}
     assert pushed["position_update"]["qty"] == 5
     assert pushed["order_update"]["status"] == "filled"

@@ -1,0 +1,234 @@
+"""Reads of the overview page (the landing page after login, seed 004 §7.1): the account summary from the
+latest balance snapshot, the system status, the position cards, the day's feed of strategy signals,
+fills and condition hits, and the day's equity curve.
+
+Everything here is read once per page; /ws/live keeps it current afterwards (`account_balance`,
+`system_status`, `risk_state`, `price_update`, `position_update`, `trade_signal`, `order_filled`,
+`conditions.update`). "The day" is the exchange's (the simulator's clock when trading on it), in KST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
+from krx import KST
+
+FEED_SIZE = 30
+CURVE_POINTS = 2000  # a snapshot a minute is ~400 a session; a cap against a runaway sync loop
+
+
+def side_labels() -> dict[str, str]:
+    """Labels of the feed's side column: an order's side or a condition hit's kind."""
+    return {"buy": _("매수"), "sell": _("매도"), "entry": _("편입"), "exit": _("이탈")}
+
+
+def risk_labels() -> dict[str, str]:
+    return {
+        "active": pgettext("risk state", "정상"),
+        "reducing": pgettext("risk state", "축소"),
+        "halted": pgettext("risk state", "중단"),
+    }
+
+
+def day_start(now: dt.datetime) -> dt.datetime:
+    """KST midnight of the exchange day of `now` (aware)."""
+    return dt.datetime.combine(now.astimezone(KST).date(), dt.time(0), tzinfo=KST)
+
+
+# --- account --------------------------------------------------------------------------------------------
+def account_summary(account: Any) -> dict[str, Any] | None:
+    """The latest balance snapshot's figures (the `account_balance` push's shape), None before the first
+    sync."""
+    from apps.accounts.selectors import balance_latest
+    from apps.accounts.services import balance_payload
+
+    snapshot = balance_latest(account) if account is not None else None
+    return None if snapshot is None else balance_payload(snapshot)
+
+
+def equity_curve(account: Any, start: dt.datetime) -> list[dict[str, Any]]:
+    """The day's estimated assets, one point per balance snapshot since `start` (oldest first)."""
+    if account is None:
+        return []
+    from apps.accounts.models import BalanceSnapshot
+
+    rows = (
+        BalanceSnapshot.objects.filter(account=account, taken_at__gte=start)
+        .order_by("-taken_at")
+        .values_list("taken_at", "estimated_assets")[:CURVE_POINTS]
+    )
+    return [{"at": at.isoformat(), "value": value} for at, value in reversed(rows)]
+
+
+# --- positions ------------------------------------------------------------------------------------------
+def with_stops(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each position's stop price: its own when set, else the risk configuration's stop-loss from its
+    average price (the price at or below which the realtime risk exit sells; `stop_from_policy`)."""
+    from apps.risk.exits import stop_threshold
+    from apps.risk.policy import exit_policy
+
+    policy = exit_policy()
+    for row in rows:
+        row["stop_from_policy"] = row["stop_price"] is None and bool(row["avg_price"])
+        if row["stop_from_policy"]:
+            threshold = stop_threshold(Decimal(row["avg_price"]), policy)
+            row["stop_price"] = int(threshold.to_integral_value(rounding=ROUND_FLOOR))
+    return rows
+
+
+# --- system status --------------------------------------------------------------------------------------
+def system_state(account_no: str) -> dict[str, Any]:
+    """Automatic trading (the trader's switch and the trading gate), the risk state and the last fill
+    of the account (the strategy engine's state is `engine_overview`)."""
+    from apps.risk.services.gate import gate_status
+    from apps.trades.models import Fill
+
+    gate = gate_status()
+    last_fill = (
+        Fill.objects.filter(order__account_no=account_no)
+        .order_by("-executed_at")
+        .values_list("executed_at", flat=True)
+        .first()
+    )
+    return {
+        "gate": gate,
+        "risk_label": risk_labels().get(gate["state"], gate["state"]),
+        "last_fill_at": last_fill,
+    }
+
+
+# --- the day's feed -------------------------------------------------------------------------------------
+def _signal_items(day: dt.date, limit: int) -> list[dict[str, Any]]:
+    from apps.strategy.models import Signal
+
+    rows = Signal.objects.filter(day=day).order_by("-at", "-id")[:limit]
+    return [
+        {
+            "kind": "signal",
+            "id": s.pk,
+            "at": s.at,
+            "source": s.strategy,
+            "code": s.code,
+            "name": s.name,
+            "side": s.side,
+            "detail": s.reason,
+            "status": s.status,
+            "status_label": s.get_status_display(),
+            "url": reverse("signal-detail", args=[s.pk]),
+        }
+        for s in rows
+    ]
+
+
+def _fill_items(account_no: str, start: dt.datetime, limit: int) -> list[dict[str, Any]]:
+    from apps.core.templatetags.stockagent import krw
+    from apps.trades.models import Fill
+
+    rows = (
+        Fill.objects.filter(order__account_no=account_no, executed_at__gte=start)
+        .select_related("order")
+        .only("quantity", "price", "executed_at", "order__code", "order__name", "order__side")
+        .order_by("-executed_at", "-id")[:limit]
+    )
+    items = []
+    for f in rows:
+        price = int(f.price.to_integral_value())
+        items.append(
+            {
+                "kind": "fill",
+                "id": f.pk,
+                "at": f.executed_at,
+                "source": _("체결"),
+                "code": f.order.code,
+                "name": f.order.name,
+                "side": f.order.side,
+                "detail": _("%(qty)s주 @ %(price)s") % {"qty": f.quantity, "price": krw(price)},
+                "status": "filled",
+                "status_label": _("체결"),
+                "url": reverse("trades:order", args=[f.order_id]),
+            }
+        )
+    return items
+
+
+def _condition_items(start: dt.datetime, limit: int) -> list[dict[str, Any]]:
+    from apps.conditions.models import ConditionEvent
+    from apps.core.templatetags.stockagent import krw
+
+    rows = (
+        ConditionEvent.objects.filter(at__gte=start)
+        .select_related("condition")
+        .only("code", "name", "kind", "at", "price", "condition__name")
+        .order_by("-at", "-id")[:limit]
+    )
+    return [
+        {
+            "kind": "condition",
+            "id": e.pk,
+            "at": e.at,
+            "source": e.condition.name,
+            "code": e.code,
+            "name": e.name,
+            "side": e.kind,
+            "detail": krw(e.price),
+            "status": e.kind,
+            "status_label": e.get_kind_display(),
+            "url": reverse("conditions:detail", args=[e.condition_id]),
+        }
+        for e in rows
+    ]
+
+
+def day_feed(account_no: str, now: dt.datetime, limit: int = FEED_SIZE) -> list[dict[str, Any]]:
+    """The newest `limit` signals, fills and condition hits of the exchange day of `now`, newest first
+    (three bounded queries)."""
+    start = day_start(now)
+    items = (
+        _signal_items(start.date(), limit)
+        + _fill_items(account_no, start, limit)
+        + _condition_items(start, limit)
+    )
+    items.sort(key=lambda item: item["at"], reverse=True)
+    labels = side_labels()
+    for item in items[:limit]:
+        item["side_label"] = labels.get(item["side"], item["side"])
+    return items[:limit]
+
+
+# --- the page -------------------------------------------------------------------------------------------
+def overview(now: dt.datetime | None = None) -> dict[str, Any]:
+    """The overview page's context."""
+    from apps.accounts.selectors import account_active, active_account_no
+    from apps.broker.backends import exchange_now
+    from apps.strategy.status import engine_overview
+    from apps.trades.listing import positions_live
+
+    now = now or exchange_now()
+    account = account_active()
+    account_no = account.account_no if account is not None else active_account_no()
+    return {
+        "account": account,
+        "balance": account_summary(account),
+        "positions": with_stops(positions_live(account_no)),
+        "feed": day_feed(account_no, now),
+        "equity": equity_curve(account, day_start(now)),
+        "system": system_state(account_no),
+        "side_labels": side_labels(),
+        "risk_labels": risk_labels(),
+        "today": now.astimezone(KST).date(),
+        **engine_overview(),
+    }
+
+
+def overview_positions() -> list[dict[str, Any]]:
+    """The position cards alone (the page reloads them when a fill changes a quantity)."""
+    from apps.accounts.selectors import active_account_no
+    from apps.trades.listing import positions_live
+
+    return with_stops(positions_live(active_account_no()))
