@@ -71,19 +71,21 @@ def serve(api_id: str, start_at: str = "09:05:00") -> None:
                 hub.publish("0B", code, values)
 
             def stream() -> None:
+                # Every 10 ms, the frames due by then (a timer per frame cannot keep 2,000/s).
                 if not noise["rate"]:
                     return
-                n = noise["sent"]
-                code = noise["codes"][n % len(noise["codes"])]
-                hub.publish(
-                    "0B", code, {"20": "090600", "10": f"+{10_000 + n % 50 * 10}", "15": "+3"}
-                )
-                noise["sent"] = n + 1
-                loop.call_later(1 / noise["rate"], stream)
+                due = int((time.perf_counter() - noise["since"]) * noise["rate"])
+                while noise["sent"] < due:
+                    n = noise["sent"]
+                    code = noise["codes"][n % len(noise["codes"])]
+                    values = {"20": "090600", "10": f"+{10_000 + n % 50 * 10}", "15": "+3"}
+                    hub.publish("0B", code, values)
+                    noise["sent"] = n + 1
+                loop.call_later(0.01, stream)
 
             def noise_set(rate: float, codes: list[str]) -> None:
                 if rate:
-                    noise.update(rate=rate, codes=codes)
+                    noise.update(rate=rate, codes=codes, since=time.perf_counter(), sent=0)
                     stream()
                 else:
                     noise["rate"] = 0.0

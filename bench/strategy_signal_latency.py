@@ -1,8 +1,11 @@
 """Strategy entry latency: a 0B tick → the strategy's buy order on the wire (simulator loopback), while the
 ticks of 100 watched codes stream.
 
-The whole realtime path in one process: the simulator (thread) pushes 0B frames; the realtime hub (thread,
-its own loop) parses them and hands them to the `strategy.engine` handler, which feeds the engine (ticks, and
+`--sim process` (the default, as in production): the simulator is a process of its own (bench/_simproc.py:
+it stamps t0 on its loop before the frame goes to its WebSocket hub and the wire time when kt10000 arrives;
+CLOCK_MONOTONIC is one clock for every process) and streams the noise itself. `--sim thread`: the whole
+realtime path in one process (the earlier set-up): the simulator (thread) pushes 0B frames. Either way the
+realtime hub (thread, its own loop) parses them and hands them to the `strategy.engine` handler, which feeds the engine (ticks, and
 the minute bars it completes) — here a trivial test strategy that buys the measured code on each of its
 ticks (a new signal key each time) and never signals on the other 99 codes — and sends each signal through
 `asignal_execute`: the Signal row committed (key unique, gate read, budget read), then `aorder_submit` (the
@@ -13,6 +16,7 @@ dispatch), handler → wire (engine, Signal row, order row, REST), tick → wire
 The other 99 codes' frames stream at `--noise` frames/s meanwhile.
 
     .venv/bin/python bench/strategy_signal_latency.py [--signals 200] [--gap-ms 30] [--noise 2000]
+                                                      [--sim process|thread]
 
 Uses its own database (``DATABASE_URL``, default ``bench_strategy``, created if missing; its trades and
 strategy tables are emptied) and Redis (``REDIS_URL``, default db 9).
@@ -98,7 +102,14 @@ def main() -> None:
     parser.add_argument(
         "--noise", type=float, default=2000.0, help="frames/s of the other 99 codes"
     )
+    parser.add_argument("--sim", choices=("process", "thread"), default="process")
+    parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_sim:
+        from _simproc import serve
+
+        serve("kt10000")
+        return
     setup_django()
     import logging
 
@@ -147,63 +158,109 @@ def main() -> None:
     def factory(ctx: HubContext) -> StrategyEngineHandler:
         return Stamped(ctx)
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        simulated_broker(Path(tmp), start=at("09:05:00"), use_krx_calendar=False) as (sim, broker),
-    ):
-        codes = [i.code for i in sim.call(sim.exchange.instruments) if i.code != CODE][:99]
-        candidates = [
+    tick_to_handler: list[float] = []
+    handler_to_wire: list[float] = []
+    total: list[float] = []
+    warmup = 20
+
+    def candidates_of(codes: list[str]) -> list[Candidate]:
+        return [
             Candidate(c, c, r, None, Decimal(1), Decimal(0), None, 80)
             for r, c in enumerate([CODE, *codes], 1)
         ]
-        feeds.latest_candidates = lambda: candidates  # type: ignore[assignment]
-        with realtime_hub(
-            broker, handlers={"strategy.engine": factory}, strategy_watch_top=100
-        ) as rt:
-            handler = rt.hub.handler("strategy.engine")
-            wait_until(lambda: all(sim.call(sim.server.hub.wants, "0B", c) for c in codes))
-            wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
-            noise = {"on": True, "sent": 0}
 
-            def publish_noise() -> None:
-                if not noise["on"]:
-                    return
-                code = codes[noise["sent"] % len(codes)]
-                values = {"20": "090600", "10": f"+{10_000 + noise['sent'] % 50 * 10}", "15": "+3"}
-                sim.server.hub.publish("0B", code, values)
-                noise["sent"] += 1
-                sim.loop.call_later(1 / args.noise, publish_noise)
+    def values_of(i: int) -> dict[str, str]:
+        return {"20": "090600", "10": f"+{70_000 + (i % 10) * 100}", "15": "+1"}
 
-            def publish(i: int) -> None:
-                values = {"20": "090600", "10": f"+{70_000 + (i % 10) * 100}", "15": "+1"}
-                sim.server.hub.publish("0B", CODE, values)
+    def measure(handler: Any, publish: Any, result: Any) -> None:
+        for i in range(args.signals + warmup):
+            wait_until(lambda: not handler._tasks, timeout=30)
+            n_seen = len(seen)
+            got = result(publish(i))
+            if got is None or i < warmup or len(seen) <= n_seen:
+                continue
+            t0, wire = got
+            arrived = seen[n_seen]
+            tick_to_handler.append(arrived - t0)
+            handler_to_wire.append(wire - arrived)
+            total.append(wire - t0)
+            time.sleep(args.gap_ms / 1000)
 
-            sim.loop.call_soon_threadsafe(publish_noise)
-            tick_to_handler: list[float] = []
-            handler_to_wire: list[float] = []
-            total: list[float] = []
-            warmup = 20
-            started = time.perf_counter()
-            for i in range(args.signals + warmup):
-                wait_until(lambda: not handler._tasks, timeout=30)
-                n_stamps, n_seen = len(stamps), len(seen)
-                t0 = time.perf_counter()
-                sim.loop.call_soon_threadsafe(publish, i)
-                try:
-                    wait_until(lambda n=n_stamps: len(stamps) > n, timeout=10, step=0.0005)
-                except AssertionError:
-                    continue
-                if i < warmup or len(seen) <= n_seen:
-                    continue
-                wire, arrived = stamps[n_stamps], seen[n_seen]
-                tick_to_handler.append(arrived - t0)
-                handler_to_wire.append(wire - arrived)
-                total.append(wire - t0)
-                time.sleep(args.gap_ms / 1000)
-            elapsed = time.perf_counter() - started
-            noise["on"] = False
-            stats = handler.health()
-            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), rt.loop).result(5)
+    if args.sim == "process":
+        from _simproc import process_broker, sim_process
+
+        with sim_process(__file__) as sp, process_broker(sp.handle, "bench-strategy") as broker:
+            codes = [c for c in sp.handle.codes if c != CODE][:99]
+            feeds.latest_candidates = lambda: candidates_of(codes)  # type: ignore[assignment]
+            with realtime_hub(
+                broker, handlers={"strategy.engine": factory}, strategy_watch_top=100
+            ) as rt:
+                handler = rt.hub.handler("strategy.engine")
+                wait_until(lambda: sp.subscribed(CODE, *codes), timeout=30)
+                sp.command(f"N {args.noise} {' '.join(codes)}")
+                started = time.perf_counter()
+                measure(handler, lambda i: sp.publish(CODE, values_of(i)), lambda _: sp.result())
+                elapsed = time.perf_counter() - started
+                sp.command("N 0")
+                reply = sp.reply("N")
+                noise_sent = int(reply.split()[1]) if reply else 0
+                stats = handler.health()
+    else:
+        stamps = wire_stamps()
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            simulated_broker(Path(tmp), start=at("09:05:00"), use_krx_calendar=False) as (
+                sim,
+                broker,
+            ),
+        ):
+            codes = [i.code for i in sim.call(sim.exchange.instruments) if i.code != CODE][:99]
+            feeds.latest_candidates = lambda: candidates_of(codes)  # type: ignore[assignment]
+            with realtime_hub(
+                broker, handlers={"strategy.engine": factory}, strategy_watch_top=100
+            ) as rt:
+                handler = rt.hub.handler("strategy.engine")
+                wait_until(lambda: all(sim.call(sim.server.hub.wants, "0B", c) for c in codes))
+                wait_until(lambda: sim.call(sim.server.hub.wants, "0B", CODE))
+                noise = {"on": True, "sent": 0}
+
+                def publish_noise() -> None:
+                    if not noise["on"]:
+                        return
+                    code = codes[noise["sent"] % len(codes)]
+                    values = {
+                        "20": "090600",
+                        "10": f"+{10_000 + noise['sent'] % 50 * 10}",
+                        "15": "+3",
+                    }
+                    sim.server.hub.publish("0B", code, values)
+                    noise["sent"] += 1
+                    sim.loop.call_later(1 / args.noise, publish_noise)
+
+                def publish(i: int) -> tuple[int, float]:
+                    n_stamps = len(stamps)
+                    t0 = time.perf_counter()
+                    sim.loop.call_soon_threadsafe(
+                        lambda: sim.server.hub.publish("0B", CODE, values_of(i))
+                    )
+                    return n_stamps, t0
+
+                def thread_result(sent: tuple[int, float]) -> tuple[float, float] | None:
+                    n_stamps, t0 = sent
+                    try:
+                        wait_until(lambda: len(stamps) > n_stamps, timeout=10, step=0.0005)
+                    except AssertionError:
+                        return None
+                    return t0, stamps[n_stamps]
+
+                sim.loop.call_soon_threadsafe(publish_noise)
+                started = time.perf_counter()
+                measure(handler, publish, thread_result)
+                elapsed = time.perf_counter() - started
+                noise["on"] = False
+                noise_sent = noise["sent"]
+                stats = handler.health()
+                asyncio.run_coroutine_threadsafe(asyncio.sleep(0), rt.loop).result(5)
 
     def line(name: str, values: list[float]) -> str:
         ms = [v * 1000 for v in values]
@@ -213,8 +270,8 @@ def main() -> None:
         )
 
     print(
-        f"signals: {len(total)} measured (+{warmup} warm-up), simulator loopback, one process; "
-        f"100 watched codes, {noise['sent'] / elapsed:,.0f} noise frames/s"
+        f"signals: {len(total)} measured (+{warmup} warm-up), simulator loopback, simulator in a "
+        f"{args.sim}; 100 watched codes, {noise_sent / elapsed:,.0f} noise frames/s"
     )
     print(line("tick → strategy handler (ws, parse)", tick_to_handler))
     print(line("handler → wire (engine, rows, REST)", handler_to_wire))
