@@ -1,7 +1,9 @@
 """Signal → order: the strategy engine's decisions become stored signals and, through the executor, orders.
 
 One signal, in this order (`asignal_execute`, on the realtime process's event loop):
-1. `signal_prepare` (database thread, ONE statement: one round trip, one commit): INSERT the `Signal` row. Its `key` is unique per
+1. `asignal_prepare` (ONE statement on the event loop's order connection: one round trip, no thread hop,
+   a commit that does not wait for the WAL flush — the order's durable commit right after flushes it;
+   `signal_prepare` in the database thread when the instrument is not cached yet): INSERT the `Signal` row. Its `key` is unique per
    (strategy, code, day, kind): an existing row means the signal was already handled — by this process
    before a restart, or by another — and nothing else happens (a restart never repeats an entry). In the
    same transaction: the trading gate (`apps.risk.services.gate.gate_status`): an entry (buy) needs the
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -46,6 +49,7 @@ from apps.risk.exits import exit_limit_price
 from apps.risk.models import State as RiskState
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
+from apps.trades.services.aorder import aorder_statement
 
 from .engine.base import StrategySettings
 from .engine.events import Signal
@@ -61,6 +65,7 @@ __all__ = [
     "OrderPlan",
     "Prepared",
     "asignal_execute",
+    "asignal_prepare",
     "entry_limit_price",
     "idempotency_key",
     "plan_order",
@@ -137,22 +142,79 @@ def signal_prepare(
     sql, params = _prepare_statement(signal, day, account_no, strategy_version, name, data)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row_id, switch, state, held, buys, sellable = cursor.fetchone()
+        row = cursor.fetchone()
+    return _prepared(signal, row, account_no, market, name)
+
+
+def _gated(signal: Signal, row: tuple[Any, ...]) -> bool:
+    """An entry while the trader's switch is off or the risk state is not ACTIVE (exits always go)."""
+    _row_id, switch, state = row[:3]
+    return signal.side == "buy" and not (switch and (state or RiskState.ACTIVE) == RiskState.ACTIVE)
+
+
+def _prepared(
+    signal: Signal, row: tuple[Any, ...], account_no: str, market: str, name: str
+) -> Prepared | None:
+    """The prepare statement's row → `Prepared` (a gated entry: its row marked, in this thread)."""
+    row_id, switch, state, held, buys, sellable = row
     if row_id is None:
         return None
     state = state or RiskState.ACTIVE
     used = int(held or 0) + int(buys or 0)
-    if signal.side == "buy" and not (switch and state == RiskState.ACTIVE):
+    if _gated(signal, row):
         gate = {"switch": bool(switch), "state": state}
         with transaction.atomic():
-            row = SignalRow.objects.select_for_update().get(pk=row_id)
-            row.status = SignalStatus.GATED
-            row.risk_reasons = [_gate_reason(gate)]
-            row.save(update_fields=["status", "risk_reasons"])
-            payload = signal_payload(row)
+            signal_row = SignalRow.objects.select_for_update().get(pk=row_id)
+            signal_row.status = SignalStatus.GATED
+            signal_row.risk_reasons = [_gate_reason(gate)]
+            signal_row.save(update_fields=["status", "risk_reasons"])
+            payload = signal_payload(signal_row)
             publish_after_commit("trade_signal", payload)
         return Prepared(row_id, SignalStatus.GATED, account_no, market, name, used, 0, payload)
     return Prepared(row_id, SignalStatus.NEW, account_no, market, name, used, int(sellable or 0))
+
+
+async def asignal_prepare(
+    signal: Signal,
+    *,
+    account_no: str,
+    strategy_version: int | None = None,
+    features: dict[str, Any] | None = None,
+) -> Prepared | None:
+    """`signal_prepare` with its statement on the event loop's order connection (no thread hop) and
+    a commit that does not wait for the WAL flush (`aorder_statement`): the order that follows
+    commits durably, which flushes the signal's commit too. Only a gated entry, an instrument not
+    yet cached and a broken connection go through the database thread."""
+    cached = _instrument_cached(signal.code)
+    if cached is None:
+        return await db_call(
+            signal_prepare,
+            signal,
+            account_no=account_no,
+            strategy_version=strategy_version,
+            features=features,
+        )
+    market, name = cached
+    day = signal.at.astimezone(krx.KST).date()
+    data = features if features is not None else signal.features
+    sql, params = _prepare_statement(signal, day, account_no, strategy_version, name, data)
+    try:
+        row = await aorder_statement(sql, params, wait_for_flush=False)
+    except psycopg.OperationalError as exc:
+        # The statement may have run: the thread's attempt then finds the key (None: not acted on,
+        # never a second entry) — the safe side of a database restart in that instant.
+        log.warning("strategy: signal row on the order connection failed (%s); retrying", exc)
+        return await db_call(
+            signal_prepare,
+            signal,
+            account_no=account_no,
+            strategy_version=strategy_version,
+            features=features,
+        )
+    assert row is not None
+    if row[0] is not None and _gated(signal, row):  # its row marked with the ORM, in the thread
+        return await db_call(_prepared, signal, row, account_no, market, name)
+    return _prepared(signal, row, account_no, market, name)
 
 
 def _prepare_statement(
@@ -232,6 +294,13 @@ def _gate_reason(gate: dict[str, Any]) -> dict[str, str]:
 
 _INSTRUMENTS: dict[str, tuple[float, tuple[str, str]]] = {}
 INSTRUMENT_TTL_SECONDS = 600.0
+
+
+def _instrument_cached(code: str) -> tuple[str, str] | None:
+    hit = _INSTRUMENTS.get(code)
+    if hit is not None and time.monotonic() - hit[0] < INSTRUMENT_TTL_SECONDS:
+        return hit[1]
+    return None
 
 
 def _instrument(code: str) -> tuple[str, str]:
@@ -410,8 +479,7 @@ async def asignal_execute(signal: Signal, ctx: ExecutionContext) -> Executed:
         from . import feeds
 
         news = await feeds.aget_news_score(signal.code)
-    prepared = await db_call(
-        signal_prepare,
+    prepared = await asignal_prepare(
         signal,
         account_no=ctx.account_no,
         strategy_version=strategy.version if strategy else None,

@@ -238,3 +238,44 @@ async def test_the_signal_row_is_committed_before_the_broker_is_called() -> None
 
     done = await asignal_execute(signal(), context(Checking()))
     assert done.status == SignalStatus.ACCEPTED and seen == [True]
+
+
+def _warm(code: str = CODE) -> None:
+    import time
+
+    execution._INSTRUMENTS[code] = (time.monotonic(), ("KOSPI", "삼성전자"))
+
+
+async def test_a_warm_signal_is_stored_on_the_loop_without_a_thread_hop(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The instrument cached: the signal row goes through the order connection (one statement),
+    not the database thread; the order and the outcome follow as before."""
+    _warm()
+    hops: list[str] = []
+    original = execution.db_call
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(fn.__name__)
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(execution, "db_call", counting)
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.ACCEPTED and len(place.calls) == 1
+    assert "signal_prepare" not in hops and "_prepared" not in hops
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.status == SignalStatus.ACCEPTED and row.name == "삼성전자"
+    again = await asignal_execute(signal(), context(place))
+    assert again.status == "duplicate" and len(place.calls) == 1
+
+
+async def test_a_warm_entry_behind_a_closed_gate_is_gated(pushes) -> None:  # type: ignore[no-untyped-def]
+    _warm()
+    await sync_to_async(switch)(False)
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.GATED and place.calls == []
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.status == SignalStatus.GATED and row.risk_reasons[0]["code"] == "gate_closed"
+    assert [d["status"] for t, d in pushes if t == "trade_signal"] == ["gated"]
+    exit_done = await asignal_execute(signal("sell"), context(place))
+    assert exit_done.status != SignalStatus.GATED  # exits always go on

@@ -51,7 +51,7 @@ from .insert import insert_result, insert_statement
 
 log = logging.getLogger(__name__)
 
-__all__ = ["aorder_create", "aorder_db_close", "aorder_submit"]
+__all__ = ["aorder_create", "aorder_db_close", "aorder_statement", "aorder_submit"]
 
 # The realtime path's own database thread (Django): the outcome's record and the rare queries the loop
 # cannot make. One thread, so its connection is reused and orders stay ordered.
@@ -276,6 +276,55 @@ async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
         # The session cannot be trusted with a transaction in an unknown state: a new one next time.
         log.warning("order connection: ROLLBACK failed; reconnecting", exc_info=True)
         await _CONN.drop()
+
+
+# --------------------------------------------------------------------------------- one statement
+async def aorder_statement(
+    sql: str, params: list[Any], *, wait_for_flush: bool = True
+) -> tuple[Any, ...] | None:
+    """One statement in a transaction of its own on the loop's order connection — one round trip, no
+    thread hop — and its first row. `wait_for_flush=False`: its COMMIT does not wait for the WAL to
+    reach the disk (`SET LOCAL synchronous_commit = off`), for a row whose loss in a crash of the
+    database server within ~0.2 s costs nothing: e.g. the strategy's signal row, whose order (if
+    any) commits durably right after — a durable commit flushes the WAL up to and past every commit
+    before it — and whose loss otherwise only lets the signal be decided again.
+
+    Never retried (the statement may have run): a connection error drops the connection (the next
+    call opens a new one) and is raised."""
+    controls = ["BEGIN"] if wait_for_flush else ["BEGIN", "SET LOCAL synchronous_commit TO off"]
+    async with _CONN.mine():
+        conn = await _CONN.get()
+        cursors: list[psycopg.AsyncCursor[Any]] = []
+
+        async def queue(text: str, args: list[Any] | None = None) -> psycopg.AsyncCursor[Any]:
+            cursor = conn.cursor()
+            cursors.append(cursor)
+            if args is None:
+                await cursor.execute(text, prepare=False)
+            else:
+                await cursor.execute(text, args)
+            return cursor
+
+        try:
+            async with conn.pipeline():
+                for control in controls:
+                    await queue(control)
+                main = await queue(sql, params)
+                await queue("COMMIT")
+            return await main.fetchone()
+        except psycopg.OperationalError:
+            await _CONN.drop()
+            raise
+        finally:
+            if (
+                not conn.closed
+                and not conn.broken
+                and conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            ):
+                await _rollback(conn)
+            for cursor in cursors:
+                with contextlib.suppress(psycopg.Error):
+                    await cursor.close()
 
 
 # --------------------------------------------------------------------------------- submit
