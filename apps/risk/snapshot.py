@@ -303,8 +303,10 @@ def snapshot_statement(account_no: str, since: dt.datetime, day: dt.date) -> tup
 
     from .models import RiskStatus
 
-    live = [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)]
-    marks = ", ".join(["%s"] * len(live))
+    # Written into the SQL, not bound: the planner can then use the partial index of live orders
+    # (`trades_order_live_idx`) in the prepared statement's generic plan too. Our own constants.
+    live = sorted(str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW))
+    marks = ", ".join(f"'{s}'" for s in live)
     sql = f"""
         SELECT
           (SELECT state FROM {RiskStatus._meta.db_table} WHERE id = 1),
@@ -323,7 +325,7 @@ def snapshot_statement(account_no: str, since: dt.datetime, day: dt.date) -> tup
              WHERE account_no = %s AND date = %s),
           EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)
     """  # noqa: S608 - table names from the models, values as parameters
-    params = [account_no, account_no, *live, account_no, since, account_no, day, TRADING_FLAG]
+    params = [account_no, account_no, account_no, since, account_no, day, TRADING_FLAG]
     return sql, params
 
 

@@ -291,6 +291,24 @@ class Order(models.Model):
             models.Index(fields=["account_no", "code", "side", "status"]),
             models.Index(fields=["status"]),
             models.Index(fields=["broker_order_no"], name="trades_order_broker_no_idx"),
+            # The risk snapshot (under the account lock, on every order) reads the account's live
+            # orders: without this it reads every order of the account, a cost that grows through
+            # the day (0.25 ms of the order's transaction at 2,300 orders). Its entries of the last
+            # minute use the created_at index.
+            models.Index(
+                fields=["account_no"],
+                condition=models.Q(
+                    status__in=[
+                        "new",
+                        "submitted",
+                        "accepted",
+                        "partially_filled",
+                        "cancel_pending",
+                        "unknown",
+                    ]
+                ),
+                name="trades_order_live_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="trades_order_idem_key_uniq"),

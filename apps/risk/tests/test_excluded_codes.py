@@ -57,3 +57,17 @@ def test_a_spac_is_known_by_the_masters_board_not_only_its_name() -> None:
     excluded = snapshot.excluded_codes(["000005", "000006"], DAY)
     assert excluded == {"000005": frozenset({"spac"})}
     assert snapshot._instrument_read("000005", DAY).kinds == frozenset({"spac"})
+
+
+def test_the_live_order_index_covers_exactly_the_snapshots_live_statuses() -> None:
+    """The snapshot's open-orders read is served by the partial index `trades_order_live_idx`: its
+    condition must list the same statuses the statement writes into its SQL."""
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus
+
+    index = next(i for i in Order._meta.indexes if i.name == "trades_order_live_idx")
+    ((lookup, values),) = index.condition.children
+    assert lookup == "status__in"
+    live = {str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)}
+    assert set(values) == live
+    sql, _params = snapshot.snapshot_statement("1234", dt.datetime(2025, 2, 4, tzinfo=dt.UTC), DAY)
+    assert all(f"'{s}'" in sql for s in live)
