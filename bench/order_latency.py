@@ -17,7 +17,12 @@ while the row commits (`prepare=rest.order_slot`; "slot + token ready" is measur
 (5 per order; each locks the order and the position, writes the fill, the position, the trade log
 when selling, the journal), then the same reports again (duplicates: the idempotent no-op path).
 
-    .venv/bin/python bench/order_latency.py [--orders 300] [--fills 1000] [--gap-ms 25]
+Between orders (off the measured path) only the newest `--live` bench orders stay live, the rest are
+marked cancelled: on a trading day orders fill or are cancelled, and the pre-trade snapshot reads the
+account's live orders (`--live -1`: all stay live, the earlier set-up, where the snapshot grows through
+the run).
+
+    .venv/bin/python bench/order_latency.py [--orders 300] [--fills 1000] [--gap-ms 25] [--live 10]
                                             [--loop uvloop|asyncio]
 
 Uses its own database (``DATABASE_URL``, default ``bench_trades``, created if missing; its trades tables
@@ -120,8 +125,30 @@ async def arrived(stamps: list[float], before: int) -> bool:
     return False
 
 
+def retire(keep: int) -> None:
+    """Only the newest `keep` bench orders stay live (the others `cancelled`), as on a trading day
+    where orders fill or are cancelled: otherwise every snapshot reads all the run's orders."""
+    from django.db import connection
+
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus
+
+    live = [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)]
+    try:
+        newest = Order.objects.filter(status__in=live).order_by("-created_at")[keep:]
+        Order.objects.filter(pk__in=list(newest.values_list("pk", flat=True))).update(
+            status=OrderStatus.CANCELLED
+        )
+    finally:
+        connection.close()
+
+
 async def latency(  # type: ignore[no-untyped-def]
-    sim, n: int, gap: float, stamps: list[float], early_slot: bool = True
+    sim,
+    n: int,
+    gap: float,
+    stamps: list[float],
+    early_slot: bool = True,
+    live: int | None = 10,
 ) -> tuple[list[float], list[float]]:
     from apps.broker.contract import OrderType, Side
     from apps.broker.kiwoom.rest import KiwoomRestClient
@@ -202,6 +229,8 @@ async def latency(  # type: ignore[no-untyped-def]
                     marks.pop("slot", t0) - t0,
                 )
             )
+        if live is not None:
+            await asyncio.to_thread(retire, live)  # between orders, off the measured path
         await asyncio.sleep(gap)
     executor.aorder_create = create  # type: ignore[assignment]
     await rest.aclose()
@@ -344,6 +373,13 @@ def main() -> None:
         default="asyncio",
         help="our side's event loop (`run_realtime`: asyncio unless ASYNC_UVLOOP)",
     )
+    parser.add_argument(
+        "--live",
+        type=int,
+        default=10,
+        help="bench orders kept live (the rest marked cancelled between orders); -1: all stay live, "
+        "as before (every snapshot then reads the whole run's orders)",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -359,10 +395,14 @@ def main() -> None:
     from apps.broker.simulator.server import ServerConfig
     from apps.broker.simulator.testing import running_simulator
 
+    live = None if args.live < 0 else args.live
+
     async def run() -> tuple[list[float], list[float]]:
         if args.sim == "process":
             with sim_process() as (sim, stamps):
-                return await latency(sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot)
+                return await latency(
+                    sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot, live
+                )
         stamps = wire_stamps()
         async with running_simulator(
             config=ServerConfig(rate_limit_per_s=None, ping_interval_s=3600),
@@ -370,7 +410,9 @@ def main() -> None:
             use_krx_calendar=False,
             participation=Decimal("0.5"),
         ) as sim:
-            return await latency(sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot)
+            return await latency(
+                sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot, live
+            )
 
     if args.loop == "uvloop":  # as `run_realtime` runs (ASYNC_UVLOOP)
         import uvloop
@@ -378,7 +420,7 @@ def main() -> None:
         bare, full = uvloop.run(run())
     else:
         bare, full = asyncio.run(run())
-    print(f"event loop: {args.loop}")
+    print(f"event loop: {args.loop}; live orders kept: {'all' if live is None else live}")
     print(f"simulator: {args.sim}")
     ms = lambda v: v * 1000  # noqa: E731
     print(
