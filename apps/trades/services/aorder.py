@@ -156,10 +156,15 @@ async def aorder_db_close() -> None:
 
 
 # --------------------------------------------------------------------------------- create
+_KEY_SQL = f"SELECT 1 FROM {Order._meta.db_table} WHERE idempotency_key = %s"  # noqa: S608 - our table
+
+
 async def aorder_create(intent: OrderIntent) -> tuple[Order, bool]:
     """`order_create(intent, claim=True)` with the transaction on the loop's own connection."""
-    if order_plan_cached(intent):
-        plan = order_plan(intent, claim=True)
+    # A key is looked up in the transaction's first round trip (no thread hop, no round trip of its
+    # own); the unique constraint stays the guarantee (a race ends in `UniqueViolation`, below).
+    if order_plan_cached(intent, lookup_key=False):
+        plan = order_plan(intent, claim=True, lookup_key=False)
     else:
         plan = await _order_db(order_plan, intent, claim=True)
     if isinstance(plan, Order):
@@ -168,6 +173,11 @@ async def aorder_create(intent: OrderIntent) -> tuple[Order, bool]:
         for attempt in (1, 2):
             try:
                 return await _transaction(plan, intent)
+            except _KeyUsed:
+                existing = await _order_db(order_of_key, intent.idempotency_key)
+                if existing is None:  # pragma: no cover - the key's order cannot vanish
+                    raise RuntimeError("an idempotency key's order disappeared") from None
+                return existing, False
             except _Stale:
                 await _CONN.drop()
                 if attempt == 2:
@@ -179,6 +189,10 @@ async def aorder_create(intent: OrderIntent) -> tuple[Order, bool]:
     raise OrderRefused(
         "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
     )
+
+
+class _KeyUsed(Exception):
+    """The intent's idempotency key belongs to an order already (the transaction rolls back)."""
 
 
 class _Stale(Exception):
@@ -216,6 +230,19 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
         cursors.append(cursor)
         await cursor.execute(sql, prepare=False)
 
+    key_cursor: psycopg.AsyncCursor[Any] | None = None
+
+    async def run_keyed(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
+        """`run`, and at the first fetch (the snapshot: the same round trip) the key's answer."""
+        nonlocal key_cursor
+        row = await run(sql, params, fetch)
+        if fetch and key_cursor is not None:
+            used = await key_cursor.fetchone()
+            key_cursor = None
+            if used is not None:
+                raise _KeyUsed
+        return row
+
     try:
         # BEGIN and COMMIT are written out, not `conn.transaction()`: in pipeline mode psycopg's
         # transaction block nests a pipeline after BEGIN, which syncs — a round trip of its own before
@@ -225,8 +252,12 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
         try:
             async with conn.pipeline():
                 await control("BEGIN")
+                if intent.idempotency_key:
+                    key_cursor = conn.cursor()
+                    cursors.append(key_cursor)
+                    await key_cursor.execute(_KEY_SQL, [intent.idempotency_key])
                 await risk_hook.acheck(
-                    run,
+                    run_keyed,
                     _order_db,
                     intent,
                     account=plan.account,

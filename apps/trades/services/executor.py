@@ -193,11 +193,12 @@ class OrderPlan:
     now: Any
 
 
-def order_plan(intent: OrderIntent, *, claim: bool) -> OrderPlan | Order:
-    """Validate and build the row; an idempotency key used before returns the existing order."""
+def order_plan(intent: OrderIntent, *, claim: bool, lookup_key: bool = True) -> OrderPlan | Order:
+    """Validate and build the row; an idempotency key used before returns the existing order
+    (`lookup_key=False`: the caller looks the key up in the order's own transaction)."""
     _validate(intent)
     account = intent.account_no or default_account()
-    if intent.idempotency_key:
+    if intent.idempotency_key and lookup_key:
         existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
         if existing is not None:
             return existing
@@ -249,11 +250,12 @@ def order_plan(intent: OrderIntent, *, claim: bool) -> OrderPlan | Order:
     return OrderPlan(order, journal_rows, reserve, account, order_type, price, now)
 
 
-def order_plan_cached(intent: OrderIntent) -> bool:
-    """Whether `order_plan` runs without a query (the async path then plans on its event loop)."""
+def order_plan_cached(intent: OrderIntent, *, lookup_key: bool = True) -> bool:
+    """Whether `order_plan(intent, lookup_key=…)` runs without a query (the async path then plans
+    on its event loop; it looks an idempotency key up in the order's transaction instead)."""
     hit = _MARKETS.get(intent.code)
     return (
-        not intent.idempotency_key
+        not (intent.idempotency_key and lookup_key)
         and bool(intent.account_no)
         and hit is not None
         and time.monotonic() - hit[0] < _MARKET_TTL_SECONDS

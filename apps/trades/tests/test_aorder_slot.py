@@ -334,3 +334,34 @@ def _orders_account() -> str | None:
         return Order.objects.values_list("account_no", flat=True).first()
     finally:
         db.connection.close()
+
+
+async def test_a_keyed_intent_looks_its_key_up_in_the_transaction(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A strategy's intent carries an idempotency key: warm, it is planned on the loop and its key
+    read in the transaction's first round trip (no thread hop); a key used before answers with its
+    order before the risk check can say anything, and nothing new is written."""
+    from dataclasses import replace
+
+    import psycopg
+
+    from apps.trades.services import aorder, aorder_create, risk_hook
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 100_000_000
+    await aorder_create(intent())  # warms the caches
+    hops = await _count_thread_hops(monkeypatch)
+    first, created = await aorder_create(replace(intent(), idempotency_key="signal:k-9"))
+    assert created and hops == []
+    monkeypatch.setattr(
+        risk_hook,
+        "_raise_reasons",
+        lambda decision, whole: (_ for _ in ()).throw(OrderRefused("한도 초과", "order_value")),
+    )
+    again, created = await aorder_create(replace(intent(), idempotency_key="signal:k-9"))
+    assert not created and again.pk == first.pk
+    assert hops == ["order_of_key"]
+    assert len(await asyncio.to_thread(_status_seen_elsewhere, "005930")) == 2
+    conn = aorder._CONN.conn
+    assert conn is not None
+    assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE  # rolled back
