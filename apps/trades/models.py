@@ -343,6 +343,8 @@ class Fill(models.Model):
         ordering = ["executed_at", "id"]
         verbose_name = _("체결 내역")
         verbose_name_plural = _("체결 내역")
+        # The fills list (newest first) is a backward scan of this index.
+        indexes = [models.Index(fields=["executed_at", "id"], name="trades_fill_executed_idx")]
         constraints = [
             models.UniqueConstraint(fields=["order", "cum_quantity"], name="trades_fill_step_uniq"),
         ]
@@ -437,6 +439,12 @@ class Trade(models.Model):
         ordering = ["-exit_time"]
         verbose_name = _("거래 기록")
         verbose_name_plural = _("거래 기록")
+        # The trade log's sorts (listing.TRADE_SORTS): a page is an index scan, not a sort of every row.
+        indexes = [
+            models.Index(fields=["exit_time"], name="trades_trade_exit_time_idx"),
+            models.Index(fields=["pnl", "exit_time"], name="trades_trade_pnl_idx"),
+            models.Index(fields=["pnl_pct", "exit_time"], name="trades_trade_pnl_pct_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.quantity} pnl={self.pnl}"
