@@ -39,6 +39,7 @@ os.environ.setdefault("API_THROTTLE_USER", "1000000/min")
 os.environ.setdefault("KIWOOM_ACCOUNT", "5555555511")
 ACCOUNT = os.environ["KIWOOM_ACCOUNT"]
 
+from _db import drop_database, ensure_database  # noqa: E402
 from _stats import nearest_rank  # noqa: E402
 
 URLS = [
@@ -58,30 +59,6 @@ URLS = [
     "/positions/",
     "/api/v1/account/positions",
 ]
-
-
-def ensure_database(url: str) -> bool:
-    """Create the database if missing; True when it was created."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return False
-        conn.execute(f'CREATE DATABASE "{name}"')
-        return True
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def insert_select(model: Any, count: int, exprs: dict[str, str], where: str = "") -> None:
@@ -107,7 +84,7 @@ def insert_select(model: Any, count: int, exprs: dict[str, str], where: str = ""
             params.append(field.get_db_prep_value(field.get_default(), connection))
     sql = (
         f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "  # noqa: S608 - bench's own SQL
-        f"SELECT {', '.join(values)} FROM generate_series(1, {count}) AS g {where}"
+        f"SELECT {', '.join(values)} FROM generate_series(1::bigint, {count}) AS g {where}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -291,6 +291,9 @@ class Order(models.Model):
             models.Index(fields=["account_no", "code", "side", "status"]),
             models.Index(fields=["status"]),
             models.Index(fields=["broker_order_no"], name="trades_order_broker_no_idx"),
+            # The orders list filtered by code (newest first): without it a code's page scanned
+            # created_at backwards through every other code's orders (issue 17).
+            models.Index(fields=["code", "created_at"], name="trades_order_code_created_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="trades_order_idem_key_uniq"),
