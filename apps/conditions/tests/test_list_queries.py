@@ -66,3 +66,11 @@ def test_events_api_counts_are_capped(trader_client, settings) -> None:
         ConditionEventFactory()
     body = trader_client.get(reverse("api-conditions-events"), {"page_size": 2}).json()
     assert body["count"] == 4 and body["count_exact"] is False
+
+
+def test_admin_event_changelist_does_not_grow(admin_client, django_assert_max_num_queries) -> None:
+    _conditions(3)
+    url = reverse("admin:conditions_conditionevent_changelist")
+    assert_flat_queries(
+        lambda: admin_client.get(url), lambda: _conditions(27), 12, django_assert_max_num_queries
+    )

@@ -128,3 +128,23 @@ def test_capped_paginator_counts_with_one_bounded_query(django_assert_num_querie
         assert paginator.count == 4 and not paginator.count_exact
     assert "LIMIT 5" in ctx.captured_queries[0]["sql"]
     assert CappedPaginator(list(range(3)), 2, cap=4).count_exact
+
+
+@pytest.mark.parametrize(
+    ("model", "make"), [("order", _orders), ("fill", _fills), ("trade", _trades)]
+)
+def test_admin_changelists_do_not_grow(
+    admin_client, django_assert_max_num_queries, model, make
+) -> None:
+    make(3)
+    url = reverse(f"admin:trades_{model}_changelist")
+    assert_flat_queries(
+        lambda: admin_client.get(url), lambda: make(27), 12, django_assert_max_num_queries
+    )
+
+
+def test_admin_changelist_count_is_capped(admin_client, settings) -> None:
+    settings.LIST_COUNT_CAP = 4
+    _orders(3)
+    html = admin_client.get(reverse("admin:trades_order_changelist")).content.decode()
+    assert "4 " in html and "6 " not in html.split('class="paginator"')[1][:200]
