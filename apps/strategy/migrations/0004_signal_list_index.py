@@ -4,15 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('strategy', '0003_config'),
-        ('trades', '0008_list_indexes'),
+        ("strategy", "0003_config"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='signal',
-            index=models.Index(fields=['at', 'id'], name='strategy_signal_at_idx'),
+            model_name="signal",
+            index=models.Index(fields=["at", "id"], name="strategy_signal_at_idx"),
         ),
     ]

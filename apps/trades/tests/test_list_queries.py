@@ -148,3 +148,13 @@ def test_admin_changelist_count_is_capped(admin_client, settings) -> None:
     _orders(3)
     html = admin_client.get(reverse("admin:trades_order_changelist")).content.decode()
     assert "4 " in html and "6 " not in html.split('class="paginator"')[1][:200]
+
+
+def test_a_fill_carries_its_orders_code(trader_client) -> None:
+    from apps.trades.services.books import fill_apply
+
+    order = OrderFactory(code="000660", quantity=10)
+    fill = fill_apply(order.pk, cum_quantity=4, cum_amount=4 * 70_000)
+    assert fill is not None and fill.code == "000660"
+    body = trader_client.get(reverse("api-fills"), {"code": "000660"}).json()
+    assert [row["code"] for row in body["results"]] == ["000660"]
