@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 from rest_framework.request import Request
@@ -97,7 +98,12 @@ class LimitOffsetPages(LimitOffsetPagination):
         offset = self.get_offset(request)
         if offset > cap:
             raise ValidationError(
-                {"offset": [f"at most {cap}: narrow the list with its filters to reach older rows"]}
+                {
+                    "offset": [
+                        _("offset은 %(cap)s 이하여야 합니다. 더 오래된 기록은 필터로 좁혀 보세요.")
+                        % {"cap": cap}
+                    ]
+                }
             )
         self._raw_count = capped_count(queryset, cap)
         return super().paginate_queryset(queryset, request, view)
