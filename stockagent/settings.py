@@ -245,7 +245,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.IsTraderOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # limit/offset, limit ≤ 500, count capped at LIST_COUNT_CAP (apps.core.pagination).
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.LimitOffsetPages",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -262,6 +263,8 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "rest_framework.authentication.SessionAuthentication",
     "apps.core.security.ThrottledTokenAuthentication",
 ]
+# Lists count at most this many rows (then "10,000+") and page no deeper (apps.core.pagination).
+LIST_COUNT_CAP = env.int("LIST_COUNT_CAP", default=10_000)
 API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=10)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env.int("API_TOKEN_FAILURE_WINDOW_SECONDS", default=600)
 

@@ -7,9 +7,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.conditions.models import Condition, ConditionEvent, ConditionMember, ConditionRun
+from apps.core.pagination import CappedPaginator
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    # Checks and events pile up: count no further than LIST_COUNT_CAP, skip the unfiltered total.
+    paginator = CappedPaginator
+    show_full_result_count = False
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,6 +33,7 @@ from apps.conditions.serializers import (
     MemberSerializer,
     RunSerializer,
 )
+from apps.core.pagination import Pages
 from krx import KST
 from krx.codes import clean_stock_code
 
@@ -106,10 +106,8 @@ def event_filters(params: Any) -> dict[str, Any]:
     return filters
 
 
-class EventPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+class EventPagination(Pages):
+    """`Pages` (capped count) with a clear error for a page_size that is not a positive integer."""
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
 from apps.conditions import selectors
 from apps.conditions.models import Condition, EventKind, PriceSource, Source
+from apps.core.pagination import page_of
 
 EVENTS_PER_PAGE = 25  # the feed is paged: a busy condition must not grow the page without end
 
@@ -55,7 +55,7 @@ def condition_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """`?page=N` pages the entry/exit feed (newest first); `?flat=1` shows a flapping stock's events one by
     one instead of collapsed into one row."""
     cond = get_object_or_404(Condition, pk=pk)
-    feed = Paginator(selectors.events_of(cond), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    feed = page_of(selectors.events_of(cond), request.GET.get("page"), EVENTS_PER_PAGE)
     flat = request.GET.get("flat") == "1"
     context = {
         "condition": cond,

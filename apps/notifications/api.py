@@ -97,7 +97,8 @@ class DeliverySerializer(serializers.ModelSerializer):
     def get_title(self, delivery: Delivery) -> str:
         if delivery.notification_id:
             return delivery.notification.title
-        return f"알림 요약 ({delivery.members.count()}건)"
+        count = getattr(delivery, "member_count", None)
+        return f"알림 요약 ({delivery.members.count() if count is None else count}건)"
 
 
 def _save(call, *args, **kwargs) -> NotificationChannel:

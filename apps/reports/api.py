@@ -11,11 +11,11 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.pagination import LimitOffsetPages
 from apps.reports import selectors
 from apps.reports.models import LearningMetrics, Report, ReportKind
 from apps.reports.services import (
@@ -78,7 +78,7 @@ class DailyReportsView(APIView):
         qs = selectors.reports_list(selectors.live_account_no(), kind)
         if day is not None:
             qs = qs.filter(period_end=day)
-        paginator = LimitOffsetPagination()
+        paginator = LimitOffsetPages()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([report_dict(r) for r in page])
 

@@ -84,7 +84,11 @@ class Signal(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["day", "strategy", "code"])]
+        indexes = [
+            models.Index(fields=["day", "strategy", "code"]),
+            # The signal feeds (overview, strategy page: newest first) read this index backwards.
+            models.Index(fields=["at", "id"], name="strategy_signal_at_idx"),
+        ]
         verbose_name = _("신호")
         verbose_name_plural = _("신호")
 

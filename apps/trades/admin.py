@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.core.pagination import CappedPaginator
+
 from .models import (
     Fill,
     Order,
@@ -19,6 +21,10 @@ from .models import (
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    # A million orders: count no further than LIST_COUNT_CAP and skip the unfiltered total (issue 17).
+    paginator = CappedPaginator
+    show_full_result_count = False
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -94,6 +100,7 @@ class FillAdmin(ReadOnlyAdmin):
         "tax",
     )
     list_filter = ("source",)
+    list_select_related = ("order",)
 
 
 @admin.register(Position)

@@ -13,11 +13,11 @@ from django.utils.decorators import method_decorator
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.pagination import Pages
 from apps.trades import listing, manual
 from apps.trades.models import Order, SplitOrder, Trade
 from apps.trades.serializers import (
@@ -34,12 +34,6 @@ from apps.trades.services.executor import OrderRefused
 from apps.trades.services.split import split_refresh
 
 non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
-
-
-class Pages(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class FilteredList(ListAPIView):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
@@ -115,7 +116,7 @@ def fills_filtered(params: Mapping[str, Any]) -> QuerySet[Fill]:
     if order := (params.get("order") or "").strip():
         qs = qs.filter(order_id=order)
     if code := _code(params):
-        qs = qs.filter(order__code=code)
+        qs = qs.filter(code=code)  # the fill's own copy of its order's code (indexed)
     if side := _choice(params, "side", Side.values):
         qs = qs.filter(order__side=side)
     if start := _date(params, "from"):
@@ -143,10 +144,22 @@ def trades_filtered(params: Mapping[str, Any]) -> QuerySet[Trade]:
 
 
 def strategy_tags() -> list[str]:
-    return sorted(
-        set(Trade.objects.exclude(strategy_tag="").values_list("strategy_tag", flat=True))
-        | set(Order.objects.exclude(strategy_tag="").values_list("strategy_tag", flat=True))
-    )
+    """The trade log's strategy filter: the distinct tags of the trades, by a skip scan of the
+    strategy_tag index (one index probe per tag, however many trades; a plain DISTINCT read them all)."""
+    table = connection.ops.quote_name(Trade._meta.db_table)
+    column = connection.ops.quote_name(Trade._meta.get_field("strategy_tag").column)
+    sql = f"""
+        WITH RECURSIVE tags(tag) AS (
+            (SELECT {column} FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)
+            UNION ALL
+            SELECT (SELECT {column} FROM {table} WHERE {column} > tags.tag ORDER BY {column} LIMIT 1)
+            FROM tags WHERE tags.tag IS NOT NULL
+        )
+        SELECT tag FROM tags WHERE tag IS NOT NULL
+    """  # noqa: S608 - names from the model, no input
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 # --- positions ------------------------------------------------------------------------------------------

@@ -309,6 +309,9 @@ class Order(models.Model):
                 ),
                 name="trades_order_live_idx",
             ),
+            # The orders list filtered by code (newest first): without it a code's page scanned
+            # created_at backwards through every other code's orders (issue 17).
+            models.Index(fields=["code", "created_at"], name="trades_order_code_created_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="trades_order_idem_key_uniq"),
@@ -345,6 +348,9 @@ class OrderTransition(models.Model):
 
 class Fill(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    # The order's code, copied on save: the fills list filtered by code reads its own index instead of
+    # joining a million orders (issue 17).
+    code = models.CharField(_("종목코드"), max_length=12, blank=True, default="")
     cum_quantity = models.PositiveIntegerField(_("누적체결수량"))
     quantity = models.PositiveIntegerField(_("체결수량"))
     price = models.DecimalField(_("체결가"), **PRICE)
@@ -361,12 +367,24 @@ class Fill(models.Model):
         ordering = ["executed_at", "id"]
         verbose_name = _("체결 내역")
         verbose_name_plural = _("체결 내역")
+        # The fills list (newest first, optionally of one code) is a backward scan of one of these.
+        indexes = [
+            models.Index(fields=["executed_at", "id"], name="trades_fill_executed_idx"),
+            models.Index(
+                fields=["code", "executed_at", "id"], name="trades_fill_code_executed_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["order", "cum_quantity"], name="trades_fill_step_uniq"),
         ]
 
     def __str__(self) -> str:
         return f"{self.order_id} +{self.quantity}@{self.price} (→{self.cum_quantity})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.code and self.order_id is not None:
+            self.code = self.order.code
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class Position(models.Model):
@@ -455,6 +473,12 @@ class Trade(models.Model):
         ordering = ["-exit_time"]
         verbose_name = _("거래 기록")
         verbose_name_plural = _("거래 기록")
+        # The trade log's sorts (listing.TRADE_SORTS): a page is an index scan, not a sort of every row.
+        indexes = [
+            models.Index(fields=["exit_time"], name="trades_trade_exit_time_idx"),
+            models.Index(fields=["pnl", "exit_time"], name="trades_trade_pnl_idx"),
+            models.Index(fields=["pnl_pct", "exit_time"], name="trades_trade_pnl_pct_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.quantity} pnl={self.pnl}"

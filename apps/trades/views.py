@@ -9,13 +9,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.core.pagination import page_of
 from apps.core.permissions import can_trade
 from apps.trades import listing, manual
 from apps.trades.forms import AmendForm, CancelForm, OrderForm, new_token
@@ -32,7 +32,7 @@ def _require_trader(request: HttpRequest) -> None:
 
 
 def _page(request: HttpRequest, qs) -> Any:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return page_of(qs, request.GET.get("page"), PAGE_SIZE)
 
 
 def _filtered(request: HttpRequest, fn):
