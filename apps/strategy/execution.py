@@ -43,6 +43,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 import krx
+from apps.core import gcpause
 from apps.core.live import publish_after_commit
 from apps.realtime.handlers import db_call
 from apps.risk.exits import exit_limit_price
@@ -472,6 +473,11 @@ class Executed:
 
 async def asignal_execute(signal: Signal, ctx: ExecutionContext) -> Executed:
     """Signal → row → gate → sizing → order → outcome (see the module docstring)."""
+    with gcpause.paused():  # the collector waits until the order is out (apps.core.gcpause)
+        return await _execute(signal, ctx)
+
+
+async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
     strategy = ctx.strategies.get(signal.strategy)
     features = dict(signal.features)
     rank, news = _rank_news(features, ctx.candidate(signal.code))
