@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,10 @@ __all__ = ["freeze", "paused"]
 _lock = threading.Lock()
 _depth = 0
 _was_enabled = False
+_since = 0.0  # when the current pause began
+# Orders that overlap without a gap would keep the collector off for good: past this, the young
+# generations are collected once at the next order's entry (and the clock starts again).
+MAX_PAUSE_SECONDS = 2.0
 
 
 def freeze(collect: bool = True) -> None:
@@ -38,12 +43,19 @@ def freeze(collect: bool = True) -> None:
 @contextmanager
 def paused() -> Iterator[None]:
     """No collection while any caller is inside (nesting and concurrent orders count)."""
-    global _depth, _was_enabled
+    global _depth, _was_enabled, _since
+    overdue = False
     with _lock:
+        now = time.monotonic()
         if _depth == 0:
             _was_enabled = gc.isenabled()
             gc.disable()
+            _since = now
+        elif _was_enabled and now - _since > MAX_PAUSE_SECONDS:
+            overdue, _since = True, now
         _depth += 1
+    if overdue:
+        gc.collect(1)
     try:
         yield
     finally:

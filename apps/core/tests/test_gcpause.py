@@ -41,3 +41,22 @@ def test_freeze_moves_the_heap_to_the_permanent_generation() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_overlapping_orders_never_keep_the_collector_off_for_good(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from apps.core import gcpause
+
+    collected: list[int] = []
+    monkeypatch.setattr(gcpause.gc, "collect", lambda generation=2: collected.append(generation))
+    clock = [1000.0]
+    monkeypatch.setattr(gcpause.time, "monotonic", lambda: clock[0])
+    with paused():
+        clock[0] += 1.0
+        with paused():
+            pass
+        assert collected == []
+        clock[0] += gcpause.MAX_PAUSE_SECONDS + 1
+        with paused():
+            pass
+        assert collected == [1]
+    assert gc.isenabled()
