@@ -10,7 +10,6 @@ Everything here is read once per page; /ws/live keeps it current afterwards (`ac
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.urls import reverse
@@ -64,22 +63,6 @@ def equity_curve(account: Any, start: dt.datetime) -> list[dict[str, Any]]:
         .values_list("taken_at", "estimated_assets")[:CURVE_POINTS]
     )
     return [{"at": at.isoformat(), "value": value} for at, value in reversed(rows)]
-
-
-# --- positions ------------------------------------------------------------------------------------------
-def with_stops(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each position's stop price: its own when set, else the risk configuration's stop-loss from its
-    average price (the price at or below which the realtime risk exit sells; `stop_from_policy`)."""
-    from apps.risk.exits import stop_threshold
-    from apps.risk.policy import exit_policy
-
-    policy = exit_policy()
-    for row in rows:
-        row["stop_from_policy"] = row["stop_price"] is None and bool(row["avg_price"])
-        if row["stop_from_policy"]:
-            threshold = stop_threshold(Decimal(row["avg_price"]), policy)
-            row["stop_price"] = int(threshold.to_integral_value(rounding=ROUND_FLOOR))
-    return rows
 
 
 # --- system status --------------------------------------------------------------------------------------
@@ -215,7 +198,7 @@ def overview(now: dt.datetime | None = None) -> dict[str, Any]:
     return {
         "account": account,
         "balance": account_summary(account),
-        "positions": with_stops(positions_live(account_no)),
+        "positions": positions_live(account_no),
         "feed": day_feed(account_no, now),
         "equity": equity_curve(account, day_start(now)),
         "system": system_state(account_no),
@@ -231,4 +214,4 @@ def overview_positions() -> list[dict[str, Any]]:
     from apps.accounts.selectors import active_account_no
     from apps.trades.listing import positions_live
 
-    return with_stops(positions_live(active_account_no()))
+    return positions_live(active_account_no())

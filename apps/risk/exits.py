@@ -18,13 +18,18 @@ integer KRW price, never in float.
 `exit_limit_price` is the marketable limit price an exit is sent at: `slippage_pct` below the reference
 price, rounded up onto the tick grid, never below the day's lower price limit (an order outside the limits
 is refused by the exchange).
+
+`effective_stop` is the price the positions page, the overview and the API show as the stop (손절가):
+the highest price on the KRX tick grid at which `evaluate` sells by the stop-loss or the trailing stop,
+i.e. max(stop-loss threshold, trailing threshold of the high since entry) rounded down onto the grid.
+A trade at it triggers the exit; a trade one tick above it does not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 
 import krx
@@ -35,11 +40,14 @@ __all__ = [
     "ExitDecision",
     "ExitKind",
     "HeldPosition",
+    "effective_stop",
     "evaluate",
     "exit_limit_price",
+    "stop_level",
     "stop_threshold",
     "take_profit_threshold",
     "time_exit_at",
+    "trailing_high",
     "trailing_threshold",
 ]
 
@@ -89,6 +97,36 @@ def trailing_threshold(high: int, policy: ExitPolicy) -> Decimal | None:
     return Decimal(high) * (1 - abs(policy.trailing_stop_pct) / HUNDRED)
 
 
+def trailing_high(high: int | None, avg: Decimal, price: int = 0) -> int:
+    """The high the trailing stop follows: the highest trade since entry, never under the average price
+    (nor under `price`, the trade being evaluated)."""
+    return max(high or 0, price, int(avg))
+
+
+def stop_level(avg: Decimal, high: int | None, policy: ExitPolicy) -> Decimal:
+    """The price at or below which a trade sells by the stop-loss or the trailing stop (a trade above
+    the high moves the high, and then the trailing threshold stays under that trade)."""
+    stop = stop_threshold(avg, policy)
+    trail = trailing_threshold(trailing_high(high, avg), policy)
+    return stop if trail is None else max(stop, trail)
+
+
+def effective_stop(
+    avg: Decimal, high: int | None, policy: ExitPolicy, market: str, day: dt.date
+) -> int | None:
+    """The stop shown for a position: the highest tick-grid price ≤ `stop_level` (None: nothing held at a
+    price, or a level under the smallest price)."""
+    if avg <= 0:
+        return None
+    level = int(stop_level(avg, high, policy).to_integral_value(rounding=ROUND_FLOOR))
+    if level < 1:
+        return None
+    if market not in krx.Market.__members__:
+        market = krx.Market.KOSPI.value
+    price = krx.tick_round(level, market, day, "down")
+    return price if price <= level else None
+
+
 def time_exit_at(close: dt.datetime | None, policy: ExitPolicy) -> dt.datetime | None:
     if close is None or policy.exit_before_close_minutes is None:
         return None
@@ -122,7 +160,7 @@ def evaluate(
                 price,
                 stop,
             )
-        high = max(position.high or 0, price, int(avg))
+        high = trailing_high(position.high, avg, price)
         trail = trailing_threshold(high, policy)
         if trail is not None and price <= trail:
             return ExitDecision(

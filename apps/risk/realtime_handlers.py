@@ -20,7 +20,11 @@ exit), below, and the VI state (`risk.vi`, `apps.risk.vi_handler`).
 - the highest price since entry is kept in Redis (`risk:high:<account>` hash, code → "high|entry time"),
   written once per cycle for the codes whose high rose, read back at start: a restart of the realtime
   process loses at most one cycle of highs (the hub's `REALTIME_RESYNC_SECONDS`). A stored high of an
-  earlier position in the same code (another entry time) is ignored.
+  earlier position in the same code (another entry time) is ignored;
+- once a cycle, each position's stop price (`Position.stop_price`: the stop-loss or the trailing stop
+  from the high since entry, `apps.risk.exits.effective_stop`) is recomputed from those highs and the
+  policy in force, and the ones that moved are written in one short transaction on the database thread
+  with a `position_update` after commit (`apps.risk.stops`): never per tick, never on the order path.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ from django.conf import settings
 
 import krx
 from apps.broker.contract import OrderEvent, Tick
-from apps.core.rediskeys import redis_key
 from apps.realtime.handlers import Handler, HubContext, Wants, db_call, register
 from apps.trades.models import FINAL_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
@@ -50,6 +53,8 @@ from apps.trades.services.executor import default_account
 from .exits import ExitDecision, HeldPosition, evaluate, exit_limit_price, time_exit_at
 from .policy import exit_policy
 from .services.state import evaluate_on_prices
+from .stops import entry_text as _entry_text
+from .stops import high_key, parse_high, stop_changes, stops_write
 from .vi_handler import RiskViHandler
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,7 @@ class Held:
     market: str
     strategy_tag: str
     current_price: int | None
+    stop_price: int | None = None
 
     @property
     def sellable(self) -> int:
@@ -96,6 +102,7 @@ class RiskStats:
     exits_chased: int = 0
     time_checks: int = 0
     loss_state_changes: int = 0
+    stops_saved: int = 0
     errors: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -162,7 +169,22 @@ class RiskExitsHandler(Handler):
     async def on_cycle(self) -> None:
         await self.refresh()
         await self.persist_highs()
+        await self.persist_stops()
         await self.loss_check()
+
+    async def persist_stops(self) -> None:
+        """Write the stop prices that moved (the trailing high rose, the policy or an average changed)."""
+        if not self.account or not self.held:
+            return
+        try:
+            now, _speed = await self._reading()
+            day = now.astimezone(krx.KST).date()
+            changes = stop_changes(self.held.values(), self.highs, exit_policy(), day)
+            if changes:
+                self.stats.stops_saved += len(await db_call(stops_write, self.account, changes))
+        except Exception:
+            self.stats.errors += 1
+            log.exception("risk: writing the stop prices failed")
 
     async def loss_check(self) -> None:
         """The daily-loss states on the current marks (unrealised P&L moves without fills): once a
@@ -462,7 +484,7 @@ class RiskExitsHandler(Handler):
 
     # ------------------------------------------------------------------ highs in Redis
     def _high_key(self) -> str:
-        return redis_key("stockagent", "risk", "high", self.account or "-")
+        return high_key(self.account)
 
     async def _load_highs(self, codes: list[str]) -> None:
         try:
@@ -472,11 +494,9 @@ class RiskExitsHandler(Handler):
             log.exception("risk: reading the highs since entry failed")
             return
         for code, raw in zip(codes, stored, strict=True):
-            if not raw:
-                continue
-            high, _, entry = raw.decode().partition("|")
-            if entry == _entry_text(self.held[code].entry_time) and high.isdigit():
-                self.highs[code] = max(int(high), self.highs.get(code, 0))
+            high = parse_high(raw, self.held[code].entry_time)
+            if high is not None:
+                self.highs[code] = max(high, self.highs.get(code, 0))
 
     async def persist_highs(self) -> None:
         dirty, self._dirty_highs = self._dirty_highs, set()
@@ -510,10 +530,6 @@ def _cancel_in_thread(order_id: uuid.UUID | None, cancel: Any) -> None:
 def _entry(handler: RiskExitsHandler, code: str) -> dt.datetime | None:
     held = handler.held.get(code)
     return held.entry_time if held else None
-
-
-def _entry_text(entry: dt.datetime | None) -> str:
-    return entry.isoformat() if entry else ""
 
 
 def _market(held: Held) -> str:
@@ -560,6 +576,7 @@ def _read_state(
         "market",
         "strategy_tag",
         "current_price",
+        "stop_price",
     )
     held = {row[0]: Held(*row) for row in rows}
     ended: dict[str, str] = {}

@@ -1,7 +1,8 @@
 // The overview page, kept current over /ws/live: the account summary and the day's equity curve
 // (`account_balance`), automatic trading and the risk state (`risk_state`), the market phase (the status
 // strip's exchange clock), the last fill (`order_filled`) and the position cards (`price_update`,
-// `position_update`; the cards are reloaded from `?partial=positions` when a quantity changes).
+// `position_update`, with the stop price when it carries one; the cards are reloaded from
+// `?partial=positions` when a quantity changes).
 (function () {
   if (!window.live) return;
   const json = (id) => { const n = document.getElementById(id); return n ? JSON.parse(n.textContent) : {}; };
@@ -124,6 +125,8 @@
     const node = card(d.code);
     if (!node || parseInt(node.dataset.qty, 10) !== d.qty) { reloadSoon(); return; }
     if (typeof d.pnl === "number") showPnl(node, d.pnl);
+    // The books and the risk engine send the stop price when it moves (the per-tick pushes do not).
+    if ("stop" in d) node.querySelector(".stop").textContent = money(d.stop);
   });
   // Events sent while the socket was down were missed: reload the cards once it is back.
   let wasDown = false;

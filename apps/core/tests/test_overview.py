@@ -113,13 +113,16 @@ def test_anonymous_is_sent_to_login_and_both_roles_see_the_overview(client, view
         assert ("flags/trading-enabled/toggle" in html) is can_toggle
 
 
-def test_the_position_cards_alone_with_the_stop_of_the_risk_configuration(viewer_client) -> None:
-    PositionFactory(code="005930", avg_price=70_000, stop_price=None)
+def test_the_position_cards_alone_with_their_stop_prices(viewer_client) -> None:
+    PositionFactory(code="005930", avg_price=70_000, stop_price=68_600)
+    PositionFactory(code="000660", avg_price=70_000, stop_price=None)
     html = viewer_client.get("/", {"partial": "positions"}).content.decode()
     assert 'class="pos-card" data-code="005930"' in html and "<html" not in html
-    assert (
-        "67,900원" in html
-    )  # the stop-loss of the risk configuration (-3%) from the average price
+    first, second = html.split('data-code="005930"')
+    # The position's own stop (what the risk exit sells at, trailing included); none known: "-".
+    assert '<dd class="stop"' in second and "68,600원" in second
+    assert "67,900원" not in html
+    assert re.search(r'<dd class="stop"[^>]*>-</dd>', first)
 
 
 def test_the_query_count_does_not_grow_with_the_rows(viewer_client, django_assert_max_num_queries):

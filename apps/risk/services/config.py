@@ -2,13 +2,16 @@
 
 `config_update` validates a change with the one form (`RiskConfigForm`), and in one transaction
 writes the next version (author, reason), moves the status row's active version and, after commit,
-drops the process's cached configuration and pushes `risk_config` on /ws/live. Fields left out keep
+drops the process's cached configuration, pushes `risk_config` on /ws/live and recomputes the stop
+prices of the active account's open positions (`apps.risk.stops.stops_recompute`: the stop-loss or the
+trailing stop may have moved; each changed one pushes `position_update`). Fields left out keep
 the active version's values. A bad change raises `ConfigInvalid` with the errors per field and writes
 nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +23,13 @@ from apps.core.live import publish_after_commit
 
 from ..forms import CONFIG_FIELDS, RiskConfigForm, initial_of
 from ..models import RiskConfig
-from ..selectors import active_config, forget_cache
+from ..policy import ExitPolicy
+from ..selectors import active_config, config_of, forget_cache
 from .state import status_locked
 
 __all__ = ["ConfigInvalid", "config_update"]
+
+log = logging.getLogger(__name__)
 
 
 class ConfigInvalid(ValueError):
@@ -77,6 +83,8 @@ def config_update(
         status.config_version = row.version
         status.save(update_fields=["config_version"])
         transaction.on_commit(forget_cache)
+        policy = config_of(row).exit_policy
+        transaction.on_commit(lambda: _stops_after(policy))
         publish_after_commit(
             "risk_config",
             {
@@ -86,3 +94,14 @@ def config_update(
             },
         )
     return row, form.warnings
+
+
+def _stops_after(policy: ExitPolicy) -> None:
+    """After commit: a failure here never undoes the new version (the realtime handler's next cycle
+    writes the stops from the policy in force anyway)."""
+    from ..stops import stops_recompute
+
+    try:
+        stops_recompute(policy)
+    except Exception:
+        log.exception("risk: recomputing the stop prices after a configuration change failed")

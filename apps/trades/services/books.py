@@ -10,10 +10,12 @@ In the same transaction (order row locked first, then the position row — the o
 - the position (buys add amount and commission to the cost; sells release cost pro rata, the last
   share releasing all that is left, so a round trip's P&L is exactly Σ sells − Σ buys − fees − tax);
 - the trade log row of a sell order (one row per exit order; a partial exit is its own row);
+- the position's stop price (`Position.stop_price`, what the risk engine's exit would sell at) when the
+  fill opens it or moves its average price (`risk_hook.stop_price`; the exit policy is cached);
 - the order's status (partially filled / filled);
 - the risk engine's post-fill evaluation (under its per-account lock, taken before the position):
   a fill that breaches the daily loss limit halts new entries at once (`risk_hook.after_fill`);
-- after commit: `order_filled` and `position_update` on /ws/live (seed 004 §8.3).
+- after commit: `order_filled` and `position_update` (`position_payload`) on /ws/live (seed 004 §8.3).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .state import can_transition, order_update_after_commit, transition
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FillReport", "avg", "fill_apply", "fill_apply_report", "kst_date"]
+__all__ = ["FillReport", "avg", "fill_apply", "fill_apply_report", "kst_date", "position_payload"]
 
 CENT = Decimal("0.01")
 
@@ -165,12 +167,19 @@ def fill_locked(
     )
     risk_hook.after_fill(order.account_no, executed_at)
     publish_after_commit("order_filled", fill_payload(order, fill))
-    publish_after_commit(
-        "position_update",
-        {"code": position.code, "qty": position.quantity, "pnl": position_pnl(position)},
-        key=position.code,
-    )
+    publish_after_commit("position_update", position_payload(position), key=position.code)
     return fill
+
+
+def position_payload(position: Position) -> dict:
+    """`position_update` after a change of the books (seed 004 §8.3 `{code, qty, pnl}`) with `stop`, the
+    position's stop price (None: closed, or not known)."""
+    return {
+        "code": position.code,
+        "qty": position.quantity,
+        "pnl": position_pnl(position),
+        "stop": position.stop_price,
+    }
 
 
 def fill_payload(order: Order, fill: FillRow) -> dict:
@@ -232,10 +241,16 @@ def _position_apply(order: Order, fill: FillRow, consumed_reservation: int) -> P
         code=order.code,
         defaults={"name": order.name, "market": order.market},
     )
+    opened = position.quantity == 0
+    avg_before = position.avg_price
     if order.side == Side.BUY:
         _buy(position, order, fill)
     else:
         _sell(position, order, fill, consumed_reservation)
+    if position.quantity and (opened or position.avg_price != avg_before):
+        position.stop_price = risk_hook.stop_price(
+            position, kst_date(fill.executed_at), opened=opened, previous=position.stop_price
+        )
     position.save()
     return position
 

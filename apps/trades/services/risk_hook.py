@@ -6,6 +6,8 @@
   pre-trade check (`apps.risk.check`); a refusal raises `OrderRefused` with every reason;
 - `lock()` / `after_fill()`: the books take the same lock before a fill changes a position, and let
   the risk engine halt (or reduce) when the fill breached the daily loss limit (or the reduce share);
+- `stop_price()`: in the fill's transaction, the stop price of a position the fill opened or whose
+  average price it moved (`apps.risk.stops.position_stop`);
 - `after_refusal()`: an intent refused for the daily loss moves the state too (a loss reached by
   prices alone, without a fill).
 """
@@ -139,6 +141,17 @@ def after_fill(account: str, at: dt.datetime | None) -> None:
             risk_after_fill(account, at)
     except Exception:
         log.exception("risk evaluation after a fill of account %s failed", account)
+
+
+def stop_price(position: Any, day: dt.date, *, opened: bool, previous: int | None) -> int | None:
+    """The position's stop after a fill; `previous` when it cannot be computed (never fails the fill)."""
+    from apps.risk.stops import position_stop
+
+    try:
+        return position_stop(position, day, opened=opened)
+    except Exception:
+        log.exception("the stop price of %s %s failed", position.account_no, position.code)
+        return previous
 
 
 def after_refusal(account: str, codes: set[str]) -> None:

@@ -203,7 +203,7 @@ def test_live_push_after_commit(
         "qty": 5,
         "at": AT_2026,
     }
-    assert set(pushed["position_update"]) == {"code", "qty", "pnl"}
+    assert set(pushed["position_update"]) == {"code", "qty", "pnl", "stop"}
     assert pushed["position_update"]["qty"] == 5
     assert pushed["order_update"]["status"] == "filled"
     assert pushed["order_update"]["filled_qty"] == 5

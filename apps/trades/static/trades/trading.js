@@ -4,7 +4,8 @@
 // it polls every data-poll-seconds instead, and it reloads once when the socket is back (events sent
 // meanwhile were missed). The positions table also reprices rows on price_update at once, and
 // reloads on a position_update only when the quantity changed (the realtime process sends one per held
-// code every TRADES_PRICE_PUSH_MS: reloading on each would keep the page fetching).
+// code every TRADES_PRICE_PUSH_MS: reloading on each would keep the page fetching); one that carries a
+// `stop` (the books, the risk engine's stop moving) updates the row's stop price.
 (function () {
   function partialUrl() {
     const url = new URL(location.href);
@@ -50,6 +51,7 @@
       const row = positions.querySelector('tr[data-code="' + d.code + '"]');
       const qty = row ? parseInt(row.dataset.qty, 10) : 0;
       if (qty !== d.qty && positions.liveRefreshSoon) positions.liveRefreshSoon();
+      else if (row && "stop" in d) row.querySelector(".stop").textContent = typeof d.stop === "number" ? fmt.format(d.stop) + "원" : "-";
     });
   }
 })();
