@@ -90,9 +90,18 @@ def parse_high(raw: bytes | str | None, entry: dt.datetime | None) -> int | None
         return None
     text = raw.decode() if isinstance(raw, bytes) else raw
     high, _, stored_entry = text.partition("|")
-    if stored_entry != entry_text(entry) or not high.isdigit():
+    if not high.isdigit() or not _same_entry(stored_entry, entry):
         return None
     return int(high)
+
+
+def _same_entry(stored: str, entry: dt.datetime | None) -> bool:
+    if entry is None or not stored:
+        return entry is None and not stored
+    try:
+        return dt.datetime.fromisoformat(stored) == entry  # the instant, whatever its zone
+    except ValueError:
+        return False
 
 
 def stored_highs(account: str, entries: Mapping[str, dt.datetime | None]) -> dict[str, int | None]:

@@ -86,6 +86,11 @@ def test_the_overview_shows_the_day_and_follows_it_live(browser, asgi_server) ->
         _text_is(page, '.pos-card[data-code="005930"] .pnl', "20,000원")
         assert card.locator(".rate").inner_text() == "+2.86%"
 
+        # The risk engine's trailing stop moves up: the card's stop price follows.
+        moved = {"code": "005930", "qty": 10, "pnl": 20_000, "stop": 70_500}
+        in_thread(publish_now, "position_update", moved)
+        _text_is(page, '.pos-card[data-code="005930"] .stop', "70,500원")
+
         # A real fill: a feed row, the last fill time, and the new position's card.
         order = OrderFactory(code="000660", name="SK하이닉스", quantity=3, price=180_000)
         filled_at = timezone.now()

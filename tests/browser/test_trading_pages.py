@@ -24,6 +24,7 @@ from apps.broker.simulator.server import ServerConfig
 from apps.broker.simulator.testing import SimHandle, simulator_in_thread
 from apps.broker.tests.client_support import cleanup_prefix, client_config
 from apps.conditions.tests.live_support import in_thread, wait_until
+from apps.core.live import publish_now
 from apps.core.rediskeys import redis_key
 from apps.core.tests.factories import DEFAULT_PASSWORD, UserFactory
 from apps.trades.models import Order, OrderStatus, Position
@@ -127,6 +128,12 @@ def test_manual_buy_shows_live_on_orders_and_positions(browser, sim_trading, asg
     held = Position.objects.get(code=CODE)
     assert held.quantity == 10
     assert positions.locator(f'#positions tr[data-code="{CODE}"] .qty').inner_text() == "10"
+    # The books set the stop price the risk exit sells at; a moved stop (the trailing high) follows live.
+    stop = positions.locator(f'#positions tr[data-code="{CODE}"] .stop')
+    assert held.stop_price and stop.inner_text() == f"{held.stop_price:,}원"
+    moved = {"code": CODE, "qty": 10, "pnl": None, "stop": held.stop_price + 1_000}
+    in_thread(publish_now, "position_update", moved)
+    wait_until(lambda: stop.inner_text() == f"{held.stop_price + 1_000:,}원")
     assert page.evaluate("window.__sameDocument") is True
     assert positions.evaluate("window.__sameDocument") is True
 

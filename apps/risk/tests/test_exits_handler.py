@@ -257,3 +257,30 @@ async def test_each_cycle_evaluates_the_daily_loss_on_the_current_marks() -> Non
     assert risk.stats.loss_state_changes == 1
     status = await RiskStatus.objects.aget(pk=1)
     assert status.state == State.HALTED
+
+
+async def test_each_cycle_writes_the_stop_when_the_trailing_high_moves() -> None:
+    place, clock = Place(), Clock()
+    await position(avg=70_000)
+
+    async def stop() -> int | None:
+        return (await sync_to_async(Position.objects.get)(code=CODE)).stop_price
+
+    risk = handler(place, clock)
+    await risk.on_cycle()
+    assert await stop() == 68_600  # no high yet: 2% under the average price
+    for price in (71_000, 73_000, 72_500):
+        await risk.on_event(tick(price))
+    assert await stop() == 68_600  # never per tick
+    await risk.on_cycle()
+    assert await stop() == 71_500  # 73,000 × 0.98 = 71,540, on the 100-won grid
+    await risk.on_cycle()  # nothing moved: nothing written
+    assert risk.stats.stops_saved == 2
+    # The stop shown is where the exit fires: one tick above it sells nothing, at it sells.
+    await risk.on_event(tick(71_600))
+    await settle(risk)
+    assert place.calls == []
+    await risk.on_event(tick(71_500))
+    await settle(risk)
+    assert len(place.calls) == 1
+    assert (await sync_to_async(Order.objects.get)()).cause_ref == "trailing_stop"

@@ -1,5 +1,6 @@
 """Exits on live prices in the real realtime hub against the simulator: a position whose price falls
 through its stop is sold exactly once (one sell at the simulator however many ticks stay below the stop),
+the first trade at or under the stop price the position shows (`Position.stop_price`),
 and the time exit fires from the exchange-clock timer."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from apps.conditions.tests.live_support import DAY, at, realtime_hub, simulated_broker, wait_until
-from apps.risk.policy import ExitPolicy, set_exit_policy_provider
+from apps.risk.exits import effective_stop
+from apps.risk.policy import ExitPolicy, exit_policy, set_exit_policy_provider
 from apps.risk.realtime_handlers import RiskExitsHandler
 from apps.trades.models import Cause, Order, OrderStatus, Position
 from apps.trades.realtime_handlers import TradesHandler
@@ -78,6 +80,10 @@ def test_a_position_falling_through_its_stop_is_sold_once(tmp_path, policy) -> N
         wait_until(lambda: risk.last_prices.get(CODE) == prices[0])
         stop_pct = (Decimal(start) * Decimal("0.97") / avg * 100 - 100).quantize(Decimal("0.01"))
         policy(ExitPolicy(stop_loss_pct=stop_pct, exit_before_close_minutes=None))
+        # The handler's next cycle writes the stop the position shows: where this exit will fire.
+        shown = effective_stop(avg, None, exit_policy(), "KOSPI", DAY)
+        wait_until(lambda: Position.objects.get(code=CODE).stop_price == shown)
+        assert prices[3] <= shown < prices[2]
         for _ in range(len(prices) - 1):
             sim.advance_sync(seconds=20)
             sim.advance_sync(seconds=20)
@@ -104,6 +110,7 @@ def test_a_position_falling_through_its_stop_is_sold_once(tmp_path, policy) -> N
         trigger = prices[3]
         assert exit_order.reference_price == trigger
         assert trigger * Decimal("0.99") <= exit_order.price < trigger
+        assert trigger <= shown  # the first trade at or under the stop shown sold
         assert risk.stats.exits_sent == 1 and risk.stats.errors == 0
 
 
