@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -111,15 +112,26 @@ def stored_highs(account: str, entries: Mapping[str, dt.datetime | None]) -> dic
     if not codes:
         return {}
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        try:
-            raw = client.hmget(high_key(account), codes)
-        finally:
-            client.close()
+        raw = _client().hmget(high_key(account), codes)
     except Exception:
         log.exception("risk: reading the highs since entry for the stops failed")
         return dict.fromkeys(codes)
     return {code: parse_high(r, entries[code]) for code, r in zip(codes, raw, strict=True)}
+
+
+_clients: dict[int, redis.Redis] = {}
+
+
+def _client() -> redis.Redis:
+    """One pooled client per process (a fill must not pay a connection's set-up: ~10 ms)."""
+    pid = os.getpid()
+    client = _clients.get(pid)
+    if client is None:
+        _clients.clear()  # a forked child: the parent's connections are not ours
+        client = _clients[pid] = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return client
 
 
 # --- the books: in the fill's transaction ----------------------------------------------------------------
