@@ -119,16 +119,16 @@ def stored_highs(account: str, entries: Mapping[str, dt.datetime | None]) -> dic
     return {code: parse_high(r, entries[code]) for code, r in zip(codes, raw, strict=True)}
 
 
-_clients: dict[int, redis.Redis] = {}
+_clients: dict[tuple[int, str], redis.Redis] = {}
 
 
 def _client() -> redis.Redis:
     """One pooled client per process (a fill must not pay a connection's set-up: ~10 ms)."""
-    pid = os.getpid()
-    client = _clients.get(pid)
+    key = (os.getpid(), settings.REDIS_URL)
+    client = _clients.get(key)
     if client is None:
-        _clients.clear()  # a forked child: the parent's connections are not ours
-        client = _clients[pid] = redis.Redis.from_url(
+        _clients.clear()  # a forked child (the parent's connections are not ours), another URL
+        client = _clients[key] = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
         )
     return client
