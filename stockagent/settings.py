@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "apps.news",
     "apps.strategy",
     "apps.reports",
+    "apps.chatops",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
 # command: the stack runs the daphne server directly, so it is installed for `runserver` alone.
@@ -461,6 +462,15 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
 # Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.
 NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
+
+# --- Chat remote control (apps.chatops) -------------------------------------------------------------------
+# The installation's one Telegram bot (BotFather's token). Empty: no bot, `runstack` starts no poller.
+# Reached at TELEGRAM_API_BASE above, under the notifications' outbound rules (HTTPS, public addresses).
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_POLL_TIMEOUT_SECONDS = env.int("TELEGRAM_POLL_TIMEOUT_SECONDS", default=25)  # getUpdates long poll
+TELEGRAM_BACKOFF_MAX_SECONDS = env.float("TELEGRAM_BACKOFF_MAX_SECONDS", default=60.0)
+TELEGRAM_LINK_CODE_SECONDS = env.int("TELEGRAM_LINK_CODE_SECONDS", default=600)  # a link code's life
+TELEGRAM_CONFIRM_SECONDS = env.int("TELEGRAM_CONFIRM_SECONDS", default=60)  # /flatten → /confirm within
 
 # --- Broker accounts (apps.accounts) ------------------------------------------------------------------------
 # Queue a balance sync (kt00001 + kt00018) after fills; a burst of fills is one sync.
