@@ -2,7 +2,7 @@
 journalled and its cursor moved in one transaction before the command runs (so a restart never runs it
 again), the reply sent after.
 
-Network and API errors back off (1, 2, 4 … s up to `TELEGRAM_BACKOFF_MAX_SECONDS`) and never end the
+Network and API errors back off (1, 2, 4 … s up to a minute) and never end the
 loop; a step that raises anything else is logged and backed off the same way. Each step writes the
 heartbeat the health report reads (`apps.chatops.health`).
 """
@@ -24,6 +24,8 @@ from .selectors import cursor_of
 
 log = logging.getLogger(__name__)
 
+BACKOFF_MAX_SECONDS = 60.0
+
 
 class Poller:
     def __init__(
@@ -40,9 +42,7 @@ class Poller:
             settings.TELEGRAM_POLL_TIMEOUT_SECONDS if poll_timeout is None else poll_timeout
         )
         self.backoff_base = backoff_base
-        self.backoff_max = (
-            settings.TELEGRAM_BACKOFF_MAX_SECONDS if backoff_max is None else backoff_max
-        )
+        self.backoff_max = BACKOFF_MAX_SECONDS if backoff_max is None else backoff_max
         self.failures = 0
         self.polling = False  # inside the long poll: a stop may interrupt it (nothing is half done)
         self.stopping = threading.Event()

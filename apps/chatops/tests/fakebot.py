@@ -19,7 +19,7 @@ class FakeBotAPI:
         self.offsets: list[int] = []
         self.fail_next: list[int] = []  # HTTP statuses for the next calls
         self._next_id = 1000
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +63,9 @@ class FakeBotAPI:
                 self.offsets.append(offset)
                 if offset:
                     self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                if not self.updates and body.get("timeout"):  # long poll: wait for a message
+                    self._lock.wait_for(lambda: bool(self.updates), timeout=float(body["timeout"]))
+                    self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 return 200, {"ok": True, "result": list(self.updates)}
             if method == "sendMessage":
                 self.sent.append({"chat_id": body["chat_id"], "text": body["text"]})
@@ -98,6 +101,7 @@ class FakeBotAPI:
                     },
                 }
             )
+            self._lock.notify_all()
             return self._next_id
 
     def replies(self, chat_id: int) -> list[str]:

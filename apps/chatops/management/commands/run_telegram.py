@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from typing import Any
 
@@ -35,4 +36,6 @@ class Command(BaseCommand):
             poller.run()
         finally:
             api.close()
-            health.beat(ok=False, message="stopped")
+            # Redis gone as well: the health report goes stale instead.
+            with contextlib.suppress(Exception):
+                health.beat(ok=False, message="stopped")
