@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
+from apps.core.logging import redact_also
 from apps.notifications.backends.base import SendError
 from apps.notifications.backends.egress import check_destination
 
@@ -39,6 +40,7 @@ class BotAPI:
         if not token:
             raise ValueError("no bot token")
         self._token = token
+        redact_also(token)  # masked in every later log record of this process, whatever logs it
         self.base = (base or settings.TELEGRAM_API_BASE).rstrip("/")
         self.host = urlsplit(self.base).hostname or ""
         self.timeout = timeout

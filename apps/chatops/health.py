@@ -1,5 +1,6 @@
 """The bot's line on the health report (`telegram`): ok while the poller polls, down when its last poll
-failed, its heartbeat is stale or the supervisor reports its process down; unknown without a token."""
+failed, its heartbeat is stale or the supervisor reports its process down. Listed only when
+TELEGRAM_BOT_TOKEN is set."""
 
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ def telegram_probe(live: bool) -> tuple[str, str]:
 
 
 def register() -> None:
+    """On the report only where a bot is configured (an installation without one has nothing to show)."""
     from apps.core.health import register_component
 
+    if not settings.TELEGRAM_BOT_TOKEN:
+        return
     register_component("telegram", _("텔레그램 봇"), telegram_probe, MESSAGES)
