@@ -458,10 +458,7 @@ NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5
 NOTIFY_MAX_ETA_SECONDS = env.int("NOTIFY_MAX_ETA_SECONDS", default=600)
 NOTIFY_STALE_SENDING_SECONDS = env.int("NOTIFY_STALE_SENDING_SECONDS", default=300)
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
-TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")  # apps.chatops' bot; empty: none
-TELEGRAM_POLL_TIMEOUT_SECONDS = env.int("TELEGRAM_POLL_TIMEOUT_SECONDS", default=25)
-TELEGRAM_LINK_CODE_SECONDS = env.int("TELEGRAM_LINK_CODE_SECONDS", default=600)
-TELEGRAM_CONFIRM_SECONDS = env.int("TELEGRAM_CONFIRM_SECONDS", default=60)
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")  # apps.chatops (its tunables: conf.py)
 # Hosts a Slack channel may post to (HTTPS only, public addresses only: apps/notifications/backends/egress.py).
 NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
 # Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.

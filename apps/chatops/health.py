@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.models import HealthStatus
 from apps.core.rediskeys import redis_key
 
+from .conf import setting
+
 PROCESS = "telegram"
 _clients: dict[str, redis.Redis] = {}
 
@@ -53,7 +55,7 @@ def telegram_probe(live: bool) -> tuple[str, str]:
         return HealthStatus.DOWN, "no heartbeat yet"
     data = json.loads(raw)
     age = time.time() - float(data["at"])
-    stale = settings.TELEGRAM_POLL_TIMEOUT_SECONDS + settings.HEALTH_STALE_SECONDS
+    stale = setting("TELEGRAM_POLL_TIMEOUT_SECONDS") + settings.HEALTH_STALE_SECONDS
     if age > stale:
         return HealthStatus.DOWN, f"no heartbeat for {age:.0f}s"
     return (HealthStatus.OK if data["ok"] else HealthStatus.DOWN), data["message"]

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from . import health
 from .bot import BotAPI, BotError
 from .commands import handle
+from .conf import setting
 from .selectors import cursor_of
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Poller:
     ) -> None:
         self.api = api
         self.poll_timeout = (
-            settings.TELEGRAM_POLL_TIMEOUT_SECONDS if poll_timeout is None else poll_timeout
+            setting("TELEGRAM_POLL_TIMEOUT_SECONDS") if poll_timeout is None else poll_timeout
         )
         self.backoff_base = backoff_base
         self.backoff_max = BACKOFF_MAX_SECONDS if backoff_max is None else backoff_max

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from apps.core.templatetags.stockagent import krw
+
+from .conf import setting
 
 MAX_POSITIONS_LISTED = 30
 
@@ -135,7 +136,7 @@ def flatten_ask(code: str) -> str:
     return _(
         "보유 종목을 모두 시장가에 가깝게 매도하고 미체결 주문을 모두 취소합니다. "
         "%(seconds)s초 안에 /confirm %(code)s 를 보내야 실행됩니다."
-    ) % {"seconds": settings.TELEGRAM_CONFIRM_SECONDS, "code": code}
+    ) % {"seconds": setting("TELEGRAM_CONFIRM_SECONDS"), "code": code}
 
 
 def flatten_started(run: Any, created: bool) -> str:

@@ -12,10 +12,10 @@ import hashlib
 import secrets
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .conf import setting
 from .models import BotCursor, ChatCommand, Confirmation, LinkCode, TelegramLink
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed from a screen
@@ -29,7 +29,7 @@ def _digest(code: str) -> str:
 def link_code_issue(user: Any) -> tuple[str, dt.datetime]:
     """A new one-time code for `user` (their older unused codes stop working). Returns (code, expiry)."""
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    expires = timezone.now() + dt.timedelta(seconds=settings.TELEGRAM_LINK_CODE_SECONDS)
+    expires = timezone.now() + dt.timedelta(seconds=setting("TELEGRAM_LINK_CODE_SECONDS"))
     with transaction.atomic():
         LinkCode.objects.filter(user=user, used_at__isnull=True).delete()
         LinkCode.objects.create(user=user, digest=_digest(code), expires_at=expires)
@@ -78,7 +78,7 @@ def confirmation_create(chat_id: int, user: Any, action: str, reason: str = "") 
             action=action,
             code=f"{secrets.randbelow(10**6):06d}",
             reason=reason[:200],
-            expires_at=now + dt.timedelta(seconds=settings.TELEGRAM_CONFIRM_SECONDS),
+            expires_at=now + dt.timedelta(seconds=setting("TELEGRAM_CONFIRM_SECONDS")),
         )
 
 

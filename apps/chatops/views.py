@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .commands import COMMANDS
+from .conf import setting
 from .selectors import commands_for_user, links_for_user
 from .services import link_code_issue, link_delete
 
@@ -25,7 +26,7 @@ def telegram_page(request: HttpRequest) -> HttpResponse:
         "code": code,
         "expires": expires,
         "bot_configured": bool(settings.TELEGRAM_BOT_TOKEN),
-        "code_minutes": settings.TELEGRAM_LINK_CODE_SECONDS // 60,
+        "code_minutes": setting("TELEGRAM_LINK_CODE_SECONDS") // 60,
         "command_names": sorted(COMMANDS),
     }
     return render(request, "chatops/telegram.html", context)

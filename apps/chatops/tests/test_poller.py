@@ -147,3 +147,15 @@ def test_run_telegram_refuses_without_a_token(settings) -> None:
     settings.TELEGRAM_BOT_TOKEN = ""
     with pytest.raises(CommandError):
         call_command("run_telegram")
+
+
+def test_tunables_come_from_the_environment_unless_set(settings, monkeypatch) -> None:
+    from apps.chatops.conf import setting
+
+    monkeypatch.setenv("TELEGRAM_CONFIRM_SECONDS", "7")
+    assert setting("TELEGRAM_CONFIRM_SECONDS") == 7
+    settings.TELEGRAM_CONFIRM_SECONDS = 30
+    assert setting("TELEGRAM_CONFIRM_SECONDS") == 30
+    monkeypatch.delenv("TELEGRAM_CONFIRM_SECONDS")
+    del settings.TELEGRAM_CONFIRM_SECONDS
+    assert setting("TELEGRAM_CONFIRM_SECONDS") == 60
