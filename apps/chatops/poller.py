@@ -85,8 +85,18 @@ class Poller:
     def backoff(self) -> float:
         return min(self.backoff_base * 2 ** max(self.failures - 1, 0), self.backoff_max)
 
+    def announce(self) -> None:
+        """The command menu Telegram shows in the chat (best effort: a failure only loses the menu)."""
+        from .replies import menu
+
+        try:
+            self.api.call("setMyCommands", {"commands": menu()})
+        except BotError as exc:
+            log.info("telegram: command menu not set (%s)", exc)
+
     def run(self) -> None:
         log.info("telegram: polling as %r", self.api)
+        self.announce()
         while not self.stopping.is_set():
             try:
                 taken = self.step()

@@ -3,6 +3,7 @@ The figures come from the selectors the API and pages use."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -28,6 +29,19 @@ def help_text(linked: bool) -> str:
         "/unlink — " + _("이 채팅 연결 해제"),
     ]
     return "\n".join(lines)
+
+
+def menu() -> list[dict[str, str]]:
+    """setMyCommands' list (Korean: the installation's language)."""
+    return [
+        {"command": "status", "description": "자동매매 상태"},
+        {"command": "positions", "description": "보유 종목"},
+        {"command": "pnl", "description": "오늘 손익"},
+        {"command": "stop", "description": "자동매매 정지 (트레이더)"},
+        {"command": "start", "description": "자동매매 시작: /start 사유 (트레이더)"},
+        {"command": "flatten", "description": "비상 전체 청산, 확인 필요 (트레이더)"},
+        {"command": "help", "description": "도움말"},
+    ]
 
 
 def not_linked() -> str:
@@ -92,11 +106,19 @@ def positions() -> str:
         lines.append(
             f"{p['code']} {p['name']} {p['qty']:,}"
             + _("주")
-            + f" @ {krw(p['avg_price'])} → {krw(p['price'])} {krw(p['pnl'])}{rate}"
+            + f" @ {_avg(p['avg_price'])} → {krw(p['price'])} {krw(p['pnl'])}{rate}"
         )
     if len(rows) > MAX_POSITIONS_LISTED:
         lines.append(_("… 외 %(n)s종목") % {"n": len(rows) - MAX_POSITIONS_LISTED})
     return "\n".join(lines)
+
+
+def _avg(value: Any) -> str:
+    """The average price is a Decimal (fills at different prices): two places at most, like the page."""
+    if value is None:
+        return "-"
+    text = f"{Decimal(value):,.2f}".rstrip("0").rstrip(".")
+    return _("%(amount)s원") % {"amount": text}
 
 
 def pnl() -> str:

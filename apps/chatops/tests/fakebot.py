@@ -17,6 +17,7 @@ class FakeBotAPI:
         self.updates: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self.offsets: list[int] = []
+        self.menu: list[dict[str, str]] = []
         self.fail_next: list[int] = []  # HTTP statuses for the next calls
         self._next_id = 1000
         self._lock = threading.Condition()
@@ -67,6 +68,9 @@ class FakeBotAPI:
                     self._lock.wait_for(lambda: bool(self.updates), timeout=float(body["timeout"]))
                     self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 return 200, {"ok": True, "result": list(self.updates)}
+            if method == "setMyCommands":
+                self.menu = body["commands"]
+                return 200, {"ok": True, "result": True}
             if method == "sendMessage":
                 self.sent.append({"chat_id": body["chat_id"], "text": body["text"]})
                 return 200, {"ok": True, "result": {"message_id": len(self.sent)}}

@@ -202,3 +202,16 @@ def test_unknown_command_and_help(fake_bot, poller, trader) -> None:
     assert "/link" in _say(fake_bot, poller, STRANGER_CHAT, "/help")
     assert "해제" in _say(fake_bot, poller, TRADER_CHAT, "/unlink")
     assert not TelegramLink.objects.exists()
+
+
+def test_positions_lists_the_books(fake_bot, poller, viewer) -> None:
+    from apps.accounts.selectors import active_account_no
+    from apps.trades.tests.factories import PositionFactory
+
+    PositionFactory(account_no=active_account_no(), current_price=77_000)
+    PositionFactory(account_no=active_account_no(), code="000660", name="SK하이닉스")
+    _link(viewer, VIEWER_CHAT)
+    reply = _say(fake_bot, poller, VIEWER_CHAT, "/positions")
+    assert "보유 2종목" in reply
+    assert "005930 삼성전자 10주 @ 70,000원 → 77,000원 70,000원 (+10.00%)" in reply
+    assert "000660 SK하이닉스 10주 @ 70,000원 → - -" in reply  # no price known yet

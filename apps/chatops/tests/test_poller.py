@@ -37,7 +37,7 @@ def test_api_errors_back_off_and_polling_goes_on(fake_bot, caplog) -> None:
     delays: list[float] = []
     api = BotAPI(TOKEN, fake_bot.base)
     poller = Poller(api, poll_timeout=0, sleep=delays.append, backoff_max=3.0)
-    fake_bot.fail_next = [502, 502, 502, 429]
+    fake_bot.fail_next = [502, 502, 502, 502, 429]  # the first one is the menu's (setMyCommands)
     fake_bot.say(5001, "/help")
     caplog.set_level(logging.INFO)
     try:

@@ -78,6 +78,7 @@ def test_the_process_runs_a_command_stops_and_resumes_from_its_cursor(fake_bot, 
         update_id = fake_bot.say(CHAT, "/stop")
         assert _wait(lambda: fake_bot.replies(CHAT)), "no reply"
         assert gate_status()["switch"] is False
+        assert [c["command"] for c in fake_bot.menu][:3] == ["status", "positions", "pnl"]
         assert _wait(lambda: health.telegram_probe(True)[0] == HealthStatus.OK)
         # it is now inside a 20 s long poll: SIGTERM must cut it short
         assert _wait(lambda: fake_bot.offsets and fake_bot.offsets[-1] == update_id + 1)
