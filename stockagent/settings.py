@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "apps.news",
     "apps.strategy",
     "apps.reports",
+    "apps.chatops",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
 # command: the stack runs the daphne server directly, so it is installed for `runserver` alone.
@@ -457,6 +458,7 @@ NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5
 NOTIFY_MAX_ETA_SECONDS = env.int("NOTIFY_MAX_ETA_SECONDS", default=600)
 NOTIFY_STALE_SENDING_SECONDS = env.int("NOTIFY_STALE_SENDING_SECONDS", default=300)
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")  # apps.chatops: its own bot
 # Hosts a Slack channel may post to (HTTPS only, public addresses only: apps/notifications/backends/egress.py).
 NOTIFY_SLACK_HOSTS = env.list("NOTIFY_SLACK_HOSTS", default=["hooks.slack.com"])
 # Hosts allowed over plain HTTP and on private/loopback addresses: for tests and a local relay only.

@@ -16,6 +16,7 @@ urlpatterns = [
     path("market/", include("apps.market.page_urls")),
     path("chart/", include("apps.market.chart_urls")),
     path("notifications/", include("apps.notifications.urls")),
+    path("telegram/", include("apps.chatops.urls")),
     path("api/v1/notifications/", include("apps.notifications.api_urls")),
     path("conditions/", include("apps.conditions.urls")),
     path("api/v1/", include("apps.conditions.api_urls")),

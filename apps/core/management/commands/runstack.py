@@ -1,7 +1,8 @@
 """Runs the whole StockAgent stack on one machine under our own supervisor (``apps.core.supervisor``).
 
 web (daphne), the Celery workers (one per queue group, see ``WORKERS``) and beat, the Kiwoom simulator when no
-keys are set, the realtime process when it exists, and an embedded Redis when REDIS_URL is unset and nothing
+keys are set, the realtime process when it exists, the
+Telegram bot when TELEGRAM_BOT_TOKEN is set, and an embedded Redis when REDIS_URL is unset and nothing
 answers on 127.0.0.1:6379. Each process is exec'd directly in its own process group; a process that dies is
 restarted with backoff while the others keep running; Ctrl-C (or SIGTERM) stops every process and leaves no
 child behind. The processes log to their stdout; this command is the one writer of ``LOG_DIR/stockagent.log``.
@@ -156,6 +157,9 @@ class Command(BaseCommand):
             specs.append(
                 ProcessSpec("realtime", [py, "manage.py", "run_realtime"], Component.REALTIME)
             )
+        if settings.TELEGRAM_BOT_TOKEN and "run_telegram" in commands:
+            # The chat bot (apps.chatops) only when a token is set; its health line is `telegram`.
+            specs.append(ProcessSpec("telegram", [py, "manage.py", "run_telegram"], None))
         if options["only"]:
             wanted = {p.strip() for p in options["only"].split(",")}
             specs = [s for s in specs if s.name in wanted or s.name.split("-")[0] in wanted]
@@ -176,6 +180,8 @@ class Command(BaseCommand):
             expected += ["broker", "simulator"]
         if "realtime" in names:
             expected += ["realtime"]
+        if "telegram" in names:
+            expected += ["telegram"]
         env.setdefault("HEALTH_EXPECTED_COMPONENTS", ",".join(expected))
         url = f"http://{options['host']}:{options['port']}/"
         config = settings.VAR_DIR / "run" / f"runstack-{os.getpid()}.json"
