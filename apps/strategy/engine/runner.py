@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .base import Strategy, StrategySettings, dispatch
 from .events import ConditionEvent, Event, NewsEvent, ScanEvent, Signal
+from .ma_cross import MaCross
 from .market import Market, SessionOf
 from .strategies import ConditionEntry, OpeningBreakout
 
@@ -22,6 +23,7 @@ __all__ = ["REGISTRY", "Engine", "UnknownStrategy", "build_engine"]
 REGISTRY: dict[str, type[Strategy]] = {
     OpeningBreakout.name: OpeningBreakout,
     ConditionEntry.name: ConditionEntry,
+    MaCross.name: MaCross,
 }
 
 
