@@ -152,6 +152,7 @@ def backtest_execute(run_id: int) -> BacktestRun:
         days = selectors.days_of(row.date_from, row.date_to)
         codes = selectors.universe_codes(row.date_from, row.date_to, row.codes, row.universe)
         instruments = selectors.instruments_of(codes)
+        row.days_total = len(days)
         BacktestRun.objects.filter(pk=run_id).update(days_total=len(days))
 
         def on_day(done: int, total: int) -> bool:
@@ -296,8 +297,8 @@ def _store(
         row.elapsed_seconds = round(elapsed, 3)
         row.days_done = result.days
         row.status = RunStatus.CANCELLED if result.cancelled else RunStatus.DONE
-        if not result.cancelled:
-            row.progress = 100
+        total = row.days_total
+        row.progress = 100 if not result.cancelled or not total else result.days * 100 // total
         row.finished_at = timezone.now()
         row.data_note = _data_note(row)
         row.save()
