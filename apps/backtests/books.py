@@ -131,6 +131,7 @@ class Books:
     trades: list[BtTrade] = field(default_factory=list)
     positions: dict[str, BtPosition] = field(default_factory=dict)
     by_no: dict[str, BtOrder] = field(default_factory=dict)
+    working: dict[int, BtOrder] = field(default_factory=dict)  # open at the broker, by seq
     _open_trade: dict[int, BtTrade] = field(default_factory=dict)
     realized_by_day: dict[dt.date, int] = field(default_factory=dict)
 
@@ -138,9 +139,15 @@ class Books:
         self.orders.append(order)
         if order.order_no:
             self.by_no[order.order_no] = order
+        if order.status == "accepted":
+            self.working[order.seq] = order
 
     def open_orders(self) -> list[BtOrder]:
-        return [o for o in self.orders if o.remaining > 0 and o.finished_at is None]
+        return list(self.working.values())
+
+    def finish(self, order: BtOrder, at: dt.datetime, status: str) -> None:
+        order.finished_at, order.status = at, status
+        self.working.pop(order.seq, None)
 
     def on_fill(
         self,
@@ -162,7 +169,7 @@ class Books:
         order.commission += commission
         order.tax += tax
         if order.filled_quantity >= order.quantity:
-            order.finished_at = at
+            self.finish(order, at, "filled")
         position = self.positions.get(order.code)
         if position is None:
             position = self.positions[order.code] = BtPosition(order.code)
@@ -229,4 +236,8 @@ class Books:
 
     def reserved(self, code: str) -> int:
         """Shares held by open sell orders of `code`."""
-        return sum(o.remaining for o in self.open_orders() if o.code == code and o.side == "sell")
+        if not self.working:
+            return 0
+        return sum(
+            o.remaining for o in self.working.values() if o.code == code and o.side == "sell"
+        )

@@ -122,6 +122,7 @@ class _Run:
         self.settings = StrategySettings(spec.strategy, 0, True, spec.budget_krw, spec.params)
         self.engine = build_engine({spec.strategy: self.settings})
         self.books = Books()
+        self.account = self.broker.ledger.account(self.broker.account)
         self.seq = 0
         self.fills_seen = 0
         self.marks: dict[str, int] = {}
@@ -131,9 +132,14 @@ class _Run:
 
     # ------------------------------------------------------------------ money
     def equity(self) -> int:
-        cash = self.broker.ledger.account(self.broker.account).cash
-        held = sum(p.quantity * self.marks.get(p.code, 0) for p in self.books.held())
-        return cash + held
+        cash = self.account.cash
+        positions = self.books.positions
+        if not positions:
+            return cash
+        marks = self.marks
+        return cash + sum(
+            p.quantity * marks.get(p.code, 0) for p in positions.values() if p.quantity
+        )
 
     def _sync_fills(self) -> None:
         log = self.broker.fill_log
@@ -177,39 +183,51 @@ class _Run:
             key=lambda x: (x[0], x[1]),
         )
         si = 0
+        n_side = len(side_events)
+        on_event, on_bar, marks, books = engine.on_event, broker.on_bar, self.marks, self.books
+        scan_bar = scan.on_bar if slots else None
+        minute_equity = self.minute_equity
         for at in moments:
-            bars = sorted(by_end.get(at, ()), key=lambda b: b.code)
+            bars = by_end.get(at, ())
+            if len(bars) > 1:
+                bars.sort(key=lambda b: b.code)
             signals: list[Signal] = []
+            kst = at.astimezone(KST)
             for bar in bars:  # 1. the broker first: orders from earlier minutes
-                broker.on_bar(
-                    ContractBar(bar.code, at, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                on_bar(
+                    ContractBar(bar.code, kst, bar.open, bar.high, bar.low, bar.close, bar.volume)
                 )
-            if bars:
+            if bars and len(broker.fill_log) > self.fills_seen:
                 self._sync_fills()
-            while si < len(side_events) and side_events[si][0] < at:  # 2.
-                signals.extend(engine.on_event(side_events[si][2]))
+            while si < n_side and side_events[si][0] < at:  # 2.
+                signals.extend(on_event(side_events[si][2]))
                 si += 1
             for bar in bars:  # 3.
-                self.marks[bar.code] = bar.close
-                scan.on_bar(bar)
-                signals.extend(engine.on_event(bar))
+                marks[bar.code] = bar.close
+                if scan_bar is not None:
+                    scan_bar(bar)
+                got = on_event(bar)
+                if got:
+                    signals.extend(got)
             self.bars += len(bars)
-            if at in slots:  # 4.
+            if slots and at in slots:  # 4.
                 event = scan.scan(at)
                 if event is not None:
-                    signals.extend(engine.on_event(event))
+                    signals.extend(on_event(event))
             for signal in signals:
                 self._execute(signal, data.day, close)
-            self._exits(at, data.day, close, {b.code: b for b in bars})  # 5.
-            self.minute_equity.append(self.equity())
+            if books.working or any(p.quantity for p in books.positions.values()):
+                self._exits(at, data.day, close, {b.code: b for b in bars})  # 5.
+                minute_equity.append(self.equity())
+            else:
+                minute_equity.append(self.account.cash)
         for _, _, event in side_events[si:]:
             for signal in engine.on_event(event):
                 self._execute(signal, data.day, close)
         broker.end_day()
         self._sync_fills()
         for order in self.books.open_orders():
-            order.finished_at = close
-            order.status = "expired"
+            self.books.finish(order, close, "expired")
         self.equity_points.append((close, self.equity()))
         self.sessions.append((session.open, close))
 
@@ -217,20 +235,25 @@ class _Run:
     def _exits(
         self, at: dt.datetime, day: dt.date, close: dt.datetime, bars: Mapping[str, BarEvent]
     ) -> None:
-        for position in self.books.held():
+        held = self.books.held()
+        if not held:
+            return
+        for position in held:
             bar = bars.get(position.code)
             if bar is not None and bar.high > position.high:
                 position.high = bar.high
             if self.books.reserved(position.code):
                 continue  # an exit is already working
-            held = HeldPosition(
+            holding = HeldPosition(
                 position.code,
                 position.quantity,
                 Decimal(position.cost_amount) / position.quantity,
                 position.high or None,
                 position.entry_time,
             )
-            decision = evaluate(held, bar.close if bar else None, at, close, self.spec.exit_policy)
+            decision = evaluate(
+                holding, bar.close if bar else None, at, close, self.spec.exit_policy
+            )
             if decision is None:
                 continue
             reference = decision.price or self.marks.get(position.code)
@@ -388,9 +411,6 @@ def run(
             break
     if state is None:
         return RunResult(Books(), [], [], [], {}, 0, 0, cancelled, 0, spec.cash)
-    for order in state.books.orders:
-        if order.status == "accepted":
-            order.status = "filled" if order.filled_quantity >= order.quantity else "accepted"
     account = state.broker.ledger.account(state.broker.account)
     return RunResult(
         books=state.books,
