@@ -89,8 +89,10 @@ def bench_backtest(days: list[DayInput], params: dict[str, int]) -> tuple[float,
     started = time.perf_counter()
     result = run(spec, [Instrument(CODE, "삼성전자", "KOSPI")], days)
     elapsed = time.perf_counter() - started
-    return elapsed, len(result.books.trades), result.books.trades and sum(
-        t.pnl for t in result.books.trades
+    return (
+        elapsed,
+        len(result.books.trades),
+        result.books.trades and sum(t.pnl for t in result.books.trades),
     )
 
 
@@ -115,7 +117,9 @@ def main() -> None:
         f"P&L {runs[0][2]:,} KRW)"
     )
     goal = 60_000
-    print(f"  goal ≥ {goal:,} bars/s through the backtest: {'met' if n / best_bt >= goal else 'NOT met'}")
+    print(
+        f"  goal ≥ {goal:,} bars/s through the backtest: {'met' if n / best_bt >= goal else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

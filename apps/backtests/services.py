@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.reports import metrics as m
 from apps.strategy.engine.params import ParamsInvalid
-from apps.strategy.engine.runner import REGISTRY
+from apps.strategy.engine.runner import BUILTINS as REGISTRY
 from krx import KST
 
 from .models import BacktestFill, BacktestOrder, BacktestRun, BacktestTrade, RunStatus
