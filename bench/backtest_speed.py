@@ -85,7 +85,7 @@ def bench_engine(days: list[DayInput], params: dict[str, int]) -> tuple[float, i
 
 
 def bench_backtest(days: list[DayInput], params: dict[str, int]) -> tuple[float, int, int]:
-    spec = RunSpec("ma_cross", params, scan_window=None)
+    spec = RunSpec("ma_cross", params, budget_krw=5_000_000, scan_window=None)
     started = time.perf_counter()
     result = run(spec, [Instrument(CODE, "삼성전자", "KOSPI")], days)
     elapsed = time.perf_counter() - started

@@ -25,6 +25,7 @@ Cancellation and progress: `on_day(index, total) -> bool` is called after each d
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -127,7 +128,7 @@ class _Run:
         self.fills_seen = 0
         self.marks: dict[str, int] = {}
         self.signals: dict[str, int] = {}
-        self.entries: list[dt.datetime] = []
+        self.entries: deque[dt.datetime] = deque()  # buys of the last minute
         self.bars = 0
 
     # ------------------------------------------------------------------ money
@@ -325,7 +326,9 @@ class _Run:
         open_orders = tuple(
             risk.OpenOrder(o.code, o.side, o.remaining, o.price) for o in self.books.open_orders()
         )
-        recent = at - dt.timedelta(seconds=60)
+        recent, entries = at - dt.timedelta(seconds=60), self.entries
+        while entries and entries[0] <= recent:
+            entries.popleft()
         return risk.Snapshot(
             now=at,
             trading_day=day,
@@ -335,7 +338,7 @@ class _Run:
             realized_today=self.books.realized_by_day.get(day, 0),
             positions=positions,
             open_orders=open_orders,
-            entries_last_minute=sum(1 for t in self.entries if t > recent),
+            entries_last_minute=sum(1 for t in entries if t > recent),
             state=risk.RiskState.ACTIVE,
             switch_on=True,
             limits=self.spec.limits,
