@@ -9,7 +9,7 @@ minute `T` at which bars end, in this order —
 2. news items and condition events timed before `T` → the engine (a condition at 09:12:30 sees the bars
    up to 09:12, never the 09:13 bar that contains its later trades);
 3. the bars ending at `T` → the engine as `BarEvent`s (what the live handler builds from stored bars,
-   `handler_support.bar_event`), and into the scan book;
+   `handler_support.bar_event`), and into the scan book; then the events timed exactly `T`;
 4. a scan slot at `T` → the rebuilt ranking (`scan.ScanBook`) as a `ScanEvent`;
 5. the risk engine's exits (`apps.risk.exits.evaluate`) on each held position at its bar's close;
 6. every signal of steps 2–5 is sized by the live `execution.plan_order` (budget, marketable limit
@@ -25,6 +25,7 @@ Cancellation and progress: `on_day(index, total) -> bool` is called after each d
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,14 @@ from apps.broker.backtest import BacktestBroker
 from apps.broker.contract import InvalidRequest, OrderRejected, OrderType, Side
 from apps.broker.contract import MinuteBar as ContractBar
 from apps.risk import check as risk
-from apps.risk.exits import HeldPosition, evaluate, exit_limit_price
+from apps.risk.exits import (
+    HeldPosition,
+    evaluate,
+    exit_limit_price,
+    stop_threshold,
+    take_profit_threshold,
+    time_exit_at,
+)
 from apps.risk.policy import DEFAULT_EXIT_POLICY, ExitPolicy
 from apps.strategy.engine import build_engine
 from apps.strategy.engine.base import StrategySettings
@@ -44,7 +52,7 @@ from apps.strategy.execution import Prepared, plan_order
 from apps.strategy.scanner_schedule import ScanWindow
 from krx import DEFAULT_COMMISSION_RATE, KST, calendar, price_limits
 
-from .books import Books, BtOrder
+from .books import Books, BtOrder, BtPosition
 from .scan import ScanBook, scan_slots
 
 __all__ = ["DayInput", "Instrument", "RunResult", "RunSpec", "run"]
@@ -130,6 +138,8 @@ class _Run:
         self.signals: dict[str, int] = {}
         self.entries: deque[dt.datetime] = deque()  # buys of the last minute
         self.bars = 0
+        self._thresholds: dict[str, tuple[tuple[int, int], int, int | None]] = {}
+        self._time_exit_at: dt.datetime | None = None
 
     # ------------------------------------------------------------------ money
     def equity(self) -> int:
@@ -157,6 +167,7 @@ class _Run:
         spec, engine, broker = self.spec, self.engine, self.broker
         session = calendar.session(data.day)
         close = session.close
+        self._time_exit_at = time_exit_at(close, spec.exit_policy)
         broker.begin_day(data.day, dict(data.bases))
         for code, base in data.bases.items():
             self.marks.setdefault(code, base)
@@ -210,6 +221,9 @@ class _Run:
                 got = on_event(bar)
                 if got:
                     signals.extend(got)
+            while si < n_side and side_events[si][0] == at:  # timed at T: after T's bars
+                signals.extend(on_event(side_events[si][2]))
+                si += 1
             self.bars += len(bars)
             if slots and at in slots:  # 4.
                 event = scan.scan(at)
@@ -233,6 +247,27 @@ class _Run:
         self.sessions.append((session.open, close))
 
     # ------------------------------------------------------------------ exits and orders
+    def _might_exit(self, position: BtPosition, price: int | None, at: dt.datetime) -> bool:
+        """A cheap pre-filter with the exit module's own thresholds: False only when `evaluate` would
+        surely decide nothing (no price threshold crossed, before the time exit, no trailing stop)."""
+        policy = self.spec.exit_policy
+        if policy.trailing_stop_pct is not None:
+            return True
+        if self._time_exit_at is not None and at >= self._time_exit_at:
+            return True
+        if price is None:
+            return False
+        key = (position.cost_amount, position.quantity)
+        cached = self._thresholds.get(position.code)
+        if cached is None or cached[0] != key:
+            avg = Decimal(position.cost_amount) / position.quantity
+            stop = math.floor(stop_threshold(avg, policy))
+            target = take_profit_threshold(avg, policy)
+            cached = (key, stop, math.ceil(target) if target is not None else None)
+            self._thresholds[position.code] = cached
+        _, stop, target = cached
+        return price <= stop or (target is not None and price >= target)
+
     def _exits(
         self, at: dt.datetime, day: dt.date, close: dt.datetime, bars: Mapping[str, BarEvent]
     ) -> None:
@@ -243,8 +278,9 @@ class _Run:
             bar = bars.get(position.code)
             if bar is not None and bar.high > position.high:
                 position.high = bar.high
-            if self.books.reserved(position.code):
-                continue  # an exit is already working
+            price = bar.close if bar is not None else None
+            if not self._might_exit(position, price, at) or self.books.reserved(position.code):
+                continue  # nothing to decide, or an exit is already working
             holding = HeldPosition(
                 position.code,
                 position.quantity,
@@ -252,9 +288,7 @@ class _Run:
                 position.high or None,
                 position.entry_time,
             )
-            decision = evaluate(
-                holding, bar.close if bar else None, at, close, self.spec.exit_policy
-            )
+            decision = evaluate(holding, price, at, close, self.spec.exit_policy)
             if decision is None:
                 continue
             reference = decision.price or self.marks.get(position.code)
