@@ -95,7 +95,7 @@ class DayInput:
 class RunResult:
     books: Books
     equity: list[tuple[dt.datetime, int]]  # one point per day (its close)
-    minute_equity_low: list[int]  # the per-minute equity (for the drawdown)
+    minute_equity: list[int]  # the per-minute equity (for the drawdown)
     sessions: list[tuple[dt.datetime, dt.datetime]]
     signals: dict[str, int]  # by outcome: accepted / rejected:<code> / ...
     days: int
@@ -452,7 +452,7 @@ def run(
     return RunResult(
         books=state.books,
         equity=state.equity_points,
-        minute_equity_low=state.minute_equity,
+        minute_equity=state.minute_equity,
         sessions=state.sessions,
         signals=state.signals,
         days=count,

@@ -188,7 +188,7 @@ def metrics_of(result: RunResult, start_equity: int) -> dict[str, Any]:
         )
         for t in result.books.trades
     ]
-    curve = [start_equity, *result.minute_equity_low]
+    curve = [start_equity, *result.minute_equity]
     equity = [m.EquityPoint(dt.datetime.min.replace(tzinfo=KST), v) for v in curve]
     got = m.compute_metrics(
         trades, start_equity=start_equity, equity=equity, sessions=result.sessions

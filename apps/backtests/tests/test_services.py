@@ -133,3 +133,36 @@ def test_the_task_runs_a_queued_run(stored_bars: None) -> None:
     assert run_backtest.apply(args=[run.pk]).get() == "done"
     run.refresh_from_db()
     assert run.status == "done" and run.metrics["total_trades"] > 0
+
+
+def test_opening_breakout_over_stored_bars_reads_news_and_daily_bars() -> None:
+    from apps.market.tests.factories import DailyBarFactory
+    from apps.news.tests.factories import NewsItemFactory
+
+    from .bars import at
+    from .test_runner import A, B, breakout_day
+
+    for code in (A, B):
+        InstrumentFactory(code=code)
+    day = breakout_day([])
+    MinuteBar.objects.bulk_create(
+        [
+            MinuteBarFactory.build(
+                instrument_id=b.code, time=b.end, open=b.open, high=b.high, low=b.low,
+                close=b.close, volume=b.volume,
+            )
+            for b in day.bars
+        ]
+    )  # fmt: skip
+    DailyBarFactory(instrument_id=A, date=DAY, prev_close=70_000)
+    NewsItemFactory(code=A, published_at=at(DAY, "08:40"), score=85)
+    NewsItemFactory(code=A, published_at=at(DAY, "15:40"), score=10)  # after the close: unseen
+    run = create(
+        strategy="opening_breakout", date_from=DAY, date_to=DAY, codes=[A, B],
+        overrides={"top_n": 1, "news_threshold": 70},
+    )  # fmt: skip
+    done = services.backtest_execute(run.pk)
+    assert done.status == "done", done.error
+    (trade,) = done.trades.all()
+    assert (trade.code, trade.news_score, trade.volume_rank) == (A, 85, 1)
+    assert done.metrics["patterns"][0]["pattern"].startswith("opening_breakout|news:70+|rank:1-3")
