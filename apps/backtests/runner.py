@@ -127,6 +127,7 @@ class _Run:
             commission_rate=spec.commission_rate,
             participation=spec.participation,
             slippage_ticks=spec.slippage_ticks,
+            keep_bars=False,
         )  # fmt: skip
         self.settings = StrategySettings(spec.strategy, 0, True, spec.budget_krw, spec.params)
         self.engine = build_engine({spec.strategy: self.settings})
@@ -241,6 +242,7 @@ class _Run:
                 self._execute(signal, data.day, close)
         broker.end_day()
         self._sync_fills()
+        broker.drain()  # the events are not read (fills come from its fill log): keep memory flat
         for order in self.books.open_orders():
             self.books.finish(order, close, "expired")
         self.equity_points.append((close, self.equity()))

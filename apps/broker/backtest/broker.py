@@ -92,6 +92,7 @@ class BacktestBroker(Broker):
         participation: Decimal = Decimal("0.1"),
         slippage_ticks: int = 1,
         account: str = ACCOUNT,
+        keep_bars: bool = True,
     ) -> None:
         if not Decimal(0) < participation <= Decimal(1):
             raise ValueError("participation must be in (0, 1]")
@@ -116,6 +117,9 @@ class BacktestBroker(Broker):
         self.book = Book()
         self.days: dict[str, DayState] = {}
         self.trading_day: dt.date | None = None
+        # Every bar fed, for `minute_bars`; a long run that never asks for them (the backtest runner:
+        # a year of 100 codes is ~9 M bars) switches this off.
+        self.keep_bars = keep_bars
         self.bars: dict[str, list[MinuteBar]] = {}
         self.orders: dict[str, Order] = {}  # every order of the run by number (never reset)
         self.fill_log: list[sim.Fill] = []  # every execution of the run, in time order
@@ -172,7 +176,8 @@ class BacktestBroker(Broker):
         day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)
         day.close = bar.close
         day.volume += bar.volume
-        self.bars.setdefault(bar.code, []).append(bar)
+        if self.keep_bars:
+            self.bars.setdefault(bar.code, []).append(bar)
         return self.events[before:]
 
     def on_print(
@@ -504,7 +509,7 @@ class BacktestBroker(Broker):
     def minute_bars(
         self, code: str, minutes: int = 1, max_pages: int | None = 1
     ) -> list[MinuteBar]:
-        """The bars fed so far (never a later one), newest first."""
+        """The bars fed so far (never a later one), newest first (none with `keep_bars` off)."""
         if minutes != 1:
             raise InvalidRequest("the backtest broker serves 1-minute bars")
         return list(reversed(self.bars.get(code, [])))
