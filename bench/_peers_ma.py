@@ -3,7 +3,7 @@ NautilusTrader. Run by the throwaway venv's Python (never ours): `python _peers_
 BARS.csv FAST SLOW`; prints one JSON line {"engine", "version", "bars", "seconds", "trades"}.
 
 The bars file: `end_ns,open,high,low,close,volume` (prices in KRW). Both peers buy 70 shares on a cross
-up when flat and close on a cross down, with the peer's default fill model; the clock covers the run only
+up when flat and close on a cross down, with the peer's default fill model; the clock (CPU time of the process) covers the run only
 (building the feed and the engine is outside it, as ours excludes loading).
 """
 
@@ -43,9 +43,9 @@ def run_backtrader(path: str, fast: int, slow: int) -> dict[str, object]:
     cerebro.adddata(bt.feeds.PandasData(dataname=frame))
     cerebro.addstrategy(MaCross)
     cerebro.broker.setcash(100_000_000)
-    started = time.perf_counter()
+    started = time.process_time()
     cerebro.run()
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     return {"engine": "backtrader", "version": bt.__version__, "bars": len(rows),
             "seconds": seconds, "trades": trades["n"]}  # fmt: skip
 
@@ -132,9 +132,9 @@ def run_nautilus(path: str, fast: int, slow: int) -> dict[str, object]:
     engine.add_data(bars)
     engine.add_strategy(MaCross(Config(fast=fast, slow=slow)))
     _ = Decimal
-    started = time.perf_counter()
+    started = time.process_time()
     engine.run()
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     engine.dispose()
     return {"engine": "nautilus_trader", "version": nautilus_trader.__version__,
             "bars": len(rows), "seconds": seconds, "trades": trades["n"]}  # fmt: skip

@@ -134,6 +134,7 @@ class Books:
     working: dict[int, BtOrder] = field(default_factory=dict)  # open at the broker, by seq
     _open_trade: dict[int, BtTrade] = field(default_factory=dict)
     realized_by_day: dict[dt.date, int] = field(default_factory=dict)
+    holding: int = 0  # positions with shares (the runner's per-minute check)
 
     def add_order(self, order: BtOrder) -> None:
         self.orders.append(order)
@@ -181,6 +182,7 @@ class Books:
 
     def _buy(self, position: BtPosition, order: BtOrder, fill: BtFill) -> None:
         if position.quantity == 0:
+            self.holding += 1
             position.entry_time = fill.executed_at
             position.strategy_tag = order.strategy_tag
             position.news_score = order.news_score
@@ -226,6 +228,8 @@ class Books:
         trade.pnl += pnl
         trade.exit_time = fill.executed_at
         trade.closed_position = position.quantity == 0
+        if position.quantity == 0 and held > 0:
+            self.holding -= 1
         if position.quantity == 0:
             position.cost_amount = position.cost_fees = 0
             position.entry_time = None

@@ -232,7 +232,7 @@ class _Run:
                     signals.extend(on_event(event))
             for signal in signals:
                 self._execute(signal, data.day, close)
-            if books.working or any(p.quantity for p in books.positions.values()):
+            if books.working or books.holding:
                 self._exits(at, data.day, close, {b.code: b for b in bars})  # 5.
                 minute_equity.append(self.equity())
             else:

@@ -154,7 +154,8 @@ class BacktestBroker(Broker):
     def on_bar(self, bar: MinuteBar) -> list[RealtimeEvent]:
         """Feed one bar (`bar.at` its END, aware); match the open orders of its code against it.
         Returns the order and balance events it produced (also kept in `events`)."""
-        if self.trading_day is None or bar.at.astimezone(KST).date() != self.trading_day:
+        at = bar.at.astimezone(KST)
+        if self.trading_day is None or at.date() != self.trading_day:
             raise ValueError(f"bar at {bar.at} is outside the trading day {self.trading_day}")
         if bar.at < self.clock.now():
             raise ValueError(f"bars must come in time order: {bar.at} < {self.clock.now()}")
@@ -168,9 +169,10 @@ class BacktestBroker(Broker):
                 bar.open,
                 price_limits(bar.open, self.instruments_by_code[bar.code].market, bar.at.date()),
             )
-        self.clock.set(bar.at.astimezone(KST))
+        self.clock.set(at)
         before = len(self.events)
-        self._match(bar, day)
+        if self.book.working.get(bar.code):  # the hot path of a long run: nothing to match
+            self._match(bar, day)
         if not day.open:
             day.open, day.high, day.low = bar.open, bar.high, bar.low
         day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)
@@ -178,7 +180,7 @@ class BacktestBroker(Broker):
         day.volume += bar.volume
         if self.keep_bars:
             self.bars.setdefault(bar.code, []).append(bar)
-        return self.events[before:]
+        return self.events[before:] if len(self.events) > before else []
 
     def on_print(
         self, code: str, at: dt.datetime, price: int, volume: int, *, auction: bool = False
