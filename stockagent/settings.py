@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "apps.strategy",
     "apps.reports",
     "apps.chatops",
+    "apps.backtests",
 ]
 # daphne's app only swaps in an ASGI `runserver`, and importing it loads twisted (~0.7 s) for every
 # command: the stack runs the daphne server directly, so it is installed for `runserver` alone.

@@ -139,21 +139,21 @@ def conditions_after(last_id: int, limit: int = 500) -> list[tuple[int, Conditio
         .select_related("condition")
         .order_by("id")[:limit]
     )
-    return [
-        (
-            row.pk,
-            ConditionEvent(
-                code=row.code,
-                at=row.at,
-                condition_seq=row.condition.seq,
-                condition_name=row.condition.name,
-                entered=row.kind == EventKind.ENTRY,
-                price=row.price,
-                event_id=row.pk,
-            ),
-        )
-        for row in rows
-    ]
+    return [(row.pk, condition_event(row, EventKind.ENTRY)) for row in rows]
+
+
+def condition_event(row: Any, entry_kind: str) -> ConditionEvent:
+    """A stored `apps.conditions` `ConditionEvent` row (its condition selected) as the engine's event
+    (also the backtest's: `apps.backtests.selectors`)."""
+    return ConditionEvent(
+        code=row.code,
+        at=row.at,
+        condition_seq=row.condition.seq,
+        condition_name=row.condition.name,
+        entered=row.kind == entry_kind,
+        price=row.price,
+        event_id=row.pk,
+    )
 
 
 def rebuild_read(day: dt.date, now: dt.datetime, top_n: int, names: frozenset[str]) -> Rebuilt:

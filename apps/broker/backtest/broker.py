@@ -92,6 +92,7 @@ class BacktestBroker(Broker):
         participation: Decimal = Decimal("0.1"),
         slippage_ticks: int = 1,
         account: str = ACCOUNT,
+        keep_bars: bool = True,
     ) -> None:
         if not Decimal(0) < participation <= Decimal(1):
             raise ValueError("participation must be in (0, 1]")
@@ -116,6 +117,9 @@ class BacktestBroker(Broker):
         self.book = Book()
         self.days: dict[str, DayState] = {}
         self.trading_day: dt.date | None = None
+        # Every bar fed, for `minute_bars`; a long run that never asks for them (the backtest runner:
+        # a year of 100 codes is ~9 M bars) switches this off.
+        self.keep_bars = keep_bars
         self.bars: dict[str, list[MinuteBar]] = {}
         self.orders: dict[str, Order] = {}  # every order of the run by number (never reset)
         self.fill_log: list[sim.Fill] = []  # every execution of the run, in time order
@@ -150,7 +154,8 @@ class BacktestBroker(Broker):
     def on_bar(self, bar: MinuteBar) -> list[RealtimeEvent]:
         """Feed one bar (`bar.at` its END, aware); match the open orders of its code against it.
         Returns the order and balance events it produced (also kept in `events`)."""
-        if self.trading_day is None or bar.at.astimezone(KST).date() != self.trading_day:
+        at = bar.at.astimezone(KST)
+        if self.trading_day is None or at.date() != self.trading_day:
             raise ValueError(f"bar at {bar.at} is outside the trading day {self.trading_day}")
         if bar.at < self.clock.now():
             raise ValueError(f"bars must come in time order: {bar.at} < {self.clock.now()}")
@@ -164,16 +169,18 @@ class BacktestBroker(Broker):
                 bar.open,
                 price_limits(bar.open, self.instruments_by_code[bar.code].market, bar.at.date()),
             )
-        self.clock.set(bar.at.astimezone(KST))
+        self.clock.set(at)
         before = len(self.events)
-        self._match(bar, day)
+        if self.book.working.get(bar.code):  # the hot path of a long run: nothing to match
+            self._match(bar, day)
         if not day.open:
             day.open, day.high, day.low = bar.open, bar.high, bar.low
         day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)
         day.close = bar.close
         day.volume += bar.volume
-        self.bars.setdefault(bar.code, []).append(bar)
-        return self.events[before:]
+        if self.keep_bars:
+            self.bars.setdefault(bar.code, []).append(bar)
+        return self.events[before:] if len(self.events) > before else []
 
     def on_print(
         self, code: str, at: dt.datetime, price: int, volume: int, *, auction: bool = False
@@ -504,7 +511,7 @@ class BacktestBroker(Broker):
     def minute_bars(
         self, code: str, minutes: int = 1, max_pages: int | None = 1
     ) -> list[MinuteBar]:
-        """The bars fed so far (never a later one), newest first."""
+        """The bars fed so far (never a later one), newest first (none with `keep_bars` off)."""
         if minutes != 1:
             raise InvalidRequest("the backtest broker serves 1-minute bars")
         return list(reversed(self.bars.get(code, [])))

@@ -14,15 +14,22 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .base import Strategy, StrategySettings, dispatch
 from .events import ConditionEvent, Event, NewsEvent, ScanEvent, Signal
+from .ma_cross import MaCross
 from .market import Market, SessionOf
 from .strategies import ConditionEntry, OpeningBreakout
 
-__all__ = ["REGISTRY", "Engine", "UnknownStrategy", "build_engine"]
+__all__ = ["BUILTINS", "REGISTRY", "RESEARCH", "Engine", "UnknownStrategy", "build_engine"]
 
+# The strategies the trader configures and runs live (a `StrategyConfig` each, the strategy page).
 REGISTRY: dict[str, type[Strategy]] = {
     OpeningBreakout.name: OpeningBreakout,
     ConditionEntry.name: ConditionEntry,
 }
+# Built-ins for backtests and benches only: no live configuration, so the live engine never runs them.
+RESEARCH: dict[str, type[Strategy]] = {
+    MaCross.name: MaCross,
+}
+BUILTINS: dict[str, type[Strategy]] = {**REGISTRY, **RESEARCH}
 
 
 class UnknownStrategy(KeyError):
@@ -125,12 +132,12 @@ class Engine:
 def build_engine(
     settings: Mapping[str, StrategySettings], session_of: SessionOf | None = None
 ) -> Engine:
-    """An engine of the configured strategies (in the mapping's order). Unknown names raise
+    """An engine of the configured strategies (in the mapping's order; any of `BUILTINS`). Unknown names raise
     `UnknownStrategy`; parameters that do not validate raise `params.ParamsInvalid`."""
     market = Market(session_of)
     strategies = []
     for name, item in settings.items():
-        cls = REGISTRY.get(name)
+        cls = BUILTINS.get(name)
         if cls is None:
             raise UnknownStrategy(name)
         strategies.append(cls(item, market))
