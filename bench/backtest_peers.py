@@ -26,7 +26,8 @@ Timed: the strategy run only (ours: the loop over the prepared bars; backtrader:
 `stop`, after its preload; Nautilus: `on_start` → `on_stop` inside `engine.run()`), best of `--runs` (3).
 For information, "with load" times each engine from the parsed rows on (its own data objects built —
 ours: `BarEvent`s and `MinuteBar`s; backtrader: the DataFrame feed and its preload; Nautilus: the `Bar`s,
-the engine and `add_data` — then the run).
+the engine and `add_data` — then the run). The last lines split ours: the engine alone (every
+`BarEvent`) and the broker alone (every bar, no order) over the same bars, best of `--runs`.
 Trades are round trips (a buy then the sell that closes it). Nautilus fills a market order at once
 against the bar it was decided on (at that bar's close, time t); ours and backtrader fill it at the next
 bar's open (t + 1 bar): the bench checks that our fills equal backtrader's (time, side, price, quantity)
@@ -74,6 +75,7 @@ DEFAULT_VENV = "/tmp/stockagent-peers"  # noqa: S108 - a throwaway venv, recreat
 GOAL_RATE, GOAL_RATIO = 60_000, 10.0
 
 Row = tuple[int, int, int, int, int, int]  # end ns, open, high, low, close, volume
+Days = list[tuple[dt.date, list[tuple[BarEvent, MinuteBar]]]]  # ours: each day's bars, both forms
 
 
 # ============================================================================ the bars
@@ -164,9 +166,9 @@ class BenchMaCross(Strategy):
         return (Signal(self.name, state.code, side, at, "MA cross", close, key=key),)
 
 
-def prepare_ours(rows: Sequence[Row]) -> list[tuple[dt.date, list[tuple[BarEvent, MinuteBar]]]]:
+def prepare_ours(rows: Sequence[Row]) -> Days:
     """Each day's bars as the engine's `BarEvent` and the broker's `MinuteBar` (built before the clock)."""
-    days: list[tuple[dt.date, list[tuple[BarEvent, MinuteBar]]]] = []
+    days: Days = []
     for ns, o, h, lo, c, v in rows:
         end = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC)
         day = end.astimezone(KST).date()
@@ -178,20 +180,25 @@ def prepare_ours(rows: Sequence[Row]) -> list[tuple[dt.date, list[tuple[BarEvent
     return days
 
 
-def run_ours(
-    days: list[tuple[dt.date, list[tuple[BarEvent, MinuteBar]]]], fast: int, slow: int, qty: int
-) -> tuple[float, list[list[int]]]:
-    """One run: (seconds of the loop, fills as [bar end ns, ±1, price, quantity])."""
+def our_broker(days: Days) -> BacktestBroker:
     first = days[0][1][0][1]
     instrument = Instrument(
         CODE, "삼성전자", KrxMarket.KOSPI, "KOSPI", 5_969_782_550, None, first.open, "", ""
     )
     start = dt.datetime.combine(days[0][0], dt.time(8), tzinfo=KST)
-    broker = BacktestBroker([instrument], start, cash=100_000_000, slippage_ticks=0)
+    return BacktestBroker([instrument], start, cash=100_000_000, slippage_ticks=0)
+
+
+def our_engine(fast: int, slow: int) -> Engine:
     settings = StrategySettings(
         BenchMaCross.name, 1, True, 10_000_000, {"fast": fast, "slow": slow}
     )
-    engine = Engine([BenchMaCross(settings)])
+    return Engine([BenchMaCross(settings)])
+
+
+def run_ours(days: Days, fast: int, slow: int, qty: int) -> tuple[float, list[list[int]]]:
+    """One run: (seconds of the loop, fills as [bar end ns, ±1, price, quantity])."""
+    broker, engine = our_broker(days), our_engine(fast, slow)
     on_event, on_bar, place = engine.on_event, broker.on_bar, broker.place_order
     market_order = OrderType.MARKET
     fills: list[list[int]] = []
@@ -217,6 +224,24 @@ def run_ours(
                     pending = (Side.SELL, held)
     broker.end_day()
     return time.perf_counter() - started, fills
+
+
+def split_ours(days: Days, fast: int, slow: int) -> tuple[float, float]:
+    """Seconds of each half of ours alone over the same bars: (the engine fed every `BarEvent`, the
+    broker fed every `MinuteBar` with no order) — where our time goes."""
+    engine, broker = our_engine(fast, slow), our_broker(days)
+    on_event, on_bar = engine.on_event, broker.on_bar
+    started = time.perf_counter()
+    for _, bars in days:
+        for event, _ in bars:
+            on_event(event)
+    engine_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for day, bars in days:
+        broker.begin_day(day)
+        for _, bar in bars:
+            on_bar(bar)
+    return engine_s, time.perf_counter() - started
 
 
 # ============================================================================ the peers
@@ -316,6 +341,7 @@ def main() -> None:
             runs.append(run_ours(days, args.fast, args.slow, args.qty))
             totals.append(time.perf_counter() - began)
         best = min(r[0] for r in runs)
+        halves = [split_ours(days, args.fast, args.slow) for _ in range(args.runs)]
         results.append(("ours (engine + BacktestBroker)", "main", best, min(totals), runs[0][1]))
         if not args.ours:
             python = ensure_venv(Path(args.venv))
@@ -335,7 +361,9 @@ def main() -> None:
               f"{len(fills):>6,} {pnl:>10,}  {n / total:>17,.0f}")  # fmt: skip
     ours_rate = n / results[0][2]
     print(f"\nours: {ours_rate:,.0f} bars/s on one core (goal ≥ {GOAL_RATE:,}: "
-          f"{'met' if ours_rate >= GOAL_RATE else 'NOT met'})")  # fmt: skip
+          f"{'met' if ours_rate >= GOAL_RATE else 'NOT met'}); alone over the same bars: the engine "
+          f"{n / min(h[0] for h in halves):,.0f} bars/s, the broker (no orders) "
+          f"{n / min(h[1] for h in halves):,.0f} bars/s")  # fmt: skip
     if len(results) > 1:
         fastest = max(results[1:], key=lambda r: n / r[2])
         ratio = ours_rate / (n / fastest[2])
