@@ -11,16 +11,13 @@ of 3:
   engine, the live sizing (`plan_order`), the live pre-trade check and exits, the books — what
   `manage.py backtest` runs per bar, without the database reads and writes.
 
-`--peers`: the same workload in backtrader and NautilusTrader (`bench/_peers_ma.py`), side by side in the
-same run, each in a throwaway venv (`--peers-venv`, default /tmp/peers; created with the pinned versions
-below when missing — never in requirements.txt). Their MA runs over the bars as one series (averages do not
-restart each day as ours do) and buys a fixed 70 shares at market; one run each (they are slow).
-The ratio is ours (the whole backtest) over the faster peer; goal ≥ 10×.
+The side-by-side comparison with backtrader and NautilusTrader (the same bars, the same crossing rule, the
+fills compared one by one) is `bench/backtest_peers.py`.
 
-Times are CPU seconds of the process (`time.process_time`, the peers' too): on the shared 2-core machine,
+Times are CPU seconds of the process (`time.process_time`): on the shared 2-core machine,
 busy with other suites, wall time mostly measures the wait for a core.
 
-Run: .venv/bin/python bench/backtest_speed.py [n_bars] [--fast 5] [--slow 20] [--peers]
+Run: .venv/bin/python bench/backtest_speed.py [n_bars] [--fast 5] [--slow 20]
 """
 
 from __future__ import annotations
@@ -46,7 +43,6 @@ from apps.strategy.engine.events import BarEvent  # noqa: E402
 from krx import calendar  # noqa: E402
 
 CODE = "005930"
-PEERS = ("backtrader==1.9.78.123", "nautilus_trader==1.221.0")
 START = dt.date(2024, 1, 2)
 
 
@@ -106,51 +102,11 @@ def bench_backtest(days: list[DayInput], params: dict[str, int]) -> tuple[float,
     )
 
 
-def ensure_peers(venv: Path) -> Path:
-    import subprocess
-
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"creating {venv} with {', '.join(PEERS)} …", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
-    return python
-
-
-def bench_peers(days: list[DayInput], args: argparse.Namespace) -> list[dict[str, object]]:
-    import json
-    import subprocess
-    import tempfile
-
-    python = ensure_peers(Path(args.peers_venv))
-    script = Path(__file__).resolve().parent / "_peers_ma.py"
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
-        for data in days:
-            for b in data.bars:
-                f.write(f"{int(b.end.timestamp()) * 1_000_000_000},{b.open},{b.high},{b.low},"
-                        f"{b.close},{b.volume}\n")  # fmt: skip
-    out = []
-    try:
-        for peer in ("backtrader", "nautilus"):
-            done = subprocess.run(
-                [str(python), str(script), peer, f.name, str(args.fast), str(args.slow)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
-            out.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    finally:
-        os.unlink(f.name)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n_bars", nargs="?", type=int, default=100_000)
     parser.add_argument("--fast", type=int, default=5)
     parser.add_argument("--slow", type=int, default=20)
-    parser.add_argument(
-        "--peers", action="store_true", help="also run backtrader and NautilusTrader"
-    )
-    parser.add_argument("--peers-venv", default="/tmp/peers")  # noqa: S108 (the throwaway venv the issue names)
     args = parser.parse_args()
     params = {"fast": args.fast, "slow": args.slow}
     days = make_days(args.n_bars)
@@ -169,14 +125,6 @@ def main() -> None:
     ours = n / best_bt
     goal = 60_000
     print(f"  goal ≥ {goal:,} bars/s through the backtest: {'met' if ours >= goal else 'NOT met'}")
-    if args.peers:
-        peers = bench_peers(days, args)
-        for p in peers:
-            rate = int(p["bars"]) / float(p["seconds"])  # type: ignore[arg-type]
-            print(f"  {p['engine']} {p['version']:<12} {rate:>10,.0f} bars/s  "
-                  f"({float(p['seconds']):.2f} s, {p['trades']:,} trades)")  # type: ignore[arg-type]  # fmt: skip
-        fastest = max(int(p["bars"]) / float(p["seconds"]) for p in peers)  # type: ignore[arg-type]
-        print(f"  ours / the faster peer: {ours / fastest:.1f}× (goal ≥ 10×)")
 
 
 if __name__ == "__main__":
