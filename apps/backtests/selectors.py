@@ -80,22 +80,10 @@ def instruments_of(codes: Sequence[str]) -> list[RunInstrument]:
 
 
 def _minute_bars(day: dt.date, codes: Sequence[str]) -> list[BarEvent]:
+    from apps.strategy.handler_support import stored_bar_events
+
     low, high = _bounds(day, day)
-    return [
-        BarEvent(
-            code=b.instrument_id,
-            end=b.time,
-            open=b.open,
-            high=b.high,
-            low=b.low,
-            close=b.close,
-            volume=b.volume,
-            value=b.value,
-        )
-        for b in MinuteBar.objects.filter(
-            instrument_id__in=list(codes), time__gt=low, time__lte=high
-        ).order_by("time", "instrument_id")
-    ]
+    return stored_bar_events(codes, low, high)
 
 
 def _news(day: dt.date, codes: Sequence[str]) -> list:

@@ -74,6 +74,28 @@ def bar_event(bar: Any) -> BarEvent:
     )
 
 
+def stored_bar_events(codes: Any, after: dt.datetime, until: dt.datetime) -> list[BarEvent]:
+    """The stored minute bars of `codes` ending in (after, until], as the engine's `BarEvent`s in
+    time order (the handler's rebuild at start; the backtest's day, `apps.backtests.selectors`)."""
+    from apps.market.models import MinuteBar
+
+    return [
+        BarEvent(
+            code=b.instrument_id,
+            end=b.time,
+            open=b.open,
+            high=b.high,
+            low=b.low,
+            close=b.close,
+            volume=b.volume,
+            value=b.value,
+        )
+        for b in MinuteBar.objects.filter(
+            instrument_id__in=sorted(codes), time__gt=after, time__lte=until
+        ).order_by("time", "instrument_id")
+    ]
+
+
 def day_minute_bars(broker: Any, code: str, day: dt.date) -> list[BarEvent]:
     """The day's 1-minute bars so far from the broker's minute chart (ka10080, newest first, one page:
     ~900 bars, more than a session), oldest first, as `BarEvent`s (a chart bar's time is its end)."""
@@ -160,7 +182,6 @@ def rebuild_read(day: dt.date, now: dt.datetime, top_n: int, names: frozenset[st
     from django.db.models import Max
 
     from apps.conditions.models import ConditionEvent as ConditionRow
-    from apps.market.models import MinuteBar
     from apps.trades.services.executor import default_account
 
     from .models import Signal as SignalRow
@@ -174,21 +195,7 @@ def rebuild_read(day: dt.date, now: dt.datetime, top_n: int, names: frozenset[st
     if scan is not None and scan[1] < start:
         scan, candidates = None, []  # an earlier day's run says nothing about today
     codes = {c.code for c in candidates[:top_n]} | held
-    bars = [
-        BarEvent(
-            code=b.instrument_id,
-            end=b.time,
-            open=b.open,
-            high=b.high,
-            low=b.low,
-            close=b.close,
-            volume=b.volume,
-            value=b.value,
-        )
-        for b in MinuteBar.objects.filter(
-            instrument_id__in=sorted(codes), time__gt=start, time__lte=now
-        ).order_by("time", "instrument_id")
-    ]
+    bars = stored_bar_events(codes, start, now)
     last_id = ConditionRow.objects.aggregate(m=Max("id"))["m"] or 0
     today = ConditionRow.objects.filter(at__gte=start, at__lte=now).values_list("id", flat=True)
     first_today = min(today, default=last_id + 1)
