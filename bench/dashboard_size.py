@@ -3,7 +3,8 @@
 Seeds its own database (``bench_size`` on the server of ``DATABASE_URL``) with INSERT ... SELECT over
 generate_series (about a minute on two cores): 1,000,000 orders over ~350 days and 500 codes (mostly filled,
 some cancelled/rejected, a few open), one fill per filled order, 100,000 trades (each the trade of a filled
-sell order), 30 open positions and 20,000 strategy signals. Then it requests each page/API through Django's
+sell order), 30 open positions, 20,000 strategy signals, and the active account with 100,000 balance
+snapshots and 100,000 condition hits (the overview's rows). Then it requests each page/API through Django's
 test client (the whole middleware stack, logged in as a trader) and prints p50/p95/max and the number of
 SQL queries per request. Goal: p95 ≤ 100 ms. Nothing is asserted.
 
@@ -12,7 +13,7 @@ SQL queries per request. Goal: p95 ≤ 100 ms. Nothing is asserted.
     .venv/bin/python bench/dashboard_size.py --explain        # also print EXPLAIN ANALYZE of the list queries
 
 Options: --orders N, --trades N, --requests N (per URL, default 50). Redis: ``REDIS_URL`` (default db 4) with
-``REDIS_KEY_PREFIX`` bench-size:. The overview page `/` probes the components (broker, Redis, workers): its
+``REDIS_KEY_PREFIX`` bench-size:; the database's name: ``BENCH_SIZE_DB`` (default bench_size). The overview page `/` probes the components (broker, Redis, workers): its
 figure includes those probes.
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "bench_size"
+DB_NAME = os.environ.get("BENCH_SIZE_DB", "bench_size")  # another name: two runs side by side
 BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB_URL = BASE_URL.rsplit("/", 1)[0] + "/" + DB_NAME
 os.environ["DATABASE_URL"] = DB_URL
@@ -226,6 +227,7 @@ def seed(n_orders: int, n_trades: int) -> None:
             "account_no": f"'{ACCOUNT}'",
         },
     )
+    seed_account()
     user_model = get_user_model()
     user = user_model.objects.create_user("bench", password="bench-size-password")
     user.groups.add(Group.objects.get_or_create(name="trader")[0])
@@ -234,6 +236,66 @@ def seed(n_orders: int, n_trades: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # the visibility map too: index-only scans
     print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+SNAPSHOTS = (
+    100_000  # one every five minutes over ~350 days: the overview's summary and equity curve
+)
+CONDITION_EVENTS = 100_000  # condition hits, one every five minutes: the overview's feed
+
+
+def seed_account() -> None:
+    """The active broker account with its balance snapshots, and condition hits (what the overview
+    reads besides orders, fills, positions and signals)."""
+    from django.db import connection
+
+    from apps.accounts.models import BalanceSnapshot, BrokerAccount
+    from apps.conditions.models import Condition, ConditionEvent
+
+    started = time.perf_counter()
+    account = BrokerAccount.objects.create(account_no=ACCOUNT, label="bench", is_active=True)
+    at = "(now() - g * interval '5 minutes')"
+    assets = "(100000000 + (g * 7919) %% 2000001 - 1000000)"
+    insert_select(
+        BalanceSnapshot,
+        SNAPSHOTS,
+        {
+            "account": str(account.pk),
+            "taken_at": at,
+            "source": "'schedule'",
+            "cash": "50000000",
+            "d2_cash": "50000000",
+            "orderable": "50000000",
+            "total_purchase": "49000000",
+            "total_evaluation": f"{assets} - 50000000",
+            "total_profit_loss": f"{assets} - 99000000",
+            "estimated_assets": assets,
+            "day_profit_loss": f"{assets} - 100000000",
+        },
+    )
+    condition = Condition.objects.create(account=ACCOUNT, seq="000", name="bench")
+    insert_select(
+        ConditionEvent,
+        CONDITION_EVENTS,
+        {
+            "condition": str(condition.pk),
+            "code": "lpad(((g * 7919) %% 500 * 2 + 1000)::text, 6, '0')",
+            "name": "'종목' || ((g * 7919) %% 500)",
+            "kind": "CASE WHEN g %% 2 = 0 THEN 'entry' ELSE 'exit' END",
+            "at": at,
+            "recorded_at": at,
+            "price": "(10000 + (g %% 500) * 100)",
+            "source": "'realtime'",
+        },
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE accounts_balancesnapshot")
+        cursor.execute("VACUUM ANALYZE conditions_conditionevent")
+    print(
+        f"  account, {SNAPSHOTS:,} balance snapshots, {CONDITION_EVENTS:,} condition hits "
+        f"{time.perf_counter() - started:6.1f} s",
+        flush=True,
+    )
 
 
 def is_seeded(n_orders: int, n_trades: int) -> bool:
@@ -262,6 +324,42 @@ def explain() -> None:
         print(qs[:50].explain(analyze=True))
         print(f"--- {label} (capped count)")
         print(qs.order_by()[:10_001].values("pk").explain(analyze=True).splitlines()[0])
+    for label, qs in overview_queries().items():
+        print(f"--- {label}")
+        print(qs.explain(analyze=True))
+
+
+def overview_queries() -> dict[str, Any]:
+    """The overview's reads that grow with the data (the rest read a row or a handful)."""
+    from apps.accounts.models import BalanceSnapshot, BrokerAccount
+    from apps.broker.backends import exchange_now
+    from apps.conditions.models import ConditionEvent
+    from apps.core.overview import CURVE_POINTS, FEED_SIZE, day_start
+    from apps.strategy.models import Signal
+    from apps.trades.models import Fill
+
+    start = day_start(exchange_now())
+    account = BrokerAccount.objects.filter(is_active=True).first()
+    return {
+        "overview balance": BalanceSnapshot.objects.filter(account=account).order_by("-taken_at")[
+            :1
+        ],
+        "overview curve": BalanceSnapshot.objects.filter(account=account, taken_at__gte=start)
+        .order_by("-taken_at")
+        .values_list("taken_at", "estimated_assets")[:CURVE_POINTS],
+        "overview signals": Signal.objects.filter(day=start.date()).order_by("-at", "-id")[
+            :FEED_SIZE
+        ],
+        "overview fills": Fill.objects.filter(order__account_no=ACCOUNT, executed_at__gte=start)
+        .select_related("order")
+        .order_by("-executed_at", "-id")[:FEED_SIZE],
+        "overview conditions": ConditionEvent.objects.filter(at__gte=start)
+        .select_related("condition")
+        .order_by("-at", "-id")[:FEED_SIZE],
+        "overview last fill": Fill.objects.filter(order__account_no=ACCOUNT)
+        .order_by("-executed_at")
+        .values_list("executed_at", flat=True)[:1],
+    }
 
 
 class QueryClock:
@@ -345,6 +443,10 @@ def main() -> None:
             seed(args.orders, args.trades)
         else:
             print(f"reusing {DB_NAME} (seeded)")
+            from apps.accounts.models import BrokerAccount
+
+            if not BrokerAccount.objects.exists():  # seeded before the overview's rows were
+                seed_account()
         if args.explain:
             explain()
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -7,6 +7,8 @@ without a database query on the order path.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import redis
 from django.conf import settings
 
@@ -18,6 +20,9 @@ from apps.broker.backends import (
 )
 from apps.core.logging import redact_also
 from apps.core.rediskeys import redis_key
+
+if TYPE_CHECKING:
+    from apps.accounts.models import BrokerAccount
 
 GENERATION_KEY = redis_key("stockagent", "accounts", "generation")
 
@@ -73,7 +78,14 @@ def generation_bump() -> None:
 def active_credentials() -> BrokerCredentials | None:
     from apps.accounts.selectors import account_active
 
-    account = account_active()
+    return credentials_of(account_active())
+
+
+def credentials_of(
+    account: BrokerAccount | None, *, generation_value: str | None = None
+) -> BrokerCredentials | None:
+    """The credentials of an account already read (`active_credentials` without its query); the
+    generation is read from Redis unless given (a caller that only needs the hosts passes "")."""
     if account is None or not account.has_keys:
         return None
     redact_also(account.app_key)
@@ -86,7 +98,7 @@ def active_credentials() -> BrokerCredentials | None:
         base_url=base_url,
         ws_url=ws_url,
         is_mock=is_mock,
-        generation=generation(),
+        generation=generation() if generation_value is None else generation_value,
     )
 
 

@@ -25,11 +25,18 @@ def balance_latest(account: BrokerAccount | None = None) -> BalanceSnapshot | No
     account = account or account_active()
     if account is None:
         return None
-    return BalanceSnapshot.objects.filter(account=account).order_by("-taken_at").first()
+    snapshot = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at").first()
+    if snapshot is not None:
+        snapshot.account = account  # already read: `snapshot.account` costs no second query
+    return snapshot
 
 
 def holdings_latest(account: BrokerAccount | None = None) -> QuerySet[HoldingSnapshot]:
-    snapshot = balance_latest(account)
+    return holdings_of(balance_latest(account))
+
+
+def holdings_of(snapshot: BalanceSnapshot | None) -> QuerySet[HoldingSnapshot]:
+    """The held lines of a balance snapshot (none without one)."""
     if snapshot is None:
         return HoldingSnapshot.objects.none()
     return snapshot.holdings.filter(quantity__gt=0).order_by("code")
@@ -37,7 +44,12 @@ def holdings_latest(account: BrokerAccount | None = None) -> QuerySet[HoldingSna
 
 def active_account_no() -> str:
     """The account orders go to: the active account's number, else KIWOOM_ACCOUNT."""
+    return account_no_of(account_active())
+
+
+def account_no_of(account: BrokerAccount | None) -> str:
+    """The number orders go to when `account` is the active one (already read): its own, else
+    KIWOOM_ACCOUNT."""
     from django.conf import settings
 
-    account = account_active()
     return account.account_no if account else str(getattr(settings, "KIWOOM_ACCOUNT", "") or "")

@@ -41,19 +41,18 @@ def day_start(now: dt.datetime) -> dt.datetime:
 
 
 # --- account --------------------------------------------------------------------------------------------
-def account_summary(account: Any) -> dict[str, Any] | None:
+def account_summary(snapshot: Any) -> dict[str, Any] | None:
     """The latest balance snapshot's figures (the `account_balance` push's shape), None before the first
     sync."""
-    from apps.accounts.selectors import balance_latest
     from apps.accounts.services import balance_payload
 
-    snapshot = balance_latest(account) if account is not None else None
     return None if snapshot is None else balance_payload(snapshot)
 
 
-def equity_curve(account: Any, start: dt.datetime) -> list[dict[str, Any]]:
-    """The day's estimated assets, one point per balance snapshot since `start` (oldest first)."""
-    if account is None:
+def equity_curve(account: Any, start: dt.datetime, latest: Any = ...) -> list[dict[str, Any]]:
+    """The day's estimated assets, one point per balance snapshot since `start` (oldest first). `latest`:
+    the account's latest snapshot when already read; none since `start` means no curve (no query)."""
+    if account is None or latest is None or (latest is not ... and latest.taken_at < start):
         return []
     from apps.accounts.models import BalanceSnapshot
 
@@ -66,14 +65,17 @@ def equity_curve(account: Any, start: dt.datetime) -> list[dict[str, Any]]:
 
 
 # --- system status --------------------------------------------------------------------------------------
-def system_state(account_no: str) -> dict[str, Any]:
+def system_state(
+    account_no: str, gate: dict[str, Any] | None = None, newest_fill: dt.datetime | None = None
+) -> dict[str, Any]:
     """Automatic trading (the trader's switch and the trading gate), the risk state and the last fill
-    of the account (the strategy engine's state is `engine_overview`)."""
+    of the account (the strategy engine's state is `engine_overview`). `gate`: the trading gate when
+    already read; `newest_fill`: the account's newest fill when the caller has one (today's feed)."""
     from apps.risk.services.gate import gate_status
     from apps.trades.models import Fill
 
-    gate = gate_status()
-    last_fill = (
+    gate = gate if gate is not None else gate_status()
+    last_fill = newest_fill or (
         Fill.objects.filter(order__account_no=account_no)
         .order_by("-executed_at")
         .values_list("executed_at", flat=True)
@@ -171,41 +173,60 @@ def _condition_items(start: dt.datetime, limit: int) -> list[dict[str, Any]]:
 def day_feed(account_no: str, now: dt.datetime, limit: int = FEED_SIZE) -> list[dict[str, Any]]:
     """The newest `limit` signals, fills and condition hits of the exchange day of `now`, newest first
     (three bounded queries)."""
+    return _day_feed(account_no, now, limit)[0]
+
+
+def _day_feed(
+    account_no: str, now: dt.datetime, limit: int
+) -> tuple[list[dict[str, Any]], dt.datetime | None]:
+    """The feed and the account's newest fill when it is of the day (its first fill item: the fills are
+    read newest first, with no upper bound), else None."""
     start = day_start(now)
-    items = (
-        _signal_items(start.date(), limit)
-        + _fill_items(account_no, start, limit)
-        + _condition_items(start, limit)
-    )
+    fills = _fill_items(account_no, start, limit)
+    items = _signal_items(start.date(), limit) + fills + _condition_items(start, limit)
     items.sort(key=lambda item: item["at"], reverse=True)
     labels = side_labels()
     for item in items[:limit]:
         item["side_label"] = labels.get(item["side"], item["side"])
-    return items[:limit]
+    return items[:limit], (fills[0]["at"] if fills else None)
 
 
 # --- the page -------------------------------------------------------------------------------------------
 def overview(now: dt.datetime | None = None) -> dict[str, Any]:
-    """The overview page's context."""
-    from apps.accounts.selectors import account_active, active_account_no
-    from apps.broker.backends import exchange_now
+    """The overview page's context. Each thing is read once and handed down (issue 17): the active
+    account, the risk state, the runtime switches (the trading switch is one of them), the latest balance
+    snapshot (the summary, the holdings' prices, whether there is a curve today), the positions (their
+    count is the engine's `active_positions`) and today's fills (the newest is the last fill)."""
+    from apps.accounts.credentials import credentials_of
+    from apps.accounts.selectors import account_active, account_no_of, balance_latest
+    from apps.broker.backends import exchange_now, request_budget
+    from apps.core.selectors import flags_with_last_change
+    from apps.risk.services.gate import TRADING_FLAG, gate_status
     from apps.strategy.status import engine_overview
     from apps.trades.listing import positions_live
 
     now = now or exchange_now()
+    start = day_start(now)
     account = account_active()
-    account_no = account.account_no if account is not None else active_account_no()
+    account_no = account_no_of(account)
+    snapshot = balance_latest(account) if account is not None else None
+    flags = flags_with_last_change()
+    gate = gate_status(switch=any(f.key == TRADING_FLAG and f.enabled for f in flags))
+    feed, newest_fill = _day_feed(account_no, now, FEED_SIZE)
     return {
         "account": account,
-        "balance": account_summary(account),
-        "positions": positions_live(account_no),
-        "feed": day_feed(account_no, now),
-        "equity": equity_curve(account, day_start(now)),
-        "system": system_state(account_no),
+        "balance": account_summary(snapshot),
+        "positions": positions_live(account_no, snapshot),
+        "feed": feed,
+        "equity": equity_curve(account, start, snapshot),
+        "system": system_state(account_no, gate, newest_fill),
         "side_labels": side_labels(),
         "risk_labels": risk_labels(),
         "today": now.astimezone(KST).date(),
-        **engine_overview(),
+        "flags": flags,
+        # The request budget needs the account's hosts only (no credentials generation read).
+        "budget": request_budget(credentials_of(account, generation_value="")),
+        **engine_overview(gate),
     }
 
 

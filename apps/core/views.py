@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
 from apps.core.permissions import can_trade
-from apps.core.selectors import FLAGS_NEEDING_REASON, flags_with_last_change
+from apps.core.selectors import FLAGS_NEEDING_REASON
 from apps.core.services import FlagError, switch_set
 
 
@@ -21,7 +21,6 @@ def home(request: HttpRequest) -> HttpResponse:
     cards, the day's feed of signals, fills and condition hits and the day's equity curve, all live over
     /ws/live; below them the components' health, the broker request budget and the runtime switches.
     `?partial=positions` returns the position cards alone (reloaded when a fill changes a quantity)."""
-    from apps.broker.backends import request_budget
     from apps.core.overview import overview, overview_positions
     from apps.strategy.models import SignalStatus
 
@@ -29,8 +28,6 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "core/_positions.html", {"positions": overview_positions()})
     context = {
         **overview(),
-        "flags": flags_with_last_change(),
-        "budget": request_budget(),
         "signal_status_labels": {k: str(v) for k, v in SignalStatus.choices},
     }
     return render(request, "core/home.html", context)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "engine_health",
     "engine_overview",
+    "engine_status",
     "heartbeat_clear",
     "heartbeat_key",
     "heartbeat_write",
@@ -96,16 +97,20 @@ def active_positions(account_no: str | None = None) -> int:
     ).count()
 
 
+def engine_status(engine_running: bool, gate: dict[str, Any]) -> str:
+    """`running` (engine up, entries allowed), `paused` (engine up, the gate closed) or `stopped`."""
+    if not engine_running:
+        return "stopped"
+    return "running" if gate["entries_allowed"] else "paused"
+
+
 def system_status_payload(engine_running: bool, account_no: str | None = None) -> dict[str, Any]:
     """The `system_status` message's data (database: call it in a thread)."""
     from apps.risk.services.gate import gate_status
 
     gate = gate_status()
-    status = "paused" if not gate["entries_allowed"] else "running"
-    if not engine_running:
-        status = "stopped"
     return {
-        "status": status,
+        "status": engine_status(engine_running, gate),
         "active_positions": active_positions(account_no),
         "engine_running": engine_running,
         "entries_allowed": bool(gate["entries_allowed"]),
@@ -114,15 +119,17 @@ def system_status_payload(engine_running: bool, account_no: str | None = None) -
     }
 
 
-def engine_overview() -> dict[str, Any]:
+def engine_overview(gate: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the overview's signal feed shows of the engine: `engine` (its health), `engine_state`
     (`running` / `paused` / `stopped`, as `system_status`), `engine_label` and every state's label
-    (`engine_status_labels`, for the live updates)."""
+    (`engine_status_labels`, for the live updates). `gate`: the trading gate when already read."""
     from django.utils.translation import gettext as _
+
+    from apps.risk.services.gate import gate_status
 
     engine = engine_health()
     labels = {"running": _("실행 중"), "paused": _("진입 중지 (게이트 닫힘)"), "stopped": _("정지")}
-    state = system_status_payload(bool(engine["running"]))["status"]
+    state = engine_status(bool(engine["running"]), gate if gate is not None else gate_status())
     return {
         "engine": engine,
         "engine_state": state,

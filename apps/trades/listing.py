@@ -10,13 +10,13 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import F, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
-from apps.accounts.selectors import active_account_no, holdings_latest
+from apps.accounts.selectors import active_account_no, holdings_latest, holdings_of
 from apps.trades.models import (
     OPEN_STATUSES,
     Fill,
@@ -28,6 +28,9 @@ from apps.trades.models import (
     Trade,
 )
 from krx import KST
+
+if TYPE_CHECKING:
+    from apps.accounts.models import BalanceSnapshot
 
 _CODE = re.compile(r"^[0-9A-Z]{6}$")
 TRADE_SORTS = {
@@ -163,16 +166,24 @@ def strategy_tags() -> list[str]:
 
 
 # --- positions ------------------------------------------------------------------------------------------
-def positions_live(account_no: str | None = None) -> list[dict[str, Any]]:
+def positions_live(
+    account_no: str | None = None,
+    snapshot: BalanceSnapshot | None = ...,  # type: ignore[assignment]
+) -> list[dict[str, Any]]:
     """The active account's positions with the latest price we know: the position's own, else the
-    broker's holdings snapshot. Unrealised P&L is before exit costs (Position.unrealized_pnl)."""
+    broker's holdings snapshot (read only when a position has no price of its own; `snapshot`: the
+    active account's latest balance snapshot when the caller has read it). Unrealised P&L is before
+    exit costs (Position.unrealized_pnl)."""
     account_no = account_no or active_account_no()
     rows = list(
         Position.objects.filter(account_no=account_no, quantity__gt=0)
         .annotate(sellable_qty=F("quantity") - F("reserved"))
         .order_by("code")
     )
-    broker_prices = {h.code: h.current_price for h in holdings_latest()}
+    broker_prices: dict[str, int | None] = {}
+    if any(p.current_price is None for p in rows):
+        holdings = holdings_latest() if snapshot is ... else holdings_of(snapshot)
+        broker_prices = {h.code: h.current_price for h in holdings}
     out = []
     for p in rows:
         price = p.current_price if p.current_price is not None else broker_prices.get(p.code)

@@ -179,11 +179,13 @@ def get_broker() -> Broker:
         return _broker
 
 
-def request_budget() -> dict[str, object]:
-    """The shared request budget's use per priority class, for the health report."""
+def request_budget(credentials: BrokerCredentials | None = ...) -> dict[str, object]:  # type: ignore[assignment]
+    """The shared request budget's use per priority class, for the health report. A caller that has
+    read the active account's credentials already passes them (None: the settings'); without them
+    they are read through the credentials source."""
     from .health import request_budget as _request_budget
 
-    return _request_budget()
+    return _request_budget(credentials)
 
 
 def reset_broker() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
@@ -19,19 +20,26 @@ from apps.broker.kiwoom.ratelimit import (
     usage_bucket_keys,
 )
 
+if TYPE_CHECKING:
+    from . import BrokerCredentials
+
 log = logging.getLogger(__name__)
 
 __all__ = ["request_budget"]
 
 
-def request_budget() -> dict[str, object]:
+def request_budget(credentials: BrokerCredentials | None = ...) -> dict[str, object]:  # type: ignore[assignment]
     """`{"per_second": 5.0, "classes": [{"class": "order", "requests_last_minute": 3,
-    "waiting": 0}, ...]}` (orders first); `{}` without the Kiwoom backend or when Redis is down."""
+    "waiting": 0}, ...]}` (orders first); `{}` without the Kiwoom backend or when Redis is down.
+    `credentials`: those of the active account when the caller has read them already (default: read
+    through the credentials source)."""
     if (getattr(settings, "BROKER_BACKEND", "kiwoom") or "kiwoom").lower() != "kiwoom":
         return {}
     from . import active_credentials, kiwoom_config_from_settings
 
-    config = kiwoom_config_from_settings(active_credentials())
+    if credentials is ...:
+        credentials = active_credentials()
+    config = kiwoom_config_from_settings(credentials)
     prefix = limiter_prefix(config.key_prefix, config.base_url)
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     try:

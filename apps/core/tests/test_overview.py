@@ -125,22 +125,44 @@ def test_the_position_cards_alone_with_their_stop_prices(viewer_client) -> None:
     assert re.search(r'<dd class="stop"[^>]*>-</dd>', first)
 
 
+# Each thing is read once (issue 17): the session and the user, the viewer's permissions (2), the
+# account, its latest balance snapshot, the risk status, the runtime switches, today's fills, signals and
+# condition hits, the positions, the broker's holdings (a position without a price of its own), the day's
+# equity curve and the components' health.
+OVERVIEW_QUERIES = 15
+
+
+def _one_of_each(account, i: int) -> None:
+    PositionFactory(code=f"{i:06d}", current_price=71_000)
+    SignalFactory(at=kst(f"09:{10 + i}"), day=DAY, code=f"{i:06d}")
+    _fill(f"{100 + i:06d}", kst(f"09:{20 + i}"))  # a position without a price of its own
+    ConditionEventFactory(at=kst(f"09:{30 + i}"))
+    BalanceSnapshotFactory(account=account, taken_at=kst(f"10:{i + 1:02d}"))
+
+
 def test_the_query_count_does_not_grow_with_the_rows(viewer_client, django_assert_max_num_queries):
     account = _account()
-    viewer_client.get("/")  # warm caches (content types, permissions)
-    with CaptureQueriesContext(connection) as few:
+    _one_of_each(account, 0)
+    viewer_client.get("/")  # warm caches (content types, the risk configuration)
+    with django_assert_max_num_queries(OVERVIEW_QUERIES), CaptureQueriesContext(connection) as few:
         viewer_client.get("/")
-    for i in range(8):
-        PositionFactory(code=f"{i:06d}", current_price=71_000)
-        SignalFactory(at=kst(f"09:{10 + i}"), day=DAY, code=f"{i:06d}")
-        _fill(f"{100 + i:06d}", kst(f"09:{20 + i}"))
-        ConditionEventFactory(at=kst(f"09:{30 + i}"))
-        BalanceSnapshotFactory(account=account, taken_at=kst(f"10:{i + 1:02d}"))
-    with django_assert_max_num_queries(30), CaptureQueriesContext(connection) as many:
+    for i in range(1, 8):
+        _one_of_each(account, i)
+    with django_assert_max_num_queries(OVERVIEW_QUERIES), CaptureQueriesContext(connection) as many:
         html = viewer_client.get("/").content.decode()
     assert len(many) == len(few)
     assert html.count('class="pos-card"') == 8 + 8  # the fills' buys are positions too
     assert html.count("data-kind=") == 24
+
+
+def test_without_fills_today_the_last_fill_is_read_once_more(viewer_client) -> None:
+    _fill("000660", kst("15:00", DAY - dt.timedelta(days=1)))
+    viewer_client.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        html = viewer_client.get("/").content.decode()
+    assert "02-03 15:00:00" in html[html.index('id="ov-last-fill"') :]
+    # No account (no snapshot, holdings nor curve: 3 fewer), no fill today: the last fill's own query.
+    assert len(queries) == OVERVIEW_QUERIES - 3 + 1
 
 
 def test_the_feed_keeps_the_newest_of_the_day() -> None:

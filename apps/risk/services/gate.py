@@ -38,12 +38,14 @@ __all__ = [
 _switch = switch_on
 
 
-def gate_status(state: str | None = None) -> dict[str, Any]:
-    """{state, switch, entries_allowed}: what the pages, the API and `risk_state` pushes show."""
+def gate_status(state: str | None = None, switch: bool | None = None) -> dict[str, Any]:
+    """{state, switch, entries_allowed}: what the pages, the API and `risk_state` pushes show. A caller
+    that has read the state or the switch already passes it (None: read here)."""
     if state is None:
         state = RiskStatus.objects.filter(pk=1).values_list("state", flat=True).first()
         state = state or State.ACTIVE
-    switch = _switch()
+    if switch is None:
+        switch = _switch()
     return {"state": state, "switch": switch, "entries_allowed": switch and state == State.ACTIVE}
 
 

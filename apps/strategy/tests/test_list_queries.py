@@ -37,7 +37,7 @@ def _grow(trader, start: int, n: int) -> None:
         (reverse("strategy:page"), 30),
         (reverse("api-strategy-config-history"), 6),
         (reverse("api-strategy-config-history") + "?strategy=opening_breakout", 6),
-        (reverse("home"), 30),
+        (reverse("home"), 15),  # as apps/core/tests/test_overview.py OVERVIEW_QUERIES
     ],
 )
 def test_strategy_lists(trader, trader_client, django_assert_max_num_queries, url, ceiling) -> None:
