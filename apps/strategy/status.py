@@ -65,12 +65,10 @@ def heartbeat_clear() -> None:
 
 def engine_health() -> dict[str, Any]:
     """`{running, last_seen, age_seconds, ...}` from the heartbeat (running False without one)."""
+    from apps.core.redispool import pooled_redis
+
     try:
-        client = _redis()
-        try:
-            raw = client.get(heartbeat_key())
-        finally:
-            client.close()
+        raw = pooled_redis(2.0).get(heartbeat_key())
     except Exception as exc:  # Redis down: health says so elsewhere; the engine is unknown
         return {"running": False, "error": type(exc).__name__}
     if not raw:

@@ -41,9 +41,10 @@ def request_budget(credentials: BrokerCredentials | None = ...) -> dict[str, obj
         credentials = active_credentials()
     config = kiwoom_config_from_settings(credentials)
     prefix = limiter_prefix(config.key_prefix, config.base_url)
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    from apps.core.redispool import pooled_redis
+
     try:
-        with client.pipeline(transaction=False) as pipe:
+        with pooled_redis(1.0).pipeline(transaction=False) as pipe:
             for key in usage_bucket_keys(prefix, int(time.time())):
                 pipe.hgetall(key)
             pipe.zrange(f"{prefix}:{QUEUE_SUFFIX}", 0, -1, withscores=True)
@@ -51,8 +52,6 @@ def request_budget(credentials: BrokerCredentials | None = ...) -> dict[str, obj
     except redis.RedisError as exc:
         log.warning("request budget unavailable: %s", type(exc).__name__)
         return {}
-    finally:
-        client.close()
     usage = summarize_usage(results[:-1], results[-1])
     return {
         "per_second": config.query_rate,
