@@ -89,85 +89,87 @@ def system_state(
 
 
 # --- the day's feed -------------------------------------------------------------------------------------
-def _signal_items(day: dt.date, limit: int) -> list[dict[str, Any]]:
+# Each source reads its newest `limit` rows; only the `limit` newest of all three become feed items (their
+# links and labels are built for those alone).
+def _signal_rows(day: dt.date, limit: int) -> list[Any]:
     from apps.strategy.models import Signal
 
-    rows = Signal.objects.filter(day=day).order_by("-at", "-id")[:limit]
-    return [
-        {
-            "kind": "signal",
-            "id": s.pk,
-            "at": s.at,
-            "source": s.strategy,
-            "code": s.code,
-            "name": s.name,
-            "side": s.side,
-            "detail": s.reason,
-            "status": s.status,
-            "status_label": s.get_status_display(),
-            "url": reverse("signal-detail", args=[s.pk]),
-        }
-        for s in rows
-    ]
+    return list(Signal.objects.filter(day=day).order_by("-at", "-id")[:limit])
 
 
-def _fill_items(account_no: str, start: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    from apps.core.templatetags.stockagent import krw
+def _signal_item(s: Any) -> dict[str, Any]:
+    return {
+        "kind": "signal",
+        "id": s.pk,
+        "at": s.at,
+        "source": s.strategy,
+        "code": s.code,
+        "name": s.name,
+        "side": s.side,
+        "detail": s.reason,
+        "status": s.status,
+        "status_label": s.get_status_display(),
+        "url": reverse("signal-detail", args=[s.pk]),
+    }
+
+
+def _fill_rows(account_no: str, start: dt.datetime, limit: int) -> list[Any]:
     from apps.trades.models import Fill
 
-    rows = (
+    return list(
         Fill.objects.filter(order__account_no=account_no, executed_at__gte=start)
         .select_related("order")
         .only("quantity", "price", "executed_at", "order__code", "order__name", "order__side")
         .order_by("-executed_at", "-id")[:limit]
     )
-    items = []
-    for f in rows:
-        price = int(f.price.to_integral_value())
-        items.append(
-            {
-                "kind": "fill",
-                "id": f.pk,
-                "at": f.executed_at,
-                "source": _("체결"),
-                "code": f.order.code,
-                "name": f.order.name,
-                "side": f.order.side,
-                "detail": _("%(qty)s주 @ %(price)s") % {"qty": f.quantity, "price": krw(price)},
-                "status": "filled",
-                "status_label": _("체결"),
-                "url": reverse("trades:order", args=[f.order_id]),
-            }
-        )
-    return items
 
 
-def _condition_items(start: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    from apps.conditions.models import ConditionEvent
+def _fill_item(f: Any) -> dict[str, Any]:
     from apps.core.templatetags.stockagent import krw
 
-    rows = (
+    price = int(f.price.to_integral_value())
+    return {
+        "kind": "fill",
+        "id": f.pk,
+        "at": f.executed_at,
+        "source": _("체결"),
+        "code": f.order.code,
+        "name": f.order.name,
+        "side": f.order.side,
+        "detail": _("%(qty)s주 @ %(price)s") % {"qty": f.quantity, "price": krw(price)},
+        "status": "filled",
+        "status_label": _("체결"),
+        "url": reverse("trades:order", args=[f.order_id]),
+    }
+
+
+def _condition_rows(start: dt.datetime, limit: int) -> list[Any]:
+    from apps.conditions.models import ConditionEvent
+
+    return list(
         ConditionEvent.objects.filter(at__gte=start)
         .select_related("condition")
         .only("code", "name", "kind", "at", "price", "condition__name")
         .order_by("-at", "-id")[:limit]
     )
-    return [
-        {
-            "kind": "condition",
-            "id": e.pk,
-            "at": e.at,
-            "source": e.condition.name,
-            "code": e.code,
-            "name": e.name,
-            "side": e.kind,
-            "detail": krw(e.price),
-            "status": e.kind,
-            "status_label": e.get_kind_display(),
-            "url": reverse("conditions:detail", args=[e.condition_id]),
-        }
-        for e in rows
-    ]
+
+
+def _condition_item(e: Any) -> dict[str, Any]:
+    from apps.core.templatetags.stockagent import krw
+
+    return {
+        "kind": "condition",
+        "id": e.pk,
+        "at": e.at,
+        "source": e.condition.name,
+        "code": e.code,
+        "name": e.name,
+        "side": e.kind,
+        "detail": krw(e.price),
+        "status": e.kind,
+        "status_label": e.get_kind_display(),
+        "url": reverse("conditions:detail", args=[e.condition_id]),
+    }
 
 
 def day_feed(account_no: str, now: dt.datetime, limit: int = FEED_SIZE) -> list[dict[str, Any]]:
@@ -179,16 +181,23 @@ def day_feed(account_no: str, now: dt.datetime, limit: int = FEED_SIZE) -> list[
 def _day_feed(
     account_no: str, now: dt.datetime, limit: int
 ) -> tuple[list[dict[str, Any]], dt.datetime | None]:
-    """The feed and the account's newest fill when it is of the day (its first fill item: the fills are
+    """The feed and the account's newest fill when it is of the day (the first fill row: the fills are
     read newest first, with no upper bound), else None."""
     start = day_start(now)
-    fills = _fill_items(account_no, start, limit)
-    items = _signal_items(start.date(), limit) + fills + _condition_items(start, limit)
-    items.sort(key=lambda item: item["at"], reverse=True)
+    fills = _fill_rows(account_no, start, limit)
+    rows = (
+        [(s.at, _signal_item, s) for s in _signal_rows(start.date(), limit)]
+        + [(f.executed_at, _fill_item, f) for f in fills]
+        + [(e.at, _condition_item, e) for e in _condition_rows(start, limit)]
+    )
+    rows.sort(key=lambda row: row[0], reverse=True)  # stable: signals, fills, hits at the same time
     labels = side_labels()
-    for item in items[:limit]:
+    items = []
+    for _at, build, row in rows[:limit]:
+        item = build(row)
         item["side_label"] = labels.get(item["side"], item["side"])
-    return items[:limit], (fills[0]["at"] if fills else None)
+        items.append(item)
+    return items, (fills[0].executed_at if fills else None)
 
 
 # --- the page -------------------------------------------------------------------------------------------
