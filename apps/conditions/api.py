@@ -16,7 +16,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -33,6 +34,7 @@ from apps.conditions.serializers import (
     MemberSerializer,
     RunSerializer,
 )
+from apps.core.openapi import errors, query
 from apps.core.pagination import Pages
 from krx import KST
 from krx.codes import clean_stock_code
@@ -134,6 +136,58 @@ def results_payload(cond: Condition) -> dict[str, Any]:
     }
 
 
+_RESULTS_FIELDS = {
+    "condition": ConditionSerializer(),
+    "members": MemberSerializer(many=True),
+    "last_run": RunSerializer(allow_null=True),
+}
+_RESULTS = inline_serializer("ConditionResults", _RESULTS_FIELDS)
+_SEARCH = inline_serializer(
+    "ConditionSearch",
+    {
+        **_RESULTS_FIELDS,
+        "result": inline_serializer(
+            "ConditionSearchResult",
+            {
+                "run_id": serializers.IntegerField(allow_null=True),
+                "member_count": serializers.IntegerField(),
+                "entries": serializers.IntegerField(),
+                "exits": serializers.IntegerField(),
+                "baseline": serializers.BooleanField(),
+                "error": serializers.CharField(allow_blank=True, allow_null=True),
+            },
+        ),
+        "events": EventSerializer(many=True),
+        "detail": serializers.CharField(required=False),
+    },
+)
+_PATCH = inline_serializer(
+    "ConditionPatch",
+    {
+        "active": serializers.BooleanField(required=False),
+        "realtime": serializers.BooleanField(required=False),
+        "notify_entry": serializers.BooleanField(required=False),
+        "notify_exit": serializers.BooleanField(required=False),
+        "alert_hold_seconds": serializers.IntegerField(min_value=0, max_value=3600, required=False),
+    },
+)
+_SYNC = inline_serializer(
+    "ConditionSync",
+    {
+        "created": serializers.IntegerField(),
+        "renamed": serializers.IntegerField(),
+        "unlisted": serializers.IntegerField(),
+        "relisted": serializers.IntegerField(),
+    },
+)
+_EVENT_PARAMS = [
+    query("code", "6-digit stock code"),
+    query("kind", "entry or exit", enum=["entry", "exit"]),
+    query("since", "ISO 8601 datetime or date (naive: KST), inclusive"),
+    query("until", "ISO 8601 datetime or date (naive: KST); a date includes that whole day"),
+]
+
+
 def _condition(pk: int) -> Condition:
     return get_object_or_404(Condition, pk=pk)
 
@@ -142,6 +196,11 @@ def _condition(pk: int) -> Condition:
 class ConditionListView(APIView):
     """GET /api/v1/conditions — every condition (listed or not), by account and seq."""
 
+    @extend_schema(
+        summary="Condition searches",
+        responses={200: ConditionSerializer(many=True), **errors()},
+        operation_id="conditions_list",
+    )
     def get(self, request: Request) -> Response:
         return Response(ConditionSerializer(selectors.conditions_list(), many=True).data)
 
@@ -151,9 +210,17 @@ class ConditionDetailView(APIView):
     notify_exit (booleans), and alert_hold_seconds (0…3600). A refused change saves nothing and answers
     400 with the reason."""
 
+    @extend_schema(summary="One condition", responses={200: ConditionSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(ConditionSerializer(_condition(pk)).data)
 
+    @extend_schema(
+        summary="Flip a condition's switches (trader)",
+        description="More than CONDITIONS_MAX_REALTIME realtime → 400; realtime on turns the check "
+        "on, active off turns realtime off.",
+        request=_PATCH,
+        responses={200: ConditionSerializer, **errors(400, 404)},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         cond = _condition(pk)
         if not isinstance(request.data, dict):
@@ -190,6 +257,15 @@ class ConditionSearchView(APIView):
     200 with the run and the current members; 502 when the broker search failed (the failure is recorded
     as a run and as the condition's last error; the members are left as they were)."""
 
+    @extend_schema(
+        summary="Search now (trader)",
+        request=None,
+        responses={
+            200: _SEARCH,
+            **errors(400, 404),
+            502: _SEARCH,
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         cond = _condition(pk)
         if not cond.listed:
@@ -227,10 +303,19 @@ class ConditionSearchView(APIView):
 class ConditionResultsView(APIView):
     """GET /api/v1/conditions/{id}/results — current members and the last run."""
 
+    @extend_schema(summary="Current members", responses={200: _RESULTS, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(results_payload(_condition(pk)))
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Entries and exits of every condition, newest first",
+        parameters=_EVENT_PARAMS,
+        operation_id="conditions_events_list",
+        responses={200: EventSerializer(many=True), **errors(400, 404)},
+    )
+)
 class EventListView(ListAPIView):
     """GET /api/v1/conditions/events and /api/v1/conditions/{id}/events — newest first, paged
     (`page`, `page_size` ≤ 500), filters `code`, `kind` (entry|exit), `since`, `until`."""
@@ -245,10 +330,25 @@ class EventListView(ListAPIView):
         return selectors.events_of(cond, **filters)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Entries and exits of one condition, newest first",
+        operation_id="condition_events_list",
+    )
+)
+class ConditionEventListView(EventListView):
+    """GET /api/v1/conditions/{id}/events (its own operation in the schema)."""
+
+
 @non_atomic
 class ConditionSyncView(APIView):
     """POST /api/v1/conditions/sync — read the HTS condition list (CNSRLST) and update the table."""
 
+    @extend_schema(
+        summary="Pull the HTS condition list (trader)",
+        request=None,
+        responses={200: _SYNC, **errors(502)},
+    )
     def post(self, request: Request) -> Response:
         try:
             result = services.conditions_sync_from_broker(get_broker())

@@ -19,7 +19,7 @@ urlpatterns = [
     ),
     path(
         "conditions/<int:pk>/events",
-        api.EventListView.as_view(),
+        api.ConditionEventListView.as_view(),
         name="api-condition-events",
     ),
 ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.openapi import errors, query
 from apps.market import chart, selectors
 from apps.market.models import Instrument
 from apps.market.status import market_status
@@ -20,6 +22,104 @@ CALENDAR_RANGE = (
     f"date is outside the KRX calendar ({calendar.FIRST_DAY.isoformat()} to "
     f"{calendar.LAST_DAY.isoformat()})"
 )
+
+
+_NUM = {"allow_null": True}
+_BAR = inline_serializer(
+    "ChartBar",
+    {
+        "time": serializers.CharField(help_text="end of the minute, KST ISO 8601"),
+        "open": serializers.IntegerField(),
+        "high": serializers.IntegerField(),
+        "low": serializers.IntegerField(),
+        "close": serializers.IntegerField(),
+        "volume": serializers.IntegerField(),
+        "value": serializers.IntegerField(help_text="traded value KRW; 0 when the source had none"),
+        **{
+            name: serializers.FloatField(**_NUM)
+            for name in ("vwap", "vwap_upper", "vwap_lower", "bb_middle", "bb_upper", "bb_lower")
+        },
+        "atr": serializers.FloatField(**_NUM),
+    },
+    many=True,
+)
+_CHART = inline_serializer(
+    "Chart",
+    {
+        "code": serializers.CharField(),
+        "name": serializers.CharField(),
+        "date": serializers.DateField(allow_null=True),
+        "bars": _BAR,
+        "opening_range": inline_serializer(
+            "OpeningRange",
+            {
+                "high": serializers.IntegerField(),
+                "low": serializers.IntegerField(),
+                "minutes": serializers.IntegerField(),
+                "start": serializers.CharField(),
+                "end": serializers.CharField(),
+            },
+            allow_null=True,
+            required=False,
+        ),
+        "session": inline_serializer(
+            "ChartSession",
+            {
+                "open": serializers.CharField(),
+                "close": serializers.CharField(),
+                "expected_bars": serializers.IntegerField(),
+            },
+            required=False,
+        ),
+        "hint": serializers.CharField(required=False),
+    },
+)
+_MARKERS = inline_serializer(
+    "ChartMarkers",
+    {
+        "code": serializers.CharField(),
+        "date": serializers.DateField(allow_null=True),
+        "markers": inline_serializer(
+            "ChartMarker",
+            {
+                "kind": serializers.ChoiceField(["entry", "exit", "signal"]),
+                "time": serializers.CharField(help_text="end of the minute bar, KST ISO 8601"),
+                "at": serializers.CharField(),
+                "side": serializers.CharField(),
+                "strategy": serializers.CharField(allow_blank=True),
+                "price": serializers.JSONField(
+                    help_text="entry/exit: average fill price, decimal string; signal: integer KRW"
+                ),
+                "quantity": serializers.IntegerField(required=False),
+                "cause": serializers.CharField(required=False),
+                "cause_label": serializers.CharField(required=False),
+                "account_no": serializers.CharField(required=False),
+                "order_id": serializers.CharField(allow_null=True),
+                "order_url": serializers.CharField(required=False),
+                "reason": serializers.CharField(required=False),
+                "status": serializers.CharField(required=False),
+                "status_label": serializers.CharField(required=False),
+            },
+            many=True,
+        ),
+    },
+)
+_STATUS = inline_serializer(
+    "MarketStatus",
+    {
+        "now": serializers.DateTimeField(),
+        "now_kst": serializers.CharField(),
+        "speed": serializers.FloatField(),
+        "phase": serializers.ChoiceField(
+            ["pre_open", "session", "closing_auction", "closed", "holiday"]
+        ),
+        "label": serializers.CharField(),
+        "is_open": serializers.BooleanField(),
+        "next_change": serializers.DateTimeField(allow_null=True),
+    },
+)
+_CODE = OpenApiParameter("code", str, OpenApiParameter.PATH, description="6-digit stock code")
+_DATE = query("date", "YYYY-MM-DD within the KRX calendar; default the latest day with bars")
 
 
 def _unknown_code(code: str) -> Response:
@@ -57,6 +157,11 @@ class ChartApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        summary="Minute bars and indicators of a day",
+        parameters=[_CODE, _DATE],
+        responses={200: _CHART, **errors(400, 404)},
+    )
     def get(self, request: Request, code: str) -> Response:
         instrument = selectors.instrument_get(code)
         if instrument is None:
@@ -86,6 +191,11 @@ class ChartMarkersApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        summary="Entry/exit and signal markers of a day",
+        parameters=[_CODE, _DATE],
+        responses={200: _MARKERS, **errors(400, 404)},
+    )
     def get(self, request: Request, code: str) -> Response:
         if not Instrument.objects.filter(code=code).exists():
             return _unknown_code(code)
@@ -104,5 +214,6 @@ class MarketStatusApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(summary="Exchange clock and market phase", responses={200: _STATUS, **errors()})
     def get(self, request: Request) -> Response:
         return Response(market_status().as_dict())

@@ -7,11 +7,19 @@ from datetime import date, datetime, time
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from apps.core.openapi import errors, query
 
 from .contract import NewsItem as NewsItemData
 from .models import NewsItem, NewsOrigin
@@ -76,6 +84,38 @@ class NewsItemOutSerializer(serializers.ModelSerializer):
         ]
 
 
+_STORED = inline_serializer(
+    "NewsStored",
+    {
+        "created": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "items": NewsItemOutSerializer(many=True),
+    },
+)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Stored news items, newest first",
+        parameters=[
+            query("code", "6-digit stock code"),
+            query("since", "ISO 8601 time with a UTC offset, or a date YYYY-MM-DD (KST)"),
+        ],
+        responses={200: NewsItemOutSerializer(many=True), **errors(400)},
+    ),
+    post=extend_schema(
+        summary="Push news items (trader)",
+        description="One item or a list (at most NEWS_API_MAX_ITEMS); a bad item rejects the "
+        "whole request (400 naming the item's index and field), storing nothing; idempotent on "
+        "code + time + source + headline.",
+        request={"application/json": NewsItemInSerializer(many=True)},
+        responses={
+            201: _STORED,
+            200: OpenApiResponse(_STORED, description="every item was stored before"),
+            **errors(400),
+        },
+    ),
+)
 class NewsView(ListAPIView):
     """GET: items newest first (`code`, `since`: ISO time with offset or YYYY-MM-DD, KST); POST: one item
     or a list. A bad item rejects the whole request (400 naming the item's field), storing nothing; an

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from apps.core.openapi import errors, query
 from apps.core.security import NotifyTestThrottle
 from apps.notifications.models import (
     ChannelKind,
@@ -110,6 +112,17 @@ def _save(call, *args, **kwargs) -> NotificationChannel:
         ) from None
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="My notification channels",
+        responses={200: ChannelSerializer(many=True), **errors(400)},
+    ),
+    post=extend_schema(
+        summary="Add a notification channel",
+        request=ChannelSerializer,
+        responses={201: ChannelSerializer, **errors(400)},
+    ),
+)
 class ChannelListView(ListAPIView):
     """GET (paged) / POST /api/v1/notifications/channels — the caller's own channels."""
 
@@ -134,9 +147,15 @@ class ChannelDetailView(APIView):
     def _channel(self, request: Request, pk: int) -> NotificationChannel:
         return get_object_or_404(channels_for_user(request.user), pk=pk)
 
+    @extend_schema(summary="One of my channels", responses={200: ChannelSerializer, **errors(404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(ChannelSerializer(self._channel(request, pk)).data)
 
+    @extend_schema(
+        summary="Change one of my channels",
+        request=ChannelSerializer,
+        responses={200: ChannelSerializer, **errors(400, 404)},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         channel = self._channel(request, pk)
         body = ChannelSerializer(channel, data=request.data, partial=True)
@@ -144,6 +163,7 @@ class ChannelDetailView(APIView):
         channel = _save(channel_update, channel, **body.validated_data)
         return Response(ChannelSerializer(channel).data)
 
+    @extend_schema(summary="Delete one of my channels", responses={204: None, **errors(404)})
     def delete(self, request: Request, pk: int) -> Response:
         channel_delete(self._channel(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -156,12 +176,33 @@ class ChannelTestView(APIView):
     # Per user: a flood of test sends to a slow endpoint once held every worker slot.
     throttle_classes = [NotifyTestThrottle, UserRateThrottle]
 
+    @extend_schema(
+        summary="Send a test message",
+        description="Queued; at most NOTIFY_TEST_THROTTLE per user (then 429).",
+        request=None,
+        responses={
+            202: inline_serializer("ChannelTest", {"delivery": serializers.IntegerField()}),
+            **errors(404),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         channel = get_object_or_404(channels_for_user(request.user), pk=pk)
         delivery = channel_send_test(channel)
         return Response({"delivery": delivery.pk}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="My delivery log, newest first",
+        parameters=[
+            query("status", "a delivery status", enum=list(DeliveryStatus.values)),
+            query(
+                "kind", "a notification kind or digest", enum=[*NotificationKind.values, "digest"]
+            ),
+        ],
+        responses={200: DeliverySerializer(many=True), **errors(400)},
+    )
+)
 class DeliveryListView(ListAPIView):
     """GET /api/v1/notifications/deliveries?status=&kind= — the caller's delivery log, newest first."""
 

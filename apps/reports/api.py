@@ -11,10 +11,13 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.openapi import errors, paged, query
 from apps.core.pagination import LimitOffsetPages
 from apps.reports import selectors
 from apps.reports.models import LearningMetrics, Report, ReportKind
@@ -24,6 +27,98 @@ from apps.reports.services import (
     metrics_range,
     parse_day,
     range_dict,
+)
+
+_DEC = {"help_text": "percent, decimal string"}
+_PATTERN_FIELDS = {
+    "pattern": serializers.CharField(),
+    "strategy_tag": serializers.CharField(allow_blank=True),
+    "news": serializers.CharField(),
+    "rank": serializers.CharField(),
+    "time": serializers.CharField(),
+    "trades": serializers.IntegerField(),
+    "wins": serializers.IntegerField(),
+    "win_rate": serializers.CharField(**_DEC),
+    "avg_return": serializers.CharField(**_DEC),
+    "total_pnl": serializers.IntegerField(),
+}
+PatternSerializer = type("Pattern", (serializers.Serializer,), dict(_PATTERN_FIELDS))
+_DAILY_POINT = inline_serializer(
+    "MetricsDay",
+    {
+        "date": serializers.DateField(),
+        "trades": serializers.IntegerField(),
+        "pnl": serializers.IntegerField(),
+        "equity": serializers.IntegerField(),
+        "return_pct": serializers.CharField(**_DEC),
+        "cumulative_pct": serializers.CharField(**_DEC),
+        "drawdown_pct": serializers.CharField(**_DEC),
+    },
+    many=True,
+)
+_INDEX = serializers.DictField(
+    child=serializers.ListField(child=serializers.DictField()),
+    help_text="KS11/KQ11: [{date, close, cumulative_pct}]",
+)
+_METRICS_ROW = inline_serializer(
+    "LearningMetricsRow",
+    {
+        "date": serializers.DateField(),
+        "total_trades": serializers.IntegerField(),
+        "win_count": serializers.IntegerField(),
+        "win_rate": serializers.CharField(**_DEC),
+        "avg_return": serializers.CharField(**_DEC),
+        "max_drawdown": serializers.CharField(**_DEC),
+        "total_pnl": serializers.IntegerField(),
+        "best_pattern": serializers.CharField(allow_blank=True),
+        "worst_pattern": serializers.CharField(allow_blank=True),
+        "created_at": serializers.DateTimeField(),
+    },
+    many=True,
+)
+_METRICS = inline_serializer(
+    "LearningMetrics",
+    {
+        "account_no": serializers.CharField(allow_blank=True),
+        "from": serializers.DateField(),
+        "to": serializers.DateField(),
+        "start_equity": serializers.IntegerField(),
+        "total_trades": serializers.IntegerField(),
+        "win_count": serializers.IntegerField(),
+        "loss_count": serializers.IntegerField(),
+        "win_rate": serializers.CharField(**_DEC),
+        "avg_return": serializers.CharField(**_DEC),
+        "profit_factor": serializers.CharField(allow_null=True),
+        "exposure": serializers.CharField(**_DEC),
+        "max_drawdown": serializers.CharField(**_DEC),
+        "max_drawdown_krw": serializers.IntegerField(),
+        "total_pnl": serializers.IntegerField(),
+        "best_pattern": PatternSerializer(allow_null=True),
+        "worst_pattern": PatternSerializer(allow_null=True),
+        "min_pattern_trades": serializers.IntegerField(),
+        "patterns": PatternSerializer(many=True),
+        "daily": _DAILY_POINT,
+        "index": _INDEX,
+        "days": _METRICS_ROW,
+    },
+)
+_REPORT = inline_serializer(
+    "Report",
+    {
+        "id": serializers.IntegerField(),
+        "kind": serializers.ChoiceField(list(ReportKind.values)),
+        "date": serializers.DateField(),
+        "period_start": serializers.DateField(),
+        "period_end": serializers.DateField(),
+        "title": serializers.CharField(),
+        "body": serializers.CharField(),
+        "metrics": serializers.DictField(help_text="the metrics figures without the series"),
+        "daily": serializers.ListField(child=serializers.DictField()),
+        "index": serializers.DictField(),
+        "notified": serializers.BooleanField(),
+        "created_at": serializers.DateTimeField(),
+    },
+    many=True,
 )
 
 
@@ -67,6 +162,16 @@ def metrics_row_dict(row: LearningMetrics) -> dict[str, Any]:
 
 
 class DailyReportsView(APIView):
+    @extend_schema(
+        summary="Daily/weekly reports (seed 004 §8.2)",
+        parameters=[
+            query("date", "YYYY-MM-DD: the report of the period ending that day"),
+            query("kind", "daily (default) or weekly", enum=list(ReportKind.values)),
+            query("limit", "page size", int),
+            query("offset", "first row", int),
+        ],
+        responses={200: paged("ReportPage", _REPORT), **errors(400)},
+    )
     def get(self, request: Request) -> Response:
         try:
             day = _date(request, "date")
@@ -84,6 +189,12 @@ class DailyReportsView(APIView):
 
 
 class MetricsView(APIView):
+    @extend_schema(
+        summary="Learning metrics (seed 004 §8.2)",
+        description="Default the last 30 days, at most 3 years; `from` after `to` → 400.",
+        parameters=[query("from", "YYYY-MM-DD"), query("to", "YYYY-MM-DD")],
+        responses={200: _METRICS, **errors(400)},
+    )
     def get(self, request: Request) -> Response:
         try:
             start, end = default_range(

@@ -6,11 +6,20 @@ Reads are open to any logged-in user; writes need the trader role (`IsTraderOrRe
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.openapi import ErrorsSerializer, errors
+
+from .openapi import (
+    RiskConfigChangeSerializer,
+    RiskConfigSerializer,
+    RiskStateSerializer,
+    SystemSwitchSerializer,
+)
 from .present import config_dict, state_dict
 from .selectors import config_history
 from .services import gate
@@ -31,9 +40,20 @@ class RiskConfigView(APIView):
     """GET /api/v1/risk/config — the active version; PUT — a new version (fields left out keep their
     values; `reason` required)."""
 
+    @extend_schema(
+        summary="Risk configuration (seed 004 §8.2)",
+        responses={200: RiskConfigSerializer, **errors()},
+    )
     def get(self, request: Request) -> Response:
         return Response(config_dict())
 
+    @extend_schema(
+        summary="New risk configuration version (trader, seed 004 §8.2)",
+        description="Fields left out keep the active values; a bad value → 400 naming each field, "
+        "nothing written.",
+        request=RiskConfigChangeSerializer,
+        responses={200: RiskConfigSerializer, **errors(_400=ErrorsSerializer)},
+    )
     def put(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             return Response({"detail": "a JSON object is expected"}, status=400)
@@ -51,6 +71,10 @@ class RiskConfigView(APIView):
 class RiskConfigHistoryView(APIView):
     """GET /api/v1/risk/config/history — every version, newest first (at most 200)."""
 
+    @extend_schema(
+        summary="Risk configuration versions",
+        responses={200: RiskConfigSerializer(many=True), **errors()},
+    )
     def get(self, request: Request) -> Response:
         return Response([config_dict(row) for row in config_history(200)])
 
@@ -58,6 +82,9 @@ class RiskConfigHistoryView(APIView):
 class RiskStateView(APIView):
     """GET /api/v1/risk/state — the state and today's figures of the active account."""
 
+    @extend_schema(
+        summary="Risk state and today's figures", responses={200: RiskStateSerializer, **errors()}
+    )
     def get(self, request: Request) -> Response:
         return Response(state_dict(_account()))
 
@@ -67,6 +94,11 @@ class RiskStateActionView(APIView):
 
     action = ""
 
+    @extend_schema(
+        summary="Move the risk state (trader)",
+        request=ReasonSerializer,
+        responses={200: RiskStateSerializer, **errors(400)},
+    )
     def post(self, request: Request) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -81,6 +113,16 @@ class SystemSwitchView(APIView):
 
     on = False
 
+    @extend_schema(
+        summary="Automatic trading on/off (trader, seed 004 §8.2)",
+        description="The trader's switch, through the trading gate; start needs a reason and does "
+        "not resume a HALTED state.",
+        request=ReasonSerializer,
+        responses={
+            200: SystemSwitchSerializer,
+            **errors(_400=OpenApiResponse(ErrorsSerializer, description="no reason to start")),
+        },
+    )
     def post(self, request: Request) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)

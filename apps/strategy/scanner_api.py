@@ -8,12 +8,15 @@ import re
 
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.conditions.api import parse_moment
+from apps.core.openapi import errors, query
 from krx import KST
 
 from .scanner_models import ScanSnapshot
@@ -68,11 +71,61 @@ def _at(raw: str | None, day: dt.date | None) -> tuple[dt.datetime | None, dt.da
     return dt.datetime.combine(day, clock, tzinfo=KST), day
 
 
+_DEC = {"allow_null": True, "help_text": "decimal string (2 places)"}
+_ITEM = inline_serializer(
+    "ScannerItem",
+    {
+        "rank": serializers.IntegerField(),
+        "code": serializers.CharField(),
+        "name": serializers.CharField(allow_blank=True),
+        "price": serializers.IntegerField(allow_null=True),
+        "change_pct": serializers.CharField(**_DEC),
+        "value_krw": serializers.IntegerField(allow_null=True),
+        "value_estimated": serializers.BooleanField(),
+        "volume": serializers.IntegerField(allow_null=True),
+        "volume_ratio": serializers.CharField(**_DEC),
+        "news_score": serializers.IntegerField(allow_null=True),
+        "value_rank": serializers.IntegerField(allow_null=True),
+        "surge_rank": serializers.IntegerField(allow_null=True),
+        "gain_rank": serializers.IntegerField(allow_null=True),
+    },
+    many=True,
+)
+_TOP = inline_serializer(
+    "ScannerTop",
+    {
+        "snapshot_id": serializers.IntegerField(allow_null=True),
+        "at": serializers.DateTimeField(allow_null=True),
+        "at_kst": serializers.CharField(required=False),
+        "day": serializers.DateField(allow_null=True),
+        "trigger": serializers.ChoiceField(["schedule", "manual"], required=False),
+        "sources": serializers.ListField(child=serializers.CharField(), required=False),
+        "duration_ms": serializers.IntegerField(allow_null=True, required=False),
+        "news": serializers.ChoiceField(["ok", "unavailable", "absent"], required=False),
+        "error": serializers.CharField(allow_blank=True, required=False),
+        "excluded": serializers.ListField(child=serializers.DictField(), required=False),
+        "count": serializers.IntegerField(),
+        "items": _ITEM,
+    },
+)
+
+
 class ScannerTopView(APIView):
     """GET /api/v1/scanner/top?limit=&day=&at= — the run in force (default the latest; `day` the latest
     of that day; `at` the last one at or before that moment: a replay of the day's first hour) and its
     candidates ranked by trading value. No run yet: `snapshot_id` null and no items."""
 
+    @extend_schema(
+        summary="Opening scanner TOP N (seed 004 §8.2)",
+        parameters=[
+            query("limit", "rows, 1–200", int),
+            query("day", "YYYY-MM-DD: the latest run of that day"),
+            query(
+                "at", "ISO 8601 (naive: KST) or HH:MM KST on `day`: the last run at or before it"
+            ),
+        ],
+        responses={200: _TOP, **errors(400)},
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         limit = _limit(params.get("limit"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -17,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.openapi import IDEMPOTENCY_KEY, RefusalSerializer, errors, query
 from apps.core.pagination import Pages
 from apps.trades import listing, manual
 from apps.trades.models import Order, SplitOrder, Trade
@@ -36,6 +38,14 @@ from apps.trades.services.split import split_refresh
 non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
 
 
+_RANGE = [
+    query("from", "first day YYYY-MM-DD (KST), inclusive"),
+    query("to", "last day YYYY-MM-DD (KST), inclusive"),
+    query("code", "6-digit stock code"),
+]
+_REFUSED = errors(404, _409=RefusalSerializer)
+
+
 class FilteredList(ListAPIView):
     pagination_class = Pages
     filter_fn = None
@@ -47,6 +57,21 @@ class FilteredList(ListAPIView):
             raise ValidationError({exc.param: exc.message}) from exc
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Trade log (seed 004 §8.2)",
+        parameters=[
+            *_RANGE,
+            query("strategy", "strategy tag"),
+            query(
+                "sort",
+                "order of the rows (default newest first)",
+                enum=["date", "+date", "-date", "pnl", "-pnl", "pnl_pct", "-pnl_pct"],
+            ),
+        ],
+        responses={200: TradeSerializer(many=True), **errors(400)},
+    )
+)
 class TradeListView(FilteredList):
     """GET /api/v1/trades?from=&to=&code=&strategy=&sort=&page=&page_size= (seed 004 §8.2)."""
 
@@ -54,11 +79,44 @@ class TradeListView(FilteredList):
     filter_fn = staticmethod(listing.trades_filtered)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="One round trip (seed 004 §8.2)", responses={200: TradeSerializer, **errors(404)}
+    )
+)
 class TradeDetailView(RetrieveAPIView):
     serializer_class = TradeSerializer
     queryset = Trade.objects.all()
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Orders, newest first",
+        parameters=[
+            *_RANGE,
+            query("status", "an order status, or `open` for every open state"),
+            query("side", "buy or sell", enum=["buy", "sell"]),
+            query("strategy", "strategy tag"),
+        ],
+        responses={200: OrderSerializer(many=True), **errors(400)},
+    ),
+    post=extend_schema(
+        summary="A manual buy/sell (trader)",
+        description="202 with the `new` order (the orders queue sends it); the same key again → "
+        "the same order. With `split_parts` > 1 or `split_by_depth`: 202 with the split parent. "
+        "Refused by the executor or the risk engine → 400 with `detail`, `code`, `reasons`.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=ManualOrderSerializer,
+        responses={
+            202: PolymorphicProxySerializer(
+                component_name="OrderOrSplit",
+                serializers=[OrderDetailSerializer, SplitOrderDetailSerializer],
+                resource_type_field_name=None,
+            ),
+            **errors(_400=RefusalSerializer),
+        },
+    ),
+)
 class OrderListView(FilteredList):
     """GET: orders (status|open, side, code, strategy, from, to). POST (trader): a manual buy/sell."""
 
@@ -89,6 +147,10 @@ class OrderListView(FilteredList):
 
 
 class OrderDetailView(APIView):
+    @extend_schema(
+        summary="One order with its transitions and fills",
+        responses={200: OrderDetailSerializer, **errors(404)},
+    )
     def get(self, request: Request, pk) -> Response:
         get_object_or_404(Order, pk=pk)
         return Response(OrderDetailSerializer(listing.order_detail(pk)).data)
@@ -96,6 +158,12 @@ class OrderDetailView(APIView):
 
 @non_atomic
 class OrderCancelView(APIView):
+    @extend_schema(
+        summary="Cancel a live order (trader)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={200: OrderDetailSerializer, **_REFUSED},
+    )
     def post(self, request: Request, pk) -> Response:
         order = get_object_or_404(Order, pk=pk)
         try:
@@ -109,6 +177,13 @@ class OrderCancelView(APIView):
 
 @non_atomic
 class OrderAmendView(APIView):
+    @extend_schema(
+        summary="Amend the remainder of a live limit order (trader)",
+        description="Returns the child order.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=AmendSerializer,
+        responses={200: OrderDetailSerializer, **_REFUSED, **errors(400)},
+    )
     def post(self, request: Request, pk) -> Response:
         order = get_object_or_404(Order, pk=pk)
         data = AmendSerializer(data=request.data)
@@ -125,6 +200,17 @@ class OrderAmendView(APIView):
         return Response(OrderDetailSerializer(listing.order_detail(child.pk)).data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Fills, newest first",
+        parameters=[
+            *_RANGE,
+            query("order", "an order's id (UUID)"),
+            query("side", "buy or sell", enum=["buy", "sell"]),
+        ],
+        responses={200: FillSerializer(many=True), **errors(400)},
+    )
+)
 class FillListView(FilteredList):
     """GET /api/v1/fills?order=&code=&side=&from=&to=."""
 
@@ -132,6 +218,13 @@ class FillListView(FilteredList):
     filter_fn = staticmethod(listing.fills_filtered)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Split parents, newest first",
+        parameters=[query("status", "a split status")],
+        responses={200: SplitOrderSerializer(many=True), **errors()},
+    )
+)
 class SplitListView(ListAPIView):
     """GET /api/v1/splits?status=: split parents, newest first."""
 
@@ -148,6 +241,10 @@ class SplitListView(ListAPIView):
 class SplitDetailView(APIView):
     """GET /api/v1/splits/{id}: the parent (figures refreshed from its children) and its children."""
 
+    @extend_schema(
+        summary="One split parent and its children",
+        responses={200: SplitOrderDetailSerializer, **errors(404)},
+    )
     def get(self, request: Request, pk) -> Response:
         split = split_refresh(get_object_or_404(SplitOrder, pk=pk))
         return Response(SplitOrderDetailSerializer(split).data)
@@ -158,6 +255,12 @@ class SplitCancelView(APIView):
     """POST /api/v1/splits/{id}/cancel (trader, Idempotency-Key): stop the schedule, cancel the
     open children."""
 
+    @extend_schema(
+        summary="Cancel a split order (trader)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={200: SplitOrderDetailSerializer, **_REFUSED},
+    )
     def post(self, request: Request, pk) -> Response:
         split = get_object_or_404(SplitOrder, pk=pk)
         try:

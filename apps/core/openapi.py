@@ -1,0 +1,108 @@
+"""OpenAPI documentation helpers shared by every app's API (drf-spectacular).
+
+The views return plain dictionaries in many places; the serializers here and in each app's `openapi.py`
+describe those bodies for the schema only (they never validate or render anything). Keep them true: the
+fuzz test (`apps/core/tests/test_api_schema.py`) checks every 2xx body against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "DetailSerializer",
+    "ErrorsSerializer",
+    "ReasonSerializer",
+    "RefusalSerializer",
+    "errors",
+    "query",
+]
+
+
+class DetailSerializer(serializers.Serializer):
+    """Every error body: a human-readable `detail` (other keys may name fields)."""
+
+    detail = serializers.CharField()
+
+
+class ErrorsSerializer(serializers.Serializer):
+    """A refused change: `detail` and the reasons per field; nothing was written."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class RiskReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RefusalSerializer(serializers.Serializer):
+    """An order the executor or the risk engine refused (nothing was sent)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    reasons = RiskReasonSerializer(many=True, required=False)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+# DRF's validation errors: {field: [messages]} (or {"detail": ...}); documented as a free-form object.
+VALIDATION = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="invalid input: messages by field; nothing changed"
+)
+
+_ERRORS: dict[int, OpenApiResponse] = {
+    400: VALIDATION,
+    401: OpenApiResponse(DetailSerializer, description="not logged in"),
+    403: OpenApiResponse(DetailSerializer, description="not allowed (writes need the trader role)"),
+    404: OpenApiResponse(DetailSerializer, description="not found"),
+    409: OpenApiResponse(DetailSerializer, description="conflict with the current state"),
+    429: OpenApiResponse(DetailSerializer, description="rate limited (Retry-After)"),
+    502: OpenApiResponse(DetailSerializer, description="the broker failed the request"),
+    503: OpenApiResponse(DetailSerializer, description="the broker is unavailable"),
+}
+
+
+def errors(*codes: int, **overrides: Any) -> dict[int, Any]:
+    """Error responses by status code (401, 403 and 429 are always possible and always listed)."""
+    out: dict[int, Any] = {code: _ERRORS[code] for code in (401, 403, 429, *codes)}
+    for code, response in overrides.items():
+        out[int(code.lstrip("_"))] = response
+    return out
+
+
+def query(name: str, description: str, kind: Any = str, **kwargs: Any) -> OpenApiParameter:
+    """An optional query parameter."""
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, **kwargs)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="at most 100 characters; the same key again returns the first result, nothing is "
+    "sent twice",
+)
+
+
+def paged(name: str, item: serializers.BaseSerializer) -> Any:
+    """A page of `LimitOffsetPagination` built by hand: count, next, previous, results (`item`: a
+    serializer instance with many=True)."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item,
+        },
+    )
