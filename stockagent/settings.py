@@ -288,6 +288,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.postprocess_plain_times",
+    ],
     # Choice sets that share a field name ("status", "mode", ...) get a name each.
     "ENUM_NAME_OVERRIDES": {
         "AccountModeEnum": "apps.accounts.models.Mode",

@@ -71,9 +71,9 @@ def parse_moment(name: str, raw: str, *, end_of_day: bool = False) -> datetime:
             moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(0))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=KST)
-        moment.astimezone(
-            UTC
-        )  # stored in UTC: 0001-01-01 KST or 9999-12-31 + 1 day do not exist there
+        # Stored in UTC: 0001-01-01 KST or 9999-12-31 + 1 day do not exist there; and PostgreSQL takes
+        # offsets up to ±15:59 only, so the moment goes to the database in UTC.
+        moment = moment.astimezone(UTC)
     except OverflowError:
         raise ValidationError(
             {name: _("날짜가 범위를 벗어났습니다: %(value)s") % {"value": raw}}
@@ -174,10 +174,8 @@ _PATCH = inline_serializer(
 _SYNC = inline_serializer(
     "ConditionSync",
     {
-        "created": serializers.IntegerField(),
-        "renamed": serializers.IntegerField(),
-        "unlisted": serializers.IntegerField(),
-        "relisted": serializers.IntegerField(),
+        name: serializers.ListField(child=serializers.CharField(), help_text="condition seqs")
+        for name in ("created", "renamed", "unlisted", "relisted")
     },
 )
 _EVENT_PARAMS = [

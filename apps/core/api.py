@@ -73,7 +73,9 @@ class HealthView(APIView):
 
 
 class RuntimeFlagSerializer(serializers.ModelSerializer):
-    updated_by = serializers.CharField(source="updated_by.username", default=None, read_only=True)
+    updated_by = serializers.CharField(
+        source="updated_by.username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = RuntimeFlag

@@ -84,14 +84,18 @@ def query(name: str, description: str, kind: Any = str, **kwargs: Any) -> OpenAp
     return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, **kwargs)
 
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="at most 100 characters; the same key again returns the first result, nothing is "
-    "sent twice",
-)
+def idempotency_key(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Idempotency-Key",
+        str,
+        OpenApiParameter.HEADER,
+        required=required,
+        description="1–100 characters; the same key again returns the first result, nothing is "
+        "sent twice",
+    )
+
+
+IDEMPOTENCY_KEY = idempotency_key(required=True)
 
 
 def paged(name: str, item: serializers.BaseSerializer) -> Any:
@@ -106,3 +110,27 @@ def paged(name: str, item: serializers.BaseSerializer) -> Any:
             "results": item,
         },
     )
+
+
+# DRF renders a `TimeField` as "HH:MM[:SS[.ffffff]]", without the UTC offset that OpenAPI's `time` format
+# (RFC 3339 full-time) requires: say what the API really sends.
+_TIME = {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"}
+
+
+def _plain_times(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            del node["format"]
+            node.update(_TIME)
+            node.setdefault("description", "local time (KST) HH:MM[:SS[.ffffff]]")
+        for value in node.values():
+            _plain_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _plain_times(value)
+
+
+def postprocess_plain_times(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    _plain_times(result)
+    return result

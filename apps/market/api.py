@@ -119,7 +119,9 @@ _STATUS = inline_serializer(
     },
 )
 _CODE = OpenApiParameter("code", str, OpenApiParameter.PATH, description="6-digit stock code")
-_DATE = query("date", "YYYY-MM-DD within the KRX calendar; default the latest day with bars")
+_DATE = query(
+    "date", "YYYY-MM-DD within the KRX calendar; default the latest day with bars", dt.date
+)
 
 
 def _unknown_code(code: str) -> Response:

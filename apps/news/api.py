@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
     inline_serializer,
 )
@@ -27,7 +28,10 @@ from .parsing import HEADLINE_MAX, SOURCE_MAX, URL_MAX, InvalidNews, parse_code
 from .selectors import news_list
 from .services import news_store
 
+MAX_UTC_OFFSET = timedelta(hours=14)  # the widest offset in use (UTC+14, Line Islands)
 
+
+@extend_schema_field({"type": "string", "pattern": "^A?[0-9A-Z]{6}$", "example": "005930"})
 class CodeField(serializers.CharField):
     def to_internal_value(self, data: object) -> str:
         try:
@@ -47,6 +51,13 @@ class AwareDateTimeField(serializers.DateTimeField):
                 raise ValidationError("an ISO 8601 time with a UTC offset is required") from None
             if parsed.tzinfo is None:
                 raise ValidationError("the time needs a UTC offset (e.g. +09:00)")
+            offset = parsed.utcoffset()
+            if offset is None or abs(offset) > MAX_UTC_OFFSET:
+                raise ValidationError("the UTC offset must be within ±14:00")
+            try:
+                parsed.astimezone(UTC)  # stored in UTC: 0001-01-01T00:00+09:00 has no UTC time
+            except OverflowError:
+                raise ValidationError("the time is out of range") from None
             return parsed
         raise ValidationError("an ISO 8601 time with a UTC offset is required")
 
@@ -171,4 +182,8 @@ def _since(value: str | None) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         raise ValidationError({"since": ["the time needs a UTC offset (e.g. +09:00)"]})
-    return moment
+    try:
+        # PostgreSQL takes offsets up to ±15:59 only, and the moment must exist in UTC.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError({"since": ["the time is out of range"]}) from None

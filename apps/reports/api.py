@@ -165,7 +165,7 @@ class DailyReportsView(APIView):
     @extend_schema(
         summary="Daily/weekly reports (seed 004 §8.2)",
         parameters=[
-            query("date", "YYYY-MM-DD: the report of the period ending that day"),
+            query("date", "YYYY-MM-DD: the report of the period ending that day", dt.date),
             query("kind", "daily (default) or weekly", enum=list(ReportKind.values)),
             query("limit", "page size", int),
             query("offset", "first row", int),
@@ -192,7 +192,7 @@ class MetricsView(APIView):
     @extend_schema(
         summary="Learning metrics (seed 004 §8.2)",
         description="Default the last 30 days, at most 3 years; `from` after `to` → 400.",
-        parameters=[query("from", "YYYY-MM-DD"), query("to", "YYYY-MM-DD")],
+        parameters=[query("from", "YYYY-MM-DD", dt.date), query("to", "YYYY-MM-DD", dt.date)],
         responses={200: _METRICS, **errors(400)},
     )
     def get(self, request: Request) -> Response:

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.openapi import IDEMPOTENCY_KEY, errors
+from apps.core.openapi import errors, idempotency_key
 from apps.risk.openapi import LiquidationRunSerializer
 from apps.risk.services.liquidation import liquidation_current, liquidation_request
 
@@ -44,7 +44,7 @@ class EmergencySellView(APIView):
         description="202 with the new run (the orders queue cancels and sells; progress on /ws/live "
         "as `liquidation_progress`); while a run is active, or with a key used before, 200 with "
         "that run and nothing new.",
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[idempotency_key(required=False)],
         request=EmergencySellSerializer,
         responses={
             202: LiquidationRunSerializer,

@@ -119,7 +119,7 @@ class ScannerTopView(APIView):
         summary="Opening scanner TOP N (seed 004 §8.2)",
         parameters=[
             query("limit", "rows, 1–200", int),
-            query("day", "YYYY-MM-DD: the latest run of that day"),
+            query("day", "YYYY-MM-DD: the latest run of that day", dt.date),
             query(
                 "at", "ISO 8601 (naive: KST) or HH:MM KST on `day`: the last run at or before it"
             ),

@@ -7,6 +7,9 @@ is called outside any transaction (these views are non-atomic).
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
@@ -39,8 +42,8 @@ non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
 
 
 _RANGE = [
-    query("from", "first day YYYY-MM-DD (KST), inclusive"),
-    query("to", "last day YYYY-MM-DD (KST), inclusive"),
+    query("from", "first day YYYY-MM-DD (KST), inclusive", dt.date),
+    query("to", "last day YYYY-MM-DD (KST), inclusive", dt.date),
     query("code", "6-digit stock code"),
 ]
 _REFUSED = errors(404, _409=RefusalSerializer)
@@ -205,7 +208,7 @@ class OrderAmendView(APIView):
         summary="Fills, newest first",
         parameters=[
             *_RANGE,
-            query("order", "an order's id (UUID)"),
+            query("order", "an order's id", uuid.UUID),
             query("side", "buy or sell", enum=["buy", "sell"]),
         ],
         responses={200: FillSerializer(many=True), **errors(400)},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -56,9 +57,13 @@ def _date(params: Mapping[str, Any], name: str) -> dt.date | None:
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise FilterError(name, _("날짜 형식이 아닙니다 (YYYY-MM-DD): %(v)s") % {"v": raw}) from exc
+    if not dt.date(1900, 1, 1) <= day <= dt.date(2999, 12, 31):
+        # The day's bounds in UTC must exist (0001-01-01 KST and 9999-12-31 + 1 day do not).
+        raise FilterError(name, _("날짜가 범위를 벗어났습니다: %(value)s") % {"value": raw})
+    return day
 
 
 def _code(params: Mapping[str, Any]) -> str | None:
@@ -117,7 +122,12 @@ def fills_filtered(params: Mapping[str, Any]) -> QuerySet[Fill]:
     """`order` (id), `code`, `side`, `from`/`to` (KST dates)."""
     qs = Fill.objects.select_related("order").order_by("-executed_at", "-id")
     if order := (params.get("order") or "").strip():
-        qs = qs.filter(order_id=order)
+        try:
+            qs = qs.filter(order_id=uuid.UUID(order))
+        except ValueError:
+            raise FilterError(
+                "order", _("주문 ID(UUID)가 아닙니다: %(v)s") % {"v": order}
+            ) from None
     if code := _code(params):
         qs = qs.filter(code=code)  # the fill's own copy of its order's code (indexed)
     if side := _choice(params, "side", Side.values):

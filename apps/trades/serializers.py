@@ -41,7 +41,7 @@ class FillSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     status_label = serializers.CharField(source="get_status_display")
     remaining = serializers.IntegerField()
 
