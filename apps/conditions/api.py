@@ -16,7 +16,12 @@ from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -217,6 +222,10 @@ class ConditionDetailView(APIView):
         description="More than CONDITIONS_MAX_REALTIME realtime → 400; realtime on turns the check "
         "on, active off turns realtime off.",
         request=_PATCH,
+        examples=[
+            OpenApiExample("watch live", {"realtime": True}, request_only=True),
+            OpenApiExample("hold alerts 60 s", {"alert_hold_seconds": 60}, request_only=True),
+        ],
         responses={200: ConditionSerializer, **errors(400, 404)},
     )
     def patch(self, request: Request, pk: int) -> Response:

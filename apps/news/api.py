@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -29,6 +30,7 @@ from .selectors import news_list
 from .services import news_store
 
 MAX_UTC_OFFSET = timedelta(hours=14)  # the widest offset in use (UTC+14, Line Islands)
+PUBLISHED_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
 @extend_schema_field({"type": "string", "pattern": "^A?[0-9A-Z]{6}$", "example": "005930"})
@@ -54,10 +56,9 @@ class AwareDateTimeField(serializers.DateTimeField):
             offset = parsed.utcoffset()
             if offset is None or abs(offset) > MAX_UTC_OFFSET:
                 raise ValidationError("the UTC offset must be within ±14:00")
-            try:
-                parsed.astimezone(UTC)  # stored in UTC: 0001-01-01T00:00+09:00 has no UTC time
-            except OverflowError:
-                raise ValidationError("the time is out of range") from None
+            if not PUBLISHED_RANGE[0] <= parsed <= PUBLISHED_RANGE[1]:
+                # Also keeps the output in RFC 3339: Seoul's offset before 1908 had seconds (LMT).
+                raise ValidationError("the time must be between 1970 and 2100")
             return parsed
         raise ValidationError("an ISO 8601 time with a UTC offset is required")
 
@@ -120,6 +121,21 @@ _STORED = inline_serializer(
         "whole request (400 naming the item's index and field), storing nothing; idempotent on "
         "code + time + source + headline.",
         request={"application/json": NewsItemInSerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "one item in a list",
+                [
+                    {
+                        "code": "005930",
+                        "score": 80,
+                        "headline": "삼성전자, 신규 수주 공시",
+                        "source": "dart",
+                        "published_at": "2026-11-30T09:05:00+09:00",
+                    }
+                ],
+                request_only=True,
+            )
+        ],
         responses={
             201: _STORED,
             200: OpenApiResponse(_STORED, description="every item was stored before"),

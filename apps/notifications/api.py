@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -120,6 +125,24 @@ def _save(call, *args, **kwargs) -> NotificationChannel:
     post=extend_schema(
         summary="Add a notification channel",
         request=ChannelSerializer,
+        examples=[
+            OpenApiExample(
+                "console",
+                {"kind": "console", "name": "log", "event_kinds": ["order.fill", "risk.halt"]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "email, quiet at night",
+                {
+                    "kind": "email",
+                    "name": "me",
+                    "target": "trader@example.com",
+                    "quiet_start": "22:00",
+                    "quiet_end": "07:00",
+                },
+                request_only=True,
+            ),
+        ],
         responses={201: ChannelSerializer, **errors(400)},
     ),
 )

@@ -6,7 +6,7 @@ Reads are open to any logged-in user; writes need the trader role (`IsTraderOrRe
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,6 +52,13 @@ class RiskConfigView(APIView):
         description="Fields left out keep the active values; a bad value → 400 naming each field, "
         "nothing written.",
         request=RiskConfigChangeSerializer,
+        examples=[
+            OpenApiExample(
+                "tighter stop",
+                {"stop_loss_pct": "-4.00", "max_positions": 3, "reason": "volatile week"},
+                request_only=True,
+            )
+        ],
         responses={200: RiskConfigSerializer, **errors(_400=ErrorsSerializer)},
     )
     def put(self, request: Request) -> Response:
@@ -122,6 +129,7 @@ class SystemSwitchView(APIView):
             200: SystemSwitchSerializer,
             **errors(_400=OpenApiResponse(ErrorsSerializer, description="no reason to start")),
         },
+        examples=[OpenApiExample("start", {"reason": "morning session"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
         body = ReasonSerializer(data=request.data)

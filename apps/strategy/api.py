@@ -6,7 +6,7 @@ Reads are open to any logged-in user; writes need the trader role (`IsTraderOrRe
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -108,6 +108,18 @@ class StrategyConfigView(APIView):
         description="A bad value → 400 naming each field (a parameter by its name), nothing written; "
         "`changed` false: nothing changed, no version written.",
         request=_PUT,
+        examples=[
+            OpenApiExample(
+                "fewer candidates",
+                {
+                    "strategy": "opening_breakout",
+                    "params": {"top_n": 3},
+                    "budget_krw": 5000000,
+                    "reason": "test a narrower pick",
+                },
+                request_only=True,
+            )
+        ],
         responses={200: _CHANGED, **_BAD},
     )
     def put(self, request: Request) -> Response:
@@ -130,6 +142,13 @@ class StrategyToggleView(APIView):
     @extend_schema(
         summary="Switch a strategy on/off (trader, seed 004 §8.2)",
         request=_TOGGLE,
+        examples=[
+            OpenApiExample(
+                "off",
+                {"strategy": "condition_entry", "enabled": False, "reason": "pause"},
+                request_only=True,
+            )
+        ],
         responses={200: _CHANGED, **_BAD},
     )
     def post(self, request: Request) -> Response:

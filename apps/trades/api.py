@@ -13,7 +13,12 @@ import uuid
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -110,6 +115,30 @@ class TradeDetailView(RetrieveAPIView):
         "Refused by the executor or the risk engine → 400 with `detail`, `code`, `reasons`.",
         parameters=[IDEMPOTENCY_KEY],
         request=ManualOrderSerializer,
+        examples=[
+            OpenApiExample(
+                "limit buy",
+                {
+                    "code": "005930",
+                    "side": "buy",
+                    "order_type": "limit",
+                    "quantity": 1,
+                    "price": 70000,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "split sell in 3",
+                {
+                    "code": "005930",
+                    "side": "sell",
+                    "quantity": 30,
+                    "price": 70000,
+                    "split_parts": 3,
+                },
+                request_only=True,
+            ),
+        ],
         responses={
             202: PolymorphicProxySerializer(
                 component_name="OrderOrSplit",
@@ -185,6 +214,7 @@ class OrderAmendView(APIView):
         description="Returns the child order.",
         parameters=[IDEMPOTENCY_KEY],
         request=AmendSerializer,
+        examples=[OpenApiExample("new price", {"price": 69900}, request_only=True)],
         responses={200: OrderDetailSerializer, **_REFUSED, **errors(400)},
     )
     def post(self, request: Request, pk) -> Response:

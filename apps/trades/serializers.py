@@ -120,6 +120,11 @@ class TradeSerializer(serializers.ModelSerializer):
         ]
 
 
+# Far above any KRX share price (the top tick band starts at 500,000 won), far below PostgreSQL's bigint
+# even times the largest quantity: a price past it is a typo or hostile, refused with a 400.
+MAX_PRICE_KRW = 1_000_000_000
+
+
 class ManualOrderSerializer(serializers.Serializer):
     """A trader's buy or sell. Integer KRW; a limit order needs a price."""
 
@@ -129,9 +134,13 @@ class ManualOrderSerializer(serializers.Serializer):
         choices=OrderTypeChoice.choices, default=OrderTypeChoice.LIMIT
     )
     quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
-    price = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    price = serializers.IntegerField(
+        min_value=1, max_value=MAX_PRICE_KRW, required=False, allow_null=True
+    )
     strategy_tag = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    reference_price = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    reference_price = serializers.IntegerField(
+        min_value=1, max_value=MAX_PRICE_KRW, required=False, allow_null=True
+    )
     slippage_cap_pct = serializers.DecimalField(
         max_digits=6,
         decimal_places=3,
@@ -162,7 +171,7 @@ class ManualOrderSerializer(serializers.Serializer):
 
 
 class AmendSerializer(serializers.Serializer):
-    price = serializers.IntegerField(min_value=1)
+    price = serializers.IntegerField(min_value=1, max_value=MAX_PRICE_KRW)
 
 
 class SplitOrderSerializer(serializers.ModelSerializer):

@@ -51,3 +51,13 @@ def test_news_with_an_impossible_time_is_refused_and_stores_nothing(
     assert response.status_code == 400
     assert "published_at" in response.json()
     assert not NewsItem.objects.exists()
+
+
+def test_news_from_before_1970_is_refused(trader_client) -> None:
+    item = {"code": "005930", "score": 50, "headline": "h", "source": "s"}
+    response = trader_client.post(
+        "/api/v1/news",
+        {**item, "published_at": "0389-04-25T03:49:07+09:00"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "published_at" in response.json()

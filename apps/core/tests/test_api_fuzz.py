@@ -26,6 +26,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import response_schema_conformance
@@ -42,7 +43,7 @@ from apps.trades.tests.ui_factories import TradeFactory
 
 pytestmark = pytest.mark.django_db
 
-# Examples per operation and generation mode: ~60 operations × 2 modes × this many requests.
+# Generated requests per operation and mode (valid, invalid): ~60 operations × 2 × this many.
 MAX_EXAMPLES = 6
 # Redis namespaces the endpoints write (idempotency keys, liquidation runs and locks, news dedup).
 REDIS_NAMESPACES = [("risk",), ("trades", "manual"), ("news",), ("strategy",)]
@@ -143,56 +144,66 @@ def test_api_fuzzed_from_its_schema_has_no_server_error(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 50
 
-    for operation in operations:
-        raw = operation.definition.raw
-        # Negative mode needs something to make invalid: a parameter or a body.
-        modes = [GenerationMode.POSITIVE]
-        if raw.get("parameters") or raw.get("requestBody"):
-            modes.append(GenerationMode.NEGATIVE)
-        for mode in modes:
-            # Valid requests address objects that exist (else nearly all would be 404s).
-            known = _existing(world, operation.path) if mode is GenerationMode.POSITIVE else None
-            strategy = operation.as_strategy(generation_mode=mode, path_parameters=known)
-
-            @hsettings(
-                max_examples=MAX_EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=strategy)
-            def run(case) -> None:
-                cache.clear()  # the API's rate limits count per test; this one sends hundreds
-                case.headers = {**(case.headers or {}), **auth}
-                # run() is called in this iteration: the loop variables are the current ones.
-                label = f"{case.method} {case.formatted_path} ({mode.value})"  # noqa: B023
-                try:
-                    response = case.call()
-                except Exception:
-                    failures.append(f"{label}: raised\n{traceback.format_exc(limit=-8)}")
-                    return
-                status = response.status_code
-                statuses[(operation.label, status)] += 1  # noqa: B023
-                if status >= 500 and not _documented(case, status):
-                    failures.append(f"{label}: {status} {response.text[:300]}")
-                    return
-                if 200 <= status < 300 or status >= 500:  # a documented 502/503 has its body too
-                    try:
-                        case.validate_response(response, checks=[response_schema_conformance])
-                    except (Exception, BaseExceptionGroup) as exc:  # FailureGroup: not an Exception
-                        failures.append(f"{label}: {status} {_describe(exc)}"[:1500])
-
-            started = time.perf_counter()
+    def send(case, label: str) -> None:
+        cache.clear()  # the API's rate limits count per test; this one sends hundreds
+        case.headers = {**(case.headers or {}), **auth}
+        try:
+            response = case.call()
+        except Exception:
+            failures.append(f"{label}: raised\n{traceback.format_exc(limit=-8)}")
+            return
+        status = response.status_code
+        statuses[(case.operation.label, status)] += 1
+        if status >= 500 and not _documented(case, status):
+            failures.append(f"{label}: {status} {response.text[:300]}")
+            return
+        if 200 <= status < 300 or status >= 500:  # a documented 502/503 has its body too
             try:
-                run()
+                case.validate_response(response, checks=[response_schema_conformance])
+            except (Exception, BaseExceptionGroup) as exc:  # FailureGroup: not an Exception
+                failures.append(f"{label}: {status} {_describe(exc)}"[:1500])
+
+    def sender(label: str):
+        def run_case(case) -> None:
+            send(case, label)
+
+        return run_case
+
+    for operation in operations:
+        # Valid requests address objects that exist (else nearly all would be 404s).
+        known = _existing(world, operation.path)
+        runs: list[tuple[str, object, int]] = []
+        from_examples = operation.get_strategies_from_examples(path_parameters=known)
+        if from_examples:  # the documented examples (OpenApiExample), each once or twice
+            runs.append(("examples", st.one_of(from_examples), 2 * len(from_examples)))
+        runs.append(
+            (
+                "positive",
+                operation.as_strategy(GenerationMode.POSITIVE, path_parameters=known),
+                MAX_EXAMPLES,
+            )
+        )
+        raw = operation.definition.raw
+        if raw.get("parameters") or raw.get("requestBody"):  # something to make invalid
+            runs.append(("negative", operation.as_strategy(GenerationMode.NEGATIVE), MAX_EXAMPLES))
+        for kind, strategy, examples in runs:
+            label = f"{operation.label} ({kind})"
+            started = time.perf_counter()
+            run = given(case=strategy)(sender(label))
+            try:
+                hsettings(
+                    max_examples=examples,
+                    deadline=None,
+                    database=None,
+                    derandomize=True,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )(run)()
             except Unsatisfiable:
-                # Negative mode with nothing to make invalid (no parameters, no body).
-                assert mode is GenerationMode.NEGATIVE, operation.label
+                assert kind == "negative", label  # a header alone may leave nothing to negate
             except (Exception, BaseExceptionGroup) as exc:  # a generation or hypothesis error
-                failures.append(f"{operation.label} ({mode.value}): {_describe(exc)}"[:2000])
-            timings.append((time.perf_counter() - started, f"{operation.label} ({mode.value})"))
+                failures.append(f"{label}: {_describe(exc)}"[:2000])
+            timings.append((time.perf_counter() - started, label))
 
     # With -s: what the fuzzing reached (answers by status) and the slowest operations.
     by_status = Counter()
