@@ -7,14 +7,20 @@ fuzz test (`apps/core/tests/test_api_schema.py`) checks every 2xx body against t
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, ClassVar
 
+from django.conf import settings
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.response import Response
 
 __all__ = [
     "IDEMPOTENCY_KEY",
+    "CachedSchemaView",
     "DetailSerializer",
     "ErrorsSerializer",
     "ReasonSerializer",
@@ -134,3 +140,29 @@ def postprocess_plain_times(result: dict, generator: Any, request: Any, public: 
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
     _plain_times(result)
     return result
+
+
+class CachedSchemaView(SpectacularAPIView):
+    """`GET /api/v1/schema/`: the schema is the same for every reader (public generation), so it is built
+    once per process and language (about a second of CPU each time otherwise)."""
+
+    _cache: ClassVar[dict[tuple[str, str | None], Any]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def _get_schema_response(self, request: Any) -> Response:
+        language = translation.get_language() or ""
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        if language not in dict(settings.LANGUAGES):  # `?lang=` of anything: not worth a slot
+            return super()._get_schema_response(request)
+        key = (language, version)
+        with self._lock:
+            data = self._cache.get(key)
+        if data is None:
+            generator = self.generator_class(
+                urlconf=self.urlconf, api_version=version, patterns=self.patterns
+            )
+            data = generator.get_schema(request=request, public=self.serve_public)
+            with self._lock:
+                self._cache[key] = data
+        filename = self._get_filename(request, version)
+        return Response(data, headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -143,3 +143,21 @@ def test_schema_and_docs_are_served_to_logged_in_users(client, viewer) -> None:
         html = page.content.decode()
         assert "/static/drf_spectacular_sidecar/" in html  # local assets: no CDN needed
         assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+
+
+def test_the_schema_is_built_once_per_language(client, viewer, monkeypatch) -> None:
+    from drf_spectacular.generators import SchemaGenerator as Generator
+
+    from apps.core.openapi import CachedSchemaView
+
+    CachedSchemaView._cache.clear()
+    built: list[int] = []
+    real = Generator.get_schema
+    monkeypatch.setattr(
+        Generator, "get_schema", lambda self, **kw: built.append(1) or real(self, **kw)
+    )
+    client.force_login(viewer)
+    first = client.get("/api/v1/schema/?format=json").json()
+    assert client.get("/api/v1/schema/?format=json").json() == first
+    assert client.get("/api/v1/schema/").status_code == 200  # YAML: the same data, rendered
+    assert len(built) == 1
