@@ -105,8 +105,8 @@ IDEMPOTENCY_KEY = idempotency_key(required=True)
 
 
 def paged(name: str, item: serializers.BaseSerializer) -> Any:
-    """A page of `LimitOffsetPagination` built by hand: count, next, previous, results (`item`: a
-    serializer instance with many=True)."""
+    """A page of `apps.core.pagination.LimitOffsetPages` built by hand: count, next, previous, results,
+    count_exact (`item`: a serializer instance with many=True)."""
     return inline_serializer(
         name,
         {
@@ -114,6 +114,9 @@ def paged(name: str, item: serializers.BaseSerializer) -> Any:
             "next": serializers.URLField(allow_null=True),
             "previous": serializers.URLField(allow_null=True),
             "results": item,
+            "count_exact": serializers.BooleanField(
+                help_text="false: more rows than LIST_COUNT_CAP, `count` is the cap"
+            ),
         },
     )
 
