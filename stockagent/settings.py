@@ -246,7 +246,7 @@ CHANNEL_LAYERS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.security.ThrottledTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.IsTraderOrReadOnly"],
     # limit/offset, limit ≤ 500, count capped at LIST_COUNT_CAP (apps.core.pagination).
@@ -264,48 +264,8 @@ REST_FRAMEWORK = {
         "notify_test": env.str("NOTIFY_TEST_THROTTLE", default="5/min"),
     },
 }
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-    "rest_framework.authentication.SessionAuthentication",
-    "apps.core.security.ThrottledTokenAuthentication",
-]
 # Lists count at most this many rows (then "10,000+") and page no deeper (apps.core.pagination).
 LIST_COUNT_CAP = env.int("LIST_COUNT_CAP", default=10_000)
-# The OpenAPI 3 schema of /api/v1/ (drf-spectacular): GET /api/v1/schema/ (YAML, ?format=json), Swagger UI
-# at /api/v1/docs/ and Redoc at /api/v1/redoc/, with their assets from the sidecar package (no CDN). Any
-# logged-in user may read them. `manage.py spectacular --validate --fail-on-warn` checks the schema.
-SPECTACULAR_SETTINGS = {
-    "TITLE": "StockAgent API",
-    "DESCRIPTION": "REST API of StockAgent (/api/v1/). Session (browser) or token auth "
-    "(`Authorization: Token <key>`, `manage.py api_token`). Reads: any logged-in user; "
-    "writes: the trader role. Errors are JSON with a `detail`.",
-    "VERSION": "1",
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "SCHEMA_PATH_PREFIX_TRIM": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-    # The contract is JSON (DRF also parses forms, which the schema does not promise).
-    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "apps.core.openapi.postprocess_plain_times",
-    ],
-    # Choice sets that share a field name ("status", "mode", ...) get a name each.
-    "ENUM_NAME_OVERRIDES": {
-        "AccountModeEnum": "apps.accounts.models.Mode",
-        "SplitModeEnum": "apps.trades.models.SplitMode",
-        "ConditionSourceEnum": "apps.conditions.models.Source",
-        "OrderKindEnum": "apps.trades.models.OrderKind",
-        "OrderStatusEnum": "apps.trades.models.OrderStatus",
-        "SplitStatusEnum": "apps.trades.models.SplitStatus",
-        "RiskStateEnum": "apps.risk.models.State",
-    },
-    "DISABLE_ERRORS_AND_WARNINGS": False,
-}
 API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=10)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env.int("API_TOKEN_FAILURE_WINDOW_SECONDS", default=600)
 
@@ -637,3 +597,4 @@ NEWS_CHANNEL = env.str("NEWS_CHANNEL", default="news_breaking_kr")
 # The bundled simulator publishes its breaking items on NEWS_CHANNEL (REDIS_URL) when no service is set.
 NEWS_SIM_PUBLISH = env.bool("NEWS_SIM_PUBLISH", default=True)
 NEWS_API_MAX_ITEMS = env.int("NEWS_API_MAX_ITEMS", default=500)  # items per POST /api/v1/news
+from stockagent.settings_openapi import SPECTACULAR_SETTINGS  # noqa: E402, F401 - API schema
