@@ -143,6 +143,12 @@ def test_schema_and_docs_are_served_to_logged_in_users(client, viewer) -> None:
         html = page.content.decode()
         assert "/static/drf_spectacular_sidecar/" in html  # local assets: no CDN needed
         assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+        assets = re.findall(r'"(/static/drf_spectacular_sidecar/[^"]+\.js)"', html)
+        assert assets, html[:500]
+        for asset in assets:  # served by WhiteNoise from the package (no collectstatic needed)
+            served = client.get(asset)
+            assert served.status_code == 200, asset
+            assert b"".join(served.streaming_content if served.streaming else [served.content])
 
 
 def test_the_schema_is_built_once_per_language(client, viewer, monkeypatch) -> None:
