@@ -82,7 +82,8 @@ def once(args: argparse.Namespace, run: int) -> dict:
                     "take_profit_pct": "1", "stop_loss_pct": "-1", "reason": "paper day",
                 })  # fmt: skip
                 api(stack, "PUT", "/api/v1/strategy/config", {
-                    "strategy": "opening_breakout", "params": {"top_n": 10, "news_threshold": 50},
+                    "strategy": "opening_breakout", "params": {"top_n": 10, "news_threshold": 50, **json.loads(args.params)},
+                    "budget_krw": args.budget,
                     "reason": "paper day",
                 })  # fmt: skip
             api(stack, "POST", "/api/v1/system/start", {"reason": "paper day"})
@@ -117,6 +118,10 @@ def main() -> None:
     parser.add_argument("--until", default="10:10")
     parser.add_argument("--speed", type=float, default=60)
     parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--params", default="{}", help="more opening_breakout parameters (JSON)")
+    parser.add_argument(
+        "--budget", type=int, default=10_000_000, help="the breakout's budget (KRW)"
+    )
     parser.add_argument(
         "--keep-db", action="store_true", help="keep the run's database (he2e_paper_*)"
     )
