@@ -18,7 +18,9 @@
   strategy then sees the same bars, and a strategy that summed ticks AND bars would count volume twice.
 - **Signals** go to `execution.asignal_execute` on tasks of their own (the engine never waits for an
   order): stored once per key, gated, sized, sent through `aorder_submit`.
-- **Restart mid-session** (`on_start`): today's stored signal keys → `engine.mark_fired`; the latest scan,
+- **Restart mid-session** (`on_start`): today's signals a killed process left `new` get their outcome
+  (`execution.signals_interrupted_settle`: `accepted` with the order its key made, else `failed`);
+  today's stored signal keys → `engine.mark_fired`; the latest scan,
   today's stored minute bars of the watched codes and today's condition events, in exchange-time order →
   the engine (opening ranges and VWAP rebuilt); signals the replay produces are executed only when
   fresher than `STRATEGY_REBUILD_FRESH_SECONDS` at the exchange's clock (an entry missed while the
@@ -59,7 +61,7 @@ from .engine.events import (
     TickEvent,
 )
 from .engine.runner import Engine
-from .execution import Executed, ExecutionContext, asignal_execute
+from .execution import Executed, ExecutionContext, asignal_execute, signals_interrupted_settle
 from .handler_support import (
     MINUTE,
     Rebuilt,
@@ -197,6 +199,9 @@ class StrategyEngineHandler(Handler):
         self.started_at = now
         self.day = now.astimezone(krx.KST).date()
         self.settings = await db_call(feeds.active_settings)
+        # Signals a previous process left `new` (killed between the row and the outcome) get theirs.
+        flying = frozenset(t.get_name().removeprefix("strategy.signal:") for t in self._tasks)
+        await db_call(signals_interrupted_settle, self.day, flying)
         engine = feeds.build_engine(self.settings)
         names = frozenset(self.settings) | {s.name for s in engine.strategies}
         rebuilt = await db_call(rebuild_read, self.day, now, self.top_n, names)

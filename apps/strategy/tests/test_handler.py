@@ -523,3 +523,27 @@ async def test_after_a_reconnect_the_lost_minutes_come_from_the_chart(setup, mon
     # the tick-built 09:01, then the chart's
     assert [b.high for b in state.bars] == [70_100, 70_900, 70_800]
     await h.on_stop()
+
+
+async def test_a_restart_settles_the_signal_a_killed_process_left_new(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The process died between the signal's row and its order: the next start marks it `failed` (no
+    order, key fired: the entry is not sent late) and pushes it; nothing is left half-made."""
+    from apps.strategy import execution
+
+    from .factories import SignalFactory
+
+    use(monkeypatch, FirstTickBuyer)
+    pushed: list[dict[str, Any]] = []
+    monkeypatch.setattr(execution, "publish_after_commit", lambda t, d, *a, **k: pushed.append(d))
+    row = await sync_to_async(SignalFactory)(
+        strategy="first_tick", key=f"first_tick:{CODE}:{DAY}:entry", day=DAY, at=at("09:00:01")
+    )
+    h = handler(setup)
+    await h.on_start(h.ctx)
+    await sync_to_async(row.refresh_from_db)()
+    assert row.status == SignalStatus.FAILED and row.order_id is None
+    assert [d["status"] for d in pushed] == ["failed"]
+    tick(h, 70_000, at("09:00:05"))
+    await settle(h)
+    assert setup.place.calls == [] and h.stats.signals == 0  # the key stays fired
+    await h.on_stop()
