@@ -28,9 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 
 SIM_DATE = "2025-01-15"
 SIM_START = "08:45"  # 15 s of wall time before the open at speed 60: the stack is up by then
-WAIT_MS = (
-    150_000  # the closed trade comes within an hour of the replayed session (a minute of wall time)
-)
+WAIT_MS = 150_000  # the closed trade: ~09:35, 50 s of wall time after the start
 
 SETUP = """
 from django.contrib.auth import get_user_model
