@@ -31,6 +31,8 @@ os.environ.setdefault("NOTIFY_ALLOW_LOCAL_HOSTS", "127.0.0.1")
 os.environ.setdefault("NOTIFY_SLACK_HOSTS", "hooks.slack.com,hooks.slack.test")
 # Most tests trade without a balance snapshot: the risk engine assumes the simulator's starting cash.
 os.environ.setdefault("RISK_EQUITY_FALLBACK_KRW", "100000000")
+# A worker a test starts syncs no balance at its start (it would queue tasks other tests' workers take).
+os.environ.setdefault("ACCOUNTS_SYNC_AT_START", "false")
 
 from stockagent.settings import *  # noqa: E402, F403 - after the environment defaults above
 

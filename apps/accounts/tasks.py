@@ -78,7 +78,10 @@ def _sync_at_start(sender: object = None, **kwargs: object) -> None:
     trading day without a snapshot yet). The beat entry ticks every wall minute: with an accelerated
     simulator the whole pre-open can pass between two ticks (30 wall seconds at speed 60), and the
     open's entries were refused (`equity_unknown`) until the first sync in the session — whether a
-    replayed day's first entry was made depended on where the beat's minute fell."""
+    replayed day's first entry was made depended on where the beat's minute fell. Off with
+    `ACCOUNTS_SYNC_AT_START=false` (the tests' workers)."""
+    if not getattr(settings, "ACCOUNTS_SYNC_AT_START", True):
+        return
     sync_balance.apply_async(
         kwargs={"source": SnapshotSource.SCHEDULE, "retries_left": STARTUP_RETRIES}
     )

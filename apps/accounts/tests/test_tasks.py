@@ -101,7 +101,7 @@ def test_a_fill_queues_a_balance_sync(monkeypatch, django_capture_on_commit_call
 
 
 def test_a_starting_worker_syncs_once_due_and_retries_while_the_broker_is_not_there(
-    memory_broker, time_machine, monkeypatch
+    memory_broker, time_machine, monkeypatch, settings
 ) -> None:
     """The pre-open snapshot must not wait for the beat's next wall minute (at speed 60 the whole
     pre-open is 30 wall seconds): a worker's start queues a sync, which tries again every 2 s while
@@ -112,6 +112,9 @@ def test_a_starting_worker_syncs_once_due_and_retries_while_the_broker_is_not_th
     time_machine.move_to("2025-02-04 08:50:00+09:00", tick=False)
     queued: list[dict] = []
     monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: queued.append(kw))
+    tasks._sync_at_start()
+    assert queued == []  # off in the tests' settings (their workers)
+    settings.ACCOUNTS_SYNC_AT_START = True
     tasks._sync_at_start()
     assert queued == [{"kwargs": {"source": "schedule", "retries_left": tasks.STARTUP_RETRIES}}]
 
