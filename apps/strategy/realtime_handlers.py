@@ -97,7 +97,7 @@ class EngineStats:
     replayed: int = 0  # events fed at start (the rebuild)
     stale_signals: int = 0  # signals of the rebuild older than the freshness window: not executed
     duplicates: int = 0  # signals whose key was stored already
-    warmed_bars: int = 0  # bars of the day fetched for codes first watched after the open
+    warmed_bars: int = 0  # minute-chart bars fed before a code's first live tick
     by_status: dict[str, int] = field(default_factory=dict)
     errors: int = 0
 
