@@ -1,5 +1,5 @@
 """Issue 15, "Done when" 1: paper trading end to end. The whole stack (`running_stack`: `manage.py runstack`
-on this suite's PostgreSQL test database, a Redis key prefix of its own) with the simulator replaying
+on a PostgreSQL database of this suite's own, `fresh_database`, and a Redis key prefix of its own) with the simulator replaying
 2025-01-15 at speed 60 from 08:45 trades by itself — scanner → news → signals → orders → fills → exits →
 trades — while headless Chromium, logged in as the demo trader, watches it on four pages of one browser
 context, all live (no reload): the scanner's rows, a signal in the overview's feed, a filled order and a
@@ -19,12 +19,11 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from apps.core.stackcheck import sim_clock
-from apps.core.stackrun import Stack, running_stack
+from apps.core.stackrun import Stack, fresh_database, running_stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SIM_DATE = "2025-01-15"
 SIM_START = "08:45"  # 15 s of wall time before the open at speed 60: the stack is up by then
@@ -44,13 +43,9 @@ gate.switch_set(True, user=trader, reason="e2e: paper trading")
 """
 
 
-def stack_env() -> dict[str, str]:
-    db = connection.settings_dict
+def stack_env(database_url: str) -> dict[str, str]:
     return {
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
-            f":{db['PORT'] or 5432}/{db['NAME']}"
-        ),
+        "DATABASE_URL": database_url,
         "REDIS_URL": settings.REDIS_URL,
         # A prefix of this run's own: the scanner's per-minute claims of an earlier run on the same
         # Redis database would otherwise make it skip minutes.
@@ -64,14 +59,17 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(transactional_db) -> Iterator[Stack]:
-    with running_stack(
-        stack_env(),
-        sim_date=SIM_DATE,
-        sim_start=SIM_START,
-        sim_speed=60,
-        setup=[("shell", "-c", SETUP)],
-    ) as running:
+def stack() -> Iterator[Stack]:
+    with (
+        fresh_database("e2e") as url,
+        running_stack(
+            stack_env(url),
+            sim_date=SIM_DATE,
+            sim_start=SIM_START,
+            sim_speed=60,
+            setup=[("shell", "-c", SETUP)],
+        ) as running,
+    ):
         yield running
 
 

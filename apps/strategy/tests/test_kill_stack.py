@@ -1,8 +1,8 @@
 """Issue 15, "Done when" 4: killing the news service, the realtime process or the worker mid-session leaves
 no half-made order, and trading resumes after the restart without duplicate entries.
 
-The whole stack (`running_stack`: `manage.py runstack` on this suite's PostgreSQL test database, a Redis
-key prefix of its own) trades a replayed morning (2025-01-15 at speed 30) by itself, and three processes
+The whole stack (`running_stack`: `manage.py runstack` on a PostgreSQL database of this suite's own,
+`fresh_database`, read here with plain SQL, and a Redis key prefix of its own) trades a replayed morning (2025-01-15 at speed 30) by itself, and three processes
 are SIGKILLed in turn, each restarted by the supervisor before the next (`stackcheck.kill_one`):
 
 1. the realtime process, the moment the first strategy signal is stored (its order is being made:
@@ -23,20 +23,19 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from apps.core.stackcheck import kill_one, sim_clock
-from apps.core.stackrun import Stack, running_stack
-from apps.strategy.models import Signal, SignalStatus
-from apps.trades.models import Cause, Order, OrderStatus
+from apps.core.stackrun import Stack, fresh_database, running_stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.slow
 
-UNSETTLED = (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN)
+UNSETTLED = ("new", "submitted", "unknown")
 KILL_BOUND = 60.0  # seconds for the supervisor to bring a killed process back (all green)
 
 SETUP = """
@@ -53,13 +52,9 @@ gate.switch_set(True, user=trader, reason="kill test")
 """
 
 
-def stack_env() -> dict[str, str]:
-    db = connection.settings_dict
+def stack_env(database_url: str) -> dict[str, str]:
     return {
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
-            f":{db['PORT'] or 5432}/{db['NAME']}"
-        ),
+        "DATABASE_URL": database_url,
         "REDIS_URL": settings.REDIS_URL,
         "REDIS_KEY_PREFIX": f"{settings.REDIS_KEY_PREFIX}kill-{uuid.uuid4().hex[:8]}:",
         "SECRET_KEY": "kill-test-secret-key-0123456789-0123456789",
@@ -71,18 +66,27 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(transactional_db) -> Iterator[Stack]:
-    with running_stack(
-        stack_env(),
-        sim_date="2025-01-15",
-        sim_start="08:52",
-        sim_speed=30,
-        setup=[("shell", "-c", SETUP)],
-    ) as running:
+def stack() -> Iterator[Stack]:
+    with (
+        fresh_database("kill") as url,
+        running_stack(
+            stack_env(url),
+            sim_date="2025-01-15",
+            sim_start="08:52",
+            sim_speed=30,
+            setup=[("shell", "-c", SETUP)],
+        ) as running,
+    ):
         yield running
 
 
-def wait_for(what: str, fn, stack: Stack, timeout: float):  # type: ignore[no-untyped-def]
+def rows(stack: Stack, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """The stack's database, read with plain SQL (autocommit: every read sees the latest commits)."""
+    with psycopg.connect(stack.env["DATABASE_URL"], autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_for(what: str, fn: Callable[[], Any], stack: Stack, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = fn()
@@ -101,13 +105,17 @@ def kill(stack: Stack, name: str) -> dict:
     return result
 
 
+SIGNALS = """SELECT s.id, s.key, s.status, s.at, o.status FROM strategy_signal s
+LEFT JOIN trades_order o ON o.id = s.order_id"""
+
+
 def test_kills_mid_session_leave_no_half_made_order_and_no_duplicate_entry(stack) -> None:
     # 1. The realtime process, while the first signal's order is being made.
-    first = wait_for("a first signal", lambda: Signal.objects.order_by("id").first(), stack, 150)
+    first = wait_for(
+        "a first signal", lambda: rows(stack, "SELECT id FROM strategy_signal"), stack, 150
+    )
     results = [kill(stack, "realtime")]
-    first.refresh_from_db()
-    order = first.order
-    print("first signal at the kill:", first.key, first.status, order and order.status)
+    print("first signal at the kill:", rows(stack, SIGNALS + " WHERE s.id = %s", first[0][0]))
     # 2. The news service (the simulator: REST scores, the breaking-news channel — and the exchange).
     results.append(kill(stack, "simulator"))
     # 3. The workers.
@@ -120,32 +128,32 @@ def test_kills_mid_session_leave_no_half_made_order_and_no_duplicate_entry(stack
 
     # Trading resumes: a signal after the last restart makes its order (034020's exit at 09:35 or
     # 000660's entry at 09:36 on this replayed day).
-    def resumed() -> Signal | None:
-        return (
-            Signal.objects.filter(at__gt=restarted, order__isnull=False)
-            .exclude(pk=first.pk)
-            .first()
-        )
-
-    after = wait_for("an order after the restarts", resumed, stack, 120)
-    print("after the restarts:", after.key, after.status, after.at)
+    after = wait_for(
+        "an order after the restarts",
+        lambda: rows(stack, SIGNALS + " WHERE s.at > %s AND s.order_id IS NOT NULL", restarted),
+        stack,
+        120,
+    )
+    print("after the restarts:", after)
     stack.manage("reconcile")
-    for row in Signal.objects.order_by("at").select_related("order"):
-        print(row.key, row.status, row.at, row.order and row.order.status)
+    signals = rows(stack, SIGNALS + " ORDER BY s.at")
+    for row in signals:
+        print(row)
 
-    stuck = list(Order.objects.filter(status__in=UNSETTLED).values_list("code", "side", "status"))
+    stuck = rows(
+        stack, "SELECT code, side, status FROM trades_order WHERE status = ANY(%s)", list(UNSETTLED)
+    )
     assert stuck == [], stuck
-    by_signal = Counter(
-        Order.objects.filter(cause=Cause.SIGNAL).values_list("cause_ref", flat=True)
-    )
+    orders = rows(stack, "SELECT cause_ref, side, code FROM trades_order WHERE cause = 'signal'")
+    by_signal = Counter(ref for ref, _, _ in orders)
     assert by_signal and max(by_signal.values()) == 1, by_signal
-    entries = Counter(
-        Order.objects.filter(cause=Cause.SIGNAL, side="buy").values_list("code", flat=True)
-    )
+    entries = Counter(code for _, side, code in orders if side == "buy")
     assert max(entries.values()) == 1, entries
-    keys = Counter(Signal.objects.values_list("key", flat=True))
-    assert max(keys.values()) == 1
+    assert max(Counter(key for _, key, _, _, _ in signals).values()) == 1
     # No signal left half-way either: the one the realtime kill interrupted got its outcome.
-    assert not Signal.objects.filter(status=SignalStatus.NEW).exists()
-    for signal in Signal.objects.filter(order__isnull=False).select_related("order"):
-        assert signal.order.cause_ref == str(signal.pk)
+    assert [row for row in signals if row[2] == "new"] == []
+    linked = rows(
+        stack,
+        "SELECT s.id, o.cause_ref FROM strategy_signal s JOIN trades_order o ON o.id = s.order_id",
+    )
+    assert all(str(sid) == ref for sid, ref in linked), linked
