@@ -468,9 +468,6 @@ NOTIFY_ALLOW_LOCAL_HOSTS = env.list("NOTIFY_ALLOW_LOCAL_HOSTS", default=[])
 # --- Broker accounts (apps.accounts) ------------------------------------------------------------------------
 # Queue a balance sync (kt00001 + kt00018) after fills; a burst of fills is one sync.
 ACCOUNTS_SYNC_AFTER_FILL = env.bool("ACCOUNTS_SYNC_AFTER_FILL", default=True)
-# Each worker queues one balance sync at its start when one is due (the pre-open snapshot; retried while the
-# broker is not up). Off in tests: their workers would leave syncs queued for the next test's worker.
-ACCOUNTS_SYNC_AT_START = env.bool("ACCOUNTS_SYNC_AT_START", default=True)
 
 # --- Trading (apps.trades) -------------------------------------------------------------------------------
 # The trades tasks (order_send, reconcile, expire_day_orders) run on the `orders` queue (`trades.*` in

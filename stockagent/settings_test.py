@@ -31,12 +31,13 @@ os.environ.setdefault("NOTIFY_ALLOW_LOCAL_HOSTS", "127.0.0.1")
 os.environ.setdefault("NOTIFY_SLACK_HOSTS", "hooks.slack.com,hooks.slack.test")
 # Most tests trade without a balance snapshot: the risk engine assumes the simulator's starting cash.
 os.environ.setdefault("RISK_EQUITY_FALLBACK_KRW", "100000000")
-# A worker a test starts syncs no balance at its start (it would queue tasks other tests' workers take).
-os.environ.setdefault("ACCOUNTS_SYNC_AT_START", "false")
 
 from stockagent.settings import *  # noqa: E402, F403 - after the environment defaults above
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast factories; tests only
+# A worker a test starts syncs no balance at its start (apps.accounts.tasks): the syncs it queued would be
+# left for the next test's worker. (Not in settings.py: the knob is for tests only.)
+ACCOUNTS_SYNC_AT_START = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

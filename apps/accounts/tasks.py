@@ -79,7 +79,7 @@ def _sync_at_start(sender: object = None, **kwargs: object) -> None:
     simulator the whole pre-open can pass between two ticks (30 wall seconds at speed 60), and the
     open's entries were refused (`equity_unknown`) until the first sync in the session — whether a
     replayed day's first entry was made depended on where the beat's minute fell. Off with
-    `ACCOUNTS_SYNC_AT_START=false` (the tests' workers)."""
+    the setting `ACCOUNTS_SYNC_AT_START = False` (settings_test: the tests' workers)."""
     if not getattr(settings, "ACCOUNTS_SYNC_AT_START", True):
         return
     sync_balance.apply_async(
