@@ -35,6 +35,9 @@ os.environ.setdefault("RISK_EQUITY_FALLBACK_KRW", "100000000")
 from stockagent.settings import *  # noqa: E402, F403 - after the environment defaults above
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast factories; tests only
+# A worker a test starts syncs no balance at its start (apps.accounts.tasks): the syncs it queued would be
+# left for the next test's worker. (Not in settings.py: the knob is for tests only.)
+ACCOUNTS_SYNC_AT_START = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -145,66 +145,68 @@ def _all_up(var_dir: str) -> bool:
 def chaos(
     var_dir: str, port: int, token: str, bound: float, sim_port: int | None = None
 ) -> list[dict]:
-    """SIGKILL each supervised process in turn; after each kill record whether health showed its component
-    red, the seconds from the kill to all-green health with every process up again, and whether any other
-    process was restarted (it must not be). With the simulator's port, also the exchange times the
-    simulator showed from just before the kill to green (``sim_window``: the stretch of the market a
-    dead realtime feed could not see)."""
-    results = []
-    for name in sorted(process_states(var_dir)):
-        before = process_states(var_dir)
-        victim = before[name]
-        component = victim.get("component")
-        seen = [t for t in [sim_clock(sim_port)] if t is not None]
-        killed_at = time.monotonic()
-        try:
-            os.kill(victim["pid"], signal.SIGKILL)
-        except (ProcessLookupError, TypeError):
-            results.append({"process": name, "error": "not running"})
-            continue
-        saw_red = None
-        green_after = None
-        red_last: dict[
-            str, float
-        ] = {}  # component -> seconds after the kill it was last seen not ok
-        while time.monotonic() - killed_at < bound:
-            report = health(port, token)
-            by_name = {c["component"]: c for c in (report or {}).get("components", [])}
-            red = by_name.get(component, {}).get("status") != "ok"
-            if report and component and saw_red is None and red:
-                saw_red = round(time.monotonic() - killed_at, 2)
-            for other, c in by_name.items():
-                if c.get("expected") and c.get("status") != "ok":
-                    red_last[other] = round(time.monotonic() - killed_at, 2)
-            if report and report.get("ok") and _all_up(var_dir):
-                after = process_states(var_dir)
-                if after[name]["pid"] != victim["pid"]:
-                    green_after = round(time.monotonic() - killed_at, 2)
-                    break
-            if name in ("simulator", "realtime") and (now := sim_clock(sim_port)) is not None:
-                seen.append(now)  # a restarted simulator may resume from an earlier time
-            time.sleep(0.1)
-        if (now := sim_clock(sim_port)) is not None:
-            seen.append(now)
-        after = process_states(var_dir)
-        others_restarted = sorted(
-            other
-            for other, state in after.items()
-            if other != name and state.get("pid") != before.get(other, {}).get("pid")
-        )
-        results.append(
-            {
-                "process": name,
-                "component": component,
-                "red_after_seconds": saw_red,
-                "green_after_seconds": green_after,
-                "others_restarted": others_restarted,
-                "red_until": red_last,
-                "restarts": after.get(name, {}).get("restarts"),
-                "sim_window": [min(seen).isoformat(), max(seen).isoformat()] if seen else None,
-            }
-        )
-    return results
+    """SIGKILL each supervised process in turn (`kill_one`)."""
+    return [
+        kill_one(var_dir, port, token, name, bound, sim_port)
+        for name in sorted(process_states(var_dir))
+    ]
+
+
+def kill_one(
+    var_dir: str, port: int, token: str, name: str, bound: float, sim_port: int | None = None
+) -> dict:
+    """SIGKILL the supervised process `name`; record whether health showed its component red, the
+    seconds from the kill to all-green health with every process up again (the supervisor restarted
+    it), and whether any other process was restarted (it must not be). With the simulator's port, also
+    the exchange times the simulator showed from just before the kill to green (``sim_window``: the
+    stretch of the market a dead realtime feed could not see)."""
+    before = process_states(var_dir)
+    victim = before[name]
+    component = victim.get("component")
+    seen = [t for t in [sim_clock(sim_port)] if t is not None]
+    killed_at = time.monotonic()
+    try:
+        os.kill(victim["pid"], signal.SIGKILL)
+    except (ProcessLookupError, TypeError):
+        return {"process": name, "error": "not running"}
+    saw_red = None
+    green_after = None
+    red_last: dict[str, float] = {}  # component -> seconds after the kill it was last seen not ok
+    while time.monotonic() - killed_at < bound:
+        report = health(port, token)
+        by_name = {c["component"]: c for c in (report or {}).get("components", [])}
+        red = by_name.get(component, {}).get("status") != "ok"
+        if report and component and saw_red is None and red:
+            saw_red = round(time.monotonic() - killed_at, 2)
+        for other, c in by_name.items():
+            if c.get("expected") and c.get("status") != "ok":
+                red_last[other] = round(time.monotonic() - killed_at, 2)
+        if report and report.get("ok") and _all_up(var_dir):
+            after = process_states(var_dir)
+            if after[name]["pid"] != victim["pid"]:
+                green_after = round(time.monotonic() - killed_at, 2)
+                break
+        if name in ("simulator", "realtime") and (now := sim_clock(sim_port)) is not None:
+            seen.append(now)  # a restarted simulator may resume from an earlier time
+        time.sleep(0.1)
+    if (now := sim_clock(sim_port)) is not None:
+        seen.append(now)
+    after = process_states(var_dir)
+    others_restarted = sorted(
+        other
+        for other, state in after.items()
+        if other != name and state.get("pid") != before.get(other, {}).get("pid")
+    )
+    return {
+        "process": name,
+        "component": component,
+        "red_after_seconds": saw_red,
+        "green_after_seconds": green_after,
+        "others_restarted": others_restarted,
+        "red_until": red_last,
+        "restarts": after.get(name, {}).get("restarts"),
+        "sim_window": [min(seen).isoformat(), max(seen).isoformat()] if seen else None,
+    }
 
 
 # The chaos run plays a fixed trading day at an accelerated clock, so conditions produce entries and exits

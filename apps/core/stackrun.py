@@ -4,7 +4,10 @@ health; on exit Ctrl-C (SIGINT) and a kill of anything left over.
 
 ``running_stack(env, sim=...)`` yields a `Stack`: the web port, the simulator's port, the demo users'
 passwords (seed_demo prints them once) and an API token of the trader. ``stackcheck`` measures the start-up
-and the chaos round with the same helpers.
+and the chaos round with the same helpers. ``fresh_database(kind)`` gives a test (or a probe) a PostgreSQL
+database of its own for the stack, created empty and dropped afterwards (the pytest test database is no
+good: a transactional test's flush removes what the migrations seed — role groups, beat schedules — and
+`migrate` does not put it back).
 """
 
 from __future__ import annotations
@@ -51,6 +54,20 @@ class Stack:
 
 def _passwords(seed_output: str) -> dict[str, str]:
     return dict(re.findall(r"username=(\S+) password=(\S+)", seed_output))
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, host: str = "127.0.0.1", user: str = "postgres") -> Iterator[str]:
+    """An empty PostgreSQL database named for `kind` and the suite (`TEST_DATABASE_NAME`, so suites
+    running side by side never share one); yields its URL; dropped on exit, stray connections too."""
+    name = f"stockagent_{kind}_{os.environ.get('TEST_DATABASE_NAME') or 'test'}"
+    drop = ["dropdb", "-h", host, "-U", user, "--if-exists", "--force", name]
+    subprocess.run(drop, check=True)
+    subprocess.run(["createdb", "-h", host, "-U", user, name], check=True)
+    try:
+        yield f"postgres://{user}@{host}:5432/{name}"
+    finally:
+        subprocess.run(drop, check=False)
 
 
 @contextlib.contextmanager

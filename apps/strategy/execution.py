@@ -73,6 +73,7 @@ __all__ = [
     "signal_outcome",
     "signal_payload",
     "signal_prepare",
+    "signals_interrupted_settle",
 ]
 
 
@@ -431,6 +432,36 @@ def signal_outcome(
         payload = signal_payload(row)
         publish_after_commit("trade_signal", payload)
     return payload
+
+
+INTERRUPTED = "the process stopped before the signal's order was made (restart); not sent again"
+
+
+def signals_interrupted_settle(
+    day: dt.date, in_flight: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """At a realtime process's start, before it executes anything: today's signals still `new` were
+    interrupted by the end of the previous process, between their row and their outcome. Each gets
+    an outcome now, so none stays half-made: `accepted` with its order when the order's row was
+    made (found by its idempotency key; reconciliation settles the order itself), else `failed`
+    (its key stays fired: never an entry sent late). `in_flight`: keys this process is executing now
+    (left alone). Returns their `trade_signal` payloads."""
+    settled = []
+    rows = SignalRow.objects.filter(day=day, status=SignalStatus.NEW).exclude(key__in=in_flight)
+    for row_id, key in rows.values_list("pk", "key"):
+        order_id = (
+            Order.objects.filter(idempotency_key=idempotency_key(key))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if order_id is not None:
+            settled.append(signal_outcome(row_id, order_id=order_id))
+        else:
+            settled.append(signal_outcome(row_id, error=INTERRUPTED))
+        log.warning(
+            "strategy: signal %s was interrupted by a restart: %s", key, settled[-1]["status"]
+        )
+    return settled
 
 
 def signal_payload(row: SignalRow) -> dict[str, Any]:

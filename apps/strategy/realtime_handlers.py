@@ -18,7 +18,9 @@
   strategy then sees the same bars, and a strategy that summed ticks AND bars would count volume twice.
 - **Signals** go to `execution.asignal_execute` on tasks of their own (the engine never waits for an
   order): stored once per key, gated, sized, sent through `aorder_submit`.
-- **Restart mid-session** (`on_start`): today's stored signal keys → `engine.mark_fired`; the latest scan,
+- **Restart mid-session** (`on_start`): today's signals a killed process left `new` get their outcome
+  (`execution.signals_interrupted_settle`: `accepted` with the order its key made, else `failed`);
+  today's stored signal keys → `engine.mark_fired`; the latest scan,
   today's stored minute bars of the watched codes and today's condition events, in exchange-time order →
   the engine (opening ranges and VWAP rebuilt); signals the replay produces are executed only when
   fresher than `STRATEGY_REBUILD_FRESH_SECONDS` at the exchange's clock (an entry missed while the
@@ -59,7 +61,7 @@ from .engine.events import (
     TickEvent,
 )
 from .engine.runner import Engine
-from .execution import Executed, ExecutionContext, asignal_execute
+from .execution import Executed, ExecutionContext, asignal_execute, signals_interrupted_settle
 from .handler_support import (
     MINUTE,
     Rebuilt,
@@ -95,7 +97,7 @@ class EngineStats:
     replayed: int = 0  # events fed at start (the rebuild)
     stale_signals: int = 0  # signals of the rebuild older than the freshness window: not executed
     duplicates: int = 0  # signals whose key was stored already
-    warmed_bars: int = 0  # bars of the day fetched for codes first watched after the open
+    warmed_bars: int = 0  # minute-chart bars fed before a code's first live tick
     by_status: dict[str, int] = field(default_factory=dict)
     errors: int = 0
 
@@ -197,15 +199,18 @@ class StrategyEngineHandler(Handler):
         self.started_at = now
         self.day = now.astimezone(krx.KST).date()
         self.settings = await db_call(feeds.active_settings)
+        # Signals a previous process left `new` (killed between the row and the outcome) get theirs.
+        flying = frozenset(t.get_name().removeprefix("strategy.signal:") for t in self._tasks)
+        await db_call(signals_interrupted_settle, self.day, flying)
         engine = feeds.build_engine(self.settings)
         names = frozenset(self.settings) | {s.name for s in engine.strategies}
         rebuilt = await db_call(rebuild_read, self.day, now, self.top_n, names)
         self.engine = engine
         self._warmed, self._warming = set(), {}
         await self._rebuild(rebuilt, now)
-        self._warm_new()
 
     async def on_gap(self, reason: str) -> None:
+        self._warmed.clear()  # ticks were lost: each code's next tick looks for missing minutes
         await self._read_conditions()
 
     async def on_stop(self) -> None:
@@ -244,6 +249,8 @@ class StrategyEngineHandler(Handler):
         waiting = self._warming.get(tick.code)
         if waiting is not None:  # its earlier bars come first (`_warm_up`)
             waiting.append(tick)
+            return
+        if tick.code not in self._warmed and self._warm_first(tick):
             return
         self.stats.ticks += 1
         if self._bars is not None:
@@ -469,27 +476,27 @@ class StrategyEngineHandler(Handler):
         self.candidates = candidates
         self.stats.scans += 1
         self.feed(ScanEvent(at, tuple(candidates), snapshot_id))
-        self._warm_new()
 
-    # ------------------------------------------------------------------ a code watched mid-session
-    def _warm_new(self) -> None:
-        """A code first watched after the open (a new scan candidate) has no bars here: its day so far
-        is fetched from the broker's minute chart (ka10080) and fed as bars before its ticks, so its
-        opening range and VWAP are the session's (without them the strategy, failing closed, would
-        never enter it). Its ticks wait meanwhile. Codes rebuilt from stored bars are left alone."""
-        if self.engine is None or self._loop is None:
-            return
-        for code in self.watched():
-            if code in self._warmed or code in self._warming:
-                continue
-            self._warmed.add(code)
-            state = self.engine.market.state(code)
-            if state is not None and state.bars:
-                continue
-            self._warming[code] = []
-            task = self._loop.create_task(self._warm_up(code), name=f"strategy.warm:{code}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    # ------------------------------------------------------------------ a code's first live tick
+    def _warm_first(self, tick: Tick) -> bool:
+        """The first live tick of a code (in this engine, or since a reconnect): when the minutes
+        before it are missing here (a code first watched after the open, ticks subscribed a few
+        seconds after the scan, minutes lost while the process or its socket was down), they are
+        fetched from the broker's minute chart (ka10080) and fed as bars before this tick and the
+        ones that follow it, so its opening range and VWAP are the session's. Fetching at the
+        first tick, not when the code is first watched, leaves no hole between the chart and the
+        ticks (at speed 60 a subscription a few wall seconds late is minutes of the session).
+        True when the tick now waits for the fetch (`_warm_up`)."""
+        self._warmed.add(tick.code)
+        assert self.engine is not None and tick.at is not None
+        if not self.engine.market.missing_before(tick.code, tick.at):
+            return False
+        self._warming[tick.code] = [tick]
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._warm_up(tick.code), name=f"strategy.warm:{tick.code}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
 
     async def _warm_up(self, code: str) -> None:
         day = self.day

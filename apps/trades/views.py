@@ -1,7 +1,8 @@
 """Pages of the trades app (thin): orders (live state, filters, manual trading), one order's journal,
 positions (live P&L) and the trade log (seed 004 §7.2). Any logged-in user reads them; only traders see
 and may post the order forms (viewers get 403). The pages refresh their tables from `/ws/live` events
-(`order_filled`, `order_update`, `position_update`, `price_update`) via `?partial=1`."""
+(`order_filled`, `order_update`, `position_update`, `price_update`; the trade log on `order_filled`, as
+a closing fill writes its trade) via `?partial=1`."""
 
 from __future__ import annotations
 
@@ -218,4 +219,6 @@ def trade_list(request: HttpRequest) -> HttpResponse:
         "query": _query_without_page(request),
         "sort": request.GET.get("sort") or "date",
     }
+    if request.GET.get("partial"):  # the rows only: the page refreshes them on `order_filled`
+        return render(request, "trades/_trade_rows.html", context)
     return render(request, "trades/trades.html", context)

@@ -98,3 +98,42 @@ def test_a_fill_queues_a_balance_sync(monkeypatch, django_capture_on_commit_call
         FillFactory()
     assert queued == [{"kwargs": {"source": "fill"}, "countdown": 1.0}]
     redis.Redis.from_url(django_settings.REDIS_URL).delete(services.SYNC_PENDING_KEY)
+
+
+def test_a_starting_worker_syncs_once_due_and_retries_while_the_broker_is_not_there(
+    memory_broker, time_machine, monkeypatch, settings
+) -> None:
+    """The pre-open snapshot must not wait for the beat's next wall minute (at speed 60 the whole
+    pre-open is 30 wall seconds): a worker's start queues a sync, which tries again every 2 s while
+    the broker (or the simulator's clock) does not answer."""
+    from apps.broker.contract import BrokerUnavailable
+
+    BrokerAccountFactory(is_active=True)
+    time_machine.move_to("2025-02-04 08:50:00+09:00", tick=False)
+    queued: list[dict] = []
+    monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: queued.append(kw))
+    tasks._sync_at_start()
+    assert queued == []  # off in the tests' settings (their workers)
+    settings.ACCOUNTS_SYNC_AT_START = True
+    tasks._sync_at_start()
+    assert queued == [{"kwargs": {"source": "schedule", "retries_left": tasks.STARTUP_RETRIES}}]
+
+    memory_broker.fail_next(BrokerUnavailable("starting"))
+    assert tasks.sync_balance(retries_left=3) == {"error": "BrokerUnavailable"}
+    assert queued[-1] == {"kwargs": {"source": "schedule", "retries_left": 2}, "countdown": 2.0}
+
+    class Silent:
+        def known_reading(self) -> None:
+            return None
+
+    monkeypatch.setattr(tasks, "exchange_clock", Silent)
+    assert tasks.sync_balance(retries_left=2) == {"skipped": "exchange clock unavailable"}
+    assert queued[-1]["kwargs"]["retries_left"] == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(tasks.sync_balance, "apply_async", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(services, "_sync_queued_at", float("-inf"))
+    assert "snapshot" in tasks.sync_balance(retries_left=1)
+    n = len(queued)
+    memory_broker.fail_next(BrokerUnavailable("down"))
+    assert tasks.sync_balance(source="fill") == {"error": "BrokerUnavailable"}
+    assert len(queued) == n  # no retries unless asked

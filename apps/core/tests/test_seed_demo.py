@@ -39,3 +39,33 @@ def test_a_bad_condition_file_is_reported_not_raised(settings, tmp_path) -> None
     call_command("seed_demo", stdout=StringIO(), stderr=err)
     assert "demo conditions not seeded" in err.getvalue()
     assert not Condition.objects.exists()
+
+
+def test_with_the_simulator_the_opening_breakout_gets_the_demo_news_threshold(settings) -> None:
+    """The bundled news scores ~40–70: version 2 lowers the threshold (70 → 50) once; a trader's own
+    version is never overwritten, and without the simulator nothing changes."""
+    from apps.core.management.commands.seed_demo import DEMO_BREAKOUT_PARAMS
+    from apps.strategy.models import StrategyConfig
+    from apps.strategy.services import config_update
+
+    settings.KIWOOM_USE_SIMULATOR = False
+    call_command("seed_demo", stdout=StringIO())
+    assert StrategyConfig.objects.filter(strategy="opening_breakout").count() == 1
+
+    settings.KIWOOM_USE_SIMULATOR = True
+    settings.KIWOOM_ACCOUNT = "5000000010"
+    settings.KIWOOM_SIM_CONDITIONS_FILE = ""
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    active = StrategyConfig.objects.filter(strategy="opening_breakout").order_by("-version")[0]
+    assert active.version == 2 and active.author is None and active.enabled
+    assert active.params["news_threshold"] == 50 == DEMO_BREAKOUT_PARAMS["news_threshold"]
+    assert active.params["top_n"] == 10
+    assert "demo: opening_breakout v2" in out.getvalue()
+    call_command("seed_demo", stdout=StringIO())  # idempotent
+    assert StrategyConfig.objects.filter(strategy="opening_breakout").count() == 2
+
+    config_update("opening_breakout", {"params": {"news_threshold": 65}}, user=None, reason="t")
+    call_command("seed_demo", stdout=StringIO())
+    active = StrategyConfig.objects.filter(strategy="opening_breakout").order_by("-version")[0]
+    assert active.version == 3 and active.params["news_threshold"] == 65

@@ -277,6 +277,17 @@ class Market:
         self.states[code] = state
         return state
 
+    def missing_before(self, code: str, at: dt.datetime) -> bool:
+        """Are whole minutes of the session before `at` (a tick's time) missing from the code's bars?
+        True when `at`'s minute starts after the open and after the latest bar the state has (closed
+        or being filled): the minutes in between were never seen here."""
+        ts_ms = epoch_ms(at)
+        state = self.state_at(code, ts_ms)
+        if state is None or ts_ms >= state.stop_ms:
+            return False
+        minute = ts_ms - ts_ms % MINUTE_MS
+        return minute > max(state.open_ms, state.emitted_end, state._bar_end)
+
     def on_clock(self, now_ms: int) -> list[tuple[CodeState, MinuteBar]]:
         closed = []
         for state in self.states.values():

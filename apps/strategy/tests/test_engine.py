@@ -450,3 +450,20 @@ def test_assigning_settings_applies_the_parameters() -> None:
     with pytest.raises(ParamsInvalid):
         strategy.settings = settings("opening_breakout", version=3, top_n=0)
     assert strategy.top_n == 3 and strategy.settings.version == 2
+
+
+# ------------------------------------------------------------------ market: missing minutes before a tick
+def test_missing_before_names_whole_minutes_the_state_never_saw() -> None:
+    eng = engine(opening_breakout={})
+    market = eng.market
+    assert market.missing_before(CODE, at(9, 0, 0)) is False  # the open: nothing can be missing
+    assert market.missing_before(CODE, at(9, 0, 59)) is False
+    assert market.missing_before(CODE, at(9, 1, 0)) is True  # the 09:01 bar is not here
+    assert market.missing_before(CODE, at(8, 59, 0)) is False  # before the open
+    assert market.missing_before(CODE, at(15, 31, 30)) is False  # after the closing print window
+    run(eng, [tick(9, 0, 10, 10_000)])  # builds the 09:01 bar
+    assert market.missing_before(CODE, at(9, 1, 30)) is False  # the tick's own minute follows it
+    assert market.missing_before(CODE, at(9, 2, 30)) is True  # 09:02 was never seen
+    eng.warm_up([BarEvent(CODE, at(9, 2), 10_000, 10_000, 10_000, 10_000, 5)])
+    assert market.missing_before(CODE, at(9, 2, 30)) is False
+    assert market.missing_before(CODE, at(9, 4, 0)) is True

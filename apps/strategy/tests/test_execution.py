@@ -4,6 +4,7 @@ refusals, sizing within the strategy's budget on the tick grid, strategy exits, 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -279,3 +280,41 @@ async def test_a_warm_entry_behind_a_closed_gate_is_gated(pushes) -> None:  # ty
     assert [d["status"] for t, d in pushes if t == "trade_signal"] == ["gated"]
     exit_done = await asignal_execute(signal("sell"), context(place))
     assert exit_done.status != SignalStatus.GATED  # exits always go on
+
+
+# --------------------------------------------------------------------------- interrupted by a restart
+def test_signals_a_killed_process_left_new_get_their_outcome_at_the_next_start() -> None:
+    """Killed between the signal's row and its outcome: with its order's row made, the signal is
+    `accepted` with it (reconciliation settles the order); without, `failed` — never left `new`. A
+    signal the process is executing, another day's and a settled one are left alone."""
+    from apps.trades.tests.factories import OrderFactory
+
+    from .factories import SignalFactory
+
+    made = SignalFactory(key="opening_breakout:005930:2025-01-15:entry", status=SignalStatus.NEW)
+    order = OrderFactory(
+        idempotency_key=execution.idempotency_key(made.key), status=OrderStatus.SUBMITTED
+    )
+    lost = SignalFactory(
+        key="opening_breakout:000660:2025-01-15:entry", code="000660", status=SignalStatus.NEW
+    )
+    flying = SignalFactory(
+        key="opening_breakout:035420:2025-01-15:entry", code="035420", status=SignalStatus.NEW
+    )
+    other_day = SignalFactory(
+        key="opening_breakout:005930:2025-01-14:entry",
+        day=dt.date(2025, 1, 14),
+        status=SignalStatus.NEW,
+    )
+    done = SignalFactory(code="051910", status=SignalStatus.ACCEPTED)
+    settled = execution.signals_interrupted_settle(dt.date(2025, 1, 15), frozenset({flying.key}))
+    assert sorted(p["code"] for p in settled) == ["000660", "005930"]
+    for row in (made, lost, flying, other_day, done):
+        row.refresh_from_db()
+    assert (made.status, made.order_id) == (SignalStatus.ACCEPTED, order.pk)
+    assert lost.status == SignalStatus.FAILED and lost.order_id is None
+    assert "restart" in lost.risk_reasons[0]["message"]
+    assert flying.status == other_day.status == SignalStatus.NEW
+    assert done.status == SignalStatus.ACCEPTED
+    [again] = execution.signals_interrupted_settle(dt.date(2025, 1, 15))  # no longer in flight
+    assert again["code"] == "035420" and again["status"] == SignalStatus.FAILED

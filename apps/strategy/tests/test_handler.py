@@ -435,3 +435,115 @@ async def test_an_engine_that_cannot_start_is_retried_every_cycle(setup, monkeyp
     assert h.engine is not None
     assert (await asyncio.to_thread(status.engine_health))["running"] is True
     await h.on_stop()
+
+
+# --------------------------------------------------------------------------- the minutes before a first tick
+def chart(code: str, *rows: tuple[str, int, int, int, int, int]) -> list[Any]:
+    """ka10080 rows as the broker returns them (newest first): (bar end, open, high, low, close, volume)."""
+    from apps.broker.contract import MinuteBar as ChartBar
+
+    bars = [ChartBar(code, at(end), o, h, low, c, v) for end, o, h, low, c, v in rows]
+    return sorted(bars, key=lambda b: b.at, reverse=True)
+
+
+def chart_calls(h: StrategyEngineHandler) -> list[str]:
+    return [args[0] for name, args in h.ctx.broker.calls if name == "minute_bars"]  # type: ignore[attr-defined]
+
+
+async def test_a_code_first_ticking_after_the_open_gets_the_minutes_before_from_the_chart(  # type: ignore[no-untyped-def]
+    setup, monkeypatch
+) -> None:
+    """Watched from the 09:01 scan, its ticks arrive from 09:09:30 only (at speed 60 a subscription a few
+    wall seconds late): the chart's 09:01–09:09 bars come first, so the opening range and VWAP are the
+    session's, not those of the minutes after the subscription."""
+    use(monkeypatch, Recorder)
+    monkeypatch.setattr(feeds, "latest_candidates", lambda: [candidate(CODE, 1)])
+    monkeypatch.setattr(feeds, "latest_scan_meta", lambda: (1, at("09:01:00")))
+    setup.clock.now = at("09:01:05")
+    h = handler(setup)
+    rows = [
+        (f"09:{m:02d}:00", 70_000, 70_000 + 100 * m, 69_900, 70_000 + 50 * m, 1_000)
+        for m in range(1, 10)
+    ]
+    h.ctx.broker.bars[CODE] = chart(CODE, *rows, ("09:10:00", 1, 1, 1, 1, 1))  # type: ignore[attr-defined]
+    await h.on_start(h.ctx)
+    await h.on_cycle()
+    await settle(h)
+    assert chart_calls(h) == []  # watching alone fetches nothing: the ticks are not there yet
+    setup.clock.now = at("09:09:40")
+    tick(h, 71_000, at("09:09:30"))
+    tick(h, 71_100, at("09:09:50"))
+    await settle(h)
+    assert chart_calls(h) == [CODE]
+    state = h.engine.market.state(CODE)  # type: ignore[union-attr]
+    assert [b.end_ms for b in state.bars][-1] == int(at("09:09:00").timestamp() * 1000)
+    # 09:01 … 09:09 from the chart; 09:10 (partial there) from the ticks
+    assert len(state.bars) == 9
+    assert state.opening_range(5) == (70_500, 69_900)
+    assert state.cum_volume == 9_000 + 20
+    assert h.stats.warmed_bars == 9 and h.stats.ticks == 2
+    ticks = [e for e in recorder(h).seen if isinstance(e, TickEvent)]
+    assert [t.at for t in ticks] == [at("09:09:30"), at("09:09:50")]  # in order, after the bars
+    tick(h, 71_200, at("09:10:10"))
+    assert chart_calls(h) == [CODE]  # once per code
+    await h.on_stop()
+
+
+async def test_a_first_tick_at_the_open_or_right_after_the_stored_bars_fetches_nothing(  # type: ignore[no-untyped-def]
+    setup, monkeypatch
+) -> None:
+    use(monkeypatch, Recorder)
+    h = handler(setup)
+    await h.on_start(h.ctx)
+    tick(h, 70_000, at("09:00:00"))  # the opening auction's print
+    tick(h, 70_100, at("09:01:10"), code="000660")  # the 09:01 bar (09:00–09:01) is missing
+    await settle(h)
+    assert chart_calls(h) == ["000660"]
+    assert h.stats.ticks == 2
+    await h.on_stop()
+
+
+async def test_after_a_reconnect_the_lost_minutes_come_from_the_chart(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    use(monkeypatch, Recorder)
+    h = handler(setup)
+    h.ctx.broker.bars[CODE] = chart(  # type: ignore[attr-defined]
+        CODE, ("09:01:00", 70_000, 70_100, 70_000, 70_100, 10),
+        ("09:02:00", 70_100, 70_900, 70_100, 70_800, 500), ("09:03:00", 70_800, 70_800, 70_700, 70_700, 300),
+    )  # fmt: skip
+    await h.on_start(h.ctx)
+    tick(h, 70_000, at("09:00:10"))
+    tick(h, 70_100, at("09:00:50"))
+    await settle(h)
+    assert chart_calls(h) == []
+    await h.on_gap("reconnect")  # the socket was down from 09:01 to 09:03
+    tick(h, 70_700, at("09:03:20"))
+    await settle(h)
+    assert chart_calls(h) == [CODE]
+    state = h.engine.market.state(CODE)  # type: ignore[union-attr]
+    # the tick-built 09:01, then the chart's
+    assert [b.high for b in state.bars] == [70_100, 70_900, 70_800]
+    await h.on_stop()
+
+
+async def test_a_restart_settles_the_signal_a_killed_process_left_new(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The process died between the signal's row and its order: the next start marks it `failed` (no
+    order, key fired: the entry is not sent late) and pushes it; nothing is left half-made."""
+    from apps.strategy import execution
+
+    from .factories import SignalFactory
+
+    use(monkeypatch, FirstTickBuyer)
+    pushed: list[dict[str, Any]] = []
+    monkeypatch.setattr(execution, "publish_after_commit", lambda t, d, *a, **k: pushed.append(d))
+    row = await sync_to_async(SignalFactory)(
+        strategy="first_tick", key=f"first_tick:{CODE}:{DAY}:entry", day=DAY, at=at("09:00:01")
+    )
+    h = handler(setup)
+    await h.on_start(h.ctx)
+    await sync_to_async(row.refresh_from_db)()
+    assert row.status == SignalStatus.FAILED and row.order_id is None
+    assert [d["status"] for d in pushed] == ["failed"]
+    tick(h, 70_000, at("09:00:05"))
+    await settle(h)
+    assert setup.place.calls == [] and h.stats.signals == 0  # the key stays fired
+    await h.on_stop()

@@ -121,6 +121,17 @@ def test_trades_page_filters_sort_pages(viewer_client, django_assert_max_num_que
     assert html.count("data-trade=") == 1
 
 
+def test_trades_page_refreshes_its_rows_on_fills(viewer_client) -> None:
+    """The trade log is live: the table reloads its rows (?partial=1, same filters) on `order_filled`."""
+    html = viewer_client.get(reverse("trades:trades")).content.decode()
+    assert 'id="trades" data-live-refresh="order_filled"' in html and "trades/trading.js" in html
+    TradeFactory(date=dt.date(2025, 2, 3), strategy_tag="a")
+    TradeFactory(date=dt.date(2025, 2, 4), strategy_tag="b")
+    rows = viewer_client.get(reverse("trades:trades"), {"partial": "1", "strategy": "b"})
+    body = rows.content.decode()
+    assert body.count("data-trade=") == 1 and "<table" not in body and "<html" not in body
+
+
 def test_nav_links(viewer_client) -> None:
     html = viewer_client.get(reverse("home")).content.decode()
     for name in ("trades:orders", "trades:positions", "trades:trades", "accounts:settings"):

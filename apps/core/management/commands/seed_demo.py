@@ -2,7 +2,8 @@
 the bundled simulator it also switches on its condition searches (two of them realtime), gives the demo
 trader a console notification channel, so entries show in the worker's log from the first session, and
 loads the simulator's instruments and the bars of the session before the replayed day (apps.market.demo), so
-the chart and the bars page have data on first start."""
+the chart and the bars page have data on first start, and sets the opening breakout's news threshold to what
+the bundled news source scores (version 2 of its configuration), so the demo trades once the trader starts it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from django.db import transaction
 # (username, role group); the Django admin belongs to a separate staff account, not to a role, so the trader
 # and viewer stay what their roles say (the admin can edit users and permissions, which no role should).
 DEMO_USERS = [("trader", "trader"), ("viewer", "viewer"), ("admin", None)]
+# The opening breakout's parameters on the simulator: a news threshold the bundled news source reaches
+# (its scores are ~40–70, see README "The bundled news source") and the top 10 of the scan.
+DEMO_BREAKOUT_PARAMS = {"news_threshold": 50, "top_n": 10}
 
 
 class Command(BaseCommand):
@@ -42,6 +46,7 @@ class Command(BaseCommand):
         self._seed_conditions()
         self._seed_account()
         self._seed_market()
+        self._seed_strategy()
         if not created:
             self.stdout.write("demo users already exist (passwords were printed on first start)")
             return
@@ -83,6 +88,30 @@ class Command(BaseCommand):
             f"{seeded.minute_bars} minute bars of {', '.join(map(str, seeded.sessions))} "
             f"loaded from the simulator in {time.monotonic() - started:.1f} s"
         )
+
+    def _seed_strategy(self) -> None:
+        """With the simulator, version 2 of the opening breakout with the demo's parameters (once: only
+        over the migration's version 1, never over a trader's change). The bundled news source scores
+        ~40–70 (40 + a trading-value bonus for the top 5 + the change), so the default threshold 70
+        would let almost nothing through and the demo would never trade."""
+        from django.conf import settings
+
+        from apps.strategy.models import StrategyConfig
+        from apps.strategy.services import config_update
+
+        if not settings.KIWOOM_USE_SIMULATOR:
+            return
+        name = "opening_breakout"
+        active = StrategyConfig.objects.filter(strategy=name).order_by("-version").first()
+        if active is None or active.version != 1 or active.author_id is not None:
+            return
+        config_update(
+            name,
+            {"params": DEMO_BREAKOUT_PARAMS},
+            user=None,
+            reason="데모: 내장 뉴스 점수(약 40–70)에 맞춘 값 (seed_demo, demo: the bundled news scores)",
+        )
+        self.stdout.write(f"demo: {name} v2 with {DEMO_BREAKOUT_PARAMS}")
 
     def _seed_conditions(self) -> None:
         from django.conf import settings
