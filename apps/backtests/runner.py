@@ -334,7 +334,16 @@ class _Run:
         sellable = 0
         if position is not None and position.quantity:
             sellable = position.quantity - self.books.reserved(code)
-        prepared = Prepared(0, "new", self.broker.account, inst.market, inst.name, used, sellable)
+        prepared = Prepared(
+            0,
+            "new",
+            self.broker.account,
+            inst.market,
+            inst.name,
+            used,
+            sellable,
+            max_order_krw=self.spec.limits.max_order_value,
+        )
         reference = signal.price or self.marks.get(code)
         plan = plan_order(signal, prepared, self.settings, reference, self._limits(code, day))
         if plan.refusal is not None:

@@ -11,7 +11,8 @@ One signal, in this order (`asignal_execute`, on the realtime process's event lo
    exits (sells) always go on (DESIGN.md: closing the gate never blocks exits; the pre-trade check
    decides). Also read there: the strategy's budget in use, the stock's market and name, and for a sell
    the sellable quantity of the strategy's position.
-2. sizing (pure, `plan_order`): a buy of whole shares within the strategy's budget (`budget_krw` less what
+2. sizing (pure, `plan_order`): a buy of whole shares within the strategy's budget and under the risk
+   configuration's max order value when this process knows it (`budget_krw` less what
    its positions cost and its open buys hold; at most `params["entry_krw"]` when set) at a marketable
    limit `STRATEGY_ENTRY_SLIPPAGE_PCT` above the reference price (the signal's, else the last tick's),
    rounded down onto the KRX tick grid and within the day's upper limit; a sell of the whole sellable
@@ -124,6 +125,9 @@ class Prepared:
     budget_used: int  # KRW the strategy's positions cost + its open buys hold
     sellable: int  # a sell: the strategy's position's sellable quantity
     payload: dict[str, Any] = field(default_factory=dict)  # the trade_signal push when final
+    # The risk configuration's max order value (KRW) when known: an entry is sized under it rather
+    # than sized over it and refused (`order_value`); the pre-trade check still decides.
+    max_order_krw: int | None = None
 
 
 def signal_prepare(
@@ -158,7 +162,7 @@ def _prepared(
     signal: Signal, row: tuple[Any, ...], account_no: str, market: str, name: str
 ) -> Prepared | None:
     """The prepare statement's row → `Prepared` (a gated entry: its row marked, in this thread)."""
-    row_id, switch, state, held, buys, sellable = row
+    row_id, switch, state, held, buys, sellable, config_version = row
     if row_id is None:
         return None
     state = state or RiskState.ACTIVE
@@ -173,7 +177,26 @@ def _prepared(
             payload = signal_payload(signal_row)
             publish_after_commit("trade_signal", payload)
         return Prepared(row_id, SignalStatus.GATED, account_no, market, name, used, 0, payload)
-    return Prepared(row_id, SignalStatus.NEW, account_no, market, name, used, int(sellable or 0))
+    cap = _max_order_krw(config_version)
+    return Prepared(
+        row_id,
+        SignalStatus.NEW,
+        account_no,
+        market,
+        name,
+        used,
+        int(sellable or 0),
+        max_order_krw=cap,
+    )
+
+
+def _max_order_krw(config_version: int | None) -> int | None:
+    """The max order value of the risk configuration in force, from the process's cache (no query:
+    None when that version was not read yet — the pre-trade check then has the last word alone)."""
+    from apps.risk.selectors import _cache
+
+    config = _cache.get(config_version)
+    return config.limits.max_order_value if config is not None else None
 
 
 async def asignal_prepare(
@@ -254,7 +277,8 @@ def _prepare_statement(
                  WHERE account_no = %s AND strategy_tag = %s AND side = 'buy'
                    AND status = ANY(%s) AND price IS NOT NULL),
                (SELECT quantity - reserved FROM {positions}
-                 WHERE account_no = %s AND code = %s AND quantity > 0 AND strategy_tag = %s)
+                 WHERE account_no = %s AND code = %s AND quantity > 0 AND strategy_tag = %s),
+               (SELECT config_version FROM {status} WHERE id = 1)
     """  # noqa: S608 (table names from the models; every value is a parameter)
     params = [
         signal.key or _fallback_key(signal),
@@ -361,7 +385,20 @@ def plan_order(
     room = strategy.budget_krw - prepared.budget_used
     per_entry = strategy.params.get("entry_krw") if strategy.params else None
     amount = min(room, int(per_entry)) if per_entry else room
+    if prepared.max_order_krw is not None:
+        amount = min(
+            amount, prepared.max_order_krw
+        )  # sized under the risk limit, not refused by it
     quantity = max(amount, 0) // price
+    if quantity <= 0 and prepared.max_order_krw is not None and prepared.max_order_krw < price:
+        return OrderPlan(
+            0,
+            price,
+            {
+                "code": "order_value",
+                "message": f"최대 주문금액 {prepared.max_order_krw:,}원 < 1주 {price:,}원",
+            },
+        )
     if quantity <= 0:
         return OrderPlan(
             0,

@@ -156,7 +156,7 @@ async def test_a_risk_refusal_is_rejected_with_its_reasons() -> None:
     from apps.risk.services.config import config_update
 
     await sync_to_async(config_update)(
-        {"max_order_value": 100_000}, user=None, reason="test: small orders"
+        {"max_order_value": 50_000}, user=None, reason="test: smaller than one share"
     )
     place = Place()
     done = await asignal_execute(signal(), context(place))
@@ -318,3 +318,18 @@ def test_signals_a_killed_process_left_new_get_their_outcome_at_the_next_start()
     assert done.status == SignalStatus.ACCEPTED
     [again] = execution.signals_interrupted_settle(dt.date(2025, 1, 15))  # no longer in flight
     assert again["code"] == "035420" and again["status"] == SignalStatus.FAILED
+
+
+async def test_an_entry_is_sized_under_the_risk_max_order_value() -> None:
+    """The risk configuration allows 200,000 KRW an order: the entry buys 2 shares at 70,300 (not
+    14 within the strategy's 1,000,000 budget, which the pre-trade check would refuse)."""
+    from apps.risk.selectors import active_config
+    from apps.risk.services.config import config_update
+
+    await sync_to_async(config_update)({"max_order_value": 200_000}, user=None, reason="test")
+    await sync_to_async(active_config)()  # this process knows the version now
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.ACCEPTED
+    order = await sync_to_async(Order.objects.get)()
+    assert (order.quantity, order.price) == (2, 70_300)
