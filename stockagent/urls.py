@@ -40,4 +40,6 @@ urlpatterns = [
     path("api/v1/", include("apps.news.api_urls")),
     path("strategy/", include("apps.strategy.urls")),
     path("api/v1/strategy/", include("apps.strategy.api_urls")),
+    path("backtests/", include("apps.backtests.urls")),
+    path("api/v1/", include("apps.backtests.api_urls")),
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "backtest_cancel",
     "backtest_create",
     "backtest_execute",
+    "backtest_launch",
     "metrics_of",
 ]
 
@@ -101,6 +102,25 @@ def backtest_create(
         universe="" if codes else universe,
         created_by=user if getattr(user, "pk", None) else None,
     )
+
+
+def backtest_launch(data: Mapping[str, Any], user: Any = None) -> BacktestRun:
+    """Create a run from a checked request body (`serializers.BacktestCreateSerializer`: the API and the
+    page) and hand it to the `reports` worker (`backtests.run`) once the row is committed."""
+    from .tasks import run_backtest
+
+    row = backtest_create(
+        strategy=data["strategy"],
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+        codes=data.get("codes") or (),
+        universe=data.get("universe") or "",
+        overrides=data.get("params") or {},
+        options=data.get("options") or {},
+        user=user,
+    )
+    transaction.on_commit(lambda: run_backtest.delay(row.pk))
+    return row
 
 
 def backtest_cancel(run_id: int) -> bool:
