@@ -12,12 +12,14 @@ cancelling need the trader role (`IsTraderOrReadOnly`: viewers get 403 and nothi
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.openapi import ErrorsSerializer, errors, query
 from apps.core.pagination import LimitOffsetPages
 
 from .models import BacktestRun, RunStatus
@@ -29,6 +31,28 @@ from .serializers import (
 from .services import BacktestInvalid, backtest_cancel, backtest_launch
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Backtest runs, newest first",
+        parameters=[
+            query("status", "a run status", enum=list(RunStatus.values)),
+            query("strategy", "strategy name"),
+        ],
+        responses={200: BacktestRunSerializer(many=True), **errors(400)},
+    ),
+    post=extend_schema(
+        summary="Launch a backtest (trader)",
+        description="Validated as `manage.py backtest` validates; 202 with the queued run "
+        "(`backtests.run` on the `reports` worker). A bad body → 400 naming each field (the body's "
+        "shape: `{field: [...]}`; the strategy's checks: `{detail, errors: {field: [...]}}`), nothing "
+        "stored.",
+        request=BacktestCreateSerializer,
+        responses={
+            202: BacktestRunDetailSerializer,
+            **errors(400, _400=OpenApiResponse(ErrorsSerializer, description="invalid backtest")),
+        },
+    ),
+)
 class BacktestListView(ListAPIView):
     serializer_class = BacktestRunSerializer
     pagination_class = LimitOffsetPages
@@ -56,12 +80,23 @@ class BacktestListView(ListAPIView):
 
 
 class BacktestDetailView(APIView):
+    @extend_schema(
+        summary="One backtest: parameters, status, progress, metrics, equity series, trades",
+        responses={200: BacktestRunDetailSerializer, **errors(404)},
+    )
     def get(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(BacktestRun.objects.select_related("created_by"), pk=pk)
         return Response(BacktestRunDetailSerializer(run).data)
 
 
 class BacktestCancelView(APIView):
+    @extend_schema(
+        summary="Cancel a queued or running backtest (trader)",
+        description="A queued run is cancelled at once; a running one stops after the day in progress. "
+        "409 when it is already finished.",
+        request=None,
+        responses={200: BacktestRunDetailSerializer, **errors(404, 409)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         get_object_or_404(BacktestRun, pk=pk)
         if not backtest_cancel(pk):

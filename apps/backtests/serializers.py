@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import BacktestRun, BacktestTrade, RunStatus
@@ -175,9 +176,11 @@ class BacktestRunDetailSerializer(BacktestRunSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(EquityPointSerializer(many=True))
     def get_equity(self, run: BacktestRun) -> list[dict[str, Any]]:
         return EquityPointSerializer(equity_series(run), many=True).data
 
+    @extend_schema_field(BacktestTradeSerializer(many=True))
     def get_trades(self, run: BacktestRun) -> list[dict[str, Any]]:
         if run.status != RunStatus.DONE and run.status != RunStatus.CANCELLED:
             return []
