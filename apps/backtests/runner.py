@@ -48,8 +48,9 @@ from apps.risk.policy import DEFAULT_EXIT_POLICY, ExitPolicy
 from apps.strategy.engine import build_engine
 from apps.strategy.engine.base import StrategySettings
 from apps.strategy.engine.events import BarEvent, ConditionEvent, NewsEvent, Signal
-from apps.strategy.execution import Prepared, plan_order
+from apps.strategy.execution import Prepared
 from apps.strategy.scanner_schedule import ScanWindow
+from apps.strategy.sizing import plan_order
 from krx import DEFAULT_COMMISSION_RATE, KST, calendar, price_limits
 
 from .books import Books, BtOrder, BtPosition
@@ -296,7 +297,7 @@ class _Run:
             reference = decision.price or self.marks.get(position.code)
             if not reference:
                 continue
-            from apps.strategy.execution import exit_slippage
+            from apps.strategy.sizing import exit_slippage
 
             limits = self._limits(position.code, day)
             market = self.instruments[position.code].market

@@ -35,11 +35,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import psycopg
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
@@ -47,7 +45,6 @@ import krx
 from apps.core import gcpause
 from apps.core.live import publish_after_commit
 from apps.realtime.handlers import db_call
-from apps.risk.exits import exit_limit_price
 from apps.risk.models import State as RiskState
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
@@ -57,10 +54,10 @@ from .engine.base import StrategySettings
 from .engine.events import Signal
 from .models import Signal as SignalRow
 from .models import SignalStatus
+from .sizing import OrderPlan, entry_limit_price, plan_order
 
 log = logging.getLogger(__name__)
 
-HUNDRED = Decimal(100)
 IDEMPOTENCY_MAX = 100  # Order.idempotency_key's length
 
 __all__ = [
@@ -78,38 +75,12 @@ __all__ = [
 ]
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
-def entry_slippage() -> Decimal:
-    return Decimal(str(_setting("STRATEGY_ENTRY_SLIPPAGE_PCT", "0.5")))
-
-
-def exit_slippage() -> Decimal:
-    return Decimal(str(_setting("STRATEGY_EXIT_SLIPPAGE_PCT", "1")))
-
-
 def idempotency_key(key: str) -> str:
     """`signal:<key>`, or `signal:<sha1 of key>` for a key too long for the order's column."""
     value = f"signal:{key}"
     if len(value) <= IDEMPOTENCY_MAX:
         return value
     return "signal:" + hashlib.sha1(key.encode()).hexdigest()  # noqa: S324 (a name, not a secret)
-
-
-def entry_limit_price(
-    reference: int, slippage_pct: Decimal, upper_limit: int | None, market: str, day: dt.date
-) -> int:
-    """A marketable buy limit: `slippage_pct` above `reference`, rounded down onto the tick grid
-    (never pays above the cap), clamped to the day's upper limit (never outside the limits)."""
-    raw = (Decimal(reference) * (1 + slippage_pct / HUNDRED)).to_integral_value(
-        rounding=ROUND_FLOOR
-    )
-    price = krx.tick_round(int(raw), market, day, "down")
-    if upper_limit is not None:
-        price = min(price, upper_limit)
-    return max(price, 1)
 
 
 # --------------------------------------------------------------------------------- 1. prepare
@@ -342,73 +313,6 @@ def _instrument(code: str) -> tuple[str, str]:
     value = (market, row[1] if row else "")
     _INSTRUMENTS[code] = (now, value)
     return value
-
-
-# --------------------------------------------------------------------------------- 2. plan
-@dataclass(frozen=True)
-class OrderPlan:
-    quantity: int
-    price: int
-    refusal: dict[str, str] | None = None  # why no order can be made (no price, no budget, ...)
-
-
-def plan_order(
-    signal: Signal,
-    prepared: Prepared,
-    strategy: StrategySettings | None,
-    reference: int | None,
-    limits: tuple[int, int] | None,
-) -> OrderPlan:
-    """Quantity and marketable limit price of the signal's order (pure). `reference`: the signal's
-    price, else the last trade's; `limits`: the day's (lower, upper) price limits when known."""
-    day = signal.at.astimezone(krx.KST).date()
-    if not reference or reference <= 0:
-        return OrderPlan(0, 0, {"code": "price_unknown", "message": "기준 가격을 알 수 없습니다"})
-    if signal.side == "sell":
-        price = exit_limit_price(
-            reference, exit_slippage(), limits[0] if limits else None, prepared.market, day
-        )
-        if prepared.sellable <= 0:
-            return OrderPlan(
-                0,
-                price,
-                {"code": "nothing_sellable", "message": "매도 가능한 전략 보유 수량이 없습니다"},
-            )
-        return OrderPlan(prepared.sellable, price)
-    price = entry_limit_price(
-        reference, entry_slippage(), limits[1] if limits else None, prepared.market, day
-    )
-    if strategy is None:
-        return OrderPlan(
-            0, price, {"code": "no_config", "message": f"전략 {signal.strategy} 설정이 없습니다"}
-        )
-    room = strategy.budget_krw - prepared.budget_used
-    per_entry = strategy.params.get("entry_krw") if strategy.params else None
-    amount = min(room, int(per_entry)) if per_entry else room
-    if prepared.max_order_krw is not None:
-        amount = min(
-            amount, prepared.max_order_krw
-        )  # sized under the risk limit, not refused by it
-    quantity = max(amount, 0) // price
-    if quantity <= 0 and prepared.max_order_krw is not None and prepared.max_order_krw < price:
-        return OrderPlan(
-            0,
-            price,
-            {
-                "code": "order_value",
-                "message": f"최대 주문금액 {prepared.max_order_krw:,}원 < 1주 {price:,}원",
-            },
-        )
-    if quantity <= 0:
-        return OrderPlan(
-            0,
-            price,
-            {
-                "code": "budget",
-                "message": f"전략 예산 부족: 남은 {max(room, 0):,}원 < 1주 {price:,}원",
-            },
-        )
-    return OrderPlan(quantity, price)
 
 
 def build_intent(
