@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from ..models import Order, OrderTransition, Position
@@ -87,12 +87,14 @@ def insert_statement(
     `order_insert` runs it through Django's connection, the async order path on its own."""
     now = timezone.now()
     order.created_at = order.updated_at = now
+    # The wrapper itself, not the `connection` proxy: each field's preparation reads the connection
+    # several times, and every read through the proxy is a context-local lookup (≈40 per order).
+    wrapper = connections[DEFAULT_DB_ALIAS]
     params: list[object] = [order.account_no, order.code, order.side]
     if reserve:
         params += [reserve, now, order.account_no, order.code, reserve]
     params += [
-        f.get_db_prep_save(getattr(order, f.attname), connection)
-        for f in Order._meta.concrete_fields
+        f.get_db_prep_save(getattr(order, f.attname), wrapper) for f in Order._meta.concrete_fields
     ]
     params += [
         [now] * len(journal),
