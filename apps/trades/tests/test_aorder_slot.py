@@ -5,6 +5,7 @@ not be taken sends nothing and the order ends `rejected` (not `unknown`)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -270,12 +271,18 @@ async def test_an_idempotency_key_race_answers_with_the_winner(
     keyed = replace(intent(), idempotency_key="k-1")
     plan = aorder.order_plan
 
-    def plan_then_lose(*args: Any, **kwargs: Any) -> Any:
-        planned = plan(*args, **kwargs)
+    def winner() -> None:
         try:
             order_create(replace(keyed), claim=True)  # the winner commits first
         finally:
             db.connection.close()
+
+    def plan_then_lose(*args: Any, **kwargs: Any) -> Any:
+        planned = plan(*args, **kwargs)
+        # Planned on the loop when warm: the winner commits from a thread of its own meanwhile.
+        thread = threading.Thread(target=winner)
+        thread.start()
+        thread.join()
         return planned
 
     monkeypatch.setattr(aorder, "order_plan", plan_then_lose)
