@@ -3,7 +3,9 @@ on a PostgreSQL database of this suite's own, `fresh_database`, and a Redis key 
 2025-01-15 at speed 60 from 08:45 trades by itself — scanner → news → signals → orders → fills → exits →
 trades — while headless Chromium, logged in as the demo trader, watches it on four pages of one browser
 context, all live (no reload): the scanner's rows, a signal in the overview's feed, a filled order and a
-closed trade.
+closed trade. Issue 17, "Done when" 1, on the same run: the overview's position card appears when the buy
+fills, its last fill time and its balance (the sync queued after the fill) change, and its automatic-trading
+status turns to stopped when the trader stops it through the API — all without a reload.
 
 The setup before the stack starts is what a trader would do: the demo's strategy configuration as
 `seed_demo` writes it (news threshold 50, top 10) with the VWAP-breakdown exit at VWAP itself (margin 0,
@@ -91,6 +93,10 @@ def test_the_stack_trades_a_replayed_morning_by_itself_and_the_pages_show_it_liv
         page.wait_for_selector("#live-indicator.on", timeout=20_000)
         page.evaluate("window.__sameDocument = true")
     assert pages["trades"].locator("#trades tr[data-trade]").count() == 0
+    overview = pages["overview"]
+    assert overview.locator("#ov-trading").get_attribute("data-switch") == "1"
+    last_fill = overview.locator("#ov-last-fill").inner_text()
+    balance_at = overview.locator('#ov-account [data-field="at"]').inner_text()
 
     def seen(name: str, selector: str) -> None:
         try:
@@ -104,7 +110,30 @@ def test_the_stack_trades_a_replayed_morning_by_itself_and_the_pages_show_it_liv
     seen("scanner", "#scanner-table tbody tr[data-code]")
     seen("overview", "#signal-feed tr[data-signal]")
     seen("orders", 'tr[data-status="filled"]')
+    seen("overview", "#position-cards article.pos-card")  # the buy's position, pushed live
     seen("trades", "#trades tr[data-trade]")
+    for selector, before in (
+        ("#ov-last-fill", last_fill),
+        ('#ov-account [data-field="at"]', balance_at),
+    ):
+        overview.wait_for_function(
+            "([sel, before]) => document.querySelector(sel).textContent.trim() !== before.trim()",
+            arg=[selector, before],
+            timeout=WAIT_MS,
+        )
+    stopped = overview.evaluate(
+        """async () => {
+            const token = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+            const r = await fetch("/api/v1/system/stop", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token.split("=")[1]},
+                body: JSON.stringify({reason: "e2e: the trader stops"}),
+            });
+            return r.status;
+        }"""
+    )
+    assert stopped == 200
+    seen("overview", '#ov-trading[data-switch="0"]')
     for name, page in pages.items():
         assert page.evaluate("window.__sameDocument") is True, f"{name} was reloaded"
     signal = pages["overview"].locator("#signal-feed tr[data-signal]").first.inner_text()
