@@ -132,13 +132,13 @@ def _fill_item(f: Any) -> dict[str, Any]:
         "kind": "fill",
         "id": f.pk,
         "at": f.executed_at,
-        "source": _("체결"),
+        "source": "",  # "체결", written by the template (as the live rows' label is)
         "code": f.order.code,
         "name": f.order.name,
         "side": f.order.side,
         "detail": _("%(qty)s주 @ %(price)s") % {"qty": f.quantity, "price": krw(price)},
         "status": "filled",
-        "status_label": _("체결"),
+        "status_label": "",
         "url": reverse("trades:order", args=[f.order_id]),
     }
 
