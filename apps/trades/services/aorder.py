@@ -199,6 +199,39 @@ class _Stale(Exception):
     """The connection failed before the transaction did anything: safe to retry on a fresh one."""
 
 
+class _Statements:
+    """Statements queued on the order connection's pipeline. `rollback_open()` ends a transaction a
+    refusal, an error or a cancelled task left open; `close()` closes their cursors."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.cursors: list[psycopg.AsyncCursor[Any]] = []
+
+    async def queue(self, sql: str, params: list[Any] | None = None) -> psycopg.AsyncCursor[Any]:
+        """Queue `sql` (without `params`: BEGIN, COMMIT, SET — never a prepared statement)."""
+        cursor = self.conn.cursor()
+        self.cursors.append(cursor)
+        if params is None:
+            await cursor.execute(sql, prepare=False)
+        else:
+            await cursor.execute(sql, params)
+        return cursor
+
+    async def rollback_open(self) -> None:
+        conn = self.conn
+        if (
+            not conn.closed
+            and not conn.broken
+            and conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        ):
+            await _rollback(conn)
+
+    async def close(self) -> None:
+        for cursor in self.cursors:
+            with contextlib.suppress(psycopg.Error):
+                await cursor.close()
+
+
 async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, bool]:
     order = plan.order
     try:
@@ -209,26 +242,18 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
             "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
         ) from None
     started = False
-    cursors: list[psycopg.AsyncCursor[Any]] = []
+    statements = _Statements(conn)
 
     async def run(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
         """In pipeline mode: a statement not fetched is only queued (the lock goes out with BEGIN
         and the snapshot statement: one round trip); a fetch sends what is queued and waits."""
         nonlocal started
-        cursor = conn.cursor()
-        cursors.append(cursor)
-        await cursor.execute(sql, params)
+        cursor = await statements.queue(sql, params)
         if not fetch:
             return None
         row = await cursor.fetchone()
         started = True
         return row
-
-    async def control(sql: str) -> None:
-        """BEGIN / COMMIT, queued in the pipeline (never a prepared statement)."""
-        cursor = conn.cursor()
-        cursors.append(cursor)
-        await cursor.execute(sql, prepare=False)
 
     key_cursor: psycopg.AsyncCursor[Any] | None = None
 
@@ -251,11 +276,9 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
         # before this returns, so before any broker call).
         try:
             async with conn.pipeline():
-                await control("BEGIN")
+                await statements.queue("BEGIN")
                 if intent.idempotency_key:
-                    key_cursor = conn.cursor()
-                    cursors.append(key_cursor)
-                    await key_cursor.execute(_KEY_SQL, [intent.idempotency_key])
+                    key_cursor = await statements.queue(_KEY_SQL, [intent.idempotency_key])
                 await risk_hook.acheck(
                     run_keyed,
                     _order_db,
@@ -265,15 +288,13 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
                     price=plan.price,
                     now=plan.now,
                 )
-                insert = conn.cursor()
-                cursors.append(insert)
-                await insert.execute(*insert_statement(order, plan.journal, plan.reserve))
-                await control("COMMIT")
+                insert = await statements.queue(
+                    *insert_statement(order, plan.journal, plan.reserve)
+                )
+                await statements.queue("COMMIT")
             row = await insert.fetchone()
         finally:
-            if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                # A refusal, an error, a cancelled task: nothing of this transaction stays.
-                await _rollback(conn)
+            await statements.rollback_open()  # nothing of a refused or failed transaction stays
     except psycopg.OperationalError:
         if not started:  # BEGIN, the lock or the snapshot statement: nothing was done
             raise _Stale from None
@@ -288,9 +309,7 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
             return existing, False
         raise
     finally:
-        for cursor in cursors:
-            with contextlib.suppress(psycopg.Error):
-                await cursor.close()
+        await statements.close()
     assert row is not None
     refused = insert_result(order, row)
     if refused is not None:
@@ -325,37 +344,20 @@ async def aorder_statement(
     controls = ["BEGIN"] if wait_for_flush else ["BEGIN", "SET LOCAL synchronous_commit TO off"]
     async with _CONN.mine():
         conn = await _CONN.get()
-        cursors: list[psycopg.AsyncCursor[Any]] = []
-
-        async def queue(text: str, args: list[Any] | None = None) -> psycopg.AsyncCursor[Any]:
-            cursor = conn.cursor()
-            cursors.append(cursor)
-            if args is None:
-                await cursor.execute(text, prepare=False)
-            else:
-                await cursor.execute(text, args)
-            return cursor
-
+        statements = _Statements(conn)
         try:
             async with conn.pipeline():
                 for control in controls:
-                    await queue(control)
-                main = await queue(sql, params)
-                await queue("COMMIT")
+                    await statements.queue(control)
+                main = await statements.queue(sql, params)
+                await statements.queue("COMMIT")
             return await main.fetchone()
         except psycopg.OperationalError:
             await _CONN.drop()
             raise
         finally:
-            if (
-                not conn.closed
-                and not conn.broken
-                and conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE
-            ):
-                await _rollback(conn)
-            for cursor in cursors:
-                with contextlib.suppress(psycopg.Error):
-                    await cursor.close()
+            await statements.rollback_open()
+            await statements.close()
 
 
 # --------------------------------------------------------------------------------- submit
