@@ -93,6 +93,11 @@ def config_cached(version: int | None) -> bool:
     return version in _cache
 
 
+def config_if_cached(version: int | None) -> ActiveConfig | None:
+    """The configuration of `version` when this process has read it, else None (never a query)."""
+    return _cache.get(version)
+
+
 def active_config(version: int | None = ...) -> ActiveConfig:  # type: ignore[assignment]
     """The configuration of `version` (default: the active one), from the cache when known."""
     if version is ...:

@@ -164,9 +164,9 @@ def _prepared(
 def _max_order_krw(config_version: int | None) -> int | None:
     """The max order value of the risk configuration in force, from the process's cache (no query:
     None when that version was not read yet — the pre-trade check then has the last word alone)."""
-    from apps.risk.selectors import _cache
+    from apps.risk.selectors import config_if_cached
 
-    config = _cache.get(config_version)
+    config = config_if_cached(config_version)
     return config.limits.max_order_value if config is not None else None
 
 
@@ -302,16 +302,15 @@ def _instrument_cached(code: str) -> tuple[str, str] | None:
 
 def _instrument(code: str) -> tuple[str, str]:
     """(market, name) of the code, cached a few minutes per process (the hot path pays no query)."""
-    now = time.monotonic()
-    hit = _INSTRUMENTS.get(code)
-    if hit is not None and now - hit[0] < INSTRUMENT_TTL_SECONDS:
-        return hit[1]
+    hit = _instrument_cached(code)
+    if hit is not None:
+        return hit
     from apps.market.models import Instrument
 
     row = Instrument.objects.filter(code=code).values_list("market", "name").first()
     market = row[0] if row and row[0] in krx.Market.__members__ else krx.Market.KOSPI.value
     value = (market, row[1] if row else "")
-    _INSTRUMENTS[code] = (now, value)
+    _INSTRUMENTS[code] = (time.monotonic(), value)
     return value
 
 
