@@ -14,11 +14,11 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import HealthStatus
 from apps.core.rediskeys import redis_key
+from apps.core.redispool import pooled_redis
 
 from .conf import setting
 
 PROCESS = "telegram"
-_clients: dict[str, redis.Redis] = {}
 
 MESSAGES = [
     (re.compile(r"^not configured$"), _("설정되지 않음")),
@@ -27,10 +27,7 @@ MESSAGES = [
 
 
 def _redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=2)
-    return _clients[url]
+    return pooled_redis(2.0)
 
 
 def _key() -> str:

@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 import redis
-from django.conf import settings
 from django.db import transaction
 
 import krx
 from apps.core.live import publish_after_commit
 from apps.core.rediskeys import redis_key
+from apps.core.redispool import pooled_redis
 
 from .exits import effective_stop
 from .policy import ExitPolicy, exit_policy
@@ -119,19 +118,9 @@ def stored_highs(account: str, entries: Mapping[str, dt.datetime | None]) -> dic
     return {code: parse_high(r, entries[code]) for code, r in zip(codes, raw, strict=True)}
 
 
-_clients: dict[tuple[int, str], redis.Redis] = {}
-
-
 def _client() -> redis.Redis:
-    """One pooled client per process (a fill must not pay a connection's set-up: ~10 ms)."""
-    key = (os.getpid(), settings.REDIS_URL)
-    client = _clients.get(key)
-    if client is None:
-        _clients.clear()  # a forked child (the parent's connections are not ours), another URL
-        client = _clients[key] = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
-    return client
+    """The process's pooled client (a fill must not pay a connection's set-up: ~10 ms)."""
+    return pooled_redis(2.0)
 
 
 # --- the books: in the fill's transaction ----------------------------------------------------------------

@@ -22,7 +22,7 @@ def test_a_viewer_may_link_too(viewer_client) -> None:
 
 
 def test_only_own_links_can_be_removed(trader_client, other_user) -> None:
-    theirs = TelegramLink.objects.create(user=other_user, chat_id=42)
+    theirs = TelegramLink.objects.create(user=other_user, chat_id=987654321987)  # in no clock
     trader_client.post(f"/telegram/links/{theirs.pk}/delete")
     assert TelegramLink.objects.filter(pk=theirs.pk).exists()
     assert str(theirs.chat_id) not in trader_client.get("/telegram/").content.decode()
