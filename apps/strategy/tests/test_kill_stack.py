@@ -11,6 +11,10 @@ are SIGKILLed in turn, each restarted by the supervisor before the next (`stackc
    — and the exchange;
 3. the `orders` worker (reconciliation, manual orders) and the `market` worker (the scanner).
 
+The market runs slowly (speed 3) while the realtime process and the workers are killed and restarted,
+and at speed 30 otherwise: how long the restarts take on a busy machine must not decide whether the replayed morning still
+has a signal left after them (it once came back after the last one).
+
 Afterwards, once reconciled with the broker: no order is left `new`, `submitted` or `unknown` and no
 signal `new` (the one the realtime kill interrupted got its outcome at the restart); each signal made at
 most one order, each code at most one strategy entry; and a signal after the last restart made its order
@@ -37,6 +41,8 @@ pytestmark = pytest.mark.slow
 
 UNSETTLED = ("new", "submitted", "unknown")
 KILL_BOUND = 60.0  # seconds for the supervisor to bring a killed process back (all green)
+SPEED = 30  # the replayed morning's speed
+KILL_SPEED = 3  # while processes are killed and restarted
 
 SETUP = """
 from django.contrib.auth import get_user_model
@@ -73,7 +79,7 @@ def stack() -> Iterator[Stack]:
             stack_env(url),
             sim_date="2025-01-15",
             sim_start="08:52",
-            sim_speed=30,
+            sim_speed=SPEED,
             setup=[("shell", "-c", SETUP)],
         ) as running,
     ):
@@ -98,6 +104,11 @@ def wait_for(what: str, fn: Callable[[], Any], stack: Stack, timeout: float) -> 
     )
 
 
+def market_speed(stack: Stack, speed: float) -> None:
+    """Set the simulator's speed (it keeps its exchange time)."""
+    assert sim_clock(stack.sim_port, {"speed": speed}) is not None, stack.log_tail(3000)
+
+
 def kill(stack: Stack, name: str) -> dict:
     result = kill_one(stack.var_dir, stack.port, stack.token, name, KILL_BOUND, stack.sim_port)
     assert result.get("green_after_seconds") is not None, (result, stack.log_tail(6000))
@@ -114,10 +125,16 @@ def test_kills_mid_session_leave_no_half_made_order_and_no_duplicate_entry(stack
     first = wait_for(
         "a first signal", lambda: rows(stack, "SELECT id FROM strategy_signal"), stack, 150
     )
+    market_speed(stack, KILL_SPEED)
     results = [kill(stack, "realtime")]
     print("first signal at the kill:", rows(stack, SIGNALS + " WHERE s.id = %s", first[0][0]))
     # 2. The news service (the simulator: REST scores, the breaking-news channel — and the exchange).
+    # At the stack's speed: a restart continues the clock it wrote (every second) only at the speed it
+    # starts with, as if the market had kept running while it was down.
+    market_speed(stack, SPEED)
+    time.sleep(1.5)
     results.append(kill(stack, "simulator"))
+    market_speed(stack, KILL_SPEED)
     # 3. The workers.
     results.append(kill(stack, "worker-orders"))
     results.append(kill(stack, "worker-market"))
@@ -125,6 +142,8 @@ def test_kills_mid_session_leave_no_half_made_order_and_no_duplicate_entry(stack
         print(result)
     restarted = sim_clock(stack.sim_port)
     assert restarted is not None
+    print("exchange time after the restarts:", restarted)
+    market_speed(stack, SPEED)
 
     # Trading resumes: a signal after the last restart makes its order (034020's exit at 09:35 or
     # 000660's entry at 09:36 on this replayed day).
