@@ -1,8 +1,8 @@
 """The executor's async path (the realtime process: strategy entries, risk exits).
 
-`aorder_submit`: the order's transaction runs on the event loop, on the process's own psycopg
-`AsyncConnection` (`aorder_create`): BEGIN, the risk lock, the snapshot, the pure check, the insert,
-COMMIT — the same statements as `order_create` (built by the same functions: `risk_hook.acheck`,
+`aorder_submit`: the order's transaction runs on the event loop, on the process's own connection
+driven as a libpq pipeline (`aorder_create`, `apps.core.pgpipe.Pipe`): BEGIN, the risk lock, the
+snapshot, the pure check, the insert, COMMIT — the same statements as `order_create` (built by the same functions: `risk_hook.acheck`,
 `insert.insert_statement`), without a thread hop or Django's per-query work. Meanwhile the async REST
 client takes the rate-limit slot and the token (`prepare`); the call is made only after the commit,
 exactly once, outside any transaction. The record of its outcome runs in the order thread (Django).
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from django.db.backends.signals import connection_created
 
 from apps.broker.contract import AmbiguousOutcome, BrokerError, BrokerUnavailable, OrderAck
 from apps.core import gcpause
+from apps.core.pgpipe import Pipe, Statement
 
 from ..models import Order
 from . import risk_hook
@@ -92,10 +92,12 @@ def _close_connection() -> None:
 
 # --------------------------------------------------------------------------------- the connection
 class _Conn:
-    """The event loop's order connection (one per loop; a transaction at a time, under `lock`)."""
+    """The event loop's order connection (one per loop; a transaction at a time, under `lock`), driven
+    as a libpq pipeline (`apps.core.pgpipe.Pipe`)."""
 
     def __init__(self) -> None:
         self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.pipe: Pipe | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.lock: asyncio.Lock | None = None
 
@@ -108,42 +110,68 @@ class _Conn:
         return self.lock
 
     def finish(self) -> None:
-        """Close the connection without its loop (libpq's own close: no round trip to await)."""
-        conn, self.conn = self.conn, None
+        """Close the connection (libpq's own close: no round trip to await; the server rolls back a
+        transaction the session left open)."""
+        conn, self.conn, self.pipe = self.conn, None, None
         if conn is not None and not conn.closed:
             conn.pgconn.finish()
 
-    async def get(self) -> psycopg.AsyncConnection[Any]:
-        conn = self.conn
-        if conn is None or conn.closed or conn.broken:
-            self.conn = None
-            conn = self.conn = await _connect()
-        return conn
+    async def get(self) -> Pipe:
+        pipe = self.pipe
+        if pipe is None or not pipe.usable:
+            self.finish()
+            conn = await _connect()
+            self.conn, self.pipe = conn, Pipe(conn)
+            pipe = self.pipe
+        return pipe
 
     async def drop(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None and not conn.closed:
-            try:
-                await conn.close()
-            except Exception:  # a broken connection: nothing to close politely
-                log.debug("closing the order connection failed", exc_info=True)
+        self.finish()
 
 
 _CONN = _Conn()
 
 
 async def _connect() -> psycopg.AsyncConnection[Any]:
-    """A connection with Django's parameters and adapters, but server-side binding and prepared
-    statements: the same few statements run for every order, so their plans are made once (the
-    insert's and the snapshot's planning was ≈0.6 ms of the transaction)."""
+    """A connection with Django's parameters and adapters (the statements' parameters and rows go
+    through them); its statements are prepared once (`Pipe`): the same few run for every order, so
+    their plans are made once (the insert's and the snapshot's planning was ≈0.6 ms of the
+    transaction)."""
     params = dict(db.connection.get_connection_params())
     params["cursor_factory"] = psycopg.AsyncCursor
-    params["prepare_threshold"] = 0
     conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
     await conn.execute("SELECT set_config('TimeZone', %s, false)", [db.connection.timezone_name])
     if _async_commit():
         await conn.execute("SET synchronous_commit = off")
     return conn
+
+
+async def _end_open(pipe: Pipe) -> None:
+    """After a transaction on `pipe`, whatever happened: nothing of a refused or failed one stays. A
+    pipe left mid-sync or with statements queued (an error, a cancelled task) is closed (never are
+    abandoned statements sent); an open transaction is rolled back."""
+    if not pipe.usable:
+        _close(pipe)
+        return
+    if pipe.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    try:
+        pipe.queue("ROLLBACK")
+        await pipe.sync()
+    except psycopg.Error:
+        # The session cannot be trusted with a transaction in an unknown state: a new one next time.
+        log.warning("order connection: ROLLBACK failed; reconnecting", exc_info=True)
+        _close(pipe)
+    except asyncio.CancelledError:
+        _close(pipe)
+        raise
+
+
+def _close(pipe: Pipe) -> None:
+    if _CONN.pipe is pipe:
+        _CONN.finish()
+    else:
+        pipe.close()
 
 
 async def aorder_db_close() -> None:
@@ -199,102 +227,56 @@ class _Stale(Exception):
     """The connection failed before the transaction did anything: safe to retry on a fresh one."""
 
 
-class _Statements:
-    """Statements queued on the order connection's pipeline. `rollback_open()` ends a transaction a
-    refusal, an error or a cancelled task left open; `close()` closes their cursors."""
-
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.conn = conn
-        self.cursors: list[psycopg.AsyncCursor[Any]] = []
-
-    async def queue(self, sql: str, params: list[Any] | None = None) -> psycopg.AsyncCursor[Any]:
-        """Queue `sql` (without `params`: BEGIN, COMMIT, SET — never a prepared statement)."""
-        cursor = self.conn.cursor()
-        self.cursors.append(cursor)
-        if params is None:
-            await cursor.execute(sql, prepare=False)
-        else:
-            await cursor.execute(sql, params)
-        return cursor
-
-    async def rollback_open(self) -> None:
-        conn = self.conn
-        if (
-            not conn.closed
-            and not conn.broken
-            and conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE
-        ):
-            await _rollback(conn)
-
-    async def close(self) -> None:
-        for cursor in self.cursors:
-            with contextlib.suppress(psycopg.Error):
-                await cursor.close()
-
-
 async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, bool]:
     order = plan.order
     try:
-        conn = await _CONN.get()
+        pipe = await _CONN.get()
     except psycopg.OperationalError as exc:
         log.error("order %s: cannot connect the order connection: %s", order.pk, exc)
         raise OrderRefused(
             "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
         ) from None
     started = False
-    statements = _Statements(conn)
+    key: Statement | None = None
 
     async def run(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
-        """In pipeline mode: a statement not fetched is only queued (the lock goes out with BEGIN
-        and the snapshot statement: one round trip); a fetch sends what is queued and waits."""
-        nonlocal started
-        cursor = await statements.queue(sql, params)
+        """A statement not fetched is only queued (the lock goes out with BEGIN and the snapshot
+        statement: one round trip); a fetch sends what is queued and waits. At the first fetch (the
+        snapshot: the same round trip) the key's answer."""
+        nonlocal started, key
+        statement = pipe.queue(sql, params)
         if not fetch:
             return None
-        row = await cursor.fetchone()
+        row = await pipe.fetchone(statement)
         started = True
-        return row
-
-    key_cursor: psycopg.AsyncCursor[Any] | None = None
-
-    async def run_keyed(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
-        """`run`, and at the first fetch (the snapshot: the same round trip) the key's answer."""
-        nonlocal key_cursor
-        row = await run(sql, params, fetch)
-        if fetch and key_cursor is not None:
-            used = await key_cursor.fetchone()
-            key_cursor = None
+        if key is not None:
+            used, key = await pipe.fetchone(key), None
             if used is not None:
                 raise _KeyUsed
         return row
 
     try:
-        # BEGIN and COMMIT are written out, not `conn.transaction()`: in pipeline mode psycopg's
-        # transaction block nests a pipeline after BEGIN, which syncs — a round trip of its own before
-        # the lock. Written out, the transaction is two round trips: BEGIN + the lock + the snapshot,
-        # then the insert + COMMIT (the pipeline's sync waits for COMMIT's reply: the row is durable
-        # before this returns, so before any broker call).
+        # Two round trips: BEGIN + the key + the lock + the snapshot, then the insert + COMMIT (the
+        # sync waits for COMMIT's reply: the row is durable before this returns, so before any
+        # broker call).
         try:
-            async with conn.pipeline():
-                await statements.queue("BEGIN")
-                if intent.idempotency_key:
-                    key_cursor = await statements.queue(_KEY_SQL, [intent.idempotency_key])
-                await risk_hook.acheck(
-                    run_keyed,
-                    _order_db,
-                    intent,
-                    account=plan.account,
-                    order_type=plan.order_type,
-                    price=plan.price,
-                    now=plan.now,
-                )
-                insert = await statements.queue(
-                    *insert_statement(order, plan.journal, plan.reserve)
-                )
-                await statements.queue("COMMIT")
-            row = await insert.fetchone()
+            pipe.queue("BEGIN")
+            if intent.idempotency_key:
+                key = pipe.queue(_KEY_SQL, [intent.idempotency_key])
+            await risk_hook.acheck(
+                run,
+                _order_db,
+                intent,
+                account=plan.account,
+                order_type=plan.order_type,
+                price=plan.price,
+                now=plan.now,
+            )
+            insert = pipe.queue(*insert_statement(order, plan.journal, plan.reserve))
+            pipe.queue("COMMIT")
+            row = await pipe.fetchone(insert)
         finally:
-            await statements.rollback_open()  # nothing of a refused or failed transaction stays
+            await _end_open(pipe)  # nothing of a refused or failed transaction stays
     except psycopg.OperationalError:
         if not started:  # BEGIN, the lock or the snapshot statement: nothing was done
             raise _Stale from None
@@ -308,24 +290,11 @@ async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, boo
         if existing is not None:
             return existing, False
         raise
-    finally:
-        await statements.close()
     assert row is not None
     refused = insert_result(order, row)
     if refused is not None:
         raise await _order_db(order_refusal, plan, intent, refused)
     return order, True
-
-
-async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
-    if conn.closed or conn.broken:
-        return  # the server ends a dead session's transaction itself
-    try:
-        await conn.execute("ROLLBACK")
-    except psycopg.Error:
-        # The session cannot be trusted with a transaction in an unknown state: a new one next time.
-        log.warning("order connection: ROLLBACK failed; reconnecting", exc_info=True)
-        await _CONN.drop()
 
 
 # --------------------------------------------------------------------------------- one statement
@@ -343,21 +312,18 @@ async def aorder_statement(
     call opens a new one) and is raised."""
     controls = ["BEGIN"] if wait_for_flush else ["BEGIN", "SET LOCAL synchronous_commit TO off"]
     async with _CONN.mine():
-        conn = await _CONN.get()
-        statements = _Statements(conn)
+        pipe = await _CONN.get()
         try:
-            async with conn.pipeline():
-                for control in controls:
-                    await statements.queue(control)
-                main = await statements.queue(sql, params)
-                await statements.queue("COMMIT")
-            return await main.fetchone()
+            for control in controls:
+                pipe.queue(control)
+            main = pipe.queue(sql, params)
+            pipe.queue("COMMIT")
+            return await pipe.fetchone(main)
         except psycopg.OperationalError:
             await _CONN.drop()
             raise
         finally:
-            await statements.rollback_open()
-            await statements.close()
+            await _end_open(pipe)
 
 
 # --------------------------------------------------------------------------------- submit
