@@ -66,12 +66,26 @@ class TokenStore:
     def __repr__(self) -> str:
         return f"TokenStore(app_key={self._hint!r})"
 
+    @property
+    def key(self) -> str:
+        """The Redis key of the shared token (the order path reads it with its rate-limit slot)."""
+        return self._key
+
     async def _read(self) -> IssuedToken | None:
-        raw = await self._redis.get(self._key)
+        return self._parse(await self._redis.get(self._key))
+
+    @staticmethod
+    def _parse(raw: bytes | str | None) -> IssuedToken | None:
         if not raw:
             return None
         data = orjson.loads(raw)
         return IssuedToken(data["token"], datetime.fromisoformat(data["expires_at"]))
+
+    def usable(self, raw: bytes | str | None) -> str | None:
+        """The token in `raw` (the key's value, read elsewhere) when it is fresh; else None (then
+        `get()`, which issues one under the lock)."""
+        tok = self._parse(raw)
+        return tok.token if tok is not None and self._fresh(tok) else None
 
     def _fresh(self, tok: IssuedToken | None) -> bool:
         return tok is not None and tok.expires_at - self._margin > self._now()

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -86,11 +87,12 @@ USAGE_WINDOW_S = 60
 QUEUE_SUFFIX = "queue"
 
 # KEYS: 1 next free slot (µs, Redis clock), 2 waiter queue (zset), 3 waiter expiry (zset),
-# 4 usage-key prefix. ARGV: interval µs, catch-up credit µs, waiter id, priority, ttl µs, bucket s.
+# 4 usage-key prefix, 5 (optional) a key read with the slot. ARGV: interval µs, catch-up credit µs, waiter id, priority, ttl µs, bucket s.
 # GCRA: a request may go once `now >= slot`; the slot then advances by one interval from
 # max(slot, now - credit), so a waiter that wakes late keeps its place in the schedule (up to
 # `credit`) and no more than 1 + credit/interval requests ever go back to back. Only the head of
-# the queue may take the slot. Returns 0 when the request may go, else the µs to wait.
+# the queue may take the slot. Returns 0 when the request may go, else the µs to wait; with a fifth key,
+# {0, that key's value} when the request may go (an order's slot and the token in one round trip).
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -118,6 +120,7 @@ if rank == 0 and now >= slot then
   local bucket = KEYS[4] .. ':' .. tostring(math.floor(tonumber(t[1]) / tonumber(ARGV[6])))
   redis.call('HINCRBY', bucket, ARGV[4], 1)
   redis.call('EXPIRE', bucket, 180)
+  if KEYS[5] then return {0, redis.call('GET', KEYS[5])} end
   return 0
 end
 local wait = math.max(slot - now, 0) + rank * interval
@@ -227,23 +230,30 @@ class SharedRateLimiter:
     async def try_acquire(self, priority: Priority, waiter: str) -> float:
         """0.0 if `waiter` took a slot, else the seconds to wait before asking again (the waiter
         stays queued until it takes a slot or calls `leave`)."""
+        return (await self._try(priority, waiter, None))[0]
+
+    async def _try(self, priority: Priority, waiter: str, read: str | None) -> tuple[float, Any]:
         interval, credit = self._params()
-        wait_us = await self._acquire(
-            keys=self._keys,
+        reply = await self._acquire(
+            keys=self._keys if read is None else [*self._keys, read],
             args=[interval, credit, waiter, int(priority), WAITER_TTL_US, USAGE_BUCKET_S],
         )
-        return int(wait_us) / 1_000_000
+        if isinstance(reply, list):  # the slot, and the value read with it
+            return 0.0, reply[1]
+        return int(reply) / 1_000_000, None
 
     async def leave(self, waiter: str) -> None:
         await self._leave(keys=self._keys[1:3], args=[waiter])
 
-    async def acquire(self, priority: Priority = Priority.QUOTE) -> None:
+    async def acquire(self, priority: Priority = Priority.QUOTE, read: str | None = None) -> Any:
+        """Wait for a slot. `read`: a Redis key read in the same script as the slot is taken (the
+        order path's token: one round trip, not two); its value (None when missing) is returned."""
         waiter = uuid.uuid4().hex
         try:
             while True:
-                wait = await self.try_acquire(priority, waiter)
+                wait, value = await self._try(priority, waiter, read)
                 if wait <= 0:
-                    return
+                    return value
                 self.waits += 1
                 # A little jitter keeps waiting processes from asking Redis in lockstep.
                 await asyncio.sleep(wait + random.uniform(0, 0.001))

@@ -507,8 +507,9 @@ class KiwoomRestClient:
         """An order's rate-limit slot and the token, taken now (the executor: while the order row
         commits); the returned `place_order` uses them once. A slot never used simply lapses."""
         try:
-            await self.limiter.acquire(Priority.ORDER)
-            token = await self.tokens.get()
+            # The slot and the shared token in one round trip (the token read in the slot's script).
+            raw = await self.limiter.acquire(Priority.ORDER, read=self.tokens.key)
+            token = self.tokens.usable(raw) or await self.tokens.get()
         except RedisError as exc:
             raise BrokerUnavailable(f"shared Redis unavailable: {type(exc).__name__}") from None
         return functools.partial(self.place_order, _held_token=token)

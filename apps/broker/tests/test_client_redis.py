@@ -126,6 +126,29 @@ async def test_limiter_burst(redis: Redis, prefix: str) -> None:
         await _cleanup(redis, prefix)
 
 
+async def test_an_orders_slot_reads_the_token_in_the_same_script(redis: Redis, prefix: str) -> None:
+    """The order path takes its slot and the shared token in one round trip: the token's key read
+    by the slot's script once the slot is taken (None while there is no token), and only then."""
+    lim = SharedRateLimiter(redis, RateBudget(0.5, burst=2), f"{prefix}:rl")
+    issuer = FakeIssuer(lifetime=timedelta(minutes=4))
+    store = TokenStore(redis, "APPKEY-123456", issuer, key_prefix=prefix)
+    try:
+        assert await lim.acquire(Priority.ORDER, read=store.key) is None  # no token issued yet
+        token = await store.get()
+        raw = await lim.acquire(Priority.ORDER, read=store.key)
+        # Read with the slot, but inside the refresh margin: not usable, `get()` reissues.
+        assert raw is not None and store.usable(raw) is None
+        issuer.lifetime = timedelta(hours=24)
+        assert await store.get() != token
+        waiting = asyncio.ensure_future(lim.acquire(Priority.ORDER, read=store.key))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the burst is used up: no slot, no token
+        assert store.usable(await asyncio.wait_for(waiting, 5)) == "token-2"
+        assert store.usable(None) is None
+    finally:
+        await _cleanup(redis, prefix)
+
+
 async def test_limiter_acquire_counts_and_penalty(redis: Redis, prefix: str) -> None:
     lim = SharedRateLimiter(redis, RateBudget(20.0), f"{prefix}:rl")
     try:
