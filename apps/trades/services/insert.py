@@ -16,10 +16,12 @@ once from the models' fields, so a new field of `Order` is written without touch
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 
 from ..models import Order, OrderTransition, Position
@@ -79,6 +81,31 @@ def _sql(reserve: bool) -> str:
     return f"WITH {', '.join(ctes)} SELECT (SELECT unknown FROM guard), EXISTS (SELECT 1 FROM ins)"  # noqa: S608
 
 
+def _plain(field: models.Field, ops: object) -> Callable[[object, object], object]:
+    """Django's `get_db_prep_save` for `field`, without its work where the result is known: None, a
+    str of a char field, an aware datetime, an int of an integer field (wrapped in the type
+    PostgreSQL's backend uses, `integerfield_type_map`)."""
+    full = field.get_db_prep_save
+    if isinstance(field, models.JSONField):
+        return full  # None is JSON's null there
+    if isinstance(field, models.DateTimeField):
+        return lambda v, c: v if v is None or (type(v) is dt.datetime and v.tzinfo) else full(v, c)
+    if isinstance(field, models.CharField):
+        return lambda v, c: v if v is None or isinstance(v, str) else full(v, c)
+    types = getattr(ops, "integerfield_type_map", {})
+    if isinstance(field, models.IntegerField) and field.get_internal_type() in types:
+        wrap = types[field.get_internal_type()]
+        return lambda v, c: v if v is None else wrap(v) if type(v) is int else full(v, c)
+    return lambda v, c: v if v is None else full(v, c)
+
+
+@functools.cache
+def _preps() -> list[tuple[str, Callable[[object, object], object]]]:
+    """(attribute, preparation) of every column of `Order`, in `_sql`'s order (built once)."""
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    return [(f.attname, _plain(f, ops)) for f in Order._meta.concrete_fields]
+
+
 def insert_statement(
     order: Order, journal: list[tuple[str, str, str]], reserve: int = 0
 ) -> tuple[str, list[object]]:
@@ -93,9 +120,7 @@ def insert_statement(
     params: list[object] = [order.account_no, order.code, order.side]
     if reserve:
         params += [reserve, now, order.account_no, order.code, reserve]
-    params += [
-        f.get_db_prep_save(getattr(order, f.attname), wrapper) for f in Order._meta.concrete_fields
-    ]
+    params += [prep(getattr(order, attname), wrapper) for attname, prep in _preps()]
     params += [
         [now] * len(journal),
         [row[0] for row in journal],
