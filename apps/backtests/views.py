@@ -1,6 +1,7 @@
 """Backtest pages: `/backtests/` (a trader launches a run; the list of runs) and `/backtests/<id>/`
 (a live progress bar polling the API while it runs, a cancel button; when finished the metrics, the
-equity and drawdown chart and the trades). Thin: the launch form's fields become the API's body and go
+equity and drawdown chart and the trades, each linked to `/backtests/<id>/chart/<code>/`, the
+per-stock candle chart with the run's entries and exits). Thin: the launch form's fields become the API's body and go
 through the same serializer and `services.backtest_launch`."""
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.core.pagination import page_of
 from apps.core.permissions import can_trade
+from apps.market.views import chart_render
 from apps.strategy.engine.runner import BUILTINS as REGISTRY
 
+from .chart import backtest_trade_days
+from .compare import CompareInvalid, compare_runs, parse_ids
 from .models import BacktestRun
 from .selectors import UNIVERSES
 from .serializers import BacktestCreateSerializer, equity_series
@@ -146,3 +151,29 @@ def backtest_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.info(request, _("이미 끝난 백테스트입니다."))
     return redirect("backtests:detail", pk=pk)
+
+
+def backtest_chart(request: HttpRequest, pk: int, code: str) -> HttpResponse:
+    """`/backtests/<id>/chart/<code>/?date=`: the per-stock chart with this run's entries and exits
+    (default: the first day it traded the code)."""
+    run = get_object_or_404(BacktestRun, pk=pk)
+    days = backtest_trade_days(run, code)
+    overlay = {
+        "markers_url": reverse("api-backtest-markers", args=[run.pk, code]),
+        "default_day": days[0] if days else run.date_from,
+        "days": days,
+        "title": _("백테스트 #%(id)s (%(strategy)s)의 진입·청산")
+        % {"id": run.pk, "strategy": run.strategy},
+        "back_url": reverse("backtests:detail", args=[run.pk]),
+    }
+    return chart_render(request, code, overlay)
+
+
+def backtest_compare(request: HttpRequest) -> HttpResponse:
+    """`/backtests/compare/?ids=1&ids=2`: finished runs side by side (`compare.compare_runs`); ids that
+    cannot be compared answer 400 with the reason."""
+    try:
+        comparison = compare_runs(parse_ids(request.GET.getlist("ids")))
+    except CompareInvalid as exc:
+        return render(request, "backtests/compare.html", {"error": str(exc)}, status=400)
+    return render(request, "backtests/compare.html", {"cmp": comparison})

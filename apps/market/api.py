@@ -74,7 +74,7 @@ _CHART = inline_serializer(
         "hint": serializers.CharField(required=False),
     },
 )
-_MARKERS = inline_serializer(
+MARKERS_SCHEMA = inline_serializer(
     "ChartMarkers",
     {
         "code": serializers.CharField(),
@@ -118,8 +118,8 @@ _STATUS = inline_serializer(
         "next_change": serializers.DateTimeField(allow_null=True),
     },
 )
-_CODE = OpenApiParameter("code", str, OpenApiParameter.PATH, description="6-digit stock code")
-_DATE = query(
+CODE_PARAM = OpenApiParameter("code", str, OpenApiParameter.PATH, description="6-digit stock code")
+DATE_PARAM = query(
     "date", "YYYY-MM-DD within the KRX calendar; default the latest day with bars", dt.date
 )
 
@@ -139,7 +139,7 @@ def _bad_date(detail: str = "date must be YYYY-MM-DD") -> Response:
     return Response({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _date_param(request: Request) -> dt.date | Response | None:
+def date_param(request: Request) -> dt.date | Response | None:
     """The `date` query parameter: a date, None when absent, or the 400 answer."""
     raw = request.query_params.get("date")
     if not raw:
@@ -161,14 +161,14 @@ class ChartApi(APIView):
 
     @extend_schema(
         summary="Minute bars and indicators of a day",
-        parameters=[_CODE, _DATE],
+        parameters=[CODE_PARAM, DATE_PARAM],
         responses={200: _CHART, **errors(400, 404)},
     )
     def get(self, request: Request, code: str) -> Response:
         instrument = selectors.instrument_get(code)
         if instrument is None:
             return _unknown_code(code)
-        day = _date_param(request)
+        day = date_param(request)
         if isinstance(day, Response):
             return day
         if day is None:
@@ -195,13 +195,13 @@ class ChartMarkersApi(APIView):
 
     @extend_schema(
         summary="Entry/exit and signal markers of a day",
-        parameters=[_CODE, _DATE],
-        responses={200: _MARKERS, **errors(400, 404)},
+        parameters=[CODE_PARAM, DATE_PARAM],
+        responses={200: MARKERS_SCHEMA, **errors(400, 404)},
     )
     def get(self, request: Request, code: str) -> Response:
         if not Instrument.objects.filter(code=code).exists():
             return _unknown_code(code)
-        day = _date_param(request)
+        day = date_param(request)
         if isinstance(day, Response):
             return day
         if day is None:

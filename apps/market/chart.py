@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ _CENT = Decimal("0.01")
 _MINUTE = dt.timedelta(minutes=1)
 
 
-def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=calendar.KST)
     return start, start + dt.timedelta(days=1)
 
@@ -55,9 +56,13 @@ def _kst(moment: dt.datetime) -> str:
     return moment.astimezone(calendar.KST).isoformat()
 
 
+FillRow = tuple[dt.datetime, int, int, Any, str, str, str, str]
+"""(executed_at, quantity, amount, order id, side, strategy tag, cause, account) of one fill."""
+
+
 def fill_markers(code: str, day: dt.date, clock: BarClock) -> list[dict[str, Any]]:
     """One entry/exit marker per order and bar minute from the fills of `code` on `day`."""
-    start, end = _day_bounds(day)
+    start, end = day_bounds(day)
     fills = (
         Fill.objects.filter(order__code=code, executed_at__gte=start, executed_at__lt=end)
         .order_by("executed_at", "id")
@@ -72,6 +77,14 @@ def fill_markers(code: str, day: dt.date, clock: BarClock) -> list[dict[str, Any
             "order__account_no",
         )
     )
+    return group_fills(fills, clock, lambda order_id: reverse("trades:order", args=[order_id]))
+
+
+def group_fills(
+    fills: Iterable[FillRow], clock: BarClock, order_url: Callable[[Any], str | None]
+) -> list[dict[str, Any]]:
+    """Entry/exit markers from fills in time order: one per order and bar minute, at the fills'
+    average price (the live books' fills and a backtest's alike)."""
     groups: dict[tuple[Any, dt.datetime], dict[str, Any]] = {}
     totals: dict[tuple[Any, dt.datetime], list[int]] = defaultdict(lambda: [0, 0])
     for at, qty, amount, order_id, side, tag, cause, account in fills:
@@ -87,7 +100,7 @@ def fill_markers(code: str, day: dt.date, clock: BarClock) -> list[dict[str, Any
                 "cause_label": str(Cause(cause).label) if cause in Cause.values else cause,
                 "account_no": account,
                 "order_id": str(order_id),
-                "order_url": reverse("trades:order", args=[order_id]),
+                "order_url": order_url(order_id),
             }
         totals[key][0] += qty
         totals[key][1] += amount

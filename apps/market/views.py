@@ -14,6 +14,7 @@ library (`CHART_LIBRARY`), and follows `bar_update`, `order_filled` and `trade_s
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -104,6 +105,15 @@ def _chart_labels() -> dict[str, str]:
 
 def chart_page(request: HttpRequest, code: str) -> HttpResponse:
     """GET /chart/<code>/?date=YYYY-MM-DD (default: the latest day with minute bars of the code)."""
+    return chart_render(request, code)
+
+
+def chart_render(
+    request: HttpRequest, code: str, overlay: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The chart page of `code`. `overlay` (another app's markers over the same bars, e.g. a backtest's):
+    `markers_url` replaces the live markers (no live marker reloads then), `default_day` the day shown
+    without `?date=`, `title` and `back_url` head the page."""
     clean = clean_stock_code(code)
     instrument = selectors.instrument_get(clean) if clean else None
     if instrument is None:
@@ -126,6 +136,8 @@ def chart_page(request: HttpRequest, code: str) -> HttpResponse:
                 "value": raw_date,
             }
             return _chart_error(request, instrument.code, message, 400)
+    elif overlay and overlay.get("default_day"):
+        day = overlay["default_day"]
     else:
         day = selectors.latest_minute_bar_day(instrument.code)
     previous_day, next_day = (
@@ -134,13 +146,16 @@ def chart_page(request: HttpRequest, code: str) -> HttpResponse:
     config = {
         "code": instrument.code,
         "date": day.isoformat() if day else None,
-        "explicitDate": bool(raw_date),
+        "explicitDate": bool(raw_date) or overlay is not None,
         "barsUrl": reverse("market:chart", args=[instrument.code]),
         "markersUrl": reverse("market:chart-markers", args=[instrument.code]),
         "openingRangeMinutes": settings.CHART_OPENING_RANGE_MINUTES,
         "language": request.LANGUAGE_CODE,
         "labels": _chart_labels(),
+        "liveMarkers": overlay is None,
     }
+    if overlay is not None:
+        config["markersUrl"] = overlay["markers_url"]
     context = {
         "code": instrument.code,
         "instrument": instrument,
@@ -150,5 +165,6 @@ def chart_page(request: HttpRequest, code: str) -> HttpResponse:
         "config": config,
         "chart_library": CHART_LIBRARY,
         "opening_range_minutes": settings.CHART_OPENING_RANGE_MINUTES,
+        "overlay": overlay,
     }
     return render(request, "market/chart.html", context)

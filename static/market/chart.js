@@ -214,8 +214,10 @@
   }
   if (window.live) {
     window.live.on("bar_update", onBar);
-    window.live.on("order_filled", (d) => { if (d.code === cfg.code) reloadMarkersSoon(); });
-    window.live.on("trade_signal", (d) => { if (d.code === cfg.code) reloadMarkersSoon(); });
+    if (cfg.liveMarkers !== false) { // a backtest's markers (an overlay) do not change with the live books
+      window.live.on("order_filled", (d) => { if (d.code === cfg.code) reloadMarkersSoon(); });
+      window.live.on("trade_signal", (d) => { if (d.code === cfg.code) reloadMarkersSoon(); });
+    }
   }
   chart.subscribeCrosshairMove((param) => {
     const legend = document.getElementById("legend-bar");
