@@ -49,6 +49,7 @@ METHODS = ("grid", "random")
 OBJECTIVES = ("return_pct", "total_pnl", "profit_factor", "sharpe")
 # A profit factor without a losing trade has no finite value; as a score it counts as this much.
 PROFIT_FACTOR_CAP = Decimal(1_000_000)
+_NUMBER_MAX = Decimal(10**15)  # bounds of a declared range (no strategy parameter goes near it)
 _RANDOM_SHUFFLE_MAX = 200_000  # grids up to this size are shuffled whole; larger ones sampled
 
 
@@ -82,7 +83,7 @@ def _number(raw: Any, param: Param) -> Any:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
         raise ValueError("숫자여야 합니다 (must be a number)") from None
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) > _NUMBER_MAX:
         raise ValueError("유한한 숫자여야 합니다 (must be a finite number)")
     if param.kind == "int":
         if value != value.to_integral_value():

@@ -270,15 +270,9 @@ def _finish_if_last(run_id: int) -> None:
 # --------------------------------------------------------------------------- aggregate, cancel
 def progress_of(run_id: int) -> dict[str, int]:
     """Trials by status and the progress (finished / total, in percent), from the rows."""
-    from django.db.models import Count
+    from .tuning_selectors import progress_from, with_progress
 
-    counts = dict.fromkeys(("queued", "running", "done", "cancelled", "failed"), 0)
-    for item in TuningTrial.objects.filter(run_id=run_id).values("status").annotate(n=Count("id")):
-        counts[item["status"]] = item["n"]
-    total = sum(counts.values())
-    finished = counts["done"] + counts["cancelled"] + counts["failed"]
-    return {**counts, "total": total, "finished": finished,
-            "progress": finished * 100 // total if total else 100}  # fmt: skip
+    return progress_from(with_progress(TuningRun.objects.filter(pk=run_id)).get())
 
 
 def aggregate(row: TuningRun, trials: Sequence[TuningTrial]) -> dict[str, Any]:
