@@ -89,11 +89,15 @@ class TuningListView(ListAPIView):
 class TuningDetailView(APIView):
     @extend_schema(
         summary="One tuning run: progress, per-window choice, out-of-sample headline, trials",
+        parameters=[
+            query("trials", "0: leave the trials out (what a progress poll needs)", enum=["0", "1"])
+        ],
         responses={200: TuningRunDetailSerializer, **errors(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(TuningRun.objects.select_related("created_by"), pk=pk)
-        return Response(TuningRunDetailSerializer(run).data)
+        with_trials = request.query_params.get("trials") != "0"
+        return Response(TuningRunDetailSerializer(run, context={"trials": with_trials}).data)
 
 
 class TuningCancelView(APIView):

@@ -147,6 +147,8 @@ class TuningRunDetailSerializer(TuningRunSerializer):
 
     @extend_schema_field(TuningTrialSerializer(many=True))
     def get_trials(self, run: TuningRun) -> list[dict[str, Any]]:
+        if not self.context.get("trials", True):
+            return []
         return TuningTrialSerializer(run.trials.order_by("index")[:5000], many=True).data
 
 
