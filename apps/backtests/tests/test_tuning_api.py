@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from apps.backtests import tuning_services
 from apps.backtests.models import TuningRun, TuningTrial
 from apps.strategy.models import StrategyConfig
 
@@ -17,23 +16,6 @@ from .tuning_support import body, store_bars
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/tuning"
-
-
-@pytest.fixture
-def fanned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The fan-out as the workers would run it: every trial, then the aggregation (recorded)."""
-    sent: list[int] = []
-
-    def dispatch(run_id: int) -> None:
-        sent.append(run_id)
-        for pk in (
-            TuningTrial.objects.filter(run_id=run_id).order_by("index").values_list("pk", flat=True)
-        ):
-            tuning_services.trial_execute(pk)
-        tuning_services.tuning_finish(run_id)
-
-    monkeypatch.setattr(tuning_services, "dispatch", dispatch)
-    return sent
 
 
 def as_user(api_client: Any, user: Any) -> Any:

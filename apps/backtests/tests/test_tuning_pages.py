@@ -12,7 +12,6 @@ from apps.backtests import tuning_services
 from apps.backtests.models import TuningRun, TuningTrial
 from apps.strategy.models import StrategyConfig
 
-from .test_tuning_api import fanned  # noqa: F401 - a fixture
 from .test_tuning_services import create, finished_breakout_run
 from .tuning_support import CODE, DAYS, store_bars
 
@@ -47,7 +46,7 @@ def test_parse_ranges() -> None:
 
 
 def test_a_trader_launches_from_the_page_and_sees_the_results(
-    trader_client: Any, fanned: list[int], django_capture_on_commit_callbacks: Any,  # noqa: F811
+    trader_client: Any, fanned: list[int], django_capture_on_commit_callbacks: Any,
 ) -> None:  # fmt: skip
     store_bars()
     page = trader_client.get("/backtests/tuning/")
@@ -130,7 +129,7 @@ def test_apply_from_the_page(trader_client: Any) -> None:
 
 def test_a_viewer_sees_but_cannot_launch_cancel_or_apply(
     viewer_client: Any,
-    fanned: list[int],  # noqa: F811
+    fanned: list[int],
 ) -> None:
     run = finished_breakout_run()
     other = create()
