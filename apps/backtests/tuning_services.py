@@ -227,7 +227,7 @@ def trial_execute(trial_id: int) -> str:
     try:
         spec = run_spec(row.strategy, trial.params, row.options or {})
         window = row.windows[trial.window]
-        codes = selectors.universe_codes(row.date_from, row.date_to, row.codes, row.universe)
+        codes = _codes(row)
         instruments = selectors.instruments_of(codes)
         bars = 0
         results: list[dict[str, Any]] = []
@@ -260,6 +260,23 @@ def trial_execute(trial_id: int) -> str:
     )  # fmt: skip
     _finish_if_last(row.pk)
     return status
+
+
+def _codes(row: TuningRun) -> list[str]:
+    """The run's codes: those given, else its universe resolved once (the first trial stores it in the
+    run's options; a second worker doing the same at the same time finds the same codes)."""
+    from . import selectors
+
+    if row.codes:
+        return list(row.codes)
+    stored = (row.options or {}).get("universe_codes")
+    if stored is not None:
+        return list(stored)
+    codes = selectors.universe_codes(row.date_from, row.date_to, (), row.universe)
+    TuningRun.objects.filter(pk=row.pk).update(
+        options={**(row.options or {}), "universe_codes": codes}
+    )
+    return codes
 
 
 def _finish_if_last(run_id: int) -> None:
