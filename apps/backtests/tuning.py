@@ -41,6 +41,7 @@ __all__ = [
     "choose",
     "expand",
     "headline",
+    "parse_range_lines",
     "score",
     "walk_forward",
 ]
@@ -247,6 +248,32 @@ def expand(
             {"ranges": [f"유효한 조합이 없습니다 (no valid parameter set): {detail}"]}
         )
     return found, skipped
+
+
+def parse_range_lines(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Ranges written one a line (the page's form, `manage.py tune --range`): `fast=3..10` (min..max),
+    `rate=0.5..2:0.25` (with a step), `slow=10,20,30` (values); returns them and the lines that are none
+    of these."""
+    ranges: dict[str, Any] = {}
+    bad: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            bad.append(line.strip())
+            continue
+        if ".." in value:
+            span, _sep, step = value.partition(":")
+            low, _dots, high = span.partition("..")
+            spec: dict[str, Any] = {"min": low.strip(), "max": high.strip()}
+            if step.strip():
+                spec["step"] = step.strip()
+        else:
+            spec = {"values": [v.strip() for v in value.split(",") if v.strip()]}
+        ranges[key] = spec
+    return ranges, bad
 
 
 # --------------------------------------------------------------------------- windows

@@ -23,6 +23,7 @@ from apps.core.pagination import page_of
 from apps.core.permissions import can_trade
 from apps.strategy.engine.runner import REGISTRY as CONFIGURABLE
 
+from . import tuning
 from .models import TuningObjective, TuningRun
 from .selectors import UNIVERSES
 from .tuning_selectors import heatmap, progress_from, tuned_names, with_progress
@@ -37,29 +38,11 @@ NUMBERS = ("trials", "seed", "in_sample_days", "out_sample_days", "step_days")
 
 
 def parse_ranges(text: str) -> tuple[dict[str, Any], list[str]]:
-    """The form's range lines as the API's `ranges` (see the module docstring)."""
-    ranges: dict[str, Any] = {}
-    errors: list[str] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        key, sep, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            errors.append(
-                _("한 줄에 이름=최소..최대[:간격] 또는 이름=값,값: %s") % line.strip()[:50]
-            )
-            continue
-        if ".." in value:
-            span, _sep, step = value.partition(":")
-            low, _dots, high = span.partition("..")
-            spec: dict[str, Any] = {"min": low.strip(), "max": high.strip()}
-            if step.strip():
-                spec["step"] = step.strip()
-        else:
-            spec = {"values": [v.strip() for v in value.split(",") if v.strip()]}
-        ranges[key] = spec
-    return ranges, errors
+    """The form's range lines as the API's `ranges` and a message per bad line."""
+    ranges, bad = tuning.parse_range_lines(text)
+    return ranges, [
+        _("한 줄에 이름=최소..최대[:간격] 또는 이름=값,값: %s") % line[:50] for line in bad
+    ]
 
 
 def tuning_form_body(post: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -228,3 +228,48 @@ def test_apply_needs_a_finished_run_of_a_configurable_strategy(bars: list) -> No
         tuning_apply(run_all(create()).pk, None)
     assert "strategy" in caught.value.errors
     assert not StrategyConfig.objects.filter(reason__contains="tuning").exists()
+
+
+def test_a_trial_runs_once_whichever_worker_gets_it(bars: list) -> None:
+    """Celery may deliver a task twice (or two workers may hold copies): the conditional claim lets one
+    run it; the other leaves the row alone."""
+    run = create()
+    pk = run.trials.order_by("index").values_list("pk", flat=True)[0]
+    TuningTrial.objects.filter(pk=pk).update(status="running", worker="elsewhere:1")
+    assert trial_execute(pk) == "running"  # someone else's: untouched
+    trial = TuningTrial.objects.get(pk=pk)
+    assert trial.worker == "elsewhere:1" and trial.bars == 0 and trial.is_metrics == {}
+    TuningTrial.objects.filter(pk=pk).update(status="queued", worker="")
+    assert trial_execute(pk) == "done"
+    first = TuningTrial.objects.get(pk=pk)
+    assert trial_execute(pk) == "done"  # a second delivery of a finished trial changes nothing
+    assert TuningTrial.objects.get(pk=pk).finished_at == first.finished_at
+
+
+def test_the_tune_command(bars: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    args = ["--strategy", "ma_cross", "--from", str(DAYS[0]), "--to", str(DAYS[-1]), "--codes",
+            "005930", "--range", "fast=3,5", "--range", "slow=10..30:10", "--in-sample", "2",
+            "--out-sample", "1", "--objective", "total_pnl"]  # fmt: skip
+    call_command("tune", *args, stdout=out)
+    run = TuningRun.objects.get()
+    assert run.status == "done" and run.trials_total == 12
+    text = out.getvalue()
+    assert (
+        "window 1:" in text
+        and f"out-of-sample headline (total_pnl): {run.result['headline']['value']}" in text
+    )
+    with pytest.raises(CommandError, match="fast"):  # the later --range of a parameter wins
+        call_command("tune", *args, "--range", "fast=9..2", stdout=StringIO())
+    with pytest.raises(CommandError, match="--range"):
+        call_command("tune", *args, "--range", "slow", stdout=StringIO())
+    sent: list[int] = []
+    import apps.backtests.management.commands.tune as tune
+
+    monkeypatch.setattr(tune, "dispatch", sent.append)
+    call_command("tune", *args, "--queue", stdout=StringIO())
+    assert TuningRun.objects.count() == 2 and sent == [TuningRun.objects.first().pk]
