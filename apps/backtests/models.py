@@ -159,3 +159,7 @@ class BacktestTrade(models.Model):
 
     class Meta:
         ordering = ["run", "exit_time"]
+
+
+# ------------------------------------------------------------------ parameter tuning (tuning_models.py)
+from .tuning_models import TuningMethod, TuningObjective, TuningRun, TuningTrial  # noqa: E402, F401

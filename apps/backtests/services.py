@@ -39,6 +39,7 @@ __all__ = [
     "backtest_execute",
     "backtest_launch",
     "metrics_of",
+    "run_spec",
 ]
 
 DEFAULT_BUDGET_KRW = 10_000_000
@@ -137,15 +138,20 @@ def backtest_cancel(run_id: int) -> bool:
 
 
 def _spec(row: BacktestRun) -> RunSpec:
+    return run_spec(row.strategy, row.params, row.options or {})
+
+
+def run_spec(strategy: str, params: Mapping[str, Any], opts: Mapping[str, Any]) -> RunSpec:
+    """The runner's spec of a stored parameter set and run options, with the risk configuration in
+    force (a backtest's, a tuning trial's)."""
     from apps.risk.selectors import active_config
 
-    opts = row.options or {}
     config = active_config()
-    cls = REGISTRY[row.strategy]
+    cls = REGISTRY[strategy]
     news = opts.get("assume_news_score")
     return RunSpec(
-        strategy=row.strategy,
-        params=cls.schema.load(row.params),
+        strategy=strategy,
+        params=cls.schema.load(params),
         budget_krw=int(opts.get("budget_krw", DEFAULT_BUDGET_KRW)),
         cash=int(opts.get("cash_krw", DEFAULT_CASH_KRW)),
         limits=config.limits,
@@ -214,6 +220,8 @@ def metrics_of(result: RunResult, start_equity: int) -> dict[str, Any]:
         trades, start_equity=start_equity, equity=equity, sessions=result.sessions
     )
     final = result.equity[-1][1] if result.equity else start_equity
+    # Each day's close: the series of the Sharpe-like ratio (and of a tuning's chained headline).
+    daily = [value for _, value in result.equity]
 
     def pattern(p: m.PatternStats) -> dict[str, Any]:
         return {
@@ -247,9 +255,15 @@ def metrics_of(result: RunResult, start_equity: int) -> dict[str, Any]:
         "best_pattern": pattern(got.best_pattern) if got.best_pattern else None,
         "worst_pattern": pattern(got.worst_pattern) if got.worst_pattern else None,
         "signals": dict(result.signals),
+        "sharpe": _str(m.sharpe_ratio(m.period_returns([start_equity, *daily]))),
+        "daily_equity": daily,
         "days": result.days,
         "bars": result.bars,
     }
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _store(

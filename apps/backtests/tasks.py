@@ -1,5 +1,11 @@
 """Celery tasks of the backtests app (queue `reports`, by the `backtests.` prefix). Thin: the runner and
-the storing live in `apps.backtests.services`; progress and cancellation go through the run's row."""
+the storing live in `apps.backtests.services` (backtests) and `apps.backtests.tuning_services` (tuning);
+progress and cancellation go through the rows.
+
+A tuning run is one `backtests.tuning_trial` per trial, fanned out as a group with
+`backtests.tuning_finish` as the chord body. The trial tasks keep a result (a chord counts them in the
+result backend); each writes only its own trial row, and the aggregation is idempotent, so any number of
+workers may serve a run."""
 
 from __future__ import annotations
 
@@ -11,3 +17,22 @@ def run_backtest(run_id: int) -> str:
     from apps.backtests.services import backtest_execute
 
     return str(backtest_execute(run_id).status)
+
+
+@shared_task(
+    name="backtests.tuning_trial",
+    acks_late=False,
+    time_limit=6 * 3600,
+    soft_time_limit=6 * 3600 - 60,
+)
+def tuning_trial_task(trial_id: int) -> str:
+    from apps.backtests.tuning_services import trial_execute
+
+    return trial_execute(trial_id)
+
+
+@shared_task(name="backtests.tuning_finish", acks_late=False, time_limit=600, soft_time_limit=590)
+def tuning_finish_task(run_id: int) -> bool:
+    from apps.backtests.tuning_services import tuning_finish
+
+    return tuning_finish(run_id)

@@ -35,6 +35,7 @@ is the best and there is no worst.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -371,3 +372,26 @@ def daily_series(
             )
         )
     return points
+
+
+# --- a Sharpe-like ratio (tuning objectives) ---------------------------------------------------------------
+
+
+def period_returns(equity: Sequence[int]) -> list[Decimal]:
+    """The returns between consecutive points of an equity series (fractions; a point after a
+    non-positive one is skipped)."""
+    return [Decimal(b - a) / Decimal(a) for a, b in itertools.pairwise(equity) if a > 0]
+
+
+def sharpe_ratio(returns: Sequence[Decimal], periods_per_year: int = 252) -> Decimal | None:
+    """Mean over the sample standard deviation of per-period returns, annualised by √periods (no
+    risk-free rate: a Sharpe-like ranking figure). `None` with fewer than two returns or no
+    dispersion (no finite value)."""
+    n = len(returns)
+    if n < 2:
+        return None
+    mean = sum(returns, ZERO) / n
+    variance = sum(((r - mean) ** 2 for r in returns), ZERO) / (n - 1)
+    if variance <= 0:
+        return None
+    return q(mean / variance.sqrt() * Decimal(periods_per_year).sqrt())

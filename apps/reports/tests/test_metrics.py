@@ -225,3 +225,17 @@ def test_drawdown_property(curve) -> None:
     assert 0 <= pct <= 100
     if curve == sorted(curve):
         assert krw == 0
+
+
+def test_sharpe_like_ratio_of_daily_returns() -> None:
+    from apps.reports.metrics import period_returns, sharpe_ratio
+
+    returns = period_returns([100, 110, 99, 0, 5])
+    assert returns == [Decimal("0.1"), Decimal("-0.1"), Decimal(-1)]  # none from a point at 0
+    # Returns 1 %, 3 %: mean 2 %, sample standard deviation √2 %, × √252.
+    got = sharpe_ratio([Decimal("0.01"), Decimal("0.03")])
+    expected = Decimal("0.02") / Decimal("0.0002").sqrt() * Decimal(252).sqrt()
+    assert got == expected.quantize(Decimal("0.0001"))
+    assert sharpe_ratio([Decimal("0.01")]) is None  # one return: no dispersion to speak of
+    assert sharpe_ratio([Decimal("0.01")] * 5) is None  # no dispersion: no finite value
+    assert sharpe_ratio([Decimal("-0.01"), Decimal("-0.03")]) < 0
