@@ -12,7 +12,15 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="backtests.run", ignore_result=True, acks_late=False, time_limit=6 * 3600)
+# A run or a trial may take hours: both limits of their own (the global soft limit, 240 s, would
+# otherwise end a backtest longer than four minutes as failed).
+@shared_task(
+    name="backtests.run",
+    ignore_result=True,
+    acks_late=False,
+    time_limit=6 * 3600,
+    soft_time_limit=6 * 3600 - 60,
+)
 def run_backtest(run_id: int) -> str:
     from apps.backtests.services import backtest_execute
 

@@ -166,3 +166,11 @@ def test_opening_breakout_over_stored_bars_reads_news_and_daily_bars() -> None:
     (trade,) = done.trades.all()
     assert (trade.code, trade.news_score, trade.volume_rank) == (A, 85, 1)
     assert done.metrics["patterns"][0]["pattern"].startswith("opening_breakout|news:70+|rank:1-3")
+
+
+def test_long_runs_are_not_cut_by_the_global_soft_time_limit(settings) -> None:
+    from apps.backtests.tasks import tuning_trial_task
+
+    for task in (run_backtest, tuning_trial_task):
+        assert task.soft_time_limit is not None
+        assert settings.CELERY_TASK_SOFT_TIME_LIMIT < task.soft_time_limit < task.time_limit
