@@ -50,7 +50,7 @@ from apps.strategy.engine.base import StrategySettings
 from apps.strategy.engine.events import BarEvent, ConditionEvent, NewsEvent, Signal
 from apps.strategy.execution import Prepared
 from apps.strategy.scanner_schedule import ScanWindow
-from apps.strategy.sizing import plan_order
+from apps.strategy.sizing import plan_order, weight_room
 from krx import DEFAULT_COMMISSION_RATE, KST, calendar, price_limits
 
 from .books import Books, BtOrder, BtPosition
@@ -308,6 +308,16 @@ class _Run:
                 reason=decision.reason, reference=reference, automatic=False,
             )  # fmt: skip
 
+    def _exposure(self, code: str) -> int:
+        """The code's exposure for the weight per stock: held at the mark plus unfilled buys."""
+        position = self.books.positions.get(code)
+        held = position.quantity * self.marks.get(code, 0) if position is not None else 0
+        return held + sum(
+            o.remaining * (o.price or 0)
+            for o in self.books.open_orders()
+            if o.side == "buy" and o.code == code
+        )
+
     def _limits(self, code: str, day: dt.date) -> tuple[int, int]:
         state = self.broker.days.get(code)
         if state is not None:
@@ -344,19 +354,25 @@ class _Run:
             used,
             sellable,
             max_order_krw=self.spec.limits.max_order_value,
+            weight_room_krw=weight_room(
+                self.spec.limits.weight_pct, self.opening_equity, self._exposure(code)
+            ),
         )
         reference = signal.price or self.marks.get(code)
         plan = plan_order(signal, prepared, self.settings, reference, self._limits(code, day))
         if plan.refusal is not None:
             self._count(f"rejected:{plan.refusal['code']}")
+            self.engine.dismiss(signal)  # as live: no order, no exit of a position never had
             return
         features = signal.features or {}
-        self._place(
+        checked = self._place(
             code, signal.side, plan.quantity, plan.price, signal.at, day,
             tag=signal.strategy, cause="signal", ref=signal.key, reason=signal.reason,
             reference=reference, automatic=True, news=features.get("news_score"),
             rank=features.get("rank"),
         )  # fmt: skip
+        if not checked:
+            self.engine.dismiss(signal)
 
     def _snapshot(self, code: str, at: dt.datetime, day: dt.date) -> risk.Snapshot:
         positions = {
@@ -401,7 +417,8 @@ class _Run:
         self, code: str, side: str, qty: int, price: int, at: dt.datetime, day: dt.date, *,
         tag: str, cause: str, ref: str, reason: str, reference: int | None, automatic: bool,
         news: int | None = None, rank: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
+        """Check and place one order; False when the risk check refused it (live: no order row)."""
         intent = risk.Intent(code, side, qty, price, reference, automatic)
         decision = risk.check(self._snapshot(code, at, day), intent)
         self.seq += 1
@@ -414,7 +431,7 @@ class _Run:
             order.message = ", ".join(decision.codes)
             self.books.add_order(order)
             self._count("rejected:" + decision.codes[0])
-            return
+            return False
         try:
             ack = self.broker.place_order(
                 Side.BUY if side == "buy" else Side.SELL, code, qty, OrderType.LIMIT, price
@@ -423,12 +440,13 @@ class _Run:
             order.status, order.finished_at, order.message = "rejected", at, str(exc)[:300]
             self.books.add_order(order)
             self._count("rejected:broker")
-            return
+            return True
         order.order_no = ack.order_no
         self.books.add_order(order)
         if side == "buy":
             self.entries.append(at)
         self._count("accepted")
+        return True
 
     equity_points: list[tuple[dt.datetime, int]]
     minute_equity: list[int]

@@ -105,6 +105,13 @@ def _orders(account_no: str, since: dt.datetime) -> tuple[tuple[OpenOrder, ...],
     return tuple(orders), count
 
 
+def opening_if_cached(account_no: str, day: dt.date) -> int | None:
+    """The account's opening equity of `day` when this process has recorded or read it, else None
+    (never a query)."""
+    hit = _days.get((account_no, day))
+    return hit[0] if hit is not None else None
+
+
 def opening_of(
     account_no: str, day: dt.date, positions: dict[str, PositionState]
 ) -> tuple[int | None, int]:

@@ -54,7 +54,7 @@ from .engine.base import StrategySettings
 from .engine.events import Signal
 from .models import Signal as SignalRow
 from .models import SignalStatus
-from .sizing import OrderPlan, entry_limit_price, plan_order
+from .sizing import OrderPlan, entry_limit_price, plan_order, weight_room
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class Prepared:
     # The risk configuration's max order value (KRW) when known: an entry is sized under it rather
     # than sized over it and refused (`order_value`); the pre-trade check still decides.
     max_order_krw: int | None = None
+    # KRW the weight per stock still allows for this code (`sizing.weight_room`) when known.
+    weight_room_krw: int | None = None
 
 
 def signal_prepare(
@@ -133,7 +135,7 @@ def _prepared(
     signal: Signal, row: tuple[Any, ...], account_no: str, market: str, name: str
 ) -> Prepared | None:
     """The prepare statement's row → `Prepared` (a gated entry: its row marked, in this thread)."""
-    row_id, switch, state, held, buys, sellable, config_version = row
+    row_id, switch, state, held, buys, sellable, config_version, exposure = row
     if row_id is None:
         return None
     state = state or RiskState.ACTIVE
@@ -148,7 +150,7 @@ def _prepared(
             payload = signal_payload(signal_row)
             publish_after_commit("trade_signal", payload)
         return Prepared(row_id, SignalStatus.GATED, account_no, market, name, used, 0, payload)
-    cap = _max_order_krw(config_version)
+    cap, room = _risk_caps(config_version, account_no, signal, int(exposure or 0))
     return Prepared(
         row_id,
         SignalStatus.NEW,
@@ -158,16 +160,25 @@ def _prepared(
         used,
         int(sellable or 0),
         max_order_krw=cap,
+        weight_room_krw=room,
     )
 
 
-def _max_order_krw(config_version: int | None) -> int | None:
-    """The max order value of the risk configuration in force, from the process's cache (no query:
-    None when that version was not read yet — the pre-trade check then has the last word alone)."""
+def _risk_caps(
+    config_version: int | None, account_no: str, signal: Signal, exposure: int
+) -> tuple[int | None, int | None]:
+    """(max order value, weight room) of the risk configuration in force, from the process's caches
+    (no query: None when that version or the session's opening equity was not read yet — the
+    pre-trade check then has the last word alone)."""
     from apps.risk.selectors import config_if_cached
+    from apps.risk.snapshot import opening_if_cached
 
     config = config_if_cached(config_version)
-    return config.limits.max_order_value if config is not None else None
+    if config is None:
+        return None, None
+    day = signal.at.astimezone(krx.KST).date()
+    equity = opening_if_cached(account_no, day)
+    return config.limits.max_order_value, weight_room(config.limits.weight_pct, equity, exposure)
 
 
 async def asignal_prepare(
@@ -249,7 +260,12 @@ def _prepare_statement(
                    AND status = ANY(%s) AND price IS NOT NULL),
                (SELECT quantity - reserved FROM {positions}
                  WHERE account_no = %s AND code = %s AND quantity > 0 AND strategy_tag = %s),
-               (SELECT config_version FROM {status} WHERE id = 1)
+               (SELECT config_version FROM {status} WHERE id = 1),
+               (SELECT COALESCE(sum(quantity * COALESCE(current_price, cost_amount / quantity)), 0)
+                  FROM {positions} WHERE account_no = %s AND code = %s AND quantity > 0)
+               + (SELECT COALESCE(sum((quantity - filled_quantity) * price), 0) FROM {orders}
+                   WHERE account_no = %s AND code = %s AND side = 'buy'
+                     AND status = ANY(%s) AND price IS NOT NULL)
     """  # noqa: S608 (table names from the models; every value is a parameter)
     params = [
         signal.key or _fallback_key(signal),
@@ -274,6 +290,11 @@ def _prepare_statement(
         account_no,
         signal.code,
         signal.strategy,
+        account_no,
+        signal.code,
+        account_no,
+        signal.code,
+        [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)],
     ]
     return sql, params
 

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +43,7 @@ class Rebuilt:
     bars: list[BarEvent]
     conditions: list[tuple[int, ConditionEvent]]
     last_condition_id: int
+    dismissed: list[str] = field(default_factory=list)  # entries of `fired` that made no order
 
 
 def replay_events(rebuilt: Rebuilt, now: dt.datetime) -> list[Event]:
@@ -185,10 +186,19 @@ def rebuild_read(day: dt.date, now: dt.datetime, top_n: int, names: frozenset[st
     from apps.trades.services.executor import default_account
 
     from .models import Signal as SignalRow
+    from .models import SignalStatus
 
     start = day_start(day)
     account = default_account()
     fired = list(SignalRow.objects.filter(day=day).values_list("key", flat=True))
+    dismissed = list(
+        SignalRow.objects.filter(
+            day=day,
+            side="buy",
+            order__isnull=True,
+            status__in=[SignalStatus.REJECTED, SignalStatus.GATED, SignalStatus.FAILED],
+        ).values_list("key", flat=True)
+    )
     held = held_entered(account, day, names)
     candidates = feeds.latest_candidates()
     scan = feeds.latest_scan_meta()
@@ -201,7 +211,9 @@ def rebuild_read(day: dt.date, now: dt.datetime, top_n: int, names: frozenset[st
     first_today = min(today, default=last_id + 1)
     conditions = [e for e in conditions_after(first_today - 1, 10_000) if e[0] <= last_id]
     conditions = [e for e in conditions if e[1].at >= start]
-    return Rebuilt(account, fired, held, candidates, scan, bars, conditions, last_id)
+    return Rebuilt(
+        account, fired, held, candidates, scan, bars, conditions, last_id, dismissed=dismissed
+    )
 
 
 def bars_write(bars: list[Any]) -> None:

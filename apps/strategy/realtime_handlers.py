@@ -309,6 +309,8 @@ class StrategyEngineHandler(Handler):
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
             if signal.side == "buy" and done.order_id is not None:
                 self.held = self.held | {signal.code}
+            elif signal.side == "buy" and done.order_id is None and self.engine is not None:
+                self.engine.dismiss(signal)  # no order: no exit of a position it never had
         return done
 
     def _execution_context(self) -> ExecutionContext:
@@ -353,7 +355,7 @@ class StrategyEngineHandler(Handler):
         self.account = rebuilt.account
         self.held = rebuilt.held
         self.candidates = rebuilt.candidates
-        self.engine.mark_fired(rebuilt.fired)
+        self.engine.mark_fired(rebuilt.fired, dismissed=rebuilt.dismissed)
         if rebuilt.scan is not None or rebuilt.candidates:
             self.scan_id = rebuilt.scan[0] if rebuilt.scan else None
         events = replay_events(rebuilt, now)

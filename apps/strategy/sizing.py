@@ -1,5 +1,5 @@
-"""Sizing a signal's order (pure: no database, no I/O): the quantity within the strategy's budget and the
-risk configuration's max order value, at a marketable limit on the KRX tick grid within the day's limits.
+"""Sizing a signal's order (pure: no database, no I/O): the quantity within the strategy's budget, the
+risk configuration's max order value and its weight per stock, at a marketable limit on the KRX tick grid within the day's limits.
 Used by the live path (`apps.strategy.execution`) and the backtest runner alike."""
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from .engine.events import Signal
 if TYPE_CHECKING:
     from .execution import Prepared
 
-__all__ = ["OrderPlan", "entry_limit_price", "entry_slippage", "exit_slippage", "plan_order"]
+__all__ = [
+    "OrderPlan",
+    "entry_limit_price",
+    "entry_slippage",
+    "exit_slippage",
+    "plan_order",
+    "weight_room",
+]
 
 HUNDRED = Decimal(100)
 
@@ -49,6 +56,16 @@ def entry_limit_price(
     if upper_limit is not None:
         price = min(price, upper_limit)
     return max(price, 1)
+
+
+def weight_room(weight_pct: Decimal, equity: int | None, exposure: int) -> int | None:
+    """KRW one more buy of a code may add under the risk configuration's weight per stock: `weight_pct`
+    of `equity` (the session's opening equity) less the code's `exposure` (held at the mark plus
+    unfilled buys); None when the equity is unknown (the pre-trade check then decides alone)."""
+    if equity is None or equity <= 0:
+        return None
+    cap = (Decimal(equity) * weight_pct / HUNDRED).to_integral_value(rounding=ROUND_FLOOR)
+    return max(int(cap) - exposure, 0)
 
 
 @dataclass(frozen=True)
@@ -91,10 +108,12 @@ def plan_order(
     room = strategy.budget_krw - prepared.budget_used
     per_entry = strategy.params.get("entry_krw") if strategy.params else None
     amount = min(room, int(per_entry)) if per_entry else room
+    # Sized under the risk limits (max order value, weight per stock), not refused by them; the
+    # pre-trade check still has the last word.
     if prepared.max_order_krw is not None:
-        amount = min(
-            amount, prepared.max_order_krw
-        )  # sized under the risk limit, not refused by it
+        amount = min(amount, prepared.max_order_krw)
+    if prepared.weight_room_krw is not None:
+        amount = min(amount, prepared.weight_room_krw)
     quantity = max(amount, 0) // price
     if quantity <= 0 and prepared.max_order_krw is not None and prepared.max_order_krw < price:
         return OrderPlan(
@@ -103,6 +122,15 @@ def plan_order(
             {
                 "code": "order_value",
                 "message": f"최대 주문금액 {prepared.max_order_krw:,}원 < 1주 {price:,}원",
+            },
+        )
+    if quantity <= 0 and prepared.weight_room_krw is not None and prepared.weight_room_krw < price:
+        return OrderPlan(
+            0,
+            price,
+            {
+                "code": "weight",
+                "message": f"종목당 비중 한도까지 남은 {prepared.weight_room_krw:,}원 < 1주 {price:,}원",
             },
         )
     if quantity <= 0:

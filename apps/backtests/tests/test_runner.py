@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+from decimal import Decimal
 
 import pytest
 
@@ -123,6 +124,21 @@ def test_opening_breakout_enters_the_leader_with_news_and_exits() -> None:
     assert trade.code == A and trade.closed_position
     assert trade.news_score == 85 and trade.volume_rank == 1
     assert trade.pnl == recomputed_pnl(result) == result.broker_realized
+
+
+def test_an_entry_refused_is_not_followed_by_an_exit() -> None:
+    """The same day with a budget below one share (sizing refuses) and with the weight per stock at
+    0.01 % (the risk check refuses): no order, and — as live — no VWAP-breakdown exit of a position
+    the strategy never had (no `nothing_sellable` rejection)."""
+    news = [NewsEvent(A, at(DAY, "08:40"), 85, "호재")]
+    spec = RunSpec("opening_breakout", {"top_n": 1, "news_threshold": 70})
+    base = run(spec, INSTRUMENTS, [breakout_day(news)])
+    assert base.signals.get("accepted") == 2  # the entry and its exit, when there is money
+    poor = run(dataclasses.replace(spec, budget_krw=1_000), INSTRUMENTS, [breakout_day(news)])
+    assert poor.books.orders == [] and poor.signals == {"rejected:budget": 1}
+    tight = dataclasses.replace(spec.limits, weight_pct=Decimal("0.01"))
+    capped = run(dataclasses.replace(spec, limits=tight), INSTRUMENTS, [breakout_day(news)])
+    assert capped.books.orders == [] and list(capped.signals) == ["rejected:weight"]
 
 
 def test_opening_breakout_without_news_fails_closed() -> None:

@@ -121,6 +121,10 @@ class Strategy(abc.ABC):
     ) -> None:
         """Signal keys fired before (a restart mid-session), with their times when known."""
 
+    def dismiss(self, signal: Signal) -> None:  # noqa: B027 - optional hook
+        """`signal` (one of this strategy's) made no order: refused by sizing or the risk engine,
+        gated, or failed. A strategy that tracks what it entered forgets it (no exit follows)."""
+
     # ------------------------------------------------------------------ hooks
     def on_tick(self, state: CodeState, event: TickEvent) -> Sequence[Signal]:
         return NO_SIGNALS

@@ -41,6 +41,7 @@ class Engine:
         self.market = market if market is not None else Market()
         self.strategies: list[Strategy] = []
         self.fired: set[str] = set()
+        self.dismissed: set[str] = set()  # fired keys that made no order (`dismiss`)
         self._times: dict[str, dt.datetime] = {}
         for strategy in strategies:
             self._add(strategy)
@@ -59,17 +60,34 @@ class Engine:
         return next((s for s in self.strategies if s.name == name), None)
 
     def mark_fired(
-        self, keys: Iterable[str], times: Mapping[str, dt.datetime] | None = None
+        self,
+        keys: Iterable[str],
+        times: Mapping[str, dt.datetime] | None = None,
+        dismissed: Iterable[str] = (),
     ) -> None:
         """Signals already stored (a restart mid-session): never fired again, and the strategies learn
         what they entered (the opening breakout then watches those codes for its exit). `times` (key →
         the signal's `at`, from the Signal table) lets an exit judge the stored bars after the entry;
-        without it, only bars built from live ticks count for the exit."""
+        without it, only bars built from live ticks count for the exit. `dismissed`: those of `keys`
+        that made no order (`dismiss`): fired, but not entered."""
         keys = list(keys)
         self.fired.update(keys)
+        self.dismissed.update(dismissed)
         self._times.update(times or {})
         for strategy in self.strategies:
-            strategy.restore(keys, self._times)
+            strategy.restore(self._entered(keys), self._times)
+
+    def dismiss(self, signal: Signal) -> None:
+        """`signal` made no order (refused, gated, failed): its key stays fired (never sent again) and
+        its strategy forgets the entry (no exit of a position it never had)."""
+        if signal.key:
+            self.dismissed.add(signal.key)
+        strategy = self.strategy(signal.strategy)
+        if strategy is not None:
+            strategy.dismiss(signal)
+
+    def _entered(self, keys: Iterable[str]) -> list[str]:
+        return [k for k in keys if k not in self.dismissed]
 
     def warm_up(self, events: Iterable[Event]) -> None:
         """Rebuild state after a restart, emitting nothing: bars and ticks (stored minute bars as
@@ -101,6 +119,8 @@ class Engine:
                 continue
             if signal.key:
                 if signal.key in self.fired:
+                    if signal.key in self.dismissed:  # decided again: still no order
+                        self.dismiss(signal)
                     continue
                 self.fired.add(signal.key)
             out.append(signal)
@@ -121,7 +141,7 @@ class Engine:
             strategy = current.get(name)
             if strategy is None:
                 strategy = REGISTRY[name](item, self.market)
-                strategy.restore(self.fired, self._times)
+                strategy.restore(self._entered(self.fired), self._times)
             elif strategy.settings != item:
                 strategy.configure(item)
             kept.append(strategy)

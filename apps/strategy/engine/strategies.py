@@ -150,6 +150,12 @@ class OpeningBreakout(Strategy):
             elif kind == "exit":
                 self.exits.add((code, day))
 
+    def dismiss(self, signal: Signal) -> None:
+        """An entry that made no order: its code is not watched for the VWAP-breakdown exit."""
+        entry = self.entries.get(signal.code)
+        if signal.side == "buy" and entry is not None and entry[0] == kst_day(signal.at):
+            del self.entries[signal.code]
+
     # ------------------------------------------------------------------ inputs
     def on_scan(self, event: ScanEvent) -> Sequence[Signal]:
         self.rank_day = kst_day(event.at)

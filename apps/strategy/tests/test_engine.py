@@ -177,6 +177,26 @@ def test_no_exit_for_a_code_it_did_not_enter_or_with_exits_off() -> None:
     assert run(off, [tick(9, 9, 10, 9_900)]) == []
 
 
+def test_no_exit_after_an_entry_that_made_no_order() -> None:
+    """An entry refused by sizing or the risk engine, gated or failed (`Engine.dismiss`): no exit
+    follows (it would have nothing to sell), its key stays fired, and a restart that is told so
+    (`mark_fired(…, dismissed=…)`) does not watch the code either."""
+    eng = engine(opening_breakout={})
+    [buy] = run(eng, [scan(), *opening(), BREAK])
+    eng.dismiss(buy)
+    assert run(eng, [tick(9, 8, 10, 9_900), tick(9, 9, 10, 9_900), tick(9, 10, 10, 9_800)]) == []
+    assert buy.key in eng.fired and buy.key in eng.dismissed
+    assert run(eng, [tick(9, 10, 20, 10_200)]) == []  # never entered again the same day
+    again = engine(opening_breakout={})
+    again.mark_fired([buy.key], {buy.key: buy.at}, dismissed=[buy.key])
+    assert run(again, [scan(), *opening(), BREAK]) == []
+    assert run(again, [tick(9, 8, 10, 9_900), tick(9, 9, 10, 9_900)]) == []
+    # A later strategy configuration (built anew) is not told the dismissed entry either.
+    again.reconfigure({})
+    again.reconfigure({"opening_breakout": settings("opening_breakout", version=3)})
+    assert run(again, [tick(9, 10, 10, 9_800), tick(9, 11, 10, 9_700)]) == []
+
+
 def test_exits_continue_while_the_strategy_is_switched_off() -> None:
     eng = engine(opening_breakout={})
     run(eng, [scan(), *opening(), BREAK])

@@ -333,3 +333,42 @@ async def test_an_entry_is_sized_under_the_risk_max_order_value() -> None:
     assert done.status == SignalStatus.ACCEPTED
     order = await sync_to_async(Order.objects.get)()
     assert (order.quantity, order.price) == (2, 70_300)
+
+
+async def test_an_entry_is_sized_under_the_weight_per_stock(settings) -> None:  # type: ignore[no-untyped-def]
+    """Weight per stock 10 % of a 5,000,000 KRW opening equity = 500,000; 5 shares held at 70,000
+    (350,000, another strategy's) leave 150,000: the entry buys 2 shares at 70,300 rather than 14 that
+    the pre-trade check would refuse; with the room below one share it is rejected as `weight`."""
+    from apps.risk.selectors import active_config
+    from apps.risk.services.config import config_update
+    from apps.risk.snapshot import opening_of
+
+    settings.RISK_EQUITY_FALLBACK_KRW = 5_000_000
+    await sync_to_async(config_update)({"weight_pct": "10"}, user=None, reason="test")
+    await sync_to_async(active_config)()
+    await sync_to_async(opening_of)(
+        settings.KIWOOM_ACCOUNT, DAY, {}
+    )  # the session's opening equity
+    await sync_to_async(PositionFactory)(
+        code=CODE, strategy_tag="other", quantity=5, cost_amount=340_000, current_price=70_000
+    )
+    place = Place()
+    done = await asignal_execute(signal(), context(place))
+    assert done.status == SignalStatus.ACCEPTED
+    order = await sync_to_async(Order.objects.get)()
+    assert (order.quantity, order.price) == (2, 70_300)
+    # That order's 140,600 counts too: 9,400 left, less than a share.
+    done = await asignal_execute(signal(key="k-weight-2"), context(place))
+    assert done.status == SignalStatus.REJECTED
+    row = await sync_to_async(SignalRow.objects.get)(key="k-weight-2")
+    assert row.risk_reasons[0]["code"] == "weight"
+
+
+def test_weight_room_is_the_limit_less_the_exposure_and_unknown_without_equity() -> None:
+    from apps.strategy.sizing import weight_room
+
+    assert weight_room(Decimal("10"), 5_000_000, 350_000) == 150_000
+    assert weight_room(Decimal("7.5"), 1_000_001, 0) == 75_000  # rounded down
+    assert weight_room(Decimal("10"), 5_000_000, 600_000) == 0
+    assert weight_room(Decimal("10"), None, 0) is None
+    assert weight_room(Decimal("10"), 0, 0) is None

@@ -547,3 +547,27 @@ async def test_a_restart_settles_the_signal_a_killed_process_left_new(setup, mon
     await settle(h)
     assert setup.place.calls == [] and h.stats.signals == 0  # the key stays fired
     await h.on_stop()
+
+
+async def test_an_entry_that_made_no_order_is_dismissed_and_stays_so_after_a_restart(  # type: ignore[no-untyped-def]
+    setup, monkeypatch
+) -> None:
+    """The gate is closed: the entry is stored `gated`, no order; the engine is told (no exit of a
+    position it never had), and a restart's rebuild tells the new engine the same."""
+    use(monkeypatch, FirstTickBuyer)
+    await sync_to_async(RuntimeFlag.objects.update_or_create)(
+        key="trading-enabled", defaults={"enabled": False}
+    )
+    first = handler(setup)
+    await first.on_start(first.ctx)
+    tick(first, 70_100, at("09:00:01"))
+    await settle(first)
+    row = await sync_to_async(SignalRow.objects.get)()
+    assert row.status == SignalStatus.GATED and row.order_id is None and setup.place.calls == []
+    assert row.key in first.engine.dismissed  # type: ignore[union-attr]
+    await first.on_stop()
+    setup.clock.now = at("09:00:30")
+    second = handler(setup)
+    await second.on_start(second.ctx)
+    assert row.key in second.engine.fired and row.key in second.engine.dismissed  # type: ignore[union-attr]
+    await second.on_stop()
