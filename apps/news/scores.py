@@ -5,7 +5,8 @@ after a failure nobody calls the service again for `NEWS_RETRY_AFTER_SECONDS` (t
 every process sees, plus a copy in this process for when Redis itself is down); meanwhile `get_score`
 answers from the cache or raises `NewsUnavailable` at once, so a caller polling a dead service neither
 waits nor loops through exceptions from the network. Scores are cached for `NEWS_CACHE_TTL_SECONDS`,
-"no news for this stock" (HTTP 404) too. The breaking-news channel and `POST /api/v1/news` put newer
+"no news for this stock" (HTTP 404) too. Both are the market's seconds: against the bundled simulator
+at speed N they last 1/N as long in wall time (`market_seconds`, at least 1 s). The breaking-news channel and `POST /api/v1/news` put newer
 scores into the same cache (`offer`/`aoffer`).
 
 The service's contract (README: "News"): `GET {url}/news/score?code=005930` → 200 with
@@ -60,6 +61,25 @@ def service_url() -> str:
         settings.KIWOOM_BASE_URL if settings.KIWOOM_USE_SIMULATOR else ""
     )
     return url.rstrip("/")
+
+
+def market_seconds(seconds: float) -> float:
+    """`seconds` of the market's time in wall seconds: divided by the simulator's speed when the service
+    is the bundled simulator's (KIWOOM_SIM_SPEED; an accelerated morning must not lose a quarter of an
+    hour of news to a start-up race with a 30 s breaker, nor keep a score for half an hour), at least
+    one second; a real news service keeps wall time."""
+    speed = float(getattr(settings, "KIWOOM_SIM_SPEED", 1.0) or 1.0)
+    if settings.NEWS_SERVICE_URL or not settings.KIWOOM_USE_SIMULATOR or speed <= 1.0:
+        return float(seconds)
+    return max(float(seconds) / speed, 1.0)
+
+
+def _retry_after() -> float:
+    return market_seconds(settings.NEWS_RETRY_AFTER_SECONDS)
+
+
+def _cache_ms() -> int:
+    return int(market_seconds(settings.NEWS_CACHE_TTL_SECONDS) * 1000)
 
 
 def _score_key(code: str) -> str:
@@ -158,25 +178,25 @@ def _newer(candidate: NewsScore | NewsItem, cached: NewsScore | object | None) -
 
 def offer(items: Iterable[NewsScore | NewsItem]) -> None:
     """Put scores into the cache unless it holds a newer one for the code (breaking news, pushed items)."""
-    ttl = settings.NEWS_CACHE_TTL_SECONDS
+    ttl = _cache_ms()
     try:
         client = _redis()
         for item in items:
             key = _score_key(item.code)
             if _newer(item, _decode(client.get(key))):
-                client.set(key, _encode(_as_score(item)), ex=ttl)
+                client.set(key, _encode(_as_score(item)), px=ttl)
     except redis.RedisError as exc:
         log.warning("news: cannot update the score cache (%s)", exc)
 
 
 async def aoffer(items: Iterable[NewsScore | NewsItem]) -> None:
-    ttl = settings.NEWS_CACHE_TTL_SECONDS
+    ttl = _cache_ms()
     try:
         client = _aclients()["redis"]
         for item in items:
             key = _score_key(item.code)
             if _newer(item, _decode(await client.get(key))):
-                await client.set(key, _encode(_as_score(item)), ex=ttl)
+                await client.set(key, _encode(_as_score(item)), px=ttl)
     except redis.RedisError as exc:
         log.warning("news: cannot update the score cache (%s)", exc)
 
@@ -198,7 +218,7 @@ def _breaker_open() -> bool:
 
 def _trip_local() -> None:
     global _open_until
-    _open_until = time.monotonic() + settings.NEWS_RETRY_AFTER_SECONDS
+    _open_until = time.monotonic() + _retry_after()
     _state_memo.clear()
 
 
@@ -223,12 +243,12 @@ def _trip_sync(reason: str) -> None:
             "news: service %s failed (%s); not calling it for %.0f s (news filter fails closed)",
             service_url(),
             reason,
-            settings.NEWS_RETRY_AFTER_SECONDS,
+            _retry_after(),
         )
     _trip_local()
     try:
         client = _redis()
-        client.set(_breaker_key(), reason, px=int(settings.NEWS_RETRY_AFTER_SECONDS * 1000))
+        client.set(_breaker_key(), reason, px=int(_retry_after() * 1000))
         client.set(_state_key(), _state("down", reason), ex=86_400)
     except redis.RedisError:
         pass
@@ -251,12 +271,12 @@ async def _trip_async(reason: str) -> None:
             "news: service %s failed (%s); not calling it for %.0f s (news filter fails closed)",
             service_url(),
             reason,
-            settings.NEWS_RETRY_AFTER_SECONDS,
+            _retry_after(),
         )
     _trip_local()
     try:
         client = _aclients()["redis"]
-        await client.set(_breaker_key(), reason, px=int(settings.NEWS_RETRY_AFTER_SECONDS * 1000))
+        await client.set(_breaker_key(), reason, px=int(_retry_after() * 1000))
         await client.set(_state_key(), _state("down", reason), ex=86_400)
     except redis.RedisError:
         pass
@@ -300,7 +320,7 @@ def get_score(code: str) -> NewsScore | None:
         return cached  # type: ignore[return-value]
     score = _fetch(code)
     with contextlib.suppress(redis.RedisError):
-        _redis().set(key, _encode(score), ex=settings.NEWS_CACHE_TTL_SECONDS)
+        _redis().set(key, _encode(score), px=_cache_ms())
     return score
 
 
@@ -353,7 +373,7 @@ async def aget_score(code: str) -> NewsScore | None:
         asyncio.get_running_loop().create_task(_trip_async("too slow (the caller gave up)"))
         raise
     try:
-        await clients["redis"].set(key, _encode(score), ex=settings.NEWS_CACHE_TTL_SECONDS)
+        await clients["redis"].set(key, _encode(score), px=_cache_ms())
         await clients["redis"].set(_state_key(), _state("ok", base), ex=86_400)
     except redis.RedisError:
         pass

@@ -4,6 +4,7 @@ closed (with the health report saying so) when the service is dead."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from datetime import UTC, datetime
 
 import orjson
@@ -204,3 +205,28 @@ async def test_a_caller_giving_up_on_a_slow_service_opens_the_breaker(fake_servi
     with pytest.raises(NewsUnavailable):
         await asyncio.wait_for(scores.aget_score("005930"), 0.2)
     assert len(fake_service.requests) == 1
+
+
+def test_the_bundled_simulators_news_keeps_the_markets_time(dead_url, settings):
+    """Against the bundled simulator at speed 30, the 30 s breaker and the 60 s cache are the market's
+    seconds: 1 s and 2 s of wall time (an accelerated morning does not lose a quarter of an hour of
+    news to a start-up race); a real service, or the simulator at speed 1, keeps wall time."""
+    settings.NEWS_SERVICE_URL = ""
+    settings.KIWOOM_USE_SIMULATOR = True
+    settings.KIWOOM_BASE_URL = dead_url
+    settings.KIWOOM_SIM_SPEED = 30
+    settings.NEWS_RETRY_AFTER_SECONDS = 30
+    settings.NEWS_CACHE_TTL_SECONDS = 60
+    assert scores.market_seconds(30) == 1.0 and scores.market_seconds(60) == 2.0
+    assert scores.market_seconds(3) == 1.0  # at least a second
+    with pytest.raises(NewsUnavailable):
+        scores.get_score("005930")
+    ttl_ms = scores._redis().pttl(scores._breaker_key())
+    assert 0 < ttl_ms <= 1_000 and scores._open_until - time.monotonic() <= 1.0
+    scores.offer([NewsScore("005930", 80, "호재", "sim", dt.datetime.now(dt.UTC))])
+    assert 0 < scores._redis().pttl(scores._score_key("005930")) <= 2_000
+    settings.KIWOOM_SIM_SPEED = 1
+    assert scores.market_seconds(30) == 30.0
+    settings.KIWOOM_SIM_SPEED = 30
+    settings.NEWS_SERVICE_URL = dead_url  # a service of its own: wall time
+    assert scores.market_seconds(30) == 30.0
