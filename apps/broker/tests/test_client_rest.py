@@ -112,18 +112,27 @@ async def test_account_and_orders(client: KiwoomRestClient, sim: SimHandle) -> N
 async def test_order_slot_takes_the_slot_once_and_its_call_sends_once(
     client: KiwoomRestClient, sim: SimHandle
 ) -> None:
-    """`order_slot`: the limiter's slot and the token up front; its call uses them (no second slot)."""
+    """`order_slot`: the limiter's slot and the token up front, in one round trip (the token read by the
+    slot's script: no token read of its own); its call uses them (no second slot)."""
     quote = await client.quote("005930")
     acquired: list[object] = []
     original = client.limiter.acquire
+    token_reads: list[object] = []
+    original_get = client.tokens.get
 
-    async def counting(priority: object) -> None:
+    async def counting(priority: object, **kwargs: object) -> object:
         acquired.append(priority)
-        await original(priority)  # type: ignore[arg-type]
+        return await original(priority, **kwargs)  # type: ignore[arg-type]
+
+    async def get() -> str:
+        token_reads.append(1)
+        return await original_get()
 
     client.limiter.acquire = counting  # type: ignore[method-assign]
+    client.tokens.get = get  # type: ignore[method-assign]
     place = await client.order_slot()
     assert len(acquired) == 1 and exchange_orders(sim) == []  # nothing sent yet
+    assert token_reads == []  # the token came with the slot
     ack = await place(side=Side.BUY, code="005930", quantity=1, price=quote.lower_limit)
     assert len(acquired) == 1 and len(exchange_orders(sim)) == 1 and len(ack.order_no) == 7
 
