@@ -80,6 +80,10 @@ class RunSpec:
     scan_window: ScanWindow | None = field(default_factory=ScanWindow)
     scan_rows: int = 30
     assume_news_score: int | None = None
+    # "bars": decide at each bar's close, fill on the next bar (fast); "tape": the simulator's tape
+    # and matching, as paper trading runs (tape.py; slower, the same trades as a paper session)
+    fill_model: str = "bars"
+    tape_seed: int = 7  # the tape mode's seed: the paper simulator's (KIWOOM_SIM_SEED) for parity
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,27 @@ class _Run:
     def __init__(
         self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime
     ) -> None:
-        from apps.broker.contract import Instrument as ContractInstrument
-
         self.spec = spec
         self.instruments = {i.code: i for i in instruments}
-        self.broker = BacktestBroker(
+        self.broker = self._broker(spec, instruments, start)
+        self.settings = StrategySettings(spec.strategy, 0, True, spec.budget_krw, spec.params)
+        self.engine = build_engine({spec.strategy: self.settings})
+        self.books = Books()
+        self.account = self.broker.ledger.account(self.broker.account)
+        self.seq = 0
+        self.fills_seen = 0
+        self.marks: dict[str, int] = {}
+        self.signals: dict[str, int] = {}
+        self.entries: deque[dt.datetime] = deque()  # buys of the last minute
+        self.bars = 0
+        self._thresholds: dict[str, tuple[tuple[int, int], int, int | None]] = {}
+        self._time_exit_at: dt.datetime | None = None
+
+    def _broker(self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime) -> Any:
+        """The bar model's broker (`tape.TapeRun` brings the simulator's exchange instead)."""
+        from apps.broker.contract import Instrument as ContractInstrument
+
+        return BacktestBroker(
             [
                 ContractInstrument(
                     code=i.code, name=i.name, market=i.market, market_name=i.market,
@@ -130,18 +150,6 @@ class _Run:
             slippage_ticks=spec.slippage_ticks,
             keep_bars=False,
         )  # fmt: skip
-        self.settings = StrategySettings(spec.strategy, 0, True, spec.budget_krw, spec.params)
-        self.engine = build_engine({spec.strategy: self.settings})
-        self.books = Books()
-        self.account = self.broker.ledger.account(self.broker.account)
-        self.seq = 0
-        self.fills_seen = 0
-        self.marks: dict[str, int] = {}
-        self.signals: dict[str, int] = {}
-        self.entries: deque[dt.datetime] = deque()  # buys of the last minute
-        self.bars = 0
-        self._thresholds: dict[str, tuple[tuple[int, int], int, int | None]] = {}
-        self._time_exit_at: dt.datetime | None = None
 
     # ------------------------------------------------------------------ money
     def equity(self) -> int:
@@ -461,7 +469,12 @@ def run(
     total_days: int = 0,
     on_day: Callable[[int, int], bool] | None = None,
 ) -> RunResult:
-    """Replay `days` (in date order) and return the books; see the module docstring."""
+    """Replay `days` (in date order) and return the books; see the module docstring (and `tape.py` for
+    `spec.fill_model == "tape"`)."""
+    if spec.fill_model == "tape":
+        from .tape import run_tape
+
+        return run_tape(spec, instruments, days, total_days=total_days, on_day=on_day)
     first = None
     state: _Run | None = None
     cancelled = False

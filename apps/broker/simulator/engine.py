@@ -212,6 +212,9 @@ class Engine:
         # The simulator trades the regular market on the ordinary schedule (no late opens).
         return regular_phase(regular_session(self.day).phase_at(self.now))
 
+    def next_event_at(self) -> dt.datetime | None:
+        return self._heap[0][0] if self._heap else None
+
     def advance(self, to: dt.datetime) -> list[Event]:
         to = to.astimezone(KST)
         events, self.outbox = self.outbox, []
