@@ -59,6 +59,14 @@ from .scan import ScanBook, scan_slots
 __all__ = ["DayInput", "Instrument", "RunResult", "RunSpec", "run"]
 
 
+def risk_exit_slippage() -> Decimal:
+    """The risk exits' marketable-limit slippage: the realtime risk handler's setting
+    (`RISK_EXIT_SLIPPAGE_PCT`), not the strategies' exit one (`STRATEGY_EXIT_SLIPPAGE_PCT`)."""
+    from django.conf import settings
+
+    return Decimal(str(getattr(settings, "RISK_EXIT_SLIPPAGE_PCT", "1")))
+
+
 @dataclass(frozen=True)
 class Instrument:
     code: str
@@ -305,11 +313,9 @@ class _Run:
             reference = decision.price or self.marks.get(position.code)
             if not reference:
                 continue
-            from apps.strategy.sizing import exit_slippage
-
             limits = self._limits(position.code, day)
             market = self.instruments[position.code].market
-            price = exit_limit_price(reference, exit_slippage(), limits[0], market, day)
+            price = exit_limit_price(reference, risk_exit_slippage(), limits[0], market, day)
             self._place(
                 position.code, "sell", position.quantity, price, at, day,
                 tag=position.strategy_tag, cause="risk_exit", ref=str(decision.kind),

@@ -13,7 +13,8 @@ simulator's order desk in process — a marketable order fills against the synth
 resting one when a later print reaches it (its share of the print's volume × participation), an
 auction order at the single price, commission and the dated sell tax from its ledger.
 
-Per scheduled item of the exchange (a print, an auction, a phase change; `Exchange.next_event_at`), in
+Per scheduled item of the exchange (a print, an auction, a phase change, a minute's start; the condition
+checks are skipped: `Exchange.next_event_at`), in
 this order — what the realtime process does with the same stream:
 1. scan slots due by then: the ranking of the tape so far (`scan.ScanBook` fed with every print: the
    cumulative traded value the simulator's ka10032 ranks by) → `ScanEvent`;
@@ -215,7 +216,7 @@ class TapeRun(_Run):
         end = close + _MINUTE
         minute = None
         while True:
-            at = ex.next_event_at()
+            at = ex.next_event_at(skip_checks=True)
             if at is None or at > end:
                 break
             while slots and slots[0] <= at:  # 1.

@@ -212,8 +212,10 @@ class Engine:
         # The simulator trades the regular market on the ordinary schedule (no late opens).
         return regular_phase(regular_session(self.day).phase_at(self.now))
 
-    def next_event_at(self) -> dt.datetime | None:
-        return self._heap[0][0] if self._heap else None
+    def next_event_at(self, skip: frozenset[str] = frozenset()) -> dt.datetime | None:
+        if not skip:
+            return self._heap[0][0] if self._heap else None
+        return min((item[0] for item in self._heap if item[3] not in skip), default=None)
 
     def advance(self, to: dt.datetime) -> list[Event]:
         to = to.astimezone(KST)

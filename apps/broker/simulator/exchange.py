@@ -169,11 +169,13 @@ class Exchange:
         """The trading day after trading_day() (by the exchange's calendar)."""
         return self._engine.days.next(self._engine.day)
 
-    def next_event_at(self) -> dt.datetime | None:
-        """When the market's next scheduled item (a print, an auction, a phase change, a check, the
-        day roll) happens; None when nothing is scheduled. `advance(next_event_at())` moves the
-        market one step, so a caller can act between two prints (the backtest's tape mode)."""
-        return self._engine.next_event_at()
+    def next_event_at(self, skip_checks: bool = False) -> dt.datetime | None:
+        """When the market's next scheduled item (a print, an auction, a phase change, a minute's
+        start, a condition check, the day roll) happens; None when nothing is scheduled.
+        `advance(next_event_at())` moves the market one step, so a caller can act between two
+        prints (the backtest's tape mode). `skip_checks`: the next item that is not a condition
+        check (every 10 s; they print nothing)."""
+        return self._engine.next_event_at(frozenset({"check"}) if skip_checks else frozenset())
 
     def advance(self, to: dt.datetime | None = None) -> list[Event]:
         """Move the market to `to` (default: clock.now()) and return every event on the way, in
