@@ -51,14 +51,15 @@ _MINUTE = dt.timedelta(minutes=1)
 
 
 def day_rows(data: DayInput) -> dict[tuple[str, dt.date], list[MinuteRow]]:
-    """A day's bars as the simulator's replay rows (bar END minute `HHMM`, KST)."""
+    """A day's bars as the simulator's replay rows (bar END minute `HHMM`, KST; the closing auction's
+    bar is `1530` however it was stamped — ka10080 says 15:31)."""
     out: dict[tuple[str, dt.date], list[MinuteRow]] = {}
     for bar in data.bars:
-        end = bar.end.astimezone(KST)
+        hhmm = bar.end.astimezone(KST).strftime("%H%M")
         out.setdefault((bar.code, data.day), []).append(
             MinuteRow(
-                bar.code, data.day, end.strftime("%H%M"), bar.open, bar.high, bar.low, bar.close,
-                bar.volume,
+                bar.code, data.day, "1530" if hhmm > "1520" else hhmm, bar.open, bar.high,
+                bar.low, bar.close, bar.volume,
             )
         )  # fmt: skip
     for rows in out.values():

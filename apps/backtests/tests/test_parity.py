@@ -51,11 +51,12 @@ HANDLERS = {
     "strategy.engine": StrategyEngineHandler,
     "risk.exits": RiskExitsHandler,
 }
+INSTRUMENT = Instrument(CODE, "삼성전자", "KOSPI")
 OHLCV = tuple[int, int, int, int, int]
 Trade = tuple[dt.datetime, str, int, int]
 
 
-def morning() -> dict[str, OHLCV]:
+def morning(day: dt.date = DAY) -> dict[str, OHLCV]:
     """An opening range of 50,000-50,600, a breakout at 09:07, a run to 51,600, a fall through the
     VWAP by 09:30, then a quiet day and the closing auction."""
     path = [
@@ -72,7 +73,7 @@ def morning() -> dict[str, OHLCV]:
         o, price = price, price + step
         path.append((o, max(o, price) + 100, min(o, price) - 100, price, 6_000))
     bars = {}
-    end = dt.datetime.combine(DAY, dt.time(9, 1))
+    end = dt.datetime.combine(day, dt.time(9, 1))
     for bar in path:
         bars[end.strftime("%H%M")] = bar
         end += dt.timedelta(minutes=1)
@@ -102,21 +103,31 @@ def strategy_settings() -> StrategySettings:
 
 
 # ------------------------------------------------------------------ the backtest
-def backtest(bars: dict[str, OHLCV]) -> list[Trade]:
-    config = active_config()
+def spec_of(config: Any = None, fill_model: str = "tape") -> RunSpec:
     settings = strategy_settings()
-    spec = RunSpec(
+    limits = {} if config is None else {"limits": config.limits, "exit_policy": config.exit_policy}
+    return RunSpec(
         strategy=settings.name, params=settings.params, budget_krw=BUDGET,
-        limits=config.limits, exit_policy=config.exit_policy, participation=PARTICIPATION,
-        assume_news_score=80, fill_model="tape", tape_seed=SEED,
+        participation=PARTICIPATION, assume_news_score=80, fill_model=fill_model,
+        tape_seed=SEED, **limits,  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+def day_input(day: dt.date, bars: dict[str, OHLCV], base: int = 50_000) -> DayInput:
     events = []
     for hhmm, (o, h, lo, c, v) in bars.items():
-        end = dt.datetime.combine(DAY, dt.time(int(hhmm[:2]), int(hhmm[2:])), tzinfo=KST)
+        end = dt.datetime.combine(day, dt.time(int(hhmm[:2]), int(hhmm[2:])), tzinfo=KST)
         events.append(BarEvent(CODE, end, o, h, lo, c, v))
-    day = DayInput(DAY, events, {CODE: 50_000}, {CODE: 14_000})
-    result = run(spec, [Instrument(CODE, "삼성전자", "KOSPI")], [day])
+    return DayInput(day, events, {CODE: base}, {CODE: 14_000})
+
+
+def trades_of(result: Any) -> list[Trade]:
     return sorted((f.executed_at, f.side, f.price, f.quantity) for f in result.books.fills)
+
+
+def backtest(bars: dict[str, OHLCV]) -> list[Trade]:
+    result = run(spec_of(active_config()), [INSTRUMENT], [day_input(DAY, bars)])
+    return trades_of(result)
 
 
 # ------------------------------------------------------------------ paper, over the sockets
