@@ -1,8 +1,9 @@
-"""Paper/backtest parity probe: one replayed day through the backtest runner and through the simulator's
-own tape, side by side (no network, no database).
+"""Paper/backtest parity probe: one replayed day through the backtest runner (bar mode and tape mode) and
+through the simulator's own tape, side by side (no network, no database).
 
 - backtest: `apps.backtests.runner.run` over the file's minute bars of the day (the bars a backtest reads
   after `market_import`), the scanner's ranking rebuilt from those bars, a news score assumed for every code;
+  `fill_model="bars"` (decisions at bar closes, fills on the next bar) and `"tape"` (apps/backtests/tape.py);
 - paper (in process): the simulator replaying the same file (`pricing="replay"`), advanced one scheduled
   event at a time; its 0B ticks go to the same strategy engine as `TickEvent`s (bars closed by the next
   tick or the clock, as the realtime handler does), the value ranking (ka10032) is read at each scan slot,
@@ -10,10 +11,11 @@ own tape, side by side (no network, no database).
   of the tick that made them (zero latency: the best case of the live path); the live risk exits are
   judged on every tick, as `apps.risk.realtime_handlers` does.
 
-Prints each path's trades (time, side, price, quantity) and where they differ. What it measures is the
-gap between the two models (README, "Backtests", parity); it asserts nothing.
+Prints each path's fills (time, side, price, quantity); `--all-days` counts the days on which each backtest
+mode makes exactly paper's fills. It asserts nothing (the parity test over the sockets is
+apps/backtests/tests/test_parity.py); README, "Backtests", parity.
 
-Run: .venv/bin/python bench/parity_probe.py [--file PATH] [--day 2018-01-31]
+Run: .venv/bin/python bench/parity_probe.py [--file PATH] [--day 2018-01-31 | --all-days]
      [--strategy opening_breakout] [--news-score 80] [--participation 0.1] [--set param=value ...]
 """
 
@@ -197,10 +199,25 @@ def paper_trades(path: Path, day: dt.date, spec: object) -> list[Trade]:
     return sorted(trades)
 
 
+def summary(path: Path, spec: object) -> None:
+    from apps.broker.simulator.universe import load_minutes
+
+    days = sorted({d for _, d in load_minutes(path)})[1:]  # the first day only gives a base
+    fills = same_bars = same_tape = 0
+    for day in days:
+        paper = paper_trades(path, day, spec)
+        same_bars += backtest_trades(path, day, spec, "bars") == paper
+        same_tape += backtest_trades(path, day, spec, "tape") == paper
+        fills += len(paper)
+    print(f"file {path.name}: {len(days)} days, {fills} paper fills")
+    print(f"days whose fills equal paper's: bar mode {same_bars}, tape mode {same_tape}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", type=Path, default=None)
     ap.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2018, 1, 31))
+    ap.add_argument("--all-days", action="store_true", help="every day of the file: a summary")
     ap.add_argument("--strategy", default="opening_breakout")
     ap.add_argument("--news-score", type=int, default=80)
     ap.add_argument("--participation", default="0.1")
@@ -219,6 +236,9 @@ def main() -> None:
         assume_news_score=args.news_score,
     )  # fmt: skip
     path = args.file or _default_file()
+    if args.all_days:
+        summary(path, spec)
+        return
     columns = {
         "backtest, bar mode": backtest_trades(path, args.day, spec, "bars"),
         "backtest, tape mode": backtest_trades(path, args.day, spec, "tape"),
