@@ -14,7 +14,7 @@ resting one when a later print reaches it (its share of the print's volume × pa
 auction order at the single price, commission and the dated sell tax from its ledger.
 
 Per scheduled item of the exchange (a print, an auction, a phase change, a minute's start; the condition
-checks are skipped: `Exchange.next_event_at`), in
+checks are skipped: `TapeBroker.next_event_at`), in
 this order — what the realtime process does with the same stream:
 1. scan slots due by then: the ranking of the tape so far (`scan.ScanBook` fed with every print: the
    cumulative traded value the simulator's ka10032 ranks by) → `ScanEvent`;
@@ -33,145 +33,28 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from apps.broker.contract import InvalidRequest, OrderRejected, OrderType, Side
-from apps.broker.simulator import dto as sim
-from apps.broker.simulator.exchange import Exchange, ExchangeConfig
-from apps.broker.simulator.universe import MinuteRow
+from apps.broker.backtest.tape import TapeBar, TapeBroker, TapePrint
 from apps.risk.exits import time_exit_at
 from apps.strategy.engine.events import BarEvent, ClockEvent, Signal, TickEvent
-from krx import KST, Market, calendar
+from krx import KST, calendar
 
 from .runner import DayInput, Instrument, RunSpec, _Run
 from .scan import ScanBook, scan_slots
 
-__all__ = ["TapeBroker", "TapeRun", "day_rows"]
+__all__ = ["TapeRun", "day_bars", "run_tape"]
 
-ACCOUNT = "5000000010"
 _MINUTE = dt.timedelta(minutes=1)
 
 
-def day_rows(data: DayInput) -> dict[tuple[str, dt.date], list[MinuteRow]]:
-    """A day's bars as the simulator's replay rows (bar END minute `HHMM`, KST; the closing auction's
-    bar is `1530` however it was stamped — ka10080 says 15:31)."""
-    out: dict[tuple[str, dt.date], list[MinuteRow]] = {}
+def day_bars(data: DayInput) -> list[TapeBar]:
+    """A day's bars as the tape broker's rows (bar END minute `HHMM`, KST; the closing auction's bar is
+    `1530` however it was stamped — ka10080 says 15:31)."""
+    out = []
     for bar in data.bars:
         hhmm = bar.end.astimezone(KST).strftime("%H%M")
-        out.setdefault((bar.code, data.day), []).append(
-            MinuteRow(
-                bar.code, data.day, "1530" if hhmm > "1520" else hhmm, bar.open, bar.high,
-                bar.low, bar.close, bar.volume,
-            )
-        )  # fmt: skip
-    for rows in out.values():
-        rows.sort(key=lambda r: r.hhmm)
+        hhmm = "1530" if hhmm > "1520" else hhmm
+        out.append((bar.code, data.day, hhmm, bar.open, bar.high, bar.low, bar.close, bar.volume))
     return out
-
-
-class _Limits:
-    __slots__ = ("limits",)
-
-    def __init__(self, limits: tuple[int, int]) -> None:
-        self.limits = limits
-
-
-class _DayLimits:
-    """`broker.days.get(code).limits` of the bar model's broker, read from the exchange's quote."""
-
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-
-    def get(self, code: str) -> _Limits | None:
-        try:
-            q = self.exchange.quote(code)
-        except sim.SimRejection:
-            return None
-        return _Limits((q.lower_limit, q.upper_limit))
-
-
-class TapeBroker:
-    """What the runner asks of its broker, served by the simulator's exchange in process."""
-
-    def __init__(
-        self,
-        spec: RunSpec,
-        instruments: Sequence[Instrument],
-        days: Sequence[DayInput],
-        seed: int,
-        calendar_cache_dir: str | None = None,
-    ) -> None:
-        rows: dict[tuple[str, dt.date], list[MinuteRow]] = {}
-        for data in days:
-            rows.update(day_rows(data))
-        first = days[0]
-        self.exchange = Exchange(
-            ExchangeConfig(
-                seed=seed, pricing="replay", minute_rows=rows,
-                markets={i.code: Market(i.market) for i in instruments},
-                base_prices=dict(first.bases),
-                start=dt.datetime.combine(first.day, dt.time(8, 0), tzinfo=KST),
-                use_krx_calendar=True, calendar_cache_dir=calendar_cache_dir,
-                accounts=(ACCOUNT,), start_cash=spec.cash,
-                commission_rate=spec.commission_rate, participation=spec.participation,
-                market_slippage_ticks=spec.slippage_ticks,
-            )
-        )  # fmt: skip
-        self.account = ACCOUNT
-        self.ledger = self.exchange.ledger
-        self.days = _DayLimits(self.exchange)
-        self.fill_log: list[Any] = []  # runner._Run._sync_fills reads it
-        self.day: dt.date | None = None
-        self._day_fills: list[Any] | None = None
-        self._seen = 0
-
-    # ------------------------------------------------------------------ what the runner calls
-    def place_order(
-        self, side: Side, code: str, qty: int, order_type: OrderType, price: int
-    ) -> Any:
-        if order_type is not OrderType.LIMIT:
-            raise InvalidRequest("the tape mode sends limit orders")
-        try:
-            ack = self.exchange.place_order(
-                self.account, sim.Side.BUY if side is Side.BUY else sim.Side.SELL, code, qty, price
-            )
-        except sim.SimRejection as exc:
-            raise OrderRejected(str(exc)) from exc
-        return _Ack(self._order_no(ack.order_no))
-
-    def realized_pnl(self) -> int:
-        return int(self.ledger.account(self.account).realized_total)
-
-    # ------------------------------------------------------------------ the tape
-    def _order_no(self, order_no: str) -> str:
-        # The exchange numbers orders afresh each day; the run's books need them unique.
-        return f"{self.day:%Y%m%d}-{order_no}"
-
-    def collect(self) -> None:
-        """Append the exchange's new executions to `fill_log` (unique order numbers)."""
-        log = self.ledger.fill_log.get(self.account, [])
-        if log is not self._day_fills:
-            self._day_fills, self._seen = log, 0
-        for fill in log[self._seen :]:
-            self.fill_log.append(_Fill(fill, self._order_no(fill.order_no)))
-        self._seen = len(log)
-
-
-class _Ack:
-    __slots__ = ("order_no",)
-
-    def __init__(self, order_no: str) -> None:
-        self.order_no = order_no
-
-
-class _Fill:
-    """A ledger fill with the run's order number (the fields `_Run._sync_fills` reads)."""
-
-    __slots__ = ("commission", "fill_no", "order_no", "price", "qty", "tax", "time")
-
-    def __init__(self, fill: Any, order_no: str) -> None:
-        self.order_no = order_no
-        self.fill_no = f"{fill.time.astimezone(KST):%Y%m%d}-{fill.fill_no}"
-        self.qty, self.price, self.time = fill.qty, fill.price, fill.time
-        self.commission, self.tax = fill.commission, fill.tax
 
 
 class TapeRun(_Run):
@@ -186,18 +69,22 @@ class TapeRun(_Run):
         self.equity_points, self.minute_equity, self.sessions = [], [], []
 
     def _broker(self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime) -> Any:
-        return TapeBroker(spec, instruments, self._days, spec.tape_seed, _cache_dir())
+        days = self._days
+        return TapeBroker(
+            [bar for data in days for bar in day_bars(data)],
+            {i.code: i.market for i in instruments},
+            days[0].bases,
+            seed=spec.tape_seed, cash=spec.cash, commission_rate=spec.commission_rate,
+            participation=spec.participation, slippage_ticks=spec.slippage_ticks,
+            calendar_cache_dir=_cache_dir(),
+        )  # fmt: skip
 
     def day(self, data: DayInput) -> None:
         spec, engine, broker = self.spec, self.engine, self.broker
-        ex: Exchange = broker.exchange
         session = calendar.session(data.day)
         close = session.close
         self._time_exit_at = time_exit_at(close, spec.exit_policy)
-        ex.advance(dt.datetime.combine(data.day, dt.time(8, 0), tzinfo=KST))
-        broker.day = data.day
-        broker.collect()
-        self.bases = {i.code: ex.quote(i.code).base_price for i in ex.instruments()}
+        self.bases = broker.begin_day(data.day)
         for code, base in self.bases.items():
             self.marks.setdefault(code, base)
         self.opening_equity = self.equity()
@@ -217,18 +104,18 @@ class TapeRun(_Run):
         end = close + _MINUTE
         minute = None
         while True:
-            at = ex.next_event_at(skip_checks=True)
+            at = broker.next_event_at()
             if at is None or at > end:
                 break
             while slots and slots[0] <= at:  # 1.
                 slot = slots.pop(0)
-                self._step(ex.advance(slot), scan, data.day, close)
+                self._step(broker.advance(slot), scan, data.day, close)
                 event = scan.scan(slot)
                 if event is not None:
                     self._signals(engine.on_event(event), data.day, close)
             while side and side[0][0] <= at:  # 2.
                 self._signals(engine.on_event(side.pop(0)[2]), data.day, close)
-            self._step(ex.advance(at), scan, data.day, close)  # 3.
+            self._step(broker.advance(at), scan, data.day, close)  # 3.
             self._signals(engine.on_event(ClockEvent(at)), data.day, close)  # 4.
             if self.books.holding and self._time_exit_at is not None and at >= self._time_exit_at:
                 self._exits(at, data.day, close, {})
@@ -239,7 +126,7 @@ class TapeRun(_Run):
                 self.minute_equity.append(self.equity())
         for _, _, event in side:
             self._signals(engine.on_event(event), data.day, close)
-        self._step(ex.advance(end), scan, data.day, close)
+        self._step(broker.advance(end), scan, data.day, close)
         broker.collect()
         self._sync_fills()
         for order in self.books.open_orders():
@@ -251,29 +138,24 @@ class TapeRun(_Run):
         for signal in signals:
             self._execute(signal, day, close)
 
-    def _step(self, events: list[Any], scan: ScanBook, day: dt.date, close: dt.datetime) -> None:
+    def _step(
+        self, prints: list[TapePrint], scan: ScanBook, day: dt.date, close: dt.datetime
+    ) -> None:
         engine, broker = self.engine, self.broker
-        for e in events:
-            if not isinstance(e, sim.Tick):
-                continue
-            code, price = e.code, e.price
+        for p in prints:
+            code, price = p.code, p.price
             self.marks[code] = price
             scan.on_bar(
-                BarEvent(code, e.time, price, price, price, price, e.volume, price * e.volume)
+                BarEvent(code, p.at, price, price, price, price, p.volume, price * p.volume)
             )
             self.bars += 1
-            self._signals(
-                engine.on_event(
-                    TickEvent(code, e.time, price, e.volume, e.cum_volume, e.cum_value)
-                ),
-                day,
-                close,
-            )
-            if self.books.holding and not e.auction:
+            tick = TickEvent(code, p.at, price, p.volume, p.cum_volume, p.cum_value)
+            self._signals(engine.on_event(tick), day, close)
+            if self.books.holding and not p.auction:
                 broker.collect()
                 self._sync_fills()
-                tick = BarEvent(code, e.time, price, price, price, price, e.volume)
-                self._exits(e.time, day, close, {code: tick})
+                bar = BarEvent(code, p.at, price, price, price, price, p.volume)
+                self._exits(p.at, day, close, {code: bar})
 
 
 def run_tape(

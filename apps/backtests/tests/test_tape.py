@@ -9,11 +9,12 @@ import datetime as dt
 from dataclasses import replace
 
 from apps.backtests.runner import run
-from apps.backtests.tape import day_rows
+from apps.backtests.tape import day_bars
 from apps.backtests.tests.test_runner import recomputed_pnl
 from apps.broker.simulator.dto import Tick
 from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.fidelity import compare, served_bars, tick_bars
+from apps.broker.simulator.universe import MinuteRow
 from apps.market.aggregator import MinuteAggregator
 from krx import KST, regular_session
 
@@ -49,7 +50,8 @@ def test_the_tape_replays_the_stored_bars_exactly() -> None:
     day = day_input(DAY, bars)
     ex = Exchange(
         ExchangeConfig(
-            seed=7, pricing="replay", minute_rows=day_rows(day), base_prices={CODE: 50_000},
+            seed=7, pricing="replay", minute_rows={(CODE, DAY): [MinuteRow(*b) for b in day_bars(day)]},
+            base_prices={CODE: 50_000},
             start=dt.datetime.combine(DAY, dt.time(8, 0), tzinfo=KST), use_krx_calendar=False,
         )
     )  # fmt: skip
