@@ -114,7 +114,7 @@ class TapeBroker:
                 start=dt.datetime.combine(first, dt.time(8, 0), tzinfo=KST),
                 calendar_cache_dir=calendar_cache_dir, accounts=(ACCOUNT,), start_cash=cash,
                 commission_rate=commission_rate, participation=participation,
-                market_slippage_ticks=slippage_ticks,
+                market_slippage_ticks=slippage_ticks, condition_checks=False,
             )
         )  # fmt: skip
         self.account = ACCOUNT

@@ -189,7 +189,8 @@ class Engine:
         self._push(_at(day, T_OPEN), 0, "phase", SessionPhase.CONTINUOUS)
         self._push(_at(day, T_OPEN), 1, "open_auction", None)
         self._push(_at(day, T_OPEN), 2, "minute", 0)
-        self._push(_at(day, T_OPEN) + CHECK_EVERY, 5, "check", None)
+        if getattr(self.config, "condition_checks", True):
+            self._push(_at(day, T_OPEN) + CHECK_EVERY, 5, "check", None)
         self._push(_at(day, T_CLOSING_AUCTION), 0, "phase", SessionPhase.CLOSING_AUCTION)
         self._push(_at(day, T_CLOSE), 1, "close_auction", None)
         self._push(_at(day, T_CLOSE), 2, "phase", SessionPhase.CLOSED)

@@ -133,6 +133,9 @@ class ExchangeConfig:
     # the first day's base price (previous close) per code; default: the replayed rows' previous
     # day's close, else the instrument's
     base_prices: Mapping[str, int] | None = None
+    # False: the condition searches are never evaluated (no 10-second checks, no condition events);
+    # prices and matching are the same either way (the backtest's tape mode reads no conditions)
+    condition_checks: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
