@@ -59,6 +59,14 @@ from .scan import ScanBook, scan_slots
 __all__ = ["DayInput", "Instrument", "RunResult", "RunSpec", "run"]
 
 
+def risk_exit_slippage() -> Decimal:
+    """The risk exits' marketable-limit slippage: the realtime risk handler's setting
+    (`RISK_EXIT_SLIPPAGE_PCT`), not the strategies' exit one (`STRATEGY_EXIT_SLIPPAGE_PCT`)."""
+    from django.conf import settings
+
+    return Decimal(str(getattr(settings, "RISK_EXIT_SLIPPAGE_PCT", "1")))
+
+
 @dataclass(frozen=True)
 class Instrument:
     code: str
@@ -80,6 +88,10 @@ class RunSpec:
     scan_window: ScanWindow | None = field(default_factory=ScanWindow)
     scan_rows: int = 30
     assume_news_score: int | None = None
+    # "bars": decide at each bar's close, fill on the next bar (fast); "tape": the simulator's tape
+    # and matching, as paper trading runs (tape.py; slower, the same trades as a paper session)
+    fill_model: str = "bars"
+    tape_seed: int = 7  # the tape mode's seed: the paper simulator's (KIWOOM_SIM_SEED) for parity
 
 
 @dataclass(frozen=True)
@@ -110,11 +122,27 @@ class _Run:
     def __init__(
         self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime
     ) -> None:
-        from apps.broker.contract import Instrument as ContractInstrument
-
         self.spec = spec
         self.instruments = {i.code: i for i in instruments}
-        self.broker = BacktestBroker(
+        self.broker = self._broker(spec, instruments, start)
+        self.settings = StrategySettings(spec.strategy, 0, True, spec.budget_krw, spec.params)
+        self.engine = build_engine({spec.strategy: self.settings})
+        self.books = Books()
+        self.account = self.broker.ledger.account(self.broker.account)
+        self.seq = 0
+        self.fills_seen = 0
+        self.marks: dict[str, int] = {}
+        self.signals: dict[str, int] = {}
+        self.entries: deque[dt.datetime] = deque()  # buys of the last minute
+        self.bars = 0
+        self._thresholds: dict[str, tuple[tuple[int, int], int, int | None]] = {}
+        self._time_exit_at: dt.datetime | None = None
+
+    def _broker(self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime) -> Any:
+        """The bar model's broker (`tape.TapeRun` brings the simulator's exchange instead)."""
+        from apps.broker.contract import Instrument as ContractInstrument
+
+        return BacktestBroker(
             [
                 ContractInstrument(
                     code=i.code, name=i.name, market=i.market, market_name=i.market,
@@ -130,18 +158,6 @@ class _Run:
             slippage_ticks=spec.slippage_ticks,
             keep_bars=False,
         )  # fmt: skip
-        self.settings = StrategySettings(spec.strategy, 0, True, spec.budget_krw, spec.params)
-        self.engine = build_engine({spec.strategy: self.settings})
-        self.books = Books()
-        self.account = self.broker.ledger.account(self.broker.account)
-        self.seq = 0
-        self.fills_seen = 0
-        self.marks: dict[str, int] = {}
-        self.signals: dict[str, int] = {}
-        self.entries: deque[dt.datetime] = deque()  # buys of the last minute
-        self.bars = 0
-        self._thresholds: dict[str, tuple[tuple[int, int], int, int | None]] = {}
-        self._time_exit_at: dt.datetime | None = None
 
     # ------------------------------------------------------------------ money
     def equity(self) -> int:
@@ -297,11 +313,9 @@ class _Run:
             reference = decision.price or self.marks.get(position.code)
             if not reference:
                 continue
-            from apps.strategy.sizing import exit_slippage
-
             limits = self._limits(position.code, day)
             market = self.instruments[position.code].market
-            price = exit_limit_price(reference, exit_slippage(), limits[0], market, day)
+            price = exit_limit_price(reference, risk_exit_slippage(), limits[0], market, day)
             self._place(
                 position.code, "sell", position.quantity, price, at, day,
                 tag=position.strategy_tag, cause="risk_exit", ref=str(decision.kind),
@@ -461,7 +475,12 @@ def run(
     total_days: int = 0,
     on_day: Callable[[int, int], bool] | None = None,
 ) -> RunResult:
-    """Replay `days` (in date order) and return the books; see the module docstring."""
+    """Replay `days` (in date order) and return the books; see the module docstring (and `tape.py` for
+    `spec.fill_model == "tape"`)."""
+    if spec.fill_model == "tape":
+        from .tape import run_tape
+
+        return run_tape(spec, instruments, days, total_days=total_days, on_day=on_day)
     first = None
     state: _Run | None = None
     cancelled = False

@@ -33,6 +33,8 @@ class BacktestOptionsSerializer(serializers.Serializer):
     assume_news_score = serializers.IntegerField(
         min_value=-100, max_value=100, required=False, allow_null=True
     )
+    # "bars" (default, fast) or "tape": the simulator's tape and matching, paper's model (tape.py)
+    fill_model = serializers.ChoiceField(choices=["bars", "tape"], required=False)
 
 
 class BacktestCreateSerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -159,6 +160,8 @@ def run_spec(strategy: str, params: Mapping[str, Any], opts: Mapping[str, Any]) 
         participation=Decimal(str(opts.get("participation", "0.1"))),
         slippage_ticks=int(opts.get("slippage_ticks", 1)),
         assume_news_score=int(news) if news is not None else None,
+        fill_model=str(opts.get("fill_model", "bars")),
+        tape_seed=int(getattr(settings, "KIWOOM_SIM_SEED", 7)),
     )
 
 

@@ -74,6 +74,21 @@ def test_a_trader_launches_a_run_that_the_worker_runs(
     assert sum(t["pnl"] for t in detail["trades"]) == detail["metrics"]["total_pnl"]
 
 
+def test_a_run_in_the_tape_mode_trades_on_the_simulator_s_tape(
+    api_client: Any, trader: Any, stored_bars: None, queued: list[int],  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    client = as_user(api_client, trader)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, body(options={"fill_model": "tape"}), format="json")
+    assert response.status_code == 202, response.content
+    run = BacktestRun.objects.get(pk=response.json()["id"])
+    assert run.options["fill_model"] == "tape"
+    detail = client.get(f"{URL}/{run.pk}").json()
+    assert detail["status"] == "done" and detail["metrics"]["total_trades"] > 0
+    assert sum(t["pnl"] for t in detail["trades"]) == detail["metrics"]["total_pnl"]
+
+
 def test_the_list_is_paginated_and_filtered(api_client: Any, viewer: Any) -> None:
     for _ in range(3):
         services.backtest_create(
@@ -103,6 +118,7 @@ def test_the_list_is_paginated_and_filtered(api_client: Any, viewer: Any) -> Non
         ({"params": {"nope": 1}}, "nope"),
         ({"options": {"participation": "2"}}, "options"),
         ({"options": {"cash_krw": -1}}, "options"),
+        ({"options": {"fill_model": "ticks"}}, "options"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(

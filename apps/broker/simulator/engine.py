@@ -189,7 +189,8 @@ class Engine:
         self._push(_at(day, T_OPEN), 0, "phase", SessionPhase.CONTINUOUS)
         self._push(_at(day, T_OPEN), 1, "open_auction", None)
         self._push(_at(day, T_OPEN), 2, "minute", 0)
-        self._push(_at(day, T_OPEN) + CHECK_EVERY, 5, "check", None)
+        if getattr(self.config, "condition_checks", True):
+            self._push(_at(day, T_OPEN) + CHECK_EVERY, 5, "check", None)
         self._push(_at(day, T_CLOSING_AUCTION), 0, "phase", SessionPhase.CLOSING_AUCTION)
         self._push(_at(day, T_CLOSE), 1, "close_auction", None)
         self._push(_at(day, T_CLOSE), 2, "phase", SessionPhase.CLOSED)
@@ -211,6 +212,11 @@ class Engine:
             return SessionPhase.CLOSED
         # The simulator trades the regular market on the ordinary schedule (no late opens).
         return regular_phase(regular_session(self.day).phase_at(self.now))
+
+    def next_event_at(self, skip: frozenset[str] = frozenset()) -> dt.datetime | None:
+        if not skip:
+            return self._heap[0][0] if self._heap else None
+        return min((item[0] for item in self._heap if item[3] not in skip), default=None)
 
     def advance(self, to: dt.datetime) -> list[Event]:
         to = to.astimezone(KST)

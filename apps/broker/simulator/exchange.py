@@ -11,6 +11,7 @@ Settlement is simplified: cash and shares move at the fill (no T+2); open buy or
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +48,7 @@ from .dto import (
     Tick,
     ViEvent,
 )
+from .universe import MinuteRow
 
 __all__ = [
     "ORDER_TYPE_NAMES",
@@ -123,6 +125,17 @@ class ExchangeConfig:
     use_krx_calendar: bool = True
     # Where the XKRX trading-day list is cached (krx.calendar.trading_days): a restart skips the build
     calendar_cache_dir: str | Path | None = None
+    # 'replay' from rows in memory instead of `minute_path` ((code, day) -> MinuteRow list, as
+    # universe.load_minutes returns): the backtest's tape mode replays stored bars this way
+    minute_rows: Mapping[tuple[str, dt.date], list[MinuteRow]] | None = None
+    # market per code of a replayed universe (tick sizes and limits differ by market); default KOSPI
+    markets: Mapping[str, Market] | None = None
+    # the first day's base price (previous close) per code; default: the replayed rows' previous
+    # day's close, else the instrument's
+    base_prices: Mapping[str, int] | None = None
+    # False: the condition searches are never evaluated (no 10-second checks, no condition events);
+    # prices and matching are the same either way (the backtest's tape mode reads no conditions)
+    condition_checks: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -159,6 +172,14 @@ class Exchange:
         """The trading day after trading_day() (by the exchange's calendar)."""
         return self._engine.days.next(self._engine.day)
 
+    def next_event_at(self, skip_checks: bool = False) -> dt.datetime | None:
+        """When the market's next scheduled item (a print, an auction, a phase change, a minute's
+        start, a condition check, the day roll) happens; None when nothing is scheduled.
+        `advance(next_event_at())` moves the market one step, so a caller can act between two
+        prints (the backtest's tape mode). `skip_checks`: the next item that is not a condition
+        check (every 10 s; they print nothing)."""
+        return self._engine.next_event_at(frozenset({"check"}) if skip_checks else frozenset())
+
     def advance(self, to: dt.datetime | None = None) -> list[Event]:
         """Move the market to `to` (default: clock.now()) and return every event on the way, in
         time order: PhaseEvent, Tick, OrderEvent, BalanceEvent, ViEvent, ConditionEvent. Moving
@@ -170,6 +191,12 @@ class Exchange:
     def open_account(self, account: str, cash: int | None = None) -> None:
         """Open a paper account with `cash` (default config.start_cash); no-op if it exists."""
         self._engine.ledger.open_account(account, cash)
+
+    @property
+    def ledger(self) -> Any:
+        """The paper accounts' ledger (ledger.Ledger), to read cash, positions and fills in process
+        (the backtest's tape mode); orders go through place_order/amend_order/cancel_order."""
+        return self._engine.ledger
 
     def accounts(self) -> list[str]:
         """Account numbers known to the exchange."""

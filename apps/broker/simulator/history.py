@@ -41,6 +41,7 @@ class History:
     def __init__(self, config: ExchangeConfig, days: TradingDays) -> None:
         self.seed = int(config.seed)
         self.pricing = config.pricing
+        self.base_prices = dict(config.base_prices or {})
         self.days = days
         self.daily_rows: dict[dt.date, dict[str, DailyRow]] = {}
         self.minute_rows: dict[tuple[str, dt.date], list[MinuteRow]] = {}
@@ -59,8 +60,10 @@ class History:
             base = load_master(config.universe, config.codes)
         if config.pricing == "daily" and config.daily_path:
             self.daily_rows = load_daily(config.daily_path, [i.code for i in base])
-        if config.pricing == "replay" and config.minute_path:
-            self.minute_rows = load_minutes(config.minute_path)
+        if config.pricing == "replay" and (config.minute_path or config.minute_rows):
+            rows = config.minute_rows
+            self.minute_rows = dict(rows) if rows is not None else load_minutes(config.minute_path)
+            markets = config.markets or {}
             replay_codes = {code for code, _ in self.minute_rows}
             known = {i.code: i for i in base}
             base = []
@@ -73,7 +76,8 @@ class History:
                 day_vol = sum(r.volume for r in self.minute_rows[(code, first_day)])
                 base.append(
                     Instrument(
-                        inst.code, inst.name, inst.market, first.open, inst.listed_shares,
+                        inst.code, inst.name, markets.get(code, inst.market), first.open,
+                        inst.listed_shares,
                         max(day_vol, 1), inst.kospi200,
                     )
                 )  # fmt: skip
@@ -95,6 +99,7 @@ class History:
                 prev = self.replay_daily(code, self.days.previous(day))
                 if prev is not None:
                     bases[code] = prev[3]
+        bases.update((c, b) for c, b in self.base_prices.items() if c in bases)
         return bases
 
     def base_for(self, code: str, day: dt.date, carried: int) -> int:

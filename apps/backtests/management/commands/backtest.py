@@ -47,6 +47,12 @@ class Command(BaseCommand):
             type=int,
             help="the news score of codes without stored news (a what-if)",
         )
+        parser.add_argument(
+            "--fill-model",
+            choices=["bars", "tape"],
+            help="bars (default): decide at bar closes, fill on the next bar; tape: the simulator's "
+            "tape and matching, the model paper trading runs on (slower)",
+        )
         parser.add_argument("--queue", action="store_true", help="run on a Celery worker instead")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")  # fmt: skip
 
@@ -65,6 +71,7 @@ class Command(BaseCommand):
                 "participation": opts["participation"],
                 "slippage_ticks": opts["slippage_ticks"],
                 "assume_news_score": opts["assume_news_score"],
+                "fill_model": opts["fill_model"],
             }.items()
             if v is not None
         }

@@ -1,0 +1,206 @@
+"""The backtest's tape mode: the stored minute bars replayed as the simulator's own tape, with the
+simulator's own matching — the model paper trading runs on, so that a backtest and a paper session of
+the same day make the same trades (README, "Backtests", parity).
+
+The bar mode (`runner.run`, the default) decides at each bar's close and fills on the next bar. Live and
+paper decide on ticks: the opening breakout enters on the tick that crosses the opening high, the risk
+exits fire on the tick that crosses a stop or a target, and an order is matched at once against the
+book. Bars cannot show that, so the tape mode replays the day the way the simulator does when it
+replays a minute file (`pricing="replay"`): each bar becomes the prints `apps.broker.simulator.pricing.
+minute_ticks` draws for it (open → high/low → close, its volume exactly; seeded, so the same ticks as
+the paper session), the 09:00 and 15:30 auctions print at their single prices, and orders go to the
+simulator's order desk in process — a marketable order fills against the synthesised book at once, a
+resting one when a later print reaches it (its share of the print's volume × participation), an
+auction order at the single price, commission and the dated sell tax from its ledger.
+
+Per scheduled item of the exchange (a print, an auction, a phase change, a minute's start; the condition
+checks are skipped: `TapeBroker.next_event_at`), in
+this order — what the realtime process does with the same stream:
+1. scan slots due by then: the ranking of the tape so far (`scan.ScanBook` fed with every print: the
+   cumulative traded value the simulator's ka10032 ranks by) → `ScanEvent`;
+2. news and condition events timed at or before it → the engine;
+3. the exchange advances to it; each print → `TickEvent` (its bar closes on the next minute's first
+   print, as `LiveBars` closes it), then the risk exits on that price (`apps.risk.exits.evaluate`, as
+   the realtime risk handler does on every tick); fills → the books;
+4. a `ClockEvent` (bars whose minute is over without a print close), and the time exit without ticks.
+Every signal is sized and checked exactly as in the bar mode (`runner._Run._execute` / `_place`) and sent
+at the exchange's current time. Slower than the bar mode (up to ten prints a bar).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from apps.broker.backtest.tape import TapeBar, TapeBroker, TapePrint
+from apps.risk.exits import time_exit_at
+from apps.strategy.engine.events import BarEvent, ClockEvent, Signal, TickEvent
+from krx import KST, calendar
+
+from .runner import DayInput, Instrument, RunSpec, _Run
+from .scan import ScanBook, scan_slots
+
+__all__ = ["TapeRun", "day_bars", "run_tape"]
+
+_MINUTE = dt.timedelta(minutes=1)
+
+
+def day_bars(data: DayInput) -> list[TapeBar]:
+    """A day's bars as the tape broker's rows (bar END minute `HHMM`, KST; the closing auction's bar is
+    `1530` however it was stamped — ka10080 says 15:31)."""
+    out = []
+    for bar in data.bars:
+        hhmm = bar.end.astimezone(KST).strftime("%H%M")
+        hhmm = "1530" if hhmm > "1520" else hhmm
+        out.append((bar.code, data.day, hhmm, bar.open, bar.high, bar.low, bar.close, bar.volume))
+    return out
+
+
+class TapeRun(_Run):
+    """`runner._Run` with the simulator's tape and matching in place of the bar model."""
+
+    def __init__(
+        self, spec: RunSpec, instruments: Sequence[Instrument], days: Sequence[DayInput]
+    ) -> None:
+        self._days = days
+        start = dt.datetime.combine(days[0].day, dt.time(8, 0), tzinfo=KST)
+        super().__init__(spec, instruments, start)
+        self.equity_points, self.minute_equity, self.sessions = [], [], []
+
+    def _broker(self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime) -> Any:
+        days = self._days
+        return TapeBroker(
+            [bar for data in days for bar in day_bars(data)],
+            {i.code: i.market for i in instruments},
+            days[0].bases,
+            seed=spec.tape_seed, cash=spec.cash, commission_rate=spec.commission_rate,
+            participation=spec.participation, slippage_ticks=spec.slippage_ticks,
+            calendar_cache_dir=_cache_dir(),
+        )  # fmt: skip
+
+    def day(self, data: DayInput) -> None:
+        spec, engine, broker = self.spec, self.engine, self.broker
+        session = calendar.session(data.day)
+        close = session.close
+        self._time_exit_at = time_exit_at(close, spec.exit_policy)
+        self.bases = broker.begin_day(data.day)
+        for code, base in self.bases.items():
+            self.marks.setdefault(code, base)
+        self.opening_equity = self.equity()
+        self.opening_unrealized = sum(
+            p.quantity * self.marks.get(p.code, 0) - p.cost_amount - p.cost_fees
+            for p in self.books.held()
+        )
+        scan = ScanBook(
+            {c: i.name for c, i in self.instruments.items()}, self.bases, data.prev_volume,
+            data.news, rows=spec.scan_rows, assume_news_score=spec.assume_news_score,
+        )  # fmt: skip
+        slots = sorted(scan_slots(data.day, spec.scan_window))
+        side = sorted(
+            [(n.at, 0, n) for n in data.news] + [(c.at, 1, c) for c in data.conditions],
+            key=lambda x: (x[0], x[1]),
+        )
+        end = close + _MINUTE
+        minute = None
+        while True:
+            at = broker.next_event_at()
+            if at is None or at > end:
+                break
+            while slots and slots[0] <= at:  # 1.
+                slot = slots.pop(0)
+                self._step(broker.advance(slot), scan, data.day, close)
+                event = scan.scan(slot)
+                if event is not None:
+                    self._signals(engine.on_event(event), data.day, close)
+            while side and side[0][0] <= at:  # 2.
+                self._signals(engine.on_event(side.pop(0)[2]), data.day, close)
+            self._step(broker.advance(at), scan, data.day, close)  # 3.
+            self._signals(engine.on_event(ClockEvent(at)), data.day, close)  # 4.
+            if self.books.holding and self._time_exit_at is not None and at >= self._time_exit_at:
+                self._exits(at, data.day, close, {})
+            broker.collect()
+            self._sync_fills()
+            if at.replace(second=0, microsecond=0) != minute:
+                minute = at.replace(second=0, microsecond=0)
+                self.minute_equity.append(self.equity())
+        for _, _, event in side:
+            self._signals(engine.on_event(event), data.day, close)
+        self._step(broker.advance(end), scan, data.day, close)
+        broker.collect()
+        self._sync_fills()
+        for order in self.books.open_orders():
+            self.books.finish(order, close, "expired")
+        self.equity_points.append((close, self.equity()))
+        self.sessions.append((session.open, close))
+
+    def _signals(self, signals: Iterable[Signal], day: dt.date, close: dt.datetime) -> None:
+        for signal in signals:
+            self._execute(signal, day, close)
+
+    def _step(
+        self, prints: list[TapePrint], scan: ScanBook, day: dt.date, close: dt.datetime
+    ) -> None:
+        engine, broker = self.engine, self.broker
+        for p in prints:
+            code, price = p.code, p.price
+            self.marks[code] = price
+            scan.on_bar(
+                BarEvent(code, p.at, price, price, price, price, p.volume, price * p.volume)
+            )
+            self.bars += 1
+            tick = TickEvent(code, p.at, price, p.volume, p.cum_volume, p.cum_value)
+            self._signals(engine.on_event(tick), day, close)
+            if self.books.holding and not p.auction:
+                broker.collect()
+                self._sync_fills()
+                bar = BarEvent(code, p.at, price, price, price, price, p.volume)
+                self._exits(p.at, day, close, {code: bar})
+
+
+def run_tape(
+    spec: RunSpec,
+    instruments: Sequence[Instrument],
+    days: Iterable[DayInput],
+    *,
+    total_days: int = 0,
+    on_day: Callable[[int, int], bool] | None = None,
+) -> Any:
+    """`runner.run` in tape mode (see the module docstring); the same `RunResult` (`bars` counts
+    the prints replayed). The days are held in memory: the exchange is built from all of them."""
+    from .runner import RunResult
+
+    days = list(days)
+    if not days:
+        return RunResult(runner_books(), [], [], [], {}, 0, 0, False, 0, spec.cash)
+    state = TapeRun(spec, instruments, days)
+    cancelled = False
+    count = 0
+    for data in days:
+        state.day(data)
+        count += 1
+        if on_day is not None and not on_day(count, total_days or len(days)):
+            cancelled = True
+            break
+    account = state.broker.ledger.account(state.broker.account)
+    return RunResult(
+        books=state.books, equity=state.equity_points, minute_equity=state.minute_equity,
+        sessions=state.sessions, signals=state.signals, days=count, bars=state.bars,
+        cancelled=cancelled, broker_realized=state.broker.realized_pnl(), final_cash=account.cash,
+    )  # fmt: skip
+
+
+def _cache_dir() -> str | None:
+    """Where the XKRX trading-day list is cached (the simulator's calendar), when Django is set up."""
+    try:
+        from django.conf import settings
+
+        return str(settings.VAR_DIR) + "/cache"
+    except Exception:  # not configured: build the list in memory
+        return None
+
+
+def runner_books() -> Any:
+    from .books import Books
+
+    return Books()
