@@ -118,6 +118,8 @@ def test_halted_refuses_entries_manual_too_but_never_exits(trader) -> None:
 
 
 def test_refusal_lists_every_reason() -> None:
+    # Without the closing window: the wall clock (the test's exchange clock) may be in it.
+    config_update({"no_entry_before_close_minutes": 0}, user=None, reason="any time of day")
     RuntimeFlag.objects.filter(key="trading-enabled").update(enabled=False)
     with pytest.raises(OrderRefused) as refused:
         order_create(intent(qty=2_000, price=10_000, cause="signal"))  # 20M: value and weight
