@@ -49,7 +49,7 @@ from krx.codes import is_stock_code
 
 from ..models import Cause, Exchange, Order, OrderStatus, OrderType, Position, Side
 from . import risk_hook
-from .insert import order_insert
+from .insert import order_insert, order_new
 from .state import journal, order_update_after_commit, transition
 from .txn import require_no_transaction
 
@@ -161,10 +161,14 @@ def capped_price(side: str, reference: int, cap_pct: Decimal, market: str) -> in
     return krx.tick_round(raw, market, today, "up")
 
 
+_SIDES = frozenset(Side.values)
+_ORDER_TYPES = frozenset(OrderType.values)
+
+
 def _validate(intent: OrderIntent) -> None:
-    if intent.side not in Side.values:
+    if intent.side not in _SIDES:
         raise OrderRefused(f"알 수 없는 매매구분: {intent.side}", "invalid")
-    if intent.order_type not in OrderType.values:
+    if intent.order_type not in _ORDER_TYPES:
         raise OrderRefused(f"알 수 없는 주문유형: {intent.order_type}", "invalid")
     if intent.quantity <= 0:
         raise OrderRefused("주문수량은 1주 이상이어야 합니다", "invalid")
@@ -218,7 +222,7 @@ def order_plan(intent: OrderIntent, *, claim: bool, lookup_key: bool = True) -> 
             raise OrderRefused(
                 f"매도 가격 {price}원이 슬리피지 한도 {cap}원보다 낮습니다", "slippage"
             )
-    order = Order(
+    order = order_new(
         account_no=account,
         code=intent.code,
         name=intent.name or name,
@@ -231,7 +235,7 @@ def order_plan(intent: OrderIntent, *, claim: bool, lookup_key: bool = True) -> 
         strategy_tag=intent.strategy_tag,
         cause=intent.cause,
         cause_ref=intent.cause_ref,
-        created_by=intent.user,
+        created_by_id=intent.user.pk if intent.user is not None else None,
         idempotency_key=intent.idempotency_key or None,
         reference_price=intent.reference_price,
         slippage_cap_pct=intent.slippage_cap_pct,
@@ -240,6 +244,8 @@ def order_plan(intent: OrderIntent, *, claim: bool, lookup_key: bool = True) -> 
         news_score=intent.news_score,
         volume_rank=intent.volume_rank,
     )
+    if intent.user is not None:
+        Order.created_by.field.set_cached_value(order, intent.user)
     journal_rows = [("new", "new", f"created:{intent.cause}")]
     if claim:
         order.status = OrderStatus.SUBMITTED

@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
@@ -27,7 +28,7 @@ from django.utils import timezone
 from ..models import Order, OrderTransition, Position
 from ..models import OrderStatus as S
 
-__all__ = ["InsertRefused", "insert_result", "insert_statement", "order_insert"]
+__all__ = ["InsertRefused", "insert_result", "insert_statement", "order_insert", "order_new"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,40 @@ def _plain(field: models.Field, ops: object) -> Callable[[object, object], objec
         wrap = types[field.get_internal_type()]
         return lambda v, c: v if v is None else wrap(v) if type(v) is int else full(v, c)
     return lambda v, c: v if v is None else full(v, c)
+
+
+_CONSTANT_DEFAULT = (type(None), str, int, bool, Decimal)
+
+
+@functools.cache
+def _row_template() -> tuple[list[object], list[tuple[int, models.Field]], dict[str, int]]:
+    """`order_new`'s parts, built once: every column's default in `concrete_fields` order (an
+    immutable value computed here; a callable's, e.g. the id's `uuid4`, marked to be called per
+    row), and each attribute's position."""
+    base: list[object] = []
+    called: list[tuple[int, models.Field]] = []
+    for i, f in enumerate(Order._meta.concrete_fields):
+        value = None if callable(f.default) and f.has_default() else f.get_default()
+        if (f.has_default() and callable(f.default)) or not isinstance(value, _CONSTANT_DEFAULT):
+            called.append((i, f))
+        base.append(value)
+    index = {f.attname: i for i, f in enumerate(Order._meta.concrete_fields)}
+    return base, called, index
+
+
+def order_new(**values: object) -> Order:
+    """`Order(**values)` (by attribute name: `created_by_id`, not `created_by`), built positionally:
+    Django's keyword path looks up every field's default and pops every keyword (≈0.3 ms per order
+    on this machine, most of the order's planning); the positional one, which Django uses to load
+    rows, only sets the attributes. The same row: every column not given gets its field's default
+    (a callable default called for this row)."""
+    base, called, index = _row_template()
+    row = base.copy()
+    for i, f in called:
+        row[i] = f.get_default()
+    for name, value in values.items():
+        row[index[name]] = value
+    return Order(*row)
 
 
 @functools.cache
