@@ -3,8 +3,41 @@
 from __future__ import annotations
 
 import pytest
+from _pytest.reports import TestReport
 
 from apps.core.tests.factories import UserFactory
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """A failure pytest cannot format is reported as a plain failure, not a crash of the whole run.
+
+    On CPython 3.11 a frame interrupted where its instruction has no line number (seen when the
+    per-test timeout's signal fired: `tb_lineno` is None) makes pytest's traceback formatting raise
+    a TypeError inside this hook: an INTERNALERROR that ended the suite with every later test unrun.
+    """
+    try:
+        return (yield)
+    except TypeError:
+        if call.excinfo is None:
+            raise
+        lines = [f"{type(call.excinfo.value).__name__}: {call.excinfo.value}", "traceback:"]
+        tb = call.excinfo.tb
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            lines.append(f"  {code.co_filename}:{tb.tb_lineno or '?'} in {code.co_name}")
+            tb = tb.tb_next
+        return TestReport(
+            item.nodeid,
+            item.location,
+            dict.fromkeys(item.keywords, 1),
+            "failed",
+            "\n".join(lines),
+            call.when,
+            duration=call.duration,
+            start=call.start,
+            stop=call.stop,
+        )
 
 
 @pytest.fixture(autouse=True)
