@@ -10,6 +10,7 @@ day) are cached per process.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -305,6 +306,13 @@ def snapshot_statement(account_no: str, since: dt.datetime, day: dt.date) -> tup
     path): the status row, the positions, the open orders, the recent entries, today's realised
     P&L and the switch. Run after the lock statement, so it sees everything committed before.
     `snapshot_parse` reads its row (the async order path runs it on its own connection)."""
+    params = [account_no, account_no, account_no, since, account_no, day, TRADING_FLAG]
+    return _snapshot_sql(), params
+
+
+@functools.cache
+def _snapshot_sql() -> str:
+    """`snapshot_statement`'s SQL, written once (the same text for every order)."""
     from apps.core.models import RuntimeFlag
     from apps.trades.models import OPEN_STATUSES, Order, OrderStatus, Position, Trade
 
@@ -332,8 +340,7 @@ def snapshot_statement(account_no: str, since: dt.datetime, day: dt.date) -> tup
              WHERE account_no = %s AND date = %s),
           EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)
     """  # noqa: S608 - table names from the models, values as parameters
-    params = [account_no, account_no, account_no, since, account_no, day, TRADING_FLAG]
-    return sql, params
+    return sql
 
 
 def snapshot_parse(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -75,9 +75,9 @@ def _sql(reserve: bool) -> str:
         for n in ("order", "at", "from_status", "to_status", "cause", "message")
     )
     ctes.append(
-        f"j AS (INSERT INTO {t} ({tcols}) SELECT ins.{pid}, v.at, v.f, v.t, v.c, '' FROM ins "  # noqa: S608
-        "CROSS JOIN (SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[])) "
-        "AS v(at, f, t, c))"
+        f"j AS (INSERT INTO {t} ({tcols}) SELECT ins.{pid}, %s::timestamptz, v.f, v.t, v.c, '' "  # noqa: S608
+        "FROM ins CROSS JOIN (SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) "
+        "AS v(f, t, c))"
     )
     return f"WITH {', '.join(ctes)} SELECT (SELECT unknown FROM guard), EXISTS (SELECT 1 FROM ins)"  # noqa: S608
 
@@ -157,7 +157,7 @@ def insert_statement(
         params += [reserve, now, order.account_no, order.code, reserve]
     params += [prep(getattr(order, attname), wrapper) for attname, prep in _preps()]
     params += [
-        [now] * len(journal),
+        now,  # every journal row of the new order is at its creation
         [row[0] for row in journal],
         [row[1] for row in journal],
         [row[2][:100] for row in journal],
