@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +18,7 @@ from .models import BacktestRun, BacktestTrade, RunStatus
 from .selectors import UNIVERSES
 
 CODE_RE = r"^[0-9A-Z]{6}$"
+FILL_MODELS = ("bars", "tape")
 
 
 class BacktestOptionsSerializer(serializers.Serializer):
@@ -34,7 +36,13 @@ class BacktestOptionsSerializer(serializers.Serializer):
         min_value=-100, max_value=100, required=False, allow_null=True
     )
     # "bars" (default, fast) or "tape": the simulator's tape and matching, paper's model (tape.py)
-    fill_model = serializers.ChoiceField(choices=["bars", "tape"], required=False)
+    fill_model = serializers.ChoiceField(
+        choices=FILL_MODELS,
+        required=False,
+        error_messages={
+            "invalid_choice": _("체결 모델은 bars 또는 tape 중 하나입니다 (받은 값: {input}).")
+        },
+    )
 
 
 class BacktestCreateSerializer(serializers.Serializer):

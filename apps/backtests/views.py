@@ -30,7 +30,7 @@ from .serializers import BacktestCreateSerializer, equity_series
 from .services import BacktestInvalid, backtest_cancel, backtest_launch
 
 FORM_FIELDS = ("strategy", "date_from", "date_to", "codes", "universe", "params", "budget_krw",
-               "cash_krw", "assume_news_score")  # fmt: skip
+               "cash_krw", "assume_news_score", "fill_model")  # fmt: skip
 
 
 def form_body(post: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -49,7 +49,9 @@ def form_body(post: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         params[key.strip()] = value.strip()
     codes = str(post.get("codes", "")).replace(",", " ").split()
     options = {
-        k: post.get(k) for k in ("budget_krw", "cash_krw", "assume_news_score") if post.get(k)
+        k: post.get(k)
+        for k in ("budget_krw", "cash_krw", "assume_news_score", "fill_model")
+        if post.get(k)
     }
     body: dict[str, Any] = {
         "strategy": post.get("strategy", ""),
@@ -77,6 +79,14 @@ def _flat(errors: Any) -> dict[str, list[str]]:
         else:
             out[key] = [str(value)]
     return out
+
+
+def fill_model_choices() -> list[tuple[str, str]]:
+    """The fill models as (value, label): the page's select and the run page's label."""
+    return [
+        ("bars", _("봉 모델: 봉 종가에 판단, 다음 봉에 체결 (빠름)")),
+        ("tape", _("테이프 모델: 시뮬레이터의 체결, 모의투자와 같은 틱 단위 (느림)")),
+    ]
 
 
 def _strategies() -> list[dict[str, Any]]:
@@ -118,6 +128,7 @@ def backtests_page(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "strategies": _strategies(),
         "universes": UNIVERSES,
+        "fill_models": fill_model_choices(),
         "posted": posted,
         "errors": errors,
         "can_launch": can_trade(request.user),
@@ -128,8 +139,11 @@ def backtests_page(request: HttpRequest) -> HttpResponse:
 def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(BacktestRun.objects.select_related("created_by"), pk=pk)
     metrics = run.metrics or {}
+    fill_model = str((run.options or {}).get("fill_model", "bars"))
     context = {
         "run": run,
+        "fill_model": fill_model,
+        "fill_model_label": dict(fill_model_choices()).get(fill_model, fill_model),
         "metrics": metrics,
         "trades": run.trades.all()[:1000] if run.is_final else [],
         "series": [

@@ -120,3 +120,43 @@ def test_pages_need_a_login(client: Any) -> None:
 def test_a_missing_run_is_404(viewer_client: Any) -> None:
     assert viewer_client.get("/backtests/999999/").status_code == 404
     assert viewer_client.get("/backtests/?page=zz").status_code == 200
+
+
+def test_the_fill_model_is_chosen_on_the_page_stored_and_shown(
+    trader_client: Any, stored_bars: None, worker: list[int],  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    page = trader_client.get("/backtests/").content.decode()
+    assert 'name="fill_model"' in page and 'value="tape"' in page and 'value="bars"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = trader_client.post("/backtests/", form(fill_model="tape"))
+    run = BacktestRun.objects.get()
+    assert response.status_code == 302 and worker == [run.pk]
+    assert run.options["fill_model"] == "tape"
+    # the runner took the tape path: its spec carries the stored option
+    assert services.run_spec(run.strategy, run.params, run.options).fill_model == "tape"
+    run.refresh_from_db()
+    assert run.status == "done", run.error
+    detail = trader_client.get(f"/backtests/{run.pk}/").content.decode()
+    assert 'data-fill-model="tape"' in detail and "테이프 모델" in detail
+
+
+def test_a_bad_fill_model_is_refused_naming_the_field(
+    trader_client: Any, worker: list[int]
+) -> None:
+    response = trader_client.post("/backtests/", form(fill_model="ticks"))
+    text = response.content.decode()
+    assert response.status_code == 400 and 'data-field="fill_model"' in text
+    assert "체결 모델은 bars 또는 tape 중 하나입니다 (받은 값: ticks)." in text
+    assert not BacktestRun.objects.exists() and worker == []
+
+
+def test_the_api_refuses_a_bad_fill_model_with_the_same_message(trader_client: Any) -> None:
+    body = {"strategy": "ma_cross", "date_from": str(DAYS[0]), "date_to": str(DAYS[-1]),
+            "codes": [CODE], "options": {"fill_model": "ticks"}}  # fmt: skip
+    response = trader_client.post("/api/v1/backtests", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["options"]["fill_model"] == [
+        "체결 모델은 bars 또는 tape 중 하나입니다 (받은 값: ticks)."
+    ]
+    assert not BacktestRun.objects.exists()
