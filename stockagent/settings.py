@@ -208,6 +208,8 @@ CELERY_TASK_ROUTES = {
     "strategy.*": {"queue": "market"},
     "notifications.*": {"queue": "notifications"},
     "reports.*": {"queue": "reports"},
+    # the tuning trials' reaper: not behind the trials it reaps (an exact name wins over a pattern)
+    "backtests.reap_trials": {"queue": "default"},
     "backtests.*": {"queue": "reports"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -573,6 +575,11 @@ REPORTS_START_EQUITY_KRW = env.int("REPORTS_START_EQUITY_KRW", default=100_000_0
 # The after-close job makes a day's metrics and report this long after the KRX session's close (late fills
 # and the 15:45 expiry/reconciliation are in by then).
 REPORTS_AFTER_CLOSE_MINUTES = env.int("REPORTS_AFTER_CLOSE_MINUTES", default=20)
+
+# --- Backtests and tuning (apps.backtests) ----------------------------------------------------------------
+# A running tuning trial whose heartbeat (written after each replayed day) is older than this is taken as lost
+# (its worker died) and marked failed by the beat task `backtests.reap_trials`, so its run can finish.
+BACKTESTS_TRIAL_STALE_SECONDS = env.int("BACKTESTS_TRIAL_STALE_SECONDS", default=900)
 
 # --- Opening scanner (apps.strategy.scanner) -----------------------------------------------------------------
 # The scan window in KST for a session opening at 09:00 (moved with a late open: 수능 day, first day of a

@@ -44,3 +44,11 @@ def tuning_finish_task(run_id: int) -> bool:
     from apps.backtests.tuning_services import tuning_finish
 
     return tuning_finish(run_id)
+
+
+# On `default` (an exact route): the reports worker may be busy with the trials, or be the one that died.
+@shared_task(name="backtests.reap_trials", ignore_result=True, time_limit=120, soft_time_limit=110)
+def reap_trials_task() -> int:
+    from apps.backtests.tuning_services import trials_reap
+
+    return len(trials_reap())

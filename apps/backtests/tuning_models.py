@@ -101,6 +101,9 @@ class TuningTrial(models.Model):
     worker = models.CharField(_("워커"), max_length=200, blank=True)
     elapsed_seconds = models.FloatField(_("소요 시간(초)"), null=True, blank=True)
     started_at = models.DateTimeField(_("시작"), null=True, blank=True)
+    # Written at the claim and after each replayed day: a running trial whose heartbeat is older than
+    # BACKTESTS_TRIAL_STALE_SECONDS lost its worker (`tuning_services.trials_reap`).
+    heartbeat_at = models.DateTimeField(_("마지막 진행 신호"), null=True, blank=True)
     finished_at = models.DateTimeField(_("종료"), null=True, blank=True)
     error = models.TextField(_("오류"), blank=True)
 
@@ -109,4 +112,12 @@ class TuningTrial(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "index"], name="tuning_trial_run_index"),
         ]
-        indexes = [models.Index(fields=["run", "status"], name="tuning_trial_run_status")]
+        indexes = [
+            models.Index(fields=["run", "status"], name="tuning_trial_run_status"),
+            # the reaper's scan: only running trials, by heartbeat
+            models.Index(
+                fields=["heartbeat_at"],
+                name="tuning_trial_running_hb",
+                condition=models.Q(status="running"),
+            ),
+        ]

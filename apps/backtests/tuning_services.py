@@ -14,6 +14,11 @@
 - `tuning_finish(run_id)` aggregates from the trial rows (idempotent: it computes the same result every
   time and writes it once, conditionally on `finished_at` being unset): per window the best in-sample
   parameter set and its out-of-sample result, the out-of-sample headline, the parameters to apply.
+- `trials_reap()` (beat task `backtests.reap_trials`): a running trial whose heartbeat — written at its
+  claim and after each replayed day — is older than `BACKTESTS_TRIAL_STALE_SECONDS` lost its worker (a
+  SIGKILL, a lost machine: tasks are acked early, so nothing re-delivers it); it is marked failed naming
+  the worker and its run is aggregated when it was the last unfinished trial. A slow worker that comes
+  back finds its trial no longer running: it stops at its next day and writes nothing.
 - `tuning_cancel` marks the run cancelled; queued trials are cancelled at once, running ones stop after
   the day in progress.
 - `tuning_apply` writes a new strategy-config version with the chosen parameters through
@@ -32,7 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from apps.strategy.engine.params import ParamsInvalid
@@ -50,6 +55,7 @@ __all__ = [
     "TuningInvalid",
     "progress_of",
     "trial_execute",
+    "trials_reap",
     "tuning_apply",
     "tuning_cancel",
     "tuning_create",
@@ -207,7 +213,7 @@ def trial_execute(trial_id: int) -> str:
     now = timezone.now()
     claimed = TuningTrial.objects.filter(
         pk=trial_id, status="queued", run__cancel_requested=False
-    ).update(status="running", started_at=now, worker=_worker_name()[:200])
+    ).update(status="running", started_at=now, heartbeat_at=now, worker=_worker_name()[:200])
     trial = TuningTrial.objects.select_related("run").get(pk=trial_id)
     row = trial.run
     if not claimed:
@@ -221,7 +227,12 @@ def trial_execute(trial_id: int) -> str:
     started = time.perf_counter()
 
     def on_day(done: int, total: int) -> bool:
-        return not TuningRun.objects.filter(pk=row.pk, cancel_requested=True).exists()
+        # One UPDATE: the heartbeat, and whether to go on (the run not cancelled, the trial not reaped).
+        return bool(
+            TuningTrial.objects.filter(
+                pk=trial_id, status="running", run__cancel_requested=False
+            ).update(heartbeat_at=timezone.now())
+        )
 
     status, fields = "done", {}
     try:
@@ -254,12 +265,49 @@ def trial_execute(trial_id: int) -> str:
     except Exception as exc:
         log.exception("tuning trial %s failed", trial_id)
         status, fields = "failed", {"error": repr(exc)[:2000]}
-    TuningTrial.objects.filter(pk=trial_id).update(
+    # Conditional: a trial the reaper has marked failed meanwhile stays so (its run may be aggregated).
+    if not TuningTrial.objects.filter(pk=trial_id, status="running").update(
         status=status, finished_at=timezone.now(),
         elapsed_seconds=round(time.perf_counter() - started, 3), **fields,
-    )  # fmt: skip
+    ):  # fmt: skip
+        return TuningTrial.objects.get(pk=trial_id).status
     _finish_if_last(row.pk)
     return status
+
+
+def stale_seconds() -> int:
+    return int(getattr(settings, "BACKTESTS_TRIAL_STALE_SECONDS", 900))
+
+
+def trials_reap(now: dt.datetime | None = None) -> list[int]:
+    """Mark failed the running trials whose heartbeat is older than `BACKTESTS_TRIAL_STALE_SECONDS` (their
+    worker is gone) and finish their runs when nothing else is left; returns the reaped trials' ids."""
+    now = now or timezone.now()
+    limit = stale_seconds()
+    cutoff = now - dt.timedelta(seconds=limit)
+    stale = TuningTrial.objects.filter(status="running").filter(
+        models.Q(heartbeat_at__lt=cutoff)
+        | models.Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    reaped: list[int] = []
+    for pk, run_id, worker, beat in stale.values_list("pk", "run_id", "worker", "heartbeat_at"):
+        error = (
+            f"작업자 유실: {limit}초 넘게 진행 신호 없음 (worker lost: no heartbeat for over {limit} s; "
+            f"worker {worker or '?'}, last heartbeat {beat.isoformat() if beat else '-'})"
+        )
+        # Claimed by a conditional UPDATE: a trial that finished or beat meanwhile is left alone.
+        if (
+            TuningTrial.objects.filter(pk=pk, status="running")
+            .filter(
+                models.Q(heartbeat_at__lt=cutoff)
+                | models.Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+            )
+            .update(status="failed", finished_at=now, error=error[:2000])
+        ):
+            log.warning("tuning trial %s of run %s reaped: %s", pk, run_id, error)
+            reaped.append(pk)
+            _finish_if_last(run_id)
+    return reaped
 
 
 def _codes(row: TuningRun) -> list[str]:
@@ -316,6 +364,12 @@ def aggregate(row: TuningRun, trials: Sequence[TuningTrial]) -> dict[str, Any]:
     head = tuning.headline([c.oos_metrics for c in chosen.values()], row.objective)
     last = list(chosen.values())[-1] if chosen else None
     return {
+        # trials that ended without a result (an error, or reaped after their worker was lost)
+        "failed_trials": [
+            {"index": t.index, "window": t.window, "params": t.params, "error": t.error[:300]}
+            for t in trials
+            if t.status == "failed"
+        ],
         "windows": per_window,
         "headline": head,
         "best_params": None if last is None else dict(last.params),
@@ -343,6 +397,12 @@ def tuning_finish(run_id: int) -> bool:
         error = next((t.error for t in trials if t.error), "no trial finished")
     else:
         status, error = "done", ""
+        failed = [t for t in trials if t.status == "failed"]
+        if failed:  # done, but said: the choice was made without these trials
+            error = (
+                f"{len(failed)}개 시도 실패, 나머지로 선택 ({len(failed)} trials failed; chosen "
+                f"among the others). #{failed[0].index}: {failed[0].error}"
+            )
     return bool(
         TuningRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
             status=status, result=result, best_params=result["best_params"], error=error[:2000],
