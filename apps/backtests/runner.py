@@ -67,6 +67,14 @@ def risk_exit_slippage() -> Decimal:
     return Decimal(str(getattr(settings, "RISK_EXIT_SLIPPAGE_PCT", "1")))
 
 
+def risk_exit_chase_seconds() -> float:
+    """How long a risk exit rests under the market before it is chased: the realtime risk handler's
+    setting (`RISK_EXIT_CHASE_SECONDS`)."""
+    from django.conf import settings
+
+    return float(getattr(settings, "RISK_EXIT_CHASE_SECONDS", 3.0))
+
+
 @dataclass(frozen=True)
 class Instrument:
     code: str
@@ -92,6 +100,9 @@ class RunSpec:
     # and matching, as paper trading runs (tape.py; slower, the same trades as a paper session)
     fill_model: str = "bars"
     tape_seed: int = 7  # the tape mode's seed: the paper simulator's (KIWOOM_SIM_SEED) for parity
+    # the tape mode's chase of a resting risk exit (`apps.risk.exits.chase_due`), in exchange seconds;
+    # None: RISK_EXIT_CHASE_SECONDS, the realtime risk handler's setting
+    exit_chase_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -288,7 +299,12 @@ class _Run:
         return price <= stop or (target is not None and price >= target)
 
     def _exits(
-        self, at: dt.datetime, day: dt.date, close: dt.datetime, bars: Mapping[str, BarEvent]
+        self,
+        at: dt.datetime,
+        day: dt.date,
+        close: dt.datetime,
+        bars: Mapping[str, BarEvent],
+        skip: str | None = None,
     ) -> None:
         held = self.books.held()
         if not held:
@@ -297,6 +313,8 @@ class _Run:
             bar = bars.get(position.code)
             if bar is not None and bar.high > position.high:
                 position.high = bar.high
+            if position.code == skip:
+                continue  # its exit was just chased: the next price sends it again, as live
             price = bar.close if bar is not None else None
             if not self._might_exit(position, price, at) or self.books.reserved(position.code):
                 continue  # nothing to decide, or an exit is already working

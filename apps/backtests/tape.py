@@ -21,7 +21,10 @@ this order — what the realtime process does with the same stream:
 2. news and condition events timed at or before it → the engine;
 3. the exchange advances to it; each print → `TickEvent` (its bar closes on the next minute's first
    print, as `LiveBars` closes it), then the risk exits on that price (`apps.risk.exits.evaluate`, as
-   the realtime risk handler does on every tick); fills → the books;
+   the realtime risk handler does on every tick) — a risk exit resting while the print is under its
+   limit for `RISK_EXIT_CHASE_SECONDS` (exchange seconds; `RunSpec.exit_chase_seconds`) is cancelled
+   (`apps.risk.exits.chase_due`, the handler's rule) and the code's next print sends it again at its
+   price, as the handler's next tick does; fills → the books;
 4. a `ClockEvent` (bars whose minute is over without a print close), and the time exit without ticks.
 Every signal is sized and checked exactly as in the bar mode (`runner._Run._execute` / `_place`) and sent
 at the exchange's current time. Slower than the bar mode (up to ten prints a bar).
@@ -34,11 +37,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from apps.broker.backtest.tape import TapeBar, TapeBroker, TapePrint
-from apps.risk.exits import time_exit_at
+from apps.broker.contract import OrderRejected
+from apps.risk.exits import chase_due, time_exit_at
 from apps.strategy.engine.events import BarEvent, ClockEvent, Signal, TickEvent
 from krx import KST, calendar
 
-from .runner import DayInput, Instrument, RunSpec, _Run
+from .runner import DayInput, Instrument, RunSpec, _Run, risk_exit_chase_seconds
 from .scan import ScanBook, scan_slots
 
 __all__ = ["TapeRun", "day_bars", "run_tape"]
@@ -67,6 +71,9 @@ class TapeRun(_Run):
         start = dt.datetime.combine(days[0].day, dt.time(8, 0), tzinfo=KST)
         super().__init__(spec, instruments, start)
         self.equity_points, self.minute_equity, self.sessions = [], [], []
+        chase = spec.exit_chase_seconds
+        self.chase_seconds = risk_exit_chase_seconds() if chase is None else float(chase)
+        self.exits_chased = 0
 
     def _broker(self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime) -> Any:
         days = self._days
@@ -154,8 +161,29 @@ class TapeRun(_Run):
             if self.books.holding and not p.auction:
                 broker.collect()
                 self._sync_fills()
+                chased = self._chase(code, price, p.at)
                 bar = BarEvent(code, p.at, price, price, price, price, p.volume)
-                self._exits(p.at, day, close, {code: bar})
+                self._exits(p.at, day, close, {code: bar}, skip=code if chased else None)
+
+    def _chase(self, code: str, price: int, at: dt.datetime) -> bool:
+        """The realtime risk handler's chase on this print: a risk exit of `code` resting under the
+        market for `chase_seconds` is cancelled (True); its remainder goes again on the next print."""
+        for order in self.books.open_orders():
+            if order.code != code or order.side != "sell" or order.cause != "risk_exit":
+                continue
+            resting = (at - order.created_at).total_seconds()
+            if not chase_due(order.price, price, resting, self.chase_seconds):
+                return False
+            try:
+                self.broker.cancel_order(order.order_no, code)
+            except OrderRejected:  # nothing open any more: its fills are in the books
+                return False
+            self.broker.collect()
+            self._sync_fills()  # a part filled before the cancel stays filled
+            self.books.finish(order, at, "cancelled")
+            self.exits_chased += 1
+            return True
+        return False
 
 
 def run_tape(

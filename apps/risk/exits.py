@@ -40,6 +40,7 @@ __all__ = [
     "ExitDecision",
     "ExitKind",
     "HeldPosition",
+    "chase_due",
     "effective_stop",
     "evaluate",
     "exit_limit_price",
@@ -207,3 +208,13 @@ def exit_limit_price(
     if lower_limit is not None:
         price = max(price, lower_limit)
     return max(price, 1)
+
+
+def chase_due(
+    limit_price: int | None, price: int, resting_seconds: float, chase_seconds: float
+) -> bool:
+    """Is a resting exit (sell limit `limit_price`, working for `resting_seconds`) to be chased — cancelled
+    and its remainder sent again at the new price — now that the market trades at `price`? Yes once the
+    market is under its limit and it has rested `RISK_EXIT_CHASE_SECONDS`. One rule for the realtime risk
+    handler (monotonic seconds) and the tape-mode backtest (the exchange's seconds)."""
+    return limit_price is not None and price < limit_price and resting_seconds >= chase_seconds

@@ -50,7 +50,14 @@ from apps.trades.models import FINAL_STATUSES, Cause, Order, OrderStatus, OrderT
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
 from apps.trades.services.executor import default_account
 
-from .exits import ExitDecision, HeldPosition, evaluate, exit_limit_price, time_exit_at
+from .exits import (
+    ExitDecision,
+    HeldPosition,
+    chase_due,
+    evaluate,
+    exit_limit_price,
+    time_exit_at,
+)
 from .policy import exit_policy
 from .services.state import evaluate_on_prices
 from .stops import entry_text as _entry_text
@@ -349,9 +356,9 @@ class RiskExitsHandler(Handler):
     def _maybe_chase(self, code: str, exit_: Exit, price: int) -> None:
         """The market fell under a resting exit's limit: after `RISK_EXIT_CHASE_SECONDS` cancel it, so
         the next tick sends the remainder again at the new price (no backoff for that)."""
-        if exit_.chasing or exit_.price is None or price >= exit_.price:
-            return
-        if self._clock() - exit_.sent_at < self.chase_seconds:
+        if exit_.chasing or not chase_due(
+            exit_.price, price, self._clock() - exit_.sent_at, self.chase_seconds
+        ):
             return
         exit_.chasing = True
         order_id = exit_.order_id

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
-from apps.backtests.runner import run
+import pytest
+
+from apps.backtests.books import BtOrder
+from apps.backtests.runner import RunResult, run
 from apps.backtests.tape import day_bars
 from apps.backtests.tests.test_runner import recomputed_pnl
 from apps.broker.simulator.dto import Tick
@@ -16,9 +20,19 @@ from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.fidelity import compare, served_bars, tick_bars
 from apps.broker.simulator.universe import MinuteRow
 from apps.market.aggregator import MinuteAggregator
+from apps.risk.exits import chase_due
 from krx import KST, regular_session
 
-from .test_parity import CODE, DAY, INSTRUMENT, day_input, morning, spec_of, trades_of
+from .test_parity import (
+    CODE,
+    DAY,
+    INSTRUMENT,
+    OHLCV,
+    day_input,
+    morning,
+    spec_of,
+    trades_of,
+)
 
 NEXT = DAY + dt.timedelta(days=1)  # 2025-02-05, a Wednesday
 
@@ -61,3 +75,65 @@ def test_the_tape_replays_the_stored_bars_exactly() -> None:
     ticks = [e for e in events if isinstance(e, Tick)]
     got = tick_bars(ticks, CODE, DAY, lambda c, d: MinuteAggregator(c, regular_session(d)))
     assert compare(bars, got).exact
+
+
+def thin_crash() -> dict[str, OHLCV]:
+    """The breakout morning with 1/200 of its volume (a thin book: the synthesised levels hold a few
+    shares), and a crash after the entry, 51,300 → 47,600 from 09:12: the stop-loss exit takes what
+    the book holds down to its limit and rests with the remainder while the market trades under it."""
+    bars = {k: (o, h, lo, c, max(1, v // 200)) for k, (o, h, lo, c, v) in morning().items()}
+    bars["0912"] = (51_300, 51_300, 49_000, 49_000, 15)
+    bars["0913"] = (49_000, 49_000, 47_500, 47_600, 15)
+    for minute in range(14, 60):
+        bars[f"09{minute:02d}"] = (47_600, 47_700, 47_500, 47_600, 5)
+    return bars
+
+
+def risk_exits(result: RunResult) -> list[BtOrder]:
+    return [o for o in result.books.orders if o.cause == "risk_exit"]
+
+
+def test_a_resting_risk_exit_is_chased_as_the_realtime_handler_chases_it(
+    settings: Any,
+) -> None:
+    settings.RISK_EXIT_CHASE_SECONDS = (
+        3  # the realtime risk handler's setting, read by the tape mode
+    )
+    day = day_input(DAY, thin_crash())
+    chased = run(spec_of(), [INSTRUMENT], [day])
+    first, *again = risk_exits(chased)
+    assert first.status == "cancelled" and 0 < first.filled_quantity < first.quantity
+    assert (first.finished_at - first.created_at).total_seconds() >= 3
+    assert again, "the remainder was not sent again"
+    resent = again[0]
+    assert resent.created_at > first.finished_at  # on a later print, as the handler's next tick
+    assert resent.price < first.price  # at the new, lower price
+    assert resent.filled_quantity == resent.quantity and resent.status == "filled"
+    pnl = sum(t.pnl for t in chased.books.trades)
+    assert pnl == chased.broker_realized  # the books and the exchange's ledger agree to the won
+
+    # Without the chase (the setting, or the spec's own value), the same exit rests under the market.
+    settings.RISK_EXIT_CHASE_SECONDS = 10**9
+    for spec in (spec_of(), replace(spec_of(), exit_chase_seconds=10**9)):
+        resting = run(spec, [INSTRUMENT], [day])
+        (only,) = risk_exits(resting)
+        assert (only.created_at, only.quantity, only.price) == (
+            first.created_at, first.quantity, first.price,
+        )  # fmt: skip
+        assert only.status != "cancelled" and only.finished_at.astimezone(KST).time() >= dt.time(
+            15, 30
+        )
+
+
+@pytest.mark.parametrize(
+    ("limit", "price", "resting", "due"),
+    [
+        (48_550, 48_500, 3.0, True),  # under the limit for the full wait
+        (48_550, 48_500, 2.9, False),  # not long enough
+        (48_550, 48_550, 60.0, False),  # at the limit: it can still fill
+        (48_550, 48_600, 60.0, False),  # above it
+        (None, 48_500, 60.0, False),  # nothing resting
+    ],
+)
+def test_the_chase_rule(limit: int | None, price: int, resting: float, due: bool) -> None:
+    assert chase_due(limit, price, resting, 3.0) is due

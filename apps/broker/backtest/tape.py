@@ -140,6 +140,17 @@ class TapeBroker:
             raise OrderRejected(str(exc)) from exc
         return _Ack(self._order_no(ack.order_no))
 
+    def cancel_order(self, order_no: str, code: str) -> None:
+        """Cancel the open remainder of today's `order_no` at the exchange's current time
+        (`OrderRejected` when nothing of it is open)."""
+        day, _, raw = order_no.partition("-")
+        if day != f"{self._day:%Y%m%d}":
+            raise OrderRejected(f"{order_no}: not an order of {self._day}")
+        try:
+            self.exchange.cancel_order(self.account, raw, code)
+        except sim.SimRejection as exc:
+            raise OrderRejected(str(exc)) from exc
+
     def realized_pnl(self) -> int:
         """Realised P&L of the run, net of commission and tax (the ledger's figure)."""
         return int(self.ledger.account(self.account).realized_total)
