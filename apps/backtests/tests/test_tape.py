@@ -1,7 +1,8 @@
 """The tape mode (`apps/backtests/tape.py`): the simulator's tape and matching in process. Its parity with a
 paper session over the sockets is `test_parity.py` (slow); here, without a database: it decides on ticks
 (earlier than the bar mode's bar close), it is deterministic, its books agree with the exchange's ledger to
-the won over several days, and its exchange replays the stored bars exactly."""
+the won over several days, its exchange replays the stored bars exactly, and it chases a resting risk exit by
+the realtime risk handler's rule and setting."""
 
 from __future__ import annotations
 
