@@ -103,6 +103,9 @@ class RunSpec:
     # the tape mode's chase of a resting risk exit (`apps.risk.exits.chase_due`), in exchange seconds;
     # None: RISK_EXIT_CHASE_SECONDS, the realtime risk handler's setting
     exit_chase_seconds: float | None = None
+    # the tape mode's condition searches: the paper simulator's file (KIWOOM_SIM_CONDITIONS_FILE; None:
+    # its shipped default_conditions.yaml), evaluated only for a strategy with `condition_seqs`
+    tape_conditions_path: str | None = None
 
 
 @dataclass(frozen=True)

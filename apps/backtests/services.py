@@ -162,6 +162,7 @@ def run_spec(strategy: str, params: Mapping[str, Any], opts: Mapping[str, Any]) 
         assume_news_score=int(news) if news is not None else None,
         fill_model=str(opts.get("fill_model", "bars")),
         tape_seed=int(getattr(settings, "KIWOOM_SIM_SEED", 7)),
+        tape_conditions_path=getattr(settings, "KIWOOM_SIM_CONDITIONS_FILE", "") or None,
     )
 
 

@@ -36,10 +36,10 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from apps.broker.backtest.tape import TapeBar, TapeBroker, TapePrint
+from apps.broker.backtest.tape import TapeBar, TapeBroker, TapeCondition, TapePrint
 from apps.broker.contract import OrderRejected
 from apps.risk.exits import chase_due, time_exit_at
-from apps.strategy.engine.events import BarEvent, ClockEvent, Signal, TickEvent
+from apps.strategy.engine.events import BarEvent, ClockEvent, ConditionEvent, Signal, TickEvent
 from krx import KST, calendar
 
 from .runner import DayInput, Instrument, RunSpec, _Run, risk_exit_chase_seconds
@@ -68,6 +68,8 @@ class TapeRun(_Run):
         self, spec: RunSpec, instruments: Sequence[Instrument], days: Sequence[DayInput]
     ) -> None:
         self._days = days
+        # The exchange's own condition checks, only for a strategy that buys on them (they cost speed)
+        self.exchange_conditions = bool(spec.params.get("condition_seqs"))
         start = dt.datetime.combine(days[0].day, dt.time(8, 0), tzinfo=KST)
         super().__init__(spec, instruments, start)
         self.equity_points, self.minute_equity, self.sessions = [], [], []
@@ -83,7 +85,8 @@ class TapeRun(_Run):
             days[0].bases,
             seed=spec.tape_seed, cash=spec.cash, commission_rate=spec.commission_rate,
             participation=spec.participation, slippage_ticks=spec.slippage_ticks,
-            calendar_cache_dir=_cache_dir(),
+            calendar_cache_dir=_cache_dir(), conditions=self.exchange_conditions,
+            conditions_path=spec.tape_conditions_path,
         )  # fmt: skip
 
     def day(self, data: DayInput) -> None:
@@ -104,8 +107,10 @@ class TapeRun(_Run):
             data.news, rows=spec.scan_rows, assume_news_score=spec.assume_news_score,
         )  # fmt: skip
         slots = sorted(scan_slots(data.day, spec.scan_window))
+        # The exchange's condition events replace the stored ones (the same searches, evaluated here)
+        stored = () if self.exchange_conditions else data.conditions
         side = sorted(
-            [(n.at, 0, n) for n in data.news] + [(c.at, 1, c) for c in data.conditions],
+            [(n.at, 0, n) for n in data.news] + [(c.at, 1, c) for c in stored],
             key=lambda x: (x[0], x[1]),
         )
         end = close + _MINUTE
@@ -146,10 +151,17 @@ class TapeRun(_Run):
             self._execute(signal, day, close)
 
     def _step(
-        self, prints: list[TapePrint], scan: ScanBook, day: dt.date, close: dt.datetime
+        self,
+        prints: list[TapePrint | TapeCondition],
+        scan: ScanBook,
+        day: dt.date,
+        close: dt.datetime,
     ) -> None:
         engine, broker = self.engine, self.broker
         for p in prints:
+            if isinstance(p, TapeCondition):
+                self._signals(engine.on_event(condition_event(p)), day, close)
+                continue
             code, price = p.code, p.price
             self.marks[code] = price
             scan.on_bar(
@@ -184,6 +196,13 @@ class TapeRun(_Run):
             self.exits_chased += 1
             return True
         return False
+
+
+def condition_event(c: TapeCondition) -> ConditionEvent:
+    """The engine's event of an exchange's condition entry/exit, as the live path builds it from the
+    02 frame's row (`apps.strategy.handler_support.condition_event`: code, the frame's exchange time,
+    seq, name, entered, the price of the last print at or before it; no stored row, so no id)."""
+    return ConditionEvent(c.code, c.at, c.seq, c.name, c.entered, c.price)
 
 
 def run_tape(

@@ -22,7 +22,7 @@ from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.universe import MinuteRow
 from krx import KST, Market
 
-__all__ = ["TapeBar", "TapeBroker", "TapePrint"]
+__all__ = ["TapeBar", "TapeBroker", "TapeCondition", "TapePrint"]
 
 ACCOUNT = "5000000010"
 
@@ -41,6 +41,20 @@ class TapePrint:
     cum_volume: int
     cum_value: int
     auction: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TapeCondition:
+    """A code entering (`entered`) or leaving condition `seq` at a check of the exchange (what a 02 I/D
+    frame carries of it), priced as the live conditions handler prices a frame: the code's last print at
+    or before the check (before its first print, a quote: the base price)."""
+
+    seq: str
+    name: str
+    code: str
+    entered: bool
+    at: dt.datetime
+    price: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +113,8 @@ class TapeBroker:
         participation: Decimal,
         slippage_ticks: int,
         calendar_cache_dir: str | None = None,
+        conditions: bool = False,
+        conditions_path: str | None = None,
     ) -> None:
         rows: dict[tuple[str, dt.date], list[MinuteRow]] = {}
         for code, day, hhmm, o, h, lo, c, v in bars:
@@ -114,9 +130,14 @@ class TapeBroker:
                 start=dt.datetime.combine(first, dt.time(8, 0), tzinfo=KST),
                 calendar_cache_dir=calendar_cache_dir, accounts=(ACCOUNT,), start_cash=cash,
                 commission_rate=commission_rate, participation=participation,
-                market_slippage_ticks=slippage_ticks, condition_checks=False,
+                market_slippage_ticks=slippage_ticks, condition_checks=conditions,
+                conditions_path=conditions_path,
             )
         )  # fmt: skip
+        # The condition checks (every 10 s, every code) cost speed and move no price: only when asked.
+        self.conditions = conditions
+        self._names = {c.seq: c.name for c in self.exchange.condition_list()}
+        self._last: dict[str, int] = {}  # code -> its last print (the conditions' price)
         self.account = ACCOUNT
         self.ledger = self.exchange.ledger
         self.days = _DayLimits(self.exchange)
@@ -160,20 +181,34 @@ class TapeBroker:
         """Move to `day`'s 08:00 (the exchange rolls to it); its base price per code."""
         self.exchange.advance(dt.datetime.combine(day, dt.time(8, 0), tzinfo=KST))
         self._day = day
+        self._last = {}
         self.collect()
         return {i.code: self.exchange.quote(i.code).base_price for i in self.exchange.instruments()}
 
     def next_event_at(self) -> dt.datetime | None:
-        """The exchange's next scheduled item (condition checks skipped: they print nothing)."""
-        return self.exchange.next_event_at(skip_checks=True)
+        """The exchange's next scheduled item (the condition checks skipped unless `conditions`: they
+        print nothing)."""
+        return self.exchange.next_event_at(skip_checks=not self.conditions)
 
-    def advance(self, to: dt.datetime) -> list[TapePrint]:
-        """Move the exchange to `to`: the prints on the way, in time order."""
-        return [
-            TapePrint(e.code, e.time, e.price, e.volume, e.cum_volume, e.cum_value, e.auction)
-            for e in self.exchange.advance(to)
-            if isinstance(e, sim.Tick)
-        ]
+    def advance(self, to: dt.datetime) -> list[TapePrint | TapeCondition]:
+        """Move the exchange to `to`: the prints and the condition entries/exits on the way, in the
+        exchange's order (a check after the prints of its instant: it reads them)."""
+        out: list[TapePrint | TapeCondition] = []
+        last = self._last
+        for e in self.exchange.advance(to):
+            if isinstance(e, sim.Tick):
+                last[e.code] = e.price
+                out.append(
+                    TapePrint(
+                        e.code, e.time, e.price, e.volume, e.cum_volume, e.cum_value, e.auction
+                    )
+                )
+            elif isinstance(e, sim.ConditionEvent):
+                # Live, a code without a print yet is priced by a quote: its base price.
+                price = last.get(e.code) or self.exchange.quote(e.code).price
+                name = self._names.get(e.seq, "")
+                out.append(TapeCondition(e.seq, name, e.code, e.kind == "I", e.time, price))
+        return out
 
     def collect(self) -> None:
         """Append the exchange's new executions to `fill_log`."""
