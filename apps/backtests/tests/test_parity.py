@@ -103,8 +103,10 @@ def strategy_settings() -> StrategySettings:
 
 
 # ------------------------------------------------------------------ the backtest
-def spec_of(config: Any = None, fill_model: str = "tape") -> RunSpec:
-    settings = strategy_settings()
+def spec_of(
+    config: Any = None, fill_model: str = "tape", settings: StrategySettings | None = None
+) -> RunSpec:
+    settings = settings or strategy_settings()
     limits = {} if config is None else {"limits": config.limits, "exit_policy": config.exit_policy}
     return RunSpec(
         strategy=settings.name, params=settings.params, budget_krw=BUDGET,
@@ -125,15 +127,19 @@ def trades_of(result: Any) -> list[Trade]:
     return sorted((f.executed_at, f.side, f.price, f.quantity) for f in result.books.fills)
 
 
-def backtest(bars: dict[str, OHLCV]) -> list[Trade]:
-    result = run(spec_of(active_config()), [INSTRUMENT], [day_input(DAY, bars)])
-    return trades_of(result)
+def backtest(bars: dict[str, OHLCV], settings: StrategySettings | None = None) -> list[Trade]:
+    spec = spec_of(active_config(), settings=settings)
+    return trades_of(run(spec, [INSTRUMENT], [day_input(DAY, bars)]))
 
 
 # ------------------------------------------------------------------ paper, over the sockets
 @pytest.fixture
 def live_feeds(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = strategy_settings()
+    use_feeds(monkeypatch, strategy_settings())
+
+
+def use_feeds(monkeypatch: pytest.MonkeyPatch, settings: StrategySettings) -> None:
+    """The live handlers' feeds: `settings` the one active strategy, the one-row scan; trading on."""
     scan_at = at("09:00:00")
     candidate = Candidate(CODE, "삼성전자", 1, None, None, None, None, 80)
     monkeypatch.setattr(feeds, "active_settings", lambda: {settings.name: settings})

@@ -14,14 +14,16 @@ import pytest
 
 from apps.backtests.books import BtOrder
 from apps.backtests.runner import RunResult, run
-from apps.backtests.tape import day_bars
+from apps.backtests.tape import TapeRun, day_bars
 from apps.backtests.tests.test_runner import recomputed_pnl
-from apps.broker.simulator.dto import Tick
+from apps.broker.simulator.dto import ConditionEvent, Tick
 from apps.broker.simulator.exchange import Exchange, ExchangeConfig
 from apps.broker.simulator.fidelity import compare, served_bars, tick_bars
 from apps.broker.simulator.universe import MinuteRow
 from apps.market.aggregator import MinuteAggregator
 from apps.risk.exits import chase_due
+from apps.strategy.engine.base import StrategySettings
+from apps.strategy.engine.strategies import ConditionEntry
 from krx import KST, regular_session
 
 from .test_parity import (
@@ -138,3 +140,57 @@ def test_a_resting_risk_exit_is_chased_as_the_realtime_handler_chases_it(
 )
 def test_the_chase_rule(limit: int | None, price: int, resting: float, due: bool) -> None:
     assert chase_due(limit, price, resting, 3.0) is due
+
+
+def condition_settings(*seqs: str) -> StrategySettings:
+    params = ConditionEntry.schema.load({"condition_seqs": list(seqs)})
+    return StrategySettings(ConditionEntry.name, 1, True, 5_000_000, params)
+
+
+def first_entries(bars: dict) -> dict[str, tuple[dt.datetime, int]]:
+    """Per condition, its first entry of the code (time, the last print's price then), by an exchange of
+    the simulator's own run over the same tape with its checks on (as the paper simulator runs)."""
+    day = day_input(DAY, bars)
+    ex = Exchange(
+        ExchangeConfig(
+            seed=7, pricing="replay", minute_rows={(CODE, DAY): [MinuteRow(*b) for b in day_bars(day)]},
+            base_prices={CODE: 50_000},
+            start=dt.datetime.combine(DAY, dt.time(8, 0), tzinfo=KST), use_krx_calendar=False,
+        )
+    )  # fmt: skip
+    events = ex.advance(dt.datetime.combine(DAY, dt.time(15, 45), tzinfo=KST))
+    out: dict[str, tuple[dt.datetime, int]] = {}
+    last = 0
+    for e in events:
+        if isinstance(e, Tick):
+            last = e.price
+        elif isinstance(e, ConditionEvent) and e.kind == "I" and e.seq not in out:
+            out[e.seq] = (e.time, last)
+    return out
+
+
+def test_condition_entry_buys_on_the_exchanges_own_condition_entry() -> None:
+    bars = morning()
+    entries = first_entries(bars)
+    assert {"0", "2"} <= set(entries)  # the fixture's run enters both, "2" (당일 신고가) first
+    assert entries["2"][0] < entries["0"][0]
+    day = day_input(DAY, bars)
+    for seq in ("2", "0"):
+        result = run(spec_of(settings=condition_settings(seq)), [INSTRUMENT], [day])
+        buys = [t for t in trades_of(result) if t[1] == "buy"]
+        at, price = entries[seq]
+        assert len(buys) == 1 and buys[0][0] == at  # at the check's time, to the millisecond
+        assert buys[0][2] >= price  # a marketable limit at or above the entry's price
+        assert not result.books.held()  # and out by the close
+
+
+def test_the_checks_run_only_for_chosen_conditions() -> None:
+    """They cost speed: the opening breakout's exchange and a condition entry's without conditions chosen
+    never evaluate them; one with conditions chosen does."""
+    day = day_input(DAY, morning())
+    for settings, checked in (
+        (None, False), (condition_settings(), False), (condition_settings("2"), True)
+    ):  # fmt: skip
+        state = TapeRun(spec_of(settings=settings), [INSTRUMENT], [day])
+        state.day(day)
+        assert bool(state.broker.exchange.condition_changes()) is checked
