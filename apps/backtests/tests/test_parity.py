@@ -23,8 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.models import Max
 
 from apps.backtests.runner import DayInput, Instrument, RunSpec, run
+from apps.broker.simulator.conditions import DEFAULT_PATH as DEFAULT_CONDITIONS
+from apps.conditions.models import Condition
+from apps.conditions.models import ConditionEvent as ConditionRow
+from apps.conditions.realtime_handlers import ConditionsHandler
+from apps.conditions.services import condition_update
 from apps.conditions.tests.live_support import DAY, at, realtime_hub, simulated_broker, wait_until
 from apps.core.models import RuntimeFlag
 from apps.risk.realtime_handlers import RiskExitsHandler
@@ -33,7 +39,7 @@ from apps.risk.testing import permissive_config
 from apps.strategy import feeds
 from apps.strategy.engine.base import StrategySettings
 from apps.strategy.engine.events import BarEvent, Candidate
-from apps.strategy.engine.strategies import OpeningBreakout
+from apps.strategy.engine.strategies import ConditionEntry, OpeningBreakout
 from apps.strategy.realtime_handlers import StrategyEngineHandler
 from apps.trades.models import Fill, Position
 from apps.trades.realtime_handlers import TradesHandler
@@ -56,9 +62,16 @@ OHLCV = tuple[int, int, int, int, int]
 Trade = tuple[dt.datetime, str, int, int]
 
 
-def morning(day: dt.date = DAY) -> dict[str, OHLCV]:
+RUN = (100, 100, 200, 100, 0, 100, 100, 0, 100, -100, -200, -300, -300, -400, -300)
+# the run, then a fall on to 49,200: through a -3 % stop from a 51,000 entry (condition_entry has no
+# exit rule of its own; the risk exits' stop is the exit both paths make on a print)
+RUN_AND_FALL = (*RUN, -300, -300, -200)
+
+
+def morning(day: dt.date = DAY, run: tuple[int, ...] = RUN) -> dict[str, OHLCV]:
     """An opening range of 50,000-50,600, a breakout at 09:07, a run to 51,600, a fall through the
-    VWAP by 09:30, then a quiet day and the closing auction."""
+    VWAP by 09:30 (`run`: the steps of the closes from 09:08), then a quiet day and the closing
+    auction."""
     path = [
         (50_000, 50_400, 49_900, 50_300, 20_000),
         (50_300, 50_600, 50_200, 50_500, 8_000),
@@ -69,7 +82,7 @@ def morning(day: dt.date = DAY) -> dict[str, OHLCV]:
         (50_600, 50_900, 50_500, 50_800, 9_000),
     ]
     price = 50_800
-    for step in (100, 100, 200, 100, 0, 100, 100, 0, 100, -100, -200, -300, -300, -400, -300):
+    for step in run:
         o, price = price, price + step
         path.append((o, max(o, price) + 100, min(o, price) - 100, price, 6_000))
     bars = {}
@@ -100,6 +113,11 @@ def write_file(path: Path, days: dict[dt.date, dict[str, OHLCV]]) -> Path:
 
 def strategy_settings() -> StrategySettings:
     return StrategySettings(OpeningBreakout.name, 1, True, BUDGET, OpeningBreakout.schema.load({}))
+
+
+def condition_settings(*seqs: str) -> StrategySettings:
+    params = ConditionEntry.schema.load({"condition_seqs": list(seqs)})
+    return StrategySettings(ConditionEntry.name, 1, True, BUDGET, params)
 
 
 # ------------------------------------------------------------------ the backtest
@@ -155,6 +173,10 @@ def busy(rt: Any, sim: Any, engine: StrategyEngineHandler, risk: RiskExitsHandle
     prints = sim.call(lambda: sim.exchange.stats()[0].trade_count)
     if engine.stats.ticks < prints:
         return f"ticks {engine.stats.ticks} of {prints}"
+    if any(s.name == "conditions" for s in rt.hub.slots):
+        waiting = conditions_busy(rt, sim, engine)
+        if waiting:
+            return waiting
     if engine._tasks or risk._tasks:
         return "signal or exit tasks"
     if any(s.handled < s.received for s in rt.hub.slots):
@@ -184,22 +206,53 @@ def settle(
         raise AssertionError(f"at {t}: {busy(rt, sim, engine, risk, t)}") from None
 
 
-def paper(tmp_path: Path, file: Path) -> list[Trade]:
+def conditions_busy(rt: Any, sim: Any, engine: StrategyEngineHandler) -> str:
+    """What is left of the step's 02 frames: received, applied (stored, priced by the last tick) and read
+    by the strategy handler."""
+    conditions = rt.conditions
+    sent = sum(
+        1
+        for e in sim.call(sim.exchange.condition_changes)
+        if e.seq in conditions.subscribed  # subscribed before the first check
+    )
+    if conditions.stats.frames < sent:
+        return f"condition frames {conditions.stats.frames} of {sent}"
+    if conditions._pending or conditions._tasks:
+        return "condition frames being applied"
+    last = ConditionRow.objects.aggregate(m=Max("id"))["m"] or 0
+    if engine.last_condition_id < last or engine._condition_lock.locked():
+        return f"condition events read {engine.last_condition_id} of {last}"
+    return ""
+
+
+def paper(tmp_path: Path, file: Path, condition: str | None = None) -> list[Trade]:
+    """The day over the sockets. `condition`: the one condition `condition_entry` buys on, subscribed in
+    realtime by the conditions handler (the simulator's shipped definitions); the clock then stops at
+    the exchange's condition checks too, as its 02 frames leave at them."""
+    handlers = dict(HANDLERS)
+    extra: dict[str, Any] = {}
+    if condition is not None:
+        handlers["conditions"] = ConditionsHandler
+        extra["conditions_yaml"] = DEFAULT_CONDITIONS.read_text(encoding="utf-8")
     with (
         simulated_broker(
             tmp_path, start=at("08:59:00"), use_krx_calendar=False, pricing="replay",
-            minute_path=file, seed=SEED, participation=PARTICIPATION,
+            minute_path=file, seed=SEED, participation=PARTICIPATION, **extra,
         ) as (sim, broker),
-        realtime_hub(broker, handlers=HANDLERS, resync_seconds=0.05) as rt,
+        realtime_hub(broker, handlers=handlers, resync_seconds=0.05) as rt,
     ):  # fmt: skip
         engine = rt.hub.handler("strategy.engine")
         risk = rt.hub.handler("risk.exits")
         assert isinstance(engine, StrategyEngineHandler) and isinstance(risk, RiskExitsHandler)
+        if condition is not None:
+            # Synced from CNSRLST at the hub's start, switched off; the trader switches it on.
+            condition_update(Condition.objects.get(seq=condition), realtime=True)
+            wait_until(lambda: condition in rt.conditions.subscribed)
         # The scan is read at start (the rebuild) or on a cycle; the code's ticks are then wanted.
         wait_until(lambda: engine.scan_id == 1 and sim.call(sim.server.hub.wants, "0B", CODE))
         entries_end = at("10:01:00")
         while True:
-            t = sim.call(sim.exchange.next_event_at, True)
+            t = sim.call(sim.exchange.next_event_at, condition is None)
             if t is None or t > at("15:31:00"):
                 break
             if t > entries_end and not Position.objects.filter(quantity__gt=0).exists():
@@ -225,4 +278,23 @@ def test_a_replayed_day_trades_the_same_in_paper_and_in_the_backtest(
     ours = backtest(bars)
     theirs = paper(tmp_path, file)
     assert [t[1] for t in ours] == ["buy", "sell"], ours  # the fixture does make a round trip
+    assert ours == theirs
+
+
+@pytest.mark.timeout(900)  # the checks every 10 s add about 140 steps to the opening breakout's
+def test_a_condition_entry_day_trades_the_same_in_paper_and_in_the_backtest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`condition_entry` on 당일 신고가 (seq 2 of the simulator's shipped conditions): paper gets the
+    entry as a 02 frame (the conditions handler stores it, priced by the last tick; the strategy handler
+    reads it), the backtest from its exchange's own checks. The buy at the entry's check, the -3 % stop
+    on a print of the fall."""
+    settings = condition_settings("2")
+    use_feeds(monkeypatch, settings)
+    bars = morning(run=RUN_AND_FALL)
+    file = write_file(tmp_path / "005930_1min.csv", {PREV: previous_day(), DAY: bars})
+    ours = backtest(bars, settings)
+    assert [t[1] for t in ours] == ["buy", "sell"], ours  # the fixture does make a round trip
+    assert ours[0][0] == at("09:07:50")  # a check's time: the entry, not a print
+    theirs = paper(tmp_path, file, condition="2")
     assert ours == theirs

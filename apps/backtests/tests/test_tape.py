@@ -22,8 +22,6 @@ from apps.broker.simulator.fidelity import compare, served_bars, tick_bars
 from apps.broker.simulator.universe import MinuteRow
 from apps.market.aggregator import MinuteAggregator
 from apps.risk.exits import chase_due
-from apps.strategy.engine.base import StrategySettings
-from apps.strategy.engine.strategies import ConditionEntry
 from krx import KST, regular_session
 
 from .test_parity import (
@@ -31,6 +29,7 @@ from .test_parity import (
     DAY,
     INSTRUMENT,
     OHLCV,
+    condition_settings,
     day_input,
     morning,
     spec_of,
@@ -140,11 +139,6 @@ def test_a_resting_risk_exit_is_chased_as_the_realtime_handler_chases_it(
 )
 def test_the_chase_rule(limit: int | None, price: int, resting: float, due: bool) -> None:
     assert chase_due(limit, price, resting, 3.0) is due
-
-
-def condition_settings(*seqs: str) -> StrategySettings:
-    params = ConditionEntry.schema.load({"condition_seqs": list(seqs)})
-    return StrategySettings(ConditionEntry.name, 1, True, 5_000_000, params)
 
 
 def first_entries(bars: dict) -> dict[str, tuple[dt.datetime, int]]:
