@@ -14,17 +14,19 @@ resting one when a later print reaches it (its share of the print's volume × pa
 auction order at the single price, commission and the dated sell tax from its ledger.
 
 Per scheduled item of the exchange (a print, an auction, a phase change, a minute's start; the condition
-checks are skipped: `TapeBroker.next_event_at`), in
+checks only for a strategy with chosen `condition_seqs`: `TapeBroker.next_event_at`), in
 this order — what the realtime process does with the same stream:
 1. scan slots due by then: the ranking of the tape so far (`scan.ScanBook` fed with every print: the
    cumulative traded value the simulator's ka10032 ranks by) → `ScanEvent`;
-2. news and condition events timed at or before it → the engine;
+2. news and stored condition events timed at or before it → the engine (no stored condition events when
+   the exchange checks its own);
 3. the exchange advances to it; each print → `TickEvent` (its bar closes on the next minute's first
    print, as `LiveBars` closes it), then the risk exits on that price (`apps.risk.exits.evaluate`, as
    the realtime risk handler does on every tick) — a risk exit resting while the print is under its
    limit for `RISK_EXIT_CHASE_SECONDS` (exchange seconds; `RunSpec.exit_chase_seconds`) is cancelled
    (`apps.risk.exits.chase_due`, the handler's rule) and the code's next print sends it again at its
-   price, as the handler's next tick does; fills → the books;
+   price, as the handler's next tick does; each condition entry/exit of a check → `ConditionEvent`
+   at the check's time (what the live path makes of the 02 frame); fills → the books;
 4. a `ClockEvent` (bars whose minute is over without a print close), and the time exit without ticks.
 Every signal is sized and checked exactly as in the bar mode (`runner._Run._execute` / `_place`) and sent
 at the exchange's current time. Slower than the bar mode (up to ten prints a bar).

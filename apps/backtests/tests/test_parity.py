@@ -13,6 +13,10 @@ has (rank 1, news score 80), as the backtest rebuilds it.
 
 Backtest: `runner.run` with `fill_model="tape"` on the same bars (the simulator's tape and matching in
 process), the active risk configuration's limits and exit policy, the same strategy settings.
+
+The same for `condition_entry`: paper adds the `conditions` handler (the simulator's 02 frames of the chosen
+condition, stored and read by the strategy handler) and stops the clock at the condition checks too; the
+backtest evaluates the same condition definitions on its own exchange.
 """
 
 from __future__ import annotations
