@@ -51,7 +51,8 @@ class Command(BaseCommand):
             "--fill-model",
             choices=["bars", "tape"],
             help="bars (default): decide at bar closes, fill on the next bar; tape: the simulator's "
-            "tape and matching, the model paper trading runs on (slower)",
+            "tape and matching, the model paper trading runs on (slower; with --set condition_seqs=… "
+            "the simulator's own condition searches, KIWOOM_SIM_CONDITIONS_FILE)",
         )
         parser.add_argument("--queue", action="store_true", help="run on a Celery worker instead")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")  # fmt: skip
