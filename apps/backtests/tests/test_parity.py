@@ -285,7 +285,7 @@ def test_a_replayed_day_trades_the_same_in_paper_and_in_the_backtest(
     assert ours == theirs
 
 
-@pytest.mark.timeout(900)  # the checks every 10 s add about 140 steps to the opening breakout's
+@pytest.mark.timeout(900)  # the checks every 10 s add about 360 steps (09:00-10:01) to the day
 def test_a_condition_entry_day_trades_the_same_in_paper_and_in_the_backtest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
