@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 
 from .markets import Market
 
@@ -51,11 +52,17 @@ TAX_TABLE: tuple[tuple[dt.date, dict[Market, Decimal]], ...] = (
 
 def sell_tax_rate(trade_date: dt.date, market: Market | str) -> Decimal:
     """Total transaction tax rate on a sell executed on `trade_date` in `market`."""
-    rate = TAX_TABLE[0][1][Market(market)]
-    for since, rates in TAX_TABLE:
+    market = Market(market)
+    for since, rates in reversed(TAX_TABLE):
         if trade_date >= since:
-            rate = rates[Market(market)]
-    return rate
+            return rates[market]
+    return TAX_TABLE[0][1][market]
+
+
+@lru_cache(maxsize=64)
+def _ratio(rate: Decimal) -> tuple[int, int]:
+    """`rate` as an exact fraction (numerator, denominator > 0)."""
+    return rate.as_integer_ratio()
 
 
 def floor_won(amount: Decimal) -> int:
@@ -68,14 +75,27 @@ def ceil_won(amount: Decimal) -> int:
     return int(amount.to_integral_value(rounding=ROUND_CEILING))
 
 
+def floor_rate(amount: int, rate: Decimal) -> int:
+    """`amount × rate` rounded down to the won, in exact integer arithmetic (the same figure as
+    `floor_won(Decimal(amount) * rate)`, without building Decimals on the fill path)."""
+    num, den = _ratio(rate)
+    return amount * num // den
+
+
+def ceil_rate(amount: int, rate: Decimal) -> int:
+    """`amount × rate` rounded up to the won, exactly (as `ceil_won(Decimal(amount) * rate)`)."""
+    num, den = _ratio(rate)
+    return -(-amount * num // den)
+
+
 def commission(amount: int, rate: Decimal = DEFAULT_COMMISSION_RATE) -> int:
     """Commission on an executed amount, rounded down to the won."""
-    return floor_won(Decimal(amount) * rate)
+    return floor_rate(amount, rate)
 
 
 def sell_tax(amount: int, trade_date: dt.date, market: Market | str) -> int:
     """Transaction tax on a sell amount, rounded down to the won."""
-    return floor_won(Decimal(amount) * sell_tax_rate(trade_date, market))
+    return floor_rate(amount, sell_tax_rate(trade_date, market))
 
 
 def order_fees(

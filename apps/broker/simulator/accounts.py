@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from krx import Market, ceil_won, order_fees
+from krx import Market, ceil_rate, order_fees
 
 from .dto import OrderAction, OrderStatus, OrderType, Side
 
@@ -108,7 +108,7 @@ class Account:
     def buy_hold(self, qty: int, price: int) -> int:
         """Cash an open buy of qty at price needs: amount + commission rounded up."""
         amount = qty * price
-        return amount + ceil_won(Decimal(amount) * self.commission_rate)
+        return amount + ceil_rate(amount, self.commission_rate)
 
     @property
     def orderable_cash(self) -> int:

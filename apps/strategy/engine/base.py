@@ -179,12 +179,14 @@ def dispatch(market: Market, strategies: Sequence[Strategy], event: Event) -> li
     elif kind is BarEvent:
         bar_event: BarEvent = event  # type: ignore[assignment]
         end = epoch_ms(bar_event.end)
-        state = market.state_at(bar_event.code, end - 1)
-        if state is None:
-            return out
+        state = market.states.get(bar_event.code)
+        if state is None or not state.day_start_ms < end <= state.day_end_ms:  # else a new day
+            state = market.state_at(bar_event.code, end - 1)
+            if state is None:
+                return out
         # A bar of the minute ticks are building is the live feed's own bar (the hub closes bars
         # and feeds both): it counts as built from ticks. Otherwise it is history (warm-up, backtest).
-        live = state.building(end)
+        live = state._bar_end == end and end != 0  # `state.building(end)`, inlined
         closed = state.on_bar(
             end,
             bar_event.open,
