@@ -58,3 +58,24 @@ def test_buys_pay_no_tax() -> None:
         1_500,
         0,
     )
+
+
+@given(
+    amount=st.integers(min_value=-(10**13), max_value=10**13),
+    rate=st.decimals(min_value=Decimal("0"), max_value=Decimal("1"), places=6),
+)
+def test_integer_rounding_equals_decimal_rounding(amount: int, rate: Decimal) -> None:
+    """The fill path's exact integer rounding gives the Decimal rounding's figure to the won."""
+    from krx.fees import ceil_rate, ceil_won, floor_rate, floor_won
+
+    assert floor_rate(amount, rate) == floor_won(Decimal(amount) * rate)
+    assert ceil_rate(amount, rate) == ceil_won(Decimal(amount) * rate)
+
+
+@given(day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31)))
+def test_the_tax_rate_is_the_newest_table_row_on_or_before_the_day(day: dt.date) -> None:
+    from krx.fees import TAX_TABLE
+
+    for market in (Market.KOSPI, Market.KOSDAQ):
+        rows = [rates[market] for since, rates in TAX_TABLE if since <= day]
+        assert sell_tax_rate(day, market) == (rows[-1] if rows else TAX_TABLE[0][1][market])
