@@ -591,17 +591,6 @@ STRATEGY_SCAN_END = env.str("STRATEGY_SCAN_END", default="10:00")
 STRATEGY_SCAN_INTERVAL_MINUTES = env.int("STRATEGY_SCAN_INTERVAL_MINUTES", default=1)
 STRATEGY_SCAN_TOP_N = env.int("STRATEGY_SCAN_TOP_N", default=30)
 
-# --- News (apps.news) ------------------------------------------------------------------------------------
-# The news-score service (README: "News"). Empty: the bundled simulator's news source (KIWOOM_BASE_URL) when
-# the broker is the simulator; with real Kiwoom keys and no URL the news filter is not configured (fails closed).
-NEWS_SERVICE_URL = env.str("NEWS_SERVICE_URL", default="")
-NEWS_CACHE_TTL_SECONDS = env.int("NEWS_CACHE_TTL_SECONDS", default=60)
-NEWS_TIMEOUT_SECONDS = env.float("NEWS_TIMEOUT_SECONDS", default=1.0)
-# After a failed call nobody (no process) calls the service again for this long: scores fail closed.
-NEWS_RETRY_AFTER_SECONDS = env.float("NEWS_RETRY_AFTER_SECONDS", default=30.0)
-# The breaking-news Redis pub/sub channel (REDIS_KEY_PREFIX is put in front of it).
-NEWS_CHANNEL = env.str("NEWS_CHANNEL", default="news_breaking_kr")
-# The bundled simulator publishes its breaking items on NEWS_CHANNEL (REDIS_URL) when no service is set.
-NEWS_SIM_PUBLISH = env.bool("NEWS_SIM_PUBLISH", default=True)
-NEWS_API_MAX_ITEMS = env.int("NEWS_API_MAX_ITEMS", default=500)  # items per POST /api/v1/news
+# --- News (apps.news): in stockagent/settings_news.py (its __all__: the NEWS_* settings) -----------------
+from stockagent.settings_news import *  # noqa: E402, F403
 from stockagent.settings_openapi import SPECTACULAR_SETTINGS  # noqa: E402, F401 - API schema

@@ -50,14 +50,7 @@ from apps.trades.models import FINAL_STATUSES, Cause, Order, OrderStatus, OrderT
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
 from apps.trades.services.executor import default_account
 
-from .exits import (
-    ExitDecision,
-    HeldPosition,
-    chase_due,
-    evaluate,
-    exit_limit_price,
-    time_exit_at,
-)
+from .exits import ExitDecision, HeldPosition, chase_due, evaluate, exit_limit_price, time_exit_at
 from .policy import exit_policy
 from .services.state import evaluate_on_prices
 from .stops import entry_text as _entry_text
