@@ -59,6 +59,9 @@ def serve(api_id: str, start_at: str = "09:05:00") -> None:
             start=at(start_at),
             use_krx_calendar=False,
         ) as sim:
+            from apps.core import gcpause
+
+            gcpause.freeze_after_start(asyncio.get_running_loop())  # as `kiwoom_sim` does
             codes = [i.code for i in sim.exchange.instruments()]
             keys = ("app_key", "secret_key", "account", "base_url", "ws_url")
             print(json.dumps({**{k: getattr(sim, k) for k in keys}, "codes": codes}), flush=True)

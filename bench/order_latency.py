@@ -336,6 +336,9 @@ def serve_sim() -> None:
             use_krx_calendar=False,
             participation=Decimal("0.5"),
         ) as sim:
+            from apps.core import gcpause
+
+            gcpause.freeze_after_start(asyncio.get_running_loop())  # as `kiwoom_sim` does
             keys = ("app_key", "secret_key", "account", "base_url", "ws_url")
             print(json.dumps({k: getattr(sim, k) for k in keys}), flush=True)
             await asyncio.to_thread(sys.stdin.read)

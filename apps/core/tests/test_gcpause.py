@@ -60,3 +60,23 @@ def test_overlapping_orders_never_keep_the_collector_off_for_good(monkeypatch) -
             pass
         assert collected == [1]
     assert gc.isenabled()
+
+
+def test_freeze_after_start_freezes_now_and_once_more_later(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`run_realtime` and `kiwoom_sim`: the start-up heap frozen at once (after a collection), what
+    the first minute built frozen then without one."""
+    import asyncio
+
+    from apps.core import gcpause
+
+    calls: list[bool] = []
+    monkeypatch.setattr(gcpause, "freeze", lambda collect=True: calls.append(collect))
+    monkeypatch.setattr(gcpause, "FREEZE_AFTER_START_SECONDS", 0.01)
+
+    async def run() -> None:
+        gcpause.freeze_after_start(asyncio.get_running_loop())
+        assert calls == [True]
+        await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert calls == [True, False]

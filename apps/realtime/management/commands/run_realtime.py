@@ -13,7 +13,6 @@ from apps.core import aio, gcpause
 from apps.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
-FREEZE_AFTER_START_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -52,7 +51,6 @@ class Command(BaseCommand):
         )
         # The collector off the order path (apps.core.gcpause): start-up's heap frozen now, and what
         # the handlers built while warming up (caches, bars, subscriptions) once they have.
-        gcpause.freeze()
-        loop.call_later(FREEZE_AFTER_START_SECONDS, gcpause.freeze, False)
+        gcpause.freeze_after_start(loop)
         await hub.run()
         self.stdout.write("realtime: stopped")
