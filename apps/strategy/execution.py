@@ -10,7 +10,8 @@ One signal, in this order (`asignal_execute`, on the realtime process's event lo
    trader's switch on AND the risk state ACTIVE, else the row is stored `gated` and no order is made;
    exits (sells) always go on (DESIGN.md: closing the gate never blocks exits; the pre-trade check
    decides). Also read there: the strategy's budget in use, the stock's market and name, and for a sell
-   the sellable quantity of the strategy's position.
+   the sellable quantity of the strategy's position. An entry without a news score in its features or
+   the scanner's candidate looks the score up (`feeds.aget_news_score`) at the same time, not before.
 2. sizing (pure, `plan_order`): a buy of whole shares within the strategy's budget and under the risk
    configuration's max order value when this process knows it (`budget_krw` less what
    its positions cost and its open buys hold; at most `params["entry_krw"]` when set) at a marketable
@@ -473,10 +474,14 @@ async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
     strategy = ctx.strategies.get(signal.strategy)
     features = dict(signal.features)
     rank, news = _rank_news(features, ctx.candidate(signal.code))
+    looked_up: asyncio.Future[int | None] | None = None
     if news is None and signal.side == "buy":
         from . import feeds
 
-        news = await feeds.aget_news_score(signal.code)
+        # Looked up (Redis, or the news service) while the signal row commits: neither waits for
+        # the other. Never cancelled — a lookup given up counts the news service as too slow —
+        # only left to finish (bounded by its own timeout) when the signal goes no further.
+        looked_up = asyncio.ensure_future(feeds.aget_news_score(signal.code))
     prepared = await asignal_prepare(
         signal,
         account_no=ctx.account_no,
@@ -487,6 +492,8 @@ async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
         return Executed(None, "duplicate")
     if prepared.status == SignalStatus.GATED:
         return Executed(prepared.row_id, SignalStatus.GATED)
+    if looked_up is not None:
+        news = await looked_up
     last = ctx.last_price(signal.code, signal.at)
     reference = signal.price or (last[0] if last else None)
     limits = None

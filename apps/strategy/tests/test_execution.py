@@ -4,6 +4,7 @@ refusals, sizing within the strategy's budget on the tick grid, strategy exits, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -372,3 +373,56 @@ def test_weight_room_is_the_limit_less_the_exposure_and_unknown_without_equity()
     assert weight_room(Decimal("10"), 5_000_000, 600_000) == 0
     assert weight_room(Decimal("10"), None, 0) is None
     assert weight_room(Decimal("10"), 0, 0) is None
+
+
+async def test_an_entry_looks_its_news_score_up_while_the_signal_row_commits(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No score in the features or the candidate: the lookup and the signal row run together (the
+    lookup here answers only once the row is in; were they one after the other, it would wait in
+    vain), and the order carries the score found."""
+    from apps.strategy import feeds
+
+    row_done = asyncio.Event()
+    started: list[str] = []
+    prepare = execution.asignal_prepare
+
+    async def prepared(*args: Any, **kwargs: Any) -> Any:
+        result = await prepare(*args, **kwargs)
+        row_done.set()
+        return result
+
+    async def lookup(code: str) -> int | None:
+        started.append(code)
+        await asyncio.wait_for(row_done.wait(), 5)
+        return 64
+
+    monkeypatch.setattr(execution, "asignal_prepare", prepared)
+    monkeypatch.setattr(feeds, "aget_news_score", lookup)
+    place = Place()
+    entry = dataclasses.replace(signal(), features={"rank": 3})
+    done = await asignal_execute(entry, context(place))
+    assert done.status == SignalStatus.ACCEPTED and started == [CODE]
+    order = await sync_to_async(Order.objects.get)()
+    assert (order.news_score, order.volume_rank) == (64, 3)
+
+
+async def test_a_duplicate_entry_leaves_its_news_lookup_to_finish(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A lookup is never cancelled (a lookup given up counts the news service as too slow): a
+    signal that goes no further lets it finish."""
+    from apps.strategy import feeds
+
+    finished: list[str] = []
+
+    async def lookup(code: str) -> int | None:
+        await asyncio.sleep(0.05)
+        finished.append(code)
+        return 50
+
+    monkeypatch.setattr(feeds, "aget_news_score", lookup)
+    place = Place()
+    entry = dataclasses.replace(signal(), features={"rank": 3})
+    assert (await asignal_execute(entry, context(place))).status == SignalStatus.ACCEPTED
+    again = await asignal_execute(entry, context(place))
+    assert again.status == "duplicate"
+    await asyncio.sleep(0.2)
+    assert finished == [CODE, CODE]
+    assert len(place.calls) == 1
