@@ -50,6 +50,18 @@ def _fresh_throttles():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (Korean): a test that activated another one (a
+    request with `Accept-Language`, `translation.activate`) must not leave it to the next test of
+    the same thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_risk_caches():
     """The risk engine caches configurations per version and opening equity per day in the process;
     a rolled-back test database reuses both keys."""
