@@ -47,8 +47,11 @@ def tuning_finish_task(run_id: int) -> bool:
 
 
 # On `default` (an exact route): the reports worker may be busy with the trials, or be the one that died.
+# Fails the lost running trials, then re-sends the queued trials of stalled runs (`tuning_services`).
 @shared_task(name="backtests.reap_trials", ignore_result=True, time_limit=120, soft_time_limit=110)
 def reap_trials_task() -> int:
-    from apps.backtests.tuning_services import trials_reap
+    from apps.backtests.tuning_services import runs_resend, trials_reap
 
-    return len(trials_reap())
+    reaped = trials_reap()
+    runs_resend()  # after the reaping: a run left with only queued trials may be stalled
+    return len(reaped)

@@ -74,6 +74,10 @@ class TuningRun(models.Model):
     started_at = models.DateTimeField(_("시작"), null=True, blank=True)
     finished_at = models.DateTimeField(_("종료"), null=True, blank=True)
     error = models.TextField(_("오류"), blank=True)
+    # The reaper's last re-send of the queued trials of this run when it stalled (`tuning_services.
+    # runs_resend`): at most once per BACKTESTS_TRIAL_STALE_SECONDS; `resends` counts them.
+    resent_at = models.DateTimeField(_("대기 시도 재전송"), null=True, blank=True)
+    resends = models.PositiveIntegerField(_("재전송 횟수"), default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -101,8 +105,9 @@ class TuningTrial(models.Model):
     worker = models.CharField(_("워커"), max_length=200, blank=True)
     elapsed_seconds = models.FloatField(_("소요 시간(초)"), null=True, blank=True)
     started_at = models.DateTimeField(_("시작"), null=True, blank=True)
-    # Written at the claim and after each replayed day: a running trial whose heartbeat is older than
-    # BACKTESTS_TRIAL_STALE_SECONDS lost its worker (`tuning_services.trials_reap`).
+    # Written by the worker at the claim, after each replayed day and at the end (never by the reaper): a
+    # running trial whose heartbeat is older than BACKTESTS_TRIAL_STALE_SECONDS lost its worker
+    # (`tuning_services.trials_reap`); a run whose newest heartbeat is that old has stalled (`runs_resend`).
     heartbeat_at = models.DateTimeField(_("마지막 진행 신호"), null=True, blank=True)
     finished_at = models.DateTimeField(_("종료"), null=True, blank=True)
     error = models.TextField(_("오류"), blank=True)

@@ -19,6 +19,9 @@
   SIGKILL, a lost machine: tasks are acked early, so nothing re-delivers it); it is marked failed naming
   the worker and its run is aggregated when it was the last unfinished trial. A slow worker that comes
   back finds its trial no longer running: it stops at its next day and writes nothing.
+- `runs_resend()` (the same beat task, after the reaping): a run with queued trials and no trial progress
+  for the stale window gets those trials' tasks sent again (a killed worker may have fetched them without
+  starting them); a duplicate delivery is a no-op (the claim is conditional on `queued`).
 - `tuning_cancel` marks the run cancelled; queued trials are cancelled at once, running ones stop after
   the day in progress.
 - `tuning_apply` writes a new strategy-config version with the chosen parameters through
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "TuningInvalid",
     "progress_of",
+    "runs_resend",
     "trial_execute",
     "trials_reap",
     "tuning_apply",
@@ -222,7 +226,12 @@ def trial_execute(trial_id: int) -> str:
         ):
             _finish_if_last(row.pk)
             return "cancelled"
-        return trial.status  # another worker has it, or it is finished
+        # A duplicate delivery (the reaper's re-send, the broker's re-delivery): another worker has it,
+        # or it is finished; nothing is written.
+        log.info(
+            "tuning trial %s is %s: duplicate delivery, nothing written", trial_id, trial.status
+        )
+        return trial.status
     TuningRun.objects.filter(pk=row.pk, status="queued").update(status="running", started_at=now)
     started = time.perf_counter()
 
@@ -266,8 +275,9 @@ def trial_execute(trial_id: int) -> str:
         log.exception("tuning trial %s failed", trial_id)
         status, fields = "failed", {"error": repr(exc)[:2000]}
     # Conditional: a trial the reaper has marked failed meanwhile stays so (its run may be aggregated).
+    end = timezone.now()
     if not TuningTrial.objects.filter(pk=trial_id, status="running").update(
-        status=status, finished_at=timezone.now(),
+        status=status, finished_at=end, heartbeat_at=end,
         elapsed_seconds=round(time.perf_counter() - started, 3), **fields,
     ):  # fmt: skip
         return TuningTrial.objects.get(pk=trial_id).status
@@ -308,6 +318,66 @@ def trials_reap(now: dt.datetime | None = None) -> list[int]:
             reaped.append(pk)
             _finish_if_last(run_id)
     return reaped
+
+
+def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
+    """Re-send `backtests.tuning_trial` for the queued trials of every stalled run; returns {run: trials}.
+
+    A run has stalled when it is unfinished and not cancelled, has queued trials, and nothing happened on
+    it for `BACKTESTS_TRIAL_STALE_SECONDS`: it was created, and last re-sent, before that, and no trial's
+    heartbeat (claim, each replayed day, finish) is newer — so no trial is running alive either. Its queued
+    trials were most likely fetched by a worker that was then killed (Redis holds such a message until
+    its visibility timeout, 1 h). A run that merely waits in the queue behind other long trials looks the
+    same: the re-send is then a duplicate, which the trial's conditional claim makes a no-op. At most one
+    re-send per run per stale window (`resent_at`, claimed by a conditional UPDATE)."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=stale_seconds())
+    due = models.Q(resent_at__isnull=True) | models.Q(resent_at__lt=cutoff)
+    stalled = (
+        TuningRun.objects.filter(
+            finished_at__isnull=True, cancel_requested=False, created_at__lt=cutoff
+        )
+        .filter(due)
+        .annotate(
+            waiting=models.Count("trials", filter=models.Q(trials__status="queued")),
+            beat=models.Max("trials__heartbeat_at"),
+            began=models.Max("trials__started_at"),
+        )
+        .filter(waiting__gt=0)
+        .filter(models.Q(beat__isnull=True) | models.Q(beat__lt=cutoff))
+        .filter(models.Q(began__isnull=True) | models.Q(began__lt=cutoff))
+    )
+    sent: dict[int, list[int]] = {}
+    for run_id, beat in stalled.values_list("pk", "beat"):
+        claimed = (
+            TuningRun.objects.filter(pk=run_id, finished_at__isnull=True, cancel_requested=False)
+            .filter(due)
+            .update(resent_at=now, resends=models.F("resends") + 1)
+        )
+        if not claimed:
+            continue
+        ids = list(
+            TuningTrial.objects.filter(run_id=run_id, status="queued")
+            .order_by("index")
+            .values_list("pk", flat=True)
+        )
+        for pk in ids:
+            _send_trial(pk)
+        sent[run_id] = ids
+        log.warning(
+            "tuning run %s stalled (no trial progress since %s): re-sent backtests.tuning_trial for "
+            "its %d queued trials %s",
+            run_id, beat.isoformat() if beat else "its creation", len(ids), ids,
+        )  # fmt: skip
+    return sent
+
+
+def _send_trial(trial_id: int) -> None:
+    """One `backtests.tuning_trial` as `dispatch` sends it (same argument, routed to `reports`), without
+    the chord: the run is finished by its last trial (`_finish_if_last`), as when trials are reaped."""
+    from .tasks import tuning_trial_task
+
+    tuning_trial_task.si(trial_id).apply_async()
 
 
 def _codes(row: TuningRun) -> list[str]:
