@@ -63,6 +63,25 @@ def test_compose_runs_the_same_workers():
     assert served == sorted(_served(queues) for _n, queues, _p, _c in WORKERS)
 
 
+def test_the_reports_worker_fetches_only_when_a_process_is_free():
+    """Tuning trials are long: a reports worker must not hold a fetched one it has not started."""
+    from apps.core.management.commands.runstack import Command
+
+    specs = Command().processes({"concurrency": 0, "host": "127.0.0.1", "port": 8000, "only": ""})
+    workers = {s.name: s.argv for s in specs if s.name.startswith("worker")}
+    assert [n for n, argv in workers.items() if "--disable-prefetch" in argv] == ["worker-reports"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    commands = {
+        name: svc["command"]
+        for name, svc in compose["services"].items()
+        if name.startswith("worker") and isinstance(svc.get("command"), str)
+    }
+    assert [n for n, c in commands.items() if "--disable-prefetch" in c.split()] == [
+        "worker-reports"
+    ]
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
 @pytest.fixture
 def fake_http():
     from apps.notifications.tests.fakes import FakeHTTPServer

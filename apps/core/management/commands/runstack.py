@@ -34,6 +34,10 @@ WORKERS: list[tuple[str, str, str, int]] = [
     ("worker-notify", "notifications", "threads", 4),
     ("worker-reports", "reports", "prefork", 1),
 ]
+# Workers that fetch a task only when a process is free (Celery's --disable-prefetch, Redis only): a tuning
+# trial runs for minutes, so a reports worker holding the next one fetched would, if killed, leave it
+# unacked in Redis for the visibility timeout (the reaper re-sends it; README "Parameter tuning").
+NO_PREFETCH = frozenset({"worker-reports"})
 
 
 def port_open(host: str, port: int) -> bool:
@@ -122,6 +126,7 @@ class Command(BaseCommand):
                         f"{name}-{node}@%h",
                         "--without-mingle",
                         "--without-gossip",
+                        *(["--disable-prefetch"] if name in NO_PREFETCH else []),
                     ],
                     Component.WORKER,
                     ready_after=3.0,
