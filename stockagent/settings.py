@@ -578,7 +578,8 @@ REPORTS_AFTER_CLOSE_MINUTES = env.int("REPORTS_AFTER_CLOSE_MINUTES", default=20)
 
 # --- Backtests and tuning (apps.backtests) ----------------------------------------------------------------
 # A running tuning trial whose heartbeat (written after each replayed day) is older than this is taken as lost
-# (its worker died) and marked failed by the beat task `backtests.reap_trials`, so its run can finish.
+# (its worker died) and marked failed by the beat task `backtests.reap_trials`, so its run can finish; a run with
+# queued trials and no trial progress for this long gets them re-sent (at most once per window; README).
 BACKTESTS_TRIAL_STALE_SECONDS = env.int("BACKTESTS_TRIAL_STALE_SECONDS", default=900)
 
 # --- Opening scanner (apps.strategy.scanner) -----------------------------------------------------------------
