@@ -75,7 +75,7 @@ class TuningRun(models.Model):
     finished_at = models.DateTimeField(_("종료"), null=True, blank=True)
     error = models.TextField(_("오류"), blank=True)
     # The reaper's last re-send of the queued trials of this run when it stalled (`tuning_services.
-    # runs_resend`): at most once per BACKTESTS_TRIAL_STALE_SECONDS; `resends` counts them.
+    # runs_resend`): at most once per BACKTESTS_TRIAL_STALE_SECONDS; `resends` counts them (capped).
     resent_at = models.DateTimeField(_("대기 시도 재전송"), null=True, blank=True)
     resends = models.PositiveIntegerField(_("재전송 횟수"), default=0)
 

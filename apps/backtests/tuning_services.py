@@ -21,7 +21,8 @@
   back finds its trial no longer running: it stops at its next day and writes nothing.
 - `runs_resend()` (the same beat task, after the reaping): a run with queued trials and no trial progress
   for the stale window gets those trials' tasks sent again (a killed worker may have fetched them without
-  starting them); a duplicate delivery is a no-op (the claim is conditional on `queued`).
+  starting them), once per window and `max_resends()` times at most; a duplicate delivery is a no-op
+  (the claim is conditional on `queued`).
 - `tuning_cancel` marks the run cancelled; queued trials are cancelled at once, running ones stop after
   the day in progress.
 - `tuning_apply` writes a new strategy-config version with the chosen parameters through
@@ -320,6 +321,13 @@ def trials_reap(now: dt.datetime | None = None) -> list[int]:
     return reaped
 
 
+MAX_RESENDS = 3  # per run; settings.BACKTESTS_TRIAL_MAX_RESENDS overrides
+
+
+def max_resends() -> int:
+    return int(getattr(settings, "BACKTESTS_TRIAL_MAX_RESENDS", MAX_RESENDS))
+
+
 def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
     """Re-send `backtests.tuning_trial` for the queued trials of every stalled run; returns {run: trials}.
 
@@ -329,10 +337,14 @@ def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
     trials were most likely fetched by a worker that was then killed (Redis holds such a message until
     its visibility timeout, 1 h). A run that merely waits in the queue behind other long trials looks the
     same: the re-send is then a duplicate, which the trial's conditional claim makes a no-op. At most one
-    re-send per run per stale window (`resent_at`, claimed by a conditional UPDATE)."""
+    re-send per run per stale window (`resent_at`, claimed by a conditional UPDATE), and at most
+    `max_resends()` in all (`resends`): with no worker serving `reports` the copies would pile up; a message
+    a dead worker held is still handed out again by Redis after its visibility timeout."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=stale_seconds())
-    due = models.Q(resent_at__isnull=True) | models.Q(resent_at__lt=cutoff)
+    due = (models.Q(resent_at__isnull=True) | models.Q(resent_at__lt=cutoff)) & models.Q(
+        resends__lt=max_resends()
+    )
     stalled = (
         TuningRun.objects.filter(
             finished_at__isnull=True, cancel_requested=False, created_at__lt=cutoff
@@ -366,8 +378,9 @@ def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
         sent[run_id] = ids
         log.warning(
             "tuning run %s stalled (no trial progress since %s): re-sent backtests.tuning_trial for "
-            "its %d queued trials %s",
+            "its %d queued trials %s (re-send %d of at most %d)",
             run_id, beat.isoformat() if beat else "its creation", len(ids), ids,
+            TuningRun.objects.get(pk=run_id).resends, max_resends(),
         )  # fmt: skip
     return sent
 

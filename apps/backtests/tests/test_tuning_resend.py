@@ -77,6 +77,12 @@ def test_a_run_with_queued_trials_and_no_progress_is_re_sent_once_per_window(
     again = later + dt.timedelta(seconds=STALE + 1)
     assert runs_resend(now=again) == {run.pk: [second.pk, third.pk]}
     assert TuningRun.objects.get(pk=run.pk).resends == 2
+    # and at most BACKTESTS_TRIAL_MAX_RESENDS in all (no worker serving the queue: copies would pile up)
+    third_time = again + dt.timedelta(seconds=STALE + 1)
+    assert list(runs_resend(now=third_time)) == [run.pk]
+    assert runs_resend(now=third_time + dt.timedelta(seconds=STALE + 1)) == {}
+    assert TuningRun.objects.get(pk=run.pk).resends == tuning_services.MAX_RESENDS == 3
+    assert len(sent) == 2 * 3
 
 
 def test_fresh_progressing_finished_and_cancelled_runs_are_left_alone(sent: list[int]) -> None:
