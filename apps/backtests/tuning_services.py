@@ -379,7 +379,8 @@ def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
         log.warning(
             "tuning run %s stalled (no trial progress since %s): re-sent backtests.tuning_trial for "
             "its %d queued trials %s (re-send %d of at most %d)",
-            run_id, beat.isoformat() if beat else "its creation", len(ids), ids,
+            run_id, beat.isoformat() if beat else "its creation", len(ids),
+            ids if len(ids) <= 20 else f"{ids[:20]} …",
             TuningRun.objects.get(pk=run_id).resends, max_resends(),
         )  # fmt: skip
     return sent
