@@ -116,6 +116,9 @@ class DayInput:
     prev_volume: Mapping[str, int] = field(default_factory=dict)
     news: Sequence[NewsEvent] = ()
     conditions: Sequence[ConditionEvent] = ()
+    # The run's first day only, for the tape mode: the previous trading day's stored 1-minute bars (its
+    # exchange's day before: README "Fields that read the previous day"; `selectors.iter_days`)
+    prev_bars: Sequence[BarEvent] = ()
 
 
 @dataclass
@@ -130,6 +133,7 @@ class RunResult:
     cancelled: bool
     broker_realized: int
     final_cash: int
+    notes: list[str] = field(default_factory=list)  # what the results should say about the data
 
 
 class _Run:

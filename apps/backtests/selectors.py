@@ -5,7 +5,9 @@
 - the day's base price per code: the `DailyBar`'s `prev_close` (KRX's base, which already accounts for a
   split or other corporate action that day), else the previous trading day's stored close (daily bar,
   else the last minute bar seen), else the day's first open; the previous day's volume likewise (the
-  scanner's volume ratio);
+  scanner's volume ratio); for the tape mode, the first day also carries the previous trading day's
+  minute bars (its exchange's day before, for the condition fields that read it; without that day's daily
+  bar, its last minute close and its volume are the first day's base and previous volume);
 - news: the `apps.news` `NewsItem`s of the codes from the day's midnight (KST) to its close, through the
   handler's own adapter (`feeds.news_event`: the item's publication time and score);
 - condition events: the `apps.conditions` log of the day, through the handler's adapter
@@ -111,12 +113,16 @@ def _conditions(day: dt.date, codes: Sequence[str]) -> list:
     return [condition_event(row, EventKind.ENTRY) for row in rows]
 
 
-def iter_days(days: Sequence[dt.date], codes: Sequence[str]) -> Iterator[DayInput]:
-    """One `DayInput` per trading day, loaded lazily (a year of 100 codes never sits in memory)."""
+def iter_days(
+    days: Sequence[dt.date], codes: Sequence[str], *, prev_bars: bool = False
+) -> Iterator[DayInput]:
+    """One `DayInput` per trading day, loaded lazily (a year of 100 codes never sits in memory).
+    `prev_bars` (the tape mode): the first day carries the previous KRX trading day's stored minute
+    bars of its codes (strictly before the run: no look-ahead)."""
     last_close: dict[str, int] = {}
     last_volume: dict[str, int] = {}
-    if days:
-        before = calendar.previous_trading_day(days[0])
+    before = calendar.previous_trading_day(days[0]) if days else None
+    if before is not None:
         for row in DailyBar.objects.filter(instrument_id__in=list(codes), date=before):
             last_close[row.instrument_id] = row.close
             last_volume[row.instrument_id] = row.volume
@@ -127,6 +133,10 @@ def iter_days(days: Sequence[dt.date], codes: Sequence[str]) -> Iterator[DayInpu
             for r in DailyBar.objects.filter(instrument_id__in=list(codes), date=day)
         }
         present = {b.code for b in bars}
+        prev: list[BarEvent] = []
+        if prev_bars and before is not None and day == days[0]:
+            prev = [b for b in _minute_bars(before, sorted(present)) if b.code in present]
+            _seed_from(prev, last_close, last_volume)
         bases: dict[str, int] = {}
         for code in present:
             row = daily.get(code)
@@ -135,7 +145,9 @@ def iter_days(days: Sequence[dt.date], codes: Sequence[str]) -> Iterator[DayInpu
                 base = next(b.open for b in bars if b.code == code)
             bases[code] = base
         prev_volume = {c: v for c, v in last_volume.items() if c in present}
-        yield DayInput(day, bars, bases, prev_volume, _news(day, codes), _conditions(day, codes))
+        yield DayInput(
+            day, bars, bases, prev_volume, _news(day, codes), _conditions(day, codes), prev
+        )
         for bar in bars:
             last_close[bar.code] = bar.close
         volumes: dict[str, int] = {}
@@ -145,3 +157,14 @@ def iter_days(days: Sequence[dt.date], codes: Sequence[str]) -> Iterator[DayInpu
             row = daily.get(code)
             last_close[code] = row.close if row is not None else last_close[code]
             last_volume[code] = row.volume if row is not None else volumes[code]
+
+
+def _seed_from(bars: Sequence[BarEvent], close: dict[str, int], volume: dict[str, int]) -> None:
+    """The previous day's close and volume of the codes without its daily bar, from its minute bars."""
+    volumes: dict[str, int] = {}
+    for bar in sorted(bars, key=lambda b: b.end):
+        volumes[bar.code] = volumes.get(bar.code, 0) + bar.volume
+        if bar.code not in volume:
+            close[bar.code] = bar.close
+    for code, total in volumes.items():
+        volume.setdefault(code, total)

@@ -28,6 +28,10 @@ this order — what the realtime process does with the same stream:
    price, as the handler's next tick does; each condition entry/exit of a check → `ConditionEvent`
    at the check's time (what the live path makes of the 02 frame); fills → the books;
 4. a `ClockEvent` (bars whose minute is over without a print close), and the time exit without ticks.
+The day before the run: the first day's `prev_bars` (the stored previous trading day) are the exchange's
+history (`TapeBroker(before=…)`), as a paper simulator's file holds the day before its start, so the
+condition fields that read the previous day are paper's on the first day too; a code without it gets a
+generated day, in `RunResult.notes` and the log (`TapeRun._check_prev_day`).
 Every signal is sized and checked exactly as in the bar mode (`runner._Run._execute` / `_place`) and sent
 at the exchange's current time. Slower than the bar mode (up to ten prints a bar).
 """
@@ -35,6 +39,7 @@ at the exchange's current time. Slower than the bar mode (up to ten prints a bar
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -47,7 +52,9 @@ from krx import KST, calendar
 from .runner import DayInput, Instrument, RunSpec, _Run, risk_exit_chase_seconds
 from .scan import ScanBook, scan_slots
 
-__all__ = ["TapeRun", "day_bars", "run_tape"]
+__all__ = ["TapeRun", "day_bars", "prev_day_bars", "run_tape"]
+
+log = logging.getLogger(__name__)
 
 _MINUTE = dt.timedelta(minutes=1)
 
@@ -55,12 +62,27 @@ _MINUTE = dt.timedelta(minutes=1)
 def day_bars(data: DayInput) -> list[TapeBar]:
     """A day's bars as the tape broker's rows (bar END minute `HHMM`, KST; the closing auction's bar is
     `1530` however it was stamped — ka10080 says 15:31)."""
-    out = []
-    for bar in data.bars:
-        hhmm = bar.end.astimezone(KST).strftime("%H%M")
-        hhmm = "1530" if hhmm > "1520" else hhmm
-        out.append((bar.code, data.day, hhmm, bar.open, bar.high, bar.low, bar.close, bar.volume))
-    return out
+    return [_row(bar, data.day) for bar in data.bars]
+
+
+def _row(bar: BarEvent, day: dt.date) -> TapeBar:
+    hhmm = bar.end.astimezone(KST).strftime("%H%M")
+    hhmm = "1530" if hhmm > "1520" else hhmm
+    return (bar.code, day, hhmm, bar.open, bar.high, bar.low, bar.close, bar.volume)
+
+
+def prev_day_bars(first: DayInput) -> list[TapeBar]:
+    """The rows of the day before the run (`first.prev_bars`) for the codes trading on `first.day`: only
+    its latest day strictly before `first.day` (no look-ahead). The exchange replays the run, not this
+    day; as a paper simulator replaying a file that holds the day before, it reads the day's daily bar
+    from them (`History.daily_before`: `prev_volume` and the per-time share of it)."""
+    codes = {b.code for b in first.bars}
+    dated = [(b.end.astimezone(KST).date(), b) for b in first.prev_bars if b.code in codes]
+    days = [d for d, _ in dated if d < first.day]
+    if not days:
+        return []
+    prev = max(days)
+    return [_row(b, prev) for d, b in dated if d == prev]
 
 
 class TapeRun(_Run):
@@ -78,6 +100,8 @@ class TapeRun(_Run):
         chase = spec.exit_chase_seconds
         self.chase_seconds = risk_exit_chase_seconds() if chase is None else float(chase)
         self.exits_chased = 0
+        self.notes: list[str] = []
+        self._check_prev_day(days[0])
 
     def _broker(self, spec: RunSpec, instruments: Sequence[Instrument], start: dt.datetime) -> Any:
         days = self._days
@@ -88,7 +112,33 @@ class TapeRun(_Run):
             seed=spec.tape_seed, cash=spec.cash, commission_rate=spec.commission_rate,
             participation=spec.participation, slippage_ticks=spec.slippage_ticks,
             calendar_cache_dir=_cache_dir(), conditions=self.exchange_conditions,
-            conditions_path=spec.tape_conditions_path,
+            conditions_path=spec.tape_conditions_path, before=prev_day_bars(days[0]),
+        )  # fmt: skip
+
+    def _check_prev_day(self, first: DayInput) -> None:
+        """Each code of the first day whose exchange has not got the stored day before (none stored, or
+        its bars do not close at the day's base price): the simulator generated that day, so its
+        previous-day fields can differ from a paper session's that replays the day before. A note of
+        the results and a log line say so."""
+        stored: dict[str, int] = {}
+        for row in prev_day_bars(first):
+            stored[row[0]] = stored.get(row[0], 0) + row[7]
+        exchange = self.broker.exchange
+        codes = sorted({b.code for b in first.bars})
+        missing = [c for c in codes if exchange.quote(c).prev_volume != stored.get(c, -1)]
+        if not missing:
+            return
+        prev = calendar.previous_trading_day(first.day)
+        shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
+        self.notes.append(
+            f"Day 1 ({first.day}): no stored previous trading day ({prev}) for {len(missing)}/"
+            f"{len(codes)} codes ({shown}): their prev_volume / volume_ratio_prev_day read a "
+            "simulator-generated day."
+        )
+        log.warning(
+            "tape backtest from %s: no stored previous trading day (%s) for %s; their previous-day "
+            "condition fields read a generated day",
+            first.day, prev, ", ".join(missing),
         )  # fmt: skip
 
     def day(self, data: DayInput) -> None:
@@ -236,6 +286,7 @@ def run_tape(
         books=state.books, equity=state.equity_points, minute_equity=state.minute_equity,
         sessions=state.sessions, signals=state.signals, days=count, bars=state.bars,
         cancelled=cancelled, broker_realized=state.broker.realized_pnl(), final_cash=account.cash,
+        notes=state.notes,
     )  # fmt: skip
 
 

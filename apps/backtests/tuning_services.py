@@ -257,8 +257,8 @@ def trial_execute(trial_id: int) -> str:
             (window["oos_from"], window["oos_to"]),
         ):
             days = selectors.days_of(dt.date.fromisoformat(low), dt.date.fromisoformat(high))
-            result = run(spec, instruments, selectors.iter_days(days, codes),
-                         total_days=len(days), on_day=on_day)  # fmt: skip
+            loaded = selectors.iter_days(days, codes, prev_bars=spec.fill_model == "tape")
+            result = run(spec, instruments, loaded, total_days=len(days), on_day=on_day)
             bars += result.bars
             if result.cancelled:
                 status = "cancelled"

@@ -22,6 +22,7 @@ backtest evaluates the same condition definitions on its own exchange.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,12 @@ def trades_of(result: Any) -> list[Trade]:
 
 
 def backtest(bars: dict[str, OHLCV], settings: StrategySettings | None = None) -> list[Trade]:
+    """The tape backtest of `bars` with the day before paper's file holds (`previous_day`) stored."""
     spec = spec_of(active_config(), settings=settings)
-    return trades_of(run(spec, [INSTRUMENT], [day_input(DAY, bars)]))
+    before = day_input(PREV, previous_day()).bars
+    result = run(spec, [INSTRUMENT], [replace(day_input(DAY, bars), prev_bars=before)])
+    assert result.notes == []  # the exchange has the stored day before
+    return trades_of(result)
 
 
 # ------------------------------------------------------------------ paper, over the sockets
@@ -286,19 +291,21 @@ def test_a_replayed_day_trades_the_same_in_paper_and_in_the_backtest(
 
 
 @pytest.mark.timeout(900)  # the checks every 10 s add about 360 steps (09:00-10:01) to the day
+@pytest.mark.parametrize(("seq", "entry"), [("2", "09:07:50"), ("1", "09:06:20")])
 def test_a_condition_entry_day_trades_the_same_in_paper_and_in_the_backtest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seq: str, entry: str
 ) -> None:
-    """`condition_entry` on 당일 신고가 (seq 2 of the simulator's shipped conditions): paper gets the
-    entry as a 02 frame (the conditions handler stores it, priced by the last tick; the strategy handler
-    reads it), the backtest from its exchange's own checks. The buy at the entry's check, the -3 % stop
-    on a print of the fall."""
-    settings = condition_settings("2")
+    """`condition_entry` on 당일 신고가 (seq 2 of the simulator's shipped conditions) and on 전일대비 거래량
+    급증 (seq 1: `volume_ratio_prev_day`, read from the day before both replay): paper gets the entry as
+    a 02 frame (the conditions handler stores it, priced by the last tick; the strategy handler reads
+    it), the backtest from its exchange's own checks. The buy at the entry's check, the -3 % stop on a
+    print of the fall."""
+    settings = condition_settings(seq)
     use_feeds(monkeypatch, settings)
     bars = morning(run=RUN_AND_FALL)
     file = write_file(tmp_path / "005930_1min.csv", {PREV: previous_day(), DAY: bars})
     ours = backtest(bars, settings)
     assert [t[1] for t in ours] == ["buy", "sell"], ours  # the fixture does make a round trip
-    assert ours[0][0] == at("09:07:50")  # a check's time: the entry, not a print
-    theirs = paper(tmp_path, file, condition="2")
+    assert ours[0][0] == at(entry)  # a check's time: the entry, not a print
+    theirs = paper(tmp_path, file, condition=seq)
     assert ours == theirs

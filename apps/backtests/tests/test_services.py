@@ -83,8 +83,8 @@ def test_cancel_stops_the_run_after_the_day_in_progress(
     run = create()
     real = selectors.iter_days
 
-    def cancelling(days: list[dt.date], codes: list[str]) -> Iterator[object]:
-        for i, item in enumerate(real(days, codes)):
+    def cancelling(days: list[dt.date], codes: list[str], **kw: bool) -> Iterator[object]:
+        for i, item in enumerate(real(days, codes, **kw)):
             if i == 1:
                 assert backtest_cancel(run.pk)
             yield item
@@ -94,6 +94,28 @@ def test_cancel_stops_the_run_after_the_day_in_progress(
     assert done.status == "cancelled"
     assert done.days_done == 2 and done.days_total == 3 and done.progress == 66
     assert BacktestTrade.objects.filter(run=done).exists()  # what ran is kept
+
+
+def test_the_tape_modes_first_day_carries_the_stored_day_before(stored_bars: None) -> None:
+    """`iter_days(prev_bars=True)`: the first day carries the previous trading day's stored bars, later
+    days and the bar mode none. A tape run with no stored day before says so with its results."""
+    first, second = selectors.iter_days(DAYS[1:], [CODE], prev_bars=True)
+    stored = path_bars(CODE, wave(), DAYS[0])
+    assert [(b.end, b.close, b.volume) for b in first.prev_bars] == [
+        (b.end, b.close, b.volume) for b in stored
+    ]
+    assert first.bases == {CODE: stored[-1].close} and not second.prev_bars
+    assert first.prev_volume == {CODE: sum(b.volume for b in stored)}
+    assert not next(selectors.iter_days(DAYS[1:], [CODE])).prev_bars
+    tape = {"fill_model": "tape"}
+    missing = services.backtest_execute(create(date_to=DAYS[0], options=tape).pk)
+    assert missing.status == "done", missing.error
+    assert missing.data_note.startswith(
+        f"Day 1 ({DAYS[0]}): no stored previous trading day "
+        f"({calendar.previous_trading_day(DAYS[0])}) for 1/1 codes ({CODE})"
+    )
+    found = services.backtest_execute(create(date_from=DAYS[1], date_to=DAYS[1], options=tape).pk)
+    assert found.status == "done" and found.data_note.startswith("apps.market minute bars")
 
 
 def test_a_queued_run_cancelled_never_starts(stored_bars: None) -> None:

@@ -132,8 +132,8 @@ def test_cancel_skips_queued_trials_and_stops_a_running_one_between_days(
     trial_execute(ids[0])
     real = selectors.iter_days
 
-    def cancelled_after_the_first_day(days: Any, codes: Any) -> Iterator[Any]:
-        for n, day in enumerate(real(days, codes)):
+    def cancelled_after_the_first_day(days: Any, codes: Any, **kw: Any) -> Iterator[Any]:
+        for n, day in enumerate(real(days, codes, **kw)):
             if n == 0:  # the cancel lands while the trial runs its first day
                 tuning_cancel(run.pk)
             yield day

@@ -115,13 +115,17 @@ class TapeBroker:
         calendar_cache_dir: str | None = None,
         conditions: bool = False,
         conditions_path: str | None = None,
+        before: Iterable[TapeBar] = (),
     ) -> None:
+        bars = list(bars)
+        first = min(bar[1] for bar in bars)
         rows: dict[tuple[str, dt.date], list[MinuteRow]] = {}
-        for code, day, hhmm, o, h, lo, c, v in bars:
+        # `before`: bars of days before the run, in the replay rows as a paper simulator's file holds
+        # the day before its start: read as history (the previous day's volume), never replayed
+        for code, day, hhmm, o, h, lo, c, v in [*(b for b in before if b[1] < first), *bars]:
             rows.setdefault((code, day), []).append(MinuteRow(code, day, hhmm, o, h, lo, c, v))
         for day_rows in rows.values():
             day_rows.sort(key=lambda r: r.hhmm)
-        first = min(day for _, day in rows)
         self.exchange = Exchange(
             ExchangeConfig(
                 seed=seed, pricing="replay", minute_rows=rows,
