@@ -34,6 +34,8 @@ from redis.exceptions import RedisError
 
 from apps.broker.backoff import backoff_delay
 
+from .resp import RespClient, script_sha
+
 __all__ = [
     "Priority",
     "RateBudget",
@@ -214,6 +216,11 @@ class SharedRateLimiter:
             f"{self._prefix}:use",
         ]
         self._acquire = redis.register_script(_ACQUIRE)
+        # The slot's script through `resp.RespClient` when the server is plain TCP (≈0.35 ms less of the
+        # event loop's CPU per call than redis-py's; on the realtime loop it lands inside orders), else
+        # through redis-py. The other scripts and reads stay on redis-py.
+        self._fast = RespClient.of(redis)
+        self._acquire_sha = script_sha(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)
         self._leave = redis.register_script(_LEAVE)
         self.waits = 0  # times a caller had to wait (diagnostics for the benchmark)
@@ -234,13 +241,20 @@ class SharedRateLimiter:
 
     async def _try(self, priority: Priority, waiter: str, read: str | None) -> tuple[float, Any]:
         interval, credit = self._params()
-        reply = await self._acquire(
-            keys=self._keys if read is None else [*self._keys, read],
-            args=[interval, credit, waiter, int(priority), WAITER_TTL_US, USAGE_BUCKET_S],
-        )
+        keys = self._keys if read is None else [*self._keys, read]
+        args = [interval, credit, waiter, int(priority), WAITER_TTL_US, USAGE_BUCKET_S]
+        if self._fast is not None:
+            reply = await self._fast.evalsha(self._acquire_sha, _ACQUIRE, keys, args)
+        else:
+            reply = await self._acquire(keys=keys, args=args)
         if isinstance(reply, list):  # the slot, and the value read with it
             return 0.0, reply[1]
         return int(reply) / 1_000_000, None
+
+    def close(self) -> None:
+        """Close the slot's own connection (`resp.RespClient`; redis-py's client is the caller's)."""
+        if self._fast is not None:
+            self._fast.close()
 
     async def leave(self, waiter: str) -> None:
         await self._leave(keys=self._keys[1:3], args=[waiter])

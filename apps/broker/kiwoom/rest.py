@@ -165,6 +165,7 @@ class KiwoomRestClient:
         return f"KiwoomRestClient({self.config!r})"
 
     async def aclose(self) -> None:
+        self.limiter.close()
         if self._own_http:
             await self._http.aclose()
         if self._own_redis:
