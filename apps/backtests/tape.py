@@ -92,6 +92,9 @@ class TapeRun(_Run):
         self, spec: RunSpec, instruments: Sequence[Instrument], days: Sequence[DayInput]
     ) -> None:
         self._days = days
+        self._before = prev_day_bars(
+            days[0]
+        )  # the exchange's day before (`_broker`, `_check_prev_day`)
         # The exchange's own condition checks, only for a strategy that buys on them (they cost speed)
         self.exchange_conditions = bool(spec.params.get("condition_seqs"))
         start = dt.datetime.combine(days[0].day, dt.time(8, 0), tzinfo=KST)
@@ -112,7 +115,7 @@ class TapeRun(_Run):
             seed=spec.tape_seed, cash=spec.cash, commission_rate=spec.commission_rate,
             participation=spec.participation, slippage_ticks=spec.slippage_ticks,
             calendar_cache_dir=_cache_dir(), conditions=self.exchange_conditions,
-            conditions_path=spec.tape_conditions_path, before=prev_day_bars(days[0]),
+            conditions_path=spec.tape_conditions_path, before=self._before,
         )  # fmt: skip
 
     def _check_prev_day(self, first: DayInput) -> None:
@@ -121,7 +124,7 @@ class TapeRun(_Run):
         previous-day fields can differ from a paper session's that replays the day before. A note of
         the results and a log line say so."""
         stored: dict[str, int] = {}
-        for row in prev_day_bars(first):
+        for row in self._before:
             stored[row[0]] = stored.get(row[0], 0) + row[7]
         exchange = self.broker.exchange
         codes = sorted({b.code for b in first.bars})

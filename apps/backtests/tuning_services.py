@@ -360,7 +360,7 @@ def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
         .filter(models.Q(began__isnull=True) | models.Q(began__lt=cutoff))
     )
     sent: dict[int, list[int]] = {}
-    for run_id, beat in stalled.values_list("pk", "beat"):
+    for run_id, beat, resends in stalled.values_list("pk", "beat", "resends"):
         claimed = (
             TuningRun.objects.filter(pk=run_id, finished_at__isnull=True, cancel_requested=False)
             .filter(due)
@@ -381,7 +381,7 @@ def runs_resend(now: dt.datetime | None = None) -> dict[int, list[int]]:
             "its %d queued trials %s (re-send %d of at most %d)",
             run_id, beat.isoformat() if beat else "its creation", len(ids),
             ids if len(ids) <= 20 else f"{ids[:20]} …",
-            TuningRun.objects.get(pk=run_id).resends, max_resends(),
+            resends + 1, max_resends(),
         )  # fmt: skip
     return sent
 
