@@ -52,7 +52,8 @@ TAX_TABLE: tuple[tuple[dt.date, dict[Market, Decimal]], ...] = (
 
 def sell_tax_rate(trade_date: dt.date, market: Market | str) -> Decimal:
     """Total transaction tax rate on a sell executed on `trade_date` in `market`."""
-    market = Market(market)
+    if type(market) is not Market:  # `Market(...)` of a member costs an enum lookup on every fill
+        market = Market(market)
     for since, rates in reversed(TAX_TABLE):
         if trade_date >= since:
             return rates[market]

@@ -100,6 +100,7 @@ class BacktestBroker(Broker):
             raise ValueError("slippage_ticks must be >= 0")
         self.clock = ManualClock(start.astimezone(KST))
         self.participation = participation
+        self._participation_ratio = participation.as_integer_ratio()
         self.slippage_ticks = slippage_ticks
         self.account = account
         self.instruments_by_code: dict[str, sim.Instrument] = {}
@@ -159,8 +160,9 @@ class BacktestBroker(Broker):
         at = bar.at.astimezone(KST)
         if self.trading_day is None or at.date() != self.trading_day:
             raise ValueError(f"bar at {bar.at} is outside the trading day {self.trading_day}")
-        if bar.at < self.clock.now():
-            raise ValueError(f"bars must come in time order: {bar.at} < {self.clock.now()}")
+        clock = self.clock
+        if at < clock._now:
+            raise ValueError(f"bars must come in time order: {bar.at} < {clock.now()}")
         if not (low <= o <= h and low <= c <= h):  # low <= min(open, close) <= max(...) <= high
             raise ValueError(f"an impossible bar: {bar}")
         if code not in self.instruments_by_code:
@@ -170,7 +172,7 @@ class BacktestBroker(Broker):
             day = self.days[code] = DayState(
                 o, price_limits(o, self.instruments_by_code[code].market, bar.at.date())
             )
-        self.clock.set(at)
+        clock._now = at  # `clock.set(at)` without a second conversion: `at` is already in KST
         events = self.events
         before = len(events)
         if self.book.working.get(code):  # nothing to match on most bars
@@ -253,25 +255,29 @@ class BacktestBroker(Broker):
         orders = [o for o in self.book.working.get(bar.code, []) if o.is_open]
         if not orders or bar.volume <= 0:
             return
-        num, den = self.participation.as_integer_ratio()
+        num, den = self._participation_ratio
         cap = bar.volume * num // den  # floor(volume × participation), exact in integers
         lower, upper = day.limits
         inst = self.instruments_by_code[bar.code]
+        trade_date, now = self.trading_day or bar.at.astimezone(KST).date(), self.clock.now()
         for side in (sim.Side.BUY, sim.Side.SELL):
             if side is sim.Side.BUY and bar.low >= upper:
                 continue  # locked at the upper limit: no buy fills
             if side is sim.Side.SELL and bar.high <= lower:
                 continue  # locked at the lower limit: no sell fills
             liquidity = cap
-            for o in sorted((o for o in orders if o.side is side), key=priority):
+            queue = [o for o in orders if o.side is side]
+            if len(queue) > 1:
+                queue.sort(key=priority)
+            for o in queue:
                 if liquidity <= 0:
                     break
-                price = bar_fill_price(o, bar, day, inst.market, self.slippage_ticks)
+                price = bar_fill_price(o, bar, day, inst.market, self.slippage_ticks, trade_date)
                 if price is None:
                     continue
                 qty = min(o.remaining, liquidity)
                 liquidity -= qty
-                fill = self.ledger.book_fill(o, qty, price, self.clock.now(), bar.at.date())
+                fill = self.ledger.book_fill(o, qty, price, now, trade_date)
                 self.fill_log.append(fill)
                 self._last_fill_at[o.order_no] = fill.time
                 self._order_event(o, fill)

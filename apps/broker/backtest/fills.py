@@ -30,16 +30,19 @@ import datetime as dt
 from apps.broker.contract import Fill, MinuteBar, OpenOrder, OrderStatus, Side
 from apps.broker.simulator import dto as sim
 from apps.broker.simulator.accounts import Order
-from krx import step_ticks
+from krx import KST, step_ticks
 from krx.markets import Market
 
 from .events import BacktestOrderEvent
 
 TYPE_NAMES = {sim.OrderType.LIMIT: "보통", sim.OrderType.MARKET: "시장가"}
+# The order event's kind and contract side by the ledger's side (built once, not per event).
+_KINDS = {s: f"{'+' if s is sim.Side.BUY else '-'}{s.korean}" for s in sim.Side}
+_SIDES = {sim.Side.BUY: Side.BUY, sim.Side.SELL: Side.SELL}
 
 
 def contract_side(side: sim.Side) -> Side:
-    return Side.BUY if side is sim.Side.BUY else Side.SELL
+    return _SIDES[side]
 
 
 def order_status(o: Order, replaced: bool = False) -> OrderStatus:
@@ -63,15 +66,24 @@ class DayState:
 
 
 def bar_fill_price(
-    o: Order, bar: MinuteBar, day: DayState, market: Market, slippage_ticks: int
+    o: Order,
+    bar: MinuteBar,
+    day: DayState,
+    market: Market,
+    slippage_ticks: int,
+    trade_date: dt.date | None = None,
 ) -> int | None:
     """A limit buy at min(open, limit) once the low reaches it, a sell at max(open, limit) once the
-    high does; a market order at the open moved `slippage_ticks` against it, kept inside the bar's
-    range and the day's limits. None: the bar does not reach the order."""
+    high does; a market order at the open moved `slippage_ticks` against it (on the tick grid of
+    `trade_date`, by default the bar's Seoul date), kept inside the bar's range and the day's limits.
+    None: the bar does not reach the order."""
     buy = o.side is sim.Side.BUY
     if o.order_type is sim.OrderType.MARKET:
-        moved = step_ticks(bar.open, slippage_ticks if buy else -slippage_ticks, market,
-                           bar.at.date())  # fmt: skip
+        if not slippage_ticks:
+            moved = bar.open
+        else:
+            when = trade_date or bar.at.astimezone(KST).date()
+            moved = step_ticks(bar.open, slippage_ticks if buy else -slippage_ticks, market, when)
         lo, hi = max(bar.low, day.limits[0]), min(bar.high, day.limits[1])
         return min(max(moved, lo), hi)
     if buy:
@@ -83,19 +95,19 @@ def order_event(
     o: Order, status: OrderStatus, at: dt.datetime, fill: sim.Fill | None = None
 ) -> BacktestOrderEvent:
     """The order event of `o` at `at` (with `fill`: the execution it reports)."""
+    # Positional, in the field order of `BacktestOrderEvent` (the hot path of a backtest's orders;
+    # test_events checks the order against the field names).
+    filled = o.filled_qty
     return BacktestOrderEvent(
-        code=o.code, day=at.date(), account=o.account,
-        order_no=o.order_no, original_order_no=o.orig_order_no, status=status,
-        name=o.name, order_kind=f"{'+' if o.side is sim.Side.BUY else '-'}{o.side.korean}",
-        side=contract_side(o.side), order_type_name=TYPE_NAMES[o.order_type],
-        quantity=o.qty, price=o.price or None, remaining=o.remaining,
-        filled_value=o.filled_value, at=at,
-        execution_no=fill.fill_no if fill else None,
-        fill_price=o.filled_value // o.filled_qty if o.filled_qty else None,
-        filled_quantity=o.filled_qty,
-        unit_fill_price=fill.price if fill else None,
-        unit_fill_quantity=fill.qty if fill else None,
-        fee=o.commission, tax=o.tax,
+        o.code, at.date(), o.account, o.order_no, o.orig_order_no, status, o.name,
+        _KINDS[o.side], _SIDES[o.side], TYPE_NAMES[o.order_type], o.qty, o.price or None,
+        o.remaining, o.filled_value, at,
+        fill.fill_no if fill else None,  # execution_no
+        o.filled_value // filled if filled else None,  # fill_price
+        filled,  # filled_quantity
+        fill.price if fill else None,  # unit_fill_price
+        fill.qty if fill else None,  # unit_fill_quantity
+        o.commission, o.tax,  # fee, tax
     )  # fmt: skip
 
 

@@ -19,6 +19,9 @@ from krx import Market, ceil_rate, order_fees
 
 from .dto import OrderAction, OrderStatus, OrderType, Side
 
+# `Position.last_side` values (reading an enum member's .value costs a lookup on every fill)
+_BUY, _SELL = Side.BUY.value, Side.SELL.value
+
 
 @dataclass
 class Order:
@@ -172,7 +175,7 @@ class Account:
             pos.cost += amount
             pos.buy_commission += comm
             pos.today_buy_qty += qty
-            pos.last_side = Side.BUY.value
+            pos.last_side = _BUY
         else:
             tax = new_tax - order.tax
             order.tax = new_tax
@@ -187,7 +190,7 @@ class Account:
             pos.today_realized += realized
             pos.today_sell_qty += qty
             pos.today_sell_cost += cost_out
-            pos.last_side = Side.SELL.value
+            pos.last_side = _SELL
             self.realized_total += realized
         self.commission_total += comm
         self.commission_today += comm
