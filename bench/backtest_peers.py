@@ -18,6 +18,8 @@ market when flat, a cross down sells everything held at market; long only.
   `apps.broker.backtest.BacktestBroker` (the simulator's matching and ledger core: KRX limits, the
   participation cap, commission and the sell tax) when that bar is fed: a market order fills at the next
   bar's open (`slippage_ticks=0` here, so the prices compare with backtrader's to the won). In process.
+  The broker is built as the backtest runner builds it (`keep_bars=False, events=False`: no bars kept,
+  no order/balance events) and, as the runner does, the bench reads new executions from its fill log.
 - backtrader and NautilusTrader: `bench/peers/ma_*.py`, each in a subprocess of a throwaway venv
   (`--venv`, default /tmp/stockagent-peers: created with the pinned versions below when missing, reused
   when present; never in requirements.txt).
@@ -56,8 +58,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.broker.backtest import BacktestBroker, BacktestOrderEvent
+from apps.broker.backtest import BacktestBroker
 from apps.broker.contract import Instrument, MinuteBar, OrderType, Side
+from apps.broker.simulator.dto import Side as SimSide
 from apps.strategy.engine.base import NO_SIGNALS, Strategy, StrategySettings, signal_key
 from apps.strategy.engine.events import BarEvent, Signal
 from apps.strategy.engine.market import CodeState, Market, ms_to_datetime
@@ -186,7 +189,10 @@ def our_broker(days: Days) -> BacktestBroker:
         CODE, "삼성전자", KrxMarket.KOSPI, "KOSPI", 5_969_782_550, None, first.open, "", ""
     )
     start = dt.datetime.combine(days[0][0], dt.time(8), tzinfo=KST)
-    return BacktestBroker([instrument], start, cash=100_000_000, slippage_ticks=0)
+    # As the backtest runner builds it: no bars kept, no order/balance events (fills from its log).
+    return BacktestBroker(
+        [instrument], start, cash=100_000_000, slippage_ticks=0, keep_bars=False, events=False
+    )
 
 
 def our_engine(fast: int, slow: int) -> Engine:
@@ -200,9 +206,9 @@ def run_ours(days: Days, fast: int, slow: int, qty: int) -> tuple[float, list[li
     """One run: (seconds of the loop, fills as [bar end ns, ±1, price, quantity])."""
     broker, engine = our_broker(days), our_engine(fast, slow)
     on_event, on_bar, place = engine.on_event, broker.on_bar, broker.place_order
-    market_order = OrderType.MARKET
+    market_order, sim_buy, fill_log = OrderType.MARKET, SimSide.BUY, broker.fill_log
     fills: list[list[int]] = []
-    held = 0
+    held = seen = 0
     pending: tuple[Side, int] | None = None
     started = time.perf_counter()
     for day, bars in days:
@@ -211,12 +217,14 @@ def run_ours(days: Days, fast: int, slow: int, qty: int) -> tuple[float, list[li
             if pending is not None:  # decided at the previous bar: at market, before this bar
                 place(pending[0], CODE, pending[1], market_order)
                 pending = None
-            for done in on_bar(bar):
-                if type(done) is BacktestOrderEvent and done.unit_fill_quantity:
-                    sign = 1 if done.side is Side.BUY else -1
-                    held += sign * done.unit_fill_quantity
+            on_bar(bar)
+            if len(fill_log) > seen:  # the runner's way: new executions from the fill log
+                for done in fill_log[seen:]:
+                    sign = 1 if done.side is sim_buy else -1
+                    held += sign * done.qty
                     ns = int(bar.at.timestamp()) * 1_000_000_000
-                    fills.append([ns, sign, done.unit_fill_price or 0, done.unit_fill_quantity])
+                    fills.append([ns, sign, done.price, done.qty])
+                seen = len(fill_log)
             for signal in on_event(event):
                 if signal.side == "buy" and not held:
                     pending = (Side.BUY, qty)

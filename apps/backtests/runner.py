@@ -175,6 +175,7 @@ class _Run:
             participation=spec.participation,
             slippage_ticks=spec.slippage_ticks,
             keep_bars=False,
+            events=False,  # fills are read from its fill log (`_sync_fills`), orders from the books
         )  # fmt: skip
 
     # ------------------------------------------------------------------ money
@@ -277,7 +278,7 @@ class _Run:
                 self._execute(signal, data.day, close)
         broker.end_day()
         self._sync_fills()
-        broker.drain()  # the events are not read (fills come from its fill log): keep memory flat
+        broker.drain()  # none are built (events=False); kept so that a subscriber's never pile up
         for order in self.books.open_orders():
             self.books.finish(order, close, "expired")
         self.equity_points.append((close, self.equity()))

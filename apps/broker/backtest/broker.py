@@ -93,6 +93,7 @@ class BacktestBroker(Broker):
         slippage_ticks: int = 1,
         account: str = ACCOUNT,
         keep_bars: bool = True,
+        events: bool = True,
     ) -> None:
         if not Decimal(0) < participation <= Decimal(1):
             raise ValueError("participation must be in (0, 1]")
@@ -125,13 +126,39 @@ class BacktestBroker(Broker):
         self.orders: dict[str, Order] = {}  # every order of the run by number (never reset)
         self.fill_log: list[sim.Fill] = []  # every execution of the run, in time order
         self.events: list[RealtimeEvent] = []  # undrained order/balance events
+        # `events=False`: no order/balance events are built (`on_bar`, `end_day` and `drain` return
+        # none) unless a handler subscribes; for a caller that reads fills from `fill_log` and
+        # orders from `order_status` (the backtest runner): a fill then costs a third less.
+        self.emit_events = events
         self._handlers: list[EventHandler] = []
         self._replaced: set[str] = set()  # orders whose remainder an amend closed
         self._last_fill_at: dict[str, dt.datetime] = {}
+        self._bar_at: dt.datetime | None = None  # the last bar's end, not yet converted (`now`)
+        self._last_at: dt.datetime = self.clock.now()  # the latest time fed (bars and prints)
+        # (tzinfo, start, end) of the trading day in the zone of the bars fed (`_day_window`).
+        self._window: tuple[dt.tzinfo | None, dt.datetime, dt.datetime] | None = None
 
     # ================================================================== the historical clock
+    # A bar moves the clock to its end without converting it to Seoul time (a zone conversion per
+    # bar is a tenth of a bar's cost): `_bar_at` holds the last bar's end as given, and `now()`
+    # converts it the first time something asks (an order, a fill, an event).
     def now(self) -> dt.datetime:
+        at = self._bar_at
+        if at is not None:
+            self._bar_at = None
+            self.clock.set(at)
         return self.clock.now()
+
+    def _day_window(self, tz: dt.tzinfo | None) -> tuple[dt.datetime, dt.datetime]:
+        """The trading day [00:00, 24:00) Seoul time, expressed in `tz` (bars compare with it in
+        their own zone: comparing datetimes of two zones costs twice a conversion)."""
+        day = self.trading_day
+        if day is None:
+            raise ValueError("no trading day: call begin_day first")
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=KST)
+        lo, hi = start.astimezone(tz), (start + dt.timedelta(days=1)).astimezone(tz)
+        self._window = (tz, lo, hi)
+        return lo, hi
 
     def begin_day(self, day: dt.date, base_prices: dict[str, int] | None = None) -> None:
         """Start trading day `day`: each code's base price (the previous close, adjusted when a
@@ -144,7 +171,9 @@ class BacktestBroker(Broker):
         bases = dict(base_prices or {})
         self.trading_day = day
         start = dt.datetime.combine(day, dt.time(8, 0), tzinfo=KST)
-        self.clock.set(max(self.clock.now(), start))
+        self.clock.set(max(self.now(), start))
+        self._last_at = self.clock.now()
+        self._window = None
         previous, self.days = self.days, {}
         for code, inst in self.instruments_by_code.items():
             base = bases.get(code) or (previous[code].close if code in previous else 0)
@@ -156,23 +185,27 @@ class BacktestBroker(Broker):
         """Feed one bar (`bar.at` its END, aware); match the open orders of its code against it.
         Returns the order and balance events it produced (also kept in `events`)."""
         # The hot path of a long run: kept flat (comparisons, no helper calls) for the throughput goal.
-        code, o, h, low, c = bar.code, bar.open, bar.high, bar.low, bar.close
-        at = bar.at.astimezone(KST)
-        if self.trading_day is None or at.date() != self.trading_day:
-            raise ValueError(f"bar at {bar.at} is outside the trading day {self.trading_day}")
-        clock = self.clock
-        if at < clock._now:
-            raise ValueError(f"bars must come in time order: {bar.at} < {clock.now()}")
+        code, o, h, low, c, at = bar.code, bar.open, bar.high, bar.low, bar.close, bar.at
+        window = self._window
+        if window is None or window[0] is not at.tzinfo:
+            if self.trading_day is None or at.tzinfo is None:
+                raise ValueError(f"bar at {at} is outside the trading day {self.trading_day}")
+            lo, hi = self._day_window(at.tzinfo)
+        else:
+            lo, hi = window[1], window[2]
+        if not lo <= at < hi:
+            raise ValueError(f"bar at {at} is outside the trading day {self.trading_day}")
+        if at < self._last_at:
+            raise ValueError(f"bars must come in time order: {at} < {self._last_at}")
         if not (low <= o <= h and low <= c <= h):  # low <= min(open, close) <= max(...) <= high
             raise ValueError(f"an impossible bar: {bar}")
         if code not in self.instruments_by_code:
             raise ValueError(f"unknown code {code}")
         day = self.days.get(code)
         if day is None:
-            day = self.days[code] = DayState(
-                o, price_limits(o, self.instruments_by_code[code].market, bar.at.date())
-            )
-        clock._now = at  # `clock.set(at)` without a second conversion: `at` is already in KST
+            market = self.instruments_by_code[code].market
+            day = self.days[code] = DayState(o, price_limits(o, market, self.trading_day))
+        self._bar_at = self._last_at = at  # the clock; converted to Seoul time when asked (`now`)
         events = self.events
         before = len(events)
         if self.book.working.get(code):  # nothing to match on most bars
@@ -203,8 +236,8 @@ class BacktestBroker(Broker):
         both."""
         if self.trading_day is None or at.astimezone(KST).date() != self.trading_day:
             raise ValueError(f"a print at {at} is outside the trading day {self.trading_day}")
-        if at < self.clock.now():
-            raise ValueError(f"prints must come in time order: {at} < {self.clock.now()}")
+        if at < self.now():
+            raise ValueError(f"prints must come in time order: {at} < {self.now()}")
         inst = self.instruments_by_code.get(code)
         if inst is None or price <= 0 or volume <= 0:
             raise ValueError(f"a bad print: {code} {price} x {volume}")
@@ -212,6 +245,7 @@ class BacktestBroker(Broker):
         if day is None:
             day = self.days[code] = DayState(price, price_limits(price, inst.market, at.date()))
         self.clock.set(at.astimezone(KST))
+        self._last_at = at
         before = len(self.events)
         when, trade_date = self.clock.now(), self.trading_day
 
@@ -259,7 +293,7 @@ class BacktestBroker(Broker):
         cap = bar.volume * num // den  # floor(volume × participation), exact in integers
         lower, upper = day.limits
         inst = self.instruments_by_code[bar.code]
-        trade_date, now = self.trading_day or bar.at.astimezone(KST).date(), self.clock.now()
+        trade_date, now = self.trading_day or bar.at.astimezone(KST).date(), self.now()
         for side in (sim.Side.BUY, sim.Side.SELL):
             if side is sim.Side.BUY and bar.low >= upper:
                 continue  # locked at the upper limit: no buy fills
@@ -291,16 +325,19 @@ class BacktestBroker(Broker):
             handler(event)
 
     def _order_event(self, o: Order, fill: sim.Fill | None = None) -> None:
-        self._emit(order_event(o, self._status_of(o), self.clock.now(), fill))
+        if self.emit_events or self._handlers:
+            self._emit(order_event(o, self._status_of(o), self.now(), fill))
 
     def _balance_event(self, code: str, mark: int) -> None:
+        if not (self.emit_events or self._handlers):
+            return
         acct = self.ledger.account(self.account)
         pos = acct.positions.get(code)
         qty = pos.qty if pos else 0
         day = self.days.get(code)
         self._emit(
             BacktestBalanceEvent(
-                code=code, day=self.clock.now().date(), account=self.account,
+                code=code, day=self.now().date(), account=self.account,
                 name=self.instruments_by_code[code].name, quantity=qty,
                 average_price=(2 * pos.cost + qty) // (2 * qty) if pos and qty else None,
                 purchase_amount=pos.cost if pos else 0,
@@ -359,7 +396,7 @@ class BacktestBroker(Broker):
             kind, limit, hold = sim.OrderType.MARKET, 0, upper  # a market buy holds the upper limit
         try:
             o = self.ledger.new_order(
-                self.account, _SIDE[side], inst, quantity, limit, kind, hold, self.clock.now()
+                self.account, _SIDE[side], inst, quantity, limit, kind, hold, self.now()
             )
         except sim.SimRejection as exc:
             raise OrderRejected(exc.code, exc.message) from exc

@@ -23,7 +23,7 @@ from .dto import OrderAction, OrderStatus, OrderType, Side
 _BUY, _SELL = Side.BUY.value, Side.SELL.value
 
 
-@dataclass
+@dataclass(slots=True)
 class Order:
     account: str
     order_no: str
@@ -72,7 +72,7 @@ class Order:
         return cls(**d)
 
 
-@dataclass
+@dataclass(slots=True)
 class Position:
     qty: int = 0
     cost: int = 0
@@ -86,14 +86,14 @@ class Position:
     last_side: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class FillResult:
     commission: int
     tax: int
     realized: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     number: str
     starting_cash: int

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from krx import Market, SessionPhase
 
@@ -337,8 +338,11 @@ class OrderView:
         return self.filled_value // self.filled_qty if self.filled_qty else 0
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
+    """One execution. A named tuple rather than a frozen dataclass like its neighbours: the ledger
+    builds one per fill (a backtest builds thousands a second) and a tuple is built several times
+    faster; it is as immutable, read by the same names. Equality is by value."""
+
     account: str
     fill_no: str
     order_no: str
