@@ -206,10 +206,13 @@ class BacktestBroker(Broker):
             market = self.instruments_by_code[code].market
             day = self.days[code] = DayState(o, price_limits(o, market, self.trading_day))
         self._bar_at = self._last_at = at  # the clock; converted to Seoul time when asked (`now`)
-        events = self.events
-        before = len(events)
         if self.book.working.get(code):  # nothing to match on most bars
+            events = self.events
+            before = len(events)
             self._match(bar, day)
+            out = events[before:]
+        else:
+            out = []
         if not day.open:
             day.open, day.high, day.low = o, h, low
         elif h > day.high:
@@ -223,7 +226,7 @@ class BacktestBroker(Broker):
             if kept is None:
                 kept = self.bars[code] = []
             kept.append(bar)
-        return events[before:] if len(events) > before else []
+        return out
 
     def on_print(
         self, code: str, at: dt.datetime, price: int, volume: int, *, auction: bool = False

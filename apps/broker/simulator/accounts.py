@@ -130,7 +130,10 @@ class Account:
         return qty
 
     def position(self, code: str) -> Position:
-        return self.positions.setdefault(code, Position())
+        pos = self.positions.get(code)  # not setdefault: that builds a Position on every call
+        if pos is None:
+            pos = self.positions[code] = Position()
+        return pos
 
     def sellable_qty(self, code: str) -> int:
         pos = self.positions.get(code)
