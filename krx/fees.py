@@ -61,9 +61,25 @@ def sell_tax_rate(trade_date: dt.date, market: Market | str) -> Decimal:
 
 
 @lru_cache(maxsize=64)
+def _ratio_of(rate: Decimal) -> tuple[int, int]:
+    return rate.as_integer_ratio()
+
+
+# The last rate asked for, by identity (a Decimal is immutable): nearly every call of a run passes
+# the same rate object, and hashing a Decimal for the cache costs more than the arithmetic. One
+# tuple, replaced whole, so that concurrent callers never pair a rate with another's ratio.
+_last_ratio: tuple[Decimal, tuple[int, int]] = (Decimal(0), (0, 1))
+
+
 def _ratio(rate: Decimal) -> tuple[int, int]:
     """`rate` as an exact fraction (numerator, denominator > 0)."""
-    return rate.as_integer_ratio()
+    global _last_ratio
+    last = _last_ratio
+    if last[0] is rate:
+        return last[1]
+    ratio = _ratio_of(rate)
+    _last_ratio = (rate, ratio)
+    return ratio
 
 
 def floor_won(amount: Decimal) -> int:

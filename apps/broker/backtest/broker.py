@@ -70,6 +70,7 @@ from .fills import (
 
 ACCOUNT = "BACKTEST"
 _SIDE = {Side.BUY: sim.Side.BUY, Side.SELL: sim.Side.SELL}
+_BUY, _SELL = sim.Side.BUY, sim.Side.SELL  # module constants: an enum member lookup costs per use
 _DIRECTION = {
     "1": Direction.UPPER_LIMIT,
     "2": Direction.UP,
@@ -295,30 +296,37 @@ class BacktestBroker(Broker):
         num, den = self._participation_ratio
         cap = bar.volume * num // den  # floor(volume × participation), exact in integers
         lower, upper = day.limits
-        inst = self.instruments_by_code[bar.code]
+        market = self.instruments_by_code[bar.code].market
         trade_date, now = self.trading_day or bar.at.astimezone(KST).date(), self.now()
-        for side in (sim.Side.BUY, sim.Side.SELL):
-            if side is sim.Side.BUY and bar.low >= upper:
+        emit = self.emit_events or self._handlers
+        # Each side shares the cap in price-time priority; one order (the usual case) needs no split.
+        if len(orders) == 1:
+            queues: tuple[tuple[sim.Side, list[Order]], ...] = ((orders[0].side, orders),)
+        else:
+            queues = (
+                (_BUY, sorted((o for o in orders if o.side is _BUY), key=priority)),
+                (_SELL, sorted((o for o in orders if o.side is _SELL), key=priority)),
+            )
+        for side, queue in queues:
+            if side is _BUY and bar.low >= upper:
                 continue  # locked at the upper limit: no buy fills
-            if side is sim.Side.SELL and bar.high <= lower:
+            if side is _SELL and bar.high <= lower:
                 continue  # locked at the lower limit: no sell fills
             liquidity = cap
-            queue = [o for o in orders if o.side is side]
-            if len(queue) > 1:
-                queue.sort(key=priority)
             for o in queue:
                 if liquidity <= 0:
                     break
-                price = bar_fill_price(o, bar, day, inst.market, self.slippage_ticks, trade_date)
+                price = bar_fill_price(o, bar, day, market, self.slippage_ticks, trade_date)
                 if price is None:
                     continue
                 qty = min(o.remaining, liquidity)
                 liquidity -= qty
                 fill = self.ledger.book_fill(o, qty, price, now, trade_date)
                 self.fill_log.append(fill)
-                self._last_fill_at[o.order_no] = fill.time
-                self._order_event(o, fill)
-                self._balance_event(o.code, bar.close)
+                self._last_fill_at[o.order_no] = now
+                if emit:
+                    self._order_event(o, fill)
+                    self._balance_event(o.code, bar.close)
         self.book.prune(bar.code)
 
     # ================================================================== events
