@@ -63,7 +63,7 @@ from apps.broker.contract import Instrument, MinuteBar, OrderType, Side
 from apps.broker.simulator.dto import Side as SimSide
 from apps.strategy.engine.base import NO_SIGNALS, Strategy, StrategySettings, signal_key
 from apps.strategy.engine.events import BarEvent, Signal
-from apps.strategy.engine.market import CodeState, Market, ms_to_datetime
+from apps.strategy.engine.market import CodeState, Market, kst_hhmm, ms_to_datetime
 from apps.strategy.engine.market import MinuteBar as EngineBar
 from apps.strategy.engine.params import Param, Schema
 from apps.strategy.engine.runner import Engine
@@ -165,7 +165,7 @@ class BenchMaCross(Strategy):
             return NO_SIGNALS
         side = "buy" if above else "sell"
         at = ms_to_datetime(bar.end_ms)
-        key = signal_key(self.name, state.code, state.day, f"{side}-{at.astimezone(KST):%H%M}")
+        key = signal_key(self.name, state.code, state.day, f"{side}-{kst_hhmm(bar.end_ms)}")
         return (Signal(self.name, state.code, side, at, "MA cross", close, key=key),)
 
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from krx import KST
-
 from .base import NO_SIGNALS, Strategy, StrategySettings, signal_key
 from .events import Signal
-from .market import CodeState, Market, MinuteBar, ms_to_datetime
+from .market import CodeState, Market, MinuteBar, kst_hhmm, ms_to_datetime
 from .params import Param, Schema
 
 __all__ = ["MaCross"]
@@ -87,7 +85,7 @@ class MaCross(Strategy):
             return NO_SIGNALS
         side = "buy" if above else "sell"
         at = ms_to_datetime(bar.end_ms)
-        kind = f"{side}-{at.astimezone(KST):%H%M}"
+        kind = f"{side}-{kst_hhmm(bar.end_ms)}"
         return (
             Signal(
                 strategy=self.name,

@@ -45,6 +45,20 @@ def ms_to_datetime(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
+# Seoul time has been UTC+9 without daylight saving since this moment (1988-10-09 02:00 KST, the
+# end of the last summer time); before it, the zone database decides.
+_KST_FIXED_SINCE_MS = 592_333_200_000
+
+
+def kst_hhmm(ms: int) -> str:
+    """The Seoul wall-clock minute of `ms` as "HHMM" (signal keys): integer arithmetic where the
+    offset is fixed, a fifth of the cost of a zone conversion and strftime."""
+    if ms >= _KST_FIXED_SINCE_MS:
+        minute = (ms // MINUTE_MS + 540) % 1440
+        return f"{minute // 60:02d}{minute % 60:02d}"
+    return f"{ms_to_datetime(ms).astimezone(KST):%H%M}"
+
+
 def krx_session(day: dt.date) -> Session | None:
     """The day's KRX session, None on a non-trading day."""
     from krx import calendar
