@@ -25,7 +25,10 @@ market when flat, a cross down sells everything held at market; long only.
   when present; never in requirements.txt).
 
 Timed: the strategy run only (ours: the loop over the prepared bars; backtrader: `Strategy.start` →
-`stop`, after its preload; Nautilus: `on_start` → `on_stop` inside `engine.run()`), best of `--runs` (3).
+`stop`, after its preload; Nautilus: `on_start` → `on_stop` inside `engine.run()`), best of `--runs` (3)
+rounds: each round runs ours once, then each peer once in a fresh subprocess, so that every engine
+samples the shared machine over the same minutes (its speed drifts by up to 1.5× within minutes); each
+round's rate is printed too.
 For information, "with load" times each engine from the parsed rows on (its own data objects built —
 ours: `BarEvent`s and `MinuteBar`s; backtrader: the DataFrame feed and its preload; Nautilus: the `Bar`s,
 the engine and `add_data` — then the run). The last lines split ours: the engine alone (every
@@ -148,18 +151,18 @@ class BenchMaCross(Strategy):
         self.fast, self.slow = int(params["fast"]), int(params["slow"])
 
     def on_bar(self, state: CodeState, bar: EngineBar, from_ticks: bool) -> Sequence[Signal]:
-        closes, close = self.closes, bar.close
+        closes, close, fast, slow = self.closes, bar.close, self.fast, self.slow
         closes.append(close)
         n = len(closes)
-        self.fast_sum += close
-        self.slow_sum += close
-        if n > self.fast:
-            self.fast_sum -= closes[n - 1 - self.fast]
-        if n > self.slow:
-            self.slow_sum -= closes[n - 1 - self.slow]
-        if n < self.slow:
+        fast_sum, slow_sum = self.fast_sum + close, self.slow_sum + close
+        if n > fast:
+            fast_sum -= closes[n - 1 - fast]
+        if n > slow:
+            slow_sum -= closes[n - 1 - slow]
+        self.fast_sum, self.slow_sum = fast_sum, slow_sum
+        if n < slow:
             return NO_SIGNALS
-        above = self.fast_sum * self.slow > self.slow_sum * self.fast  # fast > slow, in integers
+        above = fast_sum * slow > slow_sum * fast  # fast > slow, in integers
         before, self.above = self.above, above
         if before is None or above == before:
             return NO_SIGNALS
@@ -270,10 +273,12 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
-def run_peer(python: Path, engine: str, csv: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_peer(
+    python: Path, engine: str, csv: Path, args: argparse.Namespace, runs: int
+) -> dict[str, Any]:
     script = Path(__file__).resolve().parent / "peers" / PEER_SCRIPTS[engine]
     argv = [str(python), str(script), str(csv), str(args.fast), str(args.slow), str(args.qty)]
-    done = subprocess.run([*argv, str(args.runs)], capture_output=True, text=True, check=False)
+    done = subprocess.run([*argv, str(runs)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -342,24 +347,40 @@ def main() -> None:
         print(f"{len(rows):,} one-minute bars of {CODE} (KOSPI tick grid), {len(days)} trading days "
               f"{days[0][0]} … {days[-1][0]}; MA {args.fast}/{args.slow}, {args.qty} shares; "
               f"best of {args.runs}")  # fmt: skip
-        runs, totals = [], []
+        # In rounds: each round runs ours once, then each peer once (a fresh subprocess), so that every
+        # engine samples the machine over the same minutes (a shared machine's speed drifts; best of
+        # `--runs` consecutive runs of one engine would favour whichever ran in a fast spell).
+        python = None if args.ours else ensure_venv(Path(args.venv))
+        runs, totals, halves = [], [], []
+        peer_out: dict[str, list[dict[str, Any]]] = {engine: [] for engine in PEERS}
         for _ in range(args.runs):
             began = time.perf_counter()
             days = prepare_ours(rows)
             runs.append(run_ours(days, args.fast, args.slow, args.qty))
             totals.append(time.perf_counter() - began)
+            halves.append(split_ours(days, args.fast, args.slow))
+            if python is not None:
+                for engine in PEERS:
+                    peer_out[engine].append(run_peer(python, engine, csv, args, 1))
         best = min(r[0] for r in runs)
-        halves = [split_ours(days, args.fast, args.slow) for _ in range(args.runs)]
         results.append(("ours (engine + BacktestBroker)", "main", best, min(totals), runs[0][1]))
-        if not args.ours:
-            python = ensure_venv(Path(args.venv))
-            for engine in PEERS:
-                out = run_peer(python, engine, csv, args)
+        if python is not None:
+            for engine, outs in peer_out.items():
                 results.append(
-                    (engine, out["version"], min(out["seconds"]), min(out["total"]), out["fills"])
+                    (
+                        engine,
+                        outs[0]["version"],
+                        min(min(o["seconds"]) for o in outs),
+                        min(min(o["total"]) for o in outs),
+                        outs[0]["fills"],
+                    )
                 )
     print(f"load average at the end:   {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     n = len(rows)
+    print("bars/s by round: ours " + " / ".join(f"{n / r[0]:,.0f}" for r in runs) + "".join(
+        f"; {engine} " + " / ".join(f"{n / min(o['seconds']):,.0f}" for o in outs)
+        for engine, outs in peer_out.items() if outs
+    ))  # fmt: skip
     ours_fills = results[0][4]
     print(f"\n{'engine':<30} {'version':<10} {'bars/s':>8} {'seconds':>7} {'trades':>6} "
           f"{'fills':>6} {'gross P&L':>10}  {'with load: bars/s':>17}")  # fmt: skip
