@@ -200,10 +200,10 @@ class BacktestBroker(Broker):
             raise ValueError(f"bars must come in time order: {at} < {self._last_at}")
         if not (low <= o <= h and low <= c <= h):  # low <= min(open, close) <= max(...) <= high
             raise ValueError(f"an impossible bar: {bar}")
-        if code not in self.instruments_by_code:
-            raise ValueError(f"unknown code {code}")
-        day = self.days.get(code)
+        day = self.days.get(code)  # `days` holds known codes only: an unknown one is caught below
         if day is None:
+            if code not in self.instruments_by_code:
+                raise ValueError(f"unknown code {code}")
             market = self.instruments_by_code[code].market
             day = self.days[code] = DayState(o, price_limits(o, market, self.trading_day))
         self._bar_at = self._last_at = at  # the clock; converted to Seoul time when asked (`now`)

@@ -113,3 +113,17 @@ def test_a_subscriber_gets_events_even_when_they_are_off() -> None:
     returned, on = run_day(b), make()  # with a subscriber, everything is as with events on
     assert returned == run_day(on) and seen == on.drain() == b.drain()
     assert sum(1 for e in seen if type(e) is BacktestOrderEvent and e.unit_fill_quantity) == 3
+
+
+def test_an_unknown_code_is_refused_and_a_code_without_a_base_starts_from_its_open() -> None:
+    other = Instrument(
+        "000660", "SK하이닉스", Market.KOSPI, "KOSPI", 700_000_000, None, None, "", ""
+    )
+    inst = Instrument(CODE, "삼성전자", Market.KOSPI, "KOSPI", 5_000_000_000, None, 70_000, "", "")
+    b = BacktestBroker([inst, other], kst("0800"))
+    b.begin_day(DAY, {CODE: 70_000})  # no base for 000660, and no previous close either
+    with pytest.raises(ValueError, match="unknown code"):
+        b.on_bar(MinuteBar("999999", kst("0901"), 1_000, 1_000, 1_000, 1_000, 10))
+    assert "999999" not in b.days and b.now() == kst("0800")
+    b.on_bar(MinuteBar("000660", kst("0901"), 200_000, 201_000, 199_500, 200_500, 10))
+    assert b.days["000660"].base == 200_000 and b.days["000660"].limits == (140_000, 260_000)
