@@ -62,6 +62,7 @@ from .fills import (
     DayState,
     bar_fill_price,
     contract_side,
+    day_window,
     fill_record,
     open_order_record,
     order_event,
@@ -136,7 +137,7 @@ class BacktestBroker(Broker):
         self._last_fill_at: dict[str, dt.datetime] = {}
         self._bar_at: dt.datetime | None = None  # the last bar's end, not yet converted (`now`)
         self._last_at: dt.datetime = self.clock.now()  # the latest time fed (bars and prints)
-        # (tzinfo, start, end) of the trading day in the zone of the bars fed (`_day_window`).
+        # (tzinfo, start, end) of the trading day in the zone of the bars fed (`fills.day_window`).
         self._window: tuple[dt.tzinfo | None, dt.datetime, dt.datetime] | None = None
 
     # ================================================================== the historical clock
@@ -149,17 +150,6 @@ class BacktestBroker(Broker):
             self._bar_at = None
             self.clock.set(at)
         return self.clock.now()
-
-    def _day_window(self, tz: dt.tzinfo | None) -> tuple[dt.datetime, dt.datetime]:
-        """The trading day [00:00, 24:00) Seoul time, expressed in `tz` (bars compare with it in
-        their own zone: comparing datetimes of two zones costs twice a conversion)."""
-        day = self.trading_day
-        if day is None:
-            raise ValueError("no trading day: call begin_day first")
-        start = dt.datetime.combine(day, dt.time(0), tzinfo=KST)
-        lo, hi = start.astimezone(tz), (start + dt.timedelta(days=1)).astimezone(tz)
-        self._window = (tz, lo, hi)
-        return lo, hi
 
     def begin_day(self, day: dt.date, base_prices: dict[str, int] | None = None) -> None:
         """Start trading day `day`: each code's base price (the previous close, adjusted when a
@@ -191,7 +181,8 @@ class BacktestBroker(Broker):
         if window is None or window[0] is not at.tzinfo:
             if self.trading_day is None or at.tzinfo is None:
                 raise ValueError(f"bar at {at} is outside the trading day {self.trading_day}")
-            lo, hi = self._day_window(at.tzinfo)
+            self._window = (at.tzinfo, *day_window(self.trading_day, at.tzinfo))
+            lo, hi = self._window[1], self._window[2]
         else:
             lo, hi = window[1], window[2]
         if not lo <= at < hi:

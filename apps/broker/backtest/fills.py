@@ -17,6 +17,7 @@ Fill model, per bar of a code (README, "Backtest broker"):
 
 - `DayState`: a code's trading-day state (base price, limits, running OHLCV).
 - `bar_fill_price`: the price an open order fills at on a bar, or None when the bar does not reach it.
+- `day_window`: a trading day's [start, end) in a bar's zone.
 - `order_status`, `order_event`, `open_order_record`, `fill_record`: a ledger order in the contract's
   shapes (status, `BacktestOrderEvent`, `OpenOrder`, `Fill`).
 
@@ -63,6 +64,13 @@ class DayState:
         self.base, self.limits = base, limits
         self.open = self.high = self.low = self.close = 0
         self.volume = 0
+
+
+def day_window(day: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """Trading day `day`, [00:00, 24:00) Seoul time, expressed in `tz`: the broker compares each bar
+    with it in the bar's own zone (comparing datetimes of two zones costs twice a conversion)."""
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=KST)
+    return start.astimezone(tz), (start + dt.timedelta(days=1)).astimezone(tz)
 
 
 def bar_fill_price(
