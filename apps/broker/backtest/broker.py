@@ -288,7 +288,8 @@ class BacktestBroker(Broker):
         cap = bar.volume * num // den  # floor(volume × participation), exact in integers
         lower, upper = day.limits
         market = self.instruments_by_code[bar.code].market
-        trade_date, now = self.trading_day or bar.at.astimezone(KST).date(), self.now()
+        trade_date, now = self.trading_day, self.now()
+        assert trade_date is not None  # on_bar refuses a bar before begin_day
         emit = self.emit_events or self._handlers
         # Each side shares the cap in price-time priority; one order (the usual case) needs no split.
         if len(orders) == 1:

@@ -79,19 +79,19 @@ def bar_fill_price(
     day: DayState,
     market: Market,
     slippage_ticks: int,
-    trade_date: dt.date | None = None,
+    trade_date: dt.date,
 ) -> int | None:
     """A limit buy at min(open, limit) once the low reaches it, a sell at max(open, limit) once the
     high does; a market order at the open moved `slippage_ticks` against it (on the tick grid of
-    `trade_date`, by default the bar's Seoul date), kept inside the bar's range and the day's limits.
+    `trade_date`), kept inside the bar's range and the day's limits.
     None: the bar does not reach the order."""
     buy = o.side is sim.Side.BUY
     if o.order_type is sim.OrderType.MARKET:
         if not slippage_ticks:
             moved = bar.open
         else:
-            when = trade_date or bar.at.astimezone(KST).date()
-            moved = step_ticks(bar.open, slippage_ticks if buy else -slippage_ticks, market, when)
+            steps = slippage_ticks if buy else -slippage_ticks
+            moved = step_ticks(bar.open, steps, market, trade_date)
         lo, hi = max(bar.low, day.limits[0]), min(bar.high, day.limits[1])
         return min(max(moved, lo), hi)
     if buy:
