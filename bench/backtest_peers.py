@@ -28,7 +28,8 @@ Timed: the strategy run only (ours: the loop over the prepared bars; backtrader:
 `stop`, after its preload; Nautilus: `on_start` → `on_stop` inside `engine.run()`), best of `--runs` (3)
 rounds: each round runs ours once, then each peer once in a fresh subprocess, so that every engine
 samples the shared machine over the same minutes (its speed drifts by up to 1.5× within minutes); each
-round's rate is printed too.
+round's rate is printed too, and each round's own ratio (ours against that round's faster peer) with
+their median: how far the best-of-rounds verdict stands from the typical round.
 For information, "with load" times each engine from the parsed rows on (its own data objects built —
 ours: `BarEvent`s and `MinuteBar`s; backtrader: the DataFrame feed and its preload; Nautilus: the `Bar`s,
 the engine and `add_data` — then the run). The last lines split ours: the engine alone (every
@@ -51,6 +52,7 @@ import datetime as dt
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -398,6 +400,14 @@ def main() -> None:
         ratio = ours_rate / (n / fastest[2])
         print(f"ours / the faster peer ({fastest[0]}): {ratio:.1f}× (goal ≥ {GOAL_RATIO:.0f}×: "
               f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})")  # fmt: skip
+        # Each round's own ratio (ours against the faster peer of that round, the engines run within
+        # the same minute or so): how far the best-of-rounds figure above stands from the typical one.
+        by_round = [
+            (n / run[0]) / max(n / min(outs[k]["seconds"]) for outs in peer_out.values())
+            for k, run in enumerate(runs)
+        ]
+        print("ours / the faster peer by round: " + " / ".join(f"{r:.1f}×" for r in by_round)
+              + f" (median {statistics.median(by_round):.1f}×)")  # fmt: skip
         for name, _, _, _, fills in results[1:]:
             later = 1 if name == "nautilus_trader" else 0
             print(f"  {name}: {compare(ours_fills, fills, [r[0] for r in rows], later)}")

@@ -482,6 +482,9 @@ def main() -> None:
     live_flush()
     first, dup = fills_per_second(args.fills)
     print(f"(b)  fills processed: {first:,.0f}/s new, {dup:,.0f}/s duplicates (no-op)")
+    from _db import commit_floor_line
+
+    print(commit_floor_line(os.environ["DATABASE_URL"]))
 
 
 if __name__ == "__main__":

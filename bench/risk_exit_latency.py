@@ -135,6 +135,7 @@ def main() -> None:
     logging.getLogger("apps").setLevel(logging.ERROR)
     from decimal import Decimal
 
+    from _db import commit_floor_line
     from _simproc import process_broker, sim_process
     from _stats import nearest_rank
 
@@ -274,6 +275,7 @@ def main() -> None:
         f"handler: exits_sent {stats['exits_sent']}, refused {stats['exits_refused']}, "
         f"errors {stats['errors']}"
     )
+    print(commit_floor_line(os.environ["DATABASE_URL"]))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ def main() -> None:
     import logging
 
     logging.getLogger("apps").setLevel(logging.ERROR)
+    from _db import commit_floor_line
     from _stats import nearest_rank
 
     from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
@@ -280,6 +281,7 @@ def main() -> None:
         f"handler: ticks {stats['ticks']}, signals {stats['signals']}, "
         f"outcomes {stats['signal_status']}, errors {stats['errors']}"
     )
+    print(commit_floor_line(os.environ["DATABASE_URL"]))
 
 
 if __name__ == "__main__":
