@@ -70,7 +70,6 @@ from .fills import (
 )
 
 ACCOUNT = "BACKTEST"
-_SIDE = {Side.BUY: sim.Side.BUY, Side.SELL: sim.Side.SELL}
 _BUY, _SELL = sim.Side.BUY, sim.Side.SELL  # module constants: an enum member lookup costs per use
 _DIRECTION = {
     "1": Direction.UPPER_LIMIT,
@@ -397,9 +396,10 @@ class BacktestBroker(Broker):
             kind, limit, hold = sim.OrderType.LIMIT, price, price
         else:
             kind, limit, hold = sim.OrderType.MARKET, 0, upper  # a market buy holds the upper limit
+        sim_side = _BUY if side is Side.BUY else _SELL  # no dict: an Enum's hash runs in Python
         try:
             o = self.ledger.new_order(
-                self.account, _SIDE[side], inst, quantity, limit, kind, hold, self.now()
+                self.account, sim_side, inst, quantity, limit, kind, hold, self.now()
             )
         except sim.SimRejection as exc:
             raise OrderRejected(exc.code, exc.message) from exc
