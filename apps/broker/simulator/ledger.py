@@ -153,7 +153,7 @@ class Ledger:
         acct.hold(o)
         # Positional, in `Fill`'s field order (a backtest books thousands a second; by keyword costs
         # ≈1.7 µs more): account, fill_no, order_no, orig_order_no, code, name, side, order_type,
-        # order_qty, order_price, qty, price, time, commission, tax, remaining_qty (test_ledger checks
+        # order_qty, order_price, qty, price, time, commission, tax, remaining_qty (test_ledger_fill checks
         # every field by name).
         fill = Fill(
             o.account, fill_no, o.order_no, o.orig_order_no, o.code, o.name, o.side, o.order_type,
