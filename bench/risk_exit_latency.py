@@ -136,7 +136,7 @@ def main() -> None:
     from decimal import Decimal
 
     from _db import commit_floor_line
-    from _simproc import process_broker, sim_process
+    from _simproc import process_broker, production_hub, sim_process
     from _stats import nearest_rank
 
     from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
@@ -207,6 +207,7 @@ def main() -> None:
                 handlers={"risk.exits": factory},
                 loop_factory=loop_factory,
                 risk_exit_retry_base=0.0,
+                **production_hub(),
             ) as rt,
         ):
             stats = measure(
@@ -229,6 +230,7 @@ def main() -> None:
                 handlers={"risk.exits": factory},
                 loop_factory=loop_factory,
                 risk_exit_retry_base=0.0,
+                **production_hub(),
             ) as rt,
         ):
             t0s: list[float] = []

@@ -115,6 +115,7 @@ def main() -> None:
 
     logging.getLogger("apps").setLevel(logging.ERROR)
     from _db import commit_floor_line
+    from _simproc import production_hub
     from _stats import nearest_rank
 
     from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
@@ -194,7 +195,10 @@ def main() -> None:
             codes = [c for c in sp.handle.codes if c != CODE][:99]
             feeds.latest_candidates = lambda: candidates_of(codes)  # type: ignore[assignment]
             with realtime_hub(
-                broker, handlers={"strategy.engine": factory}, strategy_watch_top=100
+                broker,
+                handlers={"strategy.engine": factory},
+                strategy_watch_top=100,
+                **production_hub(),
             ) as rt:
                 handler = rt.hub.handler("strategy.engine")
                 wait_until(lambda: sp.subscribed(CODE, *codes), timeout=30)
@@ -218,7 +222,10 @@ def main() -> None:
             codes = [i.code for i in sim.call(sim.exchange.instruments) if i.code != CODE][:99]
             feeds.latest_candidates = lambda: candidates_of(codes)  # type: ignore[assignment]
             with realtime_hub(
-                broker, handlers={"strategy.engine": factory}, strategy_watch_top=100
+                broker,
+                handlers={"strategy.engine": factory},
+                strategy_watch_top=100,
+                **production_hub(),
             ) as rt:
                 handler = rt.hub.handler("strategy.engine")
                 wait_until(lambda: all(sim.call(sim.server.hub.wants, "0B", c) for c in codes))
