@@ -68,7 +68,7 @@ from apps.broker.contract import Instrument, MinuteBar, OrderType, Side
 from apps.broker.simulator.dto import Side as SimSide
 from apps.strategy.engine.base import NO_SIGNALS, Strategy, StrategySettings, signal_key
 from apps.strategy.engine.events import BarEvent, Signal
-from apps.strategy.engine.market import CodeState, Market, kst_hhmm, ms_to_datetime
+from apps.strategy.engine.market import CodeState, Market, epoch_ms, kst_hhmm, ms_to_datetime
 from apps.strategy.engine.market import MinuteBar as EngineBar
 from apps.strategy.engine.params import Param, Schema
 from apps.strategy.engine.runner import Engine
@@ -175,7 +175,9 @@ class BenchMaCross(Strategy):
 
 
 def prepare_ours(rows: Sequence[Row]) -> Days:
-    """Each day's bars as the engine's `BarEvent` and the broker's `MinuteBar` (built before the clock)."""
+    """Each day's bars as the engine's `BarEvent` and the broker's `MinuteBar` (built before the clock;
+    the event's time also as epoch ms, as the backtest's stored bars load and as Nautilus's bars carry
+    `ts_event`)."""
     days: Days = []
     for ns, o, h, lo, c, v in rows:
         end = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC)
@@ -183,7 +185,10 @@ def prepare_ours(rows: Sequence[Row]) -> Days:
         if not days or days[-1][0] != day:
             days.append((day, []))
         days[-1][1].append(
-            (BarEvent(CODE, end, o, h, lo, c, v), MinuteBar(CODE, end, o, h, lo, c, v))
+            (
+                BarEvent(CODE, end, o, h, lo, c, v, end_ms=epoch_ms(end)),
+                MinuteBar(CODE, end, o, h, lo, c, v),
+            )
         )
     return days
 

@@ -31,6 +31,7 @@ django.setup()
 
 from apps.backtests.runner import DayInput, Instrument, RunSpec, run  # noqa: E402
 from apps.strategy.engine.events import BarEvent, NewsEvent  # noqa: E402
+from apps.strategy.engine.market import epoch_ms  # noqa: E402
 from krx import KST, calendar, tick_round  # noqa: E402
 
 START = dt.date(2025, 1, 2)
@@ -56,6 +57,7 @@ def gen_days(codes: list[str], days: list[dt.date], seed: int = 3) -> Iterator[D
             ends.append(at)
             at += dt.timedelta(minutes=1)
         ends.append(session.close)
+        end_ms = [epoch_ms(end) for end in ends]  # as the stored bars load (`stored_bar_events`)
         bases = dict(close)
         leaders = set(rng.sample(codes, 5))
         bars: list[BarEvent] = []
@@ -70,7 +72,7 @@ def gen_days(codes: list[str], days: list[dt.date], seed: int = 3) -> Iterator[D
                 high = max(o, price)
                 low = min(o, price)
                 vol = rng.randint(2_000, 20_000) * (8 if surge and i < 60 else 1)
-                bars.append(BarEvent(code, end, o, high, low, price, vol))
+                bars.append(BarEvent(code, end, o, high, low, price, vol, end_ms=end_ms[i]))
             close[code] = price
         news = [
             NewsEvent(c, dt.datetime.combine(day, dt.time(8, 30), tzinfo=KST), rng.randint(50, 95))

@@ -26,6 +26,7 @@ import krx
 from . import feeds
 from .engine.base import StrategySettings
 from .engine.events import BarEvent, Candidate, ConditionEvent, Event, ScanEvent
+from .engine.market import epoch_ms
 
 # The handler's logger: these lines are the handler's.
 log = logging.getLogger("apps.strategy.realtime_handlers")
@@ -90,6 +91,7 @@ def stored_bar_events(codes: Any, after: dt.datetime, until: dt.datetime) -> lis
             close=b.close,
             volume=b.volume,
             value=b.value,
+            end_ms=epoch_ms(b.time),
         )
         for b in MinuteBar.objects.filter(
             instrument_id__in=sorted(codes), time__gt=after, time__lte=until

@@ -178,10 +178,12 @@ def dispatch(market: Market, strategies: Sequence[Strategy], event: Event) -> li
                 out.extend(signals)
     elif kind is BarEvent:
         bar_event: BarEvent = event  # type: ignore[assignment]
-        moment = bar_event.end
-        if moment.tzinfo is None:  # `epoch_ms`, inlined (once per bar of a backtest)
-            raise ValueError("naive datetime")
-        end = int(moment.timestamp() * 1000)
+        end = bar_event.end_ms
+        if not end:  # not converted by its producer: `epoch_ms`, inlined
+            moment = bar_event.end
+            if moment.tzinfo is None:
+                raise ValueError("naive datetime")
+            end = int(moment.timestamp() * 1000)
         state = market.states.get(bar_event.code)
         if state is None or not state.day_start_ms < end <= state.day_end_ms:  # else a new day
             state = market.state_at(bar_event.code, end - 1)

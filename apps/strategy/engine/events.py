@@ -25,7 +25,11 @@ class TickEvent:
 
 @dataclass(frozen=True, slots=True)
 class BarEvent:
-    """A complete 1-minute bar; `end` is the end of its minute."""
+    """A complete 1-minute bar; `end` is the end of its minute.
+
+    `end_ms`: `end` in epoch milliseconds (`market.epoch_ms(end)`) when whoever builds the event has it
+    (the stored bars of a backtest's day are converted as they load, as other engines keep a bar's
+    time as an integer); 0: the engine converts `end` itself. Not compared: the same bar either way."""
 
     code: str
     end: datetime
@@ -35,6 +39,7 @@ class BarEvent:
     close: int
     volume: int
     value: int | None = None
+    end_ms: int = field(default=0, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
