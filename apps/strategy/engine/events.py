@@ -29,7 +29,8 @@ class BarEvent:
 
     `end_ms`: `end` in epoch milliseconds (`market.epoch_ms(end)`) when whoever builds the event has it
     (the stored bars of a backtest's day are converted as they load, as other engines keep a bar's
-    time as an integer); 0: the engine converts `end` itself. Not compared: the same bar either way."""
+    time as an integer); 0: the engine converts `end` itself. Not compared: the same bar either way.
+    A copy with another `end` (`dataclasses.replace`) must pass `end_ms` again (or 0)."""
 
     code: str
     end: datetime
