@@ -30,18 +30,13 @@ from typing import Any
 __all__ = ["SimProcess", "process_broker", "production_hub", "serve", "sim_process"]
 
 
-def production_hub() -> dict[str, float]:
-    """The hub's housekeeping intervals of the realtime process (`REALTIME_RESYNC_SECONDS`,
-    `REALTIME_HEARTBEAT_SECONDS`), for `realtime_hub(...)`: its test defaults (a cycle every 0.2 s, a
-    heartbeat every second, for quick tests) run each handler's `on_cycle` — database and Redis work in
-    threads beside the loop — 15 times as often as the process does, and a latency bench measures the
-    process."""
-    from django.conf import settings
-
-    return {
-        "resync_seconds": float(settings.REALTIME_RESYNC_SECONDS),
-        "heartbeat_seconds": float(settings.REALTIME_HEARTBEAT_SECONDS),
-    }
+def production_hub() -> dict[str, None]:
+    """For `realtime_hub(...)`: the hub's housekeeping intervals left to the `Hub` itself, which then
+    reads the process's settings (`REALTIME_RESYNC_SECONDS`, `REALTIME_HEARTBEAT_SECONDS`). The test
+    helper's own defaults (a cycle every 0.2 s, a heartbeat every second, for quick tests) run each
+    handler's `on_cycle` — database and Redis work in threads beside the loop — 15 times as often as the
+    process does, and a latency bench measures the process."""
+    return {"resync_seconds": None, "heartbeat_seconds": None}
 
 
 def serve(api_id: str, start_at: str = "09:05:00") -> None:
