@@ -25,11 +25,8 @@ from ..snapshot import (
 from .lock import account_lock, lock_statement
 from .state import evaluate_locked
 
-__all__ = ["after_fill", "arisk_check", "risk_check"]
+__all__ = ["after_fill", "arisk_decide", "arisk_statements", "risk_check"]
 
-# The async order path's statement runner: (sql, params, fetch) → the first row (None when not
-# fetched: the statement may only be queued, to go out with the next one).
-Run = Callable[[str, list[Any], bool], Awaitable[tuple[Any, ...] | None]]
 # Runs a sync callable in the order path's database thread (the ORM: a cache miss).
 InThread = Callable[..., Awaitable[Any]]
 
@@ -59,9 +56,20 @@ def risk_check(
     return check(snapshot, intent)
 
 
-async def arisk_check(
-    run: Run,
+def arisk_statements(
+    account_no: str, now: dt.datetime | None
+) -> tuple[list[tuple[str, list[Any]]], tuple[dt.datetime, dt.date]]:
+    """The async order path's reads, in its transaction: the lock statement, then the snapshot
+    statement (its row goes to `arisk_decide`), and the check's (now, day)."""
+    now, day, since = snapshot_window(now)
+    statements = [lock_statement(account_no), snapshot_statement(account_no, since, day)]
+    return statements, (now, day)
+
+
+async def arisk_decide(
     in_thread: InThread,
+    row: tuple[Any, ...] | None,
+    window: tuple[dt.datetime, dt.date],
     *,
     account_no: str,
     code: str,
@@ -70,16 +78,13 @@ async def arisk_check(
     price: int | None,
     reference_price: int | None = None,
     automatic: bool,
-    now: dt.datetime | None = None,
 ) -> Decision:
-    """`risk_check` on the async order path's own connection (inside its transaction): the same lock
-    and snapshot statements through `run`, the same pure check; the snapshot is assembled on the
-    event loop from this process's caches, or in the database thread when one misses."""
-    await run(*lock_statement(account_no), False)
-    now, day, since = snapshot_window(now)
-    row = await run(*snapshot_statement(account_no, since, day), True)
+    """The pure check of the intent against the snapshot statement's row (`arisk_statements`): the
+    snapshot is assembled on the event loop from this process's caches, or in the database thread
+    when one misses."""
     if row is None:
         raise RuntimeError("the snapshot statement returned no row")
+    now, day = window
     raw = snapshot_parse(row)
     args = {"automatic": automatic, "now": now, "day": day}
     if snapshot_cached(raw, account_no, code, day):

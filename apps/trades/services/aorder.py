@@ -2,8 +2,11 @@
 
 `aorder_submit`: the order's transaction runs on the event loop, on the process's own connection
 driven as a libpq pipeline (`aorder_create`, `apps.core.pgpipe.Pipe`): BEGIN, the risk lock, the
-snapshot, the pure check, the insert, COMMIT — the same statements as `order_create` (built by the same functions: `risk_hook.acheck`,
-`insert.insert_statement`), without a thread hop or Django's per-query work. Meanwhile the async REST
+snapshot, the pure check, the insert, COMMIT — the same statements as `order_create` (built by the
+same functions: `risk_hook.astatements`/`adecide`, `insert.insert_statement`), without a thread hop
+or Django's per-query work. `aorder_submit_led` (the strategy's entries): a statement of the caller's
+(the signal's row) goes out in the same round trip as BEGIN, the key, the lock and the snapshot, and
+the intent is decided from its row between the two round trips (one round trip fewer). Meanwhile the async REST
 client takes the rate-limit slot and the token (`prepare`); the call is made only after the commit,
 exactly once, outside any transaction. The record of its outcome runs in the order thread (Django).
 
@@ -20,7 +23,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -30,7 +33,7 @@ from django.db.backends.signals import connection_created
 
 from apps.broker.contract import AmbiguousOutcome, BrokerError, BrokerUnavailable, OrderAck
 from apps.core import gcpause
-from apps.core.pgpipe import Pipe, Statement
+from apps.core.pgpipe import Pipe
 
 from ..models import Order
 from . import risk_hook
@@ -51,7 +54,17 @@ from .insert import insert_result, insert_statement
 
 log = logging.getLogger(__name__)
 
-__all__ = ["aorder_create", "aorder_db_close", "aorder_statement", "aorder_submit"]
+__all__ = [
+    "Decide",
+    "Lead",
+    "LeadFailed",
+    "aorder_create",
+    "aorder_create_led",
+    "aorder_db_close",
+    "aorder_statement",
+    "aorder_submit",
+    "aorder_submit_led",
+]
 
 # The realtime path's own database thread (Django): the outcome's record and the rare queries the loop
 # cannot make. One thread, so its connection is reused and orders stay ordered.
@@ -187,6 +200,19 @@ async def aorder_db_close() -> None:
 _KEY_SQL = f"SELECT 1 FROM {Order._meta.db_table} WHERE idempotency_key = %s"  # noqa: S608 - our table
 
 
+# The led path (`aorder_create_led`): a statement of the caller's that goes out with the order's first
+# round trip, in a transaction of its own; and the decision made from its row between the round trips.
+Lead = tuple[str, list[Any]]
+Decide = Callable[[tuple[Any, ...] | None], OrderIntent | None]
+_LEAD_CONTROLS = ("BEGIN", "SET LOCAL synchronous_commit TO off")
+_Settle = Callable[[tuple[Any, ...] | None], tuple[OrderPlan, OrderIntent] | None]
+
+
+class LeadFailed(Exception):
+    """The order connection failed before the lead statement's reply: whether it ran is unknown; no
+    order was made. The caller takes its slow path, which finds the lead's row if it ran."""
+
+
 async def aorder_create(intent: OrderIntent) -> tuple[Order, bool]:
     """`order_create(intent, claim=True)` with the transaction on the loop's own connection."""
     # A key is looked up in the transaction's first round trip (no thread hop, no round trip of its
@@ -197,22 +223,72 @@ async def aorder_create(intent: OrderIntent) -> tuple[Order, bool]:
         plan = await _order_db(order_plan, intent, claim=True)
     if isinstance(plan, Order):
         return plan, False
+    known = plan
+    made = await _create(
+        plan.account, plan.now, intent.idempotency_key, None, lambda _: (known, intent)
+    )
+    assert made is not None  # settled without a lead: always an intent
+    return made
+
+
+async def aorder_create_led(
+    lead: Lead,
+    decide: Decide,
+    *,
+    account: str,
+    idempotency_key: str,
+    on_intent: Callable[[], None] | None = None,
+) -> tuple[Order, bool] | None:
+    """The lead statement and the order's transaction in two round trips where they took three.
+
+    The lead runs in a transaction of its own that commits without waiting for the WAL flush (as
+    `aorder_statement(wait_for_flush=False)`: the order's durable commit right after flushes it too);
+    it goes out with the order's BEGIN, key, lock and snapshot statements. `decide(lead's row)` then
+    runs on the loop (no await: the account stays locked meanwhile) and gives the intent — of
+    `account`, with `idempotency_key` — or None: no order, the order's transaction rolls back (the
+    lead stays committed). The intent is planned on the loop (the caller checked `order_plan_ready`),
+    checked and inserted as `aorder_create` does; None when `decide` said no. `on_intent` is called
+    when `decide` made an intent (`aorder_submit_led`: the order's rate-limit slot is taken from then
+    on, during the second round trip — never for a signal that makes no order). Raises `LeadFailed`
+    when the lead's outcome is unknown, and what `aorder_create` raises."""
+    now = risk_hook.exchange_time()
+
+    def settle(row: tuple[Any, ...] | None) -> tuple[OrderPlan, OrderIntent] | None:
+        intent = decide(row)
+        if intent is None:
+            return None
+        if intent.account_no != account or intent.idempotency_key != idempotency_key:
+            raise ValueError("a led intent must be of the account and key its transaction locked")
+        plan = order_plan(intent, claim=True, lookup_key=False, now=now)
+        assert isinstance(plan, OrderPlan)  # without a key lookup: never an existing order
+        if on_intent is not None:
+            on_intent()
+        return plan, intent
+
+    return await _create(account, now, idempotency_key, lead, settle)
+
+
+async def _create(
+    account: str, now: Any, key_used: str, lead: Lead | None, settle: _Settle
+) -> tuple[Order, bool] | None:
     async with _CONN.mine():
         for attempt in (1, 2):
             try:
-                return await _transaction(plan, intent)
+                return await _transaction(account, now, key_used, lead, settle)
             except _KeyUsed:
-                existing = await _order_db(order_of_key, intent.idempotency_key)
+                existing = await _order_db(order_of_key, key_used)
                 if existing is None:  # pragma: no cover - the key's order cannot vanish
                     raise RuntimeError("an idempotency key's order disappeared") from None
                 return existing, False
             except _Stale:
                 await _CONN.drop()
+                if lead is not None:
+                    raise LeadFailed from None
                 if attempt == 2:
                     break
             except psycopg.OperationalError as exc:
                 await _CONN.drop()
-                log.error("order %s: the order connection failed: %s", plan.order.pk, exc)
+                log.error("order for %s: the order connection failed: %s", account, exc)
                 break
     raise OrderRefused(
         "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
@@ -227,74 +303,74 @@ class _Stale(Exception):
     """The connection failed before the transaction did anything: safe to retry on a fresh one."""
 
 
-async def _transaction(plan: OrderPlan, intent: OrderIntent) -> tuple[Order, bool]:
-    order = plan.order
+async def _transaction(
+    account: str, now: Any, key_used: str, lead: Lead | None, settle: _Settle
+) -> tuple[Order, bool] | None:
     try:
         pipe = await _CONN.get()
     except psycopg.OperationalError as exc:
-        log.error("order %s: cannot connect the order connection: %s", order.pk, exc)
+        log.error("order for %s: cannot connect the order connection: %s", account, exc)
+        if lead is not None:
+            raise LeadFailed from None
         raise OrderRefused(
             "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
         ) from None
     started = False
-    key: Statement | None = None
-
-    async def run(sql: str, params: list[Any], fetch: bool = True) -> tuple[Any, ...] | None:
-        """A statement not fetched is only queued (the lock goes out with BEGIN and the snapshot
-        statement: one round trip); a fetch sends what is queued and waits. At the first fetch (the
-        snapshot: the same round trip) the key's answer."""
-        nonlocal started, key
-        statement = pipe.queue(sql, params)
-        if not fetch:
-            return None
-        row = await pipe.fetchone(statement)
-        started = True
-        if key is not None:
-            used, key = await pipe.fetchone(key), None
-            if used is not None:
-                raise _KeyUsed
-        return row
-
     try:
-        # Two round trips: BEGIN + the key + the lock + the snapshot, then the insert + COMMIT (the
-        # sync waits for COMMIT's reply: the row is durable before this returns, so before any
-        # broker call).
+        # Two round trips: [the lead +] BEGIN + the key + the lock + the snapshot, then the insert +
+        # COMMIT (the sync waits for COMMIT's reply: the row is durable before this returns, so
+        # before any broker call).
         try:
+            head = None
+            if lead is not None:
+                for control in _LEAD_CONTROLS:
+                    pipe.queue(control)
+                head = pipe.queue(*lead)
+                pipe.queue("COMMIT")
             pipe.queue("BEGIN")
-            if intent.idempotency_key:
-                key = pipe.queue(_KEY_SQL, [intent.idempotency_key])
-            await risk_hook.acheck(
-                run,
+            key = pipe.queue(_KEY_SQL, [key_used]) if key_used else None
+            statements, window = risk_hook.astatements(account, now)
+            snapshot = [pipe.queue(sql, params) for sql, params in statements][-1]
+            await pipe.sync()
+            started = True
+            decided = settle(None if head is None else await pipe.fetchone(head))
+            if decided is None:
+                return None
+            plan, intent = decided
+            if key is not None and await pipe.fetchone(key) is not None:
+                raise _KeyUsed
+            await risk_hook.adecide(
                 _order_db,
+                await pipe.fetchone(snapshot),
+                window,
                 intent,
                 account=plan.account,
                 order_type=plan.order_type,
                 price=plan.price,
-                now=plan.now,
             )
-            insert = pipe.queue(*insert_statement(order, plan.journal, plan.reserve))
+            insert = pipe.queue(*insert_statement(plan.order, plan.journal, plan.reserve))
             pipe.queue("COMMIT")
             row = await pipe.fetchone(insert)
         finally:
             await _end_open(pipe)  # nothing of a refused or failed transaction stays
     except psycopg.OperationalError:
-        if not started:  # BEGIN, the lock or the snapshot statement: nothing was done
+        if not started:  # [the lead,] BEGIN, the lock or the snapshot statement: nothing known
             raise _Stale from None
         raise
     except OrderRefused as exc:
-        await _order_db(risk_hook.after_refusal, plan.account, {r["code"] for r in exc.reasons})
+        await _order_db(risk_hook.after_refusal, account, {r["code"] for r in exc.reasons})
         raise
     except psycopg.errors.UniqueViolation:
         # Two submissions with one key raced: the loser answers with the winner's order.
-        existing = await _order_db(order_of_key, intent.idempotency_key)
+        existing = await _order_db(order_of_key, key_used)
         if existing is not None:
             return existing, False
         raise
     assert row is not None
-    refused = insert_result(order, row)
+    refused = insert_result(plan.order, row)
     if refused is not None:
         raise await _order_db(order_refusal, plan, intent, refused)
-    return order, True
+    return plan.order, True
 
 
 # --------------------------------------------------------------------------------- one statement
@@ -340,29 +416,78 @@ async def aorder_submit(
     `prepare` (the async client's `order_slot`): the rate-limit slot and the token are taken while
     the row commits, and the call it returns is made only after the commit; a refused intent leaves
     the slot unused (its task cancelled: nothing is sent)."""
+
+    async def create(take_slot: Callable[[], None]) -> tuple[Order, bool]:
+        take_slot()  # while the row commits
+        return await aorder_create(intent)
+
+    order = await _submit(create, place, call_limit, prepare)
+    assert order is not None  # an intent always ends in an order or a refusal
+    return order
+
+
+async def aorder_submit_led(
+    lead: Lead,
+    decide: Decide,
+    place: APlaceFn,
+    *,
+    account: str,
+    idempotency_key: str,
+    call_limit: float | None = None,
+    prepare: APrepareFn | None = None,
+) -> Order | None:
+    """`aorder_submit` of the intent `decide` makes from the lead statement's row
+    (`aorder_create_led`: one round trip fewer); None when it made none (nothing sent). The slot
+    is taken once `decide` made an intent (a gated or duplicate signal takes none)."""
+
+    def create(take_slot: Callable[[], None]) -> Awaitable[tuple[Order, bool] | None]:
+        return aorder_create_led(
+            lead, decide, account=account, idempotency_key=idempotency_key, on_intent=take_slot
+        )
+
+    return await _submit(create, place, call_limit, prepare)
+
+
+# Makes the order (or not: None) and calls its argument when the order's rate-limit slot may be taken.
+_Create = Callable[[Callable[[], None]], Awaitable[tuple[Order, bool] | None]]
+
+
+async def _submit(
+    create: _Create,
+    place: APlaceFn,
+    call_limit: float | None,
+    prepare: APrepareFn | None,
+) -> Order | None:
     with gcpause.paused():  # no collector pass between the intent and the broker's reply
-        outcome = await _create_and_call(intent, place, call_limit, prepare)
-    if isinstance(outcome, Order):
-        return outcome  # an earlier order with this key: nothing sent
+        outcome = await _create_and_call(create, place, call_limit, prepare)
+    if outcome is None or isinstance(outcome, Order):
+        return outcome  # nothing made, or an earlier order with this key: nothing sent
     order, result = outcome
     return await _order_db(order_record, order.pk, result)
 
 
 async def _create_and_call(
-    intent: OrderIntent,
+    create: _Create,
     place: APlaceFn,
     call_limit: float | None,
     prepare: APrepareFn | None,
-) -> Order | tuple[Order, OrderAck | BaseException]:
-    early = asyncio.ensure_future(prepare()) if prepare is not None else None
+) -> Order | tuple[Order, OrderAck | BaseException] | None:
+    early: asyncio.Future[Any] | None = None
+
+    def take_slot() -> None:
+        nonlocal early
+        if prepare is not None and early is None:
+            early = asyncio.ensure_future(prepare())
+
     try:
-        order, created = await aorder_create(intent)
+        made = await create(take_slot)
     except BaseException:
         _drop(early)
         raise
-    if not created:
+    if made is None or not made[1]:
         _drop(early)
-        return order
+        return None if made is None else made[0]
+    order = made[0]
     limit = call_limit if call_limit is not None else _order_timeout()
     sent = False
 

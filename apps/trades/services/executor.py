@@ -197,16 +197,19 @@ class OrderPlan:
     now: Any
 
 
-def order_plan(intent: OrderIntent, *, claim: bool, lookup_key: bool = True) -> OrderPlan | Order:
+def order_plan(
+    intent: OrderIntent, *, claim: bool, lookup_key: bool = True, now: Any = None
+) -> OrderPlan | Order:
     """Validate and build the row; an idempotency key used before returns the existing order
-    (`lookup_key=False`: the caller looks the key up in the order's own transaction)."""
+    (`lookup_key=False`: the caller looks the key up in the order's own transaction). `now`: the
+    exchange's time the caller read for the check (else read here)."""
     _validate(intent)
     account = intent.account_no or default_account()
     if intent.idempotency_key and lookup_key:
         existing = Order.objects.filter(idempotency_key=intent.idempotency_key).first()
         if existing is not None:
             return existing
-    now = risk_hook.exchange_time()
+    now = now or risk_hook.exchange_time()
     market, name = _market_of(intent.code)
     order_type, price = intent.order_type, intent.price
     if intent.reference_price and intent.slippage_cap_pct is not None:
@@ -259,10 +262,17 @@ def order_plan(intent: OrderIntent, *, claim: bool, lookup_key: bool = True) -> 
 def order_plan_cached(intent: OrderIntent, *, lookup_key: bool = True) -> bool:
     """Whether `order_plan(intent, lookup_key=…)` runs without a query (the async path then plans
     on its event loop; it looks an idempotency key up in the order's transaction instead)."""
-    hit = _MARKETS.get(intent.code)
+    return not (intent.idempotency_key and lookup_key) and order_plan_ready(
+        intent.code, intent.account_no
+    )
+
+
+def order_plan_ready(code: str, account_no: str) -> bool:
+    """Whether an intent for `code` on `account_no` (given: not the default looked up) is planned
+    without a query, its key looked up in the order's transaction (`order_plan_cached`)."""
+    hit = _MARKETS.get(code)
     return (
-        not (intent.idempotency_key and lookup_key)
-        and bool(intent.account_no)
+        bool(account_no)
         and hit is not None
         and time.monotonic() - hit[0] < _MARKET_TTL_SECONDS
         and risk_hook.exchange_time_ready()

@@ -2,7 +2,7 @@
 
 - `exchange_time()`: the exchange's clock, read before the order's transaction (the simulator's clock
   is an HTTP read: `apps.risk.clock` reads it in the background and extrapolates);
-- `check()`: inside `order_create`'s transaction, the per-account lock, a fresh snapshot and the pure
+- `check()`: inside `order_create`'s transaction (`astatements` + `adecide`: the async path's), the per-account lock, a fresh snapshot and the pure
   pre-trade check (`apps.risk.check`); a refusal raises `OrderRefused` with every reason;
 - `lock()` / `after_fill()`: the books take the same lock before a fill changes a position, and let
   the risk engine halt (or reduce) when the fill breached the daily loss limit (or the reduce share);
@@ -72,22 +72,33 @@ def check(
     _raise_reasons(decision, whole)
 
 
-async def acheck(
-    run: Any,
+def astatements(
+    account: str, now: dt.datetime
+) -> tuple[list[tuple[str, list[Any]]], tuple[dt.datetime, dt.date]]:
+    """`check`'s reads for the async order path, queued in its transaction on its own connection:
+    the lock and the snapshot statements (the snapshot's row goes to `adecide`), and the window."""
+    from apps.risk.services.pretrade import arisk_statements
+
+    return arisk_statements(account, now)
+
+
+async def adecide(
     in_thread: Any,
+    row: tuple[Any, ...] | None,
+    window: tuple[dt.datetime, dt.date],
     intent: OrderIntent,
     *,
     account: str,
     order_type: str,
     price: int | None,
-    now: dt.datetime,
 ) -> None:
-    """`check` (with `account`) on the async order path's own connection, inside its transaction:
-    `run` executes a statement there, `in_thread` runs the ORM on a cache miss."""
-    from apps.risk.services.pretrade import arisk_check
+    """`check` (with `account`) on the snapshot row `astatements` read, inside the same transaction:
+    raises `OrderRefused` with every reason; `in_thread` runs the ORM on a cache miss."""
+    from apps.risk.services.pretrade import arisk_decide
 
-    args = _check_args(intent, account, order_type, price, now)
-    _raise_reasons(await arisk_check(run, in_thread, **args), whole=False)
+    args = _check_args(intent, account, order_type, price, None)
+    del args["now"]
+    _raise_reasons(await arisk_decide(in_thread, row, window, **args), whole=False)
 
 
 def _check_args(
