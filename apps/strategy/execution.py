@@ -23,14 +23,23 @@ One signal, in this order (`asignal_execute`, on the realtime process's event lo
    `signal:<key>` (one order per signal, whatever happens).
 4. `signal_outcome` (database thread): `accepted` with the order, `rejected` with the executor's reasons
    (`OrderRefused.reasons`, the risk engine's), `failed` on an unexpected error (the order, if one was
-   made, found by its idempotency key). After that commit: the `trade_signal` push.
+   made, found by its idempotency key). After that commit: the `trade_signal` push
+   (`apps.strategy.outcome`).
+
+The led path (`_execute_led`, taken when the news score is known and the instrument and the order's
+planning are cached — the realtime process after its first order of a code): steps 1–3 in two round
+trips instead of three. Step 1's statement goes out with the order transaction's BEGIN, key, lock and
+snapshot (`aorder_submit_led`); sizing and the intent are decided on the loop from its row while the
+account is locked (nothing awaited there); a duplicate, a gated entry or a sizing refusal rolls the
+order's transaction back (the signal's row stays, committed in its own transaction before it). When
+the connection fails before that round trip's reply, the signal is decided again by the path above,
+which finds its row if it was made: a duplicate then, never a second entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import logging
 import time
@@ -49,17 +58,22 @@ from apps.realtime.handlers import db_call
 from apps.risk.models import State as RiskState
 from apps.trades.models import OPEN_STATUSES, Cause, Order, OrderStatus, OrderType, Position
 from apps.trades.services import OrderIntent, OrderRefused, aorder_submit
-from apps.trades.services.aorder import aorder_statement
+from apps.trades.services.aorder import LeadFailed, aorder_statement, aorder_submit_led
+from apps.trades.services.executor import order_plan_ready
 
 from .engine.base import StrategySettings
 from .engine.events import Signal
 from .models import Signal as SignalRow
 from .models import SignalStatus
+from .outcome import (
+    idempotency_key,
+    signal_outcome,
+    signal_payload,
+    signals_interrupted_settle,
+)
 from .sizing import OrderPlan, entry_limit_price, plan_order, weight_room
 
 log = logging.getLogger(__name__)
-
-IDEMPOTENCY_MAX = 100  # Order.idempotency_key's length
 
 __all__ = [
     "OrderPlan",
@@ -74,14 +88,6 @@ __all__ = [
     "signal_prepare",
     "signals_interrupted_settle",
 ]
-
-
-def idempotency_key(key: str) -> str:
-    """`signal:<key>`, or `signal:<sha1 of key>` for a key too long for the order's column."""
-    value = f"signal:{key}"
-    if len(value) <= IDEMPOTENCY_MAX:
-        return value
-    return "signal:" + hashlib.sha1(key.encode()).hexdigest()  # noqa: S324 (a name, not a secret)
 
 
 # --------------------------------------------------------------------------------- 1. prepare
@@ -363,87 +369,6 @@ def build_intent(
     )
 
 
-# --------------------------------------------------------------------------------- 4. outcome
-def signal_outcome(
-    row_id: int,
-    *,
-    order_id: Any = None,
-    refused: list[dict[str, str]] | None = None,
-    error: str = "",
-    idem_key: str = "",
-) -> dict[str, Any]:
-    """Record what became of the signal; returns the `trade_signal` payload (pushed after commit)."""
-    with transaction.atomic():
-        row = SignalRow.objects.select_for_update().get(pk=row_id)
-        if order_id is None and idem_key and not refused:
-            order_id = (
-                Order.objects.filter(idempotency_key=idem_key).values_list("pk", flat=True).first()
-            )
-        if order_id is not None:
-            row.order_id = order_id
-            row.status = SignalStatus.ACCEPTED if not error else SignalStatus.FAILED
-        elif refused is not None:
-            row.status = SignalStatus.REJECTED
-        else:
-            row.status = SignalStatus.FAILED
-        if refused is not None:
-            row.risk_reasons = refused
-        elif error:
-            row.risk_reasons = [{"code": "error", "message": error[:300]}]
-        row.save(update_fields=["status", "order", "risk_reasons"])
-        payload = signal_payload(row)
-        publish_after_commit("trade_signal", payload)
-    return payload
-
-
-INTERRUPTED = "the process stopped before the signal's order was made (restart); not sent again"
-
-
-def signals_interrupted_settle(
-    day: dt.date, in_flight: frozenset[str] = frozenset()
-) -> list[dict[str, Any]]:
-    """At a realtime process's start, before it executes anything: today's signals still `new` were
-    interrupted by the end of the previous process, between their row and their outcome. Each gets
-    an outcome now, so none stays half-made: `accepted` with its order when the order's row was
-    made (found by its idempotency key; reconciliation settles the order itself), else `failed`
-    (its key stays fired: never an entry sent late). `in_flight`: keys this process is executing now
-    (left alone). Returns their `trade_signal` payloads."""
-    settled = []
-    rows = SignalRow.objects.filter(day=day, status=SignalStatus.NEW).exclude(key__in=in_flight)
-    for row_id, key in rows.values_list("pk", "key"):
-        order_id = (
-            Order.objects.filter(idempotency_key=idempotency_key(key))
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if order_id is not None:
-            settled.append(signal_outcome(row_id, order_id=order_id))
-        else:
-            settled.append(signal_outcome(row_id, error=INTERRUPTED))
-        log.warning(
-            "strategy: signal %s was interrupted by a restart: %s", key, settled[-1]["status"]
-        )
-    return settled
-
-
-def signal_payload(row: SignalRow) -> dict[str, Any]:
-    """`trade_signal` (seed 004 §8.3: `{code, action, reason}`), with the signal's id, strategy, name,
-    exchange time, price, status, order and risk reasons for the pages."""
-    return {
-        "code": row.code,
-        "action": row.side,
-        "reason": row.reason,
-        "id": row.pk,
-        "strategy": row.strategy,
-        "name": row.name,
-        "at": row.at.isoformat(),
-        "price": row.price,
-        "status": row.status,
-        "order_id": str(row.order_id) if row.order_id else None,
-        "risk_reasons": row.risk_reasons,
-    }
-
-
 # --------------------------------------------------------------------------------- the whole path
 @dataclass
 class ExecutionContext:
@@ -474,6 +399,10 @@ async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
     strategy = ctx.strategies.get(signal.strategy)
     features = dict(signal.features)
     rank, news = _rank_news(features, ctx.candidate(signal.code))
+    if news is not None or signal.side != "buy":
+        led = await _execute_led(signal, ctx, strategy, features, news, rank)
+        if led is not None:
+            return led
     looked_up: asyncio.Future[int | None] | None = None
     if news is None and signal.side == "buy":
         from . import feeds
@@ -494,6 +423,26 @@ async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
         return Executed(prepared.row_id, SignalStatus.GATED)
     if looked_up is not None:
         news = await looked_up
+    plan, reference = _plan(signal, ctx, strategy, prepared)
+    if plan.refusal is not None:
+        await db_call(signal_outcome, prepared.row_id, refused=[plan.refusal])
+        return Executed(prepared.row_id, SignalStatus.REJECTED)
+    intent = build_intent(signal, prepared, plan, reference, news, rank)
+    return await _submitted(
+        signal,
+        prepared.row_id,
+        intent.idempotency_key or "",
+        aorder_submit(intent, ctx.place, prepare=ctx.prepare),
+    )
+
+
+def _plan(
+    signal: Signal,
+    ctx: ExecutionContext,
+    strategy: StrategySettings | None,
+    prepared: Prepared,
+) -> tuple[OrderPlan, int]:
+    """The signal's sizing (pure) and its reference price (the signal's, else the last tick's)."""
     last = ctx.last_price(signal.code, signal.at)
     reference = signal.price or (last[0] if last else None)
     limits = None
@@ -501,27 +450,96 @@ async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
         day = signal.at.astimezone(krx.KST).date()
         limits = krx.price_limits(last[1], prepared.market, day)
     plan = plan_order(signal, prepared, strategy, reference, limits)
-    if plan.refusal is not None:
-        await db_call(signal_outcome, prepared.row_id, refused=[plan.refusal])
-        return Executed(prepared.row_id, SignalStatus.REJECTED)
-    assert reference is not None
-    intent = build_intent(signal, prepared, plan, reference, news, rank)
+    return plan, reference or 0
+
+
+async def _execute_led(
+    signal: Signal,
+    ctx: ExecutionContext,
+    strategy: StrategySettings | None,
+    features: dict[str, Any],
+    news: int | None,
+    rank: int | None,
+) -> Executed | None:
+    """The whole path with the signal's statement leading the order's transaction
+    (`aorder_submit_led`: one round trip fewer) when everything it needs is known on the loop: the
+    news score, the signal's key, the instrument and the order's planning caches. None: not taken
+    (or the connection failed before the signal's row was known): the caller takes the slow path,
+    which finds the row if it was made (a duplicate then: never a second entry)."""
+    cached = _instrument_cached(signal.code)
+    if cached is None or not signal.key or not order_plan_ready(signal.code, ctx.account_no):
+        return None
+    market, name = cached
+    day = signal.at.astimezone(krx.KST).date()
+    version = strategy.version if strategy else None
+    lead = _prepare_statement(signal, day, ctx.account_no, version, name, features)
+    key = idempotency_key(signal.key)
+    seen: dict[str, Any] = {}
+
+    def decide(row: tuple[Any, ...] | None) -> OrderIntent | None:
+        assert row is not None  # the statement always returns its row
+        seen["row"] = row
+        if row[0] is None or _gated(signal, row):
+            return None  # handled before; or a gated entry (its row marked below, in the thread)
+        prepared = _prepared(signal, row, ctx.account_no, market, name)
+        assert prepared is not None
+        plan, reference = _plan(signal, ctx, strategy, prepared)
+        if plan.refusal is not None:
+            seen["refusal"] = plan.refusal
+            return None
+        return build_intent(signal, prepared, plan, reference, news, rank)
+
+    submit = aorder_submit_led(
+        lead, decide, ctx.place, account=ctx.account_no, idempotency_key=key, prepare=ctx.prepare
+    )
     try:
-        order = await aorder_submit(intent, ctx.place, prepare=ctx.prepare)
+        made = await _submitted(signal, None, key, submit, seen)
+    except LeadFailed:
+        log.warning("strategy: signal %s: the order connection failed; retrying", signal.key)
+        return None
+    row = seen["row"]
+    if row[0] is None:
+        return Executed(None, "duplicate")
+    if made is not None:
+        return made
+    if "refusal" in seen:
+        await db_call(signal_outcome, row[0], refused=[seen["refusal"]])
+        return Executed(row[0], SignalStatus.REJECTED)
+    await db_call(_prepared, signal, row, ctx.account_no, market, name)  # gated: marked there
+    return Executed(row[0], SignalStatus.GATED)
+
+
+async def _submitted(
+    signal: Signal,
+    row_id: int | None,
+    key: str,
+    submit: Awaitable[Order | None],
+    seen: dict[str, Any] | None = None,
+) -> Executed | None:
+    """Await the order's submission and record the signal's outcome (its row: `row_id`, else the
+    led path's `seen["row"]`). None: no order was made (the led path's decision)."""
+
+    def row() -> int:
+        return row_id if row_id is not None else (seen or {})["row"][0]
+
+    try:
+        order = await submit
     except OrderRefused as exc:
         log.info("strategy: signal %s refused: %s", signal.key, exc.reason)
-        await db_call(signal_outcome, prepared.row_id, refused=list(exc.reasons))
-        return Executed(prepared.row_id, SignalStatus.REJECTED)
-    except asyncio.CancelledError:
+        await db_call(signal_outcome, row(), refused=list(exc.reasons))
+        return Executed(row(), SignalStatus.REJECTED)
+    except (asyncio.CancelledError, LeadFailed):
         raise
     except Exception as exc:
+        if row_id is None and "row" not in (seen or {}):
+            raise  # the signal's own statement failed: no row to record it on
         log.exception("strategy: signal %s failed", signal.key)
-        await db_call(
-            signal_outcome, prepared.row_id, error=repr(exc), idem_key=intent.idempotency_key or ""
-        )
-        return Executed(prepared.row_id, SignalStatus.FAILED)
-    await db_call(signal_outcome, prepared.row_id, order_id=order.pk)
-    return Executed(prepared.row_id, SignalStatus.ACCEPTED, order.pk)
+        await db_call(signal_outcome, row(), error=repr(exc), idem_key=key)
+        return Executed(row(), SignalStatus.FAILED)
+    if order is None:
+        return None
+    await db_call(signal_outcome, row(), order_id=order.pk)
+    return Executed(row(), SignalStatus.ACCEPTED, order.pk)
 
 
 def _rank_news(

@@ -16,7 +16,7 @@ from django.conf import settings
 from apps.core.models import RuntimeFlag
 from apps.risk.models import State
 from apps.risk.testing import permissive_config
-from apps.strategy import execution
+from apps.strategy import execution, outcome
 from apps.strategy.engine.events import Signal
 from apps.strategy.execution import (
     ExecutionContext,
@@ -52,7 +52,8 @@ def pushes(monkeypatch) -> list[tuple[str, dict[str, Any]]]:  # type: ignore[no-
 
         transaction.on_commit(lambda: sent.append((event_type, data)))
 
-    monkeypatch.setattr(execution, "publish_after_commit", publish)
+    for module in (execution, outcome):  # a gated row's push, and every outcome's
+        monkeypatch.setattr(module, "publish_after_commit", publish)
     return sent
 
 
@@ -64,6 +65,24 @@ def switch(on: bool) -> None:
 def _open_gate(db) -> None:  # type: ignore[no-untyped-def]
     permissive_config()
     switch(True)
+
+
+@pytest.fixture(autouse=True, params=["led", "apart"])
+def path(request, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """Every test on both paths: "led" (the instrument and the order's planning cached: the signal's
+    statement leads the order's transaction, `aorder_submit_led`) and "apart" (the signal's row,
+    then the order's transaction: what runs while a cache is cold)."""
+    import time
+
+    from apps.trades.services import executor
+
+    if request.param == "led":
+        now = time.monotonic()
+        monkeypatch.setitem(execution._INSTRUMENTS, CODE, (now, ("KOSPI", "삼성전자")))
+        monkeypatch.setitem(executor._MARKETS, CODE, (now, ("KOSPI", "삼성전자")))
+    else:
+        monkeypatch.setattr(execution, "order_plan_ready", lambda code, account: False)
+    return str(request.param)
 
 
 def signal(side: str = "buy", price: int = 70_000, key: str = "", **kw: Any) -> Signal:

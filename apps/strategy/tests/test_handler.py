@@ -528,13 +528,14 @@ async def test_after_a_reconnect_the_lost_minutes_come_from_the_chart(setup, mon
 async def test_a_restart_settles_the_signal_a_killed_process_left_new(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The process died between the signal's row and its order: the next start marks it `failed` (no
     order, key fired: the entry is not sent late) and pushes it; nothing is left half-made."""
-    from apps.strategy import execution
+    from apps.strategy import execution, outcome
 
     from .factories import SignalFactory
 
     use(monkeypatch, FirstTickBuyer)
     pushed: list[dict[str, Any]] = []
-    monkeypatch.setattr(execution, "publish_after_commit", lambda t, d, *a, **k: pushed.append(d))
+    for module in (execution, outcome):
+        monkeypatch.setattr(module, "publish_after_commit", lambda t, d, *a, **k: pushed.append(d))
     row = await sync_to_async(SignalFactory)(
         strategy="first_tick", key=f"first_tick:{CODE}:{DAY}:entry", day=DAY, at=at("09:00:01")
     )
