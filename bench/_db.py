@@ -69,3 +69,20 @@ def commit_floor_line(url: str) -> str:
         f"(f)  the database's commit floor (one-row transaction): durable p50 {durable[0]:.2f} ms "
         f"p99 {durable[1]:.2f} ms; synchronous_commit=off p50 {fast[0]:.2f} ms p99 {fast[1]:.2f} ms"
     )
+
+
+def retire_orders(keep: int) -> None:
+    """Only the newest `keep` bench orders stay live (the others `cancelled`), as on a trading day
+    where orders fill or are cancelled: otherwise every snapshot reads all the run's orders."""
+    from django.db import connection
+
+    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus
+
+    live = [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)]
+    try:
+        newest = Order.objects.filter(status__in=live).order_by("-created_at")[keep:]
+        Order.objects.filter(pk__in=list(newest.values_list("pk", flat=True))).update(
+            status=OrderStatus.CANCELLED
+        )
+    finally:
+        connection.close()

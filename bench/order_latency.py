@@ -116,22 +116,7 @@ def wire_stamps() -> list[float]:
 
 steps: list[tuple[float, float, float, float]] = []
 on_socket: list[float] = []  # intent → the request written to our socket
-written: list[float] = []  # when an order request's first bytes went to our socket
-
-
-def socket_stamps() -> None:
-    """Stamp the moment an order request's bytes are handed to the kernel (asyncio's socket transport
-    `write`, which sends at once when the socket is free): the request is on the wire then."""
-    from asyncio import selector_events
-
-    original = selector_events._SelectorSocketTransport.write
-
-    def write(self, data):  # type: ignore[no-untyped-def]
-        if b"api-id: kt1000" in bytes(data[:2048]):
-            written.append(time.perf_counter())
-        return original(self, data)
-
-    selector_events._SelectorSocketTransport.write = write  # type: ignore[method-assign]
+written: list[float] = []  # when an order request's first bytes went to our socket (bench/_wire.py)
 
 
 async def arrived(stamps: list[float], before: int) -> bool:
@@ -142,23 +127,6 @@ async def arrived(stamps: list[float], before: int) -> bool:
             return True
         await asyncio.sleep(0.0005)
     return False
-
-
-def retire(keep: int) -> None:
-    """Only the newest `keep` bench orders stay live (the others `cancelled`), as on a trading day
-    where orders fill or are cancelled: otherwise every snapshot reads all the run's orders."""
-    from django.db import connection
-
-    from apps.trades.models import OPEN_STATUSES, Order, OrderStatus
-
-    live = [str(s) for s in (*OPEN_STATUSES, OrderStatus.NEW)]
-    try:
-        newest = Order.objects.filter(status__in=live).order_by("-created_at")[keep:]
-        Order.objects.filter(pk__in=list(newest.values_list("pk", flat=True))).update(
-            status=OrderStatus.CANCELLED
-        )
-    finally:
-        connection.close()
 
 
 async def latency(  # type: ignore[no-untyped-def]
@@ -252,7 +220,9 @@ async def latency(  # type: ignore[no-untyped-def]
                 )
             )
         if live is not None:
-            await asyncio.to_thread(retire, live)  # between orders, off the measured path
+            from _db import retire_orders
+
+            await asyncio.to_thread(retire_orders, live)  # between orders, off the measured path
         await asyncio.sleep(gap)
     executor.aorder_create = create  # type: ignore[assignment]
     await rest.aclose()
@@ -411,7 +381,10 @@ def main() -> None:
         serve_sim()
         return
     setup_django()
-    socket_stamps()
+    global written
+    from _wire import socket_stamps
+
+    written = socket_stamps()
     import logging
 
     logging.getLogger("apps").setLevel(logging.WARNING)

@@ -6,7 +6,10 @@ the executor's async path (`aorder_submit`: the committed order row with its res
 then kt10001 on the async REST client). "On the wire" is when the simulator's TR handler receives kt10001
 (its aiohttp handler is wrapped to stamp `time.perf_counter()`). t0 is taken on the simulator's loop just
 before the frame is handed to its WebSocket hub. Reported: tick → handler (socket, parse, dispatch),
-handler → wire (evaluate, order row, REST call), and tick → wire. Goal p99 ≤ 5 ms.
+handler → wire (evaluate, order row, REST call), and tick → wire. Goal p99 ≤ 5 ms. (′) the same up to the
+moment the request's bytes are handed to the kernel on our side (asyncio's socket transport `write`,
+stamped: `bench/_wire.py`, as `bench/order_latency.py`'s (a′)): literally on the wire; tick → wire adds
+the simulator process's wake-up and its HTTP parsing.
 
 `--sim process` (the default, as in production): the simulator is a process of its own (`--serve-sim`,
 driven over its stdin; it reports t0 and the wire time together on stdout after the wire — CLOCK_MONOTONIC is
@@ -138,6 +141,7 @@ def main() -> None:
     from _db import commit_floor_line
     from _simproc import process_broker, production_hub, sim_process
     from _stats import nearest_rank
+    from _wire import socket_stamps
 
     from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
     from apps.realtime.handlers import HubContext
@@ -167,6 +171,8 @@ def main() -> None:
     tick_to_handler: list[float] = []
     handler_to_wire: list[float] = []
     total: list[float] = []
+    on_socket: list[float] = []  # tick → the order's bytes written to our socket
+    written = socket_stamps()
     warmup = 20
 
     def measure(
@@ -185,7 +191,7 @@ def main() -> None:
         wait_until(subscribed)
         for i in range(args.exits + warmup):
             wait_until(lambda: not any(e.sending for e in risk.exits.values()), timeout=30)
-            n_seen = len(seen)
+            n_seen, n_written = len(seen), len(written)
             publish(i)
             got = result()  # blocks (no polling) until the exit reached the wire
             if got is None or i < warmup or len(seen) <= n_seen:
@@ -195,6 +201,8 @@ def main() -> None:
             tick_to_handler.append(arrived - t0)
             handler_to_wire.append(wire - arrived)
             total.append(wire - t0)
+            if len(written) > n_written:
+                on_socket.append(written[n_written] - t0)
             time.sleep(args.gap_ms / 1000)
         return risk.health()
 
@@ -272,6 +280,11 @@ def main() -> None:
     print(line("tick → risk handler (ws, parse)", tick_to_handler))
     print(line("risk handler → wire (row, REST)", handler_to_wire))
     print(line("tick → stop-exit order on the wire", total) + "   (goal p99 ≤ 5 ms)")
+    if on_socket:
+        print(
+            line("(′) tick → order on our socket", on_socket)
+            + "   (its bytes handed to the kernel: bench/_wire.py)"
+        )
     print(f"{'evaluate() alone (pure function)':<34} p50 {evaluate_us():.2f} µs")
     print(
         f"handler: exits_sent {stats['exits_sent']}, refused {stats['exits_refused']}, "

@@ -13,10 +13,16 @@ order row under the risk lock, then kt10000 on the async REST client). "On the w
 TR handler receives kt10000 (stamped with `time.perf_counter()`; one process, one clock); t0 just before
 the measured frame is handed to the simulator's WebSocket hub. Reported: tick → handler (socket, parse,
 dispatch), handler → wire (engine, Signal row, order row, REST), tick → wire. Goal p99 ≤ 5 ms.
-The other 99 codes' frames stream at `--noise` frames/s meanwhile.
+(′) the same up to the moment the request's bytes are handed to the kernel on our side (asyncio's
+socket transport `write`, stamped: `bench/_wire.py`, as `bench/order_latency.py`'s (a′)): literally on
+the wire; the line above adds the simulator process's wake-up and its HTTP parsing.
+The other 99 codes' frames stream at `--noise` frames/s meanwhile. Between signals (off the measured
+path) only the newest `--live` bench orders stay live, the rest are marked cancelled (as
+`bench/order_latency.py` does: on a trading day orders fill or are cancelled, and the pre-trade
+snapshot reads the account's live orders; `--live -1`: all stay live, the earlier set-up).
 
     .venv/bin/python bench/strategy_signal_latency.py [--signals 200] [--gap-ms 30] [--noise 2000]
-                                                      [--sim process|thread]
+                                                      [--sim process|thread] [--live 10]
 
 Uses its own database (``DATABASE_URL``, default ``bench_strategy``, created if missing; its trades and
 strategy tables are emptied) and Redis (``REDIS_URL``, default db 9).
@@ -103,6 +109,12 @@ def main() -> None:
         "--noise", type=float, default=2000.0, help="frames/s of the other 99 codes"
     )
     parser.add_argument("--sim", choices=("process", "thread"), default="process")
+    parser.add_argument(
+        "--live",
+        type=int,
+        default=10,
+        help="bench orders kept live (the rest marked cancelled between signals); -1: all stay live",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -114,9 +126,10 @@ def main() -> None:
     import logging
 
     logging.getLogger("apps").setLevel(logging.ERROR)
-    from _db import commit_floor_line
+    from _db import commit_floor_line, retire_orders
     from _simproc import production_hub
     from _stats import nearest_rank
+    from _wire import socket_stamps
 
     from apps.conditions.tests.live_support import at, realtime_hub, simulated_broker, wait_until
     from apps.realtime.handlers import HubContext
@@ -163,6 +176,8 @@ def main() -> None:
     tick_to_handler: list[float] = []
     handler_to_wire: list[float] = []
     total: list[float] = []
+    on_socket: list[float] = []  # tick → the order's bytes written to our socket
+    written = socket_stamps()
     warmup = 20
 
     def candidates_of(codes: list[str]) -> list[Candidate]:
@@ -177,7 +192,9 @@ def main() -> None:
     def measure(handler: Any, publish: Any, result: Any) -> None:
         for i in range(args.signals + warmup):
             wait_until(lambda: not handler._tasks, timeout=30)
-            n_seen = len(seen)
+            if args.live >= 0:
+                retire_orders(args.live)  # between signals, off the measured path
+            n_seen, n_written = len(seen), len(written)
             got = result(publish(i))
             if got is None or i < warmup or len(seen) <= n_seen:
                 continue
@@ -186,6 +203,8 @@ def main() -> None:
             tick_to_handler.append(arrived - t0)
             handler_to_wire.append(wire - arrived)
             total.append(wire - t0)
+            if len(written) > n_written:
+                on_socket.append(written[n_written] - t0)
             time.sleep(args.gap_ms / 1000)
 
     if args.sim == "process":
@@ -279,11 +298,17 @@ def main() -> None:
 
     print(
         f"signals: {len(total)} measured (+{warmup} warm-up), simulator loopback, simulator in a "
-        f"{args.sim}; 100 watched codes, {noise_sent / elapsed:,.0f} noise frames/s"
+        f"{args.sim}; 100 watched codes, {noise_sent / elapsed:,.0f} noise frames/s; live orders "
+        f"kept: {'all' if args.live < 0 else args.live}"
     )
     print(line("tick → strategy handler (ws, parse)", tick_to_handler))
     print(line("handler → wire (engine, rows, REST)", handler_to_wire))
     print(line("tick → entry order on the wire", total) + "   (goal p99 ≤ 5 ms)")
+    if on_socket:
+        print(
+            line("(′) tick → order on our socket", on_socket)
+            + "   (its bytes handed to the kernel: bench/_wire.py)"
+        )
     print(
         f"handler: ticks {stats['ticks']}, signals {stats['signals']}, "
         f"outcomes {stats['signal_status']}, errors {stats['errors']}"
