@@ -306,7 +306,12 @@ def snapshot_statement(account_no: str, since: dt.datetime, day: dt.date) -> tup
     path): the status row, the positions, the open orders, the recent entries, today's realised
     P&L and the switch. Run after the lock statement, so it sees everything committed before.
     `snapshot_parse` reads its row (the async order path runs it on its own connection)."""
-    params = [account_no, account_no, account_no, since, account_no, day, TRADING_FLAG]
+    # The entries of the last minute as a closed range (its end a day on: no order is newer): with both
+    # ends a parameter, a generic plan estimates a narrow range and reads the `created_at` index —
+    # with the start alone it would estimate a third of the table (the order connection's plans are
+    # generic: `apps.trades.services.aorder._connect`).
+    until = since + dt.timedelta(days=1)
+    params = [account_no, account_no, account_no, since, until, account_no, day, TRADING_FLAG]
     return _snapshot_sql(), params
 
 
@@ -335,7 +340,7 @@ def _snapshot_sql() -> str:
              FROM {Order._meta.db_table}
              WHERE account_no = %s AND status IN ({marks}) AND quantity > filled_quantity),
           (SELECT COUNT(*) FROM {Order._meta.db_table}
-             WHERE account_no = %s AND side = 'buy' AND created_at >= %s),
+             WHERE account_no = %s AND side = 'buy' AND created_at >= %s AND created_at < %s),
           (SELECT COALESCE(SUM(pnl), 0) FROM {Trade._meta.db_table}
              WHERE account_no = %s AND date = %s),
           EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)

@@ -149,11 +149,19 @@ async def _connect() -> psycopg.AsyncConnection[Any]:
     """A connection with Django's parameters and adapters (the statements' parameters and rows go
     through them); its statements are prepared once (`Pipe`): the same few run for every order, so
     their plans are made once (the insert's and the snapshot's planning was ≈0.6 ms of the
-    transaction)."""
+    transaction).
+
+    Made once, that is, with `plan_cache_mode = force_generic_plan`: left to choose, PostgreSQL kept
+    planning the snapshot statement anew for every order (a custom plan: ≈0.45 ms of planning at each
+    bind, on the order's first round trip). Every statement this connection runs reads by keys and
+    indexes whatever the values — the snapshot's last-minute entries as a closed range, so the
+    generic plan reads the `created_at` index (`apps.risk.snapshot.snapshot_statement`); measured
+    with 1,000,000 orders in the table: the snapshot 0.18 ms generic, 0.43 ms custom."""
     params = dict(db.connection.get_connection_params())
     params["cursor_factory"] = psycopg.AsyncCursor
     conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
     await conn.execute("SELECT set_config('TimeZone', %s, false)", [db.connection.timezone_name])
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
     if _async_commit():
         await conn.execute("SET synchronous_commit = off")
     return conn
