@@ -525,6 +525,8 @@ async def _submitted(
     try:
         order = await submit
     except OrderRefused as exc:
+        if row_id is None and "row" not in (seen or {}):
+            raise  # not after the signal's row (the led path raises `LeadFailed` then): defensive
         log.info("strategy: signal %s refused: %s", signal.key, exc.reason)
         await db_call(signal_outcome, row(), refused=list(exc.reasons))
         return Executed(row(), SignalStatus.REJECTED)

@@ -341,7 +341,14 @@ async def _transaction(
             snapshot = [pipe.queue(sql, params) for sql, params in statements][-1]
             await pipe.sync()
             started = True
-            decided = settle(None if head is None else await pipe.fetchone(head))
+            lead_row = None
+            if head is not None:
+                try:
+                    lead_row = await pipe.fetchone(head)
+                except psycopg.OperationalError:
+                    started = False  # the lead failed: everything after it in the sync was skipped
+                    raise
+            decided = settle(lead_row)
             if decided is None:
                 return None
             plan, intent = decided
