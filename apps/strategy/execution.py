@@ -430,7 +430,7 @@ async def _execute(signal: Signal, ctx: ExecutionContext) -> Executed:
     intent = build_intent(signal, prepared, plan, reference, news, rank)
     return await _submitted(
         signal,
-        prepared.row_id,
+        lambda: prepared.row_id,
         intent.idempotency_key or "",
         aorder_submit(intent, ctx.place, prepare=ctx.prepare),
     )
@@ -493,7 +493,9 @@ async def _execute_led(
         lead, decide, ctx.place, account=ctx.account_no, idempotency_key=key, prepare=ctx.prepare
     )
     try:
-        made = await _submitted(signal, None, key, submit, seen)
+        made = await _submitted(
+            signal, lambda: seen["row"][0] if "row" in seen else None, key, submit
+        )
     except LeadFailed:
         log.warning("strategy: signal %s: the order connection failed; retrying", signal.key)
         return None
@@ -511,37 +513,34 @@ async def _execute_led(
 
 async def _submitted(
     signal: Signal,
-    row_id: int | None,
+    row_of: Callable[[], int | None],
     key: str,
     submit: Awaitable[Order | None],
-    seen: dict[str, Any] | None = None,
 ) -> Executed | None:
-    """Await the order's submission and record the signal's outcome (its row: `row_id`, else the
-    led path's `seen["row"]`). None: no order was made (the led path's decision)."""
-
-    def row() -> int:
-        return row_id if row_id is not None else (seen or {})["row"][0]
-
+    """Await the order's submission and record the signal's outcome on its row (`row_of()`: None
+    while the row is not known — the led path before its first round trip's reply). None: no order
+    was made (the led path's decision)."""
     try:
         order = await submit
-    except OrderRefused as exc:
-        if row_id is None and "row" not in (seen or {}):
-            raise  # not after the signal's row (the led path raises `LeadFailed` then): defensive
-        log.info("strategy: signal %s refused: %s", signal.key, exc.reason)
-        await db_call(signal_outcome, row(), refused=list(exc.reasons))
-        return Executed(row(), SignalStatus.REJECTED)
     except (asyncio.CancelledError, LeadFailed):
         raise
     except Exception as exc:
-        if row_id is None and "row" not in (seen or {}):
-            raise  # the signal's own statement failed: no row to record it on
+        row_id = row_of()
+        if row_id is None:
+            raise  # the signal's own statement failed: no row to record an outcome on
+        if isinstance(exc, OrderRefused):
+            log.info("strategy: signal %s refused: %s", signal.key, exc.reason)
+            await db_call(signal_outcome, row_id, refused=list(exc.reasons))
+            return Executed(row_id, SignalStatus.REJECTED)
         log.exception("strategy: signal %s failed", signal.key)
-        await db_call(signal_outcome, row(), error=repr(exc), idem_key=key)
-        return Executed(row(), SignalStatus.FAILED)
+        await db_call(signal_outcome, row_id, error=repr(exc), idem_key=key)
+        return Executed(row_id, SignalStatus.FAILED)
     if order is None:
         return None
-    await db_call(signal_outcome, row(), order_id=order.pk)
-    return Executed(row(), SignalStatus.ACCEPTED, order.pk)
+    row_id = row_of()
+    assert row_id is not None  # an order is made only after its signal's row
+    await db_call(signal_outcome, row_id, order_id=order.pk)
+    return Executed(row_id, SignalStatus.ACCEPTED, order.pk)
 
 
 def _rank_news(

@@ -212,6 +212,7 @@ _KEY_SQL = f"SELECT 1 FROM {Order._meta.db_table} WHERE idempotency_key = %s"  #
 # round trip, in a transaction of its own; and the decision made from its row between the round trips.
 Lead = tuple[str, list[Any]]
 Decide = Callable[[tuple[Any, ...] | None], OrderIntent | None]
+# A transaction whose COMMIT does not wait for the WAL flush (the lead's; `aorder_statement`'s).
 _LEAD_CONTROLS = ("BEGIN", "SET LOCAL synchronous_commit TO off")
 _Settle = Callable[[tuple[Any, ...] | None], tuple[OrderPlan, OrderIntent] | None]
 
@@ -401,7 +402,7 @@ async def aorder_statement(
 
     Never retried (the statement may have run): a connection error drops the connection (the next
     call opens a new one) and is raised."""
-    controls = ["BEGIN"] if wait_for_flush else ["BEGIN", "SET LOCAL synchronous_commit TO off"]
+    controls = ("BEGIN",) if wait_for_flush else _LEAD_CONTROLS
     async with _CONN.mine():
         pipe = await _CONN.get()
         try:
