@@ -155,7 +155,8 @@ def chaos(
 def kill_one(
     var_dir: str, port: int, token: str, name: str, bound: float, sim_port: int | None = None
 ) -> dict:
-    """SIGKILL the supervised process `name`; record whether health showed its component red, the
+    """SIGKILL the supervised process `name`; record whether health showed its component red (and when the
+    supervisor's state file, which health reads, first showed the process not up), the
     seconds from the kill to all-green health with every process up again (the supervisor restarted
     it), and whether any other process was restarted (it must not be). With the simulator's port, also
     the exchange times the simulator showed from just before the kill to green (``sim_window``: the
@@ -170,9 +171,14 @@ def kill_one(
     except (ProcessLookupError, TypeError):
         return {"process": name, "error": "not running"}
     saw_red = None
+    down_seen = None  # seconds after the kill the supervisor's state file first showed it not up
     green_after = None
     red_last: dict[str, float] = {}  # component -> seconds after the kill it was last seen not ok
     while time.monotonic() - killed_at < bound:
+        states = process_states(var_dir)
+        mine = states.get(name, {})
+        if down_seen is None and (mine.get("state") != "up" or mine.get("pid") != victim["pid"]):
+            down_seen = round(time.monotonic() - killed_at, 2)
         report = health(port, token)
         by_name = {c["component"]: c for c in (report or {}).get("components", [])}
         red = by_name.get(component, {}).get("status") != "ok"
@@ -188,7 +194,7 @@ def kill_one(
                 break
         if name in ("simulator", "realtime") and (now := sim_clock(sim_port)) is not None:
             seen.append(now)  # a restarted simulator may resume from an earlier time
-        time.sleep(0.1)
+        time.sleep(0.05)
     if (now := sim_clock(sim_port)) is not None:
         seen.append(now)
     after = process_states(var_dir)
@@ -201,6 +207,7 @@ def kill_one(
         "process": name,
         "component": component,
         "red_after_seconds": saw_red,
+        "down_after_seconds": down_seen,
         "green_after_seconds": green_after,
         "others_restarted": others_restarted,
         "red_until": red_last,
