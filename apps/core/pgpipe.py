@@ -16,6 +16,8 @@ Rules a caller keeps:
 - Any exception out of `sync()` other than a statement's own error (a lost connection, a cancelled task)
   leaves the connection in an unknown state: the owner must close it (`close()`); the server rolls back an
   open transaction of a closed session.
+- `sync(tail=…)` also sends statements after the sync point whose results it does not wait for (work the
+  server does while the caller goes on); the pipe is not `usable` until `drain()` has read them.
 - Statements with parameters are prepared (server-side, by name) on first use; their parameter types are
   inferred by the server from the SQL (write casts where the SQL leaves a type open). Statements without
   parameters (BEGIN, COMMIT, SET …) are sent as they are.
@@ -76,6 +78,7 @@ class Pipe:
         self._names: dict[str, bytes] = {}  # SQL -> the prepared statement's name
         self._queued: list[Statement | str] = []  # in send order; a str: the PREPARE of that SQL
         self._syncing = False  # a sync that did not finish: the connection's state is unknown
+        self._tail: list[Statement | str] | None = None  # sent after the last sync, not read yet
 
     @property
     def transaction_status(self) -> pq.TransactionStatus:
@@ -87,6 +90,7 @@ class Pipe:
         return (
             not self._syncing
             and not self._queued
+            and self._tail is None
             and not self.conn.closed
             and self.pg.status == pq.ConnStatus.OK
         )
@@ -117,14 +121,53 @@ class Pipe:
             raise statement.error
         return statement.row
 
-    async def sync(self) -> None:
-        """Send everything queued with a sync and read every result back (see the module's doc)."""
+    async def sync(self, tail: Sequence[tuple[str, Sequence[Any] | None]] = ()) -> list[Statement]:
+        """Send everything queued with a sync and read every result back (see the module's doc).
+
+        `tail`: statements sent right after that sync, with a sync of their own, whose results are
+        not waited for: they are read by `drain()` (the pipe is not `usable` until then). Returns
+        the tail's statements (their rows once drained)."""
         pg = self.pg
         queued, self._queued = self._queued, []
         self._syncing = True
         pg.pipeline_sync()
+        after: list[Statement] = []
+        if tail:
+            after = [self.queue(sql, params) for sql, params in tail]
+            self._tail, self._queued = self._queued, []
+            pg.pipeline_sync()
         while pg.flush():
             await self._wait(writable=True)
+        await self._read(queued)
+        return after
+
+    def send(self, statements: Sequence[tuple[str, Sequence[Any] | None]]) -> list[Statement]:
+        """Send `statements` with a sync of their own and return at once: a tail (`sync(tail=…)`)
+        of its own, read by `drain()`. Only on a `usable` pipe, nothing queued."""
+        if not self.usable:
+            raise RuntimeError("send() needs an idle pipe")
+        after = [self.queue(sql, params) for sql, params in statements]
+        self._tail, self._queued = self._queued, []
+        self.pg.pipeline_sync()
+        self.pg.flush()  # the rest (rare: a full socket buffer) goes out with the next sync
+        return after
+
+    @property
+    def draining(self) -> bool:
+        """Whether a sync's tail was sent and not read yet (`drain`)."""
+        return self._tail is not None
+
+    async def drain(self) -> None:
+        """Read the results of the last sync's tail (a statement's error is kept on its
+        `Statement`, as `sync` does)."""
+        tail, self._tail = self._tail, None
+        if tail:
+            self._syncing = True
+            while self.pg.flush():  # what `send` could not hand to the kernel at once
+                await self._wait(writable=True)
+            await self._read(tail)
+
+    async def _read(self, queued: list[Statement | str]) -> None:
         prepare_error: BaseException | None = None
         for statement in queued:
             result = await self._next_result()

@@ -108,3 +108,41 @@ async def test_queued_but_unsent_statements_make_the_pipe_unusable(pipe: Pipe) -
     pipe.queue("BEGIN")
     pipe.queue("INSERT INTO pipe_t VALUES (%s, %s, %s)", ["a", 1, None])
     assert not pipe.usable  # the owner closes it rather than send what was abandoned
+
+
+async def test_a_syncs_tail_runs_after_it_and_is_read_by_drain(pipe: Pipe) -> None:
+    """`sync(tail=…)` returns once the sync's own results are in; the tail (a statement of its own,
+    after the sync point) runs on the server meanwhile and is read by `drain()`: until then the pipe
+    is not usable."""
+    pipe.queue("BEGIN")
+    insert = pipe.queue("INSERT INTO pipe_t VALUES (%s, %s, %s) RETURNING n", ["a", 1, None])
+    pipe.queue("COMMIT")
+    tail = await pipe.sync([("SELECT count(*) FROM pipe_t WHERE n >= %s", [0])])
+    assert await pipe.fetchone(insert) == (1,)
+    assert pipe.draining and not pipe.usable and not tail[0].done
+    await pipe.drain()
+    assert tail[0].row == (1,) and pipe.usable and not pipe.draining
+    sent = pipe.send([("SELECT sum(n) FROM pipe_t WHERE n >= %s", [0]), ("SELECT 1/0", None)])
+    assert not pipe.usable
+    await pipe.drain()
+    assert sent[0].row == (1,)
+    assert isinstance(sent[1].error, psycopg.errors.DivisionByZero)  # kept, not raised
+    assert pipe.usable and pipe.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+async def test_the_tail_of_a_failed_transaction_fails_too_and_leaves_it_to_roll_back(
+    pipe: Pipe,
+) -> None:
+    pipe.queue("BEGIN")
+    pipe.queue("INSERT INTO pipe_t VALUES (%s, %s, %s)", ["a", 1, None])
+    dup = pipe.queue("INSERT INTO pipe_t VALUES (%s, %s, %s)", ["a", 2, None])
+    pipe.queue("COMMIT")
+    tail = await pipe.sync([("SELECT count(*) FROM pipe_t WHERE n >= %s", [0])])
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        await pipe.fetchone(dup)
+    await pipe.drain()
+    assert isinstance(tail[0].error, psycopg.errors.InFailedSqlTransaction)
+    assert pipe.transaction_status == psycopg.pq.TransactionStatus.INERROR
+    pipe.queue("ROLLBACK")
+    await pipe.sync()
+    assert pipe.usable and pipe.transaction_status == psycopg.pq.TransactionStatus.IDLE
