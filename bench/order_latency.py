@@ -136,6 +136,7 @@ async def latency(  # type: ignore[no-untyped-def]
     stamps: list[float],
     early_slot: bool = True,
     live: int | None = 10,
+    unseen: bool = False,
 ) -> tuple[list[float], list[float]]:
     from apps.broker.contract import OrderType, Side
     from apps.broker.kiwoom.rest import KiwoomRestClient
@@ -146,6 +147,7 @@ async def latency(  # type: ignore[no-untyped-def]
     rest = KiwoomRestClient(cfg)
     await rest.account_number()  # token and connection warm
     from apps.trades.services import aorder as executor
+    from apps.trades.services import orderconn
 
     bare: list[float] = []
     full: list[float] = []
@@ -223,6 +225,10 @@ async def latency(  # type: ignore[no-untyped-def]
             from _db import retire_orders
 
             await asyncio.to_thread(retire_orders, live)  # between orders, off the measured path
+            if not unseen:
+                # As the trades handler does after the cancels' order events (`orderconn.refresh`):
+                # the next order's single round trip checks against the account's fresh snapshot.
+                await orderconn.refresh()
         await asyncio.sleep(gap)
     executor.aorder_create = create  # type: ignore[assignment]
     await rest.aclose()
@@ -375,6 +381,12 @@ def main() -> None:
         help="bench orders kept live (the rest marked cancelled between orders); -1: all stay live, "
         "as before (every snapshot then reads the whole run's orders)",
     )
+    parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="the cancels between orders are not followed by the trades handler's snapshot refresh: "
+        "every order's single round trip finds the snapshot changed (its worst case)",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -400,7 +412,7 @@ def main() -> None:
         if args.sim == "process":
             with sim_process() as (sim, stamps):
                 return await latency(
-                    sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot, live
+                    sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot, live, args.unseen
                 )
         stamps = wire_stamps()
         async with running_simulator(
@@ -410,7 +422,7 @@ def main() -> None:
             participation=Decimal("0.5"),
         ) as sim:
             return await latency(
-                sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot, live
+                sim, args.orders, args.gap_ms / 1000, stamps, args.early_slot, live, args.unseen
             )
 
     if args.loop == "uvloop":  # as `run_realtime` runs (ASYNC_UVLOOP)
@@ -457,6 +469,9 @@ def main() -> None:
     print(f"(b)  fills processed: {first:,.0f}/s new, {dup:,.0f}/s duplicates (no-op)")
     from _db import commit_floor_line
 
+    from apps.trades.services.aorder import SINGLE_COUNTS
+
+    print(f"single round trip (apps.trades.services.aorder._single): {dict(SINGLE_COUNTS)}")
     print(commit_floor_line(os.environ["DATABASE_URL"]))
 
 

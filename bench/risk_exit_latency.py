@@ -290,6 +290,9 @@ def main() -> None:
         f"handler: exits_sent {stats['exits_sent']}, refused {stats['exits_refused']}, "
         f"errors {stats['errors']}"
     )
+    from apps.trades.services.aorder import SINGLE_COUNTS
+
+    print(f"single round trip (apps.trades.services.aorder._single): {dict(SINGLE_COUNTS)}")
     print(commit_floor_line(os.environ["DATABASE_URL"]))
 
 

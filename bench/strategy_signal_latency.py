@@ -192,11 +192,15 @@ def main() -> None:
     def measure(handler: Any, publish: Any, result: Any) -> None:
         for i in range(args.signals + warmup):
             wait_until(lambda: not handler._tasks, timeout=30)
-            if args.live >= 0:
-                retire_orders(args.live)  # between signals, off the measured path
             n_seen, n_written = len(seen), len(written)
             got = result(publish(i))
+            if args.live >= 0:
+                # Between signals, off the measured path: right after the order, then the gap (the
+                # query holds this process's GIL, which the hub's thread shares: run just before a
+                # publish it delayed that tick's delivery by up to 2 ms).
+                retire_orders(args.live)
             if got is None or i < warmup or len(seen) <= n_seen:
+                time.sleep(args.gap_ms / 1000)
                 continue
             t0, wire = got
             arrived = seen[n_seen]
@@ -313,6 +317,9 @@ def main() -> None:
         f"handler: ticks {stats['ticks']}, signals {stats['signals']}, "
         f"outcomes {stats['signal_status']}, errors {stats['errors']}"
     )
+    from apps.trades.services.aorder import SINGLE_COUNTS
+
+    print(f"single round trip (apps.trades.services.aorder._single): {dict(SINGLE_COUNTS)}")
     print(commit_floor_line(os.environ["DATABASE_URL"]))
 
 

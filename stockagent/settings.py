@@ -488,6 +488,8 @@ TRADES_RECONCILE_AT_START = env.bool("TRADES_RECONCILE_AT_START", default=True)
 TRADES_ORDER_CALL_TIMEOUT_SECONDS = env.float("TRADES_ORDER_CALL_TIMEOUT_SECONDS", default=5.0)
 # Opt-in: the realtime order path's commits do not wait for the WAL flush (see README).
 TRADES_ORDER_ASYNC_COMMIT = env.bool("TRADES_ORDER_ASYNC_COMMIT", default=False)
+# The realtime order path's single round trip on the account's last snapshot (apps.trades.services.aorder).
+TRADES_ORDER_SINGLE_ROUND_TRIP = env.bool("TRADES_ORDER_SINGLE_ROUND_TRIP", default=True)
 # Live prices of held positions (realtime hub): price_update/position_update at most this often per code,
 # Position.current_price written at most this often.
 TRADES_PRICE_PUSH_MS = env.int("TRADES_PRICE_PUSH_MS", default=500)

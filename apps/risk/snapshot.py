@@ -332,11 +332,12 @@ def _snapshot_sql() -> str:
           (SELECT state FROM {RiskStatus._meta.db_table} WHERE id = 1),
           (SELECT config_version FROM {RiskStatus._meta.db_table} WHERE id = 1),
           (SELECT COALESCE(json_agg(json_build_array(
-              code, quantity, reserved, cost_amount + cost_fees, current_price)), '[]'::json)
+              code, quantity, reserved, cost_amount + cost_fees, current_price) ORDER BY code),
+              '[]'::json)
              FROM {Position._meta.db_table} WHERE account_no = %s AND quantity > 0),
           (SELECT COALESCE(json_agg(json_build_array(
               code, side, quantity - filled_quantity,
-              CASE WHEN order_type = 'limit' THEN price END)), '[]'::json)
+              CASE WHEN order_type = 'limit' THEN price END) ORDER BY id), '[]'::json)
              FROM {Order._meta.db_table}
              WHERE account_no = %s AND status IN ({marks}) AND quantity > filled_quantity),
           (SELECT COUNT(*) FROM {Order._meta.db_table}
@@ -345,7 +346,45 @@ def _snapshot_sql() -> str:
              WHERE account_no = %s AND date = %s),
           EXISTS (SELECT 1 FROM {RuntimeFlag._meta.db_table} WHERE key = %s AND enabled)
     """  # noqa: S608 - table names from the models, values as parameters
+    # The json arrays in a fixed order: the same rows give the same text (the fingerprint above).
     return sql
+
+
+# The order path's single round trip (`apps.trades.services.aorder`): the snapshot's row with its
+# fingerprint (md5 of the row's text, computed by the server), and the guard that reads the snapshot
+# again under the account lock and records in the transaction whether its fingerprint is still the one
+# the order was checked against (`SNAPSHOT_OK`, read by the guarded insert,
+# `apps.trades.services.insert`). Equal fingerprints are equal rows: every figure the check reads from
+# the database is in the row (its json arrays in a fixed order), so the check of the cached row is the
+# check of a fresh one.
+SNAPSHOT_OK = "stockagent.snapshot_ok"
+
+
+def snapshot_fingerprint_statement(
+    account_no: str, since: dt.datetime, day: dt.date
+) -> tuple[str, list[Any]]:
+    """`snapshot_statement` with one more column: the row's fingerprint."""
+    sql, params = snapshot_statement(account_no, since, day)
+    return f"SELECT s.*, md5(s::text) FROM ({sql}) AS s", params  # noqa: S608 - our SQL
+
+
+def snapshot_guard_statement(
+    account_no: str, since: dt.datetime, day: dt.date, fingerprint: str
+) -> tuple[str, list[Any]]:
+    """The snapshot read again (run after the lock statement): whether its fingerprint is
+    `fingerprint` (also set as the transaction's `SNAPSHOT_OK`, 'true' or 'false'), the transaction's
+    `synchronous_commit`, then the row and its fingerprint as `snapshot_fingerprint_statement` gives
+    them."""
+    # A changed snapshot's transaction writes nothing of value (the lock row's time): its COMMIT does
+    # not wait for the WAL flush (`synchronous_commit` is read at COMMIT, a local setting is allowed).
+    sql, params = snapshot_statement(account_no, since, day)
+    guard = (
+        f"SELECT set_config('{SNAPSHOT_OK}', (s.fp = %s)::text, true) = 'true', "  # noqa: S608
+        "set_config('synchronous_commit', CASE WHEN s.fp = %s "
+        "THEN current_setting('synchronous_commit') ELSE 'off' END, true), "
+        f"s.* FROM (SELECT r.*, md5(r::text) AS fp FROM ({sql}) AS r) AS s"
+    )
+    return guard, [fingerprint, fingerprint, *params]
 
 
 def snapshot_parse(row: tuple[Any, ...]) -> tuple[Any, ...]:

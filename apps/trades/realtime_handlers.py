@@ -33,6 +33,7 @@ from apps.realtime.handlers import Handler, HubContext, Wants, db_call, register
 from . import services
 from .live_prices import LivePrices, Publish, held_positions, save_prices
 from .models import Order, Position, ReconcileTrigger
+from .services import orderconn
 from .services.aorder import aorder_db_close
 from .services.executor import default_account
 
@@ -100,6 +101,7 @@ class TradesHandler(Handler):
         await self.refresh_holdings()
         if self._clock() - self._persisted_at >= self.persist_seconds:
             await self.persist_prices()
+        await orderconn.refresh()  # changes made elsewhere (another process, a trader's edit)
 
     async def on_stop(self) -> None:
         await self._retry_pending()
@@ -148,8 +150,10 @@ class TradesHandler(Handler):
                 await self._retry_pending()
             if applied:  # a fill may open or close a position: its ticks follow within a cycle
                 await self.refresh_holdings()
+                await orderconn.refresh()  # the next order's single round trip (`aorder`)
         elif isinstance(event, BalanceEvent) and event.current_price:
             await db_call(_mark_price, event.code, event.current_price)
+            await orderconn.refresh()
 
     async def _apply(self, report: services.BrokerOrderReport, *, first: bool) -> bool:
         try:

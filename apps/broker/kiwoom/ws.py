@@ -27,6 +27,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from apps.broker import feedhold
 from apps.broker.backoff import reconnect_delay
 from apps.broker.contract import Condition, ConditionHit, RealtimeEvent
 
@@ -262,11 +263,14 @@ class KiwoomWebSocket:
         """Dispatch frames until the connection ends; True if ended by an R10001 takeover."""
         superseded = False
         watchdog = asyncio.create_task(self._watchdog(conn), name="kiwoom-ws-watchdog")
+        transport = getattr(conn, "transport", None)
+        feedhold.register(transport)  # not read during an order's critical stretch
         try:
             async for raw in conn:
                 self._last_frame = time.monotonic()
                 superseded = await self._handle(conn, raw) or superseded
         finally:
+            feedhold.unregister(transport)
             watchdog.cancel()
         if self._idle_close:
             raise BrokerUnavailable("no frame within the idle timeout; reconnecting")

@@ -254,3 +254,29 @@ async def test_condition_searches_take_a_rate_limit_slot_per_request(
         assert len(slots) == 3
         await ws.condition_subscribe("1")  # CNSRREQ search_type 1
         assert len(slots) == 4
+
+
+async def test_frames_sent_during_an_orders_stretch_are_read_after_it_in_order(
+    sim: SimHandle, rest: KiwoomRestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apps.broker.feedhold`: while an order's stretch holds the feed, the frames the server sends wait
+    in the socket — none dispatched — and are all dispatched after it, in the order sent."""
+    from apps.broker import feedhold
+
+    monkeypatch.setattr(feedhold, "MAX_HOLD_SECONDS", 5.0)
+    seen: list[int] = []
+    ws = KiwoomWebSocket(
+        sim.ws_url,
+        rest.tokens.get,
+        rest.tokens.invalidate,
+        on_event=lambda e: seen.append(e.quantity) if isinstance(e, Tick) else None,
+        options=FAST,
+    )
+    async with ws:
+        await ws.subscribe(["005930"], ["0B"])
+        with feedhold.stretch():
+            await push(sim, *(sim.exchange.tick("005930", q) for q in (11, 12, 13, 14, 15)))
+            await asyncio.sleep(0.05)
+            assert seen == []  # held: nothing read
+        await eventually(lambda: len(seen) == 5)
+        assert seen == [11, 12, 13, 14, 15]

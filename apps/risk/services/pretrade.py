@@ -18,6 +18,8 @@ from ..snapshot import (
     snapshot_assemble,
     snapshot_build,
     snapshot_cached,
+    snapshot_fingerprint_statement,
+    snapshot_guard_statement,
     snapshot_parse,
     snapshot_statement,
     snapshot_window,
@@ -25,7 +27,15 @@ from ..snapshot import (
 from .lock import account_lock, lock_statement
 from .state import evaluate_locked
 
-__all__ = ["after_fill", "arisk_decide", "arisk_statements", "risk_check"]
+__all__ = [
+    "after_fill",
+    "arisk_decide",
+    "arisk_guarded_statements",
+    "arisk_statements",
+    "risk_check",
+    "risk_decide_cached",
+    "snapshot_fingerprint",
+]
 
 # Runs a sync callable in the order path's database thread (the ORM: a cache miss).
 InThread = Callable[..., Awaitable[Any]]
@@ -64,6 +74,57 @@ def arisk_statements(
     now, day, since = snapshot_window(now)
     statements = [lock_statement(account_no), snapshot_statement(account_no, since, day)]
     return statements, (now, day)
+
+
+def snapshot_fingerprint(account_no: str, now: dt.datetime | None) -> tuple[str, list[Any]]:
+    """The snapshot statement with its row's fingerprint as one more column (no lock: a cache for
+    the single round trip, `arisk_guarded_statements`, which checks it under the lock)."""
+    _now, day, since = snapshot_window(now)
+    return snapshot_fingerprint_statement(account_no, since, day)
+
+
+def arisk_guarded_statements(
+    account_no: str, now: dt.datetime | None, fingerprint: str
+) -> tuple[list[tuple[str, list[Any]]], tuple[dt.datetime, dt.date]]:
+    """The single round trip's reads: the lock statement, then the snapshot's guard — the snapshot
+    read under the lock, whether its fingerprint is still `fingerprint` (a guarded insert writes
+    nothing otherwise), the row and its fingerprint; and the check's (now, day)."""
+    now, day, since = snapshot_window(now)
+    statements = [
+        lock_statement(account_no),
+        snapshot_guard_statement(account_no, since, day, fingerprint),
+    ]
+    return statements, (now, day)
+
+
+def risk_decide_cached(
+    row: tuple[Any, ...],
+    window: tuple[dt.datetime, dt.date],
+    *,
+    account_no: str,
+    code: str,
+    side: str,
+    quantity: int,
+    price: int | None,
+    reference_price: int | None = None,
+    automatic: bool,
+) -> Decision | None:
+    """`arisk_decide` of a snapshot row read before (its fingerprint's row) when every other part
+    of the snapshot is in this process's caches; None when one is not (no query is made here)."""
+    now, day = window
+    raw = snapshot_parse(row)
+    if not snapshot_cached(raw, account_no, code, day):
+        return None
+    snapshot = snapshot_assemble(raw, account_no, code, automatic=automatic, now=now, day=day)
+    intent = Intent(
+        code=code,
+        side=side,
+        quantity=quantity,
+        price=price,
+        reference_price=reference_price,
+        automatic=automatic,
+    )
+    return check(snapshot, intent)
 
 
 async def arisk_decide(

@@ -56,9 +56,9 @@ def syncs(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     counted: list[int] = []
     original = Pipe.sync
 
-    async def sync(self: Pipe) -> None:
+    async def sync(self: Pipe, tail: Any = ()) -> Any:
         counted.append(1)
-        await original(self)
+        return await original(self, tail)
 
     monkeypatch.setattr(Pipe, "sync", sync)
     return counted
@@ -94,6 +94,7 @@ def _rows() -> tuple[list[tuple[str, str]], list[str]]:
 
 async def _idle() -> None:
     """Nothing of the order connection's transaction stays open (the account is not locked)."""
+    await aorder._CONN.settle()  # the last order's snapshot, sent behind its COMMIT
     pipe = aorder._CONN.pipe
     assert pipe is None or pipe.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
@@ -166,11 +167,12 @@ async def test_a_reply_lost_after_the_signal_committed_never_makes_a_second_entr
     original = Pipe.sync
     lost = {"n": 0}
 
-    async def sync(self: Pipe) -> None:
-        await original(self)
+    async def sync(self: Pipe, tail: Any = ()) -> Any:
+        statements = await original(self, tail)
         if lost["n"] == 0:
             lost["n"] += 1
             raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return statements
 
     monkeypatch.setattr(Pipe, "sync", sync)
     done = await asignal_execute(entry(1), context(place))
@@ -224,7 +226,9 @@ async def test_a_failure_while_deciding_rolls_back_and_marks_the_signal_failed(
 
 
 async def test_an_entry_without_a_news_score_takes_the_path_apart(syncs: list[int]) -> None:
-    """The score is looked up while the signal's row commits; the lock is never held across it."""
+    """The score is looked up while the signal's row commits; the lock is never held across it.
+    Two round trips: the signal's row, then the order's in one (`aorder._single`: on the snapshot
+    read behind the previous order's COMMIT, unchanged since)."""
     from apps.strategy import feeds
 
     async def lookup(code: str) -> int | None:
@@ -239,7 +243,7 @@ async def test_an_entry_without_a_news_score_takes_the_path_apart(syncs: list[in
         done = await asignal_execute(dataclasses.replace(entry(1), features={}), context(place))
     finally:
         feeds.aget_news_score = original  # type: ignore[assignment]
-    assert done.status == SignalStatus.ACCEPTED and len(syncs) == 3
+    assert done.status == SignalStatus.ACCEPTED and len(syncs) == 2
     order = await sync_to_async(Order.objects.get)(idempotency_key=f"signal:{entry(1).key}")
     assert order.news_score == 70
 

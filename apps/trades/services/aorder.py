@@ -20,20 +20,18 @@ transaction did anything, where it is retried once on a fresh connection.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import collections
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
-from django import db
 from django.conf import settings
-from django.db.backends.signals import connection_created
 
+from apps.broker import feedhold
 from apps.broker.contract import AmbiguousOutcome, BrokerError, BrokerUnavailable, OrderAck
 from apps.core import gcpause
-from apps.core.pgpipe import Pipe
+from apps.core.pgpipe import Pipe, Statement
 
 from ..models import Order
 from . import risk_hook
@@ -51,6 +49,17 @@ from .executor import (
     order_refusal,
 )
 from .insert import insert_result, insert_statement
+from .orderconn import (
+    _CONN,
+    _order_db,
+    aorder_db_close,
+    forget_snapshots,
+    keep_snapshot,
+    refresh,
+    snapshot_of,
+)
+from .orderconn import close as _close
+from .orderconn import end_open as _end_open
 
 log = logging.getLogger(__name__)
 
@@ -65,144 +74,6 @@ __all__ = [
     "aorder_submit",
     "aorder_submit_led",
 ]
-
-# The realtime path's own database thread (Django): the outcome's record and the rare queries the loop
-# cannot make. One thread, so its connection is reused and orders stay ordered.
-_ORDER_THREAD = "orders-db"
-_ORDER_DB = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=_ORDER_THREAD)
-
-
-def _async_commit() -> bool:
-    return bool(getattr(settings, "TRADES_ORDER_ASYNC_COMMIT", False))
-
-
-def _order_thread_session(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """Opt-in (`TRADES_ORDER_ASYNC_COMMIT`): the order connections commit without waiting for the WAL
-    flush. The row is still committed before the call (visible to every process, kept through a crash
-    of ours); only a crash of the database server or the machine within ~0.6 s can lose it."""
-    if _async_commit() and threading.current_thread().name.startswith(_ORDER_THREAD):
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")
-
-
-connection_created.connect(_order_thread_session, dispatch_uid="trades-order-thread-session")
-
-
-def _fresh(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    db.close_old_connections()
-    return fn(*args, **kwargs)
-
-
-async def _order_db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_ORDER_DB, lambda: _fresh(fn, *args, **kwargs))
-
-
-def _close_connection() -> None:
-    # Resolved in the order thread: `db.connection` is per thread.
-    db.connection.close()
-
-
-# --------------------------------------------------------------------------------- the connection
-class _Conn:
-    """The event loop's order connection (one per loop; a transaction at a time, under `lock`), driven
-    as a libpq pipeline (`apps.core.pgpipe.Pipe`)."""
-
-    def __init__(self) -> None:
-        self.conn: psycopg.AsyncConnection[Any] | None = None
-        self.pipe: Pipe | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.lock: asyncio.Lock | None = None
-
-    def mine(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop or self.lock is None:
-            # A new loop (a test's, a restarted process's): the old connection belongs to the old loop.
-            self.finish()
-            self.loop, self.lock = loop, asyncio.Lock()
-        return self.lock
-
-    def finish(self) -> None:
-        """Close the connection (libpq's own close: no round trip to await; the server rolls back a
-        transaction the session left open)."""
-        conn, self.conn, self.pipe = self.conn, None, None
-        if conn is not None and not conn.closed:
-            conn.pgconn.finish()
-
-    async def get(self) -> Pipe:
-        pipe = self.pipe
-        if pipe is None or not pipe.usable:
-            self.finish()
-            conn = await _connect()
-            self.conn, self.pipe = conn, Pipe(conn)
-            pipe = self.pipe
-        return pipe
-
-    async def drop(self) -> None:
-        self.finish()
-
-
-_CONN = _Conn()
-
-
-async def _connect() -> psycopg.AsyncConnection[Any]:
-    """A connection with Django's parameters and adapters (the statements' parameters and rows go
-    through them); its statements are prepared once (`Pipe`): the same few run for every order, so
-    their plans are made once (the insert's and the snapshot's planning was ≈0.6 ms of the
-    transaction).
-
-    Made once, that is, with `plan_cache_mode = force_generic_plan`: left to choose, PostgreSQL kept
-    planning the snapshot statement anew for every order (a custom plan: ≈0.45 ms of planning at each
-    bind, on the order's first round trip). Every statement this connection runs reads by keys and
-    indexes whatever the values — the snapshot's last-minute entries as a closed range, so the
-    generic plan reads the `created_at` index (`apps.risk.snapshot.snapshot_statement`); measured
-    with 1,000,000 orders in the table: the snapshot 0.18 ms generic, 0.43 ms custom."""
-    params = dict(db.connection.get_connection_params())
-    params["cursor_factory"] = psycopg.AsyncCursor
-    conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
-    await conn.execute("SELECT set_config('TimeZone', %s, false)", [db.connection.timezone_name])
-    await conn.execute("SET plan_cache_mode = force_generic_plan")
-    if _async_commit():
-        await conn.execute("SET synchronous_commit = off")
-    return conn
-
-
-async def _end_open(pipe: Pipe) -> None:
-    """After a transaction on `pipe`, whatever happened: nothing of a refused or failed one stays. A
-    pipe left mid-sync or with statements queued (an error, a cancelled task) is closed (never are
-    abandoned statements sent); an open transaction is rolled back."""
-    if not pipe.usable:
-        _close(pipe)
-        return
-    if pipe.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        return
-    try:
-        pipe.queue("ROLLBACK")
-        await pipe.sync()
-    except psycopg.Error:
-        # The session cannot be trusted with a transaction in an unknown state: a new one next time.
-        log.warning("order connection: ROLLBACK failed; reconnecting", exc_info=True)
-        _close(pipe)
-    except asyncio.CancelledError:
-        _close(pipe)
-        raise
-
-
-def _close(pipe: Pipe) -> None:
-    if _CONN.pipe is pipe:
-        _CONN.finish()
-    else:
-        pipe.close()
-
-
-async def aorder_db_close() -> None:
-    """Close the order connection and the order thread's (the realtime handler's shutdown)."""
-    if _CONN.loop is asyncio.get_running_loop():
-        await _CONN.drop()
-    else:
-        _CONN.finish()
-    await _order_db(_close_connection)
-
 
 # --------------------------------------------------------------------------------- create
 _KEY_SQL = f"SELECT 1 FROM {Order._meta.db_table} WHERE idempotency_key = %s"  # noqa: S608 - our table
@@ -281,8 +152,13 @@ async def _create(
     account: str, now: Any, key_used: str, lead: Lead | None, settle: _Settle
 ) -> tuple[Order, bool] | None:
     async with _CONN.mine():
-        for attempt in (1, 2):
+        for attempt in (0, 1, 2):
             try:
+                if attempt == 0:  # one round trip, on the snapshot read after the last order
+                    made = await _single(account, now, key_used, lead, settle)
+                    if made is _MISS:
+                        continue
+                    return made  # type: ignore[return-value]
                 return await _transaction(account, now, key_used, lead, settle)
             except _KeyUsed:
                 existing = await _order_db(order_of_key, key_used)
@@ -324,7 +200,7 @@ async def _transaction(
         raise OrderRefused(
             "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
         ) from None
-    started = False
+    started = committed = False
     try:
         # Two round trips: [the lead +] BEGIN + the key + the lock + the snapshot, then the insert +
         # COMMIT (the sync waits for COMMIT's reply: the row is durable before this returns, so
@@ -365,10 +241,12 @@ async def _transaction(
                 price=plan.price,
             )
             insert = pipe.queue(*insert_statement(plan.order, plan.journal, plan.reserve))
-            pipe.queue("COMMIT")
-            row = await pipe.fetchone(insert)
+            commit = pipe.queue("COMMIT")
+            row = await _commit(pipe, account, now, insert, commit)
+            committed = True
         finally:
-            await _end_open(pipe)  # nothing of a refused or failed transaction stays
+            if not committed:
+                await _end_open(pipe)  # nothing of a refused or failed transaction stays
     except psycopg.OperationalError:
         if not started:  # [the lead,] BEGIN, the lock or the snapshot statement: nothing known
             raise _Stale from None
@@ -376,17 +254,165 @@ async def _transaction(
     except OrderRefused as exc:
         await _order_db(risk_hook.after_refusal, account, {r["code"] for r in exc.reasons})
         raise
-    except psycopg.errors.UniqueViolation:
-        # Two submissions with one key raced: the loser answers with the winner's order.
-        existing = await _order_db(order_of_key, key_used)
-        if existing is not None:
-            return existing, False
-        raise
+    except psycopg.errors.UniqueViolation as exc:
+        return await _raced(key_used, exc)
+    return await _inserted(plan, intent, row)
+
+
+async def _commit(
+    pipe: Pipe, account: str, now: Any, insert: Statement, commit: Statement
+) -> tuple[Any, ...] | None:
+    """Sync the transaction's last statements (the insert, COMMIT) and return the insert's row once
+    COMMIT succeeded. Behind the sync point goes the account's fingerprinted snapshot, read when the
+    connection is next taken (`orderconn`): the next order's single round trip checks against it."""
+    tail = await pipe.sync([risk_hook.fingerprint_statement(account, now)])
+    row = await pipe.fetchone(insert)
+    await pipe.fetchone(commit)
+    _CONN.after_commit(account, tail)
+    return row
+
+
+async def _raced(key_used: str, exc: psycopg.errors.UniqueViolation) -> tuple[Order, bool]:
+    """Two submissions with one key raced (`exc`): the loser answers with the winner's order."""
+    existing = await _order_db(order_of_key, key_used)
+    if existing is None:
+        raise exc
+    return existing, False
+
+
+async def _inserted(
+    plan: OrderPlan, intent: OrderIntent, row: tuple[Any, ...] | None
+) -> tuple[Order, bool]:
     assert row is not None
     refused = insert_result(plan.order, row)
     if refused is not None:
         raise await _order_db(order_refusal, plan, intent, refused)
     return plan.order, True
+
+
+async def _lost(
+    pipe: Pipe, plan: OrderPlan, exc: psycopg.OperationalError
+) -> tuple[Order, bool] | _Miss:
+    """The one round trip's reply never came (a connection that died since the last order, or during
+    this one): whether its COMMIT ran is unknown. Asked on another connection by the row's own id: a
+    row there is this order, committed and not sent yet (the caller sends it, once); none, and the
+    two round trips make it again — with the same id, so a COMMIT that would still land could only
+    collide with it, never make a second order. A failing question raises (`db_unavailable`)."""
+    log.warning("order for %s: the order connection failed: %s", plan.account, exc)
+    _close(pipe)
+    forget_snapshots(plan.account)
+    if not await _order_db(_order_exists, plan.order.pk):
+        SINGLE_COUNTS["lost"] += 1
+        return _MISS
+    SINGLE_COUNTS["lost_committed"] += 1
+    insert_result(plan.order, (False, True))  # the row as written
+    return plan.order, True
+
+
+def _order_exists(pk: Any) -> bool:
+    return Order.objects.filter(pk=pk).exists()
+
+
+class _Miss:
+    """The single round trip was not taken, or its snapshot kept changing: take the two."""
+
+
+_MISS = _Miss()
+# How the single round trip went in this process (the benches print it): taken; changed (the guard
+# found the snapshot changed: nothing written, tried again on the fresh one); lost / lost_committed (no
+# reply: `_lost`); and why it was not tried — no snapshot, not approved from the caches.
+SINGLE_COUNTS: collections.Counter[str] = collections.Counter()
+_SINGLE_TRIES = 2  # a snapshot that changed twice in a row: the two round trips
+
+
+async def _single(
+    account: str, now: Any, key_used: str, lead: Lead | None, settle: _Settle
+) -> tuple[Order, bool] | _Miss:
+    """The order's transaction in ONE round trip — BEGIN, the key, the lock, the snapshot's guard,
+    the guarded insert, COMMIT — when the account's snapshot read after this process's last order or
+    refresh (`orderconn.snapshot_of`) is known and the check approves the intent against it from the
+    process's caches. The guard reads the snapshot again under the lock and the insert writes only if
+    it is that same row (its fingerprint): the check then was the check of the fresh snapshot, made
+    under the lock as the two round trips make it — the same decision, one round trip sooner. When
+    the snapshot had changed, nothing is written and the guard's row (read under the lock) is checked
+    again in one more round trip. `_MISS`: not taken (no snapshot, a lead, a refusal — the two round
+    trips give its reasons —, a cache the check would have to fill), or the snapshot kept changing."""
+    if lead is not None or not getattr(settings, "TRADES_ORDER_SINGLE_ROUND_TRIP", True):
+        return _MISS
+    decided = None
+    for _try in range(_SINGLE_TRIES):
+        try:
+            pipe = await _CONN.get()  # reads the last order's snapshot, if it is not read yet
+        except psycopg.OperationalError:
+            return _MISS  # the two round trips connect again (and report a failure)
+        cached = snapshot_of(account)
+        if cached is None:
+            SINGLE_COUNTS["no_snapshot"] += 1
+            return _MISS
+        snapshot, fingerprint = cached
+        decided = decided or settle(None)
+        assert decided is not None  # settled without a lead: always an intent
+        plan, intent = decided
+        statements, window = risk_hook.guarded_statements(account, now, fingerprint)
+        approved = risk_hook.approved_cached(
+            snapshot,
+            window,
+            intent,
+            account=plan.account,
+            order_type=plan.order_type,
+            price=plan.price,
+        )
+        if not approved:
+            SINGLE_COUNTS["not_approved_cached"] += 1
+            return _MISS
+        made = await _single_try(pipe, account, now, key_used, statements, plan, intent)
+        if made is not _MISS:
+            SINGLE_COUNTS["taken"] += 1
+            return made
+        SINGLE_COUNTS["changed"] += 1
+    return _MISS
+
+
+async def _single_try(
+    pipe: Pipe,
+    account: str,
+    now: Any,
+    key_used: str,
+    statements: list[tuple[str, list[Any]]],
+    plan: OrderPlan,
+    intent: OrderIntent,
+) -> tuple[Order, bool] | _Miss:
+    committed = False
+    try:
+        try:
+            pipe.queue("BEGIN")
+            key = pipe.queue(_KEY_SQL, [key_used]) if key_used else None
+            guard = [pipe.queue(sql, params) for sql, params in statements][-1]
+            insert = pipe.queue(
+                *insert_statement(plan.order, plan.journal, plan.reserve, guarded=True)
+            )
+            commit = pipe.queue("COMMIT")
+            try:
+                tail = await pipe.sync([risk_hook.fingerprint_statement(account, now)])
+            except psycopg.OperationalError as exc:
+                return await _lost(pipe, plan, exc)
+            if key is not None and await pipe.fetchone(key) is not None:
+                raise _KeyUsed
+            checked = await pipe.fetchone(guard)
+            row = await pipe.fetchone(insert)
+            await pipe.fetchone(commit)
+            committed = True
+            _CONN.after_commit(account, tail)
+        finally:
+            if not committed:
+                await _end_open(pipe)
+    except psycopg.errors.UniqueViolation as exc:
+        return await _raced(key_used, exc)
+    assert checked is not None
+    if not checked[0]:  # changed since: nothing written; its fresh row, for the next try
+        keep_snapshot(account, checked[2:-1], checked[-1])
+        return _MISS
+    return await _inserted(plan, intent, row)
 
 
 # --------------------------------------------------------------------------------- one statement
@@ -479,7 +505,9 @@ async def _submit(
     if outcome is None or isinstance(outcome, Order):
         return outcome  # nothing made, or an earlier order with this key: nothing sent
     order, result = outcome
-    return await _order_db(order_record, order.pk, result)
+    recorded = await _order_db(order_record, order.pk, result)
+    await refresh([order.account_no])  # the outcome may have changed the account's snapshot
+    return recorded
 
 
 async def _create_and_call(
@@ -495,12 +523,16 @@ async def _create_and_call(
         if prepare is not None and early is None:
             early = asyncio.ensure_future(prepare())
 
+    # The realtime feed is not read from here until the request is written (`apps.broker.feedhold`).
+    release = feedhold.hold()
     try:
         made = await create(take_slot)
     except BaseException:
+        release()
         _drop(early)
         raise
     if made is None or not made[1]:
+        release()
         _drop(early)
         return None if made is None else made[0]
     order = made[0]
@@ -511,6 +543,8 @@ async def _create_and_call(
         nonlocal sent
         fn = place if early is None else await early
         sent = True
+        # Released at the call's first wait: its request handed to the socket by then.
+        asyncio.get_running_loop().call_soon(release)
         return await fn(**_broker_args(order))
 
     try:
@@ -530,6 +564,8 @@ async def _create_and_call(
         else:
             log.exception("order %s: unexpected error from the async broker call", order.pk)
             outcome = AmbiguousOutcome(f"unexpected error: {exc!r}")
+    finally:
+        release()
     return order, outcome
 
 

@@ -47,7 +47,7 @@ def _col(model: type, name: str) -> str:
 
 
 @functools.cache
-def _sql(reserve: bool) -> str:
+def _sql(reserve: bool, guarded: bool = False) -> str:
     fields = Order._meta.concrete_fields
     cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
@@ -60,6 +60,10 @@ def _sql(reserve: bool) -> str:
     )
     ctes = [f"guard AS ({guard})"]
     ok = "NOT (SELECT unknown FROM guard)"
+    if guarded:  # the single round trip: only when the snapshot is the one the order was checked on
+        from apps.risk.snapshot import SNAPSHOT_OK
+
+        ok = f"current_setting('{SNAPSHOT_OK}', true) = 'true' AND {ok}"
     if reserve:
         reserved, qty, upd = (_col(Position, n) for n in ("reserved", "quantity", "updated_at"))
         pacct, pcode = _col(Position, "account_no"), _col(Position, "code")
@@ -142,11 +146,13 @@ def _preps() -> list[tuple[str, Callable[[object, object], object]]]:
 
 
 def insert_statement(
-    order: Order, journal: list[tuple[str, str, str]], reserve: int = 0
+    order: Order, journal: list[tuple[str, str, str]], reserve: int = 0, *, guarded: bool = False
 ) -> tuple[str, list[object]]:
     """The one statement (and its parameters) that writes `order` (unsaved; `reserved_quantity` =
     `reserve` for a sell) with its `journal` rows (from, to, cause); `insert_result` reads its row.
-    `order_insert` runs it through Django's connection, the async order path on its own."""
+    `order_insert` runs it through Django's connection, the async order path on its own.
+    `guarded`: writes nothing unless the transaction's snapshot guard found the snapshot unchanged
+    (`apps.risk.snapshot.snapshot_guard_statement`, run before it in the same transaction)."""
     now = timezone.now()
     order.created_at = order.updated_at = now
     # The wrapper itself, not the `connection` proxy: each field's preparation reads the connection
@@ -162,7 +168,7 @@ def insert_statement(
         [row[1] for row in journal],
         [row[2][:100] for row in journal],
     ]
-    return _sql(bool(reserve)), params
+    return _sql(bool(reserve), guarded), params
 
 
 def insert_result(order: Order, row: tuple[object, ...]) -> InsertRefused | None:

@@ -82,6 +82,52 @@ def astatements(
     return arisk_statements(account, now)
 
 
+def fingerprint_statement(account: str, now: dt.datetime) -> tuple[str, list[Any]]:
+    """The snapshot statement with the row's fingerprint as its last column (`apps.risk.snapshot`)."""
+    from apps.risk.services.pretrade import snapshot_fingerprint
+
+    return snapshot_fingerprint(account, now)
+
+
+def guarded_statements(
+    account: str, now: dt.datetime, fingerprint: str
+) -> tuple[list[tuple[str, list[Any]]], tuple[dt.datetime, dt.date]]:
+    """The lock and the snapshot's guard (its row: whether the snapshot's fingerprint is still
+    `fingerprint` — a guarded insert writes nothing otherwise —, the fresh row, its fingerprint),
+    and the window."""
+    from apps.risk.services.pretrade import arisk_guarded_statements
+
+    return arisk_guarded_statements(account, now, fingerprint)
+
+
+def approved_cached(
+    row: tuple[Any, ...],
+    window: tuple[dt.datetime, dt.date],
+    intent: OrderIntent,
+    *,
+    account: str,
+    order_type: str,
+    price: int | None,
+) -> bool:
+    """Whether the check approves the intent against a snapshot row read before, from this
+    process's caches alone; False when it refuses or needs a query (the caller then checks
+    against a fresh snapshot, which gives the reasons)."""
+    from apps.risk.services.pretrade import risk_decide_cached
+
+    args = _check_args(intent, account, order_type, price, None)
+    del args["now"]
+    decision = risk_decide_cached(row, window, **args)
+    if decision is None:
+        return False
+    from .executor import OrderRefused
+
+    try:
+        _raise_reasons(decision, whole=False)  # the one place a decision becomes a refusal
+    except OrderRefused:
+        return False
+    return True
+
+
 async def adecide(
     in_thread: Any,
     row: tuple[Any, ...] | None,

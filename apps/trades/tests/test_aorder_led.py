@@ -63,6 +63,7 @@ def keyed(key: str = KEY) -> Any:
 
 
 async def _idle() -> None:
+    await aorder._CONN.settle()  # the last order's snapshot, sent behind its COMMIT
     pipe = aorder._CONN.pipe
     assert pipe is None or pipe.transaction_status == psycopg.pq.TransactionStatus.IDLE
 

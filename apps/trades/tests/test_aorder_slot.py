@@ -177,14 +177,14 @@ async def test_no_database_refuses_the_intent_and_sends_nothing(
 ) -> None:
     import psycopg
 
-    from apps.trades.services import aorder
+    from apps.trades.services import aorder, orderconn
 
     await aorder._CONN.drop()
 
     async def down() -> Any:
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setattr(aorder, "_connect", down)
+    monkeypatch.setattr(orderconn, "_connect", down)
     broker = Broker()
     with pytest.raises(OrderRefused) as exc:
         await aorder_submit(intent(), broker.place, prepare=broker.prepare)
@@ -372,3 +372,39 @@ async def test_a_keyed_intent_looks_its_key_up_in_the_transaction(
     conn = aorder._CONN.conn
     assert conn is not None
     assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE  # rolled back
+
+
+async def test_the_feed_is_held_from_the_intent_until_the_request_is_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`apps.broker.feedhold`: the realtime feed's sockets are not read while the order is made and its
+    request written; read again once the call waits for its reply — and after a refusal."""
+    from apps.broker import feedhold
+    from apps.broker.tests.test_feedhold import Transport
+
+    monkeypatch.setattr(feedhold, "MAX_HOLD_SECONDS", 5.0)  # a cold first order is slow
+    feed = Transport()
+    feedhold.register(feed)
+    try:
+        reading_at_send: list[bool] = []
+        broker = Broker()
+
+        async def prepare() -> Any:
+            async def held(**kwargs: Any) -> OrderAck:
+                reading_at_send.append(feed.reading)
+                await asyncio.sleep(0.01)  # the reply's wait: the feed is read meanwhile
+                reading_at_send.append(feed.reading)
+                broker.sent.append(kwargs)
+                return OrderAck(order_no="0000001", exchange=Exchange.KRX)
+
+            return held
+
+        order = await aorder_submit(intent(), broker.place, prepare=prepare)
+        assert order.status == OrderStatus.ACCEPTED
+        assert reading_at_send == [False, True] and feed.reading
+        with pytest.raises(OrderRefused):
+            await aorder_submit(intent("sell", 100), broker.place, prepare=prepare)
+        assert feed.reading and not feedhold.active()
+        assert feed.calls == ["pause", "resume", "pause", "resume"]
+    finally:
+        feedhold.unregister(feed)

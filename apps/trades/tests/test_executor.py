@@ -312,7 +312,7 @@ def test_split_order_children_and_an_ambiguous_child_stops_the_rest(broker: Memo
 
 @pytest.mark.django_db(transaction=True)
 def test_async_commit_is_opt_in_and_only_on_the_order_thread(settings) -> None:  # type: ignore[no-untyped-def]
-    from apps.trades.services import aorder as executor
+    from apps.trades.services import orderconn as executor
 
     def setting_in_order_thread() -> str:
         connection.close()  # a new connection: the session setting is applied when it is created
