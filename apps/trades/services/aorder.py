@@ -301,7 +301,14 @@ async def _lost(
     log.warning("order for %s: the order connection failed: %s", plan.account, exc)
     _close(pipe)
     forget_snapshots(plan.account)
-    if not await _order_db(_order_exists, plan.order.pk):
+    try:
+        exists = await _order_db(_order_exists, plan.order.pk)
+    except Exception as lookup:  # Django's OperationalError, or psycopg's: the database is away
+        log.error("order for %s: its row cannot be looked up: %s", plan.account, lookup)
+        raise OrderRefused(
+            "주문 데이터베이스에 연결할 수 없어 주문을 보내지 않았습니다", "db_unavailable"
+        ) from None
+    if not exists:
         SINGLE_COUNTS["lost"] += 1
         return _MISS
     SINGLE_COUNTS["lost_committed"] += 1
@@ -318,6 +325,8 @@ class _Miss:
 
 
 _MISS = _Miss()
+# One try found the snapshot changed (nothing written): tried again on the fresh row.
+_CHANGED = _Miss()
 # How the single round trip went in this process (the benches print it): taken; changed (the guard
 # found the snapshot changed: nothing written, tried again on the fresh one); lost / lost_committed (no
 # reply: `_lost`); and why it was not tried — no snapshot, not approved from the caches.
@@ -366,7 +375,9 @@ async def _single(
             SINGLE_COUNTS["not_approved_cached"] += 1
             return _MISS
         made = await _single_try(pipe, account, now, key_used, statements, plan, intent)
-        if made is not _MISS:
+        if made is _MISS:
+            return _MISS  # the reply was lost and nothing was written: the two round trips
+        if made is not _CHANGED:
             SINGLE_COUNTS["taken"] += 1
             return made
         SINGLE_COUNTS["changed"] += 1
@@ -411,7 +422,7 @@ async def _single_try(
     assert checked is not None
     if not checked[0]:  # changed since: nothing written; its fresh row, for the next try
         keep_snapshot(account, checked[2:-1], checked[-1])
-        return _MISS
+        return _CHANGED
     return await _inserted(plan, intent, row)
 
 

@@ -230,3 +230,23 @@ async def test_a_killed_backend_between_orders_is_replaced() -> None:
     _order, created = await aorder_create(intent())
     assert created and aorder._CONN.conn is not old
     assert await _codes_ordered() == ["005930", "005930"]
+
+
+async def test_a_lost_reply_whose_row_cannot_be_looked_up_is_refused_and_never_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No reply and no database to ask: the order is refused (`db_unavailable`), never sent — the
+    row, if its COMMIT ran, is reconciled as any unsent row."""
+    from django.db import OperationalError
+
+    broker = Sent()
+    await aorder_submit(intent(), broker.place)
+    _losing(monkeypatch)
+
+    def away(pk: Any) -> bool:
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(aorder, "_order_exists", away)
+    with pytest.raises(OrderRefused) as exc:
+        await aorder_submit(intent(), broker.place)
+    assert exc.value.code == "db_unavailable" and len(broker.calls) == 1
