@@ -204,7 +204,12 @@ def fault_run(
     seed: int = 7,
     codes: tuple[str, ...] = ("005930", "000660", "035420", "051910"),
     fault_every: int = 4,
+    orders: AsyncOrders | None = None,
 ) -> FaultRunResult:
+    """`orders`: the intents go through the realtime process's async path (`aorder_submit` on the
+    feed's loop, its single round trip included) instead of `order_submit`; the snapshot is refreshed
+    after every other batch of frames, as the trades handler does after order events (the other
+    batches leave it changed: the single round trip's guard)."""
     rng = random.Random(seed)
     account = sim.account
     seed_base_prices(broker, dt.date(2000, 1, 4), tuple(codes))
@@ -248,6 +253,8 @@ def fault_run(
         try:
             if kind == "killed":
                 order = _killed_mid_call(intent, broker)
+            elif orders is not None:
+                order = orders.submit(intent)
             else:
                 order = order_submit(intent, broker.place_order)
         except OrderRefused:
@@ -265,6 +272,8 @@ def fault_run(
         if i % 5 == 4:
             sim.advance_sync(seconds=1)
         feed.apply()
+        if orders is not None and i % 2:
+            orders.refresh()
     # Let everything settle: move the market, apply the frames, reconcile until nothing is unknown.
     sim.advance_sync(seconds=5)
     feed.settle(lambda: False, wait=1.0)
@@ -276,6 +285,31 @@ def fault_run(
     _check(sim, broker, account, out)
     out.seconds = time.monotonic() - started
     return out
+
+
+class AsyncOrders:
+    """`aorder_submit` on the feed's event loop with the feed's async REST client (its `order_slot`):
+    the realtime process's order path, driven from the fault run's thread."""
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        rest = feed.feed._rest
+        self.place, self.prepare = rest.place_order, rest.order_slot
+
+    def submit(self, intent: OrderIntent) -> Order:
+        from apps.trades.services import aorder_submit
+
+        return self.feed.call(aorder_submit(intent, self.place, prepare=self.prepare))
+
+    def refresh(self) -> None:
+        from apps.trades.services import orderconn
+
+        self.feed.call(orderconn.refresh())
+
+    def close(self) -> None:
+        from apps.trades.services.aorder import aorder_db_close
+
+        self.feed.call(aorder_db_close())
 
 
 def _resting_price(broker: KiwoomBroker, code: str) -> int | None:
