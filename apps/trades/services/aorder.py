@@ -6,9 +6,12 @@ snapshot, the pure check, the insert, COMMIT — the same statements as `order_c
 same functions: `risk_hook.astatements`/`adecide`, `insert.insert_statement`), without a thread hop
 or Django's per-query work. `aorder_submit_led` (the strategy's entries): a statement of the caller's
 (the signal's row) goes out in the same round trip as BEGIN, the key, the lock and the snapshot, and
-the intent is decided from its row between the two round trips (one round trip fewer). Meanwhile the async REST
-client takes the rate-limit slot and the token (`prepare`); the call is made only after the commit,
-exactly once, outside any transaction. The record of its outcome runs in the order thread (Django).
+the intent is decided from its row between the two round trips (one round trip fewer). Without a
+lead, once the account's snapshot is known from after the last order (`orderconn`), the transaction
+is ONE round trip, guarded under the lock (`_single`). Meanwhile the async REST client takes the
+rate-limit slot and the token (`prepare`); the call is made only after the commit, exactly once,
+outside any transaction, and the realtime feed is not read until its request is out
+(`apps.broker.feedhold`). The record of its outcome runs in the order thread (Django).
 
 Whatever the loop cannot do without a query (a planning cache miss, the snapshot's cached parts on a
 miss, a refusal's details) runs in the order thread, as before. The connection is opened on first use
