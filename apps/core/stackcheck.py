@@ -347,6 +347,9 @@ def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dic
         except psutil.Error:
             continue
     log.close()
+    if accounting.get("events", {}).get("problems"):
+        # What the realtime feed said about its conditions: a lost change is read against it.
+        accounting["condition_log"] = condition_lines(log_path)
     return {
         "embedded": embedded,
         "setup_seconds": round(setup_seconds, 2),
@@ -361,6 +364,20 @@ def run(embedded: bool, timeout: float, chaos_bound: float | None = None) -> dic
         "last_health": report,
         "log_tail": log_path.read_text(errors="replace")[-4000:] if green_after is None else "",
     }
+
+
+_CONDITION_WORDS = ("not restored", "no longer subscribed", "not subscribed", "disconnected")
+
+
+def condition_lines(log_path: Path, most: int = 40) -> list[str]:
+    """The stack log's lines on realtime conditions lost or refused and on feed disconnects (the last
+    `most`), for a chaos run whose accounting found a problem."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return []
+    lines = [line[:300] for line in text.splitlines() if any(w in line for w in _CONDITION_WORDS)]
+    return lines[-most:]
 
 
 def main() -> None:

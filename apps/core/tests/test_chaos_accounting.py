@@ -133,3 +133,20 @@ def test_notifications_each_event_alerted_once_and_delivered_once():
         "2 deliveries" in p
         for p in account_notifications(events[:1], conditions, notes[:1], doubled, {5})["problems"]
     )
+
+
+def test_a_failed_chaos_run_keeps_the_feeds_condition_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from apps.core.stackcheck import condition_lines
+
+    log = tmp_path / "stack.log"
+    log.write_text(
+        "[realtime] INFO realtime: condition 3 subscribed (4 members)\n"
+        "[realtime] ERROR realtime condition 3 not restored (no such condition); dropped\n"
+        "[web] GET /health 200\n"
+        "[realtime] WARNING realtime: condition 3 is no longer subscribed; subscribing again\n"
+    )
+    assert condition_lines(log) == [
+        "[realtime] ERROR realtime condition 3 not restored (no such condition); dropped",
+        "[realtime] WARNING realtime: condition 3 is no longer subscribed; subscribing again",
+    ]
+    assert condition_lines(tmp_path / "missing.log") == []
