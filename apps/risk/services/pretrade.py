@@ -116,15 +116,7 @@ def risk_decide_cached(
     if not snapshot_cached(raw, account_no, code, day):
         return None
     snapshot = snapshot_assemble(raw, account_no, code, automatic=automatic, now=now, day=day)
-    intent = Intent(
-        code=code,
-        side=side,
-        quantity=quantity,
-        price=price,
-        reference_price=reference_price,
-        automatic=automatic,
-    )
-    return check(snapshot, intent)
+    return check(snapshot, Intent(code, side, quantity, price, reference_price, automatic))
 
 
 async def arisk_decide(
@@ -145,14 +137,10 @@ async def arisk_decide(
     when one misses."""
     if row is None:
         raise RuntimeError("the snapshot statement returned no row")
-    now, day = window
-    raw = snapshot_parse(row)
-    args = {"automatic": automatic, "now": now, "day": day}
-    if snapshot_cached(raw, account_no, code, day):
-        snapshot = snapshot_assemble(raw, account_no, code, **args)
-    else:
-        snapshot = await in_thread(snapshot_assemble, raw, account_no, code, **args)
-    intent = Intent(
+    decided = risk_decide_cached(
+        row,
+        window,
+        account_no=account_no,
         code=code,
         side=side,
         quantity=quantity,
@@ -160,7 +148,14 @@ async def arisk_decide(
         reference_price=reference_price,
         automatic=automatic,
     )
-    return check(snapshot, intent)
+    if decided is not None:
+        return decided
+    now, day = window
+    raw = snapshot_parse(row)
+    snapshot = await in_thread(
+        snapshot_assemble, raw, account_no, code, automatic=automatic, now=now, day=day
+    )
+    return check(snapshot, Intent(code, side, quantity, price, reference_price, automatic))
 
 
 def after_fill(account_no: str, at: dt.datetime | None = None) -> RiskStateEvent | None:
