@@ -15,6 +15,9 @@ The market runs slowly (speed 3) while the realtime process and the workers are 
 and at speed 30 otherwise: how long the restarts take on a busy machine must not decide whether the replayed morning still
 has a signal left after them (it once came back after the last one).
 
+The strategy's budget holds five entries of at most 1,000,000 won (the risk configuration's max order
+value), so each of the morning's entries makes its own order whichever came before.
+
 Afterwards, once reconciled with the broker: no order is left `new`, `submitted` or `unknown` and no
 signal `new` (the one the realtime kill interrupted got its outcome at the restart); each signal made at
 most one order, each code at most one strategy entry; and a signal after the last restart made its order
@@ -50,9 +53,16 @@ from apps.risk.services import gate
 from apps.risk.services.config import config_update
 from apps.strategy.services import config_update as strategy_update
 trader = get_user_model().objects.get(username="trader")
-config_update({"take_profit_pct": "1", "stop_loss_pct": "-1"}, user=trader, reason="kill test")
+config_update(
+    {"take_profit_pct": "1", "stop_loss_pct": "-1", "max_order_value": "1000000"},
+    user=trader,
+    reason="kill test",
+)
 strategy_update(
-    "opening_breakout", {"params": {"exit_vwap_margin_pct": "0"}}, user=trader, reason="quick exits"
+    "opening_breakout",
+    {"params": {"exit_vwap_margin_pct": "0"}, "budget_krw": 5000000},
+    user=trader,
+    reason="quick exits, several entries",
 )
 gate.switch_set(True, user=trader, reason="kill test")
 """
@@ -99,9 +109,25 @@ def wait_for(what: str, fn: Callable[[], Any], stack: Stack, timeout: float) -> 
         if found:
             return found
         time.sleep(0.02)
+    signals = rows(stack, SIGNALS_WHY + " ORDER BY s.at")
     raise AssertionError(
-        f"{what}: not by {sim_clock(stack.sim_port)} (exchange time)\n{stack.log_tail(6000)}"
+        f"{what}: not by {sim_clock(stack.sim_port)} (exchange time)\nsignals: {signals}\n"
+        f"realtime: {realtime_lines(stack)}\n{stack.log_tail(3000)}"
     )
+
+
+def realtime_lines(stack: Stack, most: int = 30) -> list[str]:
+    """The realtime process's warnings and errors (the signals and orders are made there)."""
+    try:
+        text = stack.log_path.read_text(errors="replace")
+    except OSError:
+        return []
+    lines = [
+        line[:300]
+        for line in text.splitlines()
+        if line.startswith("realtime") and (" WARNING " in line or " ERROR " in line)
+    ]
+    return lines[-most:]
 
 
 def market_speed(stack: Stack, speed: float) -> None:
@@ -117,6 +143,8 @@ def kill(stack: Stack, name: str) -> dict:
 
 
 SIGNALS = """SELECT s.id, s.key, s.status, s.at, o.status FROM strategy_signal s
+LEFT JOIN trades_order o ON o.id = s.order_id"""
+SIGNALS_WHY = """SELECT s.key, s.status, s.at, s.risk_reasons, o.status FROM strategy_signal s
 LEFT JOIN trades_order o ON o.id = s.order_id"""
 
 
@@ -145,8 +173,11 @@ def test_kills_mid_session_leave_no_half_made_order_and_no_duplicate_entry(stack
     print("exchange time after the restarts:", restarted)
     market_speed(stack, SPEED)
 
-    # Trading resumes: a signal after the last restart makes its order (034020's exit at 09:35 or
-    # 000660's entry at 09:36 on this replayed day).
+    # Trading resumes: a signal after the last restart makes its order. On this replayed day the strategy
+    # enters 034020 at 09:06, 000100 at 09:09-09:10, 042660 at 09:22 and 000660 at 09:36 (and leaves
+    # 034020 at 09:35): with a budget of five 1,000,000-won entries each is its own order, so a slow
+    # restart that came back after 000100's entry still has entries left (with the default budget one
+    # position took it all and every later entry was refused: CI once failed so).
     after = wait_for(
         "an order after the restarts",
         lambda: rows(stack, SIGNALS + " WHERE s.at > %s AND s.order_id IS NOT NULL", restarted),
