@@ -43,6 +43,7 @@ from apps.broker.backends import exchange_now, get_broker, reconnect_delay
 from apps.broker.contract import (
     Broker,
     BrokerError,
+    BrokerUnavailable,
     ConditionEvent,
     RealtimeEvent,
     RealtimeFeed,
@@ -153,6 +154,7 @@ class Hub:
         self.conditions: set[str] = set()  # realtime conditions the hub holds
         self.account = False
         self._retry_after: dict[str, float] = {}  # seq → monotonic time of the next attempt
+        self.unsubscribed: dict[str, str] = {}  # wanted realtime conditions not held → why
         self._connections = 0
         self.switches = 0  # reconnects to another account's broker
         self._stop = asyncio.Event()
@@ -175,7 +177,9 @@ class Hub:
                 return
             next_cycle = 0.0
             next_beat = 0.0
-            reported: bool | None = None  # the socket state the last heartbeat wrote
+            reported: tuple[bool, bool] | None = (
+                None  # (socket up, all conditions held) last written
+            )
             while not self._stop.is_set():
                 now = time.monotonic()
                 feed = self.feed
@@ -183,12 +187,12 @@ class Hub:
                     # A reconnect is resynced at once, not at the next cycle.
                     next_cycle = now + self.resync_seconds
                     await self.cycle()
-                connected = bool(feed and feed.connected)
-                if now >= next_beat or connected != reported:
+                state = (bool(feed and feed.connected), not self.unsubscribed)
+                if now >= next_beat or state != reported:
                     # A change of the socket's state is reported at once: health shows a lost socket
                     # red, and a restored one green, within half a second, not a heartbeat later.
                     next_beat = now + self.heartbeat_seconds
-                    reported = connected
+                    reported = state
                     await self._guarded(self._heartbeat(), "heartbeat")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=0.5)
@@ -259,6 +263,7 @@ class Hub:
         self.conditions.clear()
         self.account = False
         self._retry_after.clear()
+        self.unsubscribed.clear()
         self.ctx.prices.clear()
         self.switches += 1
         await self._connect()
@@ -494,6 +499,8 @@ class Hub:
             # meanwhile): forget it, so it is subscribed again below (or retried later).
             log.warning("realtime: condition %s is no longer subscribed; subscribing again", seq)
             self.conditions.discard(seq)
+        for seq in set(self.unsubscribed) - set(owners):
+            del self.unsubscribed[seq]  # not wanted any more
         for seq in sorted(self.conditions - set(owners)):
             self.conditions.discard(seq)
             try:
@@ -509,7 +516,12 @@ class Hub:
             try:
                 hits = await feed.subscribe_condition(seq)
             except BrokerError as exc:
-                self._retry_after[seq] = time.monotonic() + SUBSCRIBE_RETRY_SECONDS
+                # A refusal is asked again in a minute; a socket that dropped or a reply that did not
+                # come, next cycle (unwatched for a minute, a realtime condition loses its flaps).
+                transient = isinstance(exc, BrokerUnavailable)
+                wait = 0.0 if transient else SUBSCRIBE_RETRY_SECONDS
+                self._retry_after[seq] = time.monotonic() + wait
+                self.unsubscribed[seq] = str(exc)[:120]
                 log.warning("realtime: condition %s not subscribed (%s)", seq, exc)
                 for slot in owners[seq]:
                     await self._hook(
@@ -520,6 +532,7 @@ class Hub:
                 continue
             self.conditions.add(seq)
             self._retry_after.pop(seq, None)
+            self.unsubscribed.pop(seq, None)
             for slot in owners[seq]:
                 await self._hook(
                     slot, slot.handler.on_subscribed(seq, hits, asked), "on_subscribed"
@@ -537,6 +550,7 @@ class Hub:
             "frames": self.frames,
             "errors": self.errors,
             "subscribed": sorted(self.conditions),
+            "not_subscribed": dict(sorted(self.unsubscribed.items())),
             "ticks": len(self.tick_codes),
             "vi": len(self.vi_codes),
             "handlers": {
@@ -555,11 +569,17 @@ class Hub:
         """`ok` only while the socket is logged in; `down` while it reconnects (the feed retries)."""
         details = self.details()
         connected = details["connected"]
+        status = HealthStatus.OK if connected else HealthStatus.DOWN
         if connected:
             message = (
                 f"{len(self.conditions)} realtime condition(s), {len(self.tick_codes)} tick code(s), "
                 f"connection #{details['connections']}"
             )
+            if self.unsubscribed:
+                # A wanted realtime condition not held: its entries are not heard (degraded, not ok).
+                status = HealthStatus.DEGRADED
+                missing = ", ".join(f"{s} ({why})" for s, why in sorted(self.unsubscribed.items()))
+                message += f"; not subscribed: {missing}"
         else:
             message = (
                 f"socket down, reconnecting (last frame {details['last_frame_at'] or 'never'})"
@@ -567,10 +587,4 @@ class Hub:
         dropped = sum(slot.dropped for slot in self.slots)
         if dropped:
             message += f", {dropped} event(s) dropped"
-        await db_call(
-            status_record,
-            Component.REALTIME,
-            HealthStatus.OK if connected else HealthStatus.DOWN,
-            message,
-            details=details,
-        )
+        await db_call(status_record, Component.REALTIME, status, message, details=details)

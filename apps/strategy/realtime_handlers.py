@@ -68,7 +68,7 @@ from .handler_support import (
     bar_event,
     bars_write,
     conditions_after,
-    day_minute_bars,
+    day_minute_bars_async,
     listen_scan_channel,
     parse_scan_message,
     rebuild_read,
@@ -505,7 +505,7 @@ class StrategyEngineHandler(Handler):
         bars: list[Any] = []
         try:
             if day is not None:
-                bars = await asyncio.to_thread(day_minute_bars, self.ctx.broker, code, day)
+                bars = await day_minute_bars_async(self.ctx.broker, code, day)
         except Exception as exc:
             self.stats.errors += 1
             log.warning("strategy: the minute chart of %s could not be read: %s", code, exc)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from apps.broker.backends.memory import MemoryBroker
-from apps.broker.contract import ViEvent
+from apps.broker.contract import BrokerUnavailable, InvalidRequest, ViEvent
 from apps.broker.kiwoom.events import make_condition_event, make_tick, make_vi_event
 from apps.core.models import SystemStatus
 from apps.realtime.handlers import Handler, Wants
@@ -228,6 +228,58 @@ async def test_a_condition_dropped_by_the_socket_is_subscribed_again() -> None:
         watcher.seqs = frozenset()
         await cycle(hub)
         assert feed.subscribed_conditions() == frozenset() and hub.conditions == set()
+    finally:
+        await hub.shutdown()
+
+
+async def test_a_condition_not_subscribed_is_health_degraded_and_a_lost_reply_is_asked_again_next_cycle() -> (
+    None
+):
+    """A realtime condition the broker did not take is not heard: health says so (degraded, not ok). A
+    reply that did not come (or a socket that dropped) is asked again at the next cycle, not a minute
+    later (a realtime condition unwatched that long loses its entries); a refusal waits the minute."""
+    broker = MemoryBroker()
+    broker.add_condition("1", "급등주", ["005930"])
+    broker.add_condition("2", "거래대금", ["000660"])
+    watcher = Recorder(codes=frozenset(), seqs=frozenset({"1", "2"}))
+    hub = hub_with(broker, watcher=watcher)
+    assert await hub.start()
+    feed = hub.feed
+    assert feed is not None
+    real = feed.subscribe_condition
+    failures = {"1": BrokerUnavailable("no CNSRREQ reply"), "2": InvalidRequest("refused", "1")}
+
+    async def flaky(seq: str) -> Any:
+        if seq in failures:
+            raise failures.pop(seq)
+        return await real(seq)
+
+    feed.subscribe_condition = flaky  # type: ignore[method-assign]
+    try:
+        await cycle(hub)
+        assert hub.conditions == set() and set(hub.unsubscribed) == {"1", "2"}
+        await hub._heartbeat()
+        row = await SystemStatus.objects.aget(component="realtime")
+        assert row.status == "degraded", row.message
+        assert "not subscribed: 1 (no CNSRREQ reply), 2 ([1] refused)" in row.message
+        assert row.details["not_subscribed"] == {"1": "no CNSRREQ reply", "2": "[1] refused"}
+        await cycle(hub)  # the lost reply is asked again; the refusal waits its minute
+        assert hub.conditions == {"1"} and set(hub.unsubscribed) == {"2"}
+        assert [seq for seq, _ in watcher.subscribed] == ["1"]
+        hub._retry_after["2"] = 0.0  # the minute has passed
+        await cycle(hub)
+        assert hub.conditions == {"1", "2"} and hub.unsubscribed == {}
+        await hub._heartbeat()
+        row = await SystemStatus.objects.aget(component="realtime")
+        assert row.status == "ok" and "not subscribed" not in row.message
+        # Not wanted any more while refused: not reported either.
+        failures["1"] = InvalidRequest("refused again", "1")
+        feed.realtime_conditions.discard("1")  # type: ignore[attr-defined]
+        await cycle(hub)
+        assert set(hub.unsubscribed) == {"1"}
+        watcher.seqs = frozenset({"2"})
+        await cycle(hub)
+        assert hub.unsubscribed == {} and hub.conditions == {"2"}
     finally:
         await hub.shutdown()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from apps.broker.backends import get_broker
 from apps.core import aio, gcpause
 from apps.realtime.hub import Hub
 
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         # Read here, not in a handler factory: the factories run inside the event loop, where the ORM
         # refuses synchronous queries.
         hub_options: dict[str, Any] = {"account": active_account_no()}
+        # The process's broker too: its keys are the active account's, read from the database (inside
+        # the loop that read failed and the settings' keys were used until the account check).
+        get_broker()
         if codes is not None:
             hub_options["tick_codes"] = codes
         aio.run(self._main(hub_options))
