@@ -127,7 +127,13 @@ def test_chaos_every_process_killed_in_turn_comes_back_on_its_own(stack_on_postg
             assert shown_red, (name, r)
     accounting = result["accounting"]
     events, notes = accounting["events"], accounting["notifications"]
-    assert events["problems"] == [], (events["problems"], accounting.get("condition_log"))
+    kills = [(r["process"], r.get("sim_window"), r["green_after_seconds"]) for r in result["chaos"]]
+    assert events["problems"] == [], (
+        events["problems"],
+        accounting.get("condition_log"),
+        accounting.get("blind_windows"),
+        kills,
+    )
     assert notes["problems"] == [], accounting
     # The run was not idle: the market moved, the realtime feed recorded it, alerts went out.
     assert events["counts"]["sim_changes_after_start"] > 0, accounting
