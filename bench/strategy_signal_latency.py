@@ -15,14 +15,16 @@ the measured frame is handed to the simulator's WebSocket hub. Reported: tick �
 dispatch), handler → wire (engine, Signal row, order row, REST), tick → wire. Goal p99 ≤ 5 ms.
 (′) the same up to the moment the request's bytes are handed to the kernel on our side (asyncio's
 socket transport `write`, stamped: `bench/_wire.py`, as `bench/order_latency.py`'s (a′)): literally on
-the wire; the line above adds the simulator process's wake-up and its HTTP parsing.
+the wire; the line above adds the simulator process's wake-up and its HTTP parsing. (″) with `--pcap` (root, `tcpdump`): both ends
+read off a capture of the loopback interface — the tick frame's segment leaving the simulator, the order
+request's leaving us — one kernel clock, neither process's scheduling in it (`bench/_pcap.py`).
 The other 99 codes' frames stream at `--noise` frames/s meanwhile. Between signals (off the measured
 path) only the newest `--live` bench orders stay live, the rest are marked cancelled (as
 `bench/order_latency.py` does: on a trading day orders fill or are cancelled, and the pre-trade
 snapshot reads the account's live orders; `--live -1`: all stay live, the earlier set-up).
 
     .venv/bin/python bench/strategy_signal_latency.py [--signals 200] [--gap-ms 30] [--noise 2000]
-                                                      [--sim process|thread] [--live 10]
+                                                      [--sim process|thread] [--live 10] [--pcap]
 
 Uses its own database (``DATABASE_URL``, default ``bench_strategy``, created if missing; its trades and
 strategy tables are emptied) and Redis (``REDIS_URL``, default db 9).
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -39,6 +42,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -115,6 +119,11 @@ def main() -> None:
         default=10,
         help="bench orders kept live (the rest marked cancelled between signals); -1: all stay live",
     )
+    parser.add_argument(
+        "--pcap",
+        action="store_true",
+        help="also capture the loopback (tcpdump) and time tick → order between the packets",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -127,6 +136,7 @@ def main() -> None:
 
     logging.getLogger("apps").setLevel(logging.ERROR)
     from _db import commit_floor_line, retire_orders
+    from _pcap import Capture, available, packets, pair
     from _simproc import production_hub
     from _stats import nearest_rank
     from _wire import socket_stamps
@@ -211,6 +221,9 @@ def main() -> None:
                 on_socket.append(written[n_written] - t0)
             time.sleep(args.gap_ms / 1000)
 
+    captured: tuple[list[float], int | None] | None = None
+    if args.pcap and (args.sim != "process" or not available()):
+        parser.error("--pcap needs --sim process, tcpdump and the right to capture (root)")
     if args.sim == "process":
         from _simproc import process_broker, sim_process
 
@@ -225,10 +238,20 @@ def main() -> None:
             ) as rt:
                 handler = rt.hub.handler("strategy.engine")
                 wait_until(lambda: sp.subscribed(CODE, *codes), timeout=30)
-                sp.command(f"N {args.noise} {' '.join(codes)}")
-                started = time.perf_counter()
-                measure(handler, lambda i: sp.publish(CODE, values_of(i)), lambda _: sp.result())
-                elapsed = time.perf_counter() - started
+                port = urlsplit(sp.handle.base_url).port
+                capture = Capture(port) if args.pcap else contextlib.nullcontext()
+                with capture:
+                    sp.command(f"N {args.noise} {' '.join(codes)}")
+                    started = time.perf_counter()
+                    measure(
+                        handler, lambda i: sp.publish(CODE, values_of(i)), lambda _: sp.result()
+                    )
+                    elapsed = time.perf_counter() - started
+                if isinstance(capture, Capture):
+                    tick_marker = f'"item":"{CODE}"'.encode()
+                    wired = pair(list(packets(capture.path)), port, tick_marker, b"kt10000")
+                    captured = (wired[warmup:], capture.dropped)
+                    capture.path.unlink(missing_ok=True)
                 sp.command("N 0")
                 reply = sp.reply("N")
                 noise_sent = int(reply.split()[1]) if reply else 0
@@ -312,6 +335,12 @@ def main() -> None:
         print(
             line("(′) tick → order on our socket", on_socket)
             + "   (its bytes handed to the kernel: bench/_wire.py)"
+        )
+    if captured is not None:
+        wired, dropped = captured
+        print(
+            line("(″) tick → order, loopback capture", wired)
+            + f"   ({len(wired)} pairs; packets dropped: {dropped}; bench/_pcap.py)"
         )
     print(
         f"handler: ticks {stats['ticks']}, signals {stats['signals']}, "
