@@ -9,7 +9,9 @@ before the frame is handed to its WebSocket hub. Reported: tick → handler (soc
 handler → wire (evaluate, order row, REST call), and tick → wire. Goal p99 ≤ 5 ms. (′) the same up to the
 moment the request's bytes are handed to the kernel on our side (asyncio's socket transport `write`,
 stamped: `bench/_wire.py`, as `bench/order_latency.py`'s (a′)): literally on the wire; tick → wire adds
-the simulator process's wake-up and its HTTP parsing.
+the simulator process's wake-up and its HTTP parsing. (″) with `--pcap` (root, `tcpdump`): both ends read
+off a capture of the loopback interface — the tick frame's segment leaving the simulator, the order
+request's leaving us — one kernel clock, neither process's scheduling in it (`bench/_pcap.py`).
 
 `--sim process` (the default, as in production): the simulator is a process of its own (`--serve-sim`,
 driven over its stdin; it reports t0 and the wire time together on stdout after the wire — CLOCK_MONOTONIC is
@@ -23,7 +25,7 @@ figure is unchanged, and the refusal releases the reservation, so the next tick 
 backoff is 0 here). Ticks are paced (`--gap-ms`) so that each exit is alone.
 
     .venv/bin/python bench/risk_exit_latency.py [--exits 200] [--gap-ms 30] [--sim process|thread]
-                                                [--loop uvloop|asyncio]
+                                                [--loop uvloop|asyncio] [--pcap]
 
 Uses its own database (``DATABASE_URL``, default ``bench_risk``, created if missing; its trades tables are
 emptied) and Redis (``REDIS_URL``, default db 9).
@@ -32,12 +34,14 @@ emptied) and Redis (``REDIS_URL``, default db 9).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -125,6 +129,11 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=30.0)
     parser.add_argument("--sim", choices=("process", "thread"), default="process")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="asyncio")
+    parser.add_argument(
+        "--pcap",
+        action="store_true",
+        help="also capture the loopback (tcpdump) and time tick → order between the packets",
+    )
     parser.add_argument("--serve-sim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sim:
@@ -139,6 +148,7 @@ def main() -> None:
     from decimal import Decimal
 
     from _db import commit_floor_line
+    from _pcap import Capture, available, packets, pair
     from _simproc import process_broker, production_hub, sim_process
     from _stats import nearest_rank
     from _wire import socket_stamps
@@ -206,6 +216,9 @@ def main() -> None:
             time.sleep(args.gap_ms / 1000)
         return risk.health()
 
+    captured: tuple[list[float], int | None] | None = None
+    if args.pcap and (args.sim != "process" or not available()):
+        parser.error("--pcap needs --sim process, tcpdump and the right to capture (root)")
     if args.sim == "process":
         with (
             sim_process(__file__) as sp,
@@ -218,13 +231,21 @@ def main() -> None:
                 **production_hub(),
             ) as rt,
         ):
-            stats = measure(
-                rt,
-                sp.handle.account,
-                lambda i: sp.publish(CODE, tick_values(i)),
-                sp.result,
-                lambda: sp.subscribed(CODE),
-            )
+            port = urlsplit(sp.handle.base_url).port
+            capture = Capture(port) if args.pcap else contextlib.nullcontext()
+            with capture:
+                stats = measure(
+                    rt,
+                    sp.handle.account,
+                    lambda i: sp.publish(CODE, tick_values(i)),
+                    sp.result,
+                    lambda: sp.subscribed(CODE),
+                )
+            if isinstance(capture, Capture):
+                marker = f'"item":"{CODE}"'.encode()
+                wired = pair(list(packets(capture.path)), port, marker, b"kt10001")
+                captured = (wired[warmup:], capture.dropped)
+                capture.path.unlink(missing_ok=True)
     else:
         stamps: list[float] = wire_stamps()
         with (
@@ -284,6 +305,12 @@ def main() -> None:
         print(
             line("(′) tick → order on our socket", on_socket)
             + "   (its bytes handed to the kernel: bench/_wire.py)"
+        )
+    if captured is not None:
+        wired, dropped = captured
+        print(
+            line("(″) tick → order, loopback capture", wired)
+            + f"   ({len(wired)} pairs; packets dropped: {dropped}; bench/_pcap.py)"
         )
     print(f"{'evaluate() alone (pure function)':<34} p50 {evaluate_us():.2f} µs")
     print(
